@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// bucketwright needs Node >= 22. When started by an older Node (the system's), re-run on the Node that
+// `npm install` put in node_modules (the `node` npm package), so `./bin/run.js` works on either.
+import {spawnSync} from 'node:child_process'
+import {createRequire} from 'node:module'
+
+if (Number(process.versions.node.split('.')[0]) < 22 && !process.env.BUCKETWRIGHT_REEXEC) {
+  let bundled
+  try {
+    bundled = createRequire(import.meta.url).resolve('node/bin/node')
+  } catch {
+    console.error(`bucketwright needs Node.js 22 or later (this is ${process.version}); run \`npm install\` in the project, or install Node 22+.`)
+    process.exit(1)
+  }
+  const child = spawnSync(bundled, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {stdio: 'inherit', env: {...process.env, BUCKETWRIGHT_REEXEC: '1'}})
+  process.exit(child.status ?? 1)
+}
+
+const {execute} = await import('@oclif/core')
+await execute({dir: import.meta.url})

@@ -1,0 +1,24 @@
+import {BaseCommand, type BrokenPlugin, type SourceListing} from '../plugins/core/index.js'
+
+/** The JSON contract of `bucketwright sources`. */
+export interface SourcesResult {
+  sources: SourceListing[]
+  brokenPlugins: BrokenPlugin[]
+}
+
+export default class Sources extends BaseCommand<SourcesResult> {
+  static override summary = 'List the data sources this installation knows, and which plugin gives each.'
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
+
+  async run(): Promise<SourcesResult> {
+    await this.parse(Sources)
+    const registry = await this.sources()
+    const sources = registry.list()
+    if (!this.jsonEnabled()) {
+      const width = Math.max(6, ...sources.map((source) => source.name.length))
+      this.log(`${'SOURCE'.padEnd(width)}  ${'PLUGIN'.padEnd(24)}  DESCRIPTION`)
+      for (const source of sources) this.log(`${source.name.padEnd(width)}  ${(source.builtIn ? 'built-in' : `${source.plugin}@${source.version ?? ''}`).padEnd(24)}  ${source.description}`)
+    }
+    return {sources, brokenPlugins: registry.failures}
+  }
+}

@@ -1,0 +1,123 @@
+import {Command, type Interfaces} from '@oclif/core'
+import path from 'node:path'
+
+import {type BucketwrightConfig, configPath, loadConfig} from '../config/config.js'
+import {acquireRunLock, type RunLock} from '../config/run-lock.js'
+import {ExitCode, toBucketwrightError, UsageError} from '../errors/errors.js'
+import {Logger} from '../progress/logger.js'
+import {progressMode, type ProgressMode} from '../progress/tasks.js'
+import {SourceRegistry} from '../sources/registry.js'
+import {type OpenStorageOptions, openStorage} from '../storage/open.js'
+import type {Storage} from '../storage/types.js'
+import {baseFlags} from './flags.js'
+
+/** The parsed flags of a command class, base flags included. */
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+/** The parsed arguments of a command class. */
+export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+/**
+ * The base of every bucketwright command. `T` is the command's result: returned from `run()`, printed as the one
+ * JSON document on stdout under `--json`, and the command's public contract. Logs and progress go to stderr.
+ */
+export abstract class BaseCommand<T> extends Command {
+  static override enableJsonFlag = true
+  static override baseFlags = baseFlags
+
+  /** Timestamped logger on stderr (JSON lines with `--log-format json`). */
+  protected logger!: Logger
+  /** The config file's contents (empty when there is none). */
+  protected settings: BucketwrightConfig = {}
+  protected settingsFile = ''
+  /** How progress is rendered. */
+  protected progress: ProgressMode = 'plain'
+  private base!: Interfaces.InferredFlags<typeof baseFlags>
+  private readonly opened: Storage[] = []
+  private readonly locks: RunLock[] = []
+  private registry?: SourceRegistry
+  private outcome: ExitCode = ExitCode.Ok
+
+  abstract override run(): Promise<T>
+
+  override async init(): Promise<void> {
+    await super.init()
+    const ctor = this.ctor as typeof BaseCommand
+    const {flags} = await this.parse({flags: ctor.flags, baseFlags: ctor.baseFlags, args: ctor.args, strict: ctor.strict, enableJsonFlag: ctor.enableJsonFlag} as never)
+    this.base = flags as Interfaces.InferredFlags<typeof baseFlags>
+    this.settingsFile = configPath(this.config.configDir, this.base.config)
+    this.settings = await loadConfig(this.settingsFile)
+    this.logger = new Logger({format: this.base['log-format'], quiet: this.base.quiet || this.jsonEnabled(), verbose: this.base.verbose})
+    this.progress = progressMode({json: this.jsonEnabled(), quiet: this.base.quiet})
+  }
+
+  /** S3 connection settings: flags and `BUCKETWRIGHT_*` over the config file. */
+  protected storageOptions(): OpenStorageOptions {
+    const file = this.settings.storage ?? {}
+    return {
+      endpoint: this.base.endpoint ?? file.endpoint,
+      region: this.base.region ?? file.region,
+      profile: this.base.profile ?? file.profile,
+      anonymous: this.base.anonymous || (file.anonymous ?? false),
+      forcePathStyle: this.base['path-style'] ?? file.forcePathStyle,
+      retryBaseMs: process.env.BUCKETWRIGHT_RETRY_BASE_MS ? Number(process.env.BUCKETWRIGHT_RETRY_BASE_MS) : undefined,
+      maxAttempts: process.env.BUCKETWRIGHT_MAX_ATTEMPTS ? Number(process.env.BUCKETWRIGHT_MAX_ATTEMPTS) : undefined,
+    }
+  }
+
+  /** Opens a location with this command's S3 settings; closed when the command ends. */
+  protected async openStorage(location: string, overrides: Partial<OpenStorageOptions> = {}): Promise<Storage> {
+    const storage = await openStorage(location, {...this.storageOptions(), ...overrides})
+    this.opened.push(storage)
+    return storage
+  }
+
+  /** The data sources of this installation (built-ins and plugins), loaded once. */
+  protected async sources(): Promise<SourceRegistry> {
+    this.registry ??= await SourceRegistry.load(this.config)
+    for (const failure of this.registry.failures) this.logger.warn(`Plugin ${failure.plugin} could not load its data sources: ${failure.message}`)
+    return this.registry
+  }
+
+  /** Takes the run lock of a job; released when the command ends. */
+  protected async lockJob(job: string): Promise<void> {
+    this.locks.push(await acquireRunLock(path.join(this.config.cacheDir, 'locks'), job))
+  }
+
+  /** Whether the command may prompt: a terminal on both ends and no `--json`. */
+  protected canPrompt(): boolean {
+    return Boolean(process.stdin.isTTY && process.stderr.isTTY) && !this.jsonEnabled()
+  }
+
+  /** Fails fast where a prompt would be needed but cannot be shown, naming the flags that answer it. */
+  protected requireFlags(missing: string[]): void {
+    if (missing.length === 0) return
+    throw new UsageError(`Missing ${missing.map((flag) => `--${flag}`).join(', ')} (no terminal to ask on).`, {
+      code: 'MISSING_FLAGS',
+      nextSteps: [`Pass ${missing.map((flag) => `--${flag}`).join(' ')}, or run in a terminal.`],
+      details: {missing},
+    })
+  }
+
+  /** Ends with a non-zero documented exit code while still printing the result (e.g. `Quarantined`). */
+  protected setOutcome(code: ExitCode): void {
+    if (code > this.outcome) this.outcome = code
+  }
+
+  protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    const converted = toBucketwrightError(error)
+    if (this.jsonEnabled()) {
+      process.exitCode = converted.exitCode
+      this.logJson({error: converted.toJSON()})
+      return
+    }
+    if (converted.cause_ === 'bug' && this.base?.verbose) this.logger.error(error.stack ?? String(error))
+    throw converted
+  }
+
+  protected override async finally(error: Error | undefined): Promise<unknown> {
+    await Promise.allSettled(this.opened.map((storage) => storage.close()))
+    await Promise.allSettled(this.locks.map((lock) => lock.release()))
+    if (!error && this.outcome !== ExitCode.Ok) process.exitCode = this.outcome
+    return super.finally(error)
+  }
+}

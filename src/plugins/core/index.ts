@@ -1,0 +1,47 @@
+/**
+ * bucketwright's core plugin: the public API that every command and every third-party data-source plugin uses.
+ * Import it as `bucketwright/core`.
+ */
+export {BaseCommand, type CommandArgs, type CommandFlags} from './command/base-command.js'
+export {baseFlags, shardFlags} from './command/flags.js'
+export {
+  BucketwrightError,
+  BugError,
+  type BucketwrightErrorOptions,
+  type ErrorCause,
+  type ErrorJson,
+  ExitCode,
+  exitCodeFor,
+  RemoteError,
+  toBucketwrightError,
+  UsageError,
+  UserError,
+  VerificationError,
+} from './errors/errors.js'
+export {type BucketwrightConfig, configPath, type JobSettings, loadConfig, saveConfig, type StorageSettings} from './config/config.js'
+export {acquireRunLock, type RunLock} from './config/run-lock.js'
+export {Logger, type LogFormat, type LoggerOptions, type LogLevel, logTimestamp} from './progress/logger.js'
+export {progressMode, type ProgressMode, runTasks} from './progress/tasks.js'
+export type {Checksum, DeleteResult, ListManyOptions, ListOptions, ListProgress, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './storage/types.js'
+export {isValidBucketName, joinKey, type Location, parseLocation} from './storage/location.js'
+export {openStorage, type OpenStorageOptions} from './storage/open.js'
+export {LocalStorage} from './storage/local.js'
+export {type S3ConnectionOptions, type S3RequestStats} from './storage/s3-client.js'
+export {translateS3Error, type S3ErrorContext} from './storage/s3-errors.js'
+export {BodyDigest} from './storage/body-digest.js'
+export type {
+  Channel,
+  DataSource,
+  GeneratedObject,
+  GenerateOptions,
+  JsonSchema,
+  RawLayout,
+  RawObjectRef,
+  SourceOrigin,
+  SourcePluginModule,
+  SourceRecord,
+  TimeRange,
+} from './sources/types.js'
+export {DecodeError} from './sources/decode-error.js'
+export {type BrokenPlugin, type SourceListing, SourceRegistry, SOURCES_HOOK} from './sources/registry.js'
+export {inputsDigest, type ManifestInput, manifestKeyFor, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from './manifest/manifest.js'

@@ -1,0 +1,57 @@
+/** Log levels, in increasing severity. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+/** `text`: `[YYYY-MM-DD HH:MM:SS] LEVEL message`; `json`: one JSON object a line. */
+export type LogFormat = 'text' | 'json'
+
+/** Options of {@link Logger}. */
+export interface LoggerOptions {
+  format?: LogFormat
+  /** Drop info and debug lines (warnings and errors still go out). */
+  quiet?: boolean
+  verbose?: boolean
+  /** Where lines go (default process.stderr); never stdout, which carries only data. */
+  stream?: {write(line: string): unknown}
+}
+
+const LEVEL_ORDER: Record<LogLevel, number> = {debug: 10, info: 20, warn: 30, error: 40}
+
+/** Formats a date as `YYYY-MM-DD HH:MM:SS` in UTC. */
+export function logTimestamp(date = new Date()): string {
+  return date.toISOString().slice(0, 19).replace('T', ' ')
+}
+
+/** Timestamped log lines on stderr: what cron logs and `journalctl` show. */
+export class Logger {
+  private readonly min: number
+
+  constructor(private readonly options: LoggerOptions = {}) {
+    this.min = options.quiet ? LEVEL_ORDER.warn : options.verbose ? LEVEL_ORDER.debug : LEVEL_ORDER.info
+  }
+
+  log(level: LogLevel, message: string, fields: Record<string, unknown> = {}): void {
+    if (LEVEL_ORDER[level] < this.min) return
+    const stream = this.options.stream ?? process.stderr
+    if (this.options.format === 'json') {
+      stream.write(JSON.stringify({time: new Date().toISOString(), level, message, ...fields}) + '\n')
+    } else {
+      stream.write(`[${logTimestamp()}] ${level.toUpperCase()} ${message}\n`)
+    }
+  }
+
+  debug(message: string, fields?: Record<string, unknown>): void {
+    this.log('debug', message, fields)
+  }
+
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.log('info', message, fields)
+  }
+
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.log('warn', message, fields)
+  }
+
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.log('error', message, fields)
+  }
+}

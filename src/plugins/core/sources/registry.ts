@@ -1,0 +1,108 @@
+import type {Config} from '@oclif/core'
+
+import {UsageError} from '../errors/errors.js'
+import type {DataSource, SourceOrigin, SourcePluginModule} from './types.js'
+
+/** The oclif hook through which plugins (built-ins included) contribute data sources. */
+export const SOURCES_HOOK = 'bucketwright:sources'
+
+/** A source as listed by `bucketwright sources`. */
+export interface SourceListing {
+  name: string
+  description: string
+  plugin: string
+  version?: string
+  builtIn: boolean
+  channels: string[]
+}
+
+/** A plugin whose sources could not be loaded, with the reason; the other sources still work. */
+export interface BrokenPlugin {
+  plugin: string
+  message: string
+}
+
+/**
+ * The data sources of this installation: the built-ins and those of installed oclif plugins, collected through the
+ * {@link SOURCES_HOOK} hook. A plugin whose hook throws is recorded in {@link failures}, never fatal.
+ */
+export class SourceRegistry {
+  private constructor(
+    private readonly sources: Map<string, {source: DataSource; origin: SourceOrigin}>,
+    readonly failures: BrokenPlugin[],
+  ) {}
+
+  /** Loads every plugin's sources. */
+  static async load(config: Config): Promise<SourceRegistry> {
+    const result = await config.runHook(SOURCES_HOOK as never, {} as never)
+    const sources = new Map<string, {source: DataSource; origin: SourceOrigin}>()
+    const failures: BrokenPlugin[] = result.failures.map((failure) => ({plugin: failure.plugin.name, message: failure.error.message}))
+    for (const success of result.successes) {
+      const plugin = success.plugin
+      const origin: SourceOrigin = {plugin: plugin.name, version: plugin.version, builtIn: plugin.name === config.name}
+      try {
+        for (const entry of normalise(success.result)) {
+          const source = typeof entry === 'function' ? await entry() : entry
+          if (!source || typeof source.name !== 'string' || typeof source.decode !== 'function' || !source.layout) {
+            throw new Error('a source must have a name, a layout and a decode function')
+          }
+          if (sources.has(source.name)) {
+            failures.push({plugin: plugin.name, message: `source "${source.name}" is already provided by ${sources.get(source.name)!.origin.plugin}; ignored`})
+            continue
+          }
+          sources.set(source.name, {source, origin})
+        }
+      } catch (error) {
+        failures.push({plugin: plugin.name, message: (error as Error).message})
+      }
+    }
+    return new SourceRegistry(sources, failures)
+  }
+
+  /** Builds a registry from sources in hand (tests, embedding). */
+  static of(sources: DataSource[], origin: SourceOrigin = {plugin: 'bucketwright', builtIn: true}): SourceRegistry {
+    return new SourceRegistry(new Map(sources.map((source) => [source.name, {source, origin}])), [])
+  }
+
+  list(): SourceListing[] {
+    return [...this.sources.values()]
+      .map(({source, origin}) => ({
+        name: source.name,
+        description: source.description,
+        plugin: origin.plugin,
+        version: origin.version,
+        builtIn: origin.builtIn,
+        channels: source.channels?.map((channel) => channel.name) ?? [],
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  has(name: string): boolean {
+    return this.sources.has(name)
+  }
+
+  /** The source named `name`; a usage error listing the available ones otherwise. */
+  get(name: string): DataSource {
+    const entry = this.sources.get(name)
+    if (entry) return entry.source
+    const broken = this.failures.map((failure) => `Plugin ${failure.plugin} failed to load: ${failure.message}`)
+    throw new UsageError(`Unknown data source "${name}".`, {
+      code: 'UNKNOWN_SOURCE',
+      nextSteps: [`Available: ${[...this.sources.keys()].sort().join(', ') || '(none)'}.`, 'Install a source plugin with `bucketwright plugins install <package>`.', ...broken],
+    })
+  }
+
+  origin(name: string): SourceOrigin | undefined {
+    return this.sources.get(name)?.origin
+  }
+}
+
+function normalise(result: unknown): SourcePluginModule['sources'] {
+  if (result === undefined || result === null) return []
+  if (Array.isArray(result)) return result
+  const module = result as Partial<SourcePluginModule> & {default?: unknown}
+  if (Array.isArray(module.sources)) return module.sources
+  if (module.default) return normalise(module.default)
+  if (typeof (result as DataSource).decode === 'function') return [result as DataSource]
+  throw new Error('the bucketwright:sources hook must return an array of data sources')
+}

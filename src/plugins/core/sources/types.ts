@@ -1,0 +1,111 @@
+import type {Readable} from 'node:stream'
+
+/** A JSON Schema (draft 2020-12 or 07) as ajv accepts it. */
+export type JsonSchema = Record<string, unknown>
+
+/** One record as a source yields it: a plain JSON-serialisable object. */
+export type SourceRecord = Record<string, unknown>
+
+/** A half-open time range `[from, to)`, in UTC. */
+export interface TimeRange {
+  from: Date
+  to: Date
+}
+
+/** Where one raw object came from, handed to {@link DataSource.decode}. */
+export interface RawObjectRef {
+  /** Key relative to the source location root, e.g. `raw/bustimes__2021-11-10__07-15-05.json`. */
+  key: string
+  size?: number
+  etag?: string
+  /** The object's time as {@link RawLayout.timeFromKey} gives it. */
+  time?: Date
+}
+
+/** How a source's raw objects are laid out under a location. */
+export interface RawLayout {
+  /** Human description of the keys, e.g. `raw/bustimes__YYYY-MM-DD__HH-MM-SS.json`. */
+  readonly pattern: string
+  /** The time of an object from its key (UTC), or `undefined` when the key is not one of the source's objects. */
+  timeFromKey(key: string): Date | undefined
+  /**
+   * Disjoint prefixes that together hold every object of the range, in key order, so listings run in parallel
+   * (typically one per day). Keys they return outside the range are filtered by {@link timeFromKey}.
+   */
+  prefixesFor(range: TimeRange): string[]
+  /** Prefixes to list when no range is given (e.g. `['bustimes__', 'raw/bustimes__']`). */
+  allPrefixes(): string[]
+  /** A key for an object of this time (used by generate and ingest); `sequence` disambiguates same-time objects. */
+  keyFor?(time: Date, sequence?: number): string
+}
+
+/** A table a source's records are routed to (etl): a channel of a feed, with its own schema and key. */
+export interface Channel {
+  name: string
+  description?: string
+  schema?: JsonSchema
+  /** Fields that identify a record within the channel (upsert key). */
+  recordKey?: string[]
+  /** Hive partition columns for this channel (default: the source's). */
+  partitionBy?: string[]
+}
+
+/** Options of a synthetic data generator. */
+export interface GenerateOptions {
+  range: TimeRange
+  /** Objects (or frames) per hour; the source's own default when unset. */
+  rate?: number
+  seed: number
+}
+
+/** One generated raw object: its key in the source's real layout and its bytes. */
+export interface GeneratedObject {
+  key: string
+  body: Uint8Array | string
+}
+
+/**
+ * Everything a command needs to know about one dataset. Built-in sources and third-party plugins implement
+ * exactly this interface and register it through {@link SourcePluginModule}.
+ */
+export interface DataSource {
+  /** Short, unique, kebab-case name used in `--source`. */
+  readonly name: string
+  readonly description: string
+  readonly layout: RawLayout
+  /**
+   * Decodes one raw object into records, streaming. Bodies arrive as stored (the source handles its own gzip/zstd
+   * or uses {@link maybeDecompress}). Throw a {@link DecodeError} for bad input: the object is quarantined.
+   */
+  decode(body: Readable, object: RawObjectRef): AsyncIterable<SourceRecord>
+  /** JSON Schema of one record (after derived fields), used by `--validate`, verify and etl table creation. */
+  readonly schema?: JsonSchema
+  /** Dotted path of the record's event time (e.g. `snapshot_time`). */
+  readonly timeField: string
+  /** The record's event time; defaults to parsing {@link timeField}. */
+  recordTime?(record: SourceRecord): Date | undefined
+  /** Hive partition columns of outputs, e.g. `['product_id', 'date']`. */
+  readonly partitionBy?: string[]
+  /** Fields identifying a record, for duplicates (verify) and upserts (etl). */
+  readonly recordKey?: string[]
+  /** Tables/channels; sources without channels have one implicit table named after the source. */
+  readonly channels?: Channel[]
+  /** The channel a record belongs to (required with {@link channels}). */
+  channelOf?(record: SourceRecord): string | undefined
+  /** Synthetic data in the real key layout, deterministic for a seed. */
+  generate?(options: GenerateOptions): AsyncIterable<GeneratedObject>
+}
+
+/** Where a registered source came from. */
+export interface SourceOrigin {
+  /** `core` for built-ins, else the npm package name of the plugin. */
+  plugin: string
+  version?: string
+  builtIn: boolean
+}
+
+/**
+ * What a data-source plugin exports (default export or named `sources`): a list of sources or factories. A plugin
+ * declares the module in its package.json: `"oclif": {"hooks": {"bucketwright:sources": "./dist/sources.js"}}`.
+ */
+export type SourcePluginModule = {sources: (DataSource | (() => DataSource | Promise<DataSource>))[]}

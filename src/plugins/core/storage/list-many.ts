@@ -1,0 +1,60 @@
+import type {ListManyOptions, ObjectInfo, Storage} from './types.js'
+
+/**
+ * Lists many prefixes with up to `concurrency` listings in flight, yielding each prefix's keys in the order the
+ * prefixes were given (so sorted, disjoint prefixes give a key-ordered stream). Finished listings are buffered only
+ * until their turn comes; the listing being yielded streams through.
+ */
+export async function* listManyInOrder(storage: Pick<Storage, 'list'>, prefixes: string[], options: ListManyOptions = {}): AsyncIterable<ObjectInfo> {
+  const concurrency = Math.max(1, options.concurrency ?? 16)
+  const progress = {prefixesDone: 0, prefixesTotal: prefixes.length, keysFound: 0}
+  type Slot = {items: ObjectInfo[]; done: boolean; error?: unknown; wake?: () => void}
+  const slots: Slot[] = prefixes.map(() => ({items: [], done: false}))
+  let next = 0
+
+  const runOne = async (index: number): Promise<void> => {
+    const slot = slots[index]
+    try {
+      for await (const info of storage.list(prefixes[index], {signal: options.signal})) {
+        if (options.startAfter !== undefined && info.key <= options.startAfter) continue
+        slot.items.push(info)
+        progress.keysFound++
+        if (slot.items.length % 1000 === 0) options.onProgress?.({...progress})
+        slot.wake?.()
+      }
+    } catch (error) {
+      slot.error = error
+    } finally {
+      slot.done = true
+      progress.prefixesDone++
+      options.onProgress?.({...progress})
+      slot.wake?.()
+    }
+  }
+
+  const workers = new Set<Promise<void>>()
+  const fill = () => {
+    while (workers.size < concurrency && next < prefixes.length) {
+      const p: Promise<void> = runOne(next++).finally(() => {
+        workers.delete(p)
+        fill()
+      })
+      workers.add(p)
+    }
+  }
+  fill()
+
+  for (const slot of slots) {
+    for (;;) {
+      if (slot.items.length > 0) {
+        const items = slot.items.splice(0)
+        yield* items
+        continue
+      }
+      if (slot.error) throw slot.error
+      if (slot.done) break
+      await new Promise<void>((resolve) => (slot.wake = resolve))
+      slot.wake = undefined
+    }
+  }
+}

@@ -1,0 +1,179 @@
+import {randomBytes} from 'node:crypto'
+import {createReadStream, createWriteStream} from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import {Readable, Transform} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
+import {pathToFileURL} from 'node:url'
+
+import {UserError} from '../errors/errors.js'
+import {BodyDigest} from './body-digest.js'
+import type {DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
+import {listManyInOrder} from './list-many.js'
+
+/** Names of in-progress writes; never listed, never visible under their final name until complete. */
+export const LOCAL_TEMP_MARK = '.bw-tmp-'
+
+/** Local-disk storage: keys are paths under `root`; writes go to a temp file in the same directory, then rename. */
+export class LocalStorage implements Storage {
+  readonly kind = 'local' as const
+  readonly uri: string
+
+  constructor(readonly root: string) {
+    const href = pathToFileURL(root).href
+    this.uri = href.endsWith('/') ? href : href + '/'
+  }
+
+  /** Absolute path of a key; refuses keys that would escape the root. */
+  pathOf(key: string): string {
+    const full = path.resolve(this.root, key)
+    const rootWithSep = this.root.endsWith(path.sep) ? this.root : this.root + path.sep
+    if (full !== this.root && !full.startsWith(rootWithSep)) {
+      throw new UserError(`Key "${key}" points outside ${this.root}.`, {code: 'KEY_OUTSIDE_ROOT'})
+    }
+    return full
+  }
+
+  async *list(prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    // Start the walk at the deepest directory the prefix names, then filter by the rest of the prefix.
+    const slash = prefix.lastIndexOf('/')
+    const dirKey = slash === -1 ? '' : prefix.slice(0, slash + 1)
+    for await (const info of this.walk(dirKey)) {
+      options.signal?.throwIfAborted()
+      if (!info.key.startsWith(prefix)) {
+        if (info.key > prefix) return
+        continue
+      }
+      if (options.startAfter !== undefined && info.key <= options.startAfter) continue
+      yield info
+    }
+  }
+
+  listMany(prefixes: string[], options: ListManyOptions = {}): AsyncIterable<ObjectInfo> {
+    return listManyInOrder(this, prefixes, options)
+  }
+
+  /** Depth-first walk in S3 key order: a directory sorts as its name followed by '/'. */
+  private async *walk(dirKey: string): AsyncIterable<ObjectInfo> {
+    let entries
+    try {
+      entries = await fs.readdir(this.pathOf(dirKey), {withFileTypes: true})
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return
+      throw error
+    }
+    const named = entries
+      .filter((entry) => !entry.name.startsWith(LOCAL_TEMP_MARK) && (entry.isDirectory() || entry.isFile()))
+      .map((entry) => ({entry, sortKey: entry.isDirectory() ? entry.name + '/' : entry.name}))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
+    for (const {entry} of named) {
+      const key = dirKey + entry.name
+      if (entry.isDirectory()) {
+        yield* this.walk(key + '/')
+      } else {
+        const info = await this.head(key)
+        if (info) yield info
+      }
+    }
+  }
+
+  async head(key: string, options: {checksum?: boolean} = {}): Promise<ObjectInfo | undefined> {
+    let stat
+    try {
+      stat = await fs.stat(this.pathOf(key))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw error
+    }
+    if (!stat.isFile()) return undefined
+    const info: ObjectInfo = {
+      key,
+      size: stat.size,
+      lastModified: stat.mtime,
+      etag: `${stat.size.toString(16)}-${Math.round(stat.mtimeMs * 1000).toString(16)}`,
+    }
+    if (options.checksum) {
+      const digest = new BodyDigest()
+      for await (const chunk of createReadStream(this.pathOf(key))) digest.update(chunk as Buffer)
+      const {md5, sha256} = digest.finish()
+      info.checksums = [{algorithm: 'SHA256', value: sha256, type: 'FULL_OBJECT'}, {algorithm: 'MD5', value: md5, type: 'FULL_OBJECT'}]
+    }
+    return info
+  }
+
+  async read(key: string, options: ReadOptions = {}): Promise<Readable> {
+    const file = this.pathOf(key)
+    const handle = await fs.open(file, 'r').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new UserError(`No object at ${this.uri}${key}.`, {code: 'NO_SUCH_KEY', details: {key}})
+      throw error
+    })
+    return handle.createReadStream({start: options.range?.start, end: options.range?.end, signal: options.signal})
+  }
+
+  async readBytes(key: string, options: ReadOptions = {}): Promise<Buffer> {
+    const chunks: Buffer[] = []
+    for await (const chunk of await this.read(key, options)) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks)
+  }
+
+  async write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options: WriteOptions = {}): Promise<WriteResult> {
+    const target = this.pathOf(key)
+    await fs.mkdir(path.dirname(target), {recursive: true})
+    const temp = path.join(path.dirname(target), `${LOCAL_TEMP_MARK}${randomBytes(6).toString('hex')}-${path.basename(target)}`)
+    const digest = new BodyDigest()
+    const source = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : Readable.from(body)
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        digest.update(chunk)
+        options.onProgress?.(digest.size)
+        callback(null, chunk)
+      },
+    })
+    try {
+      const out = createWriteStream(temp, {flags: 'wx'})
+      await pipeline(source, tap, out, {signal: options.signal})
+      const handle = await fs.open(temp, 'r+')
+      try {
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await fs.rename(temp, target)
+    } catch (error) {
+      await fs.rm(temp, {force: true})
+      throw error
+    }
+    const {md5, sha256} = digest.finish()
+    const info = await this.head(key)
+    return {key, size: digest.size, etag: info?.etag, md5, sha256, parts: 0}
+  }
+
+  async delete(keys: Iterable<string> | AsyncIterable<string>): Promise<DeleteResult> {
+    const result: DeleteResult = {deleted: [], errors: []}
+    for await (const key of keys) {
+      try {
+        await fs.rm(this.pathOf(key), {force: true})
+        result.deleted.push(key)
+      } catch (error) {
+        result.errors.push({key, code: (error as NodeJS.ErrnoException).code ?? 'ERROR', message: (error as Error).message})
+      }
+    }
+    return result
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    await this.write(toKey, createReadStream(this.pathOf(fromKey)))
+  }
+
+  async move(fromKey: string, toKey: string): Promise<void> {
+    const target = this.pathOf(toKey)
+    await fs.mkdir(path.dirname(target), {recursive: true})
+    await fs.rename(this.pathOf(fromKey), target)
+  }
+
+  sub(prefix: string): Storage {
+    return new LocalStorage(this.pathOf(prefix))
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,116 @@
+import type {Readable} from 'node:stream'
+
+/** A content checksum as S3 reports it (base64 for CRC/SHA, hex for MD5). */
+export interface Checksum {
+  algorithm: 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256' | 'MD5'
+  value: string
+  /** `COMPOSITE` checksums of multipart objects cover the parts' checksums, not the whole body. */
+  type?: 'FULL_OBJECT' | 'COMPOSITE'
+}
+
+/** One stored object, with keys relative to the storage's root location. */
+export interface ObjectInfo {
+  key: string
+  size: number
+  lastModified: Date
+  /** S3 ETag without quotes; on local disk a stable fingerprint of size and mtime. */
+  etag?: string
+  /** Present when the store reports one (S3 additional checksums with checksum mode, or a local digest). */
+  checksums?: Checksum[]
+  metadata?: Record<string, string>
+}
+
+/** Options of {@link Storage.list}. */
+export interface ListOptions {
+  /** Only keys strictly after this one (S3 `StartAfter`). */
+  startAfter?: string
+  signal?: AbortSignal
+}
+
+/** Progress of a {@link Storage.listMany}: called as pages arrive. */
+export interface ListProgress {
+  prefixesDone: number
+  prefixesTotal: number
+  keysFound: number
+}
+
+/** Options of {@link Storage.listMany}. */
+export interface ListManyOptions extends ListOptions {
+  /** Listings in flight at once (default 16). */
+  concurrency?: number
+  onProgress?: (progress: ListProgress) => void
+}
+
+/** Options of {@link Storage.write}. */
+export interface WriteOptions {
+  contentType?: string
+  contentEncoding?: string
+  /** User metadata (S3 `x-amz-meta-*`); ignored on local disk. */
+  metadata?: Record<string, string>
+  signal?: AbortSignal
+  /** Called with the number of body bytes handed to the store so far. */
+  onProgress?: (bytes: number) => void
+}
+
+/** What a completed write stored; `md5` and `sha256` are of the bytes the caller passed in. */
+export interface WriteResult {
+  key: string
+  size: number
+  etag?: string
+  /** Hex MD5 of the whole body. */
+  md5: string
+  /** Base64 SHA-256 of the whole body. */
+  sha256: string
+  /** Number of multipart parts (0 for a single PUT or a local file). */
+  parts: number
+}
+
+/** Options of {@link Storage.read}. */
+export interface ReadOptions {
+  /** Inclusive byte range. */
+  range?: {start: number; end?: number}
+  signal?: AbortSignal
+}
+
+/** Result of {@link Storage.delete}: keys deleted and keys that failed, with the reason. */
+export interface DeleteResult {
+  deleted: string[]
+  errors: {key: string; code: string; message: string}[]
+}
+
+/**
+ * One interface over local disk and S3. Keys are `/`-separated and relative to the storage root; listings come in
+ * byte order of the key (as S3 lists), so every consumer can rely on the same order on both.
+ */
+export interface Storage {
+  /** `local` or `s3`. */
+  readonly kind: 'local' | 's3'
+  /** The root location as a URI (`s3://bucket/prefix/` or `file:///abs/path/`). */
+  readonly uri: string
+  /** Lists every object whose key starts with `prefix`, in key order. */
+  list(prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo>
+  /** Lists many prefixes in parallel; results are yielded per prefix in the order of `prefixes`. */
+  listMany(prefixes: string[], options?: ListManyOptions): AsyncIterable<ObjectInfo>
+  /** Metadata of one object, or `undefined` when it does not exist. `checksum: true` asks for its checksums. */
+  head(key: string, options?: {checksum?: boolean; signal?: AbortSignal}): Promise<ObjectInfo | undefined>
+  /** A stream of the object's bytes; on S3 a broken connection resumes from the last byte received. */
+  read(key: string, options?: ReadOptions): Promise<Readable>
+  /** Reads a whole object into memory; for small objects only (manifests, configs). */
+  readBytes(key: string, options?: ReadOptions): Promise<Buffer>
+  /**
+   * Writes an object atomically: readers see the old object or the complete new one, never a part. On S3 bodies
+   * above the multipart threshold go up as a multipart upload, aborted on failure; the stored ETag is checked
+   * against the MD5 of what was sent.
+   */
+  write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options?: WriteOptions): Promise<WriteResult>
+  /** Deletes keys (S3: 1,000 a request); missing keys count as deleted. */
+  delete(keys: Iterable<string> | AsyncIterable<string>, options?: {signal?: AbortSignal}): Promise<DeleteResult>
+  /** Server-side copy (local: a file copy through a temp file). */
+  copy(fromKey: string, toKey: string, options?: {signal?: AbortSignal}): Promise<void>
+  /** Moves an object: local is an atomic rename; S3 is copy, verify, then delete — not atomic. */
+  move(fromKey: string, toKey: string, options?: {signal?: AbortSignal}): Promise<void>
+  /** A storage for a location under this one (`sub('v2/')`). */
+  sub(prefix: string): Storage
+  /** Releases sockets and handles. */
+  close(): Promise<void>
+}

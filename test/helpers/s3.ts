@@ -1,0 +1,39 @@
+import {CreateBucketCommand, S3Client} from '@aws-sdk/client-s3'
+import {randomBytes} from 'node:crypto'
+import {inject} from 'vitest'
+
+/** Credentials for the loopback server; fauxqs accepts any. Tests set them in the environment for commands. */
+export const TEST_CREDENTIALS = {accessKeyId: 'test', secretAccessKey: 'test'}
+
+/** The loopback S3 endpoint started by the global setup. */
+export function s3Endpoint(): string {
+  return process.env.TEST_S3_ENDPOINT ?? inject('s3Endpoint')
+}
+
+/** Environment a command run needs to reach the loopback server (fast retries for tests). */
+export function s3Env(endpoint = s3Endpoint()): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    BUCKETWRIGHT_ENDPOINT: endpoint,
+    BUCKETWRIGHT_RETRY_BASE_MS: '5',
+  }
+}
+
+/** Puts {@link s3Env} into this process's environment (for in-process command runs). */
+export function useS3Env(endpoint = s3Endpoint()): void {
+  Object.assign(process.env, s3Env(endpoint))
+}
+
+/** A raw SDK client on the loopback server, for arranging and inspecting test data. */
+export function testS3Client(endpoint = s3Endpoint()): S3Client {
+  return new S3Client({endpoint, region: 'us-east-1', forcePathStyle: true, credentials: TEST_CREDENTIALS})
+}
+
+/** Creates a fresh, uniquely named bucket and returns its name. */
+export async function createTestBucket(prefix = 'bw-test', client = testS3Client()): Promise<string> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`.toLowerCase()
+  await client.send(new CreateBucketCommand({Bucket: name}))
+  return name
+}
