@@ -45,3 +45,8 @@ export type {
 export {DecodeError} from './sources/decode-error.js'
 export {type BrokenPlugin, type SourceListing, SourceRegistry, SOURCES_HOOK} from './sources/registry.js'
 export {inputsDigest, type ManifestInput, manifestKeyFor, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from './manifest/manifest.js'
+export {type Compression, type Line, maybeDecompress, readAll, readLines, sniffCompression} from './sources/codec.js'
+export {RecordValidator, type SchemaViolation} from './schema/validator.js'
+export {ownsUnit, resolveShard, type Shard, shardOf} from './command/shard.js'
+export {type DuckDB, type DuckDBOptions, openDuckDB, sqlIdentifier, sqlList, sqlString} from './duckdb/duckdb.js'
+export {Spool} from './duckdb/spool.js'

@@ -1,0 +1,64 @@
+import {createWriteStream} from 'node:fs'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {pipeline} from 'node:stream/promises'
+
+import {UserError} from '../errors/errors.js'
+import {LocalStorage} from '../storage/local.js'
+import type {Storage} from '../storage/types.js'
+
+/**
+ * Gives DuckDB local file paths for objects of any storage: local objects are used in place; S3 objects are
+ * downloaded to a temp dir under a disk budget (DuckDB's httpfs cannot be installed offline, and spooling keeps
+ * credentials out of SQL). Call {@link release} when a file is done, {@link close} at the end.
+ */
+export class Spool {
+  private used = 0
+  private dir?: string
+  private readonly sizes = new Map<string, number>()
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly options: {budgetBytes?: number; tempRoot?: string} = {},
+  ) {}
+
+  /** Bytes currently on disk in the spool. */
+  get bytesUsed(): number {
+    return this.used
+  }
+
+  /** A local path holding the object's bytes. */
+  async path(key: string, size?: number): Promise<string> {
+    if (this.storage instanceof LocalStorage) return this.storage.pathOf(key)
+    const budget = this.options.budgetBytes ?? 2 * 1024 ** 3
+    const expected = size ?? (await this.storage.head(key))?.size ?? 0
+    if (this.used + expected > budget) {
+      throw new UserError(`Spooling ${key} (${expected} bytes) would exceed the disk budget of ${budget} bytes.`, {
+        code: 'SPOOL_BUDGET',
+        nextSteps: ['Raise --disk-budget, or work on smaller partitions.'],
+      })
+    }
+    this.dir ??= await fs.mkdtemp(path.join(this.options.tempRoot ?? os.tmpdir(), 'bw-spool-'))
+    const file = path.join(this.dir, `${this.sizes.size}-${path.basename(key).replace(/[^\w.-]/g, '_')}`)
+    this.used += expected
+    this.sizes.set(file, expected)
+    await pipeline(await this.storage.read(key), createWriteStream(file))
+    return file
+  }
+
+  /** Removes a spooled file (no-op for local objects). */
+  async release(file: string): Promise<void> {
+    const size = this.sizes.get(file)
+    if (size === undefined) return
+    this.sizes.delete(file)
+    this.used -= size
+    await fs.rm(file, {force: true})
+  }
+
+  async close(): Promise<void> {
+    if (this.dir) await fs.rm(this.dir, {recursive: true, force: true})
+    this.sizes.clear()
+    this.used = 0
+  }
+}

@@ -1,0 +1,62 @@
+import type {ValidateFunction} from 'ajv'
+
+import type {JsonSchema} from '../sources/types.js'
+
+/** Violations of one field path: how many, and one example. */
+export interface SchemaViolation {
+  /** JSON-pointer-like dotted path, e.g. `payload.data.coreData.position.elevation`. */
+  path: string
+  /** ajv keyword that failed (`type`, `required`, …). */
+  keyword: string
+  message: string
+  count: number
+  example: {value: unknown; where?: string}
+}
+
+/**
+ * Validates records against a JSON Schema with ajv and tallies violations per field path, keeping one example
+ * each — the summary `--validate` and verify print.
+ */
+export class RecordValidator {
+  private readonly tally = new Map<string, SchemaViolation>()
+  recordsChecked = 0
+  recordsInvalid = 0
+
+  private constructor(private readonly check: ValidateFunction) {}
+
+  static async create(schema: JsonSchema): Promise<RecordValidator> {
+    const [{default: Ajv2020}, {default: addFormats}] = await Promise.all([import('ajv/dist/2020.js'), import('ajv-formats')])
+    const AjvClass = Ajv2020 as unknown as typeof import('ajv').default
+    const ajv = new AjvClass({allErrors: true, strict: false, allowUnionTypes: true})
+    ;(addFormats as unknown as (a: unknown) => void)(ajv)
+    const {$schema: _ignored, ...rest} = schema as Record<string, unknown>
+    return new RecordValidator(ajv.compile(rest))
+  }
+
+  /** Checks one record; returns true when valid. `where` (object key, line) goes into the first example. */
+  validate(record: unknown, where?: string): boolean {
+    this.recordsChecked++
+    if (this.check(record)) return true
+    this.recordsInvalid++
+    for (const error of this.check.errors ?? []) {
+      let fieldPath = error.instancePath.split('/').slice(1).join('.')
+      if (error.keyword === 'required') fieldPath = [fieldPath, (error.params as {missingProperty: string}).missingProperty].filter(Boolean).join('.')
+      const id = `${fieldPath}\u0000${error.keyword}`
+      const existing = this.tally.get(id)
+      if (existing) existing.count++
+      else this.tally.set(id, {path: fieldPath || '(record)', keyword: error.keyword, message: error.message ?? error.keyword, count: 1, example: {value: valueAt(record, error.instancePath), where}})
+    }
+    return false
+  }
+
+  /** Violations so far, most frequent first. */
+  violations(): SchemaViolation[] {
+    return [...this.tally.values()].sort((a, b) => b.count - a.count || a.path.localeCompare(b.path))
+  }
+}
+
+function valueAt(record: unknown, pointer: string): unknown {
+  let current = record as Record<string, unknown> | undefined
+  for (const part of pointer.split('/').slice(1)) current = current?.[part.replaceAll('~1', '/').replaceAll('~0', '~')] as Record<string, unknown> | undefined
+  return current
+}
