@@ -3,7 +3,7 @@
  * Import it as `bucketwright/core`.
  */
 export {BaseCommand, type CommandArgs, type CommandFlags} from './command/base-command.js'
-export {baseFlags, shardFlags} from './command/flags.js'
+export {baseFlags, shardFlags, sourceFlags} from './command/flags.js'
 export {
   BucketwrightError,
   BugError,

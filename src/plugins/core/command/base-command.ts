@@ -7,6 +7,7 @@ import {ExitCode, toBucketwrightError, UsageError} from '../errors/errors.js'
 import {Logger} from '../progress/logger.js'
 import {progressMode, type ProgressMode} from '../progress/tasks.js'
 import {SourceRegistry} from '../sources/registry.js'
+import type {DataSource} from '../sources/types.js'
 import {type OpenStorageOptions, openStorage} from '../storage/open.js'
 import type {Storage} from '../storage/types.js'
 import {baseFlags} from './flags.js'
@@ -76,6 +77,37 @@ export abstract class BaseCommand<T> extends Command {
     this.registry ??= await SourceRegistry.load(this.config)
     for (const failure of this.registry.failures) this.logger.warn(`Plugin ${failure.plugin} could not load its data sources: ${failure.message}`)
     return this.registry
+  }
+
+  /**
+   * The data source a command works on: `--source` (or the config file's `source`), configured with its
+   * `--source-option key=value` flags. A usage error when none is given or the name is unknown.
+   */
+  protected async dataSource(name: string | undefined, options: string[] = []): Promise<DataSource> {
+    const chosen = name ?? this.settings.source
+    if (!chosen) {
+      const available = (await this.sources()).list().map((source) => source.name)
+      throw new UsageError('No data source given.', {code: 'NO_SOURCE', nextSteps: [`Pass --source NAME (one of: ${available.join(', ')}).`]})
+    }
+    const source = (await this.sources()).get(chosen)
+    if (options.length === 0) return source
+    const parsed: Record<string, string> = {}
+    for (const option of options) {
+      const eq = option.indexOf('=')
+      if (eq <= 0) throw new UsageError(`--source-option "${option}" is not key=value.`, {code: 'BAD_SOURCE_OPTION'})
+      parsed[option.slice(0, eq)] = option.slice(eq + 1)
+    }
+    if (!source.configure) {
+      throw new UsageError(`Source "${chosen}" takes no options.`, {code: 'BAD_SOURCE_OPTION', nextSteps: ['Remove --source-option.']})
+    }
+    try {
+      return source.configure(parsed)
+    } catch (error) {
+      throw new UsageError(`Bad option for source "${chosen}": ${(error as Error).message}`, {
+        code: 'BAD_SOURCE_OPTION',
+        nextSteps: [`Options of ${chosen}: ${Object.entries(source.options ?? {}).map(([key, text]) => `${key} (${text})`).join('; ') || 'none'}.`],
+      })
+    }
   }
 
   /** Takes the run lock of a job; released when the command ends. */

@@ -21,3 +21,9 @@ export const shardFlags = {
   shard: Flags.string({summary: 'This worker\'s share, as i/N (0-based): each work unit belongs to exactly one shard.', env: 'BUCKETWRIGHT_SHARD', helpGroup: 'SCALE-OUT'}),
   shards: Flags.integer({summary: 'Number of shards; the index comes from AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX.', env: 'BUCKETWRIGHT_SHARDS', min: 1, helpGroup: 'SCALE-OUT', exclusive: ['shard']}),
 }
+
+/** `--source NAME` and `--source-option key=value` (repeatable) for commands that read a data source. */
+export const sourceFlags = {
+  source: Flags.string({summary: 'Data source (see `bucketwright sources`).', env: 'BUCKETWRIGHT_SOURCE', helpGroup: 'SOURCE'}),
+  'source-option': Flags.string({summary: 'Option of the data source, as key=value (repeatable).', multiple: true, helpGroup: 'SOURCE'}),
+}

@@ -94,6 +94,13 @@ export interface DataSource {
   channelOf?(record: SourceRecord): string | undefined
   /** Synthetic data in the real key layout, deterministic for a seed. */
   generate?(options: GenerateOptions): AsyncIterable<GeneratedObject>
+  /**
+   * A copy of the source with user options applied (`--source-option timeField=ts`); sources that take options
+   * (json, ndjson) implement it and throw a {@link DecodeError}-free `Error` naming a bad option.
+   */
+  configure?(options: Record<string, string>): DataSource
+  /** The options {@link configure} accepts, with a description each (shown by `sources`). */
+  readonly options?: Record<string, string>
 }
 
 /** Where a registered source came from. */
