@@ -55,7 +55,8 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
     let bad = 0
     try {
       for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, onKeys: (keys) => options.progress?.listing(keys)})) {
-        if (options.input.kind === 's3') for (let i = 0; i < listed.prefixes; i++) counter.listing(i === 0 ? listed.keys : 0)
+        // One LIST page per prefix, plus one per further 1,000 keys.
+        if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
         for (const bucket of listed.window.buckets) {
           const inputs = listed.objects.get(bucket.key) ?? []
           if (inputs.length === 0) continue
@@ -74,7 +75,10 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
     }
   }
   if (validation) {
-    validation.recordsChecked = result.buckets.reduce((sum, bucket) => sum + ((bucket as {recordsChecked?: number}).recordsChecked ?? 0), 0)
+    for (const bucket of result.buckets) {
+      validation.recordsChecked += bucket.recordsChecked ?? 0
+      validation.recordsInvalid += bucket.recordsInvalid ?? 0
+    }
     result.validation = validation
   }
   counter.estimated = result.dryRun
@@ -92,7 +96,7 @@ interface RunState {
 }
 
 /** Decides what to do with one bucket (skip, write, rebuild) and does it. */
-async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: ConvertOptions, state: RunState): Promise<ConvertBucketResult & {recordsChecked?: number}> {
+async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: ConvertOptions, state: RunState): Promise<ConvertBucketResult> {
   const bytesIn = inputs.reduce((sum, input) => sum + input.size, 0)
   const base = {key: bucket.key, output: bucket.outputKey, objects: inputs.length, bytesIn, quarantined: [] as QuarantineEntry[]}
   const outputS3 = options.output.kind === 's3'
@@ -140,6 +144,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
         level: parquet ? 1 : (options.level ?? (options.compression === 'zstd' ? 3 : 6)),
         validate: options.validate ?? false,
         concurrency: options.concurrency ?? 16,
+        chunkBytes: options.chunkBytes,
         signal,
         onObjects: (done) => update(`${done}/${inputs.length} objects, ${tally.records} records`),
         onQuarantine: (entry) => {
@@ -182,6 +187,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
     quarantined: tally.quarantined,
     violations: options.validate ? tally.violations : undefined,
     recordsChecked: options.validate ? tally.recordsChecked : undefined,
+    recordsInvalid: options.validate ? tally.recordsInvalid : undefined,
   }
 }
 

@@ -25,7 +25,9 @@ export interface ConvertBucketResult {
   bytesIn: number
   bytesOut: number
   quarantined: QuarantineEntry[]
-  /** Schema violations per field path (`--validate`). */
+  /** `--validate`: records checked and found invalid, and violations per field path. */
+  recordsChecked?: number
+  recordsInvalid?: number
   violations?: SchemaViolation[]
 }
 
@@ -100,6 +102,8 @@ export interface ConvertOptions {
   concurrency?: number
   /** Encoder threads (default: one per core; 0 encodes on the main thread). */
   workers?: number
+  /** Raw bytes per independent gzip member / zstd frame (default 4 MiB); output depends on it, never on timing. */
+  chunkBytes?: number
   toolVersion: string
   now?: Date
   progress?: ConvertProgress
