@@ -25,8 +25,8 @@ export async function runTasks<Ctx extends object>(tasks: ListrTask<Ctx>[], opti
     ctx: options.ctx,
     renderer,
     fallbackRenderer: 'simple',
-    rendererOptions: {processOutput, timestamp: {field: () => logTimestamp()}} as never,
-    fallbackRendererOptions: {processOutput, timestamp: {field: () => logTimestamp()}} as never,
+    rendererOptions: {processOutput, timestamp: {field: () => logTimestamp(), format: () => (text: string) => text}} as never,
+    fallbackRendererOptions: {processOutput, timestamp: {field: () => logTimestamp(), format: () => (text: string) => text}} as never,
     registerSignalListeners: false,
   } as never)
   return list.run()
