@@ -274,6 +274,7 @@ export class LiteralTranscoder {
   /** Transcodes one value at the current position. */
   value(): void {
     const c = this.skipWs()
+    if ((c === 0x75 || c === Ch.SQuote) && this.syntax === 'python' && this.quickString()) return
     switch (c) {
       case Ch.LBrace:
         this.dict()
@@ -316,13 +317,16 @@ export class LiteralTranscoder {
       const pairStart = this.o
       if (pairs > 0) this.byte(Ch.Comma)
       const keyStart = this.o
-      if (this.atString(c)) {
+      if (this.syntax === 'python' && this.quickString()) {
+        // copied
+      } else if (this.atString(c)) {
         this.string()
       } else {
         throw c === -1 ? this.unexpected('a dict key') : this.error(this.syntax === 'python' ? 'dict keys must be strings' : 'object keys must be strings', this.pos)
       }
       const keep = onKey ? onKey(keyStart) : true
-      this.expect(Ch.Colon, '":" after a dict key')
+      if (this.src[this.pos] === Ch.Colon) this.pos++
+      else this.expect(Ch.Colon, '":" after a dict key')
       this.byte(Ch.Colon)
       this.value()
       if (keep) pairs++
@@ -396,6 +400,41 @@ export class LiteralTranscoder {
       this.byte(Ch.RBracket)
     }
     this.depth--
+  }
+
+  /**
+   * The common string — optional `u` prefix, one quote, no escapes or specials, directly followed by a delimiter —
+   * copied in one go; returns false, having consumed nothing, for anything else.
+   */
+  private quickString(): boolean {
+    const src = this.src
+    let p = this.pos
+    if (src[p] === 0x75) p++
+    const quote = src[p]
+    if ((quote !== Ch.SQuote && quote !== Ch.DQuote) || src[p + 1] === quote) return false
+    const table = quote === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
+    const start = p + 1
+    const end = this.end
+    let q = start
+    while (q < end && table[src[q]] === 0) q++
+    if (q >= end || src[q] !== quote) return false
+    const after = src[q + 1]
+    if (after !== Ch.Colon && after !== Ch.Comma && after !== Ch.RBrace && after !== Ch.RBracket) return false
+    const n = q - start
+    this.ensure(n + 2)
+    const out = this.out
+    let o = this.o
+    out[o++] = Ch.DQuote
+    if (n < 24) {
+      for (let i = start; i < q; i++) out[o++] = src[i]
+    } else {
+      out.set(src.subarray(start, q), o)
+      o += n
+    }
+    out[o++] = Ch.DQuote
+    this.o = o
+    this.pos = q + 1
+    return true
   }
 
   /** True when a string (a dict key) starts at the current position, whose byte is `c`. */
