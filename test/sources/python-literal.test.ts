@@ -64,7 +64,8 @@ describe('Python literal decoder', () => {
   it('rejects what is not a JSON-able literal, with the character offset and a snippet', () => {
     expect(decodeError('{1: 2}').message).toMatch(/^dict keys must be strings at offset 1: …\{⟨here⟩1: 2\}…$/)
     expect(decodeError('[1, 2').message).toContain('unexpected end of input (truncated?) at offset 5')
-    expect(decodeError("[u'abc").where.offset).toBe(1)
+    expect(decodeError("[u'abc").message).toMatch(/^unexpected end of input inside a string \(truncated\?\) at offset 6/)
+    expect(decodeError('[None, Tr').message).toMatch(/^unexpected end of input \(truncated\?\) at offset 9/)
     expect(decodeError("{'é': x}").message).toMatch(/unexpected name "x" at offset 6/)
     expect(decodeError('[1 2]').message).toBe('unexpected "2" at offset 3 (expected "," or "]"): …[1 ⟨here⟩2]…')
     expect(decodeError('inf').message).toContain('unexpected name "inf"')

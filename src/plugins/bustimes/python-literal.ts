@@ -487,8 +487,11 @@ export class LiteralTranscoder {
       this.pos = p
       return
     }
-    const word = Buffer.from(src.buffer, src.byteOffset + start, p - start).toString('utf8')
     const hint = this.syntax === 'python' ? 'True, False, None or a literal' : 'true, false, null or a literal'
+    if (p >= this.end && json.some(([word]) => word.length > p - start && word.subarray(0, p - start).equals(src.subarray(start, p)))) {
+      throw this.unexpected(hint, p) // a name cut short: the body is truncated
+    }
+    const word = Buffer.from(src.buffer, src.byteOffset + start, p - start).toString('utf8')
     throw this.error(`unexpected name "${word.length > 40 ? word.slice(0, 40) + '…' : word}"`, start, hint)
   }
 
@@ -714,7 +717,7 @@ export class LiteralTranscoder {
       const runStart = p
       while (p < end && table[src[p]] === 0) p++
       if (p > runStart) this.copy(runStart, p)
-      if (p >= end) throw this.error('unterminated string (truncated?)', literalStart)
+      if (p >= end) throw this.error('unexpected end of input inside a string (truncated?)', end)
       const c = src[p]
       if (c === quote) {
         if (!triple) {
@@ -826,7 +829,7 @@ export class LiteralTranscoder {
           this.codePoint(bytes ? value & 0xff : value)
           return q
         }
-        if (p + 1 >= this.end) throw this.error('unterminated string (truncated?)', p)
+        if (p + 1 >= this.end) throw this.error('unexpected end of input inside a string (truncated?)', this.end)
     }
     // An unknown escape keeps its backslash (Python semantics); the next character is then plain content.
     this.ascii('\\\\')
@@ -857,7 +860,7 @@ export class LiteralTranscoder {
     const table = SPECIAL_DOUBLE
     for (;;) {
       while (p < end && table[src[p]] === 0) p++
-      if (p >= end) throw this.error('unterminated string (truncated?)', start)
+      if (p >= end) throw this.error('unexpected end of input inside a string (truncated?)', end)
       const c = src[p]
       if (c === Ch.DQuote) break
       if (c === Ch.Backslash) {
@@ -868,7 +871,7 @@ export class LiteralTranscoder {
         } else if (e === Ch.DQuote || e === Ch.Backslash || e === Ch.Slash || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
           p += 2
         } else {
-          throw p + 1 >= end ? this.error('unterminated string (truncated?)', start) : this.error('invalid escape in a JSON string', p)
+          throw p + 1 >= end ? this.error('unexpected end of input inside a string (truncated?)', end) : this.error('invalid escape in a JSON string', p)
         }
       } else {
         throw this.error('control character inside a JSON string', p)
