@@ -18,7 +18,9 @@ export function progressMode(options: {json?: boolean; quiet?: boolean}): Progre
 export async function runTasks<Ctx extends object>(tasks: ListrTask<Ctx>[], options: {mode: ProgressMode; concurrent?: boolean | number; ctx?: Ctx; exitOnError?: boolean}): Promise<Ctx> {
   const {Listr, ListrLogger, ProcessOutput} = await import('listr2')
   const processOutput = new ProcessOutput(process.stderr, process.stderr, {dump: ['stderr'], leaveEmptyLine: false})
-  // The renderers write through their logger, which ignores `processOutput` unless it is given one built on it.
+  // Plain lines carry the same UTC timestamp as log lines, so cron logs read in one order.
+  const timestamp = {condition: true, field: () => logTimestamp(), format: () => (text: string) => text}
+  // Renderers build their own logger writing to stdout unless handed one bound to stderr.
   const logger = new ListrLogger({useIcons: true, processOutput})
   const renderer = options.mode === 'terminal' ? 'default' : options.mode === 'plain' ? 'simple' : 'silent'
   const list = new Listr<Ctx>(tasks, {
@@ -27,8 +29,8 @@ export async function runTasks<Ctx extends object>(tasks: ListrTask<Ctx>[], opti
     ctx: options.ctx,
     renderer,
     fallbackRenderer: 'simple',
-    rendererOptions: {processOutput, logger, timestamp: {field: () => logTimestamp(), format: () => (text: string) => text}} as never,
-    fallbackRendererOptions: {processOutput, logger, timestamp: {field: () => logTimestamp(), format: () => (text: string) => text}} as never,
+    rendererOptions: {processOutput, logger, timestamp} as never,
+    fallbackRendererOptions: {processOutput, logger, timestamp} as never,
     registerSignalListeners: false,
   } as never)
   return list.run()
