@@ -83,7 +83,8 @@ export class EncoderPool {
       const worker = this.idle.shift()!
       const {job, resolve, reject} = this.queue.shift()!
       this.pending.set(worker, {resolve, reject})
-      const transfer = [...new Set(job.objects.map((object) => object.body.buffer as ArrayBuffer))].filter((buffer) => buffer.byteLength > 0)
+      // Only bodies that own their whole ArrayBuffer move; a view into a shared pool is copied instead.
+      const transfer = job.objects.filter(({body}) => body.byteLength > 0 && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength).map(({body}) => body.buffer as ArrayBuffer)
       worker.postMessage(job, transfer)
     }
   }
