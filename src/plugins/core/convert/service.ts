@@ -1,5 +1,5 @@
 import {ownsUnit} from '../command/shard.js'
-import {UserError} from '../errors/errors.js'
+import {UsageError, UserError} from '../errors/errors.js'
 import {inputsDigest, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from '../manifest/manifest.js'
 import type {SchemaViolation} from '../schema/validator.js'
 import type {WriteResult} from '../storage/types.js'
@@ -20,6 +20,9 @@ const ESTIMATED_RATIO = {gzip: 0.1, zstd: 0.1, none: 1.05, parquet: 0.08}
  */
 export async function runConvert(options: ConvertOptions): Promise<ConvertResult> {
   const started = Date.now()
+  if (options.validate && !options.source.schema) {
+    throw new UsageError(`Source "${options.source.name}" has no JSON Schema to validate against.`, {code: 'NO_SCHEMA', nextSteps: ['Run without --validate.']})
+  }
   const now = options.now ?? new Date()
   const shard = options.shard ?? {index: 0, count: 1}
   const counter = new RequestCounter()
