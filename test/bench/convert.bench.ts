@@ -14,7 +14,6 @@ import {promisify} from 'node:util'
 
 import {BIN, ROOT} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
-import {startS3Server} from '../helpers/s3-server.js'
 import {createTestBucket, s3Env, testS3Client} from '../helpers/s3.js'
 import {BENCH, compareWeeks, downloadOutputs, filesUnder, pythonWithBoto3, uploadDir} from '../convert/archive.js'
 
@@ -25,6 +24,25 @@ const OBJECTS = env('OBJECTS', 200)
 const FLAT_SMALL = env('FLAT_SMALL', 500)
 const FLAT_BIG = env('FLAT_BIG', 4000)
 const LIST_KEYS = env('LIST_KEYS', 50_000)
+/** Parts to run: `convert,memory,listing` (default all). */
+const PARTS = new Set((process.env.PARTS ?? 'convert,memory,listing').split(','))
+
+/** Starts the loopback S3 server in its own process (see s3-server-process.ts). */
+async function startServerProcess(): Promise<{endpoint: string; stop: () => Promise<void>}> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'bench', 's3-server-process.ts')], {cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit']})
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+      if (out.includes('\n')) resolve(out.split('\n')[0].trim())
+    })
+    child.on('exit', (code) => reject(new Error(`S3 server exited with ${code}`)))
+  })
+  return {endpoint, stop: async () => {
+    child.stdin.end()
+    await new Promise((resolve) => child.on('exit', resolve))
+  }}
+}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const log = (message: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`)
@@ -51,8 +69,9 @@ async function makeArchive(dir: string, start: string, count: number, every: num
   await run('python3', [path.join(BENCH, 'make_bustimes.py'), dir, '--start', start, '--count', String(count), '--every', String(every), '--root-level', '10', '--envelope-every', '7'], {maxBuffer: 1 << 24})
 }
 
-async function bucketwright(bucket: string, from: string, to: string, extra: string[] = []) {
-  const out = await timed(process.execPath, [BIN, 'convert', `s3://${bucket}/${from}`, `s3://${bucket}/${to}`, '--source', 'bustimes', '--json', ...extra], s3Env(endpoint))
+/** Converts s3://bucket/ (an archive at the root, where the reference expects it) into s3://outputs/prefix. */
+async function bucketwright(bucket: string, outputs: string, prefix: string, extra: string[] = []) {
+  const out = await timed(process.execPath, [BIN, 'convert', `s3://${bucket}/`, `s3://${outputs}/${prefix}`, '--source', 'bustimes', '--json', ...extra], s3Env(endpoint))
   return {...out, records: (JSON.parse(out.stdout) as {records: number}).records}
 }
 
@@ -61,18 +80,33 @@ let endpoint = ''
 async function main(): Promise<void> {
   const python = await pythonWithBoto3()
   if (!python?.startsWith('/usr/bin')) throw new Error('The reference needs /usr/bin/python3 with boto3: apt-get install -y python3-boto3')
-  const server = await startS3Server()
+  const server = await startServerProcess()
   endpoint = server.endpoint
   const client = testS3Client(endpoint)
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-bench-convert-'))
   const report: string[] = [`machine: ${os.availableParallelism()} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`]
   try {
     // 1. Throughput against the reference, interleaved.
+    if (PARTS.has('convert')) await convertBench(client, work, python, report)
+    if (PARTS.has('memory')) await memoryBench(client, work, report)
+    // 3. Listing by day prefixes in parallel vs one paginated listing, 30 ms added per request.
+    if (PARTS.has('listing')) report.push(await listingBench(client))
+  } finally {
+    await fs.rm(work, {recursive: true, force: true})
+    await server.stop()
+  }
+  process.stdout.write(report.join('\n') + '\n')
+}
+
+async function convertBench(client: S3Client, work: string, python: string, report: string[]): Promise<void> {
+  {
     const archive = path.join(work, 'archive')
     log(`building a ${OBJECTS}-object archive across the 2021-11-10 cutoff`)
     await makeArchive(archive, '2021-11-09T12:00:00', OBJECTS, 600)
+    // Archives sit at their bucket's root: the reference tells repr from JSON by comparing whole keys.
     const bucket = await createTestBucket('bw-bench', client)
-    await uploadDir(client, archive, bucket, 'archive/')
+    const outputs = await createTestBucket('bw-bench-out', client)
+    await uploadDir(client, archive, bucket)
     const ours: {rate: number; rss: number; seconds: number}[] = []
     const theirs: {rate: number; rss: number; seconds: number}[] = []
     let referenceRecords = 0
@@ -80,19 +114,19 @@ async function main(): Promise<void> {
       const order = round % 2 === 0 ? ['bw', 'ref'] : ['ref', 'bw']
       for (const who of order) {
         if (who === 'bw') {
-          const out = await bucketwright(bucket, 'archive/', `bw-${round}/`)
+          const out = await bucketwright(bucket, outputs, `bw-${round}/`)
           ours.push({rate: out.records / out.seconds, rss: out.rssMb, seconds: out.seconds})
           log(`round ${round + 1} bucketwright: ${out.seconds} s, ${Math.round(out.records / out.seconds)} records/s, ${out.rssMb} MB`)
         } else {
           const dir = path.join(work, `ref-${round}`)
-          const out = await timed(python, [path.join(BENCH, 'reference_convert.py'), `s3://${bucket}/archive/`, dir, '--endpoint', endpoint], s3Env(endpoint))
+          const out = await timed(python, [path.join(BENCH, 'reference_convert.py'), `s3://${bucket}`, dir, '--endpoint', endpoint], s3Env(endpoint))
           referenceRecords = await countRecords(dir)
           theirs.push({rate: referenceRecords / out.seconds, rss: out.rssMb, seconds: out.seconds})
           log(`round ${round + 1} reference:    ${out.seconds} s, ${Math.round(referenceRecords / out.seconds)} records/s, ${out.rssMb} MB`)
         }
       }
     }
-    const same = await compareWeeks(path.join(work, 'ref-0'), await download(client, bucket, 'bw-0/', path.join(work, 'bw-0')))
+    const same = await compareWeeks(path.join(work, 'ref-0'), await download(client, outputs, 'bw-0/', path.join(work, 'bw-0')))
     const ratio = median(ours.map((o) => o.rate)) / median(theirs.map((t) => t.rate))
     report.push(
       `convert ${OBJECTS} objects (${referenceRecords} records) S3→S3, ${ROUNDS} interleaved rounds, medians:`,
@@ -100,28 +134,31 @@ async function main(): Promise<void> {
       `  reference    ${Math.round(median(theirs.map((t) => t.rate)))} records/s (${median(theirs.map((t) => t.seconds))} s), peak RSS ${median(theirs.map((t) => t.rss))} MB`,
       `  ratio ${ratio.toFixed(1)}x (target >= 10x); outputs equal (compare_weeks): ${same.equal} (${same.summary.differing_records} differing)`,
     )
+  }
+}
+
+async function memoryBench(client: S3Client, work: string, report: string[]): Promise<void> {
+  {
+    const outputs = await createTestBucket('bw-bench-out', client)
 
     // 2. Memory flatness: one week of FLAT_SMALL vs FLAT_BIG objects.
     log(`building a ${FLAT_BIG}-object week`)
     const big = path.join(work, 'big')
     await makeArchive(big, '2021-11-08T00:00:00', FLAT_BIG, 60)
     const keys = await filesUnder(big)
-    await uploadDir(client, big, bucket, 'big/')
-    await Promise.all(keys.slice(0, FLAT_SMALL).map(async (key) => client.send(new PutObjectCommand({Bucket: bucket, Key: `small/${key}`, Body: await fs.readFile(path.join(big, key))}))))
+    const bigBucket = await createTestBucket('bw-bench-big', client)
+    const smallBucket = await createTestBucket('bw-bench-small', client)
+    await uploadDir(client, big, bigBucket)
+    for (let i = 0; i < FLAT_SMALL; i += 16) {
+      await Promise.all(keys.slice(i, Math.min(i + 16, FLAT_SMALL)).map(async (key) => client.send(new PutObjectCommand({Bucket: smallBucket, Key: key, Body: await fs.readFile(path.join(big, key))}))))
+    }
     await fs.rm(big, {recursive: true, force: true})
-    const small = await bucketwright(bucket, 'small/', 'small-out/')
-    const large = await bucketwright(bucket, 'big/', 'big-out/')
+    const small = await bucketwright(smallBucket, outputs, 'small/')
+    const large = await bucketwright(bigBucket, outputs, 'big/')
     report.push(
       `memory: one week of ${FLAT_SMALL} objects → peak RSS ${small.rssMb} MB (${small.records} records, ${small.seconds} s); ${FLAT_BIG} objects → ${large.rssMb} MB (${large.records} records, ${large.seconds} s, ${Math.round(large.records / large.seconds)} records/s); ratio ${(large.rssMb / small.rssMb).toFixed(2)} (target <= 1.5)`,
     )
-
-    // 3. Listing by day prefixes in parallel vs one paginated listing, 30 ms added per request.
-    report.push(await listingBench(client))
-  } finally {
-    await fs.rm(work, {recursive: true, force: true})
-    await server.stop()
   }
-  process.stdout.write(report.join('\n') + '\n')
 }
 
 async function countRecords(dir: string): Promise<number> {
@@ -145,44 +182,56 @@ async function listingBench(client: S3Client): Promise<string> {
   for (let i = 0; i < LIST_KEYS; i += 256) {
     await Promise.all(Array.from({length: Math.min(256, LIST_KEYS - i)}, (_, j) => client.send(new PutObjectCommand({Bucket: bucket, Key: keyAt(i + j), Body: '[]'}))))
   }
-  const proxy = await new FaultProxy(endpoint).start()
-  proxy.latencyMs = 30
+  Object.assign(process.env, {AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test'})
   const {openStorage} = await import('../../src/plugins/core/index.js')
   const {bustimesSource} = await import('../../src/plugins/bustimes/index.js')
   const {listingWindows, listWindows} = await import('../../src/plugins/core/convert/listing.js')
-  const storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, region: 'us-east-1'})
-  Object.assign(process.env, {AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test'})
   const range = {from: new Date(start), to: new Date(start + LIST_KEYS * 60_000)}
-  const timings: {sequential: number[]; parallel: number[]; convert: number[]} = {sequential: [], parallel: [], convert: []}
-  try {
-    for (let round = 0; round < 3; round++) {
-      let t = performance.now()
-      let n = 0
-      for await (const _ of storage.list('raw/bustimes__')) n++
-      timings.sequential.push((performance.now() - t) / 1000)
-      if (n !== LIST_KEYS) throw new Error(`paginated listing found ${n} keys`)
-      t = performance.now()
-      n = 0
-      for await (const _ of storage.listMany(bustimesSource.layout.prefixesFor(range), {concurrency: 16})) n++
-      timings.parallel.push((performance.now() - t) / 1000)
-      if (n !== LIST_KEYS) throw new Error(`day-prefix listing found ${n} keys`)
-      t = performance.now()
-      n = 0
-      for await (const listed of listWindows(storage, bustimesSource, listingWindows('week', range, '{YYYY}-W{WW}.jsonl.gz', () => true), range)) n += listed.keys
-      timings.convert.push((performance.now() - t) / 1000)
-      if (n !== LIST_KEYS) throw new Error(`convert's listing found ${n} keys`)
+  const lines = [`listing ${LIST_KEYS} keys through the fault proxy, medians of 3 (the loopback server's own cost per request shows at 0 ms):`]
+  for (const latency of [30, 0]) {
+    const proxy = await new FaultProxy(endpoint).start()
+    proxy.latencyMs = latency
+    const storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, region: 'us-east-1'})
+    const timings: {sequential: number[]; parallel: number[]; convert: number[]} = {sequential: [], parallel: [], convert: []}
+    const requests = {sequential: 0, parallel: 0, convert: 0}
+    const measure = async (what: keyof typeof timings, list: () => Promise<number>) => {
+      proxy.requests.length = 0
+      const t = performance.now()
+      const n = await list()
+      timings[what].push((performance.now() - t) / 1000)
+      requests[what] = proxy.requests.length
+      if (n !== LIST_KEYS) throw new Error(`${what} listing found ${n} keys`)
     }
-  } finally {
-    await storage.close()
-    await proxy.stop()
+    try {
+      for (let round = 0; round < 3; round++) {
+        await measure('sequential', async () => {
+          let n = 0
+          for await (const _ of storage.list('raw/bustimes__')) n++
+          return n
+        })
+        await measure('parallel', async () => {
+          let n = 0
+          for await (const _ of storage.listMany(bustimesSource.layout.prefixesFor(range), {concurrency: 16})) n++
+          return n
+        })
+        await measure('convert', async () => {
+          let n = 0
+          for await (const listed of listWindows(storage, bustimesSource, listingWindows('week', range, '{YYYY}-W{WW}.jsonl.gz', () => true), range)) n += listed.keys
+          return n
+        })
+      }
+    } finally {
+      await storage.close()
+      await proxy.stop()
+    }
+    const seq = median(timings.sequential)
+    const par = median(timings.parallel)
+    const conv = median(timings.convert)
+    lines.push(
+      `  ${latency} ms added: one paginated listing ${seq.toFixed(2)} s (${requests.sequential} requests); by day prefixes in parallel (listMany, 16) ${par.toFixed(2)} s (${requests.parallel} requests) → ${(seq / par).toFixed(1)}x; convert's week windows (16 per window, 2 ahead) ${conv.toFixed(2)} s → ${(seq / conv).toFixed(1)}x${latency === 30 ? ' (target >= 5x)' : ''}`,
+    )
   }
-  const seq = median(timings.sequential)
-  const par = median(timings.parallel)
-  const conv = median(timings.convert)
-  return [
-    `listing ${LIST_KEYS} keys, 30 ms added per request, medians of 3:`,
-    `  one paginated listing ${seq.toFixed(2)} s; by day prefixes in parallel (listMany, 16) ${par.toFixed(2)} s → ${(seq / par).toFixed(1)}x; convert's week windows (16 per window, 2 ahead) ${conv.toFixed(2)} s → ${(seq / conv).toFixed(1)}x (target >= 5x)`,
-  ].join('\n')
+  return lines.join('\n')
 }
 
 await main()
