@@ -228,3 +228,19 @@ describe('convert service: resume, quarantine, plan, formats', () => {
     expect(manifest.extra.validation.violations[0]).toMatchObject({path: 'id', count: 2, example: {value: 'x1', where: 'events/2021-11-15/05-00-00.ndjson'}})
   })
 })
+
+describe('convert service: where to list', () => {
+  it('finds the span of the objects with a binary search over days, so the default range ends at the last object', async () => {
+    const {raw, base} = await setup()
+    await writeEvents(raw, '2021-03-01T05:00:00Z', 3, 24 * 60 + 30, 1) // 2021-03-01 05:00, 03-02 05:30, 03-03 06:00
+    const {probeLocations} = await import('../../src/plugins/core/convert/listing.js')
+    const probe = await probeLocations(base.input, base.source, new Date('2026-01-01T00:00:00Z'))
+    expect(probe.spans.get('events/')).toEqual({from: new Date('2021-03-01T05:00:00Z'), to: new Date('2021-03-04T00:00:00Z')})
+    expect(probe.requests).toBeLessThan(20)
+    const result = await runConvert({...base, now: new Date('2026-01-01T00:00:00Z')})
+    expect([result.from, result.to]).toEqual(['2021-03-01T05:00:00.000Z', '2021-03-04T00:00:00.000Z'])
+    expect(result.buckets.map((bucket) => [bucket.key, bucket.objects])).toEqual([['2021-W09', 3]])
+    const empty = await probeLocations(new LocalStorage(path.join(raw, 'nothing-here')), base.source, new Date())
+    expect(empty.spans.get('events/')).toBeUndefined()
+  })
+})

@@ -31,58 +31,71 @@ export function* listingWindows(size: BucketSize, range: TimeRange, template: st
   }
 }
 
-/** The earliest object time of a source under a storage: the first keys of each of its prefixes (keys sort by time). */
-export async function earliestObject(storage: Storage, source: DataSource, signal?: AbortSignal): Promise<Date | undefined> {
-  let earliest: number | undefined
+const DAY_MS = 86_400_000
+
+/** Where one key location of a source (the legacy root level, `raw/`…) has objects; `undefined` when it has none. */
+export type LocationSpans = Map<string, TimeRange | undefined>
+
+/**
+ * Finds, for each of the source's key locations, the time of its first object (from its first page of keys, which
+ * sort by time) and the end of its last object's day (a binary search over days with one-key listings that start
+ * after each day's prefix): a dozen LIST requests per location instead of listing every empty day. Locations whose
+ * prefixes are not by day get no end (`now`). Listing then skips each location's days outside its span.
+ */
+export async function probeLocations(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Promise<{spans: LocationSpans; requests: number}> {
+  let requests = 0
+  const spans: LocationSpans = new Map()
   await Promise.all(
-    source.layout.allPrefixes().map(async (prefix) => {
+    source.layout.allPrefixes().map(async (location) => {
+      requests++
+      let earliest: number | undefined
       let seen = 0
-      for await (const info of storage.list(prefix, {signal})) {
+      for await (const info of storage.list(location, {signal})) {
         const time = source.layout.timeFromKey(info.key)?.getTime()
         if (time !== undefined && (earliest === undefined || time < earliest)) earliest = time
         if (++seen >= 1000) break
       }
-    }),
-  )
-  return earliest === undefined ? undefined : new Date(earliest)
-}
-
-const DAY_MS = 86_400_000
-
-/**
- * The end of the day of the source's latest object (capped at `now`), found by a binary search over days with
- * one-key listings that start after each day's prefix: about a dozen LIST requests per key location instead of
- * listing every empty day up to now. Falls back to `now` when the layout's prefixes are not by day.
- */
-export async function latestObjectEnd(storage: Storage, source: DataSource, earliest: Date, now: Date, signal?: AbortSignal): Promise<{end: Date; requests: number}> {
-  const firstDay = Math.floor(earliest.getTime() / DAY_MS)
-  const lastDay = Math.floor(now.getTime() / DAY_MS)
-  let requests = 0
-  // Key locations (root level, raw/) are searched at once: a dozen round trips in all, not a dozen each.
-  const perLocation = await Promise.all(
-    source.layout.allPrefixes().map(async (location): Promise<number | undefined> => {
+      if (earliest === undefined) {
+        spans.set(location, undefined)
+        return
+      }
       const dayPrefix = (day: number) => source.layout.prefixesFor({from: new Date(day * DAY_MS), to: new Date((day + 1) * DAY_MS)}).find((prefix) => prefix.startsWith(location) && prefix !== location)
       const keysAfter = async (day: number): Promise<boolean> => {
-        const prefix = dayPrefix(day)
-        if (prefix === undefined) return true
         requests++
-        for await (const _info of storage.list(location, {startAfter: prefix, signal})) return true
+        for await (const _info of storage.list(location, {startAfter: dayPrefix(day), signal})) return true
         return false
       }
-      if (dayPrefix(firstDay) === undefined) return lastDay
-      if (!(await keysAfter(firstDay))) return undefined
-      let low = firstDay
-      let high = lastDay
+      let low = Math.floor(earliest / DAY_MS)
+      let high = Math.floor(now.getTime() / DAY_MS)
+      if (dayPrefix(low) === undefined) {
+        spans.set(location, {from: new Date(earliest), to: now})
+        return
+      }
       while (low < high) {
         const middle = Math.ceil((low + high) / 2)
         if (await keysAfter(middle)) low = middle
         else high = middle - 1
       }
-      return low
+      spans.set(location, {from: new Date(earliest), to: new Date(Math.min(now.getTime(), (low + 1) * DAY_MS))})
     }),
   )
-  const latest = Math.max(firstDay, ...perLocation.filter((day): day is number => day !== undefined))
-  return {end: new Date(Math.min(now.getTime(), (latest + 1) * DAY_MS)), requests}
+  return {spans, requests}
+}
+
+/** The whole span of the locations that have objects, or `undefined` when none has any. */
+export function overallSpan(spans: LocationSpans): TimeRange | undefined {
+  const ranges = [...spans.values()].filter((span): span is TimeRange => span !== undefined)
+  if (ranges.length === 0) return undefined
+  return {from: new Date(Math.min(...ranges.map((r) => r.from.getTime()))), to: new Date(Math.max(...ranges.map((r) => r.to.getTime())))}
+}
+
+/** Whether a prefix may hold objects of `[from, to)`, given where its location has objects. */
+function worthListing(prefix: string, from: Date, to: Date, spans?: LocationSpans): boolean {
+  if (!spans) return true
+  const location = [...spans.keys()].filter((candidate) => prefix.startsWith(candidate)).sort((a, b) => b.length - a.length)[0]
+  if (location === undefined) return true
+  const span = spans.get(location)
+  return span !== undefined && span.from < to && span.to > from
 }
 
 /** Options of {@link listWindows}. */
@@ -93,6 +106,8 @@ export interface ListWindowsOptions {
   lookahead?: number
   signal?: AbortSignal
   onKeys?: (keysFound: number) => void
+  /** Where each key location has objects ({@link probeLocations}): days outside are not listed. */
+  spans?: LocationSpans
 }
 
 /**
@@ -104,7 +119,7 @@ export function listWindows(storage: Storage, source: DataSource, windows: Itera
   return orderedMap(windows, 1 + (options.lookahead ?? 2), async (window) => {
     const from = new Date(Math.max(window.from.getTime(), range.from.getTime()))
     const to = new Date(Math.min(window.to.getTime(), range.to.getTime()))
-    const prefixes = source.layout.prefixesFor({from, to})
+    const prefixes = source.layout.prefixesFor({from, to}).filter((prefix) => worthListing(prefix, from, to, options.spans))
     const objects = new Map<string, BucketInput[]>(window.buckets.map((bucket) => [bucket.key, []]))
     let keys = 0
     const seen = new Set<string>()

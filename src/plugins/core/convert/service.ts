@@ -7,7 +7,7 @@ import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from 
 import type {TimeBucket} from './buckets.js'
 import {RequestCounter} from './cost.js'
 import {defaultWorkers, EncoderPool} from './encoder-pool.js'
-import {earliestObject, latestObjectEnd, listingWindows, listWindows} from './listing.js'
+import {listingWindows, listWindows, overallSpan, probeLocations} from './listing.js'
 import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
@@ -46,16 +46,12 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   }
   const validation = options.validate ? {recordsChecked: 0, recordsInvalid: 0, violations: [] as SchemaViolation[]} : undefined
 
-  // Without a range: from the earliest object to the end of the latest one's day (found with a few listings).
-  const from = options.from ?? (await earliestObject(options.input, options.source, options.signal))
-  if (!options.from) counter.list += options.source.layout.allPrefixes().length
-  let to = options.to ?? now
-  if (!options.to && from) {
-    const latest = await latestObjectEnd(options.input, options.source, from, now, options.signal)
-    to = latest.end
-    counter.list += latest.requests
-  }
-  if (options.input.kind !== 's3') counter.list = 0
+  // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
+  const probe = await probeLocations(options.input, options.source, now, options.signal)
+  const span = overallSpan(probe.spans)
+  const from = options.from ?? span?.from
+  const to = options.to ?? (span ? new Date(Math.min(now.getTime(), span.to.getTime())) : now)
+  if (options.input.kind === 's3') counter.list += probe.requests
   if (from && from < to) {
     result.from = from.toISOString()
     result.to = to.toISOString()
@@ -64,7 +60,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
     const pool = options.dryRun ? undefined : await EncoderPool.start(options.source, options.loader, options.workers ?? defaultWorkers())
     let bad = 0
     try {
-      for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, onKeys: (keys) => options.progress?.listing(keys)})) {
+      for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans: probe.spans, onKeys: (keys) => options.progress?.listing(keys)})) {
         // One LIST page per prefix, plus one per further 1,000 keys.
         if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
         for (const bucket of listed.window.buckets) {
