@@ -4,6 +4,7 @@ import {BaseCommand, ExitCode, resolveShard, shardFlags, sourceFlags} from '../p
 import {checkKeyTemplate, defaultKeyTemplate, parseTime} from '../plugins/core/convert/buckets.js'
 import {ConvertProgressView} from '../plugins/core/convert/progress-view.js'
 import {runConvert} from '../plugins/core/convert/service.js'
+import {workerLoader} from '../plugins/core/convert/source-handle.js'
 import {formatConvertSummary} from '../plugins/core/convert/summary.js'
 import type {ConvertResult} from '../plugins/core/convert/types.js'
 
@@ -56,7 +57,7 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 
       input,
       output,
       source,
-      loader: {kind: 'registry', root: this.config.root, name: source.name, options: sourceOptions(flags['source-option'])},
+      loader: workerLoader(this.config, await this.sources(), source.name, sourceOptions(flags['source-option'])),
       bucket: flags.bucket,
       format: flags.format,
       compression,
