@@ -50,3 +50,6 @@ export {RecordValidator, type SchemaViolation} from './schema/validator.js'
 export {ownsUnit, resolveShard, type Shard, shardOf} from './command/shard.js'
 export {type DuckDB, type DuckDBOptions, openDuckDB, sqlIdentifier, sqlList, sqlString} from './duckdb/duckdb.js'
 export {Spool} from './duckdb/spool.js'
+
+// Data sources (bustimes/json area): the optional JSON-lines fast path of a source.
+export type {JsonLines} from './sources/types.js'
