@@ -53,3 +53,8 @@ export {Spool} from './duckdb/spool.js'
 
 // Data sources (bustimes/json area): the optional JSON-lines fast path of a source.
 export type {JsonLines} from './sources/types.js'
+// convert
+export {type BucketSize, type OutputCompression, type OutputFormat, defaultKeyTemplate, isoWeek, renderKeyTemplate} from './convert/buckets.js'
+export {runConvert} from './convert/service.js'
+export type {BucketStatus, ConvertBucketResult, ConvertOptions, ConvertProgress, ConvertResult, RequestPlan} from './convert/types.js'
+export {type SourceLoader} from './convert/source-handle.js'
