@@ -59,6 +59,22 @@ export function nameInlineCheck(sql: string, index: number): UserCheck {
   return {name: `check-${index + 1}`, sql: sql.trim().replace(/;\s*$/, '')}
 }
 
+/**
+ * A DuckDB value as the JSON file held it: BIGINTs (which DuckDB hands over as strings) back to numbers when safe,
+ * and auto-detected timestamps back to ISO 8601 UTC (`2024-01-01T00:00:00Z`), so examples match the records.
+ */
+export function asRecordValue(value: unknown): unknown {
+  if (typeof value === 'string') {
+    if (/^-?\d{1,16}$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value)
+    if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$/.test(value)) return `${value.replace(' ', 'T')}Z`
+  }
+  return value
+}
+
+function asRecord(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).map(([key, value]) => [key, asRecordValue(value)]))
+}
+
 /** SQL of a (possibly dotted) field path: `a.b` → `"a"."b"`. */
 function fieldSql(path: string): string {
   return path.split('.').map(sqlIdentifier).join('.')
@@ -91,7 +107,7 @@ export async function findDuplicates(db: DuckDB, recordKey: string[], exampleLim
   await db.run('DROP TABLE bw_duplicates')
   const examples = rows.map((row) => {
     const example: Record<string, unknown> = {}
-    recordKey.forEach((field, i) => (example[field] = row[`k${i}`]))
+    recordKey.forEach((field, i) => (example[field] = asRecordValue(row[`k${i}`])))
     return {...example, copies: Number(row.copies), files: [...new Set([row.first_file, row.last_file])]}
   })
   return {extraByPath: new Map(perFile.map((row) => [row.first_file, Number(row.extra)])), examples}
@@ -109,7 +125,7 @@ export async function runUserCheck(db: DuckDB, check: UserCheck, exampleLimit = 
   try {
     const rows = await db.query(`SELECT *, count(*) OVER () AS bw_rows FROM (${check.sql}) AS bw_check LIMIT ${exampleLimit}`)
     const total = rows.length > 0 ? Number(rows[0]!.bw_rows) : 0
-    return {rows: total, examples: rows.map(({bw_rows: _rows, ...rest}) => rest)}
+    return {rows: total, examples: rows.map(({bw_rows: _rows, ...rest}) => asRecord(rest))}
   } catch (error) {
     return {rows: 0, examples: [], error: (error as Error).message}
   }
