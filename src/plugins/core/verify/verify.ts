@@ -113,7 +113,7 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
   }
 
   const rawCounts = options.raw ? await compareWithRaw(options, inventory.files, inventory.kind, progress) : undefined
-  return assemble(options, inventory.kind, findings, inventory.orphanManifests, rawCounts, userRuns, duplicateExamples, validator, started)
+  return assemble(options, inventory.kind, findings, inventory.orphanManifests, rawCounts, userRuns, duplicateExamples, validator, started, batches.length)
 }
 
 /** Consecutive groups of outputs whose sizes fit the disk budget together (one group for local outputs). */
@@ -198,7 +198,10 @@ function assemble(
   duplicateExamples: Record<string, unknown>[],
   validator: RecordValidator | undefined,
   started: number,
+  batches: number,
 ): VerifyResult {
+  // Duplicates and SQL checks see one batch of outputs at a time when S3 outputs exceed the disk budget.
+  const scope = batches === 1 ? 'all outputs at once' : `${batches} batches of outputs that fit the disk budget, one at a time`
   const now = options.now ?? new Date()
   const buckets = new Map<string, BucketResult & {start: number}>()
   const bucketFor = (span: BucketSpan, output: string, status: BucketResult['status']) => {
@@ -311,6 +314,7 @@ function assemble(
     options.source.recordKey?.length
       ? checkOf('duplicates', duplicateTotal, `no duplicates on ${options.source.recordKey.join(' + ')}`, `${duplicateTotal} duplicate record(s) on ${options.source.recordKey.join(' + ')} in ${findings.filter((finding) => finding.duplicates > 0).map((finding) => finding.file.key).join(', ')}`, {
           recordKey: options.source.recordKey,
+          scope,
           duplicates: duplicateTotal,
           byOutput: Object.fromEntries(findings.filter((finding) => finding.duplicates > 0).map((finding) => [finding.file.key, finding.duplicates])),
           examples: duplicateExamples.slice(0, 5),
@@ -322,7 +326,7 @@ function assemble(
     ...[...userRuns].map(([name, run]): CheckResult => {
       const check = options.checks.find((candidate) => candidate.name === name)!
       if (run.errors.length > 0) return {name: `sql:${name}`, status: 'fail', summary: `the query failed: ${run.errors[0]}`, details: {sql: check.sql, error: run.errors[0]}}
-      return checkOf(`sql:${name}`, run.rows, 'returned no rows', `returned ${run.rows} row(s), e.g. ${JSON.stringify(run.examples[0])}`, {sql: check.sql, rows: run.rows, examples: run.examples})
+      return checkOf(`sql:${name}`, run.rows, 'returned no rows', `returned ${run.rows} row(s), e.g. ${JSON.stringify(run.examples[0])}`, {sql: check.sql, scope, rows: run.rows, examples: run.examples})
     }),
   ]
 
