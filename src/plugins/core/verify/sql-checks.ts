@@ -156,3 +156,33 @@ export async function loadUserChecks(inline: string[], files: string[]): Promise
   }
   return checks
 }
+
+/** Turns DuckDB's rendering of timestamps inside a parsed `to_json` row back into ISO 8601 UTC, in place. */
+function restoreTimestamps(value: unknown): unknown {
+  if (typeof value === 'string') return asRecordValue(value)
+  if (Array.isArray(value)) return value.map(restoreTimestamps)
+  if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) (value as Record<string, unknown>)[key] = restoreTimestamps(inner)
+  }
+  return value
+}
+
+/**
+ * Streams the rows of a Parquet file as JSON records (timestamps as ISO 8601 UTC, as the JSONL held them) and
+ * validates those `pick()` chooses; returns how many were checked and how many failed. Rows arrive chunk by chunk.
+ */
+export async function validateParquet(db: DuckDB, filePath: string, check: (record: unknown, row: number) => boolean, pick: () => boolean): Promise<{validated: number; invalid: number}> {
+  const result = await db.connection.stream(`SELECT to_json(t)::VARCHAR AS j FROM read_parquet(${sqlList([filePath])}) AS t`)
+  let row = 0
+  let validated = 0
+  let invalid = 0
+  for await (const rows of result.yieldRowsJs()) {
+    for (const [json] of rows) {
+      row++
+      if (!pick()) continue
+      validated++
+      if (!check(restoreTimestamps(JSON.parse(String(json))), row)) invalid++
+    }
+  }
+  return {validated, invalid}
+}

@@ -10,9 +10,9 @@ import {findDrops, findGaps} from './continuity.js'
 import {forEachLimit, inventoryOutputs, type OrphanManifest, type OutputFile} from './outputs.js'
 import {countRawBucket, listRawBuckets, type RawBucketCount} from './raw.js'
 import type {BucketResult, CheckResult, VerifyResult} from './result.js'
-import {chooseSample} from './sample.js'
+import {chooseSample, seededRandom} from './sample.js'
 import {type FileScan, scanJsonl} from './scan.js'
-import {countParquet, defineRecordsView, type DuckFile, findDuplicates, runUserCheck, type UserCheck} from './sql-checks.js'
+import {countParquet, defineRecordsView, type DuckFile, findDuplicates, runUserCheck, type UserCheck, validateParquet} from './sql-checks.js'
 
 /** Options of {@link verifyDataset}; every threshold is a flag of `bucketwright verify`. */
 export interface VerifyOptions {
@@ -47,6 +47,8 @@ interface FileFindings {
   records?: number
   error?: string
   duplicates: number
+  /** Records that failed the schema. */
+  invalid: number
   problems: string[]
 }
 
@@ -69,7 +71,7 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
   }
   progress(`Verifying ${inventory.files.length} outputs under ${options.output.uri}`)
   const validator = source.schema && options.schemaShare > 0 ? await RecordValidator.create(source.schema) : undefined
-  const findings = inventory.files.map((file): FileFindings => ({file, duplicates: 0, problems: []}))
+  const findings = inventory.files.map((file): FileFindings => ({file, duplicates: 0, invalid: 0, problems: []}))
   const userRuns = new Map(options.checks.map((check) => [check.name, {rows: 0, examples: [] as Record<string, unknown>[], errors: [] as string[]}]))
   const duplicateExamples: Record<string, unknown>[] = []
   const batches = batchBySize(findings, options.output instanceof LocalStorage ? Number.POSITIVE_INFINITY : options.diskBudgetBytes)
@@ -141,9 +143,15 @@ async function readOutput(finding: FileFindings, filePath: string, options: Veri
     const counted = await countParquet(db, filePath)
     finding.records = counted.records
     if (counted.error) finding.error = `not a readable Parquet file (${counted.error})`
+    else if (validator && options.schemaShare > 0) {
+      const random = seededRandom(`${options.seed}:${file.key}`)
+      const pick = () => options.schemaShare >= 1 || random() < options.schemaShare
+      finding.invalid = (await validateParquet(db, filePath, (record, row) => validator.validate(record, `${file.key}:row ${row}`), pick)).invalid
+    }
   } else {
     const scan = await scanJsonl(filePath, {compression: file.compression, schemaShare: options.schemaShare, validator, seed: `${options.seed}:${file.key}`, label: file.key})
     finding.scan = scan
+    finding.invalid = scan.invalid
     if (scan.error) finding.error = scan.error
     else finding.records = scan.records
     if (scan.badLines > 0) finding.error = `${scan.badLines} line(s) are not JSON objects, first at line ${scan.firstBadLine!.line}: ${scan.firstBadLine!.message}`
@@ -220,8 +228,8 @@ function assemble(
     entry.records = finding.error ? entry.records : add(finding.records, entry.records)
     entry.manifestRecords = add(finding.file.manifest?.counts.records, entry.manifestRecords)
     entry.duplicates = (entry.duplicates ?? 0) + finding.duplicates
-    if (validator && finding.scan) entry.schemaInvalid = (entry.schemaInvalid ?? 0) + finding.scan.invalid
-    if (finding.scan?.invalid) entry.problems.push(`${finding.file.key}: ${finding.scan.invalid} record(s) violate the ${options.source.name} schema`)
+    if (validator) entry.schemaInvalid = (entry.schemaInvalid ?? 0) + finding.invalid
+    if (finding.invalid) entry.problems.push(`${finding.file.key}: ${finding.invalid} record(s) violate the ${options.source.name} schema`)
     entry.problems.push(...finding.problems)
     if (finding.duplicates > 0) entry.problems.push(`${finding.file.key}: ${finding.duplicates} duplicate record(s) on ${options.source.recordKey!.join(' + ')}`)
   }
