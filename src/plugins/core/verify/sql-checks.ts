@@ -1,4 +1,7 @@
-import {type DuckDB, sqlIdentifier, sqlList} from '../duckdb/duckdb.js'
+import {type DuckDB, sqlIdentifier, sqlList, sqlString} from '../duckdb/duckdb.js'
+
+/** What the checks need of a DuckDB connection (the checks run on their own connection, beside the reads). */
+export type SqlRunner = Pick<DuckDB, 'query' | 'run'>
 
 /** A user assertion: a query over the view `records` that must return zero rows. */
 export interface UserCheck {
@@ -81,7 +84,7 @@ function fieldSql(path: string): string {
 }
 
 /** Points the view `records` at a batch of files (JSONL and Parquet unioned by column name), with `filename`. */
-export async function defineRecordsView(db: DuckDB, files: DuckFile[]): Promise<void> {
+export async function defineRecordsView(db: SqlRunner, files: DuckFile[]): Promise<void> {
   const jsonl = files.filter((file) => file.format === 'jsonl').map((file) => file.path)
   const parquet = files.filter((file) => file.format === 'parquet').map((file) => file.path)
   const parts: string[] = []
@@ -96,12 +99,23 @@ export interface DuplicateFindings {
   examples: Record<string, unknown>[]
 }
 
-/** Finds records sharing the record key within the files of the view; rows with a null key part are ignored. */
-export async function findDuplicates(db: DuckDB, recordKey: string[], exampleLimit = 5): Promise<DuplicateFindings> {
+/**
+ * Where the duplicates query reads: for JSONL with top-level key fields, a read of just those fields as text (the
+ * JSON reader then skips the rest of each record: much cheaper than the full view, and values keep their form);
+ * otherwise the view `records`.
+ */
+function keySource(files: DuckFile[], recordKey: string[]): string {
+  if (files.some((file) => file.format !== 'jsonl') || recordKey.some((field) => field.includes('.'))) return 'records'
+  const columns = `{${recordKey.map((field) => `${sqlString(field)}: 'VARCHAR'`).join(', ')}}`
+  return `read_json(${sqlList(files.map((file) => file.path))}, format = 'newline_delimited', columns = ${columns}, filename = true)`
+}
+
+/** Finds records sharing the record key within the files; rows with a null key part are ignored. */
+export async function findDuplicates(db: SqlRunner, files: DuckFile[], recordKey: string[], exampleLimit = 5): Promise<DuplicateFindings> {
   const keys = recordKey.map((field, i) => `${fieldSql(field)} AS ${sqlIdentifier(`k${i}`)}`).join(', ')
   const notNull = recordKey.map((field) => `${fieldSql(field)} IS NOT NULL`).join(' AND ')
   const groupBy = recordKey.map((_, i) => sqlIdentifier(`k${i}`)).join(', ')
-  await db.run(`CREATE OR REPLACE TEMP TABLE bw_duplicates AS SELECT ${keys}, count(*) AS copies, min(filename) AS first_file, max(filename) AS last_file FROM records WHERE ${notNull} GROUP BY ${groupBy} HAVING count(*) > 1`)
+  await db.run(`CREATE OR REPLACE TEMP TABLE bw_duplicates AS SELECT ${keys}, count(*) AS copies, min(filename) AS first_file, max(filename) AS last_file FROM ${keySource(files, recordKey)} WHERE ${notNull} GROUP BY ${groupBy} HAVING count(*) > 1`)
   const perFile = await db.query<{first_file: string; extra: string | number}>('SELECT first_file, sum(copies - 1) AS extra FROM bw_duplicates GROUP BY first_file')
   const rows = await db.query(`SELECT * FROM bw_duplicates ORDER BY copies DESC, first_file LIMIT ${exampleLimit}`)
   await db.run('DROP TABLE bw_duplicates')
@@ -121,7 +135,7 @@ export interface UserCheckRun {
 }
 
 /** Runs a user check over the view; returns how many rows it gave (0 = passed) and the first few. */
-export async function runUserCheck(db: DuckDB, check: UserCheck, exampleLimit = 5): Promise<UserCheckRun> {
+export async function runUserCheck(db: SqlRunner, check: UserCheck, exampleLimit = 5): Promise<UserCheckRun> {
   try {
     const rows = await db.query(`SELECT *, count(*) OVER () AS bw_rows FROM (${check.sql}) AS bw_check LIMIT ${exampleLimit}`)
     const total = rows.length > 0 ? Number(rows[0]!.bw_rows) : 0
@@ -132,7 +146,7 @@ export async function runUserCheck(db: DuckDB, check: UserCheck, exampleLimit = 
 }
 
 /** Rows of each Parquet file (reading the footer and row groups: an unreadable file fails here). */
-export async function countParquet(db: DuckDB, filePath: string): Promise<{records?: number; error?: string}> {
+export async function countParquet(db: SqlRunner, filePath: string): Promise<{records?: number; error?: string}> {
   try {
     const rows = await db.query<{n: string | number}>(`SELECT count(*) AS n FROM read_parquet(${sqlList([filePath])})`)
     return {records: Number(rows[0]!.n)}
