@@ -20,6 +20,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const WEEKS = Number(process.env.WEEKS ?? 8)
 const SNAPSHOTS = Number(process.env.SNAPSHOTS ?? 430)
 const THREADS = os.availableParallelism()
+// Both sides on the project's Node 24 (bin/run.js would re-execute itself on it anyway).
+const NODE = existsSync(path.join(ROOT, 'node_modules', 'node', 'bin', 'node')) ? path.join(ROOT, 'node_modules', 'node', 'bin', 'node') : process.execPath
 const DIR = path.join(ROOT, '.bench', 'verify', `w${WEEKS}-s${SNAPSHOTS}`)
 const OUT = path.join(DIR, 'v2')
 
@@ -142,9 +144,9 @@ console.log(`archive: ${archive.files} weekly files, ${archive.records.toLocaleS
 if (archive.records < 2_000_000) console.log('WARNING: fewer than 2 M records; raise WEEKS or SNAPSHOTS')
 
 const variants = {
-  'verify (all checks, every record schema-checked)': () => timed(process.execPath, ['bin/run.js', 'verify', OUT, '--source', 'bustimes', '--json', '--check', 'SELECT * FROM records WHERE latitude NOT BETWEEN -90 AND 90']),
-  'verify --schema-sample 10%': () => timed(process.execPath, ['bin/run.js', 'verify', OUT, '--source', 'bustimes', '--json', '--schema-sample', '10%']),
-  'bare DuckDB count by bucket': () => timed(process.execPath, ['--input-type=module', '-e', DUCKDB_COUNT, OUT]),
+  'verify (all checks, every record schema-checked)': () => timed(NODE, ['bin/run.js', 'verify', OUT, '--source', 'bustimes', '--json', '--check', 'SELECT * FROM records WHERE latitude NOT BETWEEN -90 AND 90']),
+  'verify --schema-sample 10%': () => timed(NODE, ['bin/run.js', 'verify', OUT, '--source', 'bustimes', '--json', '--schema-sample', '10%']),
+  'bare DuckDB count by bucket': () => timed(NODE, ['--input-type=module', '-e', DUCKDB_COUNT, OUT]),
 }
 const samples = Object.fromEntries(Object.keys(variants).map((name) => [name, []]))
 for (let round = 1; round <= ROUNDS; round++) {

@@ -110,15 +110,28 @@ function keySource(files: DuckFile[], recordKey: string[]): string {
   return `read_json(${sqlList(files.map((file) => file.path))}, format = 'newline_delimited', columns = ${columns}, filename = true)`
 }
 
-/** Finds records sharing the record key within the files; rows with a null key part are ignored. */
+/**
+ * Finds records sharing the record key within the files; rows with a null key part are ignored. A first pass
+ * groups a 64-bit hash of the key (a small hash table, whatever the key's width), a second pass — only when that
+ * found repeats — groups the actual keys of those hashes, so a hash collision is never reported as a duplicate.
+ */
 export async function findDuplicates(db: SqlRunner, files: DuckFile[], recordKey: string[], exampleLimit = 5): Promise<DuplicateFindings> {
-  const keys = recordKey.map((field, i) => `${fieldSql(field)} AS ${sqlIdentifier(`k${i}`)}`).join(', ')
+  const source = keySource(files, recordKey)
+  const fields = recordKey.map(fieldSql).join(', ')
   const notNull = recordKey.map((field) => `${fieldSql(field)} IS NOT NULL`).join(' AND ')
+  await db.run(`CREATE OR REPLACE TEMP TABLE bw_repeated_hashes AS SELECT hash(${fields}) AS h FROM ${source} WHERE ${notNull} GROUP BY h HAVING count(*) > 1`)
+  const [{repeated}] = await db.query<{repeated: string | number}>('SELECT count(*) AS repeated FROM bw_repeated_hashes')
+  if (Number(repeated) === 0) {
+    await db.run('DROP TABLE bw_repeated_hashes')
+    return {extraByPath: new Map(), examples: []}
+  }
+  const keys = recordKey.map((field, i) => `${fieldSql(field)} AS ${sqlIdentifier(`k${i}`)}`).join(', ')
   const groupBy = recordKey.map((_, i) => sqlIdentifier(`k${i}`)).join(', ')
-  await db.run(`CREATE OR REPLACE TEMP TABLE bw_duplicates AS SELECT ${keys}, count(*) AS copies, min(filename) AS first_file, max(filename) AS last_file FROM ${keySource(files, recordKey)} WHERE ${notNull} GROUP BY ${groupBy} HAVING count(*) > 1`)
+  await db.run(`CREATE OR REPLACE TEMP TABLE bw_duplicates AS SELECT ${keys}, count(*) AS copies, min(filename) AS first_file, max(filename) AS last_file FROM ${source} WHERE ${notNull} AND hash(${fields}) IN (SELECT h FROM bw_repeated_hashes) GROUP BY ${groupBy} HAVING count(*) > 1`)
   const perFile = await db.query<{first_file: string; extra: string | number}>('SELECT first_file, sum(copies - 1) AS extra FROM bw_duplicates GROUP BY first_file')
   const rows = await db.query(`SELECT * FROM bw_duplicates ORDER BY copies DESC, first_file LIMIT ${exampleLimit}`)
   await db.run('DROP TABLE bw_duplicates')
+  await db.run('DROP TABLE bw_repeated_hashes')
   const examples = rows.map((row) => {
     const example: Record<string, unknown> = {}
     recordKey.forEach((field, i) => (example[field] = asRecordValue(row[`k${i}`])))
