@@ -274,6 +274,7 @@ export class LiteralTranscoder {
   /** Transcodes one value at the current position. */
   value(): void {
     const c = this.skipWs()
+    if ((c === 0x75 || c === Ch.SQuote) && this.syntax === 'python' && this.quickString()) return
     switch (c) {
       case Ch.LBrace:
         this.dict()
@@ -316,13 +317,16 @@ export class LiteralTranscoder {
       const pairStart = this.o
       if (pairs > 0) this.byte(Ch.Comma)
       const keyStart = this.o
-      if (this.atString(c)) {
+      if (this.syntax === 'python' && this.quickString()) {
+        // copied
+      } else if (this.atString(c)) {
         this.string()
       } else {
         throw c === -1 ? this.unexpected('a dict key') : this.error(this.syntax === 'python' ? 'dict keys must be strings' : 'object keys must be strings', this.pos)
       }
       const keep = onKey ? onKey(keyStart) : true
-      this.expect(Ch.Colon, '":" after a dict key')
+      if (this.src[this.pos] === Ch.Colon) this.pos++
+      else this.expect(Ch.Colon, '":" after a dict key')
       this.byte(Ch.Colon)
       this.value()
       if (keep) pairs++
@@ -398,6 +402,41 @@ export class LiteralTranscoder {
     this.depth--
   }
 
+  /**
+   * The common string — optional `u` prefix, one quote, no escapes or specials, directly followed by a delimiter —
+   * copied in one go; returns false, having consumed nothing, for anything else.
+   */
+  private quickString(): boolean {
+    const src = this.src
+    let p = this.pos
+    if (src[p] === 0x75) p++
+    const quote = src[p]
+    if ((quote !== Ch.SQuote && quote !== Ch.DQuote) || src[p + 1] === quote) return false
+    const table = quote === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
+    const start = p + 1
+    const end = this.end
+    let q = start
+    while (q < end && table[src[q]] === 0) q++
+    if (q >= end || src[q] !== quote) return false
+    const after = src[q + 1]
+    if (after !== Ch.Colon && after !== Ch.Comma && after !== Ch.RBrace && after !== Ch.RBracket) return false
+    const n = q - start
+    this.ensure(n + 2)
+    const out = this.out
+    let o = this.o
+    out[o++] = Ch.DQuote
+    if (n < 24) {
+      for (let i = start; i < q; i++) out[o++] = src[i]
+    } else {
+      out.set(src.subarray(start, q), o)
+      o += n
+    }
+    out[o++] = Ch.DQuote
+    this.o = o
+    this.pos = q + 1
+    return true
+  }
+
   /** True when a string (a dict key) starts at the current position, whose byte is `c`. */
   atString(c: number): boolean {
     if (c === Ch.DQuote) return true
@@ -448,8 +487,11 @@ export class LiteralTranscoder {
       this.pos = p
       return
     }
-    const word = Buffer.from(src.buffer, src.byteOffset + start, p - start).toString('utf8')
     const hint = this.syntax === 'python' ? 'True, False, None or a literal' : 'true, false, null or a literal'
+    if (p >= this.end && json.some(([word]) => word.length > p - start && word.subarray(0, p - start).equals(src.subarray(start, p)))) {
+      throw this.unexpected(hint, p) // a name cut short: the body is truncated
+    }
+    const word = Buffer.from(src.buffer, src.byteOffset + start, p - start).toString('utf8')
     throw this.error(`unexpected name "${word.length > 40 ? word.slice(0, 40) + '…' : word}"`, start, hint)
   }
 
@@ -675,7 +717,7 @@ export class LiteralTranscoder {
       const runStart = p
       while (p < end && table[src[p]] === 0) p++
       if (p > runStart) this.copy(runStart, p)
-      if (p >= end) throw this.error('unterminated string (truncated?)', literalStart)
+      if (p >= end) throw this.error('unexpected end of input inside a string (truncated?)', end)
       const c = src[p]
       if (c === quote) {
         if (!triple) {
@@ -787,7 +829,7 @@ export class LiteralTranscoder {
           this.codePoint(bytes ? value & 0xff : value)
           return q
         }
-        if (p + 1 >= this.end) throw this.error('unterminated string (truncated?)', p)
+        if (p + 1 >= this.end) throw this.error('unexpected end of input inside a string (truncated?)', this.end)
     }
     // An unknown escape keeps its backslash (Python semantics); the next character is then plain content.
     this.ascii('\\\\')
@@ -818,7 +860,7 @@ export class LiteralTranscoder {
     const table = SPECIAL_DOUBLE
     for (;;) {
       while (p < end && table[src[p]] === 0) p++
-      if (p >= end) throw this.error('unterminated string (truncated?)', start)
+      if (p >= end) throw this.error('unexpected end of input inside a string (truncated?)', end)
       const c = src[p]
       if (c === Ch.DQuote) break
       if (c === Ch.Backslash) {
@@ -829,7 +871,7 @@ export class LiteralTranscoder {
         } else if (e === Ch.DQuote || e === Ch.Backslash || e === Ch.Slash || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
           p += 2
         } else {
-          throw p + 1 >= end ? this.error('unterminated string (truncated?)', start) : this.error('invalid escape in a JSON string', p)
+          throw p + 1 >= end ? this.error('unexpected end of input inside a string (truncated?)', end) : this.error('invalid escape in a JSON string', p)
         }
       } else {
         throw this.error('control character inside a JSON string', p)

@@ -7,7 +7,7 @@ import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from 
 import type {TimeBucket} from './buckets.js'
 import {RequestCounter} from './cost.js'
 import {defaultWorkers, EncoderPool} from './encoder-pool.js'
-import {earliestObject, listingWindows, listWindows} from './listing.js'
+import {earliestObject, latestObjectEnd, listingWindows, listWindows} from './listing.js'
 import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
@@ -43,9 +43,16 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   }
   const validation = options.validate ? {recordsChecked: 0, recordsInvalid: 0, violations: [] as SchemaViolation[]} : undefined
 
+  // Without a range: from the earliest object to the end of the latest one's day (found with a few listings).
   const from = options.from ?? (await earliestObject(options.input, options.source, options.signal))
-  const to = options.to ?? now
-  if (options.input.kind === 's3' && !options.from) counter.list += options.source.layout.allPrefixes().length
+  if (!options.from) counter.list += options.source.layout.allPrefixes().length
+  let to = options.to ?? now
+  if (!options.to && from) {
+    const latest = await latestObjectEnd(options.input, options.source, from, now, options.signal)
+    to = latest.end
+    counter.list += latest.requests
+  }
+  if (options.input.kind !== 's3') counter.list = 0
   if (from && from < to) {
     result.from = from.toISOString()
     result.to = to.toISOString()
@@ -134,7 +141,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
   let written: WriteResult
   try {
-    written = await (options.progress?.bucket ?? ((_key: string, work: (update: (status: string) => void) => Promise<WriteResult>) => work(() => {})))(bucket.key, async (update) => {
+    const work = async (update: (status: string) => void): Promise<WriteResult> => {
       update(`0/${inputs.length} objects`)
       const parquet = options.format === 'parquet'
       const stream = encodeBucket(inputs, tally, {
@@ -157,7 +164,8 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
         : await options.output.write(bucket.outputKey, stream, {contentType: 'application/x-ndjson', signal})
       update(`${status} ${tally.objectsDone} objects, ${tally.records} records, ${out.size} bytes`)
       return out
-    })
+    }
+    written = options.progress ? await options.progress.bucket(bucket.key, work) : await work(() => {})
   } finally {
     controller.abort()
   }
