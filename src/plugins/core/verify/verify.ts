@@ -12,7 +12,7 @@ import {countRawBucket, listRawBuckets, type RawBucketCount} from './raw.js'
 import type {BucketResult, CheckResult, VerifyResult} from './result.js'
 import {chooseSample, seededRandom} from './sample.js'
 import {type FileScan, scanJsonl} from './scan.js'
-import {countParquet, defineRecordsView, type DuckFile, type DuplicateFindings, findDuplicates, runUserCheck, type SqlRunner, type UserCheck, type UserCheckRun, validateParquet} from './sql-checks.js'
+import {countParquet, defineRecordsView, type DuckFile, type DuplicateFindings, findDuplicates, runUserCheck, type SqlRunner, sqlRunner, type UserCheck, type UserCheckRun, validateParquet} from './sql-checks.js'
 
 /** Options of {@link verifyDataset}; every threshold is a flag of `bucketwright verify`. */
 export interface VerifyOptions {
@@ -79,10 +79,7 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
 
   const db = await openDuckDB({memoryLimit: options.memoryLimit, threads: options.threads})
   const checksConnection = await db.instance.connect()
-  const checksDb: SqlRunner = {
-    query: async <T>(sql: string) => (await checksConnection.runAndReadAll(sql)).getRowObjectsJson() as T[],
-    run: async (sql: string) => void (await checksConnection.run(sql)),
-  }
+  const checksDb = sqlRunner(checksConnection)
   const spool = new Spool(options.output, {budgetBytes: options.diskBudgetBytes})
   try {
     for (const [index, batch] of batches.entries()) {
@@ -176,7 +173,8 @@ function batchBySize(findings: FileFindings[], budget: number): FileFindings[][]
 async function readOutput(finding: FileFindings, filePath: string, options: VerifyOptions, validator: RecordValidator | undefined, db: Awaited<ReturnType<typeof openDuckDB>>): Promise<void> {
   const {file} = finding
   if (file.format === 'parquet') {
-    const counted = await countParquet(db, filePath)
+    const connection = await db.instance.connect()
+    const counted = await countParquet(sqlRunner(connection), filePath).finally(() => connection.closeSync())
     finding.records = counted.records
     if (counted.error) finding.error = `not a readable Parquet file (${counted.error})`
     else if (validator && options.schemaShare > 0) {
