@@ -261,6 +261,7 @@ function assemble(
     entry.bytes = (entry.bytes ?? 0) + finding.file.size
     entry.records = finding.error ? entry.records : add(finding.records, entry.records)
     entry.manifestRecords = add(finding.file.manifest?.counts.records, entry.manifestRecords)
+    entry.quarantinedObjects = add(finding.file.manifest?.counts.quarantined, entry.quarantinedObjects)
     entry.duplicates = (entry.duplicates ?? 0) + finding.duplicates
     if (validator) entry.schemaInvalid = (entry.schemaInvalid ?? 0) + finding.invalid
     if (finding.invalid) entry.problems.push(`${finding.file.key}: ${finding.invalid} record(s) violate the ${options.source.name} schema`)
