@@ -58,3 +58,9 @@ export {type BucketSize, type OutputCompression, type OutputFormat, defaultKeyTe
 export {runConvert} from './convert/service.js'
 export type {BucketStatus, ConvertBucketResult, ConvertOptions, ConvertProgress, ConvertResult, RequestPlan} from './convert/types.js'
 export {type SourceLoader} from './convert/source-handle.js'
+// verify: the checks of `bucketwright verify` as a service, its JSON contract, report and Athena DDL.
+export type {AthenaDdlResult, BucketResult, CheckResult, CheckStatus, SchemaSummary, VerifyResult} from './verify/result.js'
+export {type VerifyOptions, verifyDataset} from './verify/verify.js'
+export {type BucketKind, type BucketSpan, bucketOf, isoWeekOf, parseBucketKey} from './verify/buckets.js'
+export {athenaDdl, hiveType} from './verify/athena.js'
+export {renderReport} from './verify/report-html.js'
