@@ -15,6 +15,7 @@ import type {Storage} from '../storage/types.js'
  */
 export class Spool {
   private used = 0
+  private spooled = 0
   private dir?: string
   private readonly sizes = new Map<string, number>()
 
@@ -40,11 +41,41 @@ export class Spool {
       })
     }
     this.dir ??= await fs.mkdtemp(path.join(this.options.tempRoot ?? os.tmpdir(), 'bw-spool-'))
-    const file = path.join(this.dir, `${this.sizes.size}-${path.basename(key).replace(/[^\w.-]/g, '_')}`)
+    // A running number keeps names unique (two keys may share a base name); the base name keeps the extension
+    // that DuckDB detects compression by.
+    const file = path.join(this.dir, `${this.spooled++}-${path.basename(key).replace(/[^\w.-]/g, '_')}`)
     this.used += expected
     this.sizes.set(file, expected)
-    await pipeline(await this.storage.read(key), createWriteStream(file))
+    try {
+      await pipeline(await this.storage.read(key), createWriteStream(file))
+    } catch (error) {
+      await this.release(file)
+      throw error
+    }
     return file
+  }
+
+  /**
+   * Local paths of many objects, in their order, fetching up to `concurrency` at a time (small objects are bound by
+   * request latency, not bandwidth). On failure, the files already spooled by this call are released.
+   */
+  async paths(objects: {key: string; size?: number}[], concurrency = 16): Promise<string[]> {
+    const out: string[] = new Array(objects.length)
+    let next = 0
+    let failed = false
+    const worker = async () => {
+      while (!failed && next < objects.length) {
+        const index = next++
+        out[index] = await this.path(objects[index].key, objects[index].size)
+      }
+    }
+    try {
+      await Promise.all(Array.from({length: Math.min(concurrency, objects.length)}, () => worker().catch((error) => ((failed = true), Promise.reject(error)))))
+    } catch (error) {
+      await Promise.all(out.filter(Boolean).map((file) => this.release(file)))
+      throw error
+    }
+    return out
   }
 
   /** Removes a spooled file (no-op for local objects). */
