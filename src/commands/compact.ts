@@ -36,7 +36,7 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage, 3 a part
     'memory-limit': Flags.string({summary: 'Memory DuckDB may use; beyond it, it spills to disk.', default: '1GB', env: 'BUCKETWRIGHT_MEMORY_LIMIT'}),
     'disk-budget': Flags.string({summary: 'Local disk for S3 inputs being merged.', default: '4GB', env: 'BUCKETWRIGHT_DISK_BUDGET'}),
     threads: Flags.integer({summary: 'DuckDB threads (default: all cores).', min: 1, env: 'BUCKETWRIGHT_THREADS'}),
-    'dry-run': Flags.boolean({summary: 'Show partitions, files, bytes and the requests it would make; change nothing.'}),
+    'dry-run': Flags.boolean({summary: 'Show partitions, files, bytes and the requests it would make; change nothing.', default: false}),
     'delete-batch': Flags.integer({summary: 'Inputs per delete request.', default: 1000, min: 1, max: 1000, hidden: true}),
     strategy: Flags.option({options: ['auto', 'materialize', 'stream'] as const, default: 'auto' as const, summary: 'Read inputs once into DuckDB, or stream them twice.', hidden: true})(),
   }
