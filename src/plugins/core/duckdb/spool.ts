@@ -16,7 +16,7 @@ import type {Storage} from '../storage/types.js'
 export class Spool {
   private used = 0
   private spooled = 0
-  private dir?: string
+  private dir?: Promise<string>
   private readonly sizes = new Map<string, number>()
 
   constructor(
@@ -40,11 +40,20 @@ export class Spool {
         nextSteps: ['Raise --disk-budget, or work on smaller partitions.'],
       })
     }
-    this.dir ??= await fs.mkdtemp(path.join(this.options.tempRoot ?? os.tmpdir(), 'bw-spool-'))
+    // Reserve before any await, so that concurrent calls cannot all pass the check together.
+    this.used += expected
+    let dir: string
+    try {
+      // One directory for all: concurrent first calls share the pending mkdtemp instead of making one each.
+      this.dir ??= fs.mkdtemp(path.join(this.options.tempRoot ?? os.tmpdir(), 'bw-spool-'))
+      dir = await this.dir
+    } catch (error) {
+      this.used -= expected
+      throw error
+    }
     // A running number keeps names unique (two keys may share a base name); the base name keeps the extension
     // that DuckDB detects compression by.
-    const file = path.join(this.dir, `${this.spooled++}-${path.basename(key).replace(/[^\w.-]/g, '_')}`)
-    this.used += expected
+    const file = path.join(dir, `${this.spooled++}-${path.basename(key).replace(/[^\w.-]/g, '_')}`)
     this.sizes.set(file, expected)
     try {
       await pipeline(await this.storage.read(key), createWriteStream(file))
@@ -88,7 +97,8 @@ export class Spool {
   }
 
   async close(): Promise<void> {
-    if (this.dir) await fs.rm(this.dir, {recursive: true, force: true})
+    if (this.dir) await fs.rm(await this.dir, {recursive: true, force: true})
+    this.dir = undefined
     this.sizes.clear()
     this.used = 0
   }
