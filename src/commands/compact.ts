@@ -38,7 +38,7 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage, 3 a part
     threads: Flags.integer({summary: 'DuckDB threads (default: all cores).', min: 1, env: 'BUCKETWRIGHT_THREADS'}),
     'dry-run': Flags.boolean({summary: 'Show partitions, files, bytes and the requests it would make; change nothing.', default: false}),
     'delete-batch': Flags.integer({summary: 'Inputs per delete request.', default: 1000, min: 1, max: 1000, hidden: true}),
-    strategy: Flags.option({options: ['auto', 'materialize', 'stream'] as const, default: 'auto' as const, summary: 'Read inputs once into DuckDB, or stream them twice.', hidden: true})(),
+    strategy: Flags.option({options: ['single-pass', 'two-pass'] as const, default: 'single-pass' as const, summary: 'Checksum the inputs in the merging scan, or in a second read.', hidden: true})(),
   }
 
   async run(): Promise<CompactResult> {

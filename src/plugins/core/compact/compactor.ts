@@ -13,7 +13,7 @@ import {ageCheck} from './age.js'
 import {corruptMergedFile, crashPoint} from './faults.js'
 import {compactionManifestKey, type InputFormat, type Partition, type PartitionScheme, pendingKeyFor} from './layout.js'
 import {type CompactionManifest, type CompactionOutput, readCompactionManifest, writeCompactionManifest} from './manifest.js'
-import {columnDifference, combineChecksums, inspectParquet, type MergeStrategy, mergeToParquet, sameChecksum} from './merge.js'
+import {type ColumnType, columnDifference, combineChecksums, inspectParquet, type MergeStrategy, mergeToParquet, sameChecksum} from './merge.js'
 import type {PartitionResult, RequestCounts} from './result.js'
 
 /** Settings of a compaction run (the command's flags, parsed). */
@@ -29,8 +29,8 @@ export interface CompactOptions {
   threads?: number
   dryRun: boolean
   shard: Shard
-  /** `auto` materializes partitions that fit comfortably in the memory limit, streams larger ones. */
-  strategy: MergeStrategy | 'auto'
+  /** How the input checksum is taken (default `single-pass`). */
+  strategy: MergeStrategy
   /** Keys per delete request (S3 allows 1,000). */
   deleteBatchSize: number
   now: Date
@@ -55,8 +55,9 @@ interface ListedInput extends ManifestInput {
 
 const PARQUET_TYPE = 'application/vnd.apache.parquet'
 
-/** Decompressed, a Parquet byte takes several bytes in DuckDB's memory; JSON text about one. */
-const MEMORY_PER_INPUT_BYTE = {parquet: 6, json: 1.5}
+/** Memory of the process outside DuckDB's buffer pool: Node, the SDK, DuckDB's own bookkeeping. */
+const NODE_RESERVE_BYTES = 160 * 1024 ** 2
+
 
 /**
  * Compacts the partitions of one location: per partition list → merge → verify → record → delete, resumable at
@@ -186,8 +187,13 @@ export class Compactor {
   }
 
   private async duck(): Promise<DuckDB> {
-    const limitMb = Math.max(64, Math.floor(this.options.memoryLimitBytes / 1024 ** 2))
-    this.db ??= await openDuckDB({memoryLimit: `${limitMb}MiB`, threads: this.options.threads})
+    // --memory-limit bounds the process: DuckDB's buffers get what is left after Node and DuckDB's own overhead.
+    const limitMb = Math.max(64, Math.floor(Math.min(this.options.memoryLimitBytes * 0.75, this.options.memoryLimitBytes - NODE_RESERVE_BYTES) / 1024 ** 2))
+    if (!this.db) {
+      this.db = await openDuckDB({memoryLimit: `${limitMb}MiB`, threads: this.options.threads})
+      // Footers are read when the schemas are merged and again by the scan: parse each once.
+      await this.db.run('SET parquet_metadata_cache = true')
+    }
     return this.db
   }
 
@@ -196,12 +202,6 @@ export class Compactor {
     const dir = path.join(this.workRoot, String(this.partitionsDone))
     await fs.mkdir(dir, {recursive: true})
     return dir
-  }
-
-  private strategyFor(inputs: ListedInput[]): MergeStrategy {
-    if (this.options.strategy !== 'auto') return this.options.strategy
-    const estimate = inputs.reduce((sum, input) => sum + input.size * MEMORY_PER_INPUT_BYTE[input.format], 0)
-    return estimate <= this.options.memoryLimitBytes / 2 ? 'materialize' : 'stream'
   }
 
   /** Merges the inputs into local files and checks them against the inputs; nothing is stored yet. */
@@ -215,7 +215,7 @@ export class Compactor {
       db,
       inputs.map((input, index) => ({path: paths[index], format: input.format})),
       path.join(work, 'out'),
-      {targetSizeBytes: this.options.targetSizeBytes, strategy: this.strategyFor(inputs), onStage: (stage) => report(`${stage} ${inputs.length} files`)},
+      {targetSizeBytes: this.options.targetSizeBytes, strategy: this.options.strategy, onStage: (stage) => report(`${stage} ${inputs.length} files`)},
     )
     await Promise.all(paths.map((file) => this.spool.release(file)))
     crashPoint('after-merge')
@@ -226,9 +226,11 @@ export class Compactor {
     const keys = this.scheme.outputKeys(partition, merged.files.length, digest)
     const inputKeys = new Set(inputs.map((input) => input.key))
     const outputs: (CompactionOutput & {file: string})[] = []
+    let columns: ColumnType[] = []
     for (const [index, file] of merged.files.entries()) {
-      const read = await inspectParquet(db, file, merged.columns)
-      const difference = columnDifference(merged.columns, read.columns)
+      const read = await inspectParquet(db, file)
+      if (index === 0) columns = read.columns
+      const difference = columnDifference(columns, read.columns)
       if (difference) throw this.verificationFailed(partition, `${keys[index]}: ${difference}`)
       outputs.push({key: keys[index], pendingKey: inputKeys.has(keys[index]) ? pendingKeyFor(keys[index], digest) : undefined, size: read.size, md5: '', sha256: '', rows: read.checksum.rows, checksum: read.checksum, file})
     }
@@ -251,7 +253,7 @@ export class Compactor {
       inputsDigest: digest,
       inputs: inputs.map(({key, size, etag}) => ({key, size, etag})),
       checksum: merged.inputs,
-      columns: merged.columns,
+      columns,
       outputs: outputs as CompactionOutput[],
     }
   }

@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 
-import {type DuckDB, sqlIdentifier, sqlList, sqlString} from '../duckdb/duckdb.js'
+import {type DuckDB, sqlList, sqlString} from '../duckdb/duckdb.js'
 import type {InputFormat} from './layout.js'
 
 /**
  * An order-independent checksum of a set of rows: the row count, and the sum (exact, 128-bit) and XOR of DuckDB's
- * 64-bit `hash()` of every row's columns taken in name order. Two row sets with equal checksums hold the same rows
+ * 64-bit `hash()` of every row (all columns, in order). Two row sets with equal checksums hold the same rows
  * with overwhelming probability, whatever their order and however they are split into files.
  */
 export interface RowChecksum {
@@ -35,11 +35,11 @@ export interface MergedFile {
 }
 
 /**
- * `materialize` reads the inputs once into a DuckDB table (spilling past the memory limit), then writes and
- * checksums from it: fastest for the usual many-small-files partition, where opening files dominates. `stream`
- * never holds the partition: it writes straight from the files and reads them a second time for the checksum.
+ * `single-pass` checksums the input rows in the same scan that writes them (a DuckDB filter that taps every row's
+ * hash into an accumulator), so the inputs are read once, like a bare `COPY`. `two-pass` writes, then reads the
+ * inputs again for their checksum; it needs no user-defined function.
  */
-export type MergeStrategy = 'materialize' | 'stream'
+export type MergeStrategy = 'single-pass' | 'two-pass'
 
 /** Options of {@link mergeToParquet}. */
 export interface MergeOptions {
@@ -47,17 +47,87 @@ export interface MergeOptions {
   targetSizeBytes: number
   strategy: MergeStrategy
   /** Called between the stages, for progress. */
-  onStage?: (stage: 'reading' | 'writing' | 'checksumming') => void
+  onStage?: (stage: 'merging' | 'checksumming inputs') => void
 }
 
 /** What {@link mergeToParquet} produced: the checksum of the inputs, and the output files in order. */
 export interface MergeResult {
   inputs: RowChecksum
-  columns: ColumnType[]
   files: string[]
 }
 
-const TABLE = 'bw_compact_rows'
+const TAP = 'bw_row_tap'
+
+/** Running checksum of the rows a {@link TAP} filter has seen. */
+class RowTap {
+  private rows = 0
+  private low = 0n
+  private high = 0n
+  private xorLow = 0
+  private xorHigh = 0
+
+  reset(): void {
+    this.rows = 0
+    this.low = 0n
+    this.high = 0n
+    this.xorLow = 0
+    this.xorHigh = 0
+  }
+
+  /** Adds a vector of 64-bit row hashes, summed as 32-bit halves (exact in doubles for one vector). */
+  add(hashes: BigUint64Array): void {
+    const words = new Uint32Array(hashes.buffer, hashes.byteOffset, hashes.length * 2)
+    let low = 0
+    let high = 0
+    let xorLow = 0
+    let xorHigh = 0
+    for (let index = 0; index < words.length; index += 2) {
+      low += words[index]
+      high += words[index + 1]
+      xorLow ^= words[index]
+      xorHigh ^= words[index + 1]
+    }
+    this.rows += hashes.length
+    this.low += BigInt(low)
+    this.high += BigInt(high)
+    this.xorLow ^= xorLow
+    this.xorHigh ^= xorHigh
+  }
+
+  get checksum(): RowChecksum {
+    const xor = (BigInt(this.xorHigh >>> 0) << 32n) | BigInt(this.xorLow >>> 0)
+    return {rows: this.rows, sum: ((this.high << 32n) + this.low).toString(), xor: xor.toString()}
+  }
+}
+
+const taps = new WeakMap<DuckDB, RowTap>()
+
+/** Registers the row tap on a DuckDB once: `bw_row_tap(hash)` is always true and adds the hash to the checksum. */
+async function rowTap(db: DuckDB): Promise<RowTap> {
+  let tap = taps.get(db)
+  if (tap) return tap
+  const {BOOLEAN, DuckDBScalarFunction, UBIGINT} = await import('@duckdb/node-api')
+  const created = new RowTap()
+  db.connection.registerScalarFunction(
+    DuckDBScalarFunction.create({
+      name: TAP,
+      returnType: BOOLEAN,
+      parameterTypes: [UBIGINT],
+      // Volatile: never folded or de-duplicated, so it runs exactly once for every row that is written.
+      volatile: true,
+      mainFunction: (_info, input, output) => {
+        const hashes = input.getColumnVector(0) as unknown as {items: BigUint64Array}
+        created.add(hashes.items)
+        const flags = output as unknown as {setItem(index: number, value: boolean): void; flush(): void}
+        for (let index = 0; index < input.rowCount; index++) flags.setItem(index, true)
+        flags.flush()
+      },
+    }),
+  )
+  taps.set(db, created)
+  tap = created
+  return tap
+}
 
 /** The SQL that reads a set of files as one relation, merging differing schemas by column name. */
 export function sourceSql(sources: MergeSource[]): string {
@@ -72,20 +142,20 @@ export function sourceSql(sources: MergeSource[]): string {
   return parts.join(' UNION ALL BY NAME ')
 }
 
-/** The canonical hash of a row: DuckDB's `hash()` over its columns in name order. */
-function rowHash(columns: ColumnType[]): string {
-  const names = columns.map((column) => column.name).sort()
-  return `hash(${names.map(sqlIdentifier).join(', ')})`
-}
+/**
+ * The canonical hash of a row: DuckDB's `hash()` over all its columns in the relation's order. The output files are
+ * written from the merged relation, so they have its columns in its order; any change of a value or a type shows.
+ */
+const ROW_HASH = 'hash(*COLUMNS(*))'
 
 async function describe(db: DuckDB, relation: string): Promise<ColumnType[]> {
   const rows = await db.query<{column_name: string; column_type: string}>(`DESCRIBE SELECT * FROM ${relation}`)
   return rows.map((row) => ({name: row.column_name, type: row.column_type}))
 }
 
-async function checksumOf(db: DuckDB, relation: string, columns: ColumnType[]): Promise<RowChecksum> {
+async function checksumOf(db: DuckDB, relation: string): Promise<RowChecksum> {
   const [row] = await db.query<{rows: number | string; sum: string | null; xor: string | null}>(
-    `SELECT count(*) AS rows, sum(h)::VARCHAR AS sum, bit_xor(h)::VARCHAR AS xor FROM (SELECT ${rowHash(columns)} AS h FROM ${relation})`,
+    `SELECT count(*) AS rows, sum(h)::VARCHAR AS sum, bit_xor(h)::VARCHAR AS xor FROM (SELECT ${ROW_HASH} AS h FROM ${relation})`,
   )
   return {rows: Number(row.rows), sum: row.sum ?? '0', xor: row.xor ?? '0'}
 }
@@ -117,50 +187,41 @@ export async function mergeToParquet(db: DuckDB, sources: MergeSource[], outDir:
   const source = `(${sourceSql(sources)})`
   const copyOptions = `FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES ${Math.max(1, Math.floor(options.targetSizeBytes))}, FILENAME_PATTERN 'part_{i}'`
   let inputs: RowChecksum
-  let columns: ColumnType[]
-  if (options.strategy === 'materialize') {
-    options.onStage?.('reading')
-    await db.run(`CREATE OR REPLACE TEMP TABLE ${TABLE} AS SELECT * FROM ${source}`)
-    try {
-      columns = await describe(db, TABLE)
-      options.onStage?.('writing')
-      await db.run(`COPY ${TABLE} TO ${sqlString(outDir)} (${copyOptions})`)
-      options.onStage?.('checksumming')
-      inputs = await checksumOf(db, TABLE, columns)
-    } finally {
-      await db.run(`DROP TABLE IF EXISTS ${TABLE}`)
-    }
+  options.onStage?.('merging')
+  if (options.strategy === 'single-pass') {
+    const tap = await rowTap(db)
+    tap.reset()
+    await db.run(`COPY (SELECT * FROM ${source} WHERE ${TAP}(${ROW_HASH})) TO ${sqlString(outDir)} (${copyOptions})`)
+    inputs = tap.checksum
   } else {
-    columns = await describe(db, source)
-    options.onStage?.('writing')
     await db.run(`COPY (SELECT * FROM ${source}) TO ${sqlString(outDir)} (${copyOptions})`)
-    options.onStage?.('checksumming')
-    inputs = await checksumOf(db, source, columns)
+    options.onStage?.('checksumming inputs')
+    inputs = await checksumOf(db, source)
   }
   const names = await fs.readdir(outDir).catch(() => [] as string[])
   const files = names
     .filter((name) => /^part_\d+\.parquet$/.test(name))
     .sort((a, b) => Number(a.slice(5, -8)) - Number(b.slice(5, -8)))
     .map((name) => path.join(outDir, name))
-  return {inputs, columns, files}
+  return {inputs, files}
 }
 
-/** A difference between the columns of the inputs and those of an output file, or `undefined` when they agree. */
+/** A difference between two files' columns, or `undefined` when they agree. */
 export function columnDifference(expected: ColumnType[], actual: ColumnType[]): string | undefined {
   const got = new Map(actual.map((column) => [column.name, column.type]))
   for (const column of expected) {
     const type = got.get(column.name)
     if (type === undefined) return `column ${column.name} is missing`
-    if (type !== column.type) return `column ${column.name} is ${type}, the inputs have ${column.type}`
+    if (type !== column.type) return `column ${column.name} is ${type}, not ${column.type}`
   }
-  if (actual.length !== expected.length) return `it has ${actual.length} columns, the inputs ${expected.length}`
+  if (actual.length !== expected.length) return `it has ${actual.length} columns, not ${expected.length}`
   return undefined
 }
 
 /** Reads a Parquet file back with DuckDB: its columns and the checksum of its rows. */
-export async function inspectParquet(db: DuckDB, file: string, columns?: ColumnType[]): Promise<{columns: ColumnType[]; checksum: RowChecksum; size: number}> {
+export async function inspectParquet(db: DuckDB, file: string): Promise<{columns: ColumnType[]; checksum: RowChecksum; size: number}> {
   const relation = `read_parquet(${sqlString(file)}, hive_partitioning = false)`
-  const actual = await describe(db, relation)
-  const checksum = await checksumOf(db, relation, columns && !columnDifference(columns, actual) ? columns : actual)
-  return {columns: actual, checksum, size: (await fs.stat(file)).size}
+  const columns = await describe(db, relation)
+  const checksum = await checksumOf(db, relation)
+  return {columns, checksum, size: (await fs.stat(file)).size}
 }
