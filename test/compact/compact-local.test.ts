@@ -145,6 +145,28 @@ describe('compact on local disk', () => {
     expect(await rowSummary(files([`compacted/${day}.parquet`]))).toMatchObject({rows: 127, distinctIds: 127})
   })
 
+  it('writes several files of about --target-size, and re-compacts them with late files (pending copies over several outputs)', async () => {
+    const day = daysAgo(2)
+    const before = await snapshot(await stagingDay(day, 10, 300))
+    const flags = ['--target-size', '15KB', '--row-group-size', '500', '--json']
+    const first = await runInProcess<CompactResult>(['compact', root, ...flags])
+    const outputs = first.result!.partitions[0].outputs.map((output) => output.key)
+    expect(outputs.length).toBeGreaterThanOrEqual(2)
+    expect(outputs.slice(0, 2)).toEqual([`compacted/${day}.parquet`, `compacted/${day}_1.parquet`])
+    expect(await rowDifference(before, files(outputs))).toBe(0)
+
+    await putParquet(storage, `staging/${day}/late.parquet`, 50_000, 100)
+    const late = await snapshot([`staging/${day}/late.parquet`])
+    const crashed = await runCli(['compact', root, ...flags], {env: {BUCKETWRIGHT_TEST_CRASH_AT: 'after-verified'}})
+    expect(crashed.code).not.toBe(0)
+    const second = await runInProcess<CompactResult>(['compact', root, ...flags])
+    expect(second.result!.partitions[0]).toMatchObject({status: 'compacted', recovered: 'finished', rows: 3100})
+    const now = (await keysOf(storage, 'compacted/'))
+    expect(now).toEqual(second.result!.partitions[0].outputs.map((output) => output.key).sort())
+    expect(await rowDifference([...before, ...late], files(now))).toBe(0)
+    expect(await keysOf(storage, `staging/${day}/`)).toEqual([])
+  })
+
   it('respects --min-files, --min-age and --timezone, and --dry-run changes nothing', async () => {
     await stagingDay(daysAgo(1), 3, 5)
     await stagingDay(daysAgo(4), 1, 5, 1000)

@@ -8,6 +8,7 @@ import {type DuckDB, openDuckDB} from '../duckdb/duckdb.js'
 import {Spool} from '../duckdb/spool.js'
 import {BucketwrightError, RemoteError, VerificationError} from '../errors/errors.js'
 import {inputsDigest, type ManifestInput, manifestKeyFor, type OutputManifest} from '../manifest/manifest.js'
+import {LocalStorage} from '../storage/local.js'
 import type {Storage} from '../storage/types.js'
 import {ageCheck} from './age.js'
 import {corruptMergedFile, crashPoint} from './faults.js'
@@ -22,7 +23,9 @@ export interface CompactOptions {
   timeZone: string
   minFiles: number
   targetSizeBytes: number
-  /** DuckDB's memory limit in bytes. */
+  /** Rows per Parquet row group (DuckDB's default when unset). */
+  rowGroupSize?: number
+  /** Memory of the whole process in bytes; DuckDB gets most of it. */
   memoryLimitBytes: number
   /** Disk the S3 spool may use, in bytes. */
   diskBudgetBytes: number
@@ -68,6 +71,8 @@ export class Compactor {
   private workRoot?: string
   private spool: Spool
   private partitionsDone = 0
+  /** Keys seen by {@link discover}: its LIST requests are part of a dry run's estimate. */
+  listedKeys = 0
   /** Spooled file → object key, to name objects (not temp files) in errors. */
   private pathNames = new Map<string, string>()
 
@@ -94,6 +99,7 @@ export class Compactor {
       if (kind.compacted) summary.compactedFiles++
       if (info.lastModified > summary.newest) summary.newest = info.lastModified
     }
+    this.listedKeys = keys
     return [...found.values()].sort((a, b) => (a.partition.id < b.partition.id ? -1 : a.partition.id > b.partition.id ? 1 : 0))
   }
 
@@ -215,7 +221,7 @@ export class Compactor {
       db,
       inputs.map((input, index) => ({path: paths[index], format: input.format})),
       path.join(work, 'out'),
-      {targetSizeBytes: this.options.targetSizeBytes, strategy: this.options.strategy, onStage: (stage) => report(`${stage} ${inputs.length} files`)},
+      {targetSizeBytes: this.options.targetSizeBytes, rowGroupSize: this.options.rowGroupSize, strategy: this.options.strategy, onStage: (stage) => report(`${stage} ${inputs.length} files`)},
     )
     await Promise.all(paths.map((file) => this.spool.release(file)))
     crashPoint('after-merge')
@@ -346,6 +352,7 @@ export class Compactor {
       deleted += out.deleted.length
       if (start === 0) crashPoint('mid-delete')
     }
+    if (this.storage instanceof LocalStorage) await this.removeEmptyFolders(partition)
     // Earlier compacted files merged into this one take their manifests with them.
     const superseded = manifest.inputs.filter((input) => !outputKeys.has(input.key) && this.scheme.classify(input.key)?.compacted)
     if (superseded.length > 0) await this.storage.delete(superseded.map((input) => manifestKeyFor(input.key)))
@@ -355,6 +362,12 @@ export class Compactor {
     manifest.kept = kept
     await writeCompactionManifest(this.storage, partition, manifest)
     return {deleted, kept}
+  }
+
+  /** On local disk a deleted partition leaves its folder behind; S3 has no folders. Non-empty ones stay. */
+  private async removeEmptyFolders(partition: Partition): Promise<void> {
+    const storage = this.storage as LocalStorage
+    for (const prefix of partition.prefixes) if (prefix.endsWith('/')) await fs.rmdir(storage.pathOf(prefix)).catch(() => {})
   }
 
   /** The core per-output manifest (what verify and audits read), beside every compacted file. */

@@ -46,6 +46,11 @@ export interface MergeOptions {
   /** Start a new output file past about this many bytes. */
   targetSizeBytes: number
   strategy: MergeStrategy
+  /**
+   * Rows per Parquet row group (DuckDB's default, 122,880, when unset). Files are cut between row groups, so the
+   * target size is reached in steps of one row group.
+   */
+  rowGroupSize?: number
   /** Called between the stages, for progress. */
   onStage?: (stage: 'merging' | 'checksumming inputs') => void
 }
@@ -185,7 +190,8 @@ export function sameChecksum(a: RowChecksum, b: RowChecksum): boolean {
 export async function mergeToParquet(db: DuckDB, sources: MergeSource[], outDir: string, options: MergeOptions): Promise<MergeResult> {
   await fs.rm(outDir, {recursive: true, force: true})
   const source = `(${sourceSql(sources)})`
-  const copyOptions = `FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES ${Math.max(1, Math.floor(options.targetSizeBytes))}, FILENAME_PATTERN 'part_{i}'`
+  const rowGroups = options.rowGroupSize ? `, ROW_GROUP_SIZE ${Math.floor(options.rowGroupSize)}` : ''
+  const copyOptions = `FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES ${Math.max(1, Math.floor(options.targetSizeBytes))}, FILENAME_PATTERN 'part_{i}'${rowGroups}`
   let inputs: RowChecksum
   options.onStage?.('merging')
   if (options.strategy === 'single-pass') {

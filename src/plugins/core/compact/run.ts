@@ -58,10 +58,10 @@ export async function runCompaction(storage: Storage, options: CompactOptions & 
   } finally {
     await compactor.close()
   }
-  return summarize(storage.uri, options, results)
+  return summarize(storage.uri, options, results, Math.ceil(compactor.listedKeys / 1000) || 1)
 }
 
-function summarize(location: string, options: CompactOptions, partitions: PartitionResult[]): CompactResult {
+function summarize(location: string, options: CompactOptions, partitions: PartitionResult[], discoveryPages: number): CompactResult {
   const sum = (pick: (result: PartitionResult) => number) => partitions.reduce((total, result) => total + pick(result), 0)
   const result: CompactResult = {
     location,
@@ -84,7 +84,7 @@ function summarize(location: string, options: CompactOptions, partitions: Partit
     },
   }
   if (options.dryRun) {
-    const requests: RequestCounts = {list: 0, get: 0, head: 0, put: 0, copy: 0, delete: 0}
+    const requests: RequestCounts = {list: discoveryPages, get: 0, head: 0, put: 0, copy: 0, delete: 0}
     for (const partition of partitions) for (const kind of Object.keys(requests) as (keyof RequestCounts)[]) requests[kind] += partition.requests?.[kind] ?? 0
     const estimatedCostUsd = ((requests.list + requests.put + requests.copy) * PRICE_PER_1000.write + (requests.get + requests.head) * PRICE_PER_1000.read) / 1000
     result.requests = {...requests, estimatedCostUsd: Math.round(estimatedCostUsd * 1e6) / 1e6}
