@@ -1,8 +1,8 @@
 import type {S3Client} from '@aws-sdk/client-s3'
-import type {SignatureV4} from '@smithy/signature-v4'
-import {createHash, createHmac} from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
+
+import {S3RequestSigner, type SigningCredentials} from './sigv4.js'
 
 /** What a lean HEAD found: the object's size, ETag and (with checksum mode) its CRC32. */
 export interface FastHead {
@@ -34,26 +34,6 @@ export class FastPathError extends Error {
   }
 }
 
-class NodeSha256 {
-  private readonly hash
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(secret))
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBytes(data))
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest()
-  }
-  reset(): void {}
-}
-
-function toBytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
-  if (typeof data === 'string') return data
-  if (data instanceof ArrayBuffer) return new Uint8Array(data)
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-}
-
 /** S3's URI encoding of one key segment (RFC 3986 unreserved characters stay; everything else %XX). */
 function encodeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
@@ -61,7 +41,7 @@ function encodeSegment(segment: string): string {
 
 /**
  * The per-file hot path of the upload daemon: PUT and HEAD of small objects over keep-alive sockets, signed with
- * SigV4 (the SDK's own signer and credentials), without the SDK's middleware stack, which costs about 1 ms of the
+ * SigV4 (the SDK's credentials, a lean signer: see sigv4.ts), without the SDK's middleware stack, which costs about 1 ms of the
  * JS thread per request and caps one process near 950 requests/s. Anything unusual is a {@link FastPathError}
  * for the caller to redo through the SDK.
  */
@@ -69,7 +49,7 @@ export class FastS3 {
   private readonly bases = new Map<string, Promise<URL>>()
   private readonly httpAgent: http.Agent
   private readonly httpsAgent: https.Agent
-  private signer?: Promise<SignatureV4>
+  private signer?: Promise<S3RequestSigner>
 
   constructor(
     private readonly client: S3Client,
@@ -102,34 +82,16 @@ export class FastS3 {
     return base
   }
 
-  private async signerFor(): Promise<SignatureV4> {
-    this.signer ??= (async () => {
-      const {SignatureV4} = await import('@smithy/signature-v4')
-      return new SignatureV4({
-        credentials: this.client.config.credentials,
-        region: await this.client.config.region(),
-        service: 's3',
-        sha256: NodeSha256,
-        uriEscapePath: false,
-        applyChecksum: false,
-      })
-    })()
+  private async signerFor(): Promise<S3RequestSigner> {
+    this.signer ??= (async () => new S3RequestSigner(await this.client.config.region()))()
     return this.signer
   }
 
   private async request(method: 'PUT' | 'HEAD', bucket: string, key: string, headers: Record<string, string>, body?: Buffer): Promise<http.IncomingMessage> {
-    const [base, signer] = await Promise.all([this.base(bucket), this.signerFor()])
+    const [base, signer, credentials] = await Promise.all([this.base(bucket), this.signerFor(), this.client.config.credentials() as Promise<SigningCredentials>])
     const path = `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(encodeSegment).join('/')}`
     const port = base.port ? Number(base.port) : undefined
-    const signed = await signer.sign({
-      method,
-      protocol: base.protocol,
-      hostname: base.hostname,
-      port,
-      path,
-      query: {},
-      headers: {...headers, host: base.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD'},
-    })
+    const signed = {headers: signer.sign({method, host: base.host, path, headers}, credentials)}
     const secure = base.protocol === 'https:'
     return new Promise((resolve, reject) => {
       const request = (secure ? https : http).request(
