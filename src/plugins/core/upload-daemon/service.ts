@@ -58,7 +58,6 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
           code: check.error!.code ?? 'NO_CREDENTIALS',
           nextSteps: check.error!.nextSteps.length > 0 ? check.error!.nextSteps : CREDENTIAL_STEPS,
           details: check.error!.details,
-          cause: check.error,
         })
       }
       credentialError = check.error!.message
