@@ -258,7 +258,8 @@ describe('upload-daemon --once', () => {
     expect(run.stdout).toMatch(/^\[Service\]$/m)
     expect(run.stdout).toMatch(/^Environment=S3_ROOT_DIR=\/data\/out\/s3$/m)
     expect(run.stdout).toMatch(/^Environment=S3_UPLOAD_INTERVAL=30$/m)
-    expect(run.stdout).toMatch(/^ExecStart=\S+\/bin\/run\.js upload-daemon --bucket-map a_b=a-b$/m)
+    expect(run.stdout).toMatch(/^ExecStart=\S+\/node \S+\/bin\/run\.js upload-daemon --bucket-map a_b=a-b$/m)
+    expect(run.stdout).toMatch(/^Environment=AWS_REGION=us-east-1$/m)
     expect(run.stdout).toMatch(/^KillSignal=SIGTERM$/m)
   })
 

@@ -1,5 +1,6 @@
-import {type CommandFlags, UsageError} from '../../plugins/core/index.js'
-import {BaseCommand} from '../../plugins/core/index.js'
+import path from 'node:path'
+
+import {BaseCommand, type CommandFlags, UsageError} from '../../plugins/core/index.js'
 import {uploadDaemonFlags} from '../../plugins/core/upload-daemon/flags.js'
 import type {UploadDaemonResult} from '../../plugins/core/upload-daemon/service.js'
 
@@ -26,7 +27,7 @@ Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in 
     const settings = await this.daemonSettings(flags)
     if (flags['print-systemd-unit']) {
       const {systemdUnit} = await import('../../plugins/core/upload-daemon/systemd.js')
-      const unit = systemdUnit({...settings, bin: this.config.root + '/bin/run.js', bucketMap: flags['bucket-map'], includeTemp: flags['include-temp'], user: process.env.USER})
+      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), bucketMap: flags['bucket-map'], includeTemp: flags['include-temp'], user: process.env.USER})
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }

@@ -1,6 +1,8 @@
 /** Settings written into the unit's `Environment=` lines. */
 export interface SystemdUnitOptions {
-  /** Absolute path of the bucketwright executable. */
+  /** Absolute path of the Node.js (22+) that runs bucketwright. */
+  node: string
+  /** Absolute path of bucketwright's bin/run.js. */
   bin: string
   directory: string
   interval: number
@@ -45,7 +47,7 @@ After=network-online.target
 [Service]
 Type=simple
 ${options.user ? `User=${options.user}\n` : ''}${env.map((line) => `Environment=${quote(line)}`).join('\n')}
-ExecStart=${quote(options.bin)} upload-daemon${extra}
+ExecStart=${quote(options.node)} ${quote(options.bin)} upload-daemon${extra}
 KillSignal=SIGTERM
 TimeoutStopSec=120
 Restart=on-failure
