@@ -60,3 +60,4 @@ export {type EtlSink, type ParquetOutput, ParquetSink, type ParquetSinkOptions, 
 export {LEDGER_TABLE, PostgresSink, type PostgresSinkOptions, redactConnectionString} from './etl/postgres-sink.js'
 export {parseDuration, parseSize} from './etl/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'
+export {ingest, type IngestOptions, type IngestResult, type ReadySegment} from './ingest/ingest.js'
