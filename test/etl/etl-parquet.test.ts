@@ -73,6 +73,10 @@ describe.each(['local', 's3'] as const)('etl to Parquet on %s storage', (kind) =
     const result = run.result!
     expect(result.segments.map((segment) => [segment.segment, segment.status])).toEqual(Object.keys(bodies).sort((a, b) => a.localeCompare(b)).map((name) => [name, 'done']))
     expect(result.totals.quarantined).toBe(2)
+    // Each output is named from its segment, so a reprocessed segment overwrites exactly its own files.
+    for (const segment of result.segments) {
+      for (const output of segment.outputs!) expect(output.key).toMatch(new RegExp(`^processed/coinbase/${output.channel}/product_id=[A-Z]+-[A-Z]+/date=\\d{4}-\\d{2}-\\d{2}/part_${segment.segment.replace('.ndjson', '')}\\.parquet$`))
+    }
     const bad = result.segments.find((segment) => segment.quarantined > 0)!
     expect(bad.segment).toBe('segment_20210417T16_1.ndjson')
     expect(bad.quarantine).toEqual([

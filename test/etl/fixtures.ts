@@ -122,3 +122,22 @@ export function sumCounts(...all: Record<string, number>[]): Record<string, numb
   for (const counts of all) for (const [channel, n] of Object.entries(counts)) total[channel] = (total[channel] ?? 0) + n
   return total
 }
+
+/**
+ * The real Advanced Trade frames repeated `times` times, each copy with its own range of sequence numbers and trade
+ * ids — so every copy's records are new records with the real shapes, sizes and quirks.
+ */
+export function replicatedAdvancedFrames(times: number, offset = 0): string[] {
+  const lines = advancedTradeFrames()
+  const out: string[] = []
+  for (let copy = offset; copy < offset + times; copy++) {
+    for (const line of lines) {
+      out.push(
+        line
+          .replace(/"sequence_num":(\d+)/, (_, n) => `"sequence_num":${Number(n) + copy * 100_000}`)
+          .replace(/"trade_id":"(\d+)"/g, (_, n) => `"trade_id":"${BigInt(n) + BigInt(copy) * 10_000_000n}"`),
+      )
+    }
+  }
+  return out
+}

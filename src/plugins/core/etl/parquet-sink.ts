@@ -83,7 +83,8 @@ export class ParquetSink implements EtlSink {
         const relative = path.relative(outDir, file).split(path.sep)
         const partitionDirs = relative.slice(0, -1).join('/')
         // DuckDB numbers the files of a partition (part_<segment>0.parquet …); the first keeps the plain name.
-        const index = Number(/(\d+)\.parquet$/.exec(relative.at(-1)!)?.[1] ?? 0)
+        const produced = relative.at(-1)!
+        const index = Number(produced.slice(`part_${base}`.length, -'.parquet'.length) || 0)
         const name = index === 0 ? `part_${base}.parquet` : `part_${base}_${index}.parquet`
         const key = `processed/${this.options.source}/${staged.table.channel}/${partitionDirs ? partitionDirs + '/' : ''}${name}`
         const written = await this.options.output.write(key, createReadStream(file), {contentType: 'application/vnd.apache.parquet'})
