@@ -82,8 +82,8 @@ describe('etl survives a crash mid-segment and runs side by side with another et
     await putSegments({dir: root}, bodies)
     const url = server.url
     const args = ['etl', root, '--source', 'coinbase', '--to', url, '--pg-schema', 'crash']
-    // Killed while a COPY into the staging table is running (seen in pg_stat_activity).
-    await killWhen(args, async () => (await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY \"bw_stage_%'")).rows[0].n > 0)
+    // Killed while a COPY of the segment is running (seen in pg_stat_activity).
+    await killWhen(args, async () => (await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY %FROM STDIN%' AND state = 'active'")).rows[0].n > 0)
     expect(listDir(path.join(root, 'raw/processing/coinbase')).length).toBe(1)
     const rerun = await runCli([...args, '--stale-after', '0s', '--json'])
     expect(rerun.code).toBe(0)

@@ -83,13 +83,18 @@ describe('ingest', () => {
 
   it('on SIGTERM writes what it read and makes the segment ready', async () => {
     const root = mkdtemp()
-    const {child, done} = startIngest([root, '--source', 'coinbase', '--flush-every', '10s', '--json'])
+    const {child, done} = startIngest([root, '--source', 'coinbase', '--flush-every', '10s'])
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    await until(() => stderr.includes('Reading lines into'))
     child.stdin.write(lines.slice(0, 40).join('\n') + '\n')
     // The lines are buffered (flush every 10 s); SIGTERM must still write them.
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(files(path.join(root, 'raw/ready/coinbase'))).toEqual([])
     child.kill('SIGTERM')
     const out = await done
     expect(out.code, out.stderr).toBe(0)
+    expect(out.stdout).toMatch(/^40 lines in 1 segment\(s\)/)
     const ready = path.join(root, 'raw/ready/coinbase')
     expect(files(ready).length).toBe(1)
     expect(fs.readFileSync(path.join(ready, files(ready)[0]), 'utf8')).toBe(lines.slice(0, 40).join('\n') + '\n')

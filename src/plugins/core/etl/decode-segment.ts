@@ -16,7 +16,7 @@ export interface QuarantinedLine {
   text?: string
 }
 
-/** One channel's records of a segment, staged as a CSV file (the table's columns, then a row number). */
+/** One channel's records of a segment, staged as a CSV file of the table's columns, in segment order. */
 export interface StagedChannel {
   table: ChannelTable
   file: string
@@ -45,7 +45,7 @@ class ChannelWriter {
   rows = 0
   private buffer = ''
   private handle?: fs.FileHandle
-  readonly write: (record: SourceRecord, row: number) => string
+  readonly write: (record: SourceRecord) => string
 
   constructor(
     readonly table: ChannelTable,
@@ -56,7 +56,8 @@ class ChannelWriter {
 
   /** Buffers a record; returns a promise only when the buffer was written out (awaiting every record is costly). */
   add(record: SourceRecord): Promise<void> | undefined {
-    this.buffer += this.write(record, this.rows++)
+    this.buffer += this.write(record)
+    this.rows++
     return this.buffer.length >= FLUSH_CHARS ? this.flush() : undefined
   }
 
