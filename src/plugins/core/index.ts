@@ -65,7 +65,7 @@ export {type BucketKind, type BucketSpan, bucketOf, isoWeekOf, parseBucketKey} f
 export {athenaDdl, hiveType} from './verify/athena.js'
 export {renderReport} from './verify/report-html.js'
 // compact: partition layouts, compaction manifests and results (issue 5)
-export {ageCheck, dayIn, parseDuration, parseSize, startOfDay} from './compact/age.js'
+export {ageCheck, dayIn, startOfDay} from './compact/age.js'
 export {type CompactLayout, compactionManifestKey, type InputFormat, type Partition, type PartitionScheme, partitionScheme} from './compact/layout.js'
 export {type CompactionManifest, type CompactionOutput, type CompactionState, readCompactionManifest} from './compact/manifest.js'
 export {type ColumnType, type RowChecksum} from './compact/merge.js'
