@@ -50,3 +50,6 @@ export {RecordValidator, type SchemaViolation} from './schema/validator.js'
 export {ownsUnit, resolveShard, type Shard, shardOf} from './command/shard.js'
 export {type DuckDB, type DuckDBOptions, openDuckDB, sqlIdentifier, sqlList, sqlString} from './duckdb/duckdb.js'
 export {Spool} from './duckdb/spool.js'
+// plugins, generate, fetch cache, init (issue 8)
+export {parseUtcTime, timeRange, timeRangeFlags} from './sources/time-range.js'
+export {type GenerateResult, type GenerateRunOptions, writeGenerated} from './generate/generate.js'
