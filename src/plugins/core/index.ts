@@ -53,3 +53,6 @@ export {Spool} from './duckdb/spool.js'
 // plugins, generate, fetch cache, init (issue 8)
 export {parseUtcTime, timeRange, timeRangeFlags} from './sources/time-range.js'
 export {type GenerateResult, type GenerateRunOptions, writeGenerated} from './generate/generate.js'
+export {CachedStorage, ReadCache, type ReadCacheOptions, type ReadCacheStats, withReadCache} from './storage/cache.js'
+export {type CacheFlagValues, cacheFlags, cacheSettings, parseDuration, parseSize} from './command/cache-flags.js'
+export {fetchRange, type FetchOptions, type FetchSummary} from './fetch/fetch.js'
