@@ -56,3 +56,4 @@ export {type GenerateResult, type GenerateRunOptions, writeGenerated} from './ge
 export {CachedStorage, ReadCache, type ReadCacheOptions, type ReadCacheStats, withReadCache} from './storage/cache.js'
 export {type CacheFlagValues, cacheFlags, cacheSettings, parseDuration, parseSize} from './command/cache-flags.js'
 export {fetchRange, type FetchOptions, type FetchSummary} from './fetch/fetch.js'
+export type {BucketwrightCore, SourcesHookOptions} from './sources/registry.js'
