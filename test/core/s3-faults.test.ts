@@ -1,0 +1,119 @@
+import {createHash} from 'node:crypto'
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+
+import {openStorage, RemoteError, type Storage} from '../../src/plugins/core/index.js'
+import type {S3Storage} from '../../src/plugins/core/storage/s3.js'
+import {type Fault, FaultProxy} from '../helpers/fault-proxy.js'
+import {createTestBucket, s3Endpoint, useS3Env} from '../helpers/s3.js'
+
+const SLOWDOWN = {type: 'status', status: 503, code: 'SlowDown'} as const
+const INTERNAL = {type: 'status', status: 500, code: 'InternalError'} as const
+
+describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
+  let proxy: FaultProxy
+  let storage: Storage
+  let direct: Storage
+  let bucket: string
+
+  beforeAll(async () => {
+    useS3Env()
+    bucket = await createTestBucket('bw-faults')
+    proxy = await new FaultProxy(s3Endpoint()).start()
+    storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, retryBaseMs: 2, maxAttempts: 6})
+    direct = await openStorage(`s3://${bucket}/`, {endpoint: s3Endpoint()})
+  })
+
+  afterAll(async () => {
+    await storage.close()
+    await direct.close()
+    await proxy.stop()
+  })
+
+  beforeEach(() => {
+    proxy.plan = () => ({type: 'pass'})
+    proxy.requests.length = 0
+  })
+
+  /** Fails the first `times` requests matching `match` with `fault`. */
+  const failFirst = (times: number, match: (r: {method: string; url: string}) => boolean, fault: Fault) => {
+    let left = times
+    proxy.plan = (request) => (match(request) && left-- > 0 ? fault : {type: 'pass'})
+  }
+
+  it('writes through 503 SlowDown and 500s, retrying, with exactly one object stored', async () => {
+    failFirst(3, (r) => r.method === 'PUT', SLOWDOWN)
+    const before = (storage as S3Storage).stats.retries
+    const result = await storage.write('retry/put.txt', 'survives throttling')
+    expect(proxy.count((r) => r.method === 'PUT')).toBe(4)
+    expect((storage as S3Storage).stats.retries - before).toBe(3)
+    expect(result.etag).toBe(createHash('md5').update('survives throttling').digest('hex'))
+    expect((await direct.readBytes('retry/put.txt')).toString()).toBe('survives throttling')
+  })
+
+  it('completes a multipart upload when parts fail, with no duplicate or partial object', async () => {
+    const body = Buffer.alloc(20 * 1024 * 1024, 7)
+    body.write('head', 0)
+    failFirst(2, (r) => r.method === 'PUT' && r.url.includes('partNumber=2'), INTERNAL)
+    const result = await storage.write('retry/multipart.bin', body)
+    expect(result.parts).toBe(3)
+    expect(proxy.count((r) => r.url.includes('partNumber=2'))).toBe(3)
+    const back = await direct.readBytes('retry/multipart.bin')
+    expect(back.equals(body)).toBe(true)
+    const listed = []
+    for await (const o of direct.list('retry/multipart')) listed.push(o.key)
+    expect(listed).toEqual(['retry/multipart.bin'])
+  })
+
+  it('aborts a multipart upload that cannot complete, leaving no parts and no object behind', async () => {
+    const body = Buffer.alloc(20 * 1024 * 1024, 3)
+    proxy.plan = (r) => (r.method === 'PUT' && r.url.includes('partNumber=2') ? INTERNAL : {type: 'pass'})
+    const error = await storage.write('retry/aborted.bin', body).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RemoteError)
+    expect(proxy.count((r) => r.method === 'DELETE' && r.url.includes('uploadId='))).toBe(1)
+    const {ListMultipartUploadsCommand} = await import('@aws-sdk/client-s3')
+    const uploads = await (direct as S3Storage).client.send(new ListMultipartUploadsCommand({Bucket: bucket}))
+    expect(uploads.Uploads ?? []).toEqual([])
+    expect(await direct.head('retry/aborted.bin')).toBeUndefined()
+  })
+
+  it('reads and lists through connection resets', async () => {
+    await direct.write('retry/get.txt', 'read me through resets')
+    failFirst(2, (r) => r.method === 'GET', {type: 'reset'})
+    expect((await storage.readBytes('retry/get.txt')).toString()).toBe('read me through resets')
+    failFirst(2, (r) => r.method === 'GET' && r.url.includes('list-type=2'), {type: 'reset'})
+    const keys = []
+    for await (const o of storage.list('retry/')) keys.push(o.key)
+    expect(keys).toContain('retry/get.txt')
+    expect(proxy.count((r) => r.url.includes('list-type=2'))).toBe(3)
+  })
+
+  it('resumes a body cut off mid-stream from the next byte, pinned to the same version', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024)
+    for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 0xff
+    await direct.write('retry/cut.bin', body)
+    failFirst(1, (r) => r.method === 'GET' && r.url.includes('cut.bin'), {type: 'truncate', afterBytes: 1_000_000})
+    const back = await storage.readBytes('retry/cut.bin')
+    expect(back.equals(body)).toBe(true)
+    expect(proxy.count((r) => r.method === 'GET' && r.url.includes('cut.bin'))).toBe(2)
+  })
+
+  it('fails with an actionable error, not a stack trace, when throttling persists', async () => {
+    proxy.plan = (r) => (r.method === 'PUT' ? SLOWDOWN : {type: 'pass'})
+    const error = await storage.write('retry/never.txt', 'x').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RemoteError)
+    expect((error as RemoteError).code).toBe('THROTTLED')
+    expect((error as RemoteError).message).toMatch(/SlowDown.*after 6 attempts/)
+    expect((error as RemoteError).nextSteps.join(' ')).toMatch(/Run again later/)
+    expect(proxy.count((r) => r.method === 'PUT')).toBe(6)
+    expect(await direct.head('retry/never.txt')).toBeUndefined()
+  })
+
+  it('fails with an actionable error when 500s persist on reads', async () => {
+    await direct.write('retry/broken.txt', 'x')
+    proxy.plan = (r) => (r.method === 'GET' ? INTERNAL : {type: 'pass'})
+    const error = await storage.readBytes('retry/broken.txt').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RemoteError)
+    expect((error as RemoteError).code).toBe('REMOTE_FAILURE')
+    expect((error as RemoteError).details).toMatchObject({operation: 'GetObject', bucket, key: 'retry/broken.txt', httpStatus: 500})
+  })
+})

@@ -1,0 +1,195 @@
+import {createHash} from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {Readable} from 'node:stream'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {LocalStorage, openStorage, type Storage} from '../../src/plugins/core/index.js'
+import type {S3Storage} from '../../src/plugins/core/storage/s3.js'
+import {createTestBucket, s3Endpoint, useS3Env} from '../helpers/s3.js'
+
+/** A deterministic body of `size` bytes, produced in 1 MiB chunks so nothing holds it whole. */
+function* bodyChunks(size: number, seed = 1): Generator<Buffer> {
+  const chunk = Buffer.alloc(1024 * 1024)
+  let state = seed
+  for (let offset = 0; offset < size; offset += chunk.length) {
+    for (let i = 0; i < chunk.length; i += 4) {
+      state = (state * 1103515245 + 12345) >>> 0
+      chunk.writeUInt32LE(state, i)
+    }
+    yield Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - offset)))
+  }
+}
+
+function sha256Of(chunks: Iterable<Buffer>): string {
+  const hash = createHash('sha256')
+  for (const chunk of chunks) hash.update(chunk)
+  return hash.digest('hex')
+}
+
+async function sha256Stream(stream: Readable): Promise<{hash: string; size: number}> {
+  const hash = createHash('sha256')
+  let size = 0
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer)
+    size += (chunk as Buffer).length
+  }
+  return {hash: hash.digest('hex'), size}
+}
+
+async function writeMany(storage: Storage, keys: string[], concurrency = 32): Promise<void> {
+  let next = 0
+  await Promise.all(
+    Array.from({length: concurrency}, async () => {
+      while (next < keys.length) {
+        const key = keys[next++]
+        await storage.write(key, `body of ${key}`)
+      }
+    }),
+  )
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of items) out.push(item)
+  return out
+}
+
+/** Samples heap + array buffers while `work` runs; returns the peak growth over the baseline in bytes. */
+async function peakMemoryGrowth(work: () => Promise<unknown>): Promise<number> {
+  globalThis.gc?.()
+  const used = () => {
+    const m = process.memoryUsage()
+    return m.heapUsed + m.arrayBuffers
+  }
+  const baseline = used()
+  let peak = baseline
+  const timer = setInterval(() => (peak = Math.max(peak, used())), 5)
+  try {
+    await work()
+  } finally {
+    clearInterval(timer)
+  }
+  return Math.max(peak, used()) - baseline
+}
+
+const KEYS = Array.from({length: 2500}, (_, i) => `many/day-${String(i % 5)}/obj-${String(i).padStart(5, '0')}.txt`).sort()
+
+const backends: {name: string; open: () => Promise<Storage>}[] = [
+  {
+    name: 'local disk',
+    open: async () => new LocalStorage(await fs.mkdtemp(path.join(os.tmpdir(), 'bw-contract-'))),
+  },
+  {
+    name: 'S3 (loopback server)',
+    open: async () => {
+      useS3Env()
+      const bucket = await createTestBucket('bw-contract')
+      return openStorage(`s3://${bucket}/root/`, {endpoint: s3Endpoint(), retryBaseMs: 5})
+    },
+  },
+]
+
+describe.each(backends)('storage contract: $name', ({name, open}) => {
+  let storage: Storage
+
+  beforeAll(async () => {
+    storage = await open()
+    await writeMany(storage, KEYS)
+  }, 180_000)
+
+  afterAll(async () => {
+    await storage.close()
+  })
+
+  it('lists > 1,000 keys across pages, in key order, with start-after', async () => {
+    const all = await collect(storage.list('many/'))
+    expect(all.map((o) => o.key)).toEqual(KEYS)
+    expect(all.every((o) => o.size === Buffer.byteLength(`body of ${o.key}`))).toBe(true)
+    const after = await collect(storage.list('many/', {startAfter: KEYS[1499]}))
+    expect(after.map((o) => o.key)).toEqual(KEYS.slice(1500))
+    const narrow = await collect(storage.list('many/day-3/obj-0000'))
+    expect(narrow.map((o) => o.key)).toEqual(KEYS.filter((k) => k.startsWith('many/day-3/obj-0000')))
+  })
+
+  it('lists many prefixes in parallel, in prefix order, reporting progress', async () => {
+    const prefixes = ['many/day-0/', 'many/day-1/', 'many/day-2/', 'many/day-3/', 'many/day-4/']
+    const progress: number[] = []
+    const keys = (await collect(storage.listMany(prefixes, {concurrency: 5, onProgress: (p) => progress.push(p.prefixesDone)}))).map((o) => o.key)
+    expect(keys).toEqual(KEYS)
+    expect(Math.max(...progress)).toBe(5)
+  })
+
+  it('streams a > 20 MB body up and down with memory that does not grow with its size', async () => {
+    const size = 72 * 1024 * 1024 + 12345
+    let written
+    const growth = await peakMemoryGrowth(async () => {
+      written = await storage.write('big/body.bin', Readable.from(bodyChunks(size)))
+    })
+    expect(written!.size).toBe(size)
+    expect(written!.sha256).toBe(createHash('sha256').update(Buffer.concat([...bodyChunks(size)])).digest('base64'))
+    if (name.startsWith('S3')) expect(written!.parts).toBeGreaterThan(1)
+    // Multipart keeps at most queueSize parts of 8 MiB in flight; far below the 72 MiB body.
+    expect(growth).toBeLessThan(56 * 1024 * 1024)
+    let read: {hash: string; size: number} | undefined
+    const readGrowth = await peakMemoryGrowth(async () => {
+      read = await sha256Stream(await storage.read('big/body.bin'))
+    })
+    expect(read).toEqual({hash: sha256Of(bodyChunks(size)), size})
+    expect(readGrowth).toBeLessThan(40 * 1024 * 1024)
+    const ranged = await storage.readBytes('big/body.bin', {range: {start: 10, end: 19}})
+    expect(ranged).toEqual(Buffer.concat([...bodyChunks(size)]).subarray(10, 20))
+  })
+
+  it('heads an object with its checksum', async () => {
+    const body = 'checksum me\n'
+    const result = await storage.write('sums/a.txt', body)
+    const info = await storage.head('sums/a.txt', {checksum: true})
+    expect(info?.size).toBe(body.length)
+    const md5 = createHash('md5').update(body).digest('hex')
+    expect(result.md5).toBe(md5)
+    expect(info?.checksums?.some((c) => (c.algorithm === 'MD5' && c.value === md5) || (c.algorithm === 'SHA256' && c.value === createHash('sha256').update(body).digest('base64')))).toBe(true)
+    expect(await storage.head('sums/missing.txt')).toBeUndefined()
+  })
+
+  it('copies and moves objects', async () => {
+    await storage.write('copy/src.txt', 'copied body')
+    await storage.copy('copy/src.txt', 'copy/dst.txt')
+    expect((await storage.readBytes('copy/dst.txt')).toString()).toBe('copied body')
+    await storage.move('copy/dst.txt', 'copy/moved.txt')
+    expect(await storage.head('copy/dst.txt')).toBeUndefined()
+    expect((await storage.readBytes('copy/moved.txt')).toString()).toBe('copied body')
+  })
+
+  it('never shows a partial object while a write is in progress', async () => {
+    await storage.write('atomic/obj.bin', 'old version')
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    async function* slowBody() {
+      yield Buffer.alloc(1024 * 1024, 1)
+      await gate
+      yield Buffer.alloc(1024 * 1024, 2)
+    }
+    const writing = storage.write('atomic/obj.bin', Readable.from(slowBody()))
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    expect((await storage.readBytes('atomic/obj.bin')).toString()).toBe('old version')
+    expect((await collect(storage.list('atomic/'))).map((o) => o.key)).toEqual(['atomic/obj.bin'])
+    release()
+    await writing
+    const after = await storage.readBytes('atomic/obj.bin')
+    expect(after.length).toBe(2 * 1024 * 1024)
+    expect(after[0]).toBe(1)
+    expect(after.at(-1)).toBe(2)
+  })
+
+  it('deletes > 1,000 keys in batches', async () => {
+    const stats = (storage as Partial<S3Storage>).stats
+    const before = stats?.requests.DeleteObjects ?? 0
+    const result = await storage.delete(KEYS)
+    expect(result.errors).toEqual([])
+    expect(result.deleted.length).toBe(KEYS.length)
+    expect(await collect(storage.list('many/'))).toEqual([])
+    if (stats) expect(stats.requests.DeleteObjects - before).toBe(Math.ceil(KEYS.length / 1000))
+  })
+})
