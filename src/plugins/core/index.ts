@@ -50,6 +50,18 @@ export {RecordValidator, type SchemaViolation} from './schema/validator.js'
 export {ownsUnit, resolveShard, type Shard, shardOf} from './command/shard.js'
 export {type DuckDB, type DuckDBOptions, openDuckDB, sqlIdentifier, sqlList, sqlString} from './duckdb/duckdb.js'
 export {Spool} from './duckdb/spool.js'
+// convert
+export {type BucketSize, type OutputCompression, type OutputFormat, defaultKeyTemplate, isoWeek, renderKeyTemplate} from './convert/buckets.js'
+export {type JsonLinesEncoder} from './convert/chunk-encoder.js'
+export {runConvert} from './convert/service.js'
+export type {BucketStatus, ConvertBucketResult, ConvertOptions, ConvertProgress, ConvertResult, RequestPlan} from './convert/types.js'
+export {type SourceLoader} from './convert/source-handle.js'
+// verify: the checks of `bucketwright verify` as a service, its JSON contract, report and Athena DDL.
+export type {AthenaDdlResult, BucketResult, CheckResult, CheckStatus, SchemaSummary, VerifyResult} from './verify/result.js'
+export {type VerifyOptions, verifyDataset} from './verify/verify.js'
+export {type BucketKind, type BucketSpan, bucketOf, isoWeekOf, parseBucketKey} from './verify/buckets.js'
+export {athenaDdl, hiveType} from './verify/athena.js'
+export {renderReport} from './verify/report-html.js'
 // plugins, generate, fetch cache, init (issue 8)
 export {parseUtcTime, timeRange, timeRangeFlags} from './sources/time-range.js'
 export {type GenerateResult, type GenerateRunOptions, writeGenerated} from './generate/generate.js'

@@ -15,7 +15,8 @@ import type {Storage} from '../storage/types.js'
  */
 export class Spool {
   private used = 0
-  private dir?: string
+  private sequence = 0
+  private dir?: Promise<string>
   private readonly sizes = new Map<string, number>()
 
   constructor(
@@ -39,8 +40,9 @@ export class Spool {
         nextSteps: ['Raise --disk-budget, or work on smaller partitions.'],
       })
     }
-    this.dir ??= await fs.mkdtemp(path.join(this.options.tempRoot ?? os.tmpdir(), 'bw-spool-'))
-    const file = path.join(this.dir, `${this.sizes.size}-${path.basename(key).replace(/[^\w.-]/g, '_')}`)
+    // One directory even when several paths are spooled at once (a promise, so concurrent callers share it).
+    this.dir ??= fs.mkdtemp(path.join(this.options.tempRoot ?? os.tmpdir(), 'bw-spool-'))
+    const file = path.join(await this.dir, `${this.sequence++}-${path.basename(key).replace(/[^\w.-]/g, '_')}`)
     this.used += expected
     this.sizes.set(file, expected)
     await pipeline(await this.storage.read(key), createWriteStream(file))
@@ -57,7 +59,7 @@ export class Spool {
   }
 
   async close(): Promise<void> {
-    if (this.dir) await fs.rm(this.dir, {recursive: true, force: true})
+    if (this.dir) await fs.rm(await this.dir, {recursive: true, force: true})
     this.sizes.clear()
     this.used = 0
   }
