@@ -8,5 +8,6 @@ export default async function builtinSources(): Promise<(() => Promise<DataSourc
   return [
     async () => (await import('./bustimes/index.js')).bustimesSource,
     async () => (await import('./wydot-bsm/index.js')).wydotBsmSource(),
+    async () => (await import('./coinbase/index.js')).coinbaseSource(),
   ]
 }
