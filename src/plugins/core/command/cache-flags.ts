@@ -8,14 +8,14 @@ const DURATION_UNITS: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_
 const SIZE_UNITS: Record<string, number> = {b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4}
 
 /** Parses a duration such as `90s`, `30m`, `12h`, `7d` (a bare number is seconds). */
-export function parseDuration(input: string, flag: string): number {
+export function parseDurationFlag(input: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?$/i.exec(input.trim())
   if (!match) throw new UsageError(`--${flag} "${input}" is not a duration.`, {code: 'BAD_DURATION', nextSteps: [`Write --${flag} as 90s, 30m, 12h or 7d.`]})
   return Number(match[1]) * DURATION_UNITS[(match[2] ?? 's').toLowerCase()]
 }
 
 /** Parses a size such as `500MB`, `10GB`, `2GiB` (a bare number is bytes). */
-export function parseSize(input: string, flag: string): number {
+export function parseSizeFlag(input: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?$/i.exec(input.trim())
   if (!match) throw new UsageError(`--${flag} "${input}" is not a size.`, {code: 'BAD_SIZE', nextSteps: [`Write --${flag} as 500MB, 10GB or 2GiB.`]})
   return Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()])
@@ -45,7 +45,7 @@ export function cacheSettings(flags: CacheFlagValues, defaultRoot: string): Read
   if (!flags.cache) return undefined
   return {
     dir: path.resolve(flags['cache-dir'] ?? path.join(defaultRoot, 'objects')),
-    ttlMs: parseDuration(flags['cache-ttl'], 'cache-ttl'),
-    maxBytes: parseSize(flags['cache-max-size'], 'cache-max-size'),
+    ttlMs: parseDurationFlag(flags['cache-ttl'], 'cache-ttl'),
+    maxBytes: parseSizeFlag(flags['cache-max-size'], 'cache-max-size'),
   }
 }
