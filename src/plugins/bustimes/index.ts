@@ -1,10 +1,10 @@
 import type {Readable} from 'node:stream'
 
-import {type DataSource, readAll, type RawObjectRef, type SourceRecord} from '../core/index.js'
+import {type DataSource, type JsonLinesEncoder, readAll, type RawObjectRef, type SourceRecord} from '../core/index.js'
 import {generateBustimes} from './generate.js'
 import {bustimesLayout} from './layout.js'
 import {vehicleSchema} from './schema.js'
-import {decodeVehicles} from './vehicles.js'
+import {decodeVehicles, toJsonLines} from './vehicles.js'
 
 export {generateBustimes} from './generate.js'
 export {bustimesLayout, REPR_CUTOFF_KEY, REPR_CUTOFF_TIME, snapshotTimeOf} from './layout.js'
@@ -16,7 +16,7 @@ export {decodeVehicles, expectedSyntax, toJsonLines, type VehicleLines} from './
  * TriMet vehicle positions as the `bustimes-data` bucket holds them: one object per minute with every vehicle,
  * Python-2 repr until 2021-11-10 07:15:05 UTC and JSON after. Each record is one vehicle plus `snapshot_time`.
  */
-export const bustimesSource: DataSource = {
+export const bustimesSource: DataSource & JsonLinesEncoder = {
   name: 'bustimes',
   description: 'TriMet vehicle positions, one snapshot per object (Python-2 repr until 2021-11-10, JSON after)',
   layout: bustimesLayout,
@@ -27,6 +27,11 @@ export const bustimesSource: DataSource = {
   async *decode(body: Readable, object: RawObjectRef): AsyncIterable<SourceRecord> {
     // Objects are ~300 KB: read whole, decode in one pass.
     yield* decodeVehicles(await readAll(body), object.key)
+  },
+
+  /** convert's fast path (JsonLinesEncoder): raw bytes straight to JSON lines, no record objects built. */
+  encodeJsonLines(body: Buffer, object: RawObjectRef): {lines: Buffer; records: number} {
+    return toJsonLines(body, object.key)
   },
 
   recordTime(record: SourceRecord): Date | undefined {

@@ -57,7 +57,6 @@ export class EncoderPool {
       worker.on('exit', (code) => {
         if (code !== 0) pool.fail(new BugError(`An encoder thread exited with code ${code}.`, {code: 'ENCODER_EXITED'}))
       })
-      worker.unref()
       pool.workers.push(worker)
       pool.idle.push(worker)
     }

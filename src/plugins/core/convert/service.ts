@@ -134,7 +134,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
   let written: WriteResult
   try {
-    written = await (options.progress?.bucket ?? ((_key: string, work: (update: (status: string) => void) => Promise<WriteResult>) => work(() => {})))(bucket.key, async (update) => {
+    const work = async (update: (status: string) => void): Promise<WriteResult> => {
       update(`0/${inputs.length} objects`)
       const parquet = options.format === 'parquet'
       const stream = encodeBucket(inputs, tally, {
@@ -157,7 +157,8 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
         : await options.output.write(bucket.outputKey, stream, {contentType: 'application/x-ndjson', signal})
       update(`${status} ${tally.objectsDone} objects, ${tally.records} records, ${out.size} bytes`)
       return out
-    })
+    }
+    written = options.progress ? await options.progress.bucket(bucket.key, work) : await work(() => {})
   } finally {
     controller.abort()
   }
