@@ -61,7 +61,7 @@ describe('bucketwright init', () => {
       jobs: {
         convert: {command: 'convert', args: [`s3://${bucket}/raw/`, `s3://${bucket}/raw/converted/`], schedule: '15 * * * *'},
         verify: {command: 'verify', args: [`s3://${bucket}/raw/converted/`], schedule: '30 3 * * *'},
-        'upload-daemon': {command: 'upload-daemon', args: [path.join(home, 'outbox')], schedule: '* * * * *'},
+        'upload-daemon': {command: 'upload-daemon', args: ['--directory', path.join(home, 'outbox')], schedule: '* * * * *'},
       },
     })
     expect(result.checkedRegion).toBe('us-east-1')

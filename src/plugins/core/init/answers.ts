@@ -58,18 +58,19 @@ export function defaultOutput(answers: Pick<InitAnswers, 'storage' | 'bucket' | 
 /** S3 locations as they are; local paths made absolute, since cron and systemd run jobs from another directory. */
 const absolute = (location: string) => (/^s3:\/\//i.test(location) ? location : path.resolve(location))
 
-/** The arguments of each job's command. */
+/** The arguments of each job's command (`convert SOURCE OUTPUT`, `etl LOCATION --to DEST`, …). */
 function jobArgs(job: JobName, answers: InitAnswers): string[] {
   const location = locationOf(answers)
   switch (job) {
     case 'convert':
-    case 'etl':
       return [location, absolute(answers.output)]
+    case 'etl':
+      return [location, '--to', absolute(answers.output)]
     case 'verify':
     case 'compact':
       return [absolute(answers.output)]
     case 'upload-daemon':
-      return [absolute(answers.uploadRoot ?? 'output/s3')]
+      return ['--directory', absolute(answers.uploadRoot ?? 'output/s3')]
   }
 }
 
