@@ -1,5 +1,5 @@
 import {PutObjectCommand} from '@aws-sdk/client-s3'
-import {mkdtemp, readdir, readFile, rm} from 'node:fs/promises'
+import {copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {Readable} from 'node:stream'
@@ -95,6 +95,34 @@ describe('data-source plugins in a real CLI installation', () => {
     expect(run.code, run.stderr).toBe(0)
     expect(JSON.parse(run.stdout)).toMatchObject({objects: 3, prefixes: ['ctgov/2024/06/10/']})
     expect((await readdir(path.join(out, 'ctgov', '2024', '06', '10'))).sort()).toEqual(STUDIES)
+  })
+
+  it('the linked source works in convert, verify and etl on the real studies', async () => {
+    const raw = path.join(home, 'ctgov-raw')
+    const day10 = path.join(raw, 'ctgov', '2024', '06', '10')
+    const day11 = path.join(raw, 'ctgov', '2024', '06', '11')
+    await mkdir(day10, {recursive: true})
+    await mkdir(day11, {recursive: true})
+    for (const file of STUDIES.slice(0, 2)) await copyFile(path.join(REAL, file), path.join(day10, file))
+    // A search page of the API ({"studies": [...], "nextPageToken"}) on the next day.
+    await writeFile(path.join(day11, 'page-0001.json'), JSON.stringify({studies: [JSON.parse(await readFile(path.join(REAL, STUDIES[2]), 'utf8'))], nextPageToken: null}))
+    const out = path.join(home, 'ctgov-out')
+    const converted = await cli(['convert', raw, out, '--source', 'clinicaltrials', '--bucket', 'day', '--validate', '--json'])
+    expect(converted.code, converted.stderr).toBe(0)
+    const result = JSON.parse(converted.stdout)
+    expect(result.buckets.map((bucket: {key: string; records: number}) => [bucket.key, bucket.records])).toEqual([['2024-06-10', 2], ['2024-06-11', 1]])
+    expect(result).toMatchObject({quarantined: 0, validation: {recordsChecked: 3, recordsInvalid: 0}})
+    const verified = await cli(['verify', out, '--source', 'clinicaltrials', '--raw', raw, '--json'])
+    expect(verified.code, verified.stdout).toBe(0)
+    expect(JSON.parse(verified.stdout).checks.find((check: {name: string}) => check.name === 'duplicates').summary).toMatch(/nct_id \+ last_update_posted/)
+    // etl: an NDJSON segment of studies, as `bucketwright ingest` writes them.
+    const segments = path.join(home, 'ctgov-segments')
+    await mkdir(path.join(segments, 'raw', 'ready', 'clinicaltrials'), {recursive: true})
+    const lines = await Promise.all(STUDIES.map(async (file) => JSON.stringify(JSON.parse(await readFile(path.join(REAL, file), 'utf8')))))
+    await writeFile(path.join(segments, 'raw', 'ready', 'clinicaltrials', 'segment_20240610T00_0.ndjson'), lines.join('\n') + '\n')
+    const loaded = await cli(['etl', segments, '--to', path.join(home, 'ctgov-parquet'), '--source', 'clinicaltrials', '--json'])
+    expect(loaded.code, loaded.stderr).toBe(0)
+    expect(JSON.parse(loaded.stdout).totals).toMatchObject({segments: 1, records: 3, quarantined: 0, failed: 0})
   })
 
   it('a plugin that throws while loading is reported by name; the other sources still work', async () => {

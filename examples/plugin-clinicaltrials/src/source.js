@@ -65,13 +65,27 @@ export function clinicalTrialsSource(core, prefix = 'ctgov/') {
     name: 'clinicaltrials',
     description: 'ClinicalTrials.gov API v2 study records (single studies or search pages)',
     layout: layout(prefix),
+    // One study (GET /api/v2/studies/{nctId}), a search page ({"studies": [...]}), or NDJSON with one study a line
+    // (segments written by `bucketwright ingest`, bulk dumps). Objects are small: read whole, then parse.
     async *decode(body, object) {
       const text = (await core.readAll(await core.maybeDecompress(body))).toString('utf8')
       let document
       try {
         document = JSON.parse(text)
       } catch (error) {
-        throw new core.DecodeError(`${object.key} is not valid JSON: ${error.message}`)
+        const lines = text.split('\n')
+        if (lines.filter((line) => line.trim() !== '').length < 2) throw new core.DecodeError(`${object.key} is not valid JSON: ${error.message}`)
+        for (const [index, line] of lines.entries()) {
+          if (line.trim() === '') continue
+          let study
+          try {
+            study = JSON.parse(line)
+          } catch (lineError) {
+            throw new core.DecodeError(`${object.key} line ${index + 1} is not valid JSON: ${lineError.message}`, {line: index + 1})
+          }
+          yield toRecord(study, core, object.key)
+        }
+        return
       }
       const studies = Array.isArray(document?.studies) ? document.studies : [document]
       for (const study of studies) yield toRecord(study, core, object.key)
