@@ -29,7 +29,7 @@ export const cacheFlags = {
   cache: Flags.boolean({summary: 'Serve S3 object reads from the local cache (--no-cache: always GET).', default: true, allowNo: true, env: 'BUCKETWRIGHT_OBJECT_CACHE', helpGroup: 'CACHE'}),
   'cache-dir': Flags.string({summary: 'Directory of the object cache (default: objects/ in the bucketwright cache dir).', env: 'BUCKETWRIGHT_OBJECT_CACHE_DIR', helpGroup: 'CACHE'}),
   'cache-ttl': Flags.string({summary: 'Age after which a cached object is downloaded again (90s, 12h, 7d).', default: '7d', env: 'BUCKETWRIGHT_OBJECT_CACHE_TTL', helpGroup: 'CACHE'}),
-  'cache-max-size': Flags.string({summary: 'Size cap of the cache; least recently used objects are evicted beyond it (500MB, 10GB).', default: '10GB', env: 'BUCKETWRIGHT_OBJECT_CACHE_MAX_SIZE', helpGroup: 'CACHE'}),
+  'cache-max-size': Flags.string({summary: 'Size cap of the cache; least recently used objects are evicted beyond it (500MB, 10GB).', default: '2GB', env: 'BUCKETWRIGHT_OBJECT_CACHE_MAX_SIZE', helpGroup: 'CACHE'}),
 }
 
 /** The parsed values of {@link cacheFlags}. */

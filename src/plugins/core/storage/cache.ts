@@ -14,7 +14,7 @@ export interface ReadCacheOptions {
   dir: string
   /** An entry older than this (since it was downloaded) is fetched again. Default 7 days. */
   ttlMs?: number
-  /** Cap on the bytes kept; least recently used entries are evicted beyond it. Default 10 GB. */
+  /** Cap on the bytes kept; least recently used entries are evicted beyond it. Default 2 GB (small instances have 8 GB disks). */
   maxBytes?: number
 }
 
@@ -56,7 +56,7 @@ export class ReadCache {
 
   constructor(readonly options: ReadCacheOptions) {
     this.ttlMs = options.ttlMs ?? 7 * DAY_MS
-    this.maxBytes = options.maxBytes ?? 10 * 1024 ** 3
+    this.maxBytes = options.maxBytes ?? 2 * 1024 ** 3
   }
 
   /** The file name of an identity: the same object (location, key, ETag) always maps to the same entry. */
