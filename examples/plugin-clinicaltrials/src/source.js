@@ -1,6 +1,8 @@
 import {studySchema} from './schema.js'
 
 const DAY_MS = 86_400_000
+/** @param {unknown} error */
+const reason = (error) => (error instanceof Error ? error.message : String(error))
 const two = (n) => String(n).padStart(2, '0')
 const dayPath = (time) => `${time.getUTCFullYear()}/${two(time.getUTCMonth() + 1)}/${two(time.getUTCDate())}/`
 
@@ -74,14 +76,14 @@ export function clinicalTrialsSource(core, prefix = 'ctgov/') {
         document = JSON.parse(text)
       } catch (error) {
         const lines = text.split('\n')
-        if (lines.filter((line) => line.trim() !== '').length < 2) throw new core.DecodeError(`${object.key} is not valid JSON: ${error.message}`)
+        if (lines.filter((line) => line.trim() !== '').length < 2) throw new core.DecodeError(`${object.key} is not valid JSON: ${reason(error)}`)
         for (const [index, line] of lines.entries()) {
           if (line.trim() === '') continue
           let study
           try {
             study = JSON.parse(line)
           } catch (lineError) {
-            throw new core.DecodeError(`${object.key} line ${index + 1} is not valid JSON: ${lineError.message}`, {line: index + 1})
+            throw new core.DecodeError(`${object.key} line ${index + 1} is not valid JSON: ${reason(lineError)}`, {line: index + 1})
           }
           yield toRecord(study, core, object.key)
         }
