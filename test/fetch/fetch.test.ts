@@ -1,11 +1,11 @@
 import {PutObjectCommand} from '@aws-sdk/client-s3'
-import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {Readable} from 'node:stream'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {LocalStorage, openStorage, ReadCache, writeGenerated} from '../../src/plugins/core/index.js'
+import {CachedStorage, LocalStorage, type ObjectInfo, openStorage, ReadCache, writeGenerated} from '../../src/plugins/core/index.js'
 import {wydotBsmSource} from '../../src/plugins/wydot-bsm/index.js'
 import {runInProcess} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
@@ -114,5 +114,52 @@ describe('ReadCache size cap', () => {
     expect(await later.lookup('s3://b/', 'a', 'e1')).toBeDefined()
     expect(await later.lookup('s3://b/', 'a', 'e2')).toBeUndefined() // another ETag is another object
     await rm(dir, {recursive: true, force: true})
+  })
+})
+
+describe('CachedStorage when the bytes do not match the listed ETag', () => {
+  const filesIn = async (dir: string) => (await readdir(dir, {recursive: true, withFileTypes: true})).filter((entry) => entry.isFile()).length
+
+  it('an object overwritten between listing and GET is served as downloaded but not cached under the old ETag', async () => {
+    const bucket = await createTestBucket('bw-cache-race')
+    const client = testS3Client(s3Endpoint())
+    await client.send(new PutObjectCommand({Bucket: bucket, Key: 'a.json', Body: 'version one\n'}))
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bw-cache-race-'))
+    const cache = new ReadCache({dir})
+    const storage = new CachedStorage(await openStorage(`s3://${bucket}/`, {endpoint: s3Endpoint(), region: 'us-east-1'}), cache)
+    const listed: ObjectInfo[] = []
+    for await (const info of storage.list()) listed.push(info)
+    await client.send(new PutObjectCommand({Bucket: bucket, Key: 'a.json', Body: 'version two!\n'}))
+    expect((await storage.readBytes('a.json')).toString()).toBe('version two!\n')
+    expect(await cache.lookup(storage.uri, 'a.json', listed[0].etag!)).toBeUndefined()
+    expect(await filesIn(dir)).toBe(0) // the transient copy is gone
+    // The next listing shows the new ETag: downloaded once more, then cached.
+    for await (const _ of storage.list()) void _
+    expect((await storage.readBytes('a.json')).toString()).toBe('version two!\n')
+    expect((await storage.readBytes('a.json')).toString()).toBe('version two!\n')
+    expect(cache.stats).toMatchObject({misses: 2, hits: 1})
+    await storage.close()
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  it('an ETag that is not the MD5 (SSE-KMS) but did not change is confirmed by HEAD and cached', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'bw-cache-kms-'))
+    await writeFile(path.join(root, 'b.json'), '{"kms":true}\n')
+    const kmsEtag = '0123456789abcdef0123456789abcdef'
+    // Stands in for a KMS-encrypted bucket, whose ETags are 32 hex digits that are not the body's MD5.
+    class KmsLikeStorage extends LocalStorage {
+      override async head(key: string): Promise<ObjectInfo | undefined> {
+        const info = await super.head(key)
+        return info && {...info, etag: kmsEtag}
+      }
+    }
+    const dir = path.join(root, '.cache')
+    const cache = new ReadCache({dir})
+    const storage = new CachedStorage(new KmsLikeStorage(path.join(root)), cache)
+    expect((await storage.readBytes('b.json')).toString()).toBe('{"kms":true}\n')
+    expect((await storage.readBytes('b.json')).toString()).toBe('{"kms":true}\n')
+    expect(cache.stats).toMatchObject({misses: 1, hits: 1})
+    expect(await cache.lookup(storage.uri, 'b.json', kmsEtag)).toBeDefined()
+    await rm(root, {recursive: true, force: true})
   })
 })

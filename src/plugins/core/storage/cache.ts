@@ -2,10 +2,10 @@ import {createHash, randomBytes} from 'node:crypto'
 import {createReadStream, createWriteStream} from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import {once} from 'node:events'
 import {Readable, Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
-import {RemoteError} from '../errors/errors.js'
 import type {DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
 
 /** Settings of the read-through object cache (`--cache-dir`, `--cache-ttl`, `--cache-max-size`, `--no-cache`). */
@@ -35,6 +35,8 @@ interface Entry {
   size: number
   storedAt: number
   lastUsed: number
+  /** A download not kept in the cache (the object changed under its listed ETag): served once, then removed. */
+  transient?: boolean
 }
 
 const DAY_MS = 86_400_000
@@ -117,11 +119,12 @@ export class ReadCache {
   }
 
   /**
-   * Stores a body under its identity and returns the entry's file. When `etag` is a plain MD5 (single-part upload), the
-   * bytes are checked against it, so a body that changed between listing and download is never stored under the
-   * old ETag.
+   * Downloads a body into the cache under its identity. When `etag` looks like an MD5 but the bytes do not match
+   * it, either the object is encrypted with KMS/SSE-C (its ETag is not its MD5) or it changed between listing and
+   * download: `unchanged()` (a HEAD) tells which. A changed body is not kept under the old ETag: the returned file
+   * is a transient copy for this one read (`kept: false`), which the caller removes.
    */
-  async store(uri: string, key: string, etag: string, body: Readable): Promise<string> {
+  async store(uri: string, key: string, etag: string, body: Readable, unchanged?: () => Promise<boolean>): Promise<{file: string; kept: boolean}> {
     const id = ReadCache.entryId(uri, key, etag)
     const file = this.pathOf(id)
     await fs.mkdir(path.dirname(file), {recursive: true})
@@ -137,13 +140,10 @@ export class ReadCache {
     })
     try {
       await pipeline(body, tap, createWriteStream(temp, {flags: 'wx'}))
-      const digest = md5.digest('hex')
-      if (/^[0-9a-f]{32}$/.test(etag) && digest !== etag) {
-        throw new RemoteError(`${uri}${key} changed while it was being downloaded (ETag ${etag}, body MD5 ${digest}).`, {
-          code: 'OBJECT_CHANGED',
-          nextSteps: ['Run the command again: the new version will be listed and fetched.'],
-          details: {key},
-        })
+      if (/^[0-9a-f]{32}$/.test(etag) && md5.digest('hex') !== etag && !(await (unchanged?.() ?? Promise.resolve(false)))) {
+        this.stats.misses++
+        this.stats.bytesDownloaded += bytes
+        return {file: temp, kept: false}
       }
       await fs.rename(temp, file)
     } catch (error) {
@@ -159,7 +159,7 @@ export class ReadCache {
     entries.set(id, {file, size: bytes, storedAt: now, lastUsed: now})
     this.totalBytes += bytes
     await this.evict(id)
-    return file
+    return {file, kept: true}
   }
 
   /** Evicts least recently used entries until the total fits the cap (never the entry just stored). */
@@ -260,19 +260,28 @@ export class CachedStorage implements Storage {
     const {etag, size} = known
     // An object larger than the whole cache would only evict everything else: stream it directly.
     if (size > this.cache.maxBytes) return this.inner.read(key, options)
-    let file = await this.cache.lookup(this.uri, key, etag)
-    if (!file) {
-      const id = ReadCache.entryId(this.uri, key, etag)
-      const entry = await this.cache.once(id, async () => {
-        const stored = await this.cache.store(this.uri, key, etag, await this.inner.read(key, {signal: options.signal}))
-        return {file: stored, size, storedAt: Date.now(), lastUsed: Date.now()}
-      })
-      file = entry!.file
-    } else {
+    const file = await this.cache.lookup(this.uri, key, etag)
+    const range = {start: options.range?.start, end: options.range?.end, signal: options.signal}
+    if (file) {
       this.cache.stats.hits++
       this.cache.stats.bytesFromCache += size
+      return createReadStream(file, range)
     }
-    return createReadStream(file, {start: options.range?.start, end: options.range?.end, signal: options.signal})
+    let downloadedHere = false
+    const entry = (await this.cache.once(ReadCache.entryId(this.uri, key, etag), async () => {
+      downloadedHere = true
+      const body = await this.inner.read(key, {signal: options.signal})
+      const stored = await this.cache.store(this.uri, key, etag, body, async () => (await this.inner.head(key))?.etag === etag)
+      return {file: stored.file, size, storedAt: Date.now(), lastUsed: Date.now(), transient: !stored.kept}
+    }))!
+    if (!entry.transient) return createReadStream(entry.file, range)
+    // The object changed since it was listed: this read gets the bytes just downloaded; readers that were waiting
+    // for the same download read the store again.
+    if (!downloadedHere) return this.inner.read(key, options)
+    const stream = createReadStream(entry.file, range)
+    await once(stream, 'open')
+    await fs.rm(entry.file, {force: true}) // the open descriptor keeps the bytes readable
+    return stream
   }
 
   async readBytes(key: string, options?: ReadOptions): Promise<Buffer> {
