@@ -145,6 +145,9 @@ describe('data-source plugins in a real CLI installation', () => {
     const listing = JSON.parse(run.stdout) as SourcesJson
     expect(listing.brokenPlugins).toEqual([{plugin: 'bucketwright-plugin-broken', message: expect.stringContaining('libctgov.so')}])
     expect(listing.sources.map((source) => source.name)).toEqual(expect.arrayContaining(['clinicaltrials', 'wydot-bsm']))
+    const text = await cli(['sources'])
+    expect(text.stdout).toMatch(/^clinicaltrials\s+bucketwright-plugin-clinicaltrials@0\.1\.0\s+ClinicalTrials/m)
+    expect(text.stdout).toMatch(/^\(broken\)\s+bucketwright-plugin-broken\s+cannot find the native module/m)
     // Other commands warn on stderr, naming the plugin, and go on.
     const generate = await cli(['generate', path.join(home, 'gen'), '--source', 'wydot-bsm', '--from', '2019-03-01T10', '--to', '2019-03-01T10:05', '--json'])
     expect(generate.code).toBe(0)

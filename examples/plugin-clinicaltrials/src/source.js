@@ -65,7 +65,7 @@ function toRecord(study, core, key) {
 export function clinicalTrialsSource(core, prefix = 'ctgov/') {
   return {
     name: 'clinicaltrials',
-    description: 'ClinicalTrials.gov API v2 study records (single studies or search pages)',
+    description: 'ClinicalTrials.gov API v2 study records (single studies, search pages or NDJSON)',
     layout: layout(prefix),
     // One study (GET /api/v2/studies/{nctId}), a search page ({"studies": [...]}), or NDJSON with one study a line
     // (segments written by `bucketwright ingest`, bulk dumps). Objects are small: read whole, then parse.
