@@ -167,4 +167,23 @@ describe('bucketwright init', () => {
     const fromFlags = JSON.parse(await readFile(path.join(home, 'flags.json'), 'utf8'))
     expect(fromWizard).toEqual(fromFlags)
   })
+
+  it('Ctrl+C in the wizard stops cleanly: exit 1, a message, no config file', async () => {
+    const configFile = path.join(home, 'cancelled.json')
+    const script = path.join(home, 'cancel.sh')
+    const exports = Object.entries(env).map(([key, value]) => (value === undefined ? `unset ${key}` : `export ${key}='${value}'`))
+    await writeFile(script, ['#!/bin/bash', ...exports, `'${process.execPath}' '${BIN}' init --config '${configFile}'`, `echo "EXIT:$?"`].join('\n') + '\n')
+    const terminal = new TmuxTerminal()
+    try {
+      await terminal.start(`bash '${script}'`)
+      await terminal.waitFor(/Where is the raw data\?/)
+      await terminal.press('C-c')
+      const screen = await terminal.waitFor(/EXIT:\d+/)
+      expect(screen).toContain('init was stopped; nothing was written.')
+      expect(screen).toContain('EXIT:1')
+    } finally {
+      await terminal.stop()
+    }
+    await expect(readFile(configFile)).rejects.toMatchObject({code: 'ENOENT'})
+  })
 })

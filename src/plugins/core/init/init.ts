@@ -61,7 +61,13 @@ export async function runInit(options: InitOptions): Promise<InitResult> {
   let answers: InitAnswers
   let checkedRegion: string | null = null
   if (options.interactive) {
-    answers = await askAnswers(options.given, {sources: options.registry.list(), check, say: options.say})
+    answers = await askAnswers(options.given, {sources: options.registry.list(), check, say: options.say}).catch((error: Error) => {
+      // Ctrl+C or a closed terminal in a prompt: the user stopped; nothing has been written.
+      if (error.name === 'ExitPromptError' || error.name === 'AbortPromptError') {
+        throw new UserError('init was stopped; nothing was written.', {code: 'CANCELLED', nextSteps: ['Run `bucketwright init` again, or pass every answer as a flag with --yes.']})
+      }
+      throw error
+    })
     if (check && answers.storage === 's3') checkedRegion = answers.region ?? null
   } else {
     const resolved = answersWithoutPrompts(options.given)
