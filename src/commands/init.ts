@@ -12,8 +12,8 @@ export default class Init extends BaseCommand<InitResult> {
     '<%= config.bin %> <%= command.id %> --yes --storage local --path ./raw --source coinbase --jobs etl,compact --output ./processed',
   ]
   static override flags = {
-    ...sourceFlags,
-    storage: Flags.option({options: ['s3', 'local'] as const, summary: 'Where the raw data is.', helpGroup: 'ANSWERS'})(),
+    source: sourceFlags.source,
+    storage: Flags.option({options: ['s3', 'local'] as const, summary: 'Where the raw data is (implied by --bucket or --path).', helpGroup: 'ANSWERS'})(),
     bucket: Flags.string({summary: 'S3 bucket of the raw data.', helpGroup: 'ANSWERS'}),
     prefix: Flags.string({summary: 'Key prefix of the raw data in the bucket (default: the bucket root).', helpGroup: 'ANSWERS'}),
     path: Flags.string({summary: 'Local directory of the raw data (with --storage local).', helpGroup: 'ANSWERS'}),
@@ -30,7 +30,7 @@ export default class Init extends BaseCommand<InitResult> {
     const {flags} = await this.parse(Init)
     const jobs = flags.jobs?.includes('none') ? [] : (flags.jobs as JobName[] | undefined)
     const given: GivenAnswers = {
-      storage: flags.storage,
+      storage: flags.storage ?? (flags.bucket ? 's3' : flags.path ? 'local' : undefined),
       bucket: flags.bucket,
       prefix: flags.prefix,
       path: flags.path,
