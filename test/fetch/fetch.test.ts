@@ -113,6 +113,10 @@ describe('ReadCache size cap', () => {
     expect(await later.size()).toBe(200)
     expect(await later.lookup('s3://b/', 'a', 'e1')).toBeDefined()
     expect(await later.lookup('s3://b/', 'a', 'e2')).toBeUndefined() // another ETag is another object
+    // Another process evicts an entry this one knows: a miss, not a broken read.
+    await rm((await cache.lookup('s3://b/', 'c', 'e1'))!)
+    expect(await later.lookup('s3://b/', 'c', 'e1')).toBeUndefined()
+    expect(await later.size()).toBe(100)
     await rm(dir, {recursive: true, force: true})
   })
 })

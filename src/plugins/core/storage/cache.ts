@@ -82,10 +82,12 @@ export class ReadCache {
       }
       for (const shard of shards.filter((name) => /^[0-9a-f]{2}$/.test(name))) {
         for (const name of await fs.readdir(path.join(this.options.dir, shard))) {
-          if (!/^[0-9a-f]{64}$/.test(name)) continue
           const file = path.join(this.options.dir, shard, name)
           const stat = await fs.stat(file).catch(() => undefined)
           if (!stat) continue
+          // Downloads of a run that crashed: nobody will finish them.
+          if (name.startsWith('.tmp-') && Date.now() - stat.mtimeMs > 3_600_000) await fs.rm(file, {force: true})
+          if (!/^[0-9a-f]{64}$/.test(name)) continue
           entries.set(name, {file, size: stat.size, storedAt: stat.mtimeMs, lastUsed: stat.atimeMs})
           this.totalBytes += stat.size
         }
@@ -114,7 +116,13 @@ export class ReadCache {
       return undefined
     }
     entry.lastUsed = Date.now()
-    await fs.utimes(entry.file, entry.lastUsed / 1000, entry.storedAt / 1000).catch(() => {})
+    try {
+      await fs.utimes(entry.file, entry.lastUsed / 1000, entry.storedAt / 1000)
+    } catch {
+      // Evicted by another process sharing the directory since this one listed it: a miss.
+      await this.remove(id, entry)
+      return undefined
+    }
     return entry.file
   }
 
