@@ -86,10 +86,8 @@ async function main(): Promise<void> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-bench-convert-'))
   const report: string[] = [`machine: ${os.availableParallelism()} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`]
   try {
-    // 1. Throughput against the reference, interleaved.
     if (PARTS.has('convert')) await convertBench(client, work, python, report)
     if (PARTS.has('memory')) await memoryBench(client, work, report)
-    // 3. Listing by day prefixes in parallel vs one paginated listing, 30 ms added per request.
     if (PARTS.has('listing')) report.push(await listingBench(client))
   } finally {
     await fs.rm(work, {recursive: true, force: true})
@@ -98,67 +96,63 @@ async function main(): Promise<void> {
   process.stdout.write(report.join('\n') + '\n')
 }
 
+/** Throughput against the reference on the same archive, interleaved rounds, medians. */
 async function convertBench(client: S3Client, work: string, python: string, report: string[]): Promise<void> {
-  {
-    const archive = path.join(work, 'archive')
-    log(`building a ${OBJECTS}-object archive across the 2021-11-10 cutoff`)
-    await makeArchive(archive, '2021-11-09T12:00:00', OBJECTS, 600)
-    // Archives sit at their bucket's root: the reference tells repr from JSON by comparing whole keys.
-    const bucket = await createTestBucket('bw-bench', client)
-    const outputs = await createTestBucket('bw-bench-out', client)
-    await uploadDir(client, archive, bucket)
-    const ours: {rate: number; rss: number; seconds: number}[] = []
-    const theirs: {rate: number; rss: number; seconds: number}[] = []
-    let referenceRecords = 0
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ['bw', 'ref'] : ['ref', 'bw']
-      for (const who of order) {
-        if (who === 'bw') {
-          const out = await bucketwright(bucket, outputs, `bw-${round}/`)
-          ours.push({rate: out.records / out.seconds, rss: out.rssMb, seconds: out.seconds})
-          log(`round ${round + 1} bucketwright: ${out.seconds} s, ${Math.round(out.records / out.seconds)} records/s, ${out.rssMb} MB`)
-        } else {
-          const dir = path.join(work, `ref-${round}`)
-          const out = await timed(python, [path.join(BENCH, 'reference_convert.py'), `s3://${bucket}`, dir, '--endpoint', endpoint], s3Env(endpoint))
-          referenceRecords = await countRecords(dir)
-          theirs.push({rate: referenceRecords / out.seconds, rss: out.rssMb, seconds: out.seconds})
-          log(`round ${round + 1} reference:    ${out.seconds} s, ${Math.round(referenceRecords / out.seconds)} records/s, ${out.rssMb} MB`)
-        }
+  const archive = path.join(work, 'archive')
+  log(`building a ${OBJECTS}-object archive across the 2021-11-10 cutoff`)
+  await makeArchive(archive, '2021-11-09T12:00:00', OBJECTS, 600)
+  // Archives sit at their bucket's root: the reference tells repr from JSON by comparing whole keys.
+  const bucket = await createTestBucket('bw-bench', client)
+  const outputs = await createTestBucket('bw-bench-out', client)
+  await uploadDir(client, archive, bucket)
+  const ours: {rate: number; rss: number; seconds: number}[] = []
+  const theirs: {rate: number; rss: number; seconds: number}[] = []
+  let referenceRecords = 0
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['bw', 'ref'] : ['ref', 'bw']
+    for (const who of order) {
+      if (who === 'bw') {
+        const out = await bucketwright(bucket, outputs, `bw-${round}/`)
+        ours.push({rate: out.records / out.seconds, rss: out.rssMb, seconds: out.seconds})
+        log(`round ${round + 1} bucketwright: ${out.seconds} s, ${Math.round(out.records / out.seconds)} records/s, ${out.rssMb} MB`)
+      } else {
+        const dir = path.join(work, `ref-${round}`)
+        const out = await timed(python, [path.join(BENCH, 'reference_convert.py'), `s3://${bucket}`, dir, '--endpoint', endpoint], s3Env(endpoint))
+        referenceRecords = await countRecords(dir)
+        theirs.push({rate: referenceRecords / out.seconds, rss: out.rssMb, seconds: out.seconds})
+        log(`round ${round + 1} reference:    ${out.seconds} s, ${Math.round(referenceRecords / out.seconds)} records/s, ${out.rssMb} MB`)
       }
     }
-    const same = await compareWeeks(path.join(work, 'ref-0'), await download(client, outputs, 'bw-0/', path.join(work, 'bw-0')))
-    const ratio = median(ours.map((o) => o.rate)) / median(theirs.map((t) => t.rate))
-    report.push(
-      `convert ${OBJECTS} objects (${referenceRecords} records) S3→S3, ${ROUNDS} interleaved rounds, medians:`,
-      `  bucketwright ${Math.round(median(ours.map((o) => o.rate)))} records/s (${median(ours.map((o) => o.seconds))} s), peak RSS ${median(ours.map((o) => o.rss))} MB`,
-      `  reference    ${Math.round(median(theirs.map((t) => t.rate)))} records/s (${median(theirs.map((t) => t.seconds))} s), peak RSS ${median(theirs.map((t) => t.rss))} MB`,
-      `  ratio ${ratio.toFixed(1)}x (target >= 10x); outputs equal (compare_weeks): ${same.equal} (${same.summary.differing_records} differing)`,
-    )
   }
+  const same = await compareWeeks(path.join(work, 'ref-0'), await download(client, outputs, 'bw-0/', path.join(work, 'bw-0')))
+  const ratio = median(ours.map((o) => o.rate)) / median(theirs.map((t) => t.rate))
+  report.push(
+    `convert ${OBJECTS} objects (${referenceRecords} records) S3→S3, ${ROUNDS} interleaved rounds, medians:`,
+    `  bucketwright ${Math.round(median(ours.map((o) => o.rate)))} records/s (${median(ours.map((o) => o.seconds))} s), peak RSS ${median(ours.map((o) => o.rss))} MB`,
+    `  reference    ${Math.round(median(theirs.map((t) => t.rate)))} records/s (${median(theirs.map((t) => t.seconds))} s), peak RSS ${median(theirs.map((t) => t.rss))} MB`,
+    `  ratio ${ratio.toFixed(1)}x (target >= 10x); outputs equal (compare_weeks): ${same.equal} (${same.summary.differing_records} differing)`,
+  )
 }
 
+/** Memory flatness: peak RSS converting one week of FLAT_SMALL vs FLAT_BIG objects. */
 async function memoryBench(client: S3Client, work: string, report: string[]): Promise<void> {
-  {
-    const outputs = await createTestBucket('bw-bench-out', client)
-
-    // 2. Memory flatness: one week of FLAT_SMALL vs FLAT_BIG objects.
-    log(`building a ${FLAT_BIG}-object week`)
-    const big = path.join(work, 'big')
-    await makeArchive(big, '2021-11-08T00:00:00', FLAT_BIG, 60)
-    const keys = await filesUnder(big)
-    const bigBucket = await createTestBucket('bw-bench-big', client)
-    const smallBucket = await createTestBucket('bw-bench-small', client)
-    await uploadDir(client, big, bigBucket)
-    for (let i = 0; i < FLAT_SMALL; i += 16) {
-      await Promise.all(keys.slice(i, Math.min(i + 16, FLAT_SMALL)).map(async (key) => client.send(new PutObjectCommand({Bucket: smallBucket, Key: key, Body: await fs.readFile(path.join(big, key))}))))
-    }
-    await fs.rm(big, {recursive: true, force: true})
-    const small = await bucketwright(smallBucket, outputs, 'small/')
-    const large = await bucketwright(bigBucket, outputs, 'big/')
-    report.push(
-      `memory: one week of ${FLAT_SMALL} objects → peak RSS ${small.rssMb} MB (${small.records} records, ${small.seconds} s); ${FLAT_BIG} objects → ${large.rssMb} MB (${large.records} records, ${large.seconds} s, ${Math.round(large.records / large.seconds)} records/s); ratio ${(large.rssMb / small.rssMb).toFixed(2)} (target <= 1.5)`,
-    )
+  const outputs = await createTestBucket('bw-bench-out', client)
+  log(`building a ${FLAT_BIG}-object week`)
+  const big = path.join(work, 'big')
+  await makeArchive(big, '2021-11-08T00:00:00', FLAT_BIG, 60)
+  const keys = await filesUnder(big)
+  const bigBucket = await createTestBucket('bw-bench-big', client)
+  const smallBucket = await createTestBucket('bw-bench-small', client)
+  await uploadDir(client, big, bigBucket)
+  for (let i = 0; i < FLAT_SMALL; i += 16) {
+    await Promise.all(keys.slice(i, Math.min(i + 16, FLAT_SMALL)).map(async (key) => client.send(new PutObjectCommand({Bucket: smallBucket, Key: key, Body: await fs.readFile(path.join(big, key))}))))
   }
+  await fs.rm(big, {recursive: true, force: true})
+  const small = await bucketwright(smallBucket, outputs, 'small/')
+  const large = await bucketwright(bigBucket, outputs, 'big/')
+  report.push(
+    `memory: one week of ${FLAT_SMALL} objects → peak RSS ${small.rssMb} MB (${small.records} records, ${small.seconds} s); ${FLAT_BIG} objects → ${large.rssMb} MB (${large.records} records, ${large.seconds} s, ${Math.round(large.records / large.seconds)} records/s); ratio ${(large.rssMb / small.rssMb).toFixed(2)} (target <= 1.5)`,
+  )
 }
 
 async function countRecords(dir: string): Promise<number> {
@@ -171,6 +165,7 @@ async function download(client: S3Client, bucket: string, prefix: string, dir: s
   return dir
 }
 
+/** Listing by day prefixes in parallel vs one paginated listing, 30 ms added per request by the fault proxy. */
 async function listingBench(client: S3Client): Promise<string> {
   const bucket = await createTestBucket('bw-bench-list', client)
   log(`putting ${LIST_KEYS} keys (one a minute from 2021-11-01)`)
