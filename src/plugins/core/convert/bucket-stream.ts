@@ -89,7 +89,7 @@ async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, 
 export async function* encodeBucket(inputs: BucketInput[], tally: BucketTally, options: EncodeBucketOptions): AsyncIterable<Uint8Array> {
   const fetched = orderedMap(inputs, options.concurrency, (object) => fetchObject(options.storage, object, options.signal))
   let id = 0
-  const encoded = orderedMap(chunksOf(fetched, options.chunkBytes ?? 4 * 1024 * 1024, options.chunkObjects ?? 256), Math.max(2, options.pool.size * 2), (objects) => {
+  const encoded = orderedMap(chunksOf(fetched, options.chunkBytes ?? 4 * 1024 * 1024, options.chunkObjects ?? 256), Math.max(2, options.pool.size * 4), (objects) => {
     const bytes = objects.reduce((sum, object) => sum + object.body.byteLength, 0)
     return options.pool.encode({id: id++, objects, compression: options.compression, level: options.level, validate: options.validate}).then((result) => ({result, count: objects.length, bytes}))
   })
