@@ -84,7 +84,7 @@ async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, 
 /**
  * The output bytes of one bucket, streamed: objects are fetched with bounded concurrency in order, grouped into
  * chunks, encoded on the pool (both cores) and yielded in order as independent compressed members. Memory is
- * bounded by `concurrency` objects plus two chunks per worker, whatever the bucket's size.
+ * bounded by `concurrency` objects plus four chunks per encoder thread, whatever the bucket's size.
  */
 export async function* encodeBucket(inputs: BucketInput[], tally: BucketTally, options: EncodeBucketOptions): AsyncIterable<Uint8Array> {
   const fetched = orderedMap(inputs, options.concurrency, (object) => fetchObject(options.storage, object, options.signal))
