@@ -143,6 +143,15 @@ describe('bustimes decoding of the real objects', () => {
     }
   })
 
+  it('takes plain Uint8Array views at any offset, and reports offsets relative to the view', () => {
+    const padded = new Uint8Array(Buffer.concat([Buffer.from('garbage'), Buffer.from("[{u'vehicleID': 1}, {u'vehicleID': ?}]")]))
+    const view = padded.subarray(7)
+    expect(lines(new Uint8Array(Buffer.from("garbage[{u'vehicleID': 1}]")).subarray(7), PRE)).toEqual([{vehicleID: 1, snapshot_time: '2018-08-03T03:06:51Z'}])
+    const error = decodeError(view)
+    expect(error.where.offset).toBe(35)
+    expect(error.message).toContain("…[{u'vehicleID': 1}, {u'vehicleID': ⟨here⟩?}]…")
+  })
+
   it('keeps integers beyond 2^53 exact in records and in JSON lines', () => {
     const body = Buffer.from('[{"vehicleID": 12345678901234567890, "time": 1}]')
     expect(toJsonLines(body, POST).lines.toString()).toBe('{"vehicleID":12345678901234567890,"time":1,"snapshot_time":"2021-11-10T07:16:05Z"}\n')
