@@ -149,7 +149,8 @@ describe('bustimes decoding of the real objects', () => {
     expect(lines(new Uint8Array(Buffer.from("garbage[{u'vehicleID': 1}]")).subarray(7), PRE)).toEqual([{vehicleID: 1, snapshot_time: '2018-08-03T03:06:51Z'}])
     const error = decodeError(view)
     expect(error.where.offset).toBe(35)
-    expect(error.message).toContain("…[{u'vehicleID': 1}, {u'vehicleID': ⟨here⟩?}]…")
+    expect(error.message).toContain("{u'vehicleID': ⟨here⟩?}]…")
+    expect(error.message).not.toContain('garbage')
   })
 
   it('keeps integers beyond 2^53 exact in records and in JSON lines', () => {
