@@ -102,6 +102,10 @@ const PYTHON_NAMES: [Buffer, Buffer][] = [
 ]
 const JSON_NAMES: [Buffer, Buffer][] = ['null', 'true', 'false'].map((word) => [Buffer.from(word), Buffer.from(word)])
 
+/** Whitespace both grammars share (the flat-dict fast path skips it; comments and continuations take the slow path). */
+const PLAIN_SPACE = new Uint8Array(256)
+for (const c of ' \t\n\r') PLAIN_SPACE[c.charCodeAt(0)] = 1
+
 /** Bytes that may follow a complete number (so the fast path can copy it): delimiters and whitespace. */
 const NUMBER_END = new Uint8Array(256)
 for (const c of ', \t\n\r]}):#\f') NUMBER_END[c.charCodeAt(0)] = 1
@@ -362,6 +366,7 @@ export class LiteralTranscoder {
     const startPos = this.pos
     const startO = this.o
     let p = startPos + 1
+    while (PLAIN_SPACE[src[p]] === 1) p++
     let pairs = 0
     let c = src[p]
     if (c === Ch.RBrace) return -1
@@ -390,7 +395,7 @@ export class LiteralTranscoder {
       out[o++] = Ch.Colon
       this.o = o
       p = q + 2
-      if (src[p] === Ch.Space) p++
+      while (PLAIN_SPACE[src[p]] === 1) p++
       // Value: a scalar directly followed by "," or "}".
       c = src[p]
       let valueFrom = p
@@ -440,6 +445,7 @@ export class LiteralTranscoder {
         }
         if (valueFrom >= 0) break
       }
+      while (PLAIN_SPACE[src[p]] === 1) p++
       c = src[p]
       if (c !== Ch.Comma && c !== Ch.RBrace) break
       // Write the value.
@@ -470,7 +476,7 @@ export class LiteralTranscoder {
         this.pos = p
         return pairs
       }
-      if (src[p] === Ch.Space) p++
+      while (PLAIN_SPACE[src[p]] === 1) p++
       c = src[p]
     }
     this.pos = startPos
