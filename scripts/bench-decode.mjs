@@ -42,7 +42,20 @@ if (values.worker) {
   pass(lines)
   const fast = pass(lines)
   const slow = pass(objects)
-  process.stdout.write(JSON.stringify({records: fast.records, lines: fast.seconds, linesCpu: fast.cpuSeconds, objects: slow.seconds, bytes: bodies.reduce((sum, body) => sum + body.length, 0)}))
+  // The synthetic generator over the same span of time (one object a minute).
+  const {generateBustimes} = await import(path.join(root, 'dist', 'plugins', 'bustimes', 'index.js'))
+  const generate = async () => {
+    let count = 0
+    for await (const object of generateBustimes({range: {from: new Date('2021-11-10T05:00:00Z'), to: new Date(Date.parse('2021-11-10T05:00:00Z') + keys.length * 60_000)}, seed: 1})) {
+      count += toJsonLines(Buffer.from(object.body), object.key).records
+    }
+    return count
+  }
+  await generate() // warm-up, as for decoding
+  const cpu = process.cpuUsage()
+  const generated = await generate()
+  const generateCpu = process.cpuUsage(cpu)
+  process.stdout.write(JSON.stringify({records: fast.records, lines: fast.seconds, linesCpu: fast.cpuSeconds, objects: slow.seconds, bytes: bodies.reduce((sum, body) => sum + body.length, 0), generated, generateCpu: (generateCpu.user + generateCpu.system) / 1e6}))
   process.exit(0)
 }
 
@@ -82,6 +95,7 @@ const objects = []
 const reference = []
 const cpuRatios = []
 const cpuRates = []
+const generateRates = []
 let records = 0
 let bytes = 0
 for (let round = 0; round < Number(values.rounds); round++) {
@@ -97,6 +111,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
   reference.push(records / ref.seconds)
   cpuRatios.push(ref.cpuSeconds / node.linesCpu)
   cpuRates.push(records / node.linesCpu)
+  generateRates.push(node.generated / node.generateCpu)
   console.error(`round ${round + 1}: toJsonLines ${Math.round(records / node.lines)} records/s, decode+stringify ${Math.round(records / node.objects)} records/s, reference ${Math.round(records / ref.seconds)} records/s`)
 }
 const result = {
@@ -112,6 +127,8 @@ const result = {
   // CPU seconds rather than wall time: steadier on a shared, busy machine.
   toJsonLinesRecordsPerCpuSecond: Math.round(median(cpuRates)),
   cpuRatio: Math.round(median(cpuRatios) * 10) / 10,
+  // generate() then toJsonLines() of what it made, per CPU second.
+  generateAndDecodeRecordsPerCpuSecond: Math.round(median(generateRates)),
 }
 console.log(JSON.stringify(result, null, 2))
 if (scratch) rmSync(scratch, {recursive: true, force: true})
