@@ -142,6 +142,7 @@ export class LiteralTranscoder {
 
   // ---- output ----
 
+  /** Makes room for `extra` more output bytes (doubling the buffer). */
   ensure(extra: number): void {
     if (this.o + extra <= this.out.length) return
     let size = this.out.length * 2
@@ -167,11 +168,13 @@ export class LiteralTranscoder {
     }
   }
 
+  /** Appends one byte. */
   byte(c: number): void {
     if (this.o >= this.out.length) this.ensure(1)
     this.out[this.o++] = c
   }
 
+  /** Appends ASCII text. */
   ascii(text: string): void {
     this.ensure(text.length)
     for (let i = 0; i < text.length; i++) this.out[this.o++] = text.charCodeAt(i)
