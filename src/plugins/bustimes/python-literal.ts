@@ -373,6 +373,9 @@ export class LiteralTranscoder {
     let pairs = 0
     let c = src[p]
     if (c === Ch.RBrace) return -1
+    // What this loop writes is never longer than what it reads (`u'k': None` → `"k":null`), so one check of the
+    // room for the rest of the input replaces a check per token.
+    this.ensure(end - startPos + 2)
     this.byte(Ch.LBrace)
     for (;;) {
       // Key: u'…' / '…' / "…" (Python) or "…" (JSON), then ":" and an optional space.
@@ -383,9 +386,7 @@ export class LiteralTranscoder {
       let q = keyFrom
       while (q < end && table[src[q]] === 0) q++
       if (q >= end || src[q] !== c || src[q + 1] !== Ch.Colon) break
-      const keyLength = q - keyFrom
-      this.ensure(keyLength + 4)
-      let out = this.out
+      const out = this.out
       let o = this.o
       const pairStart = o
       if (pairs > 0) out[o++] = Ch.Comma
@@ -454,13 +455,9 @@ export class LiteralTranscoder {
       // Write the value.
       if (valueFrom < 0) {
         const replacement = names[-1 - valueFrom][1]
-        this.ensure(replacement.length + 1)
-        out = this.out
         for (let i = 0; i < replacement.length; i++) out[o++] = replacement[i]
       } else {
         const n = valueTo - valueFrom
-        this.ensure(n + 4)
-        out = this.out
         if (quoted) out[o++] = Ch.DQuote
         if (n < 24) {
           for (let i = valueFrom; i < valueTo; i++) out[o++] = src[i]
