@@ -9,5 +9,7 @@ export default async function builtinSources(): Promise<(() => Promise<DataSourc
     async () => (await import('./bustimes/index.js')).bustimesSource,
     async () => (await import('./json/index.js')).jsonSource,
     async () => (await import('./json/index.js')).ndjsonSource,
+    async () => (await import('./coinbase/index.js')).coinbaseSource(),
+    async () => (await import('./wydot-bsm/index.js')).wydotBsmSource(),
   ]
 }

@@ -62,6 +62,8 @@ export interface GenerateOptions {
 export interface GeneratedObject {
   key: string
   body: Uint8Array | string
+  /** Records in the body, when the generator knows it (`generate` reports records/s from it). */
+  records?: number
 }
 
 /**
