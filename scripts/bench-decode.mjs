@@ -28,8 +28,10 @@ if (values.worker) {
   const pass = (decode) => {
     let records = 0
     const start = process.hrtime.bigint()
+    const cpu = process.cpuUsage()
     for (let i = 0; i < keys.length; i++) records += decode(bodies[i], keys[i])
-    return {records, seconds: Number(process.hrtime.bigint() - start) / 1e9}
+    const used = process.cpuUsage(cpu)
+    return {records, seconds: Number(process.hrtime.bigint() - start) / 1e9, cpuSeconds: (used.user + used.system) / 1e6}
   }
   const lines = (body, key) => toJsonLines(body, key).records
   const objects = (body, key) => {
@@ -40,7 +42,20 @@ if (values.worker) {
   pass(lines)
   const fast = pass(lines)
   const slow = pass(objects)
-  process.stdout.write(JSON.stringify({records: fast.records, lines: fast.seconds, objects: slow.seconds, bytes: bodies.reduce((sum, body) => sum + body.length, 0)}))
+  // The synthetic generator over the same span of time (one object a minute).
+  const {generateBustimes} = await import(path.join(root, 'dist', 'plugins', 'bustimes', 'index.js'))
+  const generate = async () => {
+    let count = 0
+    for await (const object of generateBustimes({range: {from: new Date('2021-11-10T05:00:00Z'), to: new Date(Date.parse('2021-11-10T05:00:00Z') + keys.length * 60_000)}, seed: 1})) {
+      count += toJsonLines(Buffer.from(object.body), object.key).records
+    }
+    return count
+  }
+  await generate() // warm-up, as for decoding
+  const cpu = process.cpuUsage()
+  const generated = await generate()
+  const generateCpu = process.cpuUsage(cpu)
+  process.stdout.write(JSON.stringify({records: fast.records, lines: fast.seconds, linesCpu: fast.cpuSeconds, objects: slow.seconds, bytes: bodies.reduce((sum, body) => sum + body.length, 0), generated, generateCpu: (generateCpu.user + generateCpu.system) / 1e6}))
   process.exit(0)
 }
 
@@ -50,7 +65,7 @@ CUTOFF = 'raw/bustimes__2021-11-10__07-15-05.json'
 d = sys.argv[1]
 keys = sorted([k for k in os.listdir(d) if k.startswith('bustimes__')] + ['raw/' + k for k in os.listdir(os.path.join(d, 'raw'))])
 bodies = [open(os.path.join(d, k)).read() for k in keys]
-t = time.perf_counter(); n = 0
+t = time.perf_counter(); c = time.process_time(); n = 0
 for k, body in zip(keys, bodies):
     data = ast.literal_eval(body) if k <= CUTOFF else json.loads(body)
     if isinstance(data, dict):
@@ -60,7 +75,7 @@ for k, body in zip(keys, bodies):
         v['snapshot_time'] = stamp
         json.dumps(v)
         n += 1
-print(json.dumps({'records': n, 'seconds': time.perf_counter() - t}))
+print(json.dumps({'records': n, 'seconds': time.perf_counter() - t, 'cpuSeconds': time.process_time() - c}))
 `
 
 if (!existsSync(path.join(root, 'dist', 'plugins', 'bustimes', 'index.js'))) {
@@ -78,6 +93,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const ours = []
 const objects = []
 const reference = []
+const cpuRatios = []
+const cpuRates = []
+const generateRates = []
 let records = 0
 let bytes = 0
 for (let round = 0; round < Number(values.rounds); round++) {
@@ -91,6 +109,9 @@ for (let round = 0; round < Number(values.rounds); round++) {
   ours.push(records / node.lines)
   objects.push(records / node.objects)
   reference.push(records / ref.seconds)
+  cpuRatios.push(ref.cpuSeconds / node.linesCpu)
+  cpuRates.push(records / node.linesCpu)
+  generateRates.push(node.generated / node.generateCpu)
   console.error(`round ${round + 1}: toJsonLines ${Math.round(records / node.lines)} records/s, decode+stringify ${Math.round(records / node.objects)} records/s, reference ${Math.round(records / ref.seconds)} records/s`)
 }
 const result = {
@@ -103,6 +124,11 @@ const result = {
   referenceRecordsPerSecond: Math.round(median(reference)),
   ratio: Math.round((median(ours) / median(reference)) * 10) / 10,
   ratioPerRound: ours.map((rate, i) => Math.round((rate / reference[i]) * 10) / 10),
+  // CPU seconds rather than wall time: steadier on a shared, busy machine.
+  toJsonLinesRecordsPerCpuSecond: Math.round(median(cpuRates)),
+  cpuRatio: Math.round(median(cpuRatios) * 10) / 10,
+  // generate() then toJsonLines() of what it made, per CPU second.
+  generateAndDecodeRecordsPerCpuSecond: Math.round(median(generateRates)),
 }
 console.log(JSON.stringify(result, null, 2))
 if (scratch) rmSync(scratch, {recursive: true, force: true})

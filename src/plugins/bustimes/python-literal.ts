@@ -102,6 +102,10 @@ const PYTHON_NAMES: [Buffer, Buffer][] = [
 ]
 const JSON_NAMES: [Buffer, Buffer][] = ['null', 'true', 'false'].map((word) => [Buffer.from(word), Buffer.from(word)])
 
+/** Whitespace both grammars share (the flat-dict fast path skips it; comments and continuations take the slow path). */
+const PLAIN_SPACE = new Uint8Array(256)
+for (const c of ' \t\n\r') PLAIN_SPACE[c.charCodeAt(0)] = 1
+
 /** Bytes that may follow a complete number (so the fast path can copy it): delimiters and whitespace. */
 const NUMBER_END = new Uint8Array(256)
 for (const c of ', \t\n\r]}):#\f') NUMBER_END[c.charCodeAt(0)] = 1
@@ -138,6 +142,7 @@ export class LiteralTranscoder {
 
   // ---- output ----
 
+  /** Makes room for `extra` more output bytes (doubling the buffer). */
   ensure(extra: number): void {
     if (this.o + extra <= this.out.length) return
     let size = this.out.length * 2
@@ -163,11 +168,13 @@ export class LiteralTranscoder {
     }
   }
 
+  /** Appends one byte. */
   byte(c: number): void {
     if (this.o >= this.out.length) this.ensure(1)
     this.out[this.o++] = c
   }
 
+  /** Appends ASCII text. */
   ascii(text: string): void {
     this.ensure(text.length)
     for (let i = 0; i < text.length; i++) this.out[this.o++] = text.charCodeAt(i)
@@ -362,9 +369,13 @@ export class LiteralTranscoder {
     const startPos = this.pos
     const startO = this.o
     let p = startPos + 1
+    while (PLAIN_SPACE[src[p]] === 1) p++
     let pairs = 0
     let c = src[p]
     if (c === Ch.RBrace) return -1
+    // What this loop writes is never longer than what it reads (`u'k': None` → `"k":null`), so one check of the
+    // room for the rest of the input replaces a check per token.
+    this.ensure(end - startPos + 2)
     this.byte(Ch.LBrace)
     for (;;) {
       // Key: u'…' / '…' / "…" (Python) or "…" (JSON), then ":" and an optional space.
@@ -375,9 +386,7 @@ export class LiteralTranscoder {
       let q = keyFrom
       while (q < end && table[src[q]] === 0) q++
       if (q >= end || src[q] !== c || src[q + 1] !== Ch.Colon) break
-      const keyLength = q - keyFrom
-      this.ensure(keyLength + 4)
-      let out = this.out
+      const out = this.out
       let o = this.o
       const pairStart = o
       if (pairs > 0) out[o++] = Ch.Comma
@@ -390,7 +399,7 @@ export class LiteralTranscoder {
       out[o++] = Ch.Colon
       this.o = o
       p = q + 2
-      if (src[p] === Ch.Space) p++
+      while (PLAIN_SPACE[src[p]] === 1) p++
       // Value: a scalar directly followed by "," or "}".
       c = src[p]
       let valueFrom = p
@@ -440,18 +449,15 @@ export class LiteralTranscoder {
         }
         if (valueFrom >= 0) break
       }
+      while (PLAIN_SPACE[src[p]] === 1) p++
       c = src[p]
       if (c !== Ch.Comma && c !== Ch.RBrace) break
       // Write the value.
       if (valueFrom < 0) {
         const replacement = names[-1 - valueFrom][1]
-        this.ensure(replacement.length + 1)
-        out = this.out
         for (let i = 0; i < replacement.length; i++) out[o++] = replacement[i]
       } else {
         const n = valueTo - valueFrom
-        this.ensure(n + 4)
-        out = this.out
         if (quoted) out[o++] = Ch.DQuote
         if (n < 24) {
           for (let i = valueFrom; i < valueTo; i++) out[o++] = src[i]
@@ -470,7 +476,7 @@ export class LiteralTranscoder {
         this.pos = p
         return pairs
       }
-      if (src[p] === Ch.Space) p++
+      while (PLAIN_SPACE[src[p]] === 1) p++
       c = src[p]
     }
     this.pos = startPos

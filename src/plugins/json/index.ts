@@ -26,11 +26,12 @@ function parseJson(text: string, where: {line?: number} = {}): unknown {
       return value
     } as (key: string, value: unknown) => unknown)
   } catch (error) {
+    // V8 names the position for most errors, the end for truncation, and only a short snippet otherwise.
     const message = (error as Error).message
     const position = /position (\d+)/.exec(message)
-    const offset = position ? Number(position[1]) : text.length
+    const offset = position ? Number(position[1]) : /end of JSON input/.test(message) ? text.length : undefined
     const prefix = where.line === undefined ? '' : `line ${where.line}: `
-    throw new DecodeError(`${prefix}invalid JSON at offset ${offset}: ${message}`, {...where, offset})
+    throw new DecodeError(`${prefix}invalid JSON${offset === undefined ? '' : ` at offset ${offset}`}: ${message}`, {...where, offset})
   }
 }
 
