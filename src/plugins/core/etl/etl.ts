@@ -199,12 +199,16 @@ async function finishSegment(raw: Storage, decoded: DecodedSegment, options: Etl
   return result
 }
 
+/** Segment details kept in an {@link EtlResult} (a watch's totals cover every segment). */
+const MAX_SEGMENT_RESULTS = 1000
+
 /** The `--json` result of `bucketwright etl`. */
 export interface EtlResult {
   source: string
   /** The destination (a Postgres URL without its password). */
   target: string
   passes: number
+  /** One entry per segment (the latest 1,000 under --watch). */
   segments: SegmentResult[]
   totals: {segments: number; failed: number; lines: number; records: number; quarantined: number}
 }
@@ -215,11 +219,21 @@ export interface EtlResult {
  */
 export async function runEtl(options: EtlOptions & {watchIntervalMs?: number}): Promise<EtlResult> {
   const segments: SegmentResult[] = []
+  const totals = {segments: 0, failed: 0, lines: 0, records: 0, quarantined: 0}
   let passes = 0
   try {
     for (;;) {
       passes++
-      segments.push(...(await runEtlPass(options)))
+      for (const result of await runEtlPass(options)) {
+        if (result.status === 'done' || result.status === 'already-loaded') totals.segments++
+        if (result.status === 'failed') totals.failed++
+        totals.lines += result.lines
+        totals.records += Object.values(result.records).reduce((a, b) => a + b, 0)
+        totals.quarantined += result.quarantined
+        segments.push(result)
+        // A watch runs for days: keep the totals whole but only the latest segments' details.
+        if (segments.length > MAX_SEGMENT_RESULTS) segments.shift()
+      }
       if (options.watchIntervalMs === undefined || options.signal?.aborted) break
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, options.watchIntervalMs)
@@ -233,18 +247,5 @@ export async function runEtl(options: EtlOptions & {watchIntervalMs?: number}): 
   } finally {
     await options.sink.close()
   }
-  const sum = (pick: (result: SegmentResult) => number) => segments.reduce((total, result) => total + pick(result), 0)
-  return {
-    source: options.source.name,
-    target: options.sink.target,
-    passes,
-    segments,
-    totals: {
-      segments: segments.filter((result) => result.status === 'done' || result.status === 'already-loaded').length,
-      failed: segments.filter((result) => result.status === 'failed').length,
-      lines: sum((result) => result.lines),
-      records: sum((result) => Object.values(result.records).reduce((a, b) => a + b, 0)),
-      quarantined: sum((result) => result.quarantined),
-    },
-  }
+  return {source: options.source.name, target: options.sink.target, passes, segments, totals}
 }
