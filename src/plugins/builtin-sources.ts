@@ -6,6 +6,7 @@ import type {DataSource} from './core/index.js'
  */
 export default async function builtinSources(): Promise<(() => Promise<DataSource>)[]> {
   return [
+    async () => (await import('./bustimes/index.js')).bustimesSource,
     async () => (await import('./coinbase/index.js')).coinbaseSource(),
   ]
 }

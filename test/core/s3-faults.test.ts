@@ -64,6 +64,18 @@ describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
     expect(listed).toEqual(['retry/multipart.bin'])
   })
 
+  it('aborts a multipart upload that cannot complete, leaving no parts and no object behind', async () => {
+    const body = Buffer.alloc(20 * 1024 * 1024, 3)
+    proxy.plan = (r) => (r.method === 'PUT' && r.url.includes('partNumber=2') ? INTERNAL : {type: 'pass'})
+    const error = await storage.write('retry/aborted.bin', body).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RemoteError)
+    expect(proxy.count((r) => r.method === 'DELETE' && r.url.includes('uploadId='))).toBe(1)
+    const {ListMultipartUploadsCommand} = await import('@aws-sdk/client-s3')
+    const uploads = await (direct as S3Storage).client.send(new ListMultipartUploadsCommand({Bucket: bucket}))
+    expect(uploads.Uploads ?? []).toEqual([])
+    expect(await direct.head('retry/aborted.bin')).toBeUndefined()
+  })
+
   it('reads and lists through connection resets', async () => {
     await direct.write('retry/get.txt', 'read me through resets')
     failFirst(2, (r) => r.method === 'GET', {type: 'reset'})

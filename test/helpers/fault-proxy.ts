@@ -10,13 +10,15 @@ export type Fault =
   | {type: 'truncate'; afterBytes: number}
 
 /** Decides the fault of each request (method, path, 1-based request number). */
-export type FaultPlan = (request: {method: string; url: string; n: number}) => Fault
+export type FaultPlan = (request: {method: string; url: string; n: number; authorization?: string}) => Fault
 
 /** A request the proxy saw, with what it did. */
 export interface ProxiedRequest {
   method: string
   url: string
   fault: Fault['type']
+  /** The Authorization header as sent (tests check signing; never print it). */
+  authorization?: string
 }
 
 /**
@@ -45,8 +47,8 @@ export class FaultProxy {
     const target = new URL(this.target)
     this.server = http.createServer((req, res) => {
       const n = this.requests.length + 1
-      const fault = this.plan({method: req.method ?? 'GET', url: req.url ?? '/', n})
-      this.requests.push({method: req.method ?? 'GET', url: req.url ?? '/', fault: fault.type})
+      const fault = this.plan({method: req.method ?? 'GET', url: req.url ?? '/', n, authorization: req.headers.authorization})
+      this.requests.push({method: req.method ?? 'GET', url: req.url ?? '/', fault: fault.type, authorization: req.headers.authorization})
       const forward = () => {
         if (fault.type === 'reset') {
           req.socket.destroy()

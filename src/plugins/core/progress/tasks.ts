@@ -16,8 +16,12 @@ export function progressMode(options: {json?: boolean; quiet?: boolean}): Progre
  * Tasks run concurrently when `concurrent` is given (a number bounds it).
  */
 export async function runTasks<Ctx extends object>(tasks: ListrTask<Ctx>[], options: {mode: ProgressMode; concurrent?: boolean | number; ctx?: Ctx; exitOnError?: boolean}): Promise<Ctx> {
-  const {Listr, ProcessOutput} = await import('listr2')
+  const {Listr, ListrLogger, ProcessOutput} = await import('listr2')
   const processOutput = new ProcessOutput(process.stderr, process.stderr, {dump: ['stderr'], leaveEmptyLine: false})
+  // Plain lines carry the same UTC timestamp as log lines, so cron logs read in one order.
+  const timestamp = {condition: true, field: () => logTimestamp(), format: () => (text: string) => text}
+  // Renderers build their own logger writing to stdout unless handed one bound to stderr.
+  const logger = new ListrLogger({useIcons: true, processOutput})
   const renderer = options.mode === 'terminal' ? 'default' : options.mode === 'plain' ? 'simple' : 'silent'
   const list = new Listr<Ctx>(tasks, {
     concurrent: options.concurrent ?? false,
@@ -25,8 +29,8 @@ export async function runTasks<Ctx extends object>(tasks: ListrTask<Ctx>[], opti
     ctx: options.ctx,
     renderer,
     fallbackRenderer: 'simple',
-    rendererOptions: {processOutput, timestamp: {field: () => logTimestamp()}} as never,
-    fallbackRendererOptions: {processOutput, timestamp: {field: () => logTimestamp()}} as never,
+    rendererOptions: {processOutput, logger, timestamp} as never,
+    fallbackRendererOptions: {processOutput, logger, timestamp} as never,
     registerSignalListeners: false,
   } as never)
   return list.run()
