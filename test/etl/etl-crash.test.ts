@@ -24,7 +24,8 @@ function listDir(dir: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir) : []
 }
 
-describe('etl survives a crash mid-segment and runs side by side with another etl', () => {
+// Heavy suites (several CLI runs, real Postgres): generous timeouts for a shared, loaded machine.
+describe('etl survives a crash mid-segment and runs side by side with another etl', {timeout: 240_000}, () => {
   let server: {url: string; stop: () => Promise<void>}
   let client: pg.Client
   const temp: string[] = []

@@ -19,7 +19,7 @@ async function until(check: () => boolean, timeoutMs = 60_000): Promise<void> {
   }
 }
 
-describe('etl --watch', () => {
+describe('etl --watch', {timeout: 180_000}, () => {
   it('keeps polling, loads segments that arrive later, and stops cleanly on SIGTERM with one JSON result', async () => {
     const frames = advancedTradeFrames()
     const [first, second] = cut(frames, 2)

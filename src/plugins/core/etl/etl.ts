@@ -134,7 +134,9 @@ export async function runEtlPass(options: EtlOptions): Promise<SegmentResult[]> 
     }
     const claimed: ClaimedSegment = {name, started: performance.now(), base: {segment: name, status: 'claimed-elsewhere', lines: 0, records: {}, quarantined: 0, durationMs: 0}}
     try {
-      claimed.decoded = await decodeSegment(raw, segmentKey('processing', source.name, name), source, tables, tempRoot, {size: info.size, etag: info.etag})
+      const key = segmentKey('processing', source.name, name)
+      const object = {size: info.size, etag: info.etag}
+      claimed.decoded = (await options.sink.decodeFast?.(raw, key, source, tables, tempRoot, object)) ?? (await decodeSegment(raw, key, source, tables, tempRoot, object))
     } catch (error) {
       claimed.error = error
     }
