@@ -90,7 +90,7 @@ export class ParquetSink implements EtlSink {
         })
       }
       const byFile = new Map(counts.map((row) => [path.resolve(row.file), Number(row.rows)]))
-      for (const file of files) {
+      const outputs = await inParallel(files, UPLOADS_IN_FLIGHT, async (file): Promise<ParquetOutput> => {
         const relative = path.relative(outDir, file).split(path.sep)
         const partitionDirs = relative.slice(0, -1).join('/')
         // DuckDB numbers the files of a partition (part_<segment>0.parquet …); the first keeps the plain name.
@@ -114,8 +114,9 @@ export class ParquetSink implements EtlSink {
           quarantined: [],
           extra: {channel: staged.table.channel, segment: decoded.segment},
         })
-        result.outputs!.push({key, channel: staged.table.channel, rows, size: written.size})
-      }
+        return {key, channel: staged.table.channel, rows, size: written.size}
+      })
+      result.outputs!.push(...outputs)
     }
     return result
   }
@@ -177,6 +178,23 @@ export class ParquetSink implements EtlSink {
     if (!this.options.duckdb) await this.duckdb?.close()
     this.duckdb = undefined
   }
+}
+
+/** Files uploaded at once: each local write ends in an fsync and each S3 write is a request, so they overlap well. */
+const UPLOADS_IN_FLIGHT = 8
+
+/** Maps items through `work` with at most `limit` in flight; results in input order. */
+async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index])
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+  return results
 }
 
 /** `COPY (select) TO dir` as Hive-partitioned, zstd Parquet files named `part_<segment><i>.parquet`. */
