@@ -102,6 +102,9 @@ async function recoverStale(raw: Storage, source: string, staleAfterMs: number, 
   return recovered
 }
 
+/** Segments decoded ahead of the sink (each holds its staged files in a temp dir until written). */
+const DECODE_AHEAD = 2
+
 /** A segment claimed and decoded, waiting for the sink. */
 interface ClaimedSegment {
   name: string
@@ -148,10 +151,19 @@ export async function runEtlPass(options: EtlOptions): Promise<SegmentResult[]> 
     return info ? prepare(info) : undefined
   }
 
-  let pending = next()
-  while (pending) {
-    const claimed = await pending
-    pending = next()
+  // Segments claimed and being decoded ahead of the one being written: DuckDB decodes two at once on its threads.
+  const ahead: Promise<ClaimedSegment | undefined>[] = []
+  const topUp = () => {
+    while (ahead.length < DECODE_AHEAD) {
+      const pending = next()
+      if (!pending) return
+      ahead.push(pending)
+    }
+  }
+  topUp()
+  while (ahead.length > 0) {
+    const claimed = await ahead.shift()!
+    topUp()
     if (!claimed) continue
     let result: SegmentResult
     try {
