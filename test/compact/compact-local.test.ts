@@ -257,4 +257,46 @@ describe('compact fails safe (the built binary)', () => {
     expect(await keysOf(storage, `staging/${day}/`)).toEqual([])
     expect(await rowDifference([...before, ...again], files([`compacted/${day}.parquet`]))).toBe(0)
   })
+
+  it('a verified output that went missing before the inputs were deleted stops the rerun: exit 3, inputs kept', async () => {
+    const day = daysAgo(2)
+    const inputs = await stagingDay(day, 4, 10)
+    expect((await runCli(['compact', root], {env: {BUCKETWRIGHT_TEST_CRASH_AT: 'after-verified'}})).code).not.toBe(0)
+    await fs.rm(storage.pathOf(`compacted/${day}.parquet`))
+    const rerun = await runCli(['compact', root, '--json'])
+    expect(rerun.code).toBe(3)
+    expect((JSON.parse(rerun.stdout) as CompactResult).partitions[0]).toMatchObject({status: 'verification-failed', error: {code: 'COMPACT_OUTPUT_CHANGED'}})
+    expect(await keysOf(storage, 'staging/')).toEqual(inputs)
+  })
+
+  it('an unreadable input fails its partition only (exit 1, the object named), other partitions still compact', async () => {
+    const bad = daysAgo(3)
+    const badInputs = [...(await stagingDay(bad, 2, 10)), `staging/${bad}/broken.parquet`]
+    await storage.write(badInputs[2], 'not parquet at all')
+    await stagingDay(daysAgo(2), 3, 10, 500)
+    const run = await runCli(['compact', root, '--json'])
+    expect(run.code).toBe(1)
+    const result = JSON.parse(run.stdout) as CompactResult
+    const failed = result.partitions.find((entry) => entry.date === bad)!
+    expect(failed.status).toBe('failed')
+    expect(failed.error?.message).toContain('broken.parquet')
+    expect(result.partitions.find((entry) => entry.date === daysAgo(2))?.status).toBe('compacted')
+    expect(await keysOf(storage, `staging/${bad}/`)).toEqual(badInputs)
+  })
+
+  it('takes a run lock: a second run of the same job while one is running stops, changing nothing', async () => {
+    const inputs = await stagingDay(daysAgo(2), 3, 10)
+    const cache = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-cache-'))
+    const {acquireRunLock} = await import('../../src/plugins/core/index.js')
+    const lock = await acquireRunLock(path.join(cache, 'locks'), `compact ${storage.uri} shard 0/1`)
+    try {
+      const run = await runCli(['compact', root, '--json'], {env: {BUCKETWRIGHT_CACHE_DIR: cache}})
+      expect(run.code).toBe(1)
+      expect(JSON.parse(run.stdout).error.code).toBe('JOB_RUNNING')
+      expect(await keysOf(storage, 'staging/')).toEqual(inputs)
+    } finally {
+      await lock.release()
+    }
+    expect((await runCli(['compact', root], {env: {BUCKETWRIGHT_CACHE_DIR: cache}})).code).toBe(0)
+  })
 })

@@ -315,15 +315,20 @@ export class Compactor {
     for (const output of manifest.outputs) {
       const at = await this.storage.head(output.pendingKey ?? output.key)
       if (output.pendingKey && !at) {
-        // A pending file is removed only by moving it into place, so its absence means it was moved.
-        if (await this.storage.head(output.key)) continue
+        // A pending file goes away by being moved into place: then its key holds the same bytes (same ETag on
+        // local disk; on S3 a copy's ETag is the MD5 of the body).
+        const moved = await this.storage.head(output.key)
+        if (moved && (moved.etag === output.etag || moved.etag === output.md5)) continue
       } else if (at && (!output.etag || at.etag === output.etag)) {
         if (output.pendingKey) await this.storage.move(output.pendingKey, output.key)
         continue
       }
       throw new VerificationError(`${this.storage.uri}${output.pendingKey ?? output.key} is missing or changed since it was verified; no input of ${partition.id} was deleted.`, {
         code: 'COMPACT_OUTPUT_CHANGED',
-        nextSteps: [`Inspect ${compactionManifestKey(partition)}; remove it to compact ${partition.id} from scratch.`],
+        nextSteps: [
+          `Restore the file, then run compact again; ${compactionManifestKey(partition)} names it with its size and checksums.`,
+          `Or, if every input listed in that manifest is still there unchanged, delete the manifest to compact ${partition.id} from scratch.`,
+        ],
         details: {partition: partition.id, key: output.key},
       })
     }
