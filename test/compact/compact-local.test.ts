@@ -181,6 +181,23 @@ describe('compact on local disk', () => {
     expect(bad.exitCode).toBe(2)
   })
 
+  it('takes settings from flags, then BUCKETWRIGHT_* variables, then commands.compact in the config file', async () => {
+    await stagingDay(daysAgo(3), 2, 5)
+    const config = path.join(root, '_config.json')
+    await fs.writeFile(config, JSON.stringify({commands: {compact: {'min-age': '10d', 'min-files': 1}}}))
+    const fromFile = await runInProcess<CompactResult>(['compact', root, '--config', config, '--dry-run', '--json'])
+    expect(fromFile.result!.partitions[0].status).toBe('too-recent')
+    process.env.BUCKETWRIGHT_MIN_AGE = '2d'
+    try {
+      const fromEnv = await runInProcess<CompactResult>(['compact', root, '--config', config, '--dry-run', '--json'])
+      expect(fromEnv.result!.partitions[0].status).toBe('would-compact')
+      const fromFlag = await runInProcess<CompactResult>(['compact', root, '--config', config, '--min-age', '5d', '--dry-run', '--json'])
+      expect(fromFlag.result!.partitions[0].status).toBe('too-recent')
+    } finally {
+      delete process.env.BUCKETWRIGHT_MIN_AGE
+    }
+  })
+
   it('splits partitions across --shard workers: each partition belongs to exactly one', async () => {
     for (let day = 2; day < 8; day++) await stagingDay(daysAgo(day), 2, 3, day * 100)
     const seen: string[] = []

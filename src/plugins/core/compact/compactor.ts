@@ -128,7 +128,11 @@ export class Compactor {
   /** Finishes (`verified`) or rolls back (`committing`) what an interrupted run left. */
   private async recover(partition: Partition, result: PartitionResult, report: (message: string) => void): Promise<void> {
     const previous = await readCompactionManifest(this.storage, partition)
-    if (!previous || previous.state === 'done' || this.options.dryRun) return
+    if (!previous || previous.state === 'done') return
+    if (this.options.dryRun) {
+      result.reason = `an interrupted run (${previous.state}) would first be ${previous.state === 'verified' ? 'finished' : 'rolled back'}`
+      return
+    }
     if (previous.state === 'committing') {
       report('rolling back an interrupted run')
       await this.removeOutputs(previous)
