@@ -67,7 +67,7 @@ const NODE_RESERVE_BYTES = 160 * 1024 ** 2
  * every step (see {@link CompactionManifest} for the states). Holds one DuckDB for the whole run.
  */
 export class Compactor {
-  private db?: DuckDB
+  private db?: Promise<DuckDB>
   private workRoot?: string
   private spool: Spool
   private partitionsDone = 0
@@ -86,6 +86,8 @@ export class Compactor {
 
   /** Lists the location once and returns this shard's partitions in key order, with counts and bytes. */
   async discover(onProgress?: (keys: number) => void): Promise<PartitionSummary[]> {
+    // Open DuckDB while the listing waits on storage; a failure surfaces where it is used.
+    if (!this.options.dryRun) this.duck().catch(() => {})
     const found = new Map<string, PartitionSummary>()
     let keys = 0
     for await (const info of this.storage.list('')) {
@@ -196,14 +198,15 @@ export class Compactor {
     return inputs
   }
 
-  private async duck(): Promise<DuckDB> {
+  /** The run's DuckDB, opened once (loading it takes a while: {@link discover} starts it while it lists). */
+  private duck(): Promise<DuckDB> {
     // --memory-limit bounds the process: DuckDB's buffers get what is left after Node and DuckDB's own overhead.
     const limitMb = Math.max(64, Math.floor(Math.min(this.options.memoryLimitBytes * 0.75, this.options.memoryLimitBytes - NODE_RESERVE_BYTES) / 1024 ** 2))
-    if (!this.db) {
-      this.db = await openDuckDB({memoryLimit: `${limitMb}MiB`, threads: this.options.threads})
+    this.db ??= openDuckDB({memoryLimit: `${limitMb}MiB`, threads: this.options.threads}).then(async (db) => {
       // Footers are read when the schemas are merged and again by the scan: parse each once.
-      await this.db.run('SET parquet_metadata_cache = true')
-    }
+      await db.run('SET parquet_metadata_cache = true')
+      return db
+    })
     return this.db
   }
 
@@ -418,7 +421,7 @@ export class Compactor {
 
   async close(): Promise<void> {
     await this.spool.close()
-    await this.db?.close()
+    if (this.db) await (await this.db.catch(() => undefined))?.close()
     if (this.workRoot) await fs.rm(this.workRoot, {recursive: true, force: true})
   }
 }
