@@ -82,7 +82,7 @@ export function relationOf(files: string[]): string {
   const json = files.filter((file) => !file.endsWith('.parquet'))
   const parts: string[] = []
   if (parquet.length > 0) parts.push(`SELECT * FROM read_parquet([${parquet.map(quote).join(', ')}], union_by_name = true, hive_partitioning = false)`)
-  if (json.length > 0) parts.push(`SELECT * FROM read_json([${json.map(quote).join(', ')}], union_by_name = true, hive_partitioning = false, sample_size = -1)`)
+  if (json.length > 0) parts.push(`SELECT * FROM read_json([${json.map(quote).join(', ')}], union_by_name = true, hive_partitioning = false, sample_size = -1, dateformat = 'disabled', timestampformat = 'disabled')`)
   return `(${parts.join(' UNION ALL BY NAME ')})`
 }
 

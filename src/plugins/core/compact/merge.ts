@@ -143,7 +143,11 @@ export function sourceSql(sources: MergeSource[]): string {
   // columns of the compacted file that goes back into the same folder).
   if (parquet.length > 0) parts.push(`SELECT * FROM read_parquet(${sqlList(parquet)}, union_by_name = true, hive_partitioning = false)`)
   // sample_size -1: a field that first appears deep in a file is still a column (a sample would silently drop it).
-  if (json.length > 0) parts.push(`SELECT * FROM read_json(${sqlList(json)}, union_by_name = true, hive_partitioning = false, sample_size = -1)`)
+  // Date and timestamp detection off: a string stays the string that was written ("…Z[UTC]", nine-digit
+  // nanoseconds), instead of becoming a TIMESTAMP in one file and a re-formatted VARCHAR where files disagree.
+  if (json.length > 0) {
+    parts.push(`SELECT * FROM read_json(${sqlList(json)}, union_by_name = true, hive_partitioning = false, sample_size = -1, dateformat = 'disabled', timestampformat = 'disabled')`)
+  }
   return parts.join(' UNION ALL BY NAME ')
 }
 
