@@ -5,5 +5,7 @@ import type {DataSource} from './core/index.js'
  * Each is a factory so a source's modules load only when sources are asked for.
  */
 export default async function builtinSources(): Promise<(() => Promise<DataSource>)[]> {
-  return []
+  return [
+    async () => (await import('./bustimes/index.js')).bustimesSource,
+  ]
 }

@@ -1,0 +1,950 @@
+import {isUtf8} from 'node:buffer'
+
+import {DecodeError} from '../core/index.js'
+
+/**
+ * Python literals (what `repr()` writes and `ast.literal_eval` reads) decoded by a single pass over the UTF-8
+ * bytes that writes JSON text as it goes, instead of building values first.
+ *
+ * Why a transcoder: the hot path of `convert` is "repr body → JSON lines → gzip". Copying the bytes of keys,
+ * numbers and escape-free strings straight into the output is several times faster than building objects and
+ * serialising them again, and it keeps numbers exact: the JSON text of an int has all its digits (no 2^53 limit)
+ * and a float keeps its decimal point, so Python's `json.loads` reads back the very value `ast.literal_eval`
+ * produced (`5.0` stays a float, `12345678901234567890` stays exact).
+ *
+ * Decisions, matching Python 3's `ast.literal_eval` (the reference) unless noted:
+ * - dict keys must be `str` (a {@link DecodeError} otherwise); duplicate keys are written as they come, and every
+ *   JSON reader (JS and Python) keeps the last one, as Python does.
+ * - tuples become arrays; `(x)` is just `x`; sets, complex numbers, `inf`/`nan` names and `\N{...}` escapes are
+ *   rejected with a clear error. A float literal that overflows (`1e999`) is rejected: JSON has no infinity.
+ * - string prefixes `u`, `b`, `r`, `ur`, `br`, `rb` in any case. `b''` bytes become a string of the byte values
+ *   (latin-1), like a Python-2 `str` read by Python 3. `ur''` follows Python 2: raw, but `\uXXXX` is decoded.
+ * - Python-2 long suffixes (`10L`) are accepted (Python 3 would reject them); `0x`/`0o`/`0b` and `_` separators
+ *   are converted to plain decimal; leading-zero ints (`017`, a Python-2 octal) are rejected.
+ * - `#` comments and backslash line continuations between tokens are whitespace.
+ */
+
+/** Which grammar the bytes are read with. */
+export type LiteralSyntax = 'python' | 'json'
+
+const enum Ch {
+  Tab = 0x09,
+  Lf = 0x0a,
+  Cr = 0x0d,
+  Ff = 0x0c,
+  Space = 0x20,
+  Hash = 0x23,
+  DQuote = 0x22,
+  SQuote = 0x27,
+  LParen = 0x28,
+  RParen = 0x29,
+  Plus = 0x2b,
+  Comma = 0x2c,
+  Minus = 0x2d,
+  Dot = 0x2e,
+  Slash = 0x2f,
+  Zero = 0x30,
+  Seven = 0x37,
+  Nine = 0x39,
+  Colon = 0x3a,
+  LBracket = 0x5b,
+  Backslash = 0x5c,
+  RBracket = 0x5d,
+  Underscore = 0x5f,
+  LBrace = 0x7b,
+  RBrace = 0x7d,
+}
+
+/** Per quote kind, the bytes that end a run of plain string content (0 = copy as is). */
+function specialTable(quote: number, bytesString: boolean): Uint8Array {
+  const table = new Uint8Array(256)
+  for (let i = 0; i < 0x20; i++) table[i] = 1
+  table[quote] = 1
+  table[Ch.DQuote] = 1
+  table[Ch.Backslash] = 1
+  if (bytesString) for (let i = 0x80; i < 0x100; i++) table[i] = 1
+  return table
+}
+
+const SPECIAL_SINGLE = specialTable(Ch.SQuote, false)
+const SPECIAL_DOUBLE = specialTable(Ch.DQuote, false)
+const SPECIAL_SINGLE_BYTES = specialTable(Ch.SQuote, true)
+const SPECIAL_DOUBLE_BYTES = specialTable(Ch.DQuote, true)
+
+const HEX = new Int8Array(256).fill(-1)
+for (let i = 0; i < 10; i++) HEX[0x30 + i] = i
+for (let i = 0; i < 6; i++) {
+  HEX[0x41 + i] = 10 + i
+  HEX[0x61 + i] = 10 + i
+}
+const HEX_DIGITS = Buffer.from('0123456789abcdef')
+
+/** Letters that may start a Python string prefix (u, b, r in either case). */
+function isPrefixLetter(c: number): boolean {
+  const lower = c | 0x20
+  return lower === 0x75 || lower === 0x62 || lower === 0x72
+}
+
+function isDigit(c: number): boolean {
+  return c >= Ch.Zero && c <= Ch.Nine
+}
+
+function isNameChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || isDigit(c) || c === Ch.Underscore || c >= 0x80
+}
+
+const MAX_DEPTH = 1000
+
+const PYTHON_NAMES: [Buffer, Buffer][] = [
+  [Buffer.from('None'), Buffer.from('null')],
+  [Buffer.from('True'), Buffer.from('true')],
+  [Buffer.from('False'), Buffer.from('false')],
+]
+const JSON_NAMES: [Buffer, Buffer][] = ['null', 'true', 'false'].map((word) => [Buffer.from(word), Buffer.from(word)])
+
+/** Bytes that may follow a complete number (so the fast path can copy it): delimiters and whitespace. */
+const NUMBER_END = new Uint8Array(256)
+for (const c of ', \t\n\r]}):#\f') NUMBER_END[c.charCodeAt(0)] = 1
+
+/**
+ * The transcoder: reads one value of `syntax` from `src` at `pos` and appends its JSON text to an output buffer.
+ * Exported for sources that drive it over a known document shape (bustimes writes one JSON line per vehicle);
+ * most callers want {@link pythonLiteralToJson} or {@link parsePythonLiteral}.
+ */
+export class LiteralTranscoder {
+  /** Read position (byte offset into `src`). */
+  pos = 0
+  /** Output buffer and its fill level; `out.subarray(0, o)` is the JSON written so far. */
+  out: Buffer
+  o = 0
+  /** Set when an integer beyond ±2^53 was written (JSON.parse would round it). */
+  bigIntegers = false
+  private depth = 0
+  private readonly end: number
+
+  constructor(
+    readonly src: Uint8Array,
+    readonly syntax: LiteralSyntax,
+    outputHint = src.length + (src.length >> 3) + 64,
+  ) {
+    this.end = src.length
+    this.out = Buffer.allocUnsafe(outputHint)
+  }
+
+  /** Checks the bytes are UTF-8 (Python source and JSON both must be); call once per document. */
+  checkUtf8(): void {
+    if (!isUtf8(this.src)) throw new DecodeError('body is not valid UTF-8 text', {offset: 0})
+  }
+
+  // ---- output ----
+
+  ensure(extra: number): void {
+    if (this.o + extra <= this.out.length) return
+    let size = this.out.length * 2
+    while (size < this.o + extra) size *= 2
+    const bigger = Buffer.allocUnsafe(size)
+    this.out.copy(bigger, 0, 0, this.o)
+    this.out = bigger
+  }
+
+  /** Appends `src[from, to)`; short runs by hand, long ones natively. */
+  copy(from: number, to: number): void {
+    const n = to - from
+    this.ensure(n)
+    const out = this.out
+    if (n < 24) {
+      const src = this.src
+      let o = this.o
+      for (let i = from; i < to; i++) out[o++] = src[i]
+      this.o = o
+    } else {
+      out.set(this.src.subarray(from, to), this.o)
+      this.o += n
+    }
+  }
+
+  byte(c: number): void {
+    if (this.o >= this.out.length) this.ensure(1)
+    this.out[this.o++] = c
+  }
+
+  ascii(text: string): void {
+    this.ensure(text.length)
+    for (let i = 0; i < text.length; i++) this.out[this.o++] = text.charCodeAt(i)
+  }
+
+  /** Appends a UTF-16 code unit as a JSON `\uXXXX` escape. */
+  private unitEscape(unit: number): void {
+    this.ensure(6)
+    const out = this.out
+    out[this.o++] = Ch.Backslash
+    out[this.o++] = 0x75
+    out[this.o++] = HEX_DIGITS[(unit >> 12) & 15]
+    out[this.o++] = HEX_DIGITS[(unit >> 8) & 15]
+    out[this.o++] = HEX_DIGITS[(unit >> 4) & 15]
+    out[this.o++] = HEX_DIGITS[unit & 15]
+  }
+
+  /** Appends one code point inside a JSON string, escaped where JSON requires or the code point needs it. */
+  private codePoint(cp: number): void {
+    if (cp === Ch.DQuote) return this.ascii('\\"')
+    if (cp === Ch.Backslash) return this.ascii('\\\\')
+    if (cp >= 0x20 && cp < 0x7f) return this.byte(cp)
+    if (cp === Ch.Lf) return this.ascii('\\n')
+    if (cp === Ch.Tab) return this.ascii('\\t')
+    if (cp === Ch.Cr) return this.ascii('\\r')
+    if (cp > 0xffff) {
+      const v = cp - 0x10000
+      this.unitEscape(0xd800 + (v >> 10))
+      return this.unitEscape(0xdc00 + (v & 0x3ff))
+    }
+    this.unitEscape(cp)
+  }
+
+  // ---- errors ----
+
+  /** A {@link DecodeError} at byte `at`, reported as a character offset with a snippet of the text around it. */
+  error(problem: string, at = this.pos, expected?: string): DecodeError {
+    const src = Buffer.from(this.src.buffer, this.src.byteOffset, this.src.length)
+    const offset = src.toString('utf8', 0, Math.min(at, src.length)).length
+    const before = src.toString('utf8', Math.max(0, at - 30), Math.min(at, src.length))
+    const after = src.toString('utf8', Math.min(at, src.length), Math.min(src.length, at + 30))
+    const snippet = `${JSON.stringify(before).slice(1, -1)}⟨here⟩${JSON.stringify(after).slice(1, -1)}`
+    const tail = expected ? ` (expected ${expected})` : ''
+    return new DecodeError(`${problem} at offset ${offset}${tail}: …${snippet}…`, {offset})
+  }
+
+  /** The error for the byte at `pos`: end of input or an unexpected character. */
+  unexpected(expected?: string, at = this.pos): DecodeError {
+    if (at >= this.end) return this.error('unexpected end of input (truncated?)', at, expected)
+    const src = Buffer.from(this.src.buffer, this.src.byteOffset, this.src.length)
+    let width = 1
+    const c = src[at]
+    if (c >= 0xf0) width = 4
+    else if (c >= 0xe0) width = 3
+    else if (c >= 0xc0) width = 2
+    const shown = JSON.stringify(src.toString('utf8', at, Math.min(this.end, at + width)))
+    return this.error(`unexpected ${shown}`, at, expected)
+  }
+
+  // ---- whitespace ----
+
+  /** Skips whitespace (and, in Python, comments and backslash line continuations); returns the next byte or -1. */
+  skipWs(): number {
+    const src = this.src
+    const end = this.end
+    let p = this.pos
+    for (;;) {
+      if (p >= end) {
+        this.pos = p
+        return -1
+      }
+      const c = src[p]
+      if (c === Ch.Space || c === Ch.Lf || c === Ch.Cr || c === Ch.Tab) {
+        p++
+        continue
+      }
+      if (this.syntax === 'python') {
+        if (c === Ch.Ff) {
+          p++
+          continue
+        }
+        if (c === Ch.Hash) {
+          while (p < end && src[p] !== Ch.Lf) p++
+          continue
+        }
+        if (c === Ch.Backslash && (src[p + 1] === Ch.Lf || (src[p + 1] === Ch.Cr && src[p + 2] === Ch.Lf))) {
+          p += src[p + 1] === Ch.Lf ? 2 : 3
+          continue
+        }
+      }
+      this.pos = p
+      return c
+    }
+  }
+
+  /** Expects `c` after optional whitespace and steps over it. */
+  expect(c: number, what: string): void {
+    if (this.skipWs() !== c) throw this.unexpected(what)
+    this.pos++
+  }
+
+  // ---- values ----
+
+  /** Transcodes one value at the current position. */
+  value(): void {
+    const c = this.skipWs()
+    if ((c === 0x75 || c === Ch.SQuote) && this.syntax === 'python' && this.quickString()) return
+    switch (c) {
+      case Ch.LBrace:
+        this.dict()
+        return
+      case Ch.LBracket:
+        return this.list()
+      case Ch.DQuote:
+        return this.string()
+      case Ch.SQuote:
+        if (this.syntax === 'python') return this.string()
+        break
+      case Ch.LParen:
+        if (this.syntax === 'python') return this.tuple()
+        break
+      case -1:
+        throw this.unexpected('a value')
+      default:
+        if (isDigit(c) || c === Ch.Minus || (this.syntax === 'python' && (c === Ch.Dot || c === Ch.Plus))) return this.number()
+        if (this.syntax === 'python' && isPrefixLetter(c) && this.stringStartsAt(this.pos)) return this.string()
+        return this.name()
+    }
+    throw this.unexpected('a value')
+  }
+
+  private enter(): void {
+    if (++this.depth > MAX_DEPTH) throw this.error(`nesting deeper than ${MAX_DEPTH} levels`)
+  }
+
+  /**
+   * Transcodes a dict at `{`; `onKey(keyStart)` is called after each key's JSON text is written (at
+   * `out[keyStart..o)`), before the value; it returns false to drop the pair from the output.
+   */
+  dict(onKey?: (keyStart: number) => boolean): number {
+    this.enter()
+    this.pos++
+    this.byte(Ch.LBrace)
+    let pairs = 0
+    let c = this.skipWs()
+    while (c !== Ch.RBrace) {
+      const pairStart = this.o
+      if (pairs > 0) this.byte(Ch.Comma)
+      const keyStart = this.o
+      if (this.syntax === 'python' && this.quickString()) {
+        // copied
+      } else if (this.atString(c)) {
+        this.string()
+      } else {
+        throw c === -1 ? this.unexpected('a dict key') : this.error(this.syntax === 'python' ? 'dict keys must be strings' : 'object keys must be strings', this.pos)
+      }
+      const keep = onKey ? onKey(keyStart) : true
+      if (this.src[this.pos] === Ch.Colon) this.pos++
+      else this.expect(Ch.Colon, '":" after a dict key')
+      this.byte(Ch.Colon)
+      this.value()
+      if (keep) pairs++
+      else this.o = pairStart
+      c = this.skipWs()
+      if (c === Ch.Comma) {
+        this.pos++
+        c = this.skipWs()
+        if (c === Ch.RBrace && this.syntax === 'json') throw this.unexpected('a key after ","')
+      } else if (c !== Ch.RBrace) {
+        throw this.unexpected('"," or "}"')
+      }
+    }
+    this.pos++
+    this.byte(Ch.RBrace)
+    this.depth--
+    return pairs
+  }
+
+  /** Transcodes a list at `[`. */
+  list(): void {
+    this.enter()
+    this.pos++
+    this.byte(Ch.LBracket)
+    let items = 0
+    let c = this.skipWs()
+    while (c !== Ch.RBracket) {
+      if (items++ > 0) this.byte(Ch.Comma)
+      this.value()
+      c = this.skipWs()
+      if (c === Ch.Comma) {
+        this.pos++
+        c = this.skipWs()
+        if (c === Ch.RBracket && this.syntax === 'json') throw this.unexpected('a value after ","')
+      } else if (c !== Ch.RBracket) {
+        throw this.unexpected('"," or "]"')
+      }
+    }
+    this.pos++
+    this.byte(Ch.RBracket)
+    this.depth--
+  }
+
+  /** A tuple `(a, b)` → array; `()` → `[]`; `(a)` is only grouping → `a`. */
+  private tuple(): void {
+    this.enter()
+    this.pos++
+    const start = this.o
+    this.byte(Ch.LBracket)
+    let items = 0
+    let sawComma = false
+    let c = this.skipWs()
+    while (c !== Ch.RParen) {
+      if (items++ > 0) this.byte(Ch.Comma)
+      this.value()
+      c = this.skipWs()
+      if (c === Ch.Comma) {
+        sawComma = true
+        this.pos++
+        c = this.skipWs()
+      } else if (c !== Ch.RParen) {
+        throw this.unexpected('"," or ")"')
+      }
+    }
+    this.pos++
+    if (items === 1 && !sawComma) {
+      // Grouping parentheses: drop the "[" written speculatively.
+      this.out.copyWithin(start, start + 1, this.o)
+      this.o--
+    } else {
+      this.byte(Ch.RBracket)
+    }
+    this.depth--
+  }
+
+  /**
+   * The common string — optional `u` prefix, one quote, no escapes or specials, directly followed by a delimiter —
+   * copied in one go; returns false, having consumed nothing, for anything else.
+   */
+  private quickString(): boolean {
+    const src = this.src
+    let p = this.pos
+    if (src[p] === 0x75) p++
+    const quote = src[p]
+    if ((quote !== Ch.SQuote && quote !== Ch.DQuote) || src[p + 1] === quote) return false
+    const table = quote === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
+    const start = p + 1
+    const end = this.end
+    let q = start
+    while (q < end && table[src[q]] === 0) q++
+    if (q >= end || src[q] !== quote) return false
+    const after = src[q + 1]
+    if (after !== Ch.Colon && after !== Ch.Comma && after !== Ch.RBrace && after !== Ch.RBracket) return false
+    const n = q - start
+    this.ensure(n + 2)
+    const out = this.out
+    let o = this.o
+    out[o++] = Ch.DQuote
+    if (n < 24) {
+      for (let i = start; i < q; i++) out[o++] = src[i]
+    } else {
+      out.set(src.subarray(start, q), o)
+      o += n
+    }
+    out[o++] = Ch.DQuote
+    this.o = o
+    this.pos = q + 1
+    return true
+  }
+
+  /** True when a string (a dict key) starts at the current position, whose byte is `c`. */
+  atString(c: number): boolean {
+    if (c === Ch.DQuote) return true
+    return this.syntax === 'python' && (c === Ch.SQuote || (isPrefixLetter(c) && this.stringStartsAt(this.pos)))
+  }
+
+  /** True when a Python string (with an optional prefix of up to two letters) starts at `p`. */
+  stringStartsAt(p: number): boolean {
+    const src = this.src
+    for (let i = 0; i < 3; i++) {
+      const c = src[p + i]
+      if (c === Ch.SQuote || c === Ch.DQuote) return i > 0 ? this.validPrefix(p, i) : true
+      if (!isPrefixLetter(c)) return false
+    }
+    return false
+  }
+
+  private validPrefix(p: number, length: number): boolean {
+    if (length === 1) return true
+    const a = this.src[p] | 0x20
+    const b = this.src[p + 1] | 0x20
+    // ur (Python 2), br, rb
+    return (a === 0x75 && b === 0x72) || (a === 0x62 && b === 0x72) || (a === 0x72 && b === 0x62)
+  }
+
+  /** `True`, `False`, `None` (Python) or `true`, `false`, `null` (JSON). */
+  private name(): void {
+    const src = this.src
+    const start = this.pos
+    let p = start
+    while (p < this.end && isNameChar(src[p])) p++
+    if (p === start) throw this.unexpected('a value')
+    const json = this.syntax === 'python' ? PYTHON_NAMES : JSON_NAMES
+    for (let i = 0; i < json.length; i++) {
+      const [word, replacement] = json[i]
+      if (p - start !== word.length) continue
+      let same = true
+      for (let j = 0; j < word.length; j++) {
+        if (src[start + j] !== word[j]) {
+          same = false
+          break
+        }
+      }
+      if (!same) continue
+      this.ensure(replacement.length)
+      replacement.copy(this.out, this.o)
+      this.o += replacement.length
+      this.pos = p
+      return
+    }
+    const hint = this.syntax === 'python' ? 'True, False, None or a literal' : 'true, false, null or a literal'
+    if (p >= this.end && json.some(([word]) => word.length > p - start && word.subarray(0, p - start).equals(src.subarray(start, p)))) {
+      throw this.unexpected(hint, p) // a name cut short: the body is truncated
+    }
+    const word = Buffer.from(src.buffer, src.byteOffset + start, p - start).toString('utf8')
+    throw this.error(`unexpected name "${word.length > 40 ? word.slice(0, 40) + '…' : word}"`, start, hint)
+  }
+
+  // ---- numbers ----
+
+  /** A number; JSON numbers are validated and copied, Python ones normalised to JSON text of the same value and type. */
+  private number(): void {
+    if (this.syntax === 'json') return this.jsonNumber()
+    const src = this.src
+    const start = this.pos
+    let p = start
+    // Fast path: a plain int or a JSON-shaped float (`-12`, `45.5094312`) followed by a delimiter is copied as is.
+    {
+      let q = src[p] === Ch.Minus ? p + 1 : p
+      const first = q
+      while (isDigit(src[q])) q++
+      const digits = q - first
+      if (digits > 0 && (src[first] !== Ch.Zero || digits === 1)) {
+        let float = false
+        if (src[q] === Ch.Dot && isDigit(src[q + 1])) {
+          float = true
+          q += 2
+          while (isDigit(src[q])) q++
+        }
+        if (q >= this.end || NUMBER_END[src[q]] === 1) {
+          if (!float && digits >= 16) this.bigIntegers = true
+          this.copy(p, q)
+          this.pos = q
+          return
+        }
+      }
+    }
+    let negative = false
+    // Unary signs, possibly several and spaced (`- 5`, `+5`), as Python's grammar allows.
+    while (src[p] === Ch.Minus || src[p] === Ch.Plus) {
+      if (src[p] === Ch.Minus) negative = !negative
+      p++
+      this.pos = p
+      this.skipWs()
+      p = this.pos
+    }
+    const digitsStart = p
+    const radix = src[p + 1] | 0x20
+    if (src[p] === Ch.Zero && (radix === 0x78 || radix === 0x6f || radix === 0x62)) {
+      return this.radixInteger(p, negative)
+    }
+    let underscores = false
+    while (isDigit(src[p]) || (src[p] === Ch.Underscore && isDigit(src[p - 1]) && isDigit(src[p + 1]))) {
+      if (src[p] === Ch.Underscore) underscores = true
+      p++
+    }
+    const intEnd = p
+    let isFloat = false
+    let fracDigits = -1
+    if (src[p] === Ch.Dot) {
+      isFloat = true
+      p++
+      const fracStart = p
+      while (isDigit(src[p]) || (src[p] === Ch.Underscore && isDigit(src[p - 1]) && isDigit(src[p + 1]))) {
+        if (src[p] === Ch.Underscore) underscores = true
+        p++
+      }
+      fracDigits = p - fracStart
+    }
+    if (intEnd === digitsStart && fracDigits <= 0) throw this.unexpected('a number', digitsStart)
+    let exponentDigits = 0
+    if ((src[p] | 0x20) === 0x65) {
+      isFloat = true
+      let q = p + 1
+      if (src[q] === Ch.Plus || src[q] === Ch.Minus) q++
+      const expStart = q
+      while (isDigit(src[q]) || (src[q] === Ch.Underscore && isDigit(src[q - 1]) && isDigit(src[q + 1]))) q++
+      if (q === expStart) throw this.unexpected('exponent digits', q)
+      exponentDigits = q - expStart
+      p = q
+    }
+    const next = src[p]
+    if ((next | 0x20) === 0x6a) throw this.error('complex numbers are not supported', start)
+    let longSuffix = false
+    if (!isFloat && (next | 0x20) === 0x6c) {
+      // Python 2 long: 10L
+      longSuffix = true
+    }
+    if (!longSuffix && p < this.end && isNameChar(next)) throw this.unexpected('a delimiter after the number', p)
+    this.pos = longSuffix ? p + 1 : p
+
+    if (!isFloat) {
+      const intDigits = intEnd - digitsStart
+      if (src[digitsStart] === Ch.Zero && intDigits > 1) {
+        for (let i = digitsStart; i < intEnd; i++) {
+          if (src[i] !== Ch.Zero && src[i] !== Ch.Underscore) throw this.error('integers with leading zeros (Python-2 octal) are not supported', digitsStart)
+        }
+        return this.ascii('0')
+      }
+      if (negative && !(intDigits === 1 && src[digitsStart] === Ch.Zero)) this.byte(Ch.Minus)
+      if (underscores) {
+        for (let i = digitsStart; i < intEnd; i++) if (src[i] !== Ch.Underscore) this.byte(src[i])
+      } else {
+        this.copy(digitsStart, intEnd)
+      }
+      if (intDigits >= 16) this.bigIntegers = true
+      return
+    }
+    // A float: copy when already valid JSON (Python's json.loads then reads the same double, still a float);
+    // otherwise rebuild it from the parsed value.
+    const leadingZero = src[digitsStart] === Ch.Zero && intEnd - digitsStart > 1
+    const jsonShaped = intEnd > digitsStart && !leadingZero && fracDigits !== 0 && !underscores
+    if (jsonShaped && exponentDigits < 3) {
+      if (negative) this.byte(Ch.Minus)
+      this.copy(digitsStart, p)
+      return
+    }
+    let text = Buffer.from(src.buffer, src.byteOffset + digitsStart, p - digitsStart).toString('latin1')
+    if (underscores) text = text.replaceAll('_', '')
+    const value = Number.parseFloat(text)
+    if (!Number.isFinite(value)) throw this.error('float literal overflows to infinity (JSON has no infinity)', start)
+    this.ascii(formatFloat(negative ? -value : value))
+  }
+
+  private radixInteger(p: number, negative: boolean): void {
+    const src = this.src
+    const kind = src[p + 1] | 0x20
+    const start = p
+    p += 2
+    const digitsStart = p
+    while (isNameChar(src[p])) p++
+    let digits = Buffer.from(src.buffer, src.byteOffset + digitsStart, p - digitsStart).toString('latin1')
+    const longSuffix = /[lL]$/.test(digits)
+    if (longSuffix) digits = digits.slice(0, -1)
+    const pattern = kind === 0x78 ? /^_?[0-9a-fA-F]+(_[0-9a-fA-F]+)*$/ : kind === 0x6f ? /^_?[0-7]+(_[0-7]+)*$/ : /^_?[01]+(_[01]+)*$/
+    if (!pattern.test(digits)) throw this.error('malformed integer literal', start)
+    const prefix = kind === 0x78 ? '0x' : kind === 0x6f ? '0o' : '0b'
+    const value = BigInt(prefix + digits.replaceAll('_', ''))
+    const text = (negative && value !== 0n ? '-' : '') + value.toString()
+    if (text.replace('-', '').length >= 16) this.bigIntegers = true
+    this.ascii(text)
+    this.pos = p
+  }
+
+  private jsonNumber(): void {
+    const src = this.src
+    const start = this.pos
+    let p = start
+    if (src[p] === Ch.Minus) p++
+    const intStart = p
+    if (src[p] === Ch.Zero) p++
+    else if (isDigit(src[p])) while (isDigit(src[p])) p++
+    else throw this.unexpected('a digit', p)
+    const intDigits = p - intStart
+    let isFloat = false
+    if (src[p] === Ch.Dot) {
+      isFloat = true
+      p++
+      if (!isDigit(src[p])) throw this.unexpected('a digit after "."', p)
+      while (isDigit(src[p])) p++
+    }
+    if ((src[p] | 0x20) === 0x65) {
+      isFloat = true
+      p++
+      if (src[p] === Ch.Plus || src[p] === Ch.Minus) p++
+      if (!isDigit(src[p])) throw this.unexpected('exponent digits', p)
+      while (isDigit(src[p])) p++
+    }
+    if (!isFloat && intDigits >= 16) this.bigIntegers = true
+    this.copy(start, p)
+    this.pos = p
+  }
+
+  // ---- strings ----
+
+  /**
+   * Transcodes a string (Python: with its prefix, any quotes, and implicitly concatenated neighbours) into one
+   * JSON string.
+   */
+  string(): void {
+    if (this.syntax === 'json') return this.jsonString()
+    this.ensure(2)
+    this.out[this.o++] = Ch.DQuote
+    let kind = this.pythonStringBody()
+    // Implicit concatenation: 'a' u'b' → "ab".
+    for (;;) {
+      const saved = this.pos
+      const after = this.src[saved]
+      if (after === Ch.Colon || after === Ch.Comma || after === Ch.RBrace || after === Ch.RBracket) break
+      const c = this.skipWs()
+      if (!(c === Ch.SQuote || c === Ch.DQuote || (isPrefixLetter(c) && this.stringStartsAt(this.pos)))) {
+        this.pos = saved
+        break
+      }
+      const next = this.pythonStringBody()
+      if (next !== kind) throw this.error('cannot concatenate bytes and str literals', saved)
+      kind = next
+    }
+    this.byte(Ch.DQuote)
+  }
+
+  /** One Python string literal's content (no JSON quotes); returns whether it was bytes or text. */
+  private pythonStringBody(): 'bytes' | 'text' {
+    const src = this.src
+    let p = this.pos
+    let raw = false
+    let bytes = false
+    let unicode = false
+    if ((src[p] | 0x20) === 0x75 && src[p + 1] === Ch.SQuote) {
+      // u'...' — how every Python-2 repr string starts
+      unicode = true
+      p++
+    }
+    while (src[p] !== Ch.SQuote && src[p] !== Ch.DQuote) {
+      const lower = src[p] | 0x20
+      if (lower === 0x72) raw = true
+      else if (lower === 0x62) bytes = true
+      else unicode = true
+      p++
+    }
+    const quote = src[p]
+    const triple = src[p + 1] === quote && src[p + 2] === quote
+    p += triple ? 3 : 1
+    const table = bytes ? (quote === Ch.SQuote ? SPECIAL_SINGLE_BYTES : SPECIAL_DOUBLE_BYTES) : quote === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
+    const end = this.end
+    const literalStart = this.pos
+    for (;;) {
+      const runStart = p
+      while (p < end && table[src[p]] === 0) p++
+      if (p > runStart) this.copy(runStart, p)
+      if (p >= end) throw this.error('unexpected end of input inside a string (truncated?)', end)
+      const c = src[p]
+      if (c === quote) {
+        if (!triple) {
+          p++
+          break
+        }
+        if (src[p + 1] === quote && src[p + 2] === quote) {
+          p += 3
+          break
+        }
+        this.codePoint(c)
+        p++
+      } else if (c === Ch.Backslash) {
+        if (raw) {
+          // Raw: the backslash stays, and it keeps a following quote or backslash inside the string.
+          this.ascii('\\\\')
+          p++
+          const escaped = src[p]
+          if (unicode && !bytes && (escaped === 0x75 || escaped === 0x55)) {
+            // ur'\u00e9' decodes \u in Python 2: undo the backslash just written.
+            this.o -= 2
+            p = this.unicodeEscape(p - 1)
+          } else if (escaped === quote || escaped === Ch.Backslash) {
+            this.codePoint(escaped)
+            p++
+          } else if (escaped === Ch.Lf || escaped === Ch.Cr) {
+            // A raw string keeps backslash-newline as both characters.
+            this.ascii('\\n')
+            p += escaped === Ch.Cr && src[p + 1] === Ch.Lf ? 2 : 1
+          }
+        } else {
+          p = this.escape(p, bytes)
+        }
+      } else if (c === Ch.Lf || c === Ch.Cr) {
+        if (!triple) throw this.error('unterminated string (line break inside a quoted string)', p)
+        // Universal newlines, as Python's tokenizer reads source.
+        this.ascii('\\n')
+        p += c === Ch.Cr && src[p + 1] === Ch.Lf ? 2 : 1
+      } else if (c >= 0x80) {
+        throw this.error('bytes literals may only contain ASCII characters', p)
+      } else {
+        this.codePoint(c)
+        p++
+      }
+    }
+    this.pos = p
+    return bytes ? 'bytes' : 'text'
+  }
+
+  /** Decodes the escape sequence whose backslash is at `p`; returns the position after it. */
+  private escape(p: number, bytes: boolean): number {
+    const src = this.src
+    const c = src[p + 1]
+    switch (c) {
+      case Ch.Lf:
+        return p + 2
+      case Ch.Cr:
+        return src[p + 2] === Ch.Lf ? p + 3 : p + 2
+      case Ch.Backslash:
+        this.ascii('\\\\')
+        return p + 2
+      case Ch.SQuote:
+        this.byte(Ch.SQuote)
+        return p + 2
+      case Ch.DQuote:
+        this.ascii('\\"')
+        return p + 2
+      case 0x61: // \a
+        this.unitEscape(7)
+        return p + 2
+      case 0x62: // \b
+        this.ascii('\\b')
+        return p + 2
+      case 0x66: // \f
+        this.ascii('\\f')
+        return p + 2
+      case 0x6e: // \n
+        this.ascii('\\n')
+        return p + 2
+      case 0x72: // \r
+        this.ascii('\\r')
+        return p + 2
+      case 0x74: // \t
+        this.ascii('\\t')
+        return p + 2
+      case 0x76: // \v
+        this.unitEscape(0x0b)
+        return p + 2
+      case 0x78: {
+        // \xHH
+        const hi = HEX[src[p + 2]]
+        const lo = HEX[src[p + 3]]
+        if (hi < 0 || lo < 0 || p + 3 >= this.end) throw this.error('truncated \\xXX escape', p)
+        this.codePoint(hi * 16 + lo)
+        return p + 4
+      }
+      case 0x75:
+      case 0x55:
+        if (bytes) break
+        return this.unicodeEscape(p)
+      case 0x4e: // \N{name}
+        if (bytes) break
+        throw this.error('\\N{...} named escapes are not supported', p)
+      default:
+        if (c >= Ch.Zero && c <= Ch.Seven) {
+          let value = 0
+          let q = p + 1
+          while (q < p + 4 && src[q] >= Ch.Zero && src[q] <= Ch.Seven) value = value * 8 + (src[q++] - Ch.Zero)
+          this.codePoint(bytes ? value & 0xff : value)
+          return q
+        }
+        if (p + 1 >= this.end) throw this.error('unexpected end of input inside a string (truncated?)', this.end)
+    }
+    // An unknown escape keeps its backslash (Python semantics); the next character is then plain content.
+    this.ascii('\\\\')
+    return p + 1
+  }
+
+  /** `\uXXXX` or `\UXXXXXXXX` at `p` (the backslash); returns the position after it. */
+  private unicodeEscape(p: number): number {
+    const src = this.src
+    const width = src[p + 1] === 0x75 ? 4 : 8
+    let value = 0
+    for (let i = 0; i < width; i++) {
+      const digit = HEX[src[p + 2 + i]]
+      if (digit < 0 || p + 2 + i >= this.end) throw this.error(`truncated \\${width === 4 ? 'uXXXX' : 'UXXXXXXXX'} escape`, p)
+      value = value * 16 + digit
+    }
+    if (value > 0x10ffff) throw this.error('\\U escape beyond U+10FFFF', p)
+    this.codePoint(value)
+    return p + 2 + width
+  }
+
+  /** A JSON string: validated and copied as is (its escapes are already JSON). */
+  private jsonString(): void {
+    const src = this.src
+    const end = this.end
+    const start = this.pos
+    let p = start + 1
+    const table = SPECIAL_DOUBLE
+    for (;;) {
+      while (p < end && table[src[p]] === 0) p++
+      if (p >= end) throw this.error('unexpected end of input inside a string (truncated?)', end)
+      const c = src[p]
+      if (c === Ch.DQuote) break
+      if (c === Ch.Backslash) {
+        const e = src[p + 1]
+        if (e === 0x75) {
+          for (let i = 2; i < 6; i++) if (HEX[src[p + i]] < 0) throw this.error('malformed \\uXXXX escape', p)
+          p += 6
+        } else if (e === Ch.DQuote || e === Ch.Backslash || e === Ch.Slash || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+          p += 2
+        } else {
+          throw p + 1 >= end ? this.error('unexpected end of input inside a string (truncated?)', end) : this.error('invalid escape in a JSON string', p)
+        }
+      } else {
+        throw this.error('control character inside a JSON string', p)
+      }
+    }
+    p++
+    this.copy(start, p)
+    this.pos = p
+  }
+
+  /** After the top-level value: only whitespace may follow. */
+  expectEnd(): void {
+    if (this.skipWs() !== -1) throw this.unexpected('end of input')
+  }
+
+  /** The JSON written so far, as a string. */
+  text(): string {
+    return this.out.toString('utf8', 0, this.o)
+  }
+}
+
+/**
+ * Formats a double as JSON text that Python's `json.loads` reads back as the same float: integral values keep a
+ * `.0` so they stay floats (JavaScript would write `5`, which Python reads as an int).
+ */
+export function formatFloat(value: number): string {
+  if (Object.is(value, -0)) return '-0.0'
+  const text = String(value)
+  return Number.isInteger(value) && Math.abs(value) < 1e21 ? `${text}.0` : text
+}
+
+function toBytes(text: string | Uint8Array): Uint8Array {
+  return typeof text === 'string' ? Buffer.from(text, 'utf8') : text
+}
+
+/**
+ * Converts one Python literal (a `repr()`) to JSON text whose value, read by Python's `json.loads`, equals what
+ * `ast.literal_eval` returns (exact ints, floats kept as floats). Throws a {@link DecodeError} with the character
+ * offset of anything it cannot decode.
+ */
+export function pythonLiteralToJson(text: string | Uint8Array, syntax: LiteralSyntax = 'python'): string {
+  const transcoder = new LiteralTranscoder(toBytes(text), syntax)
+  transcoder.checkUtf8()
+  transcoder.value()
+  transcoder.expectEnd()
+  return transcoder.text()
+}
+
+/**
+ * Decodes one Python literal into plain JavaScript values: dicts → objects, lists and tuples → arrays, str and
+ * bytes → strings, True/False/None → true/false/null, numbers → numbers. Integers beyond ±2^53 come back as
+ * `JSON.rawJSON` values holding their exact digits, so `JSON.stringify` writes them exactly (a BigInt would make
+ * it throw); floats with an integral value become ordinary numbers (use {@link pythonLiteralToJson} when the
+ * float/int distinction must survive into JSON text).
+ */
+export function parsePythonLiteral(text: string | Uint8Array): unknown {
+  const transcoder = new LiteralTranscoder(toBytes(text), 'python')
+  transcoder.checkUtf8()
+  transcoder.value()
+  transcoder.expectEnd()
+  return parseTranscoded(transcoder.text(), transcoder.bigIntegers)
+}
+
+type RawJson = {readonly rawJSON: string}
+const rawJSON = (JSON as unknown as {rawJSON(text: string): RawJson}).rawJSON
+
+/** `JSON.parse`, keeping integers beyond ±2^53 exact (as raw JSON) when the transcoder saw any. */
+export function parseTranscoded(json: string, bigIntegers: boolean): unknown {
+  if (!bigIntegers) return JSON.parse(json)
+  return JSON.parse(json, function (this: unknown, _key: string, value: unknown, context?: {source?: string}) {
+    if (typeof value === 'number' && !Number.isSafeInteger(value) && context?.source && /^-?\d+$/.test(context.source)) {
+      return rawJSON(context.source)
+    }
+    return value
+  } as (key: string, value: unknown) => unknown)
+}

@@ -1,0 +1,315 @@
+import {spawnSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {Readable} from 'node:stream'
+import zlib from 'node:zlib'
+import {afterAll, describe, expect, it} from 'vitest'
+
+import {bustimesLayout, bustimesSource, decodeVehicles, expectedSyntax, generateBustimes, REPR_CUTOFF_KEY, toJsonLines} from '../../src/plugins/bustimes/index.js'
+import {DecodeError, type GeneratedObject, RecordValidator, type SourceRecord} from '../../src/plugins/core/index.js'
+import {ROOT} from '../helpers/cli.js'
+
+const REAL = path.resolve(ROOT, '..', 'shared', 'real-data', 'trimet')
+const BENCH = path.resolve(ROOT, '..', 'shared', 'bench')
+const REPR_FILE = path.join(REAL, 'bustimes__2018-08-03__03-06-51.json')
+const ENVELOPE_FILE = path.join(REAL, 'vehicles.json')
+const hasPython = spawnSync('python3', ['--version']).status === 0
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'bw-bustimes-'))
+afterAll(() => rmSync(scratch, {recursive: true, force: true}))
+
+const PRE = 'raw/bustimes__2018-08-03__03-06-51.json'
+const POST = 'raw/bustimes__2021-11-10__07-16-05.json'
+
+async function decodeAll(body: Uint8Array, key: string): Promise<SourceRecord[]> {
+  const records: SourceRecord[] = []
+  for await (const record of bustimesSource.decode(Readable.from([Buffer.from(body)]), {key})) records.push(record)
+  return records
+}
+
+function decodeError(body: string | Uint8Array, key = PRE): DecodeError {
+  try {
+    toJsonLines(typeof body === 'string' ? Buffer.from(body) : body, key)
+  } catch (error) {
+    expect(error).toBeInstanceOf(DecodeError)
+    return error as DecodeError
+  }
+  throw new Error('expected a DecodeError')
+}
+
+function lines(body: Uint8Array, key: string): SourceRecord[] {
+  const {lines, records} = toJsonLines(body, key)
+  const text = lines.toString('utf8')
+  expect(text.endsWith('\n')).toBe(records > 0)
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as SourceRecord)
+}
+
+/** Python's strict comparison (int vs float, exact big ints) of two JSON texts, via the oracle's `check`. */
+function pythonAgrees(expected: string, got: string): void {
+  const oracle = path.join(ROOT, 'test', 'sources', 'fixtures', 'literal_oracle.py')
+  const run = spawnSync('python3', [oracle, 'check'], {input: JSON.stringify({expected, got, strict: true}) + '\n', encoding: 'utf8', maxBuffer: 64 << 20})
+  expect(run.status, run.stderr).toBe(0)
+  expect(JSON.parse(run.stdout).mismatches).toEqual([])
+}
+
+describe('bustimes decoding of the real objects', () => {
+  const repr = readFileSync(REPR_FILE)
+  const envelope = readFileSync(ENVELOPE_FILE)
+
+  it('turns the real Python-2 repr object into 333 vehicles with snapshot_time last', async () => {
+    const records = await decodeAll(repr, PRE)
+    expect(records).toHaveLength(333)
+    expect(records[0]).toMatchObject({vehicleID: 101, tripID: '8467703', latitude: 45.5094312, longitude: -122.7821123, newTrip: false, extraBlockID: null, signMessageLong: 'MAX  Blue Line to Gresham'})
+    for (const record of records) {
+      expect(Object.keys(record).at(-1)).toBe('snapshot_time')
+      expect(record.snapshot_time).toBe('2018-08-03T03:06:51Z')
+    }
+    expect(lines(repr, PRE)).toEqual(records)
+  })
+
+  it.skipIf(!hasPython)('writes exactly what ast.literal_eval + json.dumps give for the real object', () => {
+    const script = `import ast,json,sys\nv=ast.literal_eval(open(sys.argv[1]).read())\nfor x in v: x['snapshot_time']='2018-08-03T03:06:51Z'\nprint(json.dumps(v))`
+    const python = spawnSync('python3', ['-c', script, REPR_FILE], {encoding: 'utf8', maxBuffer: 64 << 20})
+    expect(python.status, python.stderr).toBe(0)
+    const got = `[${toJsonLines(repr, PRE).lines.toString('utf8').trim().split('\n').join(',')}]`
+    pythonAgrees(python.stdout, got)
+  })
+
+  it('reads the real API response (pretty-printed JSON envelope): 616 vehicles, nulls kept', () => {
+    const records = lines(envelope, POST)
+    expect(records).toHaveLength(616)
+    expect(records.filter((record) => record.tripID === null)).toHaveLength(65)
+    expect(records[0]).toMatchObject({vehicleID: 101, expires: 1509754800000, latitude: 45.435812, snapshot_time: '2021-11-10T07:16:05Z'})
+    expect(toJsonLines(envelope, POST).syntax).toBe('json')
+  })
+
+  it('validates every real vehicle against the source schema', async () => {
+    const validator = await RecordValidator.create(bustimesSource.schema!)
+    for (const record of [...lines(repr, PRE), ...lines(envelope, POST)]) validator.validate(record)
+    expect(validator.recordsChecked).toBe(949)
+    expect(validator.violations()).toEqual([])
+    expect(validator.validate({...lines(repr, PRE)[0], latitude: 'north'})).toBe(false)
+  })
+
+  it('decodes by content when the bytes disagree with the cutoff rule', () => {
+    // JSON before the cutoff, repr after it, and root-level keys (which the reference always reads as repr).
+    const fromJson = lines(envelope, PRE)
+    expect(fromJson).toHaveLength(616)
+    expect(toJsonLines(envelope, PRE).syntax).toBe('json')
+    const late = lines(repr, POST)
+    expect(late).toHaveLength(333)
+    expect(toJsonLines(repr, POST).syntax).toBe('python')
+    expect(lines(envelope, 'bustimes__2022-01-01__00-00-00.json')).toHaveLength(616)
+    expect(late.map(({snapshot_time: _, ...vehicle}) => vehicle)).toEqual(lines(repr, PRE).map(({snapshot_time: _, ...vehicle}) => vehicle))
+  })
+
+  it('follows the cutoff rule: repr up to and including 2021-11-10 07:15:05, JSON after', () => {
+    expect(expectedSyntax('2021-11-10T07:15:05Z')).toBe('python')
+    expect(expectedSyntax('2021-11-10T07:15:06Z')).toBe('json')
+    expect(REPR_CUTOFF_KEY).toBe('raw/bustimes__2021-11-10__07-15-05.json')
+    // A body valid in both grammars decodes the same either way.
+    const both = '[{"vehicleID": 7, "latitude": 45.5, "tags": ["a"]}]'
+    const strip = (records: SourceRecord[]) => records.map(({snapshot_time: _, ...vehicle}) => vehicle)
+    expect(strip(lines(Buffer.from(both), PRE))).toEqual(strip(lines(Buffer.from(both), POST)))
+    expect(toJsonLines(Buffer.from(both), PRE).syntax).toBe('python')
+    expect(toJsonLines(Buffer.from(both), POST).syntax).toBe('json')
+  })
+
+  it('reads an API response written as a Python repr, and gzip/zstd-compressed bodies', () => {
+    const body = "{u'resultSet': {u'queryTime': 1533265611045, u'vehicle': [{u'vehicleID': 1, u'time': 5}, {u'vehicleID': 2, u'time': 6}]}}"
+    expect(lines(Buffer.from(body), PRE)).toEqual([
+      {vehicleID: 1, time: 5, snapshot_time: '2018-08-03T03:06:51Z'},
+      {vehicleID: 2, time: 6, snapshot_time: '2018-08-03T03:06:51Z'},
+    ])
+    expect(lines(zlib.gzipSync(repr), PRE)).toHaveLength(333)
+    expect(lines(zlib.zstdCompressSync(envelope), POST)).toHaveLength(616)
+  })
+
+  it("replaces a vehicle's own snapshot_time with the key's, as the last property", () => {
+    const [record] = lines(Buffer.from('[{"snapshot_time": "old", "vehicleID": 3}]'), POST)
+    expect(record).toEqual({vehicleID: 3, snapshot_time: '2021-11-10T07:16:05Z'})
+    expect(Object.keys(record)).toEqual(['vehicleID', 'snapshot_time'])
+    expect(lines(Buffer.from('[{}]'), POST)).toEqual([{snapshot_time: '2021-11-10T07:16:05Z'}])
+    expect(lines(Buffer.from('[]'), POST)).toEqual([])
+  })
+
+  it('keeps integers beyond 2^53 exact in records and in JSON lines', () => {
+    const body = Buffer.from('[{"vehicleID": 12345678901234567890, "time": 1}]')
+    expect(toJsonLines(body, POST).lines.toString()).toBe('{"vehicleID":12345678901234567890,"time":1,"snapshot_time":"2021-11-10T07:16:05Z"}\n')
+    expect(JSON.stringify(decodeVehicles(body, POST))).toBe('[{"vehicleID":12345678901234567890,"time":1,"snapshot_time":"2021-11-10T07:16:05Z"}]')
+  })
+})
+
+describe('bustimes bad objects are DecodeErrors with a reason (quarantine)', () => {
+  const repr = readFileSync(REPR_FILE)
+
+  it('empty and blank bodies', () => {
+    expect(decodeError('').message).toBe('empty object (0 bytes)')
+    expect(decodeError(' \n ').message).toBe('empty object (only whitespace)')
+  })
+
+  it('truncated bodies, pointing at the end', () => {
+    const half = repr.subarray(0, 100_000)
+    const error = decodeError(half)
+    expect(error.message).toMatch(/truncated/)
+    expect(error.where.offset).toBeGreaterThan(99_000)
+    const json = readFileSync(ENVELOPE_FILE).subarray(0, 2000)
+    // JSON cut short before the cutoff: the error of the grammar that got further (JSON) is the one reported.
+    expect(decodeError(json, PRE).message).toMatch(/^unexpected end of input (inside a string )?\(truncated\?\) at offset 2000/)
+  })
+
+  it('wrong shapes', () => {
+    expect(decodeError('[1, 2]').message).toMatch(/^wrong shape: vehicle 1 is not a dict at offset 1/)
+    expect(decodeError('{"resultSet": {"queryTime": 1}}', POST).message).toMatch(/wrong shape: an API response without resultSet.vehicle/)
+    expect(decodeError('{"other": []}', POST).message).toMatch(/wrong shape/)
+    expect(decodeError('"just a string"', POST).message).toMatch(/expected a list of vehicles or an API response/)
+    expect(decodeError('[{"a": 1}] trailing', POST).message).toMatch(/expected end of input/)
+  })
+
+  it('undecodable bytes and keys', () => {
+    expect(decodeError(Buffer.from([0x5b, 0xff, 0x5d])).message).toMatch(/not valid UTF-8/)
+    expect(decodeError(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x01])).message).toMatch(/^corrupt gzip body/)
+    expect(decodeError('[]', 'raw/other.json').message).toMatch(/not a bustimes key/)
+    expect(decodeError("[{u'a': float('nan')}]").message).toMatch(/unexpected name "float" at offset 8/)
+  })
+
+  it('surface through decode() as a DecodeError too', async () => {
+    await expect(decodeAll(repr.subarray(0, 5000), PRE)).rejects.toBeInstanceOf(DecodeError)
+  })
+})
+
+describe('bustimes key layout', () => {
+  const layout = bustimesLayout
+
+  it('reads UTC times from raw/ and root-level keys, and nothing else', () => {
+    expect(layout.timeFromKey('raw/bustimes__2021-11-10__07-15-05.json')?.toISOString()).toBe('2021-11-10T07:15:05.000Z')
+    expect(layout.timeFromKey('bustimes__2016-12-05__23-59-59.json')?.toISOString()).toBe('2016-12-05T23:59:59.000Z')
+    for (const key of ['raw/bustimes__2021-02-30__00-00-00.json', 'raw/bustimes__2021-11-10__24-00-00.json', 'raw/bustimes__2021-11-10__07-15-05.json.gz', 'other/bustimes__2021-11-10__07-15-05.json', 'raw/bustimes__2021-11-10.json', '_manifests/x.json']) {
+      expect(layout.timeFromKey(key), key).toBeUndefined()
+    }
+  })
+
+  it('gives one prefix per day per location, in key order, covering the range', () => {
+    const prefixes = layout.prefixesFor({from: new Date('2016-12-05T10:00:00Z'), to: new Date('2016-12-07T00:00:01Z')})
+    expect(prefixes).toEqual(['bustimes__2016-12-05', 'bustimes__2016-12-06', 'bustimes__2016-12-07', 'raw/bustimes__2016-12-05', 'raw/bustimes__2016-12-06', 'raw/bustimes__2016-12-07'])
+    expect([...prefixes].sort()).toEqual(prefixes)
+    expect(layout.prefixesFor({from: new Date('2021-11-10T00:00:00Z'), to: new Date('2021-11-11T00:00:00Z')})).toEqual(['bustimes__2021-11-10', 'raw/bustimes__2021-11-10'])
+    expect(layout.prefixesFor({from: new Date('2021-11-10T00:00:00Z'), to: new Date('2021-11-10T00:00:00Z')})).toEqual([])
+    expect(layout.allPrefixes()).toEqual(['bustimes__', 'raw/bustimes__'])
+  })
+
+  it('every key of a range starts with one of its prefixes', () => {
+    const range = {from: new Date('2021-12-31T22:00:00Z'), to: new Date('2022-01-02T01:00:00Z')}
+    const prefixes = layout.prefixesFor(range)
+    for (let t = range.from.getTime(); t < range.to.getTime(); t += 1_800_000) {
+      const key = layout.keyFor!(new Date(t))
+      expect(prefixes.some((prefix) => key.startsWith(prefix)), key).toBe(true)
+      expect(prefixes.some((prefix) => key.slice('raw/'.length).startsWith(prefix)), key).toBe(true)
+    }
+  })
+
+  it('keyFor writes the raw/ layout and round-trips through timeFromKey', () => {
+    const time = new Date('2021-11-10T07:15:05Z')
+    expect(layout.keyFor!(time)).toBe('raw/bustimes__2021-11-10__07-15-05.json')
+    expect(layout.timeFromKey(layout.keyFor!(time))).toEqual(time)
+  })
+
+  it('declares its record identity and time field', () => {
+    expect(bustimesSource.timeField).toBe('snapshot_time')
+    expect(bustimesSource.recordKey).toEqual(['vehicleID', 'snapshot_time'])
+    expect(bustimesSource.partitionBy).toBeUndefined()
+    expect(bustimesSource.recordTime!({snapshot_time: '2021-11-10T07:15:05Z'})).toEqual(new Date('2021-11-10T07:15:05Z'))
+  })
+})
+
+describe('bustimes synthetic archive', () => {
+  async function collect(options: Parameters<typeof generateBustimes>[0]): Promise<GeneratedObject[]> {
+    const objects: GeneratedObject[] = []
+    for await (const object of generateBustimes(options)) objects.push(object)
+    return objects
+  }
+  const range = {from: new Date('2021-11-10T06:00:00Z'), to: new Date('2021-11-10T09:00:00Z')}
+
+  it('is deterministic for a seed and differs across seeds', async () => {
+    const a = await collect({range, seed: 7, rate: 20})
+    const b = await collect({range, seed: 7, rate: 20})
+    const c = await collect({range, seed: 8, rate: 20})
+    expect(a).toHaveLength(60)
+    expect(b).toEqual(a)
+    expect(c.map((object) => object.body)).not.toEqual(a.map((object) => object.body))
+  })
+
+  it('writes repr up to the cutoff and JSON after, in the real key layout, decodable and schema-valid', async () => {
+    const objects = await collect({range, seed: 1, rate: 60})
+    expect(objects).toHaveLength(180)
+    const validator = await RecordValidator.create(bustimesSource.schema!)
+    let envelopes = 0
+    const vehicles = new Set<unknown>()
+    for (const {key, body} of objects) {
+      const time = bustimesLayout.timeFromKey(key)!
+      expect(time.getTime()).toBeGreaterThanOrEqual(range.from.getTime())
+      expect(time.getTime()).toBeLessThan(range.to.getTime())
+      const text = String(body)
+      if (text.startsWith('{')) envelopes++
+      const result = toJsonLines(Buffer.from(text), key)
+      expect(result.syntax).toBe(key <= REPR_CUTOFF_KEY ? 'python' : 'json')
+      expect(result.records).toBeGreaterThan(300)
+      for (const line of result.lines.toString().trim().split('\n')) {
+        const record = JSON.parse(line)
+        vehicles.add(record.vehicleID)
+        validator.validate(record, key)
+      }
+    }
+    expect(envelopes).toBeGreaterThan(0)
+    expect(validator.violations()).toEqual([])
+    expect(vehicles.size).toBeGreaterThan(300)
+  })
+
+  it('moves vehicles between snapshots and has vehicles between trips', async () => {
+    const [first, second] = await collect({range, seed: 3, rate: 60})
+    const a = lines(Buffer.from(String(first.body)), first.key)
+    const b = lines(Buffer.from(String(second.body)), second.key)
+    expect(a.map((vehicle) => vehicle.vehicleID)).toEqual(b.map((vehicle) => vehicle.vehicleID))
+    const moved = a.filter((vehicle, i) => vehicle.latitude !== b[i].latitude).length
+    expect(moved).toBeGreaterThan(a.length * 0.9)
+    const idle = a.filter((vehicle) => vehicle.tripID === null).length
+    expect(idle).toBeGreaterThan(5)
+    expect(idle).toBeLessThan(a.length / 4)
+  })
+
+  it('puts objects before 2017 at the bucket root', async () => {
+    const [old] = await collect({range: {from: new Date('2016-12-05T00:00:00Z'), to: new Date('2016-12-05T00:01:00Z')}, seed: 1})
+    expect(old.key).toMatch(/^bustimes__2016-12-05__00-00-0\d\.json$/)
+  })
+
+  it.skipIf(!hasPython)('writes repr that ast.literal_eval reads', async () => {
+    const [object] = await collect({range, seed: 2, rate: 1})
+    expect(object.key <= REPR_CUTOFF_KEY).toBe(true)
+    const python = spawnSync('python3', ['-c', 'import ast,sys; print(len(ast.literal_eval(sys.stdin.read())))'], {input: String(object.body), encoding: 'utf8'})
+    expect(python.stdout.trim()).toBe(String(toJsonLines(Buffer.from(String(object.body)), object.key).records))
+  })
+})
+
+describe.skipIf(!hasPython)('bustimes output equals the reference converter', () => {
+  it('on an archive crossing the cutoff, with root-level keys and API envelopes (compare_weeks.py exits 0)', () => {
+    const archive = path.join(scratch, 'archive')
+    const made = spawnSync('python3', [path.join(BENCH, 'make_bustimes.py'), archive, '--start', '2021-11-10T07:12:00', '--count', '8', '--every', '60', '--root-level', '2', '--envelope-every', '2'], {encoding: 'utf8'})
+    expect(made.status, made.stderr).toBe(0)
+    const reference = path.join(scratch, 'reference')
+    const ran = spawnSync('python3', [path.join(BENCH, 'reference_convert.py'), archive, reference, '--workers', '2'], {encoding: 'utf8'})
+    expect(ran.status, ran.stderr).toBe(0)
+    const ours = path.join(scratch, 'ours')
+    mkdirSync(ours, {recursive: true})
+    const keys = [...readdirSync(archive).filter((name) => name.endsWith('.json')), ...readdirSync(path.join(archive, 'raw')).map((name) => `raw/${name}`)]
+    expect(keys.some((key) => key > REPR_CUTOFF_KEY)).toBe(true)
+    const chunks = keys.map((key) => toJsonLines(readFileSync(path.join(archive, key)), key).lines)
+    writeFileSync(path.join(ours, '2021-W45.jsonl.gz'), zlib.gzipSync(Buffer.concat(chunks)))
+    const compared = spawnSync('python3', [path.join(BENCH, 'compare_weeks.py'), reference, ours], {encoding: 'utf8'})
+    expect(compared.stdout).toContain('"differing_records": 0')
+    expect(compared.status).toBe(0)
+    // And the comparison does fail on a real difference.
+    const broken = Buffer.from(Buffer.concat(chunks).toString().replace('"latitude":45.', '"latitude":46.'))
+    writeFileSync(path.join(ours, '2021-W45.jsonl.gz'), zlib.gzipSync(broken))
+    expect(spawnSync('python3', [path.join(BENCH, 'compare_weeks.py'), reference, ours]).status).toBe(1)
+  })
+})
