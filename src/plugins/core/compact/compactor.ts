@@ -282,15 +282,17 @@ export class Compactor {
     const bytes = inputs.reduce((sum, input) => sum + input.size, 0)
     const outputs = Math.max(1, Math.ceil(bytes / this.options.targetSizeBytes))
     const partSize = 8 * 1024 ** 2
-    const parts = Math.max(1, Math.ceil(Math.min(bytes, this.options.targetSizeBytes) / partSize)) * outputs
+    // An output up to one part is a single PUT; a larger one is a multipart upload (create, parts, complete).
+    const perOutput = Math.min(bytes / outputs, this.options.targetSizeBytes)
+    const putsPerOutput = perOutput <= partSize ? 1 : Math.ceil(perOutput / partSize) + 2
     const pages = partition.prefixes.length + Math.floor(inputs.length / 1000)
     const collisions = inputs.filter((input) => input.compacted && partition.layout === 'staging').length
     return {
       list: 2 * pages,
       get: (this.storage.kind === 's3' ? inputs.length : 0) + 1,
       head: 1 + 2 * outputs,
-      // Parts (or single PUTs) of the outputs, one manifest each, and three states of the compaction manifest.
-      put: parts + (outputs > 1 || parts > outputs ? outputs : 0) + outputs + 3,
+      // The outputs, one manifest each, and the three states of the compaction manifest.
+      put: outputs * putsPerOutput + outputs + 3,
       copy: collisions,
       delete: Math.ceil(inputs.length / this.options.deleteBatchSize) + (inputs.some((input) => input.compacted) ? 1 : 0),
     }
