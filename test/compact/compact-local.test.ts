@@ -1,3 +1,4 @@
+import fsSync from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -143,6 +144,33 @@ describe('compact on local disk', () => {
     expect(partition.rows).toBe(127)
     expect(await keysOf(storage)).toEqual([`_manifests/compacted/${day}.parquet.json`, `_manifests/staging/${day}/_compaction.json`, `compacted/${day}.parquet`])
     expect(await rowSummary(files([`compacted/${day}.parquet`]))).toMatchObject({rows: 127, distinctIds: 127})
+  })
+
+  it('an input replaced while it is merged stops the partition: nothing stored, nothing deleted, the rerun merges the new version once', async () => {
+    const day = daysAgo(2)
+    const inputs = await stagingDay(day, 4, 10)
+    const {Compactor} = await import('../../src/plugins/core/compact/compactor.js')
+    const {partitionScheme} = await import('../../src/plugins/core/compact/layout.js')
+    const options = {minAgeMs: 86_400_000, timeZone: 'UTC', minFiles: 2, targetSizeBytes: 128e6, memoryLimitBytes: 512e6, diskBudgetBytes: 1e9, dryRun: false, shard: {index: 0, count: 1}, strategy: 'single-pass' as const, deleteBatchSize: 1000, now: new Date(), tool: {name: 'bucketwright', version: 'test'}}
+    const compactor = new Compactor(storage, partitionScheme(), options)
+    const [summary] = await compactor.discover()
+    // Another version of inputs[1], written over it (synchronously) as the merge starts.
+    await putParquet(storage, `_other/version.parquet`, 7000, 3)
+    let replaced = false
+    const result = await compactor.compact(summary, (message) => {
+      if (message.startsWith('merging') && !replaced) {
+        replaced = true
+        fsSync.copyFileSync(storage.pathOf('_other/version.parquet'), storage.pathOf(inputs[1]))
+      }
+    })
+    await compactor.close()
+    await fs.rm(storage.pathOf('_other'), {recursive: true})
+    expect(result).toMatchObject({status: 'failed', error: {code: 'INPUT_CHANGED'}})
+    expect(result.error?.message).toContain(inputs[1])
+    expect(await keysOf(storage)).toEqual(inputs)
+    const rerun = await runInProcess<CompactResult>(['compact', root, '--json'])
+    expect(rerun.result!.partitions[0]).toMatchObject({status: 'compacted', rows: 33})
+    expect(await rowSummary(files([`compacted/${day}.parquet`]))).toMatchObject({rows: 33, distinctIds: 33})
   })
 
   it('writes several files of about --target-size, and re-compacts them with late files (pending copies over several outputs)', async () => {

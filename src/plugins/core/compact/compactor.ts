@@ -5,7 +5,7 @@ import path from 'node:path'
 import {ownsUnit, type Shard} from '../command/shard.js'
 import {type DuckDB, openDuckDB} from '../duckdb/duckdb.js'
 import {Spool} from '../duckdb/spool.js'
-import {BucketwrightError, VerificationError} from '../errors/errors.js'
+import {BucketwrightError, UserError, VerificationError} from '../errors/errors.js'
 import {inputsDigest} from '../manifest/manifest.js'
 import type {Storage} from '../storage/types.js'
 import {ageCheck} from './age.js'
@@ -46,7 +46,12 @@ export interface PartitionSummary {
   bytes: number
   compactedFiles: number
   newest: Date
+  /** The partition's objects as the discovery listing saw them (kept while the listing is not too large). */
+  objects?: ListedInput[]
 }
+
+/** Up to this many listed keys, discovery keeps the objects, and the first look at each partition needs no LIST. */
+const KEEP_LISTING = 200_000
 
 /** Memory of the process outside DuckDB's buffer pool: Node, the SDK, DuckDB's own bookkeeping. */
 const NODE_RESERVE_BYTES = 160 * 1024 ** 2
@@ -86,13 +91,16 @@ export class Compactor {
       const kind = this.scheme.classify(info.key)
       if (!kind || !ownsUnit(this.options.shard, kind.partition.id)) continue
       let summary = found.get(kind.partition.id)
-      if (!summary) found.set(kind.partition.id, (summary = {partition: kind.partition, files: 0, bytes: 0, compactedFiles: 0, newest: info.lastModified}))
+      if (!summary) found.set(kind.partition.id, (summary = {partition: kind.partition, files: 0, bytes: 0, compactedFiles: 0, newest: info.lastModified, objects: []}))
+      if (keys > KEEP_LISTING) summary.objects = undefined
+      summary.objects?.push({key: info.key, size: info.size, etag: info.etag, format: kind.format, compacted: kind.compacted, lastModified: info.lastModified})
       summary.files++
       summary.bytes += info.size
       if (kind.compacted) summary.compactedFiles++
       if (info.lastModified > summary.newest) summary.newest = info.lastModified
     }
     this.listedKeys = keys
+    if (keys > KEEP_LISTING) for (const summary of found.values()) summary.objects = undefined
     return [...found.values()].sort((a, b) => (a.partition.id < b.partition.id ? -1 : a.partition.id > b.partition.id ? 1 : 0))
   }
 
@@ -102,8 +110,9 @@ export class Compactor {
     const started = performance.now()
     const result: PartitionResult = {partition: partition.id, layout: partition.layout, date: partition.date, status: 'failed', inputs: [], inputBytes: 0, outputs: [], deleted: 0, kept: []}
     try {
-      await this.recover(partition, result, report)
-      await this.compactListed(partition, result, report)
+      // After a recovery the partition changed: list it again instead of using the discovery listing.
+      const recovered = await this.recover(partition, result, report)
+      await this.compactListed(partition, result, report, recovered ? undefined : summary.objects)
     } catch (error) {
       const known = error instanceof BucketwrightError
       result.status = known && error.exitCode === 3 ? 'verification-failed' : 'failed'
@@ -119,18 +128,18 @@ export class Compactor {
   }
 
   /** Finishes (`verified`) or rolls back (`committing`) what an interrupted run left. */
-  private async recover(partition: Partition, result: PartitionResult, report: (message: string) => void): Promise<void> {
+  private async recover(partition: Partition, result: PartitionResult, report: (message: string) => void): Promise<boolean> {
     const previous = await readCompactionManifest(this.storage, partition)
-    if (!previous || previous.state === 'done') return
+    if (!previous || previous.state === 'done') return false
     if (this.options.dryRun) {
       result.reason = `an interrupted run (${previous.state}) would first be ${previous.state === 'verified' ? 'finished' : 'rolled back'}`
-      return
+      return false
     }
     if (previous.state === 'committing') {
       report('rolling back an interrupted run')
       await this.committer.removeOutputs(previous)
       result.recovered = 'rolled-back'
-      return
+      return true
     }
     report('finishing an interrupted run')
     const {deleted, kept} = await this.committer.finish(partition, previous, report)
@@ -138,6 +147,7 @@ export class Compactor {
     result.recovered = 'finished'
     result.deleted += deleted
     result.kept.push(...kept)
+    return true
   }
 
   private record(result: PartitionResult, manifest: CompactionManifest): void {
@@ -147,8 +157,8 @@ export class Compactor {
     result.outputs = manifest.outputs.map(({key, size, rows}) => ({key, size, rows}))
   }
 
-  private async compactListed(partition: Partition, result: PartitionResult, report: (message: string) => void): Promise<void> {
-    const inputs = await this.listPartition(partition)
+  private async compactListed(partition: Partition, result: PartitionResult, report: (message: string) => void, listed?: ListedInput[]): Promise<void> {
+    const inputs = listed ?? (await this.listPartition(partition))
     result.inputs = inputs.map(({key, size, etag}) => ({key, size, etag}))
     result.inputBytes = inputs.reduce((sum, input) => sum + input.size, 0)
     const fresh = inputs.filter((input) => !input.compacted)
@@ -223,6 +233,7 @@ export class Compactor {
     )
     await Promise.all(paths.map((file) => this.spool.release(file)))
     crashPoint('after-merge')
+    await this.checkUnchanged(partition, inputs)
     if (merged.files[0]) await corruptMergedFile(db, merged.files[0])
 
     report('verifying')
@@ -260,6 +271,21 @@ export class Compactor {
       columns,
       outputs: outputs as CompactionOutput[],
     }
+  }
+
+  /**
+   * An input replaced while it was read leaves no way to know which version was merged (and the manifest would
+   * name the other): then nothing is stored, and the next run merges whatever is there.
+   */
+  private async checkUnchanged(partition: Partition, inputs: ListedInput[]): Promise<void> {
+    const now = new Map((await this.listPartition(partition)).map((info) => [info.key, info.etag]))
+    const changed = inputs.find((input) => now.get(input.key) !== input.etag)
+    if (!changed) return
+    throw new UserError(`${this.storage.uri}${changed.key} ${now.has(changed.key) ? 'changed' : 'disappeared'} while ${partition.id} was being compacted; nothing was stored and no input was deleted.`, {
+      code: 'INPUT_CHANGED',
+      nextSteps: ['Run compact again once the writer of that partition has finished (or raise --min-age).'],
+      details: {partition: partition.id, key: changed.key},
+    })
   }
 
   /** DuckDB names spooled temp files in its errors; users know the objects by their keys. */
