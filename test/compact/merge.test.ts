@@ -43,6 +43,7 @@ describe('mergeToParquet', () => {
     for (const strategy of ['single-pass', 'two-pass'] as const) {
       const merged = await mergeToParquet(db, sources, path.join(dir, `out-${strategy}`), {targetSizeBytes: 128e6, strategy})
       expect(merged.inputs, strategy).toEqual(expected)
+      expect(merged.footerRows).toBeUndefined()
       expect(merged.files).toHaveLength(1)
       const written = await inspectParquet(db, merged.files[0])
       expect(sameChecksum(written.checksum, merged.inputs)).toBe(true)
@@ -54,6 +55,9 @@ describe('mergeToParquet', () => {
     const base = await independentChecksum(files)
     expect(await independentChecksum([...files].reverse())).toEqual(base)
     const merged = await mergeToParquet(db, sources.slice(0, 4), path.join(dir, 'out-check'), {targetSizeBytes: 128e6, strategy: 'single-pass'})
+    // All-Parquet inputs also get a row count from their footers, independent of the scan.
+    expect(merged.footerRows).toBe(1200)
+    expect(merged.inputs.rows).toBe(1200)
     const file = merged.files[0]
     const variant = async (sql: string) => {
       const target = path.join(dir, `variant-${Math.random()}.parquet`)

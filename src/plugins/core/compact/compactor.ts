@@ -249,6 +249,9 @@ export class Compactor {
       if (difference) throw this.verificationFailed(partition, `${keys[index]}: ${difference}`)
       outputs.push({key: keys[index], pendingKey: inputKeys.has(keys[index]) ? pendingKeyFor(keys[index], digest) : undefined, size: read.size, md5: '', sha256: '', rows: read.checksum.rows, checksum: read.checksum, file})
     }
+    if (merged.footerRows !== undefined && merged.footerRows !== merged.inputs.rows) {
+      throw this.verificationFailed(partition, `the inputs' Parquet footers declare ${merged.footerRows} rows, but ${merged.inputs.rows} were read`)
+    }
     const written = combineChecksums(outputs.map((output) => output.checksum))
     if (!sameChecksum(written, merged.inputs)) {
       throw this.verificationFailed(partition, `the new files hold ${written.rows} rows (checksum ${written.sum}), the inputs ${merged.inputs.rows} (checksum ${merged.inputs.sum})`)

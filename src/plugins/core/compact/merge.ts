@@ -58,6 +58,8 @@ export interface MergeOptions {
 /** What {@link mergeToParquet} produced: the checksum of the inputs, and the output files in order. */
 export interface MergeResult {
   inputs: RowChecksum
+  /** Rows the Parquet inputs' footers declare (all-Parquet partitions): a count independent of the scan. */
+  footerRows?: number
   files: string[]
 }
 
@@ -208,12 +210,17 @@ export async function mergeToParquet(db: DuckDB, sources: MergeSource[], outDir:
     options.onStage?.('checksumming inputs')
     inputs = await checksumOf(db, source)
   }
+  let footerRows: number | undefined
+  if (sources.every((item) => item.format === 'parquet')) {
+    const [row] = await db.query<{rows: number | string | null}>(`SELECT sum(num_rows)::BIGINT AS rows FROM parquet_file_metadata(${sqlList(sources.map((item) => item.path))})`)
+    footerRows = Number(row.rows ?? 0)
+  }
   const names = await fs.readdir(outDir).catch(() => [] as string[])
   const files = names
     .filter((name) => /^part_\d+\.parquet$/.test(name))
     .sort((a, b) => Number(a.slice(5, -8)) - Number(b.slice(5, -8)))
     .map((name) => path.join(outDir, name))
-  return {inputs, files}
+  return {inputs, footerRows, files}
 }
 
 /** A difference between two files' columns, or `undefined` when they agree. */
