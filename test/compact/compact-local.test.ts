@@ -113,6 +113,17 @@ describe('compact on local disk', () => {
     const [row] = (await (await import('./fixtures.js')).query<{lat: number; tag: string}>(`SELECT position.lat AS lat, position.meta.tags[2] AS tag FROM read_parquet('${output[0]}') WHERE id = 61`))
     expect(row).toEqual({lat: 45.561, tag: 'b1'})
     expect(await rowDifference(before, output)).toBe(0)
+
+    // A late segment: merged with the compacted file into a new one; the old file and its manifest go.
+    await putNdjson(storage, `${dir}e.ndjson`, 100, 10)
+    const late = await snapshot([`${dir}e.ndjson`])
+    const again = await runInProcess<CompactResult>(['compact', root, '--json'])
+    expect(again.result!.partitions[0]).toMatchObject({status: 'compacted', rows: 110, deleted: 2})
+    const now = await keysOf(storage, dir)
+    expect(now).toHaveLength(1)
+    expect(now[0]).not.toBe(left[0])
+    expect(await keysOf(storage, '_manifests/')).toEqual([`_manifests/${dir}_compaction.json`, `_manifests/${now[0]}.json`])
+    expect(await rowDifference([...before, ...late], files(now))).toBe(0)
   })
 
   it('leaves a file that arrived after the listing, and merges it with the compacted file next time (rows not doubled)', async () => {
