@@ -335,7 +335,9 @@ describe('compact fails safe (the built binary)', () => {
     const result = JSON.parse(run.stdout) as CompactResult
     const failed = result.partitions.find((entry) => entry.date === bad)!
     expect(failed.status).toBe('failed')
+    expect(failed.error).toMatchObject({code: 'MERGE_FAILED', nextSteps: [expect.stringContaining('no input of')]})
     expect(failed.error?.message).toContain('broken.parquet')
+    expect(failed.error?.message).not.toContain('\n')
     expect(result.partitions.find((entry) => entry.date === daysAgo(2))?.status).toBe('compacted')
     expect(await keysOf(storage, `staging/${bad}/`)).toEqual(badInputs)
   })

@@ -116,7 +116,13 @@ export class Compactor {
     } catch (error) {
       const known = error instanceof BucketwrightError
       result.status = known && error.exitCode === 3 ? 'verification-failed' : 'failed'
-      result.error = {code: known ? (error.code ?? 'ERROR') : 'UNEXPECTED', message: this.readable((error as Error).message)}
+      // Errors from DuckDB (an unreadable input, mostly) come with the SQL quoted below the first line.
+      const message = this.readable((error as Error).message)
+      result.error = {
+        code: known ? (error.code ?? 'ERROR') : 'MERGE_FAILED',
+        message: known ? message : message.split('\n')[0],
+        nextSteps: known ? error.nextSteps : [`Fix or set aside the object named above, then run compact again; no input of ${partition.id} was deleted.`],
+      }
       result.reason = result.error.message
     } finally {
       await this.spool.close()

@@ -56,7 +56,10 @@ export async function runCompaction(storage: Storage, options: CompactOptions & 
         const result = await compactor.compact(summary, (message) => (task.output = message))
         results.push(result)
         task.title = describePartition(result)
-        if (result.status === 'failed' || result.status === 'verification-failed') ui.logger.error(describePartition(result))
+        if (result.status === 'failed' || result.status === 'verification-failed') {
+          ui.logger.error(describePartition(result))
+          for (const step of result.error?.nextSteps ?? []) ui.logger.error(`  → ${step}`)
+        }
       },
     }))
     await runTasks(tasks, {mode: ui.mode, concurrent: false, exitOnError: false})
