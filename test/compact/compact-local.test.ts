@@ -7,7 +7,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import type {CompactResult} from '../../src/plugins/core/index.js'
 import {LocalStorage, readCompactionManifest} from '../../src/plugins/core/index.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
-import {codecOf, columnTypes, daysAgo, keysOf, putNdjson, putParquet, rowDifference, rowSummary} from './fixtures.js'
+import {codecOf, columnTypes, daysAgo, keysOf, putNdjson, putParquet, removeTempDirs, rowDifference, rowSummary, tempDir} from './fixtures.js'
 
 let root: string
 let storage: LocalStorage
@@ -18,6 +18,7 @@ beforeEach(async () => {
 })
 afterEach(async () => {
   await fs.rm(root, {recursive: true, force: true})
+  await removeTempDirs()
 })
 
 const files = (keys: string[]) => keys.map((key) => storage.pathOf(key))
@@ -34,7 +35,7 @@ async function stagingDay(day: string, count: number, rowsEach: number, firstId 
 
 /** Copies of the inputs before they are deleted, to compare the compacted rows with. */
 async function snapshot(keys: string[]): Promise<string[]> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-snapshot-'))
+  const dir = await tempDir('bw-snapshot-')
   return Promise.all(keys.map(async (key, index) => {
     const file = path.join(dir, `${index}-${path.basename(key)}`)
     await fs.copyFile(storage.pathOf(key), file)
@@ -266,11 +267,15 @@ describe('compact fails safe (the built binary)', () => {
     const day = daysAgo(2)
     const inputs = await stagingDay(day, 7, 10)
     const before = await snapshot(inputs)
-    const crashed = await runCli(['compact', root, '--delete-batch', '3', '--json'], {env: {BUCKETWRIGHT_TEST_CRASH_AT: point}})
+    const tmp = await tempDir('bw-crash-tmp-')
+    const crashed = await runCli(['compact', root, '--delete-batch', '3', '--json'], {env: {BUCKETWRIGHT_TEST_CRASH_AT: point, TMPDIR: tmp}})
     expect(crashed.code).not.toBe(0)
     expect(crashed.stdout).toBe('')
-    const rerun = await runCli(['compact', root, '--delete-batch', '3', '--json'])
+    // SIGKILL leaves the run's temp root behind; the rerun removes it with its own.
+    expect(await fs.readdir(tmp)).toEqual([expect.stringMatching(/^bw-compact-\d+-/)])
+    const rerun = await runCli(['compact', root, '--delete-batch', '3', '--json'], {env: {TMPDIR: tmp}})
     expect(rerun.code).toBe(0)
+    expect(await fs.readdir(tmp)).toEqual([])
     const [partition] = (JSON.parse(rerun.stdout) as CompactResult).partitions
     expect(partition.status).toBe('compacted')
     expect(await keysOf(storage)).toEqual([`_manifests/compacted/${day}.parquet.json`, `_manifests/staging/${day}/_compaction.json`, `compacted/${day}.parquet`])
@@ -344,7 +349,7 @@ describe('compact fails safe (the built binary)', () => {
 
   it('takes a run lock: a second run of the same job while one is running stops, changing nothing', async () => {
     const inputs = await stagingDay(daysAgo(2), 3, 10)
-    const cache = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-cache-'))
+    const cache = await tempDir('bw-cache-')
     const {acquireRunLock} = await import('../../src/plugins/core/index.js')
     const lock = await acquireRunLock(path.join(cache, 'locks'), `compact ${storage.uri} shard 0/1`)
     try {

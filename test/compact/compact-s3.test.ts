@@ -7,7 +7,7 @@ import {type CompactResult, openStorage, readCompactionManifest, type Storage} f
 import {runCli, runInProcess} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, s3Env, useS3Env} from '../helpers/s3.js'
-import {codecOf, columnTypes, daysAgo, keysOf, localCopies, putNdjson, putParquet, rowDifference, rowSummary} from './fixtures.js'
+import {codecOf, columnTypes, daysAgo, keysOf, localCopies, putNdjson, putParquet, removeTempDirs, rowDifference, rowSummary, tempDir} from './fixtures.js'
 
 let bucket: string
 let prefixCount = 0
@@ -19,6 +19,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await Promise.all(opened.map((storage) => storage.close()))
+  await removeTempDirs()
 })
 
 /** A fresh dataset root in the test bucket. */
@@ -41,7 +42,7 @@ describe('compact on S3 (loopback server)', () => {
     const day = daysAgo(2)
     const inputs = await stagingDay(storage, day, 60, 25)
     const before = await localCopies(storage, inputs)
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-compact-tmp-'))
+    const tmp = await tempDir('bw-compact-tmp-')
 
     const run = await runCli(['compact', uri, '--json', '--disk-budget', '50MB', '--memory-limit', '256MB'], {env: {...s3Env(), TMPDIR: tmp}})
     expect(run.code, run.stderr).toBe(0)

@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type CompactResult, LocalStorage} from '../../src/plugins/core/index.js'
 import {ROOT, runInProcess} from '../helpers/cli.js'
-import {columnTypes, daysAgo, keysOf, query, rowDifference} from './fixtures.js'
+import {columnTypes, daysAgo, keysOf, query, removeTempDirs, rowDifference, tempDir} from './fixtures.js'
 
 /** The real sample data, read in place (never copied into the repository). */
 const REAL = path.resolve(ROOT, '..', 'shared', 'real-data')
@@ -18,6 +18,7 @@ beforeAll(async () => {
   storage = new LocalStorage(root)
 })
 afterAll(async () => {
+  await removeTempDirs()
   await fs.rm(root, {recursive: true, force: true})
 })
 
@@ -34,7 +35,7 @@ describe('compact on real records', () => {
         originals.push(path.join(root, `${dir}${name.replace('.json', `-${copy}.ndjson`)}`))
       }
     }
-    const snapshot = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-real-snap-'))
+    const snapshot = await tempDir('bw-real-snap-')
     const copies = await Promise.all(originals.map(async (file) => {
       const to = path.join(snapshot, path.basename(file))
       await fs.copyFile(file, to)
@@ -61,7 +62,7 @@ describe('compact on real records', () => {
       await storage.write(key, lines.slice(start, start + 150).join('\n') + '\n')
       segments.push(storage.pathOf(key))
     }
-    const snapshot = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-real-snap-'))
+    const snapshot = await tempDir('bw-real-snap-')
     const copies = await Promise.all(segments.map(async (file) => {
       const to = path.join(snapshot, path.basename(file))
       await fs.copyFile(file, to)

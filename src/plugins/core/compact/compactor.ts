@@ -50,6 +50,27 @@ export interface PartitionSummary {
   objects?: ListedInput[]
 }
 
+const WORK_PREFIX = 'bw-compact-'
+
+/** Removes the temp roots of compact runs that were killed (SIGKILL, OOM, power loss) and could not clean up. */
+async function sweepDeadRuns(): Promise<void> {
+  const names = await fs.readdir(os.tmpdir()).catch(() => [] as string[])
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${WORK_PREFIX}(\\d+)-`).exec(name)?.[1])
+    if (!pid || pid === process.pid || isAlive(pid)) continue
+    await fs.rm(path.join(os.tmpdir(), name), {recursive: true, force: true}).catch(() => {})
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 /** Up to this many listed keys, discovery keeps the objects, and the first look at each partition needs no LIST. */
 const KEEP_LISTING = 200_000
 
@@ -62,8 +83,10 @@ const NODE_RESERVE_BYTES = 160 * 1024 ** 2
  */
 export class Compactor {
   private db?: Promise<DuckDB>
-  private workRoot?: string
-  private spool: Spool
+  /** This run's temp root: spool, DuckDB spill and merged files, all removed at the end (or by a later run). */
+  private workRoot?: Promise<string>
+  private readonly spool: Spool
+  private readonly spoolOptions: {budgetBytes: number; tempRoot?: string}
   private readonly committer: PartitionCommit
   private partitionsDone = 0
   /** Keys seen by {@link discover}: its LIST requests are part of a dry run's estimate. */
@@ -76,7 +99,8 @@ export class Compactor {
     private readonly scheme: PartitionScheme,
     private readonly options: CompactOptions,
   ) {
-    this.spool = new Spool(storage, {budgetBytes: options.diskBudgetBytes})
+    this.spoolOptions = {budgetBytes: options.diskBudgetBytes}
+    this.spool = new Spool(storage, this.spoolOptions)
     this.committer = new PartitionCommit(storage, scheme, options, (partition) => this.listPartition(partition))
   }
 
@@ -126,7 +150,7 @@ export class Compactor {
       result.reason = result.error.message
     } finally {
       await this.spool.close()
-      if (this.workRoot) await fs.rm(path.join(this.workRoot, String(this.partitionsDone)), {recursive: true, force: true})
+      if (this.workRoot) await fs.rm(path.join(await this.workRoot, String(this.partitionsDone)), {recursive: true, force: true})
       this.partitionsDone++
     }
     result.seconds = Math.round(performance.now() - started) / 1000
@@ -209,7 +233,8 @@ export class Compactor {
   private duck(): Promise<DuckDB> {
     // --memory-limit bounds the process: DuckDB's buffers get what is left after Node and DuckDB's own overhead.
     const limitMb = Math.max(64, Math.floor(Math.min(this.options.memoryLimitBytes * 0.75, this.options.memoryLimitBytes - NODE_RESERVE_BYTES) / 1024 ** 2))
-    this.db ??= openDuckDB({memoryLimit: `${limitMb}MiB`, threads: this.options.threads}).then(async (db) => {
+    this.db ??= this.root().then(async (root) => {
+      const db = await openDuckDB({memoryLimit: `${limitMb}MiB`, threads: this.options.threads, tempDir: path.join(root, 'spill')})
       // Footers are read when the schemas are merged and again by the scan: parse each once.
       await db.run('SET parquet_metadata_cache = true')
       return db
@@ -217,9 +242,22 @@ export class Compactor {
     return this.db
   }
 
+  /**
+   * The temp root of this run, `bw-compact-<pid>-…`: the Spool and DuckDB's spill go inside it, so that one removal
+   * cleans everything; roots left by killed runs (their pid gone) are removed when the next run starts.
+   */
+  private root(): Promise<string> {
+    this.workRoot ??= (async () => {
+      await sweepDeadRuns()
+      const root = await fs.mkdtemp(path.join(os.tmpdir(), `${WORK_PREFIX}${process.pid}-`))
+      this.spoolOptions.tempRoot = root
+      return root
+    })()
+    return this.workRoot
+  }
+
   private async workDir(): Promise<string> {
-    this.workRoot ??= await fs.mkdtemp(path.join(os.tmpdir(), 'bw-compact-'))
-    const dir = path.join(this.workRoot, String(this.partitionsDone))
+    const dir = path.join(await this.root(), String(this.partitionsDone))
     await fs.mkdir(dir, {recursive: true})
     return dir
   }
@@ -336,7 +374,7 @@ export class Compactor {
   async close(): Promise<void> {
     await this.spool.close()
     if (this.db) await (await this.db.catch(() => undefined))?.close()
-    if (this.workRoot) await fs.rm(this.workRoot, {recursive: true, force: true})
+    if (this.workRoot) await fs.rm(await this.workRoot, {recursive: true, force: true})
   }
 }
 
