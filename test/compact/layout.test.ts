@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {ageCheck, parseDuration, parseSize, partitionScheme, startOfDay} from '../../src/plugins/core/index.js'
+import {ageCheck, partitionScheme, startOfDay} from '../../src/plugins/core/index.js'
+import {parseDuration, parseSize} from '../../src/plugins/core/compact/age.js'
 import {isHiddenKey, pendingKeyFor} from '../../src/plugins/core/compact/layout.js'
 
 describe('partition layouts', () => {
