@@ -7,6 +7,7 @@ import {athenaDdl} from '../plugins/core/verify/athena.js'
 import {inventoryOutputs} from '../plugins/core/verify/outputs.js'
 import {renderReport} from '../plugins/core/verify/report-html.js'
 import type {AthenaDdlResult, VerifyResult} from '../plugins/core/verify/result.js'
+import {withProgress} from '../plugins/core/verify/progress.js'
 import {parseShare} from '../plugins/core/verify/sample.js'
 import {loadUserChecks} from '../plugins/core/verify/sql-checks.js'
 import {formatAthena, formatVerifyTable} from '../plugins/core/verify/table.js'
@@ -77,21 +78,23 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
       if (!this.jsonEnabled()) this.log(formatAthena(result))
       return result
     }
-    const result = await verifyDataset({
+    const checks = await loadUserChecks(flags.check ?? [], flags['check-file'] ?? [])
+    const raw = flags.raw ? await this.openStorage(flags.raw) : undefined
+    const result = await withProgress(this.progress, this.logger, `Verifying ${output.uri}`, (step) => verifyDataset({
       output,
-      raw: flags.raw ? await this.openStorage(flags.raw) : undefined,
+      raw,
       source,
       rawShare: flags.sample,
       schemaShare: flags['schema-sample'],
       seed: flags.seed,
       dropThreshold: flags['drop-threshold'],
       dropWindow: flags['drop-window'],
-      checks: await loadUserChecks(flags.check ?? [], flags['check-file'] ?? []),
+      checks,
       memoryLimit: flags['memory-limit'],
       threads: flags.threads,
       diskBudgetBytes: flags['disk-budget'],
-      onProgress: (message) => this.logger.info(message),
-    })
+      onProgress: step,
+    }))
     if (flags.report) {
       result.report = path.resolve(flags.report)
       await fs.writeFile(result.report, renderReport(result))

@@ -184,6 +184,14 @@ describe('verify (local)', () => {
     expect(check(relaxed.result, 'drops').status).toBe('pass')
   })
 
+  it('fails with a next step when the location holds no outputs', async () => {
+    const empty = await tempDir()
+    const run = await runInProcess(['verify', empty, '--source', 'tinybus'])
+    expect(run.exitCode).toBe(1)
+    expect(run.error).toMatchObject({code: 'NO_OUTPUTS', message: expect.stringMatching(/^No outputs found under file:\/\//)})
+    expect((run.error as unknown as {nextSteps: string[]}).nextSteps[0]).toMatch(/output location/)
+  })
+
   it('prints a table naming the defect, and exits 3 from the built binary', async () => {
     await truncateOutput(output, dataset.outputKey(dataset.weeks[1]!))
     const run = await runCli(['verify', output.pathOf(''), '--source', 'tinybus'], {env: pluginEnv})
@@ -192,6 +200,10 @@ describe('verify (local)', () => {
     expect(run.stdout).toMatch(/PASS\s+duplicates/)
     expect(run.stdout).toMatch(/SKIP\s+raw-counts\s+no --raw location given/)
     expect(run.stdout).toContain('FAILED: 5 outputs')
+    // Not a terminal: progress as timestamped lines on stderr, only the table on stdout.
+    expect(run.stderr).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] INFO Verifying 5 outputs under file:\/\//m)
+    expect(run.stderr).toMatch(/INFO Read 2024-W03\.jsonl\.gz: 120/)
+    expect(run.stdout).not.toMatch(/INFO/)
     expect(run.stderr).toMatch(/ERROR Check integrity failed: 1 output\(s\) unreadable: 2024-W02\.jsonl\.gz \(the gzip stream ends early/)
     const json = await runCli(['verify', output.pathOf(''), '--source', 'tinybus', '--json'], {env: pluginEnv})
     expect(json.code).toBe(3)

@@ -109,5 +109,5 @@ export function athenaDdl(source: DataSource, outputUri: string, files: OutputFi
       sql: `SELECT ${key}, count(*) AS copies\nFROM ${table}\nGROUP BY ${key}\nHAVING count(*) > 1\nORDER BY copies DESC\nLIMIT 100;`,
     })
   }
-  return {mode: 'athena-ddl', output: outputUri, source: source.name, table, ddl, queries, notes}
+  return {resultVersion: 1, mode: 'athena-ddl', output: outputUri, source: source.name, table, ddl, queries, notes}
 }

@@ -379,6 +379,7 @@ function assemble(
   const bucketList: BucketResult[] = ordered.map(({start: _start, ...entry}) => entry)
   const failedChecks = checks.filter((check) => check.status === 'fail')
   return {
+    resultVersion: 1,
     mode: 'verify',
     ok: failedChecks.length === 0,
     output: options.output.uri,
