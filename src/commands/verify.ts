@@ -54,15 +54,21 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
   static override flags = {
     ...sourceFlags,
     raw: Flags.string({summary: 'Location of the raw objects to compare record counts with.', helpGroup: 'COUNTS'}),
-    sample: share(false)({summary: 'Share of buckets whose raw objects are re-read, e.g. 10% (chosen by hash of --seed and bucket).', default: 1, helpGroup: 'COUNTS'}),
+    sample: share(false)({summary: 'Share of buckets whose raw objects are re-read, e.g. 10% (chosen by hash of --seed and bucket).', default: 1, defaultHelp: async () => '100%', helpGroup: 'COUNTS'}),
     seed: Flags.string({summary: 'Seed of the bucket and record samples (same seed, same choice).', default: 'bucketwright', helpGroup: 'COUNTS'}),
-    'schema-sample': share(true)({summary: 'Share of records checked against the source schema (100% default; 0 turns it off).', default: 1, helpGroup: 'CHECKS'}),
-    'drop-threshold': Flags.custom<number>({parse: async (input) => Number(input)})({summary: 'A bucket below this fraction of its neighbours\' median is a sudden drop.', default: 0.5, helpGroup: 'CHECKS'}),
+    'schema-sample': share(true)({summary: 'Share of records checked against the source schema (0 turns the check off).', default: 1, defaultHelp: async () => '100%', helpGroup: 'CHECKS'}),
+    'drop-threshold': Flags.custom<number>({
+      parse: async (input) => {
+        const value = Number(input)
+        if (!(value >= 0 && value < 1)) throw new Error(`"${input}" is not a fraction between 0 and 1 (e.g. 0.5: a bucket below half its neighbours' median).`)
+        return value
+      },
+    })({summary: 'A bucket below this fraction of its neighbours\' median is a sudden drop.', default: 0.5, helpGroup: 'CHECKS'}),
     'drop-window': Flags.integer({summary: 'Neighbours on each side a bucket is compared with.', default: 2, min: 1, helpGroup: 'CHECKS'}),
-    check: Flags.string({summary: 'SQL over the view "records" that must return no rows (repeatable; a first line "-- name: x" names it).', multiple: true, helpGroup: 'CHECKS'}),
-    'check-file': Flags.file({summary: 'File of such queries separated by ";" ("-- name: x" before a query names it).', multiple: true, exists: true, helpGroup: 'CHECKS'}),
+    check: Flags.string({summary: 'SQL over the view "records" that must return no rows (repeatable; a first line "-- name: x" names it).', multiple: true, multipleNonGreedy: true, helpGroup: 'CHECKS'}),
+    'check-file': Flags.file({summary: 'File of such queries separated by ";" ("-- name: x" before a query names it).', multiple: true, multipleNonGreedy: true, exists: true, helpGroup: 'CHECKS'}),
     'memory-limit': Flags.string({summary: 'DuckDB memory limit; larger work spills to disk.', default: '512MB', helpGroup: 'RESOURCES'}),
-    'disk-budget': bytes({summary: 'Disk for S3 outputs spooled for DuckDB; checks run in batches of buckets that fit.', default: 2 * 1024 ** 3, helpGroup: 'RESOURCES'}),
+    'disk-budget': bytes({summary: 'Disk for S3 outputs spooled for DuckDB; checks run in batches of buckets that fit.', default: 2 * 1024 ** 3, defaultHelp: async () => '2GB', helpGroup: 'RESOURCES'}),
     threads: Flags.integer({summary: 'DuckDB threads (default: the cores).', min: 1, helpGroup: 'RESOURCES'}),
     report: Flags.string({summary: 'Write an offline HTML report (charts, checks, schema findings) to this file.', helpGroup: 'OUTPUT'}),
     'all-buckets': Flags.boolean({summary: 'List every bucket in the table, not only those with problems.', helpGroup: 'OUTPUT'}),
