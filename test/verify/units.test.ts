@@ -95,7 +95,7 @@ describe('verify --athena-ddl', () => {
     const counts = result.queries.find((query) => query.name === 'counts-vs-manifests')!
     for (const week of dataset.weeks) expect(counts.sql).toContain(`('${week}', ${dataset.recordsPerWeek.get(week)})`)
     expect(result.queries.map((query) => query.name)).toEqual(['records-per-bucket', 'counts-vs-manifests', 'records-per-week', 'duplicates'])
-    expect(result.queries.find((query) => query.name === 'duplicates')!.sql).toContain('GROUP BY `vehicleID`, `snapshot_time`')
+    expect(result.queries.find((query) => query.name === 'duplicates')!.sql).toContain('GROUP BY "vehicleid", "snapshot_time"')
   })
 
   it('types every bustimes column', () => {

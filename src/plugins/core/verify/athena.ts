@@ -9,6 +9,11 @@ function hiveName(name: string): string {
   return `\`${name.replaceAll('`', '``')}\``
 }
 
+/** A column in a query (Athena's Trino engine): double quotes, lowercase as Athena stores column names. */
+function queryName(name: string): string {
+  return `"${name.toLowerCase().replaceAll('"', '""')}"`
+}
+
 /** The non-null JSON types a schema allows (`["integer", "null"]` → `["integer"]`). */
 function typesOf(schema: JsonSchema): string[] {
   const declared = schema.type
@@ -98,11 +103,11 @@ export function athenaDdl(source: DataSource, outputUri: string, files: OutputFi
     queries.push({
       name: 'records-per-week',
       description: 'Records per ISO week of the time field, to compare with the per-bucket counts.',
-      sql: `SELECT date_format(from_iso8601_timestamp(${hiveName(source.timeField)}), '%x-W%v') AS week, count(*) AS records\nFROM ${table}\nGROUP BY 1\nORDER BY 1;`,
+      sql: `SELECT date_format(from_iso8601_timestamp(${queryName(source.timeField)}), '%x-W%v') AS week, count(*) AS records\nFROM ${table}\nGROUP BY 1\nORDER BY 1;`,
     })
   }
   if (source.recordKey?.length) {
-    const key = source.recordKey.map(hiveName).join(', ')
+    const key = source.recordKey.map(queryName).join(', ')
     queries.push({
       name: 'duplicates',
       description: `Records sharing the record key ${source.recordKey.join(' + ')} (expect no rows).`,
