@@ -89,6 +89,8 @@ describe('verify (S3, loopback server)', () => {
     expect(failing(result)).toEqual(['schema', 'sql:in-portland'])
     expect(result.schema.violations).toEqual([expect.objectContaining({path: 'longitude', keyword: 'type', count: 4, example: {value: 'west', where: `${week}.jsonl.gz:1`}})])
     expect(result.checks.find((check) => check.name === 'sql:in-portland')!.details).toMatchObject({rows: 4})
+    const withFile = await verify('--check', 'SELECT filename, vehicleID FROM records WHERE latitude < 40')
+    expect((withFile.result.checks.at(-1)!.details.examples as {filename: string}[]).map((row) => row.filename)).toEqual(Array.from({length: 4}, () => `${week}.jsonl.gz`))
     expect(result.buckets.find((entry) => entry.key === week)).toMatchObject({status: 'failed', schemaInvalid: 4})
   })
 })

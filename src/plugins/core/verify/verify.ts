@@ -97,7 +97,9 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
         const total = userRuns.get(check.name)!
         total.rows += run.rows
         if (run.error) total.errors.push(run.error)
-        total.examples.push(...run.examples.slice(0, Math.max(0, 5 - total.examples.length)))
+        // Example rows name the output, not the local (possibly spooled) file DuckDB read.
+        const named = run.examples.map((row) => (typeof row.filename === 'string' && byPath.has(row.filename) ? {...row, filename: byPath.get(row.filename)!.file.key} : row))
+        total.examples.push(...named.slice(0, Math.max(0, 5 - total.examples.length)))
       }
       for (const finding of batch) await spool.release(paths.get(finding)!)
     }
