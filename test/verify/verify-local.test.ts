@@ -114,6 +114,14 @@ describe('verify (local)', () => {
     expect(check(result, 'integrity').status).toBe('pass')
   })
 
+  it('fails an output whose manifest is unreadable', async () => {
+    const week = dataset.weeks[1]!
+    await output.write(`_manifests/${week}.jsonl.gz.json`, '{"manifestVersion": 1, "outp')
+    const {result, exitCode} = await verify()
+    expect(exitCode).toBe(3)
+    expect(check(result, 'manifest-counts').summary).toBe(`${week}.jsonl.gz: its manifest _manifests/${week}.jsonl.gz.json is not a readable manifest`)
+  })
+
   it('catches duplicated records on the record key', async () => {
     const week = dataset.weeks[0]!
     await rewriteOutput(output, dataset.outputKey(week), (lines) => [...lines, ...lines.slice(0, 3)], {updateManifest: true})

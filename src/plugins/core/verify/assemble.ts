@@ -143,7 +143,7 @@ function buildChecks(options: VerifyOptions, read: ReadFindings, table: BucketTa
   const integrityFailures = findings.filter((finding) => finding.error)
   const manifestProblems = (finding: FileFindings) => finding.problems.filter((problem) => /manifest/.test(problem))
   const manifestFailures = findings.filter((finding) => manifestProblems(finding).length > 0)
-  const unmanifested = findings.filter((finding) => !finding.file.manifest).map((finding) => finding.file.key)
+  const unmanifested = findings.filter((finding) => !finding.file.manifest && !finding.file.manifestUnreadable).map((finding) => finding.file.key)
   const duplicateTotal = findings.reduce((sum, finding) => sum + finding.duplicates, 0)
   const badLines = findings.reduce((sum, finding) => sum + (finding.scan?.badLines ?? 0), 0)
   const rawProblems = (label: string) => table.entries.get(label)!.problems.filter((problem) => problem.startsWith(`${label}:`) && /raw/.test(problem))

@@ -190,6 +190,7 @@ async function readOutput(finding: FileFindings, filePath: string, options: Veri
     if (scan.badLines > 0) finding.error = `${scan.badLines} line(s) are not JSON objects, first at line ${scan.firstBadLine!.line}: ${scan.firstBadLine!.message}`
   }
   if (finding.error) finding.problems.push(`${file.key}: ${finding.error}`)
+  if (file.manifestUnreadable) finding.problems.push(`${file.key}: its manifest _manifests/${file.key}.json is not a readable manifest`)
   const manifest = file.manifest
   if (!manifest) return
   if (finding.records !== undefined && manifest.counts.records !== finding.records) {
