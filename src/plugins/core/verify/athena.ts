@@ -76,8 +76,8 @@ export function athenaDdl(source: DataSource, outputUri: string, files: OutputFi
     "TBLPROPERTIES ('bucketwright.source' = '" + source.name.replaceAll("'", "''") + "');",
   ].join('\n')
 
-  const bucketExpression = `regexp_extract("$path", '([^/]+?)\\.(jsonl|ndjson|json)(\\.gz|\\.zst)?$', 1)`
-  const expected = files.filter((file) => file.manifest && file.format === 'jsonl').map((file) => `    ('${file.key.split('/').pop()!.replace(/\.(jsonl|ndjson|json)(\.gz|\.zst)?$/, '').replaceAll("'", "''")}', ${file.manifest!.counts.records})`)
+  const bucketExpression = `regexp_extract("$path", '([^/]+?)\\.(jsonl|ndjson)(\\.gz|\\.zst)?$', 1)`
+  const expected = files.filter((file) => file.manifest && file.format === 'jsonl').map((file) => `    ('${file.key.split('/').pop()!.replace(/\.(jsonl|ndjson)(\.gz|\.zst)?$/, '').replaceAll("'", "''")}', ${file.manifest!.counts.records})`)
   const queries: AthenaDdlResult['queries'] = [
     {
       name: 'records-per-bucket',

@@ -36,7 +36,8 @@ export interface OutputInventory {
   kind?: BucketKind
 }
 
-const DATA_FILE = /\.(jsonl|ndjson|json)(\.gz|\.zst)?$|\.parquet$/
+// Not plain `.json`: raw objects (bustimes__….json) are not outputs, even where an output location holds them.
+const DATA_FILE = /\.(jsonl|ndjson)(\.gz|\.zst)?$|\.parquet$/
 
 /** Format and compression from a key's extension. */
 export function formatOf(key: string): {format: OutputFormat; compression: OutputCompression} | undefined {
