@@ -192,6 +192,12 @@ describe('verify (local)', () => {
     expect(check(relaxed.result, 'drops').status).toBe('pass')
   })
 
+  it('rejects a share that is not one, as a usage error', async () => {
+    const run = await runInProcess(['verify', output.pathOf(''), '--source', 'tinybus', '--sample', '150%'])
+    expect(run.exitCode).toBe(2)
+    expect(run.error?.message).toMatch(/"150%" is not a share: use a percentage such as 10%/)
+  })
+
   it('fails with a next step when the location holds no outputs', async () => {
     const empty = await tempDir()
     const run = await runInProcess(['verify', empty, '--source', 'tinybus'])
