@@ -70,6 +70,7 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
     'memory-limit': Flags.string({summary: 'DuckDB memory limit; larger work spills to disk.', default: '512MB', helpGroup: 'RESOURCES'}),
     'disk-budget': bytes({summary: 'Disk for S3 outputs spooled for DuckDB; checks run in batches of buckets that fit.', default: 2 * 1024 ** 3, defaultHelp: async () => '2GB', helpGroup: 'RESOURCES'}),
     threads: Flags.integer({summary: 'DuckDB threads (default: the cores).', min: 1, helpGroup: 'RESOURCES'}),
+    'scan-threads': Flags.integer({summary: 'Threads reading and validating JSONL outputs (default: the cores, at most 4; 0: the main thread).', min: 0, max: 64, helpGroup: 'RESOURCES'}),
     report: Flags.string({summary: 'Write an offline HTML report (charts, checks, schema findings) to this file.', helpGroup: 'OUTPUT'}),
     'all-buckets': Flags.boolean({summary: 'List every bucket in the table, not only those with problems.', helpGroup: 'OUTPUT'}),
     'athena-ddl': Flags.boolean({summary: 'Print the Athena CREATE EXTERNAL TABLE and count queries instead of verifying.', exclusive: ['raw', 'check', 'check-file', 'report'], helpGroup: 'OUTPUT'}),
@@ -98,6 +99,7 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
       checks,
       memoryLimit: flags['memory-limit'],
       threads: flags.threads,
+      scanThreads: flags['scan-threads'],
       diskBudgetBytes: flags['disk-budget'],
       onProgress: step,
     }))

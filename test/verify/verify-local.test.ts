@@ -156,6 +156,10 @@ describe('verify (local)', () => {
     expect(byPath.latitude).toMatchObject({keyword: 'type', count: Math.ceil((dataset.recordsPerWeek.get(week)! - 1) / 10), example: {value: 'north', where: `${week}.jsonl.gz:2`}})
     expect(byPath.vehicleID).toMatchObject({keyword: 'required', count: 1, example: {where: `${week}.jsonl.gz:5`}})
     expect(check(result, 'schema').summary).toContain('latitude must be number')
+    // Read on worker threads (default) or on the main thread: the same findings, the same examples.
+    const here = await verify('--scan-threads', '0')
+    expect(here.result.schema).toEqual(result.schema)
+    expect(here.result.buckets).toEqual(result.buckets)
   })
 
   it('fails a user SQL check that returns rows, from --check and from --check-file', async () => {

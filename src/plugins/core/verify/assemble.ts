@@ -5,6 +5,7 @@ import type {OrphanManifest, OutputFile} from './outputs.js'
 import type {RawBucketCount} from './raw.js'
 import type {BucketResult, CheckResult, SchemaSummary, VerifyResult} from './result.js'
 import type {FileScan} from './scan.js'
+import type {SchemaTally} from './scan-pool.js'
 import type {VerifyOptions} from './verify.js'
 
 /** Per-file findings, gathered while reading. */
@@ -14,8 +15,9 @@ export interface FileFindings {
   records?: number
   error?: string
   duplicates: number
-  /** Records that failed the schema. */
+  /** Records that failed the schema, and the file's schema findings (merged into the run's in file order). */
   invalid: number
+  tally?: SchemaTally
   problems: string[]
 }
 

@@ -1,4 +1,4 @@
-import {openDuckDB} from '../duckdb/duckdb.js'
+import {type DuckDB, openDuckDB} from '../duckdb/duckdb.js'
 import {Spool} from '../duckdb/spool.js'
 import {UserError} from '../errors/errors.js'
 import {RecordValidator} from '../schema/validator.js'
@@ -10,7 +10,8 @@ import {forEachLimit, inventoryOutputs, type OutputFile} from './outputs.js'
 import {countRawBucket, listRawBuckets, type RawBucketCount} from './raw.js'
 import type {VerifyResult} from './result.js'
 import {chooseSample, seededRandom} from './sample.js'
-import {scanJsonl} from './scan.js'
+import {type FileScan, type ScanOptions, scanJsonl} from './scan.js'
+import {ScanPool, type SchemaTally} from './scan-pool.js'
 import {countParquet, defineRecordsView, type DuckFile, type DuplicateFindings, findDuplicates, runUserCheck, type SqlRunner, sqlRunner, type UserCheck, type UserCheckRun, validateParquet} from './sql-checks.js'
 
 /** Options of {@link verifyDataset}; every threshold is a flag of `bucketwright verify`. */
@@ -32,6 +33,8 @@ export interface VerifyOptions {
   /** DuckDB memory limit (`--memory-limit`), e.g. `512MB`. */
   memoryLimit: string
   threads?: number
+  /** Threads that read and validate JSONL outputs (default: the cores, at most 4; 0: on the main thread). */
+  scanThreads?: number
   /** Disk budget for S3 outputs spooled for DuckDB; checks run over batches of buckets that fit. */
   diskBudgetBytes: number
   /** Buckets ending after this time are still being filled: not missing when absent. Default: now. */
@@ -68,6 +71,8 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
   const checksConnection = await db.instance.connect()
   const checksDb = sqlRunner(checksConnection)
   const spool = new Spool(options.output, {budgetBytes: options.diskBudgetBytes})
+  const pool = options.scanThreads !== 0 && inventory.files.some((file) => file.format === 'jsonl') ? await ScanPool.start(options.scanThreads) : undefined
+  const reader = {db, pool, validator}
   try {
     for (const [index, batch] of batches.entries()) {
       if (batches.length > 1) progress(`Batch ${index + 1}/${batches.length}: ${batch.length} outputs`)
@@ -78,8 +83,8 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
       const files = (subset: FileFindings[]): DuckFile[] => subset.map((finding) => ({key: finding.file.key, path: paths.get(finding)!, format: finding.file.format}))
       // DuckDB's checks run on their own connection while the files are read here: both cores stay busy.
       const sqlWork = runSqlChecks(checksDb, files(batch), options).catch((error: Error) => sqlFailure(error, options))
-      await forEachLimit(batch, 2, async (finding) => {
-        await readOutput(finding, paths.get(finding)!, options, validator, db)
+      await forEachLimit(batch, pool?.size ?? 2, async (finding) => {
+        await readOutput(finding, paths.get(finding)!, options, reader)
         progress(`Read ${finding.file.key}: ${finding.records ?? 'unreadable'}${finding.error ? ` (${finding.error})` : ''}`)
       })
       let sql = await sqlWork
@@ -105,10 +110,13 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
     }
   } finally {
     checksConnection.closeSync()
+    await pool?.close()
     await spool.close()
     await db.close()
   }
 
+  // File by file, in key order: the schema examples do not depend on which thread finished first.
+  for (const finding of findings) if (finding.tally) validator?.merge(finding.tally)
   const rawCounts = options.raw ? await compareWithRaw(options, inventory.files, inventory.kind, progress) : undefined
   return assembleResult(options, {
     kind: inventory.kind,
@@ -168,8 +176,15 @@ function batchBySize(findings: FileFindings[], budget: number): FileFindings[][]
   return batches
 }
 
+/** Scans on this thread (no pool), with a fork of the validator so the file has its own tally. */
+async function scanHere(filePath: string, options: Omit<ScanOptions, 'validator'>, validator?: RecordValidator): Promise<{scan: FileScan; tally?: SchemaTally}> {
+  const fork = validator?.fork()
+  const scan = await scanJsonl(filePath, {...options, validator: fork})
+  return {scan, tally: fork && {recordsChecked: fork.recordsChecked, recordsInvalid: fork.recordsInvalid, violations: fork.violations()}}
+}
+
 /** Reads one output to its end and compares it with its manifest. */
-async function readOutput(finding: FileFindings, filePath: string, options: VerifyOptions, validator: RecordValidator | undefined, db: Awaited<ReturnType<typeof openDuckDB>>): Promise<void> {
+async function readOutput(finding: FileFindings, filePath: string, options: VerifyOptions, {db, pool, validator}: {db: DuckDB; pool?: ScanPool; validator?: RecordValidator}): Promise<void> {
   const {file} = finding
   if (file.format === 'parquet') {
     const connection = await db.instance.connect()
@@ -179,10 +194,14 @@ async function readOutput(finding: FileFindings, filePath: string, options: Veri
     else if (validator && options.schemaShare > 0) {
       const random = seededRandom(`${options.seed}:${file.key}`)
       const pick = () => options.schemaShare >= 1 || random() < options.schemaShare
-      finding.invalid = (await validateParquet(db, filePath, (record, row) => validator.validate(record, `${file.key}:row ${row}`), pick)).invalid
+      const fork = validator.fork()
+      finding.invalid = (await validateParquet(db, filePath, (record, row) => fork.validate(record, `${file.key}:row ${row}`), pick)).invalid
+      finding.tally = {recordsChecked: fork.recordsChecked, recordsInvalid: fork.recordsInvalid, violations: fork.violations()}
     }
   } else {
-    const scan = await scanJsonl(filePath, {compression: file.compression, schemaShare: options.schemaShare, validator, seed: `${options.seed}:${file.key}`, label: file.key})
+    const scanOptions = {compression: file.compression, schemaShare: options.schemaShare, seed: `${options.seed}:${file.key}`, label: file.key}
+    const {scan, tally} = pool ? await pool.scan(filePath, scanOptions, validator ? options.source.schema : undefined) : await scanHere(filePath, scanOptions, validator)
+    finding.tally = tally
     finding.scan = scan
     finding.invalid = scan.invalid
     if (scan.error) finding.error = scan.error
