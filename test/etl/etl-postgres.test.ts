@@ -78,6 +78,15 @@ describe('etl to Postgres', () => {
     expect(trade.rows).toEqual([{price: '65083.70', size: '0.02', side: 'BUY'}])
   })
 
+  it('a record twice in one segment: the later line wins', async () => {
+    const trade = (price: string) => JSON.stringify({channel: 'market_trades', timestamp: '2026-08-09T22:10:00.5Z', sequence_num: 5, events: [{type: 'update', trades: [{product_id: 'ETH-USD', trade_id: '555', price, size: '1', time: '2026-08-09T22:10:00.1Z', side: 'BUY'}]}]})
+    await putSegments({dir: root}, {'segment_20260809T22_1.ndjson': [trade('1900.01'), trade('1900.02')].join('\n') + '\n'})
+    const run = await runInProcess<EtlResult>(['etl', root, '--source', 'coinbase', '--to', server.url, '--json'])
+    expect(run.result!.segments[0]).toMatchObject({status: 'done', records: {market_trades: 2}})
+    const rows = await client.query("SELECT price::text FROM coinbase_market_trades WHERE product_id = 'ETH-USD' AND trade_id = '555'")
+    expect(rows.rows).toEqual([{price: '1900.02'}])
+  })
+
   it('two loaders of one segment at once: the ledger and the advisory lock let exactly one load it', async () => {
     const name = 'segment_20210417T17_0.ndjson'
     // Real frames moved an hour on and with other trade ids, so they are new records.

@@ -75,4 +75,23 @@ describe('verify of a real convert run (bustimes)', () => {
     expect(failing(broken.result)).toEqual(['missing-buckets'])
     expect(broken.result.checks.find((check) => check.name === 'missing-buckets')!.details.missing).toEqual([{bucket: '2021-11-10', expectedKey: '2021-11-10.parquet', reason: 'missing between 2021-11-09 and 2021-11-11'}])
   })
+
+  it('expects no records from objects convert quarantined: counts still match the raw objects', async () => {
+    const small = new LocalStorage(path.join(root, 'small'))
+    for await (const object of bustimesSource.generate!({range: {from: new Date('2021-11-15T00:00:00Z'), to: new Date('2021-11-22T00:00:00Z')}, rate: 1 / 12, seed: 5})) {
+      await small.write(object.key, object.body)
+    }
+    const keys: string[] = []
+    for await (const object of small.list('')) keys.push(object.key)
+    await small.write(keys[3]!, (await small.readBytes(keys[3]!)).subarray(0, 5000))
+    const out = path.join(root, 'quarantine')
+    const converted = await runInProcess(['convert', small.pathOf(''), out, '--source', 'bustimes', '--to', '2021-11-22', '--json'])
+    expect(converted.exitCode).toBe(4)
+    const run = await runInProcess<VerifyResult>(['verify', out, '--raw', small.pathOf(''), '--source', 'bustimes', '--json'])
+    expect(failing(run.result!)).toEqual([])
+    expect(run.exitCode).toBe(0)
+    const [bucket] = run.result!.buckets
+    expect(bucket).toMatchObject({key: '2021-W46', rawObjects: keys.length, quarantinedObjects: 1, rawChecked: true})
+    expect(bucket!.rawRecords).toBe(bucket!.records)
+  })
 })

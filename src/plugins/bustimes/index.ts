@@ -1,6 +1,6 @@
 import type {Readable} from 'node:stream'
 
-import {type DataSource, type JsonLinesEncoder, readAll, type RawObjectRef, type SourceRecord} from '../core/index.js'
+import {type DataSource, readAll, type RawObjectRef, type SourceRecord} from '../core/index.js'
 import {generateBustimes} from './generate.js'
 import {bustimesLayout} from './layout.js'
 import {vehicleSchema} from './schema.js'
@@ -16,7 +16,7 @@ export {decodeVehicles, expectedSyntax, toJsonLines, type VehicleLines} from './
  * TriMet vehicle positions as the `bustimes-data` bucket holds them: one object per minute with every vehicle,
  * Python-2 repr until 2021-11-10 07:15:05 UTC and JSON after. Each record is one vehicle plus `snapshot_time`.
  */
-export const bustimesSource: DataSource & JsonLinesEncoder = {
+export const bustimesSource: DataSource = {
   name: 'bustimes',
   description: 'TriMet vehicle positions, one snapshot per object (Python-2 repr until 2021-11-10, JSON after)',
   layout: bustimesLayout,
@@ -29,8 +29,8 @@ export const bustimesSource: DataSource & JsonLinesEncoder = {
     yield* decodeVehicles(await readAll(body), object.key)
   },
 
-  /** convert's fast path (JsonLinesEncoder): raw bytes straight to JSON lines, no record objects built. */
-  encodeJsonLines(body: Buffer, object: RawObjectRef): {lines: Buffer; records: number} {
+  /** The fast path: vehicles straight to JSON lines, without building records (see {@link toJsonLines}). */
+  toJsonLines(body: Uint8Array, object: RawObjectRef) {
     return toJsonLines(body, object.key)
   },
 

@@ -1,11 +1,14 @@
 import type {Channel, JsonSchema} from '../core/index.js'
+import {DECIMAL_KINDS} from './frames.js'
 
 /**
  * Column kinds of the channel schemas. Every property carries `x-sql-type`, which etl uses for Parquet and Postgres
- * columns: prices and sizes are DECIMAL(38,18) — exact, never a float — and times are microsecond UTC timestamps.
+ * columns: prices and sizes are exact DECIMALs (see DECIMAL_KINDS), never a float; times are microsecond UTC.
  */
-const DECIMAL = {type: 'string', pattern: '^-?\\d{1,20}(\\.\\d{1,18})?$', 'x-sql-type': 'DECIMAL(38,18)'}
-const NULLABLE_DECIMAL = {type: ['string', 'null'], pattern: DECIMAL.pattern, 'x-sql-type': 'DECIMAL(38,18)'}
+const decimal = (kind: keyof typeof DECIMAL_KINDS, nullable = false) => ({type: nullable ? ['string', 'null'] : 'string', pattern: DECIMAL_KINDS[kind].pattern.source, 'x-sql-type': DECIMAL_KINDS[kind].sqlType})
+const DECIMAL = decimal('price')
+const NULLABLE_DECIMAL = decimal('price', true)
+const NULLABLE_VOLUME = decimal('volume', true)
 const TIME = {type: 'string', format: 'date-time', 'x-sql-type': 'TIMESTAMPTZ'}
 const TEXT = {type: 'string', 'x-sql-type': 'VARCHAR'}
 const NULLABLE_TEXT = {type: ['string', 'null'], 'x-sql-type': 'VARCHAR'}
@@ -29,8 +32,8 @@ export const CHANNELS: Channel[] = [
     recordKey: ['product_id', 'sequence', 'time'],
     schema: schema('coinbase ticker', {
       ...common, event_type: TEXT, price: DECIMAL, best_bid: NULLABLE_DECIMAL, best_ask: NULLABLE_DECIMAL, best_bid_quantity: NULLABLE_DECIMAL, best_ask_quantity: NULLABLE_DECIMAL,
-      volume_24_h: NULLABLE_DECIMAL, low_24_h: NULLABLE_DECIMAL, high_24_h: NULLABLE_DECIMAL, low_52_w: NULLABLE_DECIMAL, high_52_w: NULLABLE_DECIMAL, price_percent_chg_24_h: NULLABLE_DECIMAL,
-      open_24_h: NULLABLE_DECIMAL, volume_30_d: NULLABLE_DECIMAL, side: NULLABLE_TEXT, trade_id: NULLABLE_TEXT, last_size: NULLABLE_DECIMAL,
+      volume_24_h: NULLABLE_VOLUME, low_24_h: NULLABLE_DECIMAL, high_24_h: NULLABLE_DECIMAL, low_52_w: NULLABLE_DECIMAL, high_52_w: NULLABLE_DECIMAL, price_percent_chg_24_h: decimal('ratio', true),
+      open_24_h: NULLABLE_DECIMAL, volume_30_d: NULLABLE_VOLUME, side: NULLABLE_TEXT, trade_id: NULLABLE_TEXT, last_size: NULLABLE_DECIMAL,
     }),
   },
   {
@@ -66,7 +69,7 @@ export const EXTRA_CHANNELS: Channel[] = [
     description: 'Five-minute candles (kept with keep=candles); a candle is updated while it is open.',
     recordKey: ['product_id', 'start'],
     schema: schema('coinbase candles', {
-      feed: common.feed, product_id: TEXT, start: TIME, time: TIME, date: DATE, sequence: BIGINT, event_type: TEXT, open: DECIMAL, high: DECIMAL, low: DECIMAL, close: DECIMAL, volume: DECIMAL,
+      feed: common.feed, product_id: TEXT, start: TIME, time: TIME, date: DATE, sequence: BIGINT, event_type: TEXT, open: DECIMAL, high: DECIMAL, low: DECIMAL, close: DECIMAL, volume: decimal('volume'),
     }),
   },
 ]

@@ -85,7 +85,8 @@ export async function* generateFrames(options: GenerateOptions): AsyncIterable<G
       if (roll < 0.75) {
         const updates: string[] = []
         const count = 1 + Math.floor(random() * 12)
-        const eventTime = micros(ms - 20, Math.floor(random() * 1e6))
+        // Event times precede the frame a little, as the exchange's do, but never fall before the range asked for.
+        const eventTime = micros(Math.max(options.range.from.getTime(), ms - 20), Math.floor(random() * 1e6))
         const used = new Set<number>()
         for (let u = 0; u < count; u++) {
           const bid = random() < 0.5
@@ -106,7 +107,7 @@ export async function* generateFrames(options: GenerateOptions): AsyncIterable<G
         const count = 1 + Math.floor(random() * 3)
         for (let t = 0; t < count; t++) {
           const side = random() < 0.5 ? 'BUY' : 'SELL'
-          trades.push(`{"product_id":"${product.id}","trade_id":"${product.nextTradeId++}","price":"${price(product.cents)}","size":"${size(random, 0.05)}","time":"${micros(ms - 60, Math.floor(random() * 1e6))}","side":"${side}"}`)
+          trades.push(`{"product_id":"${product.id}","trade_id":"${product.nextTradeId++}","price":"${price(product.cents)}","size":"${size(random, 0.05)}","time":"${micros(Math.max(options.range.from.getTime(), ms - 60), Math.floor(random() * 1e6))}","side":"${side}"}`)
         }
         line = `{"channel":"market_trades","timestamp":"${ts}","sequence_num":${sequence},"events":[{"type":"update","trades":[${trades.join(',')}]}]}`
       } else {

@@ -50,9 +50,11 @@ export {RecordValidator, type SchemaViolation} from './schema/validator.js'
 export {ownsUnit, resolveShard, type Shard, shardOf} from './command/shard.js'
 export {type DuckDB, type DuckDBOptions, openDuckDB, sqlIdentifier, sqlList, sqlString} from './duckdb/duckdb.js'
 export {Spool} from './duckdb/spool.js'
+
+// Data sources (bustimes/json area): the optional JSON-lines fast path of a source.
+export type {JsonLines} from './sources/types.js'
 // convert
 export {type BucketSize, type OutputCompression, type OutputFormat, defaultKeyTemplate, isoWeek, renderKeyTemplate} from './convert/buckets.js'
-export {type JsonLinesEncoder} from './convert/chunk-encoder.js'
 export {runConvert} from './convert/service.js'
 export type {BucketStatus, ConvertBucketResult, ConvertOptions, ConvertProgress, ConvertResult, RequestPlan} from './convert/types.js'
 export {type SourceLoader} from './convert/source-handle.js'
@@ -62,6 +64,12 @@ export {type VerifyOptions, verifyDataset} from './verify/verify.js'
 export {type BucketKind, type BucketSpan, bucketOf, isoWeekOf, parseBucketKey} from './verify/buckets.js'
 export {athenaDdl, hiveType} from './verify/athena.js'
 export {renderReport} from './verify/report-html.js'
+// compact: partition layouts, compaction manifests and results (issue 5)
+export {ageCheck, dayIn, startOfDay} from './compact/age.js'
+export {type CompactLayout, compactionManifestKey, type InputFormat, type Partition, type PartitionScheme, partitionScheme} from './compact/layout.js'
+export {type CompactionManifest, type CompactionOutput, type CompactionState, readCompactionManifest} from './compact/manifest.js'
+export {type ColumnType, type RowChecksum} from './compact/merge.js'
+export type {CompactResult, OutputFileResult, PartitionResult, PartitionStatus, RequestCounts} from './compact/result.js'
 // plugins, generate, fetch cache, init (issue 8)
 export {parseUtcTime, timeRange, timeRangeFlags} from './sources/time-range.js'
 export {type GenerateResult, type GenerateRunOptions, writeGenerated} from './generate/generate.js'

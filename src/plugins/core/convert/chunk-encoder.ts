@@ -6,20 +6,6 @@ import type {RecordValidator, SchemaViolation} from '../schema/validator.js'
 import type {DataSource, RawObjectRef} from '../sources/types.js'
 import type {OutputCompression} from './buckets.js'
 
-/**
- * An optional capability of a data source: raw object bytes straight to JSON Lines (one record per line, each
- * ending in `\n`), without building record objects. convert uses it on its hot path when present and `--validate`
- * is off; it must give the same records as `decode()` and throw a DecodeError on bad input.
- */
-export interface JsonLinesEncoder {
-  encodeJsonLines(body: Buffer, object: RawObjectRef): {lines: Buffer; records: number}
-}
-
-/** Whether a source has the {@link JsonLinesEncoder} fast path. */
-export function hasJsonLinesEncoder(source: DataSource): source is DataSource & JsonLinesEncoder {
-  return typeof (source as Partial<JsonLinesEncoder>).encodeJsonLines === 'function'
-}
-
 /** One raw object of a chunk, with its bytes. */
 export interface ChunkObject {
   key: string
@@ -79,7 +65,8 @@ export async function encodeChunk(job: ChunkJob, source: DataSource, validator?:
   const parts: (string | Buffer)[] = []
   const quarantined: QuarantineEntry[] = []
   let records = 0
-  const fast = !job.validate && hasJsonLinesEncoder(source) ? source : undefined
+  // Sources with the toJsonLines fast path skip building record objects (not with --validate, which needs them).
+  const fast = !job.validate && source.toJsonLines ? source.toJsonLines.bind(source) : undefined
   for (const object of job.objects) {
     const ref: RawObjectRef = {key: object.key, size: object.size, etag: object.etag, time: object.time === undefined ? undefined : new Date(object.time)}
     const body = Buffer.from(object.body.buffer, object.body.byteOffset, object.body.byteLength)
@@ -89,9 +76,10 @@ export async function encodeChunk(job: ChunkJob, source: DataSource, validator?:
     }
     try {
       if (fast) {
-        const encoded = fast.encodeJsonLines(body, ref)
+        const encoded = await fast(body, ref)
+        const lines = Buffer.from(encoded.lines.buffer, encoded.lines.byteOffset, encoded.lines.byteLength)
         records += encoded.records
-        if (encoded.lines.length > 0) parts.push(encoded.lines[encoded.lines.length - 1] === 0x0a ? encoded.lines : Buffer.concat([encoded.lines, Buffer.from('\n')]))
+        if (lines.length > 0) parts.push(lines[lines.length - 1] === 0x0a ? lines : Buffer.concat([lines, Buffer.from('\n')]))
         continue
       }
       const lines: string[] = []

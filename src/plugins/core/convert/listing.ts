@@ -47,6 +47,44 @@ export async function earliestObject(storage: Storage, source: DataSource, signa
   return earliest === undefined ? undefined : new Date(earliest)
 }
 
+const DAY_MS = 86_400_000
+
+/**
+ * The end of the day of the source's latest object (capped at `now`), found by a binary search over days with
+ * one-key listings that start after each day's prefix: about a dozen LIST requests per key location instead of
+ * listing every empty day up to now. Falls back to `now` when the layout's prefixes are not by day.
+ */
+export async function latestObjectEnd(storage: Storage, source: DataSource, earliest: Date, now: Date, signal?: AbortSignal): Promise<{end: Date; requests: number}> {
+  const firstDay = Math.floor(earliest.getTime() / DAY_MS)
+  const lastDay = Math.floor(now.getTime() / DAY_MS)
+  let requests = 0
+  // Key locations (root level, raw/) are searched at once: a dozen round trips in all, not a dozen each.
+  const perLocation = await Promise.all(
+    source.layout.allPrefixes().map(async (location): Promise<number | undefined> => {
+      const dayPrefix = (day: number) => source.layout.prefixesFor({from: new Date(day * DAY_MS), to: new Date((day + 1) * DAY_MS)}).find((prefix) => prefix.startsWith(location) && prefix !== location)
+      const keysAfter = async (day: number): Promise<boolean> => {
+        const prefix = dayPrefix(day)
+        if (prefix === undefined) return true
+        requests++
+        for await (const _info of storage.list(location, {startAfter: prefix, signal})) return true
+        return false
+      }
+      if (dayPrefix(firstDay) === undefined) return lastDay
+      if (!(await keysAfter(firstDay))) return undefined
+      let low = firstDay
+      let high = lastDay
+      while (low < high) {
+        const middle = Math.ceil((low + high) / 2)
+        if (await keysAfter(middle)) low = middle
+        else high = middle - 1
+      }
+      return low
+    }),
+  )
+  const latest = Math.max(firstDay, ...perLocation.filter((day): day is number => day !== undefined))
+  return {end: new Date(Math.min(now.getTime(), (latest + 1) * DAY_MS)), requests}
+}
+
 /** Options of {@link listWindows}. */
 export interface ListWindowsOptions {
   /** Listings in flight per window. */

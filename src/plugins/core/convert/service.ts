@@ -7,7 +7,7 @@ import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from 
 import type {TimeBucket} from './buckets.js'
 import {RequestCounter} from './cost.js'
 import {defaultWorkers, EncoderPool} from './encoder-pool.js'
-import {earliestObject, listingWindows, listWindows} from './listing.js'
+import {earliestObject, latestObjectEnd, listingWindows, listWindows} from './listing.js'
 import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
@@ -43,9 +43,16 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   }
   const validation = options.validate ? {recordsChecked: 0, recordsInvalid: 0, violations: [] as SchemaViolation[]} : undefined
 
+  // Without a range: from the earliest object to the end of the latest one's day (found with a few listings).
   const from = options.from ?? (await earliestObject(options.input, options.source, options.signal))
-  const to = options.to ?? now
-  if (options.input.kind === 's3' && !options.from) counter.list += options.source.layout.allPrefixes().length
+  if (!options.from) counter.list += options.source.layout.allPrefixes().length
+  let to = options.to ?? now
+  if (!options.to && from) {
+    const latest = await latestObjectEnd(options.input, options.source, from, now, options.signal)
+    to = latest.end
+    counter.list += latest.requests
+  }
+  if (options.input.kind !== 's3') counter.list = 0
   if (from && from < to) {
     result.from = from.toISOString()
     result.to = to.toISOString()

@@ -72,12 +72,13 @@ export function csvField(value: unknown): string {
   return text
 }
 
-/** A function turning a record into one CSV line of the table's columns, in order, followed by `row`. */
-export function csvRowWriter(table: ChannelTable): (record: Record<string, unknown>, row: number) => string {
+/** A function turning a record into one CSV line of the table's columns, in order. */
+export function csvRowWriter(table: ChannelTable): (record: Record<string, unknown>) => string {
   const names = table.columns.map((column) => column.name)
-  return (record, row) => {
+  const last = names.length - 1
+  return (record) => {
     let line = ''
-    for (const name of names) line += csvField(record[name]) + ','
-    return line + row + '\n'
+    for (let i = 0; i < last; i++) line += csvField(record[names[i]]) + ','
+    return line + csvField(record[names[last]]) + '\n'
   }
 }

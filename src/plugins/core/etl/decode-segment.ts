@@ -16,7 +16,7 @@ export interface QuarantinedLine {
   text?: string
 }
 
-/** One channel's records of a segment, staged as a CSV file (the table's columns, then a row number). */
+/** One channel's records of a segment, staged as a CSV file of the table's columns, in segment order. */
 export interface StagedChannel {
   table: ChannelTable
   file: string
@@ -45,7 +45,7 @@ class ChannelWriter {
   rows = 0
   private buffer = ''
   private handle?: fs.FileHandle
-  readonly write: (record: SourceRecord, row: number) => string
+  readonly write: (record: SourceRecord) => string
 
   constructor(
     readonly table: ChannelTable,
@@ -54,9 +54,11 @@ class ChannelWriter {
     this.write = csvRowWriter(table)
   }
 
-  async add(record: SourceRecord): Promise<void> {
-    this.buffer += this.write(record, this.rows++)
-    if (this.buffer.length >= FLUSH_CHARS) await this.flush()
+  /** Buffers a record; returns a promise only when the buffer was written out (awaiting every record is costly). */
+  add(record: SourceRecord): Promise<void> | undefined {
+    this.buffer += this.write(record)
+    this.rows++
+    return this.buffer.length >= FLUSH_CHARS ? this.flush() : undefined
   }
 
   async flush(): Promise<void> {
@@ -82,10 +84,11 @@ export async function decodeSegment(storage: Storage, key: string, source: DataS
   const single = tables.length === 1 ? writers.get(tables[0].channel) : undefined
   const ref: RawObjectRef = {key, ...object, time: object.time ?? source.layout.timeFromKey(key)}
   const result: DecodedSegment = {segment, key, etag: object.etag, size: object.size ?? 0, lines: 0, channels: [], quarantined: [], unrouted: 0, dir}
-  const route = async (record: SourceRecord) => {
+  const route = (record: SourceRecord): Promise<void> | undefined => {
     const writer = single ?? writers.get(source.channelOf?.(record) ?? '')
-    if (writer) await writer.add(record)
-    else result.unrouted++
+    if (writer) return writer.add(record)
+    result.unrouted++
+    return undefined
   }
   try {
     const body = await storage.read(key)
@@ -102,7 +105,10 @@ export async function decodeSegment(storage: Storage, key: string, source: DataS
           result.quarantined.push({segment, line: line.number, reason: error.message, text: line.text.slice(0, MAX_QUARANTINE_TEXT)})
           continue
         }
-        for (const record of out) await route(record)
+        for (const record of out) {
+          const flushing = route(record)
+          if (flushing) await flushing
+        }
         out.length = 0
       }
     } else {

@@ -7,7 +7,7 @@ import type {DataSource} from '../sources/types.js'
 import {LocalStorage} from '../storage/local.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import {channelTables} from './columns.js'
-import {decodeSegment, discardStaged, type QuarantinedLine} from './decode-segment.js'
+import {type DecodedSegment, decodeSegment, discardStaged, type QuarantinedLine} from './decode-segment.js'
 import type {EtlSink, ParquetOutput} from './parquet-sink.js'
 import {parseSegmentName, segmentKey, segmentPrefix} from './segments.js'
 
@@ -102,82 +102,101 @@ async function recoverStale(raw: Storage, source: string, staleAfterMs: number, 
   return recovered
 }
 
+/** A segment claimed and decoded, waiting for the sink. */
+interface ClaimedSegment {
+  name: string
+  started: number
+  base: SegmentResult
+  decoded?: DecodedSegment
+  error?: unknown
+}
+
 /**
  * One etl pass: recovers stale claims, then claims, decodes, loads and deletes every ready segment in order. A
  * segment is deleted only after the sink has written and counted its outputs; a failed segment stays in
- * processing/ for a later run and the pass goes on with the next.
+ * processing/ for a later run and the pass goes on with the next. The next segment is claimed and decoded (on the
+ * JavaScript thread) while the sink writes the current one (DuckDB's threads, or the Postgres server), so the two
+ * halves of the work overlap.
  */
 export async function runEtlPass(options: EtlOptions): Promise<SegmentResult[]> {
-  const {raw, source, sink, logger} = options
+  const {raw, source, logger} = options
   const tables = channelTables(source)
   const tempRoot = options.tempRoot ?? os.tmpdir()
   const results: SegmentResult[] = []
   await recoverStale(raw, source.name, options.staleAfterMs, logger)
-  for (const info of await listSegments(raw, segmentPrefix('ready', source.name))) {
-    if (options.signal?.aborted) break
+  const queue = await listSegments(raw, segmentPrefix('ready', source.name))
+
+  const prepare = async (info: ObjectInfo): Promise<ClaimedSegment | undefined> => {
     const name = parseSegmentName(info.key)!.name
-    const started = performance.now()
-    const base: SegmentResult = {segment: name, status: 'claimed-elsewhere', lines: 0, records: {}, quarantined: 0, durationMs: 0}
     if (!(await claim(raw, source.name, name))) {
       logger?.debug(`${name}: claimed by another process`)
-      continue
+      return undefined
     }
-    const key = segmentKey('processing', source.name, name)
+    const claimed: ClaimedSegment = {name, started: performance.now(), base: {segment: name, status: 'claimed-elsewhere', lines: 0, records: {}, quarantined: 0, durationMs: 0}}
+    try {
+      claimed.decoded = await decodeSegment(raw, segmentKey('processing', source.name, name), source, tables, tempRoot, {size: info.size, etag: info.etag})
+    } catch (error) {
+      claimed.error = error
+    }
+    return claimed
+  }
+  const next = (): Promise<ClaimedSegment | undefined> | undefined => {
+    if (options.signal?.aborted) return undefined
+    const info = queue.shift()
+    return info ? prepare(info) : undefined
+  }
+
+  let pending = next()
+  while (pending) {
+    const claimed = await pending
+    pending = next()
+    if (!claimed) continue
     let result: SegmentResult
     try {
-      result = await processSegment(raw, key, info, options, tables, tempRoot, base)
+      if (claimed.error) throw claimed.error
+      result = await finishSegment(raw, claimed.decoded!, options, claimed.base)
     } catch (error) {
       if (isGone(error)) {
         // Another process finished it first (S3 claim race): its outputs are the same as ours.
-        result = {...base, status: 'claimed-elsewhere'}
+        result = {...claimed.base, status: 'claimed-elsewhere'}
       } else {
         const message = (error as Error).message
-        logger?.error(`${name}: ${message} (left in processing/ for a later run)`)
-        result = {...base, status: 'failed', error: {code: (error as {code?: string}).code ?? 'ERROR', message}}
+        logger?.error(`${claimed.name}: ${message} (left in processing/ for a later run)`)
+        result = {...claimed.base, status: 'failed', error: {code: (error as {code?: string}).code ?? 'ERROR', message}}
       }
+    } finally {
+      if (claimed.decoded) await discardStaged(claimed.decoded)
     }
-    result.durationMs = Math.round(performance.now() - started)
+    result.durationMs = Math.round(performance.now() - claimed.started)
     results.push(result)
     options.onSegment?.(result)
   }
   return results
 }
 
-async function processSegment(
-  raw: Storage,
-  key: string,
-  info: ObjectInfo,
-  options: EtlOptions,
-  tables: ReturnType<typeof channelTables>,
-  tempRoot: string,
-  base: SegmentResult,
-): Promise<SegmentResult> {
+/** Loads a decoded segment into the sink, writes its quarantine, then deletes it from processing/. */
+async function finishSegment(raw: Storage, decoded: DecodedSegment, options: EtlOptions, base: SegmentResult): Promise<SegmentResult> {
   const {source, sink, logger} = options
-  const decoded = await decodeSegment(raw, key, source, tables, tempRoot, {size: info.size, etag: info.etag})
-  try {
-    const loaded = await sink.load(decoded)
-    const result: SegmentResult = {
-      ...base,
-      status: loaded.alreadyLoaded ? 'already-loaded' : 'done',
-      lines: decoded.lines,
-      records: Object.fromEntries(decoded.channels.map((channel) => [channel.table.channel, channel.rows])),
-      outputs: loaded.outputs,
-      quarantined: decoded.quarantined.length,
-      unrouted: decoded.unrouted || undefined,
-    }
-    if (decoded.quarantined.length > 0) {
-      result.quarantineKey = segmentKey('quarantine', source.name, decoded.segment.replace(/\.ndjson$/, '.quarantine.jsonl'))
-      await raw.write(result.quarantineKey, decoded.quarantined.map((line) => JSON.stringify(line)).join('\n') + '\n', {contentType: 'application/x-ndjson'})
-      result.quarantine = decoded.quarantined.slice(0, 20).map(({segment, line, reason}) => ({segment, line, reason}))
-      logger?.warn(`${decoded.segment}: ${decoded.quarantined.length} bad line(s) quarantined to ${result.quarantineKey} (first: line ${decoded.quarantined[0].line}: ${decoded.quarantined[0].reason})`)
-    }
-    const deleted = await raw.delete([key])
-    if (deleted.errors.length > 0) throw new UserError(`Loaded ${decoded.segment} but could not delete it from processing/: ${deleted.errors[0].message}`, {code: 'ETL_DELETE_FAILED'})
-    logger?.info(`${decoded.segment}: ${decoded.lines} lines → ${Object.entries(result.records).map(([channel, rows]) => `${channel} ${rows}`).join(', ')}${loaded.alreadyLoaded ? ' (already loaded; nothing written)' : ''} → ${sink.target}`)
-    return result
-  } finally {
-    await discardStaged(decoded)
+  const loaded = await sink.load(decoded)
+  const result: SegmentResult = {
+    ...base,
+    status: loaded.alreadyLoaded ? 'already-loaded' : 'done',
+    lines: decoded.lines,
+    records: Object.fromEntries(decoded.channels.map((channel) => [channel.table.channel, channel.rows])),
+    outputs: loaded.outputs,
+    quarantined: decoded.quarantined.length,
+    unrouted: decoded.unrouted || undefined,
   }
+  if (decoded.quarantined.length > 0) {
+    result.quarantineKey = segmentKey('quarantine', source.name, decoded.segment.replace(/\.ndjson$/, '.quarantine.jsonl'))
+    await raw.write(result.quarantineKey, decoded.quarantined.map((line) => JSON.stringify(line)).join('\n') + '\n', {contentType: 'application/x-ndjson'})
+    result.quarantine = decoded.quarantined.slice(0, 20).map(({segment, line, reason}) => ({segment, line, reason}))
+    logger?.warn(`${decoded.segment}: ${decoded.quarantined.length} bad line(s) quarantined to ${result.quarantineKey} (first: line ${decoded.quarantined[0].line}: ${decoded.quarantined[0].reason})`)
+  }
+  const deleted = await raw.delete([decoded.key])
+  if (deleted.errors.length > 0) throw new UserError(`Loaded ${decoded.segment} but could not delete it from processing/: ${deleted.errors[0].message}`, {code: 'ETL_DELETE_FAILED'})
+  logger?.info(`${decoded.segment}: ${decoded.lines} lines → ${Object.entries(result.records).map(([channel, rows]) => `${channel} ${rows}`).join(', ')}${loaded.alreadyLoaded ? ' (already loaded; nothing written)' : ''} → ${sink.target}`)
+  return result
 }
 
 /** The `--json` result of `bucketwright etl`. */

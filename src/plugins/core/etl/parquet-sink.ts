@@ -111,7 +111,7 @@ export class ParquetSink implements EtlSink {
 
   private async writeLocal(staged: StagedChannel, outDir: string, base: string): Promise<void> {
     const {table} = staged
-    const columns = `{${table.columns.map((column) => `${sqlString(column.name)}: ${sqlString(column.sqlType)}`).join(', ')}, '_row': 'BIGINT'}`
+    const columns = `{${table.columns.map((column) => `${sqlString(column.name)}: ${sqlString(column.sqlType)}`).join(', ')}}`
     const select = table.columns.map((column) => sqlIdentifier(column.name)).join(', ')
     const partition = table.partitionBy.length > 0 ? `, PARTITION_BY (${table.partitionBy.map(sqlIdentifier).join(', ')}), FILENAME_PATTERN ${sqlString(`part_${base}`)}` : ''
     const target = table.partitionBy.length > 0 ? outDir : path.join(outDir, `part_${base}0.parquet`)

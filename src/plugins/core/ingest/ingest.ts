@@ -177,6 +177,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const batchBytes = options.batchBytes ?? 1 << 20
   const result: IngestResult = {source: options.source, location: options.raw.uri, lines: 0, bytes: 0, segments: await recoverActive(place)}
   for (const segment of result.segments) options.logger?.warn(`Recovered ${segment.key} (${segment.lines} lines) left active by an earlier run.`)
+  options.logger?.info(`Reading lines into ${options.raw.kind === 's3' ? place.activeDir : options.raw.uri + segmentPrefix('active', options.source)} (ready at ${options.rotateBytes} bytes or ${options.rotateAgeMs / 1000} s).`)
 
   let active: ActiveSegment | undefined
   let batch: string[] = []

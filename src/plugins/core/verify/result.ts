@@ -32,6 +32,8 @@ export interface BucketResult {
   records?: number
   /** Records the output's manifest declares. */
   manifestRecords?: number
+  /** Input objects the manifest lists as quarantined (undecodable when converted; their records are not expected). */
+  quarantinedObjects?: number
   /** Raw objects of the bucket found under `--raw`, and their decoded records (when this bucket was re-read). */
   rawObjects?: number
   rawRecords?: number

@@ -1,4 +1,15 @@
-import {type DuckDB, sqlIdentifier, sqlList} from '../duckdb/duckdb.js'
+import {type DuckDB, sqlIdentifier, sqlList, sqlString} from '../duckdb/duckdb.js'
+
+/** What the checks need of a DuckDB connection (the checks run on their own connection, beside the reads). */
+export type SqlRunner = Pick<DuckDB, 'query' | 'run'>
+
+/** A {@link SqlRunner} over one DuckDB connection. */
+export function sqlRunner(connection: DuckDB['connection']): SqlRunner {
+  return {
+    query: async <T>(sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson() as T[],
+    run: async (sql: string) => void (await connection.run(sql)),
+  }
+}
 
 /** A user assertion: a query over the view `records` that must return zero rows. */
 export interface UserCheck {
@@ -59,20 +70,19 @@ export function nameInlineCheck(sql: string, index: number): UserCheck {
   return {name: `check-${index + 1}`, sql: sql.trim().replace(/;\s*$/, '')}
 }
 
+const DUCKDB_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$/
+
 /**
- * A DuckDB value as the JSON file held it: BIGINTs (which DuckDB hands over as strings) back to numbers when safe,
- * and auto-detected timestamps back to ISO 8601 UTC (`2024-01-01T00:00:00Z`), so examples match the records.
+ * Turns DuckDB's rendering of timestamps (`2024-01-01 00:00:00`, from a JSON string it auto-detected as a
+ * TIMESTAMP) inside a parsed `to_json` value back into ISO 8601 UTC as the records held it, in place.
  */
-export function asRecordValue(value: unknown): unknown {
-  if (typeof value === 'string') {
-    if (/^-?\d{1,16}$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value)
-    if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$/.test(value)) return `${value.replace(' ', 'T')}Z`
+export function restoreTimestamps(value: unknown): unknown {
+  if (typeof value === 'string') return DUCKDB_TIMESTAMP.test(value) ? `${value.replace(' ', 'T')}Z` : value
+  if (Array.isArray(value)) return value.map(restoreTimestamps)
+  if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) (value as Record<string, unknown>)[key] = restoreTimestamps(inner)
   }
   return value
-}
-
-function asRecord(row: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(row).map(([key, value]) => [key, asRecordValue(value)]))
 }
 
 /** SQL of a (possibly dotted) field path: `a.b` → `"a"."b"`. */
@@ -81,7 +91,7 @@ function fieldSql(path: string): string {
 }
 
 /** Points the view `records` at a batch of files (JSONL and Parquet unioned by column name), with `filename`. */
-export async function defineRecordsView(db: DuckDB, files: DuckFile[]): Promise<void> {
+export async function defineRecordsView(db: SqlRunner, files: DuckFile[]): Promise<void> {
   const jsonl = files.filter((file) => file.format === 'jsonl').map((file) => file.path)
   const parquet = files.filter((file) => file.format === 'parquet').map((file) => file.path)
   const parts: string[] = []
@@ -96,18 +106,43 @@ export interface DuplicateFindings {
   examples: Record<string, unknown>[]
 }
 
-/** Finds records sharing the record key within the files of the view; rows with a null key part are ignored. */
-export async function findDuplicates(db: DuckDB, recordKey: string[], exampleLimit = 5): Promise<DuplicateFindings> {
-  const keys = recordKey.map((field, i) => `${fieldSql(field)} AS ${sqlIdentifier(`k${i}`)}`).join(', ')
+/**
+ * Where the duplicates query reads: for JSONL with top-level key fields, a read of just those fields as text (the
+ * JSON reader then skips the rest of each record: much cheaper than the full view, and values keep their form);
+ * otherwise the view `records`.
+ */
+function keySource(files: DuckFile[], recordKey: string[]): string {
+  if (files.some((file) => file.format !== 'jsonl') || recordKey.some((field) => field.includes('.'))) return 'records'
+  // JSON: each key value as the file holds it (100 and "100" stay different), and nothing else parsed.
+  const columns = `{${recordKey.map((field) => `${sqlString(field)}: 'JSON'`).join(', ')}}`
+  return `read_json(${sqlList(files.map((file) => file.path))}, format = 'newline_delimited', columns = ${columns}, filename = true)`
+}
+
+/**
+ * Finds records sharing the record key within the files; rows with a null key part are ignored. A first pass
+ * groups a 64-bit hash of the key (a small hash table, whatever the key's width), a second pass — only when that
+ * found repeats — groups the actual keys of those hashes, so a hash collision is never reported as a duplicate.
+ */
+export async function findDuplicates(db: SqlRunner, files: DuckFile[], recordKey: string[], exampleLimit = 5): Promise<DuplicateFindings> {
+  const source = keySource(files, recordKey)
+  const fields = recordKey.map(fieldSql).join(', ')
   const notNull = recordKey.map((field) => `${fieldSql(field)} IS NOT NULL`).join(' AND ')
+  await db.run(`CREATE OR REPLACE TEMP TABLE bw_repeated_hashes AS SELECT hash(${fields}) AS h FROM ${source} WHERE ${notNull} GROUP BY h HAVING count(*) > 1`)
+  const [{repeated}] = await db.query<{repeated: string | number}>('SELECT count(*) AS repeated FROM bw_repeated_hashes')
+  if (Number(repeated) === 0) {
+    await db.run('DROP TABLE bw_repeated_hashes')
+    return {extraByPath: new Map(), examples: []}
+  }
+  const keys = recordKey.map((field, i) => `CAST(to_json(${fieldSql(field)}) AS VARCHAR) AS ${sqlIdentifier(`k${i}`)}`).join(', ')
   const groupBy = recordKey.map((_, i) => sqlIdentifier(`k${i}`)).join(', ')
-  await db.run(`CREATE OR REPLACE TEMP TABLE bw_duplicates AS SELECT ${keys}, count(*) AS copies, min(filename) AS first_file, max(filename) AS last_file FROM records WHERE ${notNull} GROUP BY ${groupBy} HAVING count(*) > 1`)
+  await db.run(`CREATE OR REPLACE TEMP TABLE bw_duplicates AS SELECT ${keys}, count(*) AS copies, min(filename) AS first_file, max(filename) AS last_file FROM ${source} WHERE ${notNull} AND hash(${fields}) IN (SELECT h FROM bw_repeated_hashes) GROUP BY ${groupBy} HAVING count(*) > 1`)
   const perFile = await db.query<{first_file: string; extra: string | number}>('SELECT first_file, sum(copies - 1) AS extra FROM bw_duplicates GROUP BY first_file')
   const rows = await db.query(`SELECT * FROM bw_duplicates ORDER BY copies DESC, first_file LIMIT ${exampleLimit}`)
   await db.run('DROP TABLE bw_duplicates')
+  await db.run('DROP TABLE bw_repeated_hashes')
   const examples = rows.map((row) => {
     const example: Record<string, unknown> = {}
-    recordKey.forEach((field, i) => (example[field] = asRecordValue(row[`k${i}`])))
+    recordKey.forEach((field, i) => (example[field] = restoreTimestamps(JSON.parse(String(row[`k${i}`])))))
     return {...example, copies: Number(row.copies), files: [...new Set([row.first_file, row.last_file])]}
   })
   return {extraByPath: new Map(perFile.map((row) => [row.first_file, Number(row.extra)])), examples}
@@ -121,18 +156,19 @@ export interface UserCheckRun {
 }
 
 /** Runs a user check over the view; returns how many rows it gave (0 = passed) and the first few. */
-export async function runUserCheck(db: DuckDB, check: UserCheck, exampleLimit = 5): Promise<UserCheckRun> {
+export async function runUserCheck(db: SqlRunner, check: UserCheck, exampleLimit = 5): Promise<UserCheckRun> {
   try {
-    const rows = await db.query(`SELECT *, count(*) OVER () AS bw_rows FROM (${check.sql}) AS bw_check LIMIT ${exampleLimit}`)
+    // Rows as JSON, so examples keep their types (a BIGINT is a number, a VARCHAR of digits stays a string).
+    const rows = await db.query<{bw_row: string; bw_rows: string | number}>(`SELECT CAST(to_json(bw_check) AS VARCHAR) AS bw_row, count(*) OVER () AS bw_rows FROM (${check.sql}) AS bw_check LIMIT ${exampleLimit}`)
     const total = rows.length > 0 ? Number(rows[0]!.bw_rows) : 0
-    return {rows: total, examples: rows.map(({bw_rows: _rows, ...rest}) => asRecord(rest))}
+    return {rows: total, examples: rows.map((row) => restoreTimestamps(JSON.parse(row.bw_row)) as Record<string, unknown>)}
   } catch (error) {
     return {rows: 0, examples: [], error: (error as Error).message}
   }
 }
 
 /** Rows of each Parquet file (reading the footer and row groups: an unreadable file fails here). */
-export async function countParquet(db: DuckDB, filePath: string): Promise<{records?: number; error?: string}> {
+export async function countParquet(db: SqlRunner, filePath: string): Promise<{records?: number; error?: string}> {
   try {
     const rows = await db.query<{n: string | number}>(`SELECT count(*) AS n FROM read_parquet(${sqlList([filePath])})`)
     return {records: Number(rows[0]!.n)}
@@ -157,22 +193,22 @@ export async function loadUserChecks(inline: string[], files: string[]): Promise
   return checks
 }
 
-/** Turns DuckDB's rendering of timestamps inside a parsed `to_json` row back into ISO 8601 UTC, in place. */
-function restoreTimestamps(value: unknown): unknown {
-  if (typeof value === 'string') return asRecordValue(value)
-  if (Array.isArray(value)) return value.map(restoreTimestamps)
-  if (value && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) (value as Record<string, unknown>)[key] = restoreTimestamps(inner)
-  }
-  return value
-}
-
 /**
  * Streams the rows of a Parquet file as JSON records (timestamps as ISO 8601 UTC, as the JSONL held them) and
  * validates those `pick()` chooses; returns how many were checked and how many failed. Rows arrive chunk by chunk.
  */
 export async function validateParquet(db: DuckDB, filePath: string, check: (record: unknown, row: number) => boolean, pick: () => boolean): Promise<{validated: number; invalid: number}> {
-  const result = await db.connection.stream(`SELECT to_json(t)::VARCHAR AS j FROM read_parquet(${sqlList([filePath])}) AS t`)
+  // A connection of its own: a second query on a connection ends the stream of the first.
+  const connection = await db.instance.connect()
+  try {
+    return await validateRows(connection, filePath, check, pick)
+  } finally {
+    connection.closeSync()
+  }
+}
+
+async function validateRows(connection: DuckDB['connection'], filePath: string, check: (record: unknown, row: number) => boolean, pick: () => boolean): Promise<{validated: number; invalid: number}> {
+  const result = await connection.stream(`SELECT to_json(t)::VARCHAR AS j FROM read_parquet(${sqlList([filePath])}) AS t`)
   let row = 0
   let validated = 0
   let invalid = 0

@@ -12,7 +12,7 @@ import {countRawBucket, listRawBuckets, type RawBucketCount} from './raw.js'
 import type {BucketResult, CheckResult, VerifyResult} from './result.js'
 import {chooseSample, seededRandom} from './sample.js'
 import {type FileScan, scanJsonl} from './scan.js'
-import {countParquet, defineRecordsView, type DuckFile, findDuplicates, runUserCheck, type UserCheck, validateParquet} from './sql-checks.js'
+import {countParquet, defineRecordsView, type DuckFile, type DuplicateFindings, findDuplicates, runUserCheck, type SqlRunner, sqlRunner, type UserCheck, type UserCheckRun, validateParquet} from './sql-checks.js'
 
 /** Options of {@link verifyDataset}; every threshold is a flag of `bucketwright verify`. */
 export interface VerifyOptions {
@@ -74,9 +74,12 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
   const findings = inventory.files.map((file): FileFindings => ({file, duplicates: 0, invalid: 0, problems: []}))
   const userRuns = new Map(options.checks.map((check) => [check.name, {rows: 0, examples: [] as Record<string, unknown>[], errors: [] as string[]}]))
   const duplicateExamples: Record<string, unknown>[] = []
+  const duplicateErrors: string[] = []
   const batches = batchBySize(findings, options.output instanceof LocalStorage ? Number.POSITIVE_INFINITY : options.diskBudgetBytes)
 
   const db = await openDuckDB({memoryLimit: options.memoryLimit, threads: options.threads})
+  const checksConnection = await db.instance.connect()
+  const checksDb = sqlRunner(checksConnection)
   const spool = new Spool(options.output, {budgetBytes: options.diskBudgetBytes})
   try {
     for (const [index, batch] of batches.entries()) {
@@ -85,23 +88,25 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
       await forEachLimit(batch, 4, async (finding) => {
         paths.set(finding, await spool.path(finding.file.key, finding.file.size))
       })
+      const files = (subset: FileFindings[]): DuckFile[] => subset.map((finding) => ({key: finding.file.key, path: paths.get(finding)!, format: finding.file.format}))
+      // DuckDB's checks run on their own connection while the files are read here: both cores stay busy.
+      const sqlWork = runSqlChecks(checksDb, files(batch), options).catch((error: Error) => sqlFailure(error, options))
       await forEachLimit(batch, 2, async (finding) => {
         await readOutput(finding, paths.get(finding)!, options, validator, db)
         progress(`Read ${finding.file.key}: ${finding.records ?? 'unreadable'}${finding.error ? ` (${finding.error})` : ''}`)
       })
-      const readable: DuckFile[] = batch.filter((finding) => !finding.error).map((finding) => ({key: finding.file.key, path: paths.get(finding)!, format: finding.file.format}))
+      let sql = await sqlWork
+      // A broken file fails every query over it: check again without the files found unreadable.
+      if (batch.some((finding) => finding.error)) sql = await runSqlChecks(checksDb, files(batch.filter((finding) => !finding.error)), options).catch((error: Error) => sqlFailure(error, options))
       const byPath = new Map(batch.map((finding) => [paths.get(finding)!, finding]))
-      await defineRecordsView(db, readable)
-      if (source.recordKey?.length && readable.length > 0) {
-        const duplicates = await findDuplicates(db, source.recordKey)
-        for (const [filePath, extra] of duplicates.extraByPath) {
-          const finding = byPath.get(filePath)
-          if (finding) finding.duplicates += extra
-        }
-        duplicateExamples.push(...duplicates.examples.map((example) => ({...example, files: (example.files as string[]).map((file) => byPath.get(file)?.file.key ?? file)})))
+      for (const [filePath, extra] of sql.duplicates?.extraByPath ?? []) {
+        const finding = byPath.get(filePath)
+        if (finding) finding.duplicates += extra
       }
+      if (sql.duplicatesError) duplicateErrors.push(sql.duplicatesError)
+      duplicateExamples.push(...(sql.duplicates?.examples ?? []).map((example) => ({...example, files: (example.files as string[]).map((file) => byPath.get(file)?.file.key ?? file)})))
       for (const check of options.checks) {
-        const run = await runUserCheck(db, check)
+        const run = sql.userChecks.get(check.name)!
         const total = userRuns.get(check.name)!
         total.rows += run.rows
         if (run.error) total.errors.push(run.error)
@@ -110,12 +115,40 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
       for (const finding of batch) await spool.release(paths.get(finding)!)
     }
   } finally {
+    checksConnection.closeSync()
     await spool.close()
     await db.close()
   }
 
   const rawCounts = options.raw ? await compareWithRaw(options, inventory.files, inventory.kind, progress) : undefined
-  return assemble(options, inventory.kind, findings, inventory.orphanManifests, rawCounts, userRuns, duplicateExamples, validator, started, batches.length)
+  return assemble(options, inventory.kind, findings, inventory.orphanManifests, rawCounts, userRuns, {examples: duplicateExamples, errors: duplicateErrors}, validator, started, batches.length)
+}
+
+/** What DuckDB found in one batch: duplicates (or why it could not look) and each user check's run. */
+interface SqlFindings {
+  duplicates?: DuplicateFindings
+  duplicatesError?: string
+  userChecks: Map<string, UserCheckRun>
+}
+
+/** Duplicates on the record key and the user's checks over one batch of files. */
+async function runSqlChecks(db: SqlRunner, files: DuckFile[], options: VerifyOptions): Promise<SqlFindings> {
+  const findings: SqlFindings = {userChecks: new Map()}
+  await defineRecordsView(db, files)
+  if (options.source.recordKey?.length && files.length > 0) {
+    try {
+      findings.duplicates = await findDuplicates(db, files, options.source.recordKey)
+    } catch (error) {
+      findings.duplicatesError = (error as Error).message
+    }
+  }
+  for (const check of options.checks) findings.userChecks.set(check.name, await runUserCheck(db, check))
+  return findings
+}
+
+/** Every SQL check failed with the same error (the view over the files could not be made). */
+function sqlFailure(error: Error, options: VerifyOptions): SqlFindings {
+  return {duplicatesError: error.message, userChecks: new Map(options.checks.map((check) => [check.name, {rows: 0, examples: [], error: error.message}]))}
 }
 
 /** Consecutive groups of outputs whose sizes fit the disk budget together (one group for local outputs). */
@@ -140,7 +173,8 @@ function batchBySize(findings: FileFindings[], budget: number): FileFindings[][]
 async function readOutput(finding: FileFindings, filePath: string, options: VerifyOptions, validator: RecordValidator | undefined, db: Awaited<ReturnType<typeof openDuckDB>>): Promise<void> {
   const {file} = finding
   if (file.format === 'parquet') {
-    const counted = await countParquet(db, filePath)
+    const connection = await db.instance.connect()
+    const counted = await countParquet(sqlRunner(connection), filePath).finally(() => connection.closeSync())
     finding.records = counted.records
     if (counted.error) finding.error = `not a readable Parquet file (${counted.error})`
     else if (validator && options.schemaShare > 0) {
@@ -203,7 +237,7 @@ function assemble(
   orphans: OrphanManifest[],
   raw: RawComparison | undefined,
   userRuns: Map<string, {rows: number; examples: Record<string, unknown>[]; errors: string[]}>,
-  duplicateExamples: Record<string, unknown>[],
+  duplicateRun: {examples: Record<string, unknown>[]; errors: string[]},
   validator: RecordValidator | undefined,
   started: number,
   batches: number,
@@ -227,6 +261,7 @@ function assemble(
     entry.bytes = (entry.bytes ?? 0) + finding.file.size
     entry.records = finding.error ? entry.records : add(finding.records, entry.records)
     entry.manifestRecords = add(finding.file.manifest?.counts.records, entry.manifestRecords)
+    entry.quarantinedObjects = add(finding.file.manifest?.counts.quarantined, entry.quarantinedObjects)
     entry.duplicates = (entry.duplicates ?? 0) + finding.duplicates
     if (validator) entry.schemaInvalid = (entry.schemaInvalid ?? 0) + finding.invalid
     if (finding.invalid) entry.problems.push(`${finding.file.key}: ${finding.invalid} record(s) violate the ${options.source.name} schema`)
@@ -319,13 +354,15 @@ function assemble(
       window: options.dropWindow,
       drops,
     }),
-    options.source.recordKey?.length
+    options.source.recordKey?.length && duplicateRun.errors.length > 0
+      ? {name: 'duplicates', status: 'fail', summary: `the duplicates query failed: ${duplicateRun.errors[0]}`, details: {recordKey: options.source.recordKey, scope, error: duplicateRun.errors[0]}}
+      : options.source.recordKey?.length
       ? checkOf('duplicates', duplicateTotal, `no duplicates on ${options.source.recordKey.join(' + ')}`, `${duplicateTotal} duplicate record(s) on ${options.source.recordKey.join(' + ')} in ${findings.filter((finding) => finding.duplicates > 0).map((finding) => finding.file.key).join(', ')}`, {
           recordKey: options.source.recordKey,
           scope,
           duplicates: duplicateTotal,
           byOutput: Object.fromEntries(findings.filter((finding) => finding.duplicates > 0).map((finding) => [finding.file.key, finding.duplicates])),
-          examples: duplicateExamples.slice(0, 5),
+          examples: duplicateRun.examples.slice(0, 5),
         })
       : {name: 'duplicates', status: 'skip', summary: `source ${options.source.name} declares no record key`, details: {}},
     validator
