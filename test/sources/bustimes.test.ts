@@ -133,6 +133,26 @@ describe('bustimes decoding of the real objects', () => {
     expect(lines(Buffer.from('[]'), POST)).toEqual([])
   })
 
+  it('offers the JSON-lines fast path through the DataSource interface, equal to decode()', async () => {
+    for (const [body, key] of [[readFileSync(REPR_FILE), PRE], [readFileSync(ENVELOPE_FILE), POST]] as const) {
+      const fast = await bustimesSource.toJsonLines!(body, {key})
+      const text = Buffer.from(fast.lines).toString('utf8')
+      const parsed = text.trimEnd().split('\n').map((line) => JSON.parse(line))
+      expect(fast.records).toBe(parsed.length)
+      expect(parsed).toEqual(await decodeAll(body, key))
+    }
+  })
+
+  it('takes plain Uint8Array views at any offset, and reports offsets relative to the view', () => {
+    const padded = new Uint8Array(Buffer.concat([Buffer.from('garbage'), Buffer.from("[{u'vehicleID': 1}, {u'vehicleID': ?}]")]))
+    const view = padded.subarray(7)
+    expect(lines(new Uint8Array(Buffer.from("garbage[{u'vehicleID': 1}]")).subarray(7), PRE)).toEqual([{vehicleID: 1, snapshot_time: '2018-08-03T03:06:51Z'}])
+    const error = decodeError(view)
+    expect(error.where.offset).toBe(35)
+    expect(error.message).toContain("{u'vehicleID': ⟨here⟩?}]…")
+    expect(error.message).not.toContain('garbage')
+  })
+
   it('keeps integers beyond 2^53 exact in records and in JSON lines', () => {
     const body = Buffer.from('[{"vehicleID": 12345678901234567890, "time": 1}]')
     expect(toJsonLines(body, POST).lines.toString()).toBe('{"vehicleID":12345678901234567890,"time":1,"snapshot_time":"2021-11-10T07:16:05Z"}\n')
@@ -277,6 +297,15 @@ describe('bustimes synthetic archive', () => {
     expect(idle).toBeLessThan(a.length / 4)
   })
 
+  it('writes strictly increasing, unique keys at any rate', async () => {
+    for (const rate of [1, 60, 900, 3600]) {
+      const objects = await collect({range: {from: new Date('2021-11-10T06:00:00Z'), to: new Date('2021-11-10T06:02:00Z')}, seed: 5, rate})
+      const keys = objects.map((object) => object.key)
+      expect(keys.length, String(rate)).toBe(Math.max(1, Math.round((rate * 2) / 60)))
+      for (let i = 1; i < keys.length; i++) expect(keys[i] > keys[i - 1], `${rate}: ${keys[i - 1]} then ${keys[i]}`).toBe(true)
+    }
+  })
+
   it('puts objects before 2017 at the bucket root', async () => {
     const [old] = await collect({range: {from: new Date('2016-12-05T00:00:00Z'), to: new Date('2016-12-05T00:01:00Z')}, seed: 1})
     expect(old.key).toMatch(/^bustimes__2016-12-05__00-00-0\d\.json$/)
@@ -311,5 +340,74 @@ describe.skipIf(!hasPython)('bustimes output equals the reference converter', ()
     const broken = Buffer.from(Buffer.concat(chunks).toString().replace('"latitude":45.', '"latitude":46.'))
     writeFileSync(path.join(ours, '2021-W45.jsonl.gz'), zlib.gzipSync(broken))
     expect(spawnSync('python3', [path.join(BENCH, 'compare_weeks.py'), reference, ours]).status).toBe(1)
+  })
+})
+
+describe.skipIf(!hasPython)('bustimes against Python on damaged bodies', () => {
+  /** mulberry32: reproducible mutations. */
+  function prng(seed: number): () => number {
+    let a = seed >>> 0
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0
+      let t = a
+      t = Math.imul(t ^ (t >>> 15), t | 1)
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+    }
+  }
+
+  it('accepts exactly what Python reads (rule grammar, then the other), with equal records, and refuses the rest with a DecodeError', () => {
+    const oracle = path.join(ROOT, 'test', 'sources', 'fixtures', 'literal_oracle.py')
+    const bases = spawnSync('python3', ['-c', [
+      'import ast, json, sys',
+      `v = ast.literal_eval(open(${JSON.stringify(REPR_FILE)}).read())[:4]`,
+      'repr2 = lambda x: ("u" + repr(x)) if isinstance(x, str) else ("[" + ", ".join(map(repr2, x)) + "]") if isinstance(x, list) else ("{" + ", ".join(repr2(k) + ": " + repr2(y) for k, y in x.items()) + "}") if isinstance(x, dict) else repr(x)',
+      'print(json.dumps([repr2(v), json.dumps(v), json.dumps({"resultSet": {"queryTime": 1, "vehicle": v}}, indent=1), repr2({"resultSet": {"queryTime": 1, "vehicle": v}})]))',
+    ].join('\n')], {encoding: 'utf8'})
+    expect(bases.status, bases.stderr).toBe(0)
+    const random = prng(42)
+    const inserts = [...'\'",:[]{}() \n\\#0-.eTNu']
+    const cases: {key: string; body: Buffer}[] = []
+    for (const base of JSON.parse(bases.stdout) as string[]) {
+      const bytes = Buffer.from(base)
+      for (let i = 0; i < 150; i++) {
+        const at = Math.floor(random() * bytes.length)
+        const kind = Math.floor(random() * 4)
+        const char = Buffer.from(inserts[Math.floor(random() * inserts.length)])
+        const body =
+          kind === 0 ? bytes.subarray(0, at) :
+          kind === 1 ? Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1)]) :
+          kind === 2 ? Buffer.concat([bytes.subarray(0, at), char, bytes.subarray(at)]) :
+          Buffer.concat([bytes.subarray(0, at), char, bytes.subarray(at + 1)])
+        cases.push({key: random() < 0.5 ? PRE : POST, body})
+      }
+      cases.push({key: PRE, body: bytes}, {key: POST, body: bytes})
+    }
+    const input = cases.map(({key, body}) => JSON.stringify({key, body: body.toString('base64')})).join('\n') + '\n'
+    const run = spawnSync('python3', [oracle, 'bustimes'], {input, encoding: 'utf8', maxBuffer: 64 << 20})
+    expect(run.status, run.stderr).toBe(0)
+    const expected = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as string | null)
+    expect(expected).toHaveLength(cases.length)
+    const disagreements: string[] = []
+    const toCheck: string[] = []
+    let refused = 0
+    cases.forEach(({key, body}, i) => {
+      let got: string | undefined
+      try {
+        got = `[${toJsonLines(body, key).lines.toString('utf8').trimEnd().split('\n').filter(Boolean).join(',')}]`
+      } catch (error) {
+        if (!(error instanceof DecodeError)) disagreements.push(`${key} ${JSON.stringify(body.toString())}: ${(error as Error).stack}`)
+        else if (expected[i] !== null) disagreements.push(`${key} ${JSON.stringify(body.toString())}: refused (${(error as Error).message}) but Python reads it`)
+        else refused++
+        return
+      }
+      if (expected[i] === null) disagreements.push(`${key} ${JSON.stringify(body.toString())}: accepted but Python refuses it`)
+      else toCheck.push(JSON.stringify({src: body.toString(), expected: expected[i], got, strict: true}))
+    })
+    expect(disagreements.slice(0, 3)).toEqual([])
+    expect(refused).toBeGreaterThan(200)
+    expect(toCheck.length).toBeGreaterThan(100)
+    const checked = spawnSync('python3', [oracle, 'check'], {input: toCheck.join('\n') + '\n', encoding: 'utf8', maxBuffer: 64 << 20})
+    expect(JSON.parse(checked.stdout).mismatches).toEqual([])
   })
 })

@@ -183,6 +183,7 @@ function walkDict(t: LiteralTranscoder, onKey: (key: string) => boolean): void {
     if (c === COMMA) {
       t.pos++
       c = t.skipWs()
+      if (c === 0x7d && t.syntax === 'json') throw t.unexpected('a key after ","')
     } else if (c !== 0x7d) {
       throw t.unexpected('"," or "}"')
     }

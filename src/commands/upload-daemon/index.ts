@@ -1,0 +1,75 @@
+import path from 'node:path'
+
+import {BaseCommand, type CommandFlags, UsageError} from '../../plugins/core/index.js'
+import {uploadDaemonFlags} from '../../plugins/core/upload-daemon/flags.js'
+import type {UploadDaemonResult} from '../../plugins/core/upload-daemon/service.js'
+
+/** The JSON contract of `bucketwright upload-daemon`: the run's counters, or the unit text with `--print-systemd-unit`. */
+export type UploadDaemonCommandResult = UploadDaemonResult | {systemdUnit: string}
+
+export default class UploadDaemon extends BaseCommand<UploadDaemonCommandResult> {
+  static override summary = 'Ship files written under a local root to S3: <root>/<bucket>/<key>, deleted locally once verified.'
+  static override description = `Scans --directory every --interval seconds. The first directory under the root is the bucket (--bucket-map for names that are not valid bucket names), the rest of the path is the key. A file is uploaded once it has been left alone for --stability seconds; if the bucket already holds the same content (checked by checksum, never by size alone) the local copy is deleted without a second upload; otherwise it is uploaded, verified (MD5 / multipart ETag of the bytes sent) and only then deleted. Failures are logged and retried on the next scan.
+
+Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in the background with \`upload-daemon start|stop|status\`. SIGTERM finishes single uploads in flight, aborts multipart uploads, and deletes nothing unverified. Symbolic links are never followed; temporary files (*.tmp, *.part, *~, dotfiles) are left alone unless --include-temp. See docs/upload-daemon.md for EC2 user data and the IAM policy.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --once -d /data/out/s3 --bucket-map distributed_colony=distributed-colony',
+    '<%= config.bin %> <%= command.id %> --print-systemd-unit | sudo tee /etc/systemd/system/bucketwright-upload-daemon.service',
+    '<%= config.bin %> <%= command.id %> start -d ~/exports',
+  ]
+
+  static override flags = uploadDaemonFlags
+
+  async run(): Promise<UploadDaemonCommandResult> {
+    const {flags} = await this.parse(UploadDaemon)
+    const settings = await this.daemonSettings(flags)
+    if (flags['print-systemd-unit']) {
+      const {systemdUnit} = await import('../../plugins/core/upload-daemon/systemd.js')
+      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), bucketMap: flags['bucket-map'], includeTemp: flags['include-temp'], user: process.env.USER})
+      if (!this.jsonEnabled()) process.stdout.write(unit)
+      return {systemdUnit: unit}
+    }
+    const {runUploadDaemon} = await import('../../plugins/core/upload-daemon/service.js')
+    const controller = new AbortController()
+    const stop = () => controller.abort()
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+    try {
+      return await runUploadDaemon({
+        ...settings,
+        intervalSeconds: flags.interval,
+        stabilitySeconds: flags.stability,
+        includeTemp: flags['include-temp'],
+        bucketMap: settings.bucketMapping,
+        partSize: 8 * 1024 * 1024,
+        once: flags.once,
+        connection: this.storageOptions(),
+        logger: this.logger,
+        signal: controller.signal,
+        stateFile: flags['state-file'],
+        onReady: (daemon) => void daemon.writeState(true),
+      })
+    } finally {
+      process.off('SIGTERM', stop)
+      process.off('SIGINT', stop)
+      if (flags['pid-file']) await this.removeOwnPidFile(flags['pid-file'])
+    }
+  }
+
+  private async daemonSettings(flags: CommandFlags<typeof UploadDaemon>) {
+    const [{parseBucketMap}, {validateDaemonNumbers}] = await Promise.all([import('../../plugins/core/upload-daemon/daemon.js'), import('../../plugins/core/upload-daemon/service.js')])
+    validateDaemonNumbers(flags)
+    const {map, problems} = parseBucketMap(flags['bucket-map'])
+    if (problems.length > 0) throw new UsageError(`Bad --bucket-map: ${problems.join('; ')}.`, {code: 'BAD_BUCKET_MAP', nextSteps: ['Write it as --bucket-map local_dir=real-bucket-name (lowercase letters, digits, dots, hyphens; 3-63 characters).']})
+    const connection = this.storageOptions()
+    return {directory: flags.directory, interval: flags.interval, stability: flags.stability, region: flags.region!, profile: flags.profile, endpoint: connection.endpoint, concurrency: flags.concurrency, bucketMapping: map}
+  }
+
+  private async removeOwnPidFile(pidFile: string): Promise<void> {
+    const {readPid} = await import('../../plugins/core/upload-daemon/control.js')
+    const {unlink} = await import('node:fs/promises')
+    if ((await readPid(pidFile)) === process.pid) await unlink(pidFile).catch(() => {})
+  }
+}

@@ -1,0 +1,369 @@
+import type {S3Client} from '@aws-sdk/client-s3'
+import {rename, rmdir, writeFile} from 'node:fs/promises'
+import path from 'node:path'
+
+import {type BucketwrightError, toBucketwrightError} from '../errors/errors.js'
+import type {Logger} from '../progress/logger.js'
+import {isValidBucketName} from '../storage/location.js'
+import {translateS3Error} from '../storage/s3-errors.js'
+import type {FastS3} from './fast-s3.js'
+import {LIST_THRESHOLD, listKeyRange} from './remote-index.js'
+import type {RemoteObject} from './same-content.js'
+import {type Candidate, scanRoot} from './scan.js'
+import {Semaphore, type ShipOutcome, Shipper} from './shipper.js'
+
+/** Everything the daemon needs to know, from flags and environment. */
+export interface UploadDaemonOptions {
+  /** Absolute, real path of the root. */
+  root: string
+  intervalSeconds: number
+  stabilitySeconds: number
+  concurrency: number
+  includeTemp: boolean
+  /** Local bucket directory → real bucket name. */
+  bucketMap: Record<string, string>
+  partSize: number
+  endpoint?: string
+  region: string
+  profile?: string
+  /** Where counters are written for `upload-daemon status` (atomically, at most once a second). */
+  stateFile?: string
+}
+
+/** Running totals since the daemon started: what `status` shows and `--json` returns. */
+export interface UploadCounters {
+  scans: number
+  uploaded: number
+  uploadedBytes: number
+  /** Files whose content the store already had: deleted locally without a second upload. */
+  alreadyThere: number
+  failed: number
+  /** Files that changed while they were read or sent: kept, retried when stable. */
+  changed: number
+  /** Files not yet stable in the last scan. */
+  unstable: number
+  /** Files skipped in the last scan because their bucket is missing, invalid or unreachable. */
+  bucketSkipped: number
+  inFlight: number
+}
+
+/** The state file's contents. */
+export interface DaemonState {
+  pid: number
+  root: string
+  startedAt: string
+  updatedAt: string
+  phase: 'starting' | 'scanning' | 'idle' | 'stopping' | 'stopped'
+  lastScan?: {startedAt: string; durationMs: number}
+  lastError?: string
+  counters: UploadCounters
+}
+
+/** One scan's figures. */
+export interface ScanSummary {
+  candidates: number
+  uploaded: number
+  uploadedBytes: number
+  alreadyThere: number
+  failed: number
+  changed: number
+  unstable: number
+  bucketSkipped: number
+  durationMs: number
+}
+
+/** Parses `--bucket-map local=real` values; the real names must be valid S3 bucket names. */
+export function parseBucketMap(entries: string[]): {map: Record<string, string>; problems: string[]} {
+  const map: Record<string, string> = {}
+  const problems: string[] = []
+  for (const entry of entries) {
+    const eq = entry.indexOf('=')
+    if (eq <= 0 || eq === entry.length - 1) problems.push(`"${entry}" is not local=real`)
+    else if (!isValidBucketName(entry.slice(eq + 1))) problems.push(`"${entry.slice(eq + 1)}" (in "${entry}") is not a valid S3 bucket name`)
+    else map[entry.slice(0, eq)] = entry.slice(eq + 1)
+  }
+  return {map, problems}
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`
+}
+
+/**
+ * The upload daemon: scans the root, ships stable files with bounded concurrency, logs every upload, skip and
+ * failure, keeps counters, and stops cleanly on its signal (single PUTs in flight finish, multipart uploads are
+ * aborted, nothing unverified is deleted). A failure never stops the scan; the file is retried on the next one.
+ */
+export class UploadDaemon {
+  readonly counters: UploadCounters = {scans: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, changed: 0, unstable: 0, bucketSkipped: 0, inFlight: 0}
+  private readonly shipper: Shipper
+  private readonly startedAt = new Date()
+  private readonly warned = new Set<string>()
+  private phase: DaemonState['phase'] = 'starting'
+  private lastScan?: DaemonState['lastScan']
+  private lastError?: string
+  private stateWritten = 0
+  private stateWriting?: Promise<void>
+
+  constructor(
+    private readonly options: UploadDaemonOptions,
+    private readonly client: S3Client,
+    fast: FastS3,
+    private readonly logger: Logger,
+  ) {
+    this.shipper = new Shipper({
+      client,
+      fast,
+      partSize: options.partSize,
+      partsInFlight: new Semaphore(Math.max(4, Math.min(32, options.concurrency))),
+      endpoint: options.endpoint,
+      region: options.region,
+      profile: options.profile,
+    })
+  }
+
+  /** Scans until `signal` is aborted; with `once`, a single scan. */
+  async run(signal: AbortSignal, once = false): Promise<UploadCounters> {
+    for (;;) {
+      await this.scan(signal)
+      if (once || signal.aborted) break
+      this.phase = 'idle'
+      await this.writeState(true)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.intervalSeconds * 1000)
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), {once: true})
+      })
+      if (signal.aborted) break
+    }
+    this.phase = 'stopped'
+    await this.writeState(true)
+    return this.counters
+  }
+
+  /** Marks the state as stopping (shown by `status` while uploads drain). */
+  stopping(): void {
+    this.phase = 'stopping'
+    void this.writeState(true)
+  }
+
+  /** Records an error worth showing in `status` (credential problems on EC2, for example). */
+  noteError(message: string): void {
+    this.lastError = message
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return
+    this.warned.add(key)
+    this.logger.warn(message)
+  }
+
+  /** Resolves the bucket a top-level directory goes to, or reports why it cannot. */
+  private bucketFor(bucketDir: string): string | undefined {
+    const mapped = this.options.bucketMap[bucketDir]
+    if (mapped) return mapped
+    return isValidBucketName(bucketDir) ? bucketDir : undefined
+  }
+
+  /** One scan: walk, group by bucket, check each bucket, then ship every stable file. */
+  async scan(signal: AbortSignal): Promise<ScanSummary> {
+    const started = Date.now()
+    this.phase = 'scanning'
+    this.counters.scans++
+    const summary: ScanSummary = {candidates: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, changed: 0, unstable: 0, bucketSkipped: 0, durationMs: 0}
+    const scan = await scanRoot(this.options.root, {stabilitySeconds: this.options.stabilitySeconds, includeTemp: this.options.includeTemp})
+    summary.candidates = scan.candidates.length
+    summary.unstable = scan.skipped.unstable
+    for (const warning of scan.warnings) {
+      const what = {symlink: 'a symbolic link (links are never followed)', 'not-a-file': 'not a regular file', 'outside-bucket': 'directly under the root, so it has no bucket directory'}[warning.reason as 'symlink']
+      this.warnOnce(`${warning.reason}:${warning.path}`, `Skipped ${warning.path}: ${what}.`)
+    }
+    if (summary.unstable > 0) this.logger.warn(`${summary.unstable} file(s) modified less than ${this.options.stabilitySeconds} s ago: left for the next scan.`)
+
+    const byBucket = new Map<string, Candidate[]>()
+    for (const candidate of scan.candidates) {
+      const list = byBucket.get(candidate.bucketDir) ?? []
+      list.push(candidate)
+      byBucket.set(candidate.bucketDir, list)
+    }
+    const pool = new Semaphore(this.options.concurrency)
+    const touchedDirectories = new Set<string>()
+    const shipping: Promise<void>[] = []
+
+    const shipOne = async (bucket: string, candidate: Candidate, remote: RemoteObject | null | undefined) => {
+      await pool.acquire()
+      if (signal.aborted) return pool.release()
+      this.counters.inFlight++
+      try {
+        const outcome = await this.shipper.ship({bucket, candidate, remote}, signal)
+        this.record(summary, bucket, candidate, outcome)
+        if (outcome.status === 'uploaded' || outcome.status === 'already-there') touchedDirectories.add(path.dirname(candidate.path))
+      } catch (error) {
+        summary.failed++
+        this.counters.failed++
+        const converted = toBucketwrightError(error)
+        this.lastError = converted.message
+        this.logger.error(`Upload of ${candidate.path} to s3://${bucket}/${candidate.key} failed, retried next scan: ${converted.message}`, {file: candidate.path, bucket, key: candidate.key, code: converted.code})
+      } finally {
+        this.counters.inFlight--
+        pool.release()
+        void this.writeState(false)
+      }
+    }
+
+    await Promise.all(
+      [...byBucket].map(async ([bucketDir, candidates]) => {
+        const bucket = this.bucketFor(bucketDir)
+        if (!bucket) {
+          summary.bucketSkipped += candidates.length
+          this.logger.error(`Directory "${bucketDir}" is not a valid S3 bucket name; ${candidates.length} file(s) under it skipped. Map it to a real bucket: --bucket-map ${bucketDir}=<bucket>.`, {bucketDir, files: candidates.length})
+          return
+        }
+        const problem = await this.checkBucket(bucket, signal)
+        if (problem) {
+          summary.bucketSkipped += candidates.length
+          this.logger.error(`${problem.message} Skipped ${candidates.length} file(s) under ${path.join(this.options.root, bucketDir)}; retried next scan.`, {bucket, code: problem.code, files: candidates.length})
+          return
+        }
+        // Files of one directory share one ranged listing instead of a HEAD each.
+        const byDirectory = new Map<string, Candidate[]>()
+        for (const candidate of candidates) {
+          const directory = candidate.key.slice(0, candidate.key.lastIndexOf('/') + 1)
+          const list = byDirectory.get(directory) ?? []
+          list.push(candidate)
+          byDirectory.set(directory, list)
+        }
+        const listings = new Semaphore(4)
+        await Promise.all(
+          [...byDirectory.values()].map(async (group) => {
+            let known = new Map<string, RemoteObject | null>()
+            if (group.length >= LIST_THRESHOLD) {
+              group.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+              await listings.acquire()
+              try {
+                known = await listKeyRange(this.client, bucket, group.map((candidate) => candidate.key), {endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile}, signal)
+              } catch (error) {
+                // Not fatal: every file then gets its own HEAD.
+                this.logger.debug(`Listing s3://${bucket}/${group[0].key}… failed (${(error as Error).message}); using HEAD per file.`)
+              } finally {
+                listings.release()
+              }
+            }
+            for (const candidate of group) shipping.push(shipOne(bucket, candidate, known.get(candidate.key)))
+          }),
+        )
+      }),
+    )
+    await Promise.all(shipping)
+    await this.removeEmptyDirectories([...touchedDirectories, ...scan.emptyDirectories])
+
+    summary.durationMs = Date.now() - started
+    this.counters.unstable = summary.unstable
+    this.counters.bucketSkipped = summary.bucketSkipped
+    this.lastScan = {startedAt: new Date(started).toISOString(), durationMs: summary.durationMs}
+    if (summary.candidates > 0 || summary.bucketSkipped > 0) {
+      this.logger.info(
+        `Scan ${this.counters.scans} done in ${(summary.durationMs / 1000).toFixed(1)} s: ${summary.uploaded} uploaded (${formatBytes(summary.uploadedBytes)}), ${summary.alreadyThere} already there, ${summary.failed} failed, ${summary.changed} changed while read, ${summary.unstable} not yet stable. Totals: ${this.counters.uploaded} uploaded, ${this.counters.failed} failed.`,
+        {scan: this.counters.scans, ...summary},
+      )
+    }
+    await this.writeState(true)
+    return summary
+  }
+
+  private record(summary: ScanSummary, bucket: string, candidate: Candidate, outcome: ShipOutcome): void {
+    const target = `s3://${bucket}/${candidate.key}`
+    switch (outcome.status) {
+      case 'uploaded': {
+        summary.uploaded++
+        summary.uploadedBytes += outcome.bytes
+        this.counters.uploaded++
+        this.counters.uploadedBytes += outcome.bytes
+        this.logger.info(`Uploaded ${candidate.path} → ${target} (${formatBytes(outcome.bytes)}${outcome.method === 'multipart' ? ', multipart' : ''}, verified; local file deleted)`, {file: candidate.path, bucket, key: candidate.key, bytes: outcome.bytes})
+        break
+      }
+      case 'already-there': {
+        summary.alreadyThere++
+        this.counters.alreadyThere++
+        this.logger.info(`${target} already holds the same content as ${candidate.path}; local file deleted without uploading.`, {file: candidate.path, bucket, key: candidate.key})
+        break
+      }
+      case 'changed': {
+        summary.changed++
+        this.counters.changed++
+        this.logger.warn(`${candidate.path} changed while it was read or uploaded (still being written?); kept, uploaded again once stable.`, {file: candidate.path, bucket, key: candidate.key})
+        break
+      }
+      case 'aborted': {
+        this.logger.warn(`Upload of ${candidate.path} aborted on shutdown (multipart upload aborted); the local file is kept.`, {file: candidate.path, bucket, key: candidate.key})
+        break
+      }
+    }
+  }
+
+  /** HeadBucket once per bucket per scan: a missing or forbidden bucket is one ERROR, not one per file. */
+  private async checkBucket(bucket: string, signal: AbortSignal): Promise<BucketwrightError | undefined> {
+    const {HeadBucketCommand} = await import('@aws-sdk/client-s3')
+    try {
+      await this.client.send(new HeadBucketCommand({Bucket: bucket}), {abortSignal: signal})
+      return undefined
+    } catch (error) {
+      return translateS3Error(error, {operation: 'HeadBucket', bucket, endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile})
+    }
+  }
+
+  /**
+   * Removes directories left empty, deepest first, up to but never including a bucket directory or the root. rmdir
+   * only ever removes an empty directory, so a file a writer just created there stops it.
+   */
+  private async removeEmptyDirectories(directories: string[]): Promise<void> {
+    const root = this.options.root
+    const ordered = [...new Set(directories)].sort((a, b) => b.length - a.length)
+    for (let directory of ordered) {
+      for (;;) {
+        const relative = path.relative(root, directory)
+        // The root itself, a bucket directory, or anything not strictly inside the root: never removed.
+        if (!relative || relative.startsWith('..') || path.isAbsolute(relative) || !relative.includes(path.sep)) break
+        try {
+          await rmdir(directory)
+        } catch {
+          break
+        }
+        directory = path.dirname(directory)
+      }
+    }
+  }
+
+  /** The state for `status`. */
+  state(): DaemonState {
+    return {
+      pid: process.pid,
+      root: this.options.root,
+      startedAt: this.startedAt.toISOString(),
+      updatedAt: new Date().toISOString(),
+      phase: this.phase,
+      lastScan: this.lastScan,
+      lastError: this.lastError,
+      counters: {...this.counters},
+    }
+  }
+
+  /** Writes the state file atomically (temp + rename); throttled to once a second unless forced. */
+  async writeState(force: boolean): Promise<void> {
+    const file = this.options.stateFile
+    if (!file) return
+    if (!force && Date.now() - this.stateWritten < 1000) return
+    this.stateWritten = Date.now()
+    const previous = this.stateWriting
+    const write = (async () => {
+      await previous?.catch(() => {})
+      const temporary = `${file}.${process.pid}.tmp`
+      await writeFile(temporary, JSON.stringify(this.state(), null, 2) + '\n')
+      await rename(temporary, file)
+    })()
+    this.stateWriting = write.catch(() => {})
+    await write.catch((error) => this.logger.debug(`Could not write the state file ${file}: ${(error as Error).message}`))
+  }
+}

@@ -1,0 +1,146 @@
+import type {S3Client} from '@aws-sdk/client-s3'
+import http from 'node:http'
+import https from 'node:https'
+
+import {S3RequestSigner, type SigningCredentials} from './sigv4.js'
+
+/** What a lean HEAD found: the object's size, ETag and (with checksum mode) its CRC32. */
+export interface FastHead {
+  size: number
+  etag?: string
+  crc32?: string
+  checksumType?: string
+  serverSideEncryption?: string
+}
+
+/** What a lean PUT stored, as the store reports it. */
+export interface FastPut {
+  etag?: string
+  serverSideEncryption?: string
+}
+
+/**
+ * A request the lean path could not complete (non-2xx status, network error). The caller retries it through the
+ * AWS SDK, which has the backoff, the redirects and the error translation; the lean path never retries itself.
+ */
+export class FastPathError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly code?: string,
+  ) {
+    super(message)
+    this.name = 'FastPathError'
+  }
+}
+
+/** S3's URI encoding of one key segment (RFC 3986 unreserved characters stay; everything else %XX). */
+function encodeSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+/**
+ * The per-file hot path of the upload daemon: PUT and HEAD of small objects over keep-alive sockets, signed with
+ * SigV4 (the SDK's credentials, a lean signer: see sigv4.ts), without the SDK's middleware stack, which costs about 1 ms of the
+ * JS thread per request and caps one process near 950 requests/s. Anything unusual is a {@link FastPathError}
+ * for the caller to redo through the SDK.
+ */
+export class FastS3 {
+  private readonly bases = new Map<string, Promise<URL>>()
+  private readonly httpAgent: http.Agent
+  private readonly httpsAgent: https.Agent
+  private signer?: Promise<S3RequestSigner>
+
+  constructor(
+    private readonly client: S3Client,
+    maxSockets: number,
+  ) {
+    this.httpAgent = new http.Agent({keepAlive: true, maxSockets})
+    this.httpsAgent = new https.Agent({keepAlive: true, maxSockets})
+  }
+
+  /** The endpoint URL of a bucket exactly as the SDK's endpoint rules resolve it (virtual-hosted or path-style). */
+  private base(bucket: string): Promise<URL> {
+    let base = this.bases.get(bucket)
+    if (!base) {
+      base = (async () => {
+        const config = this.client.config
+        const endpoint = config.endpoint ? await config.endpoint() : undefined
+        const resolved = config.endpointProvider({
+          Bucket: bucket,
+          Region: await config.region(),
+          UseFIPS: await config.useFipsEndpoint(),
+          UseDualStack: await config.useDualstackEndpoint(),
+          ForcePathStyle: config.forcePathStyle,
+          Accelerate: false,
+          Endpoint: endpoint ? `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path ?? ''}` : undefined,
+        } as never)
+        return new URL(resolved.url.href)
+      })()
+      this.bases.set(bucket, base)
+    }
+    return base
+  }
+
+  private async signerFor(): Promise<S3RequestSigner> {
+    this.signer ??= (async () => new S3RequestSigner(await this.client.config.region()))()
+    return this.signer
+  }
+
+  private async request(method: 'PUT' | 'HEAD', bucket: string, key: string, headers: Record<string, string>, body?: Buffer): Promise<http.IncomingMessage> {
+    const [base, signer, credentials] = await Promise.all([this.base(bucket), this.signerFor(), this.client.config.credentials() as Promise<SigningCredentials>])
+    const path = `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(encodeSegment).join('/')}`
+    const port = base.port ? Number(base.port) : undefined
+    const signed = {headers: signer.sign({method, host: base.host, path, headers}, credentials)}
+    const secure = base.protocol === 'https:'
+    return new Promise((resolve, reject) => {
+      const request = (secure ? https : http).request(
+        {agent: secure ? this.httpsAgent : this.httpAgent, hostname: base.hostname, port, method, path, headers: signed.headers, timeout: 60_000},
+        resolve,
+      )
+      request.on('timeout', () => request.destroy(new FastPathError(`${method} timed out`)))
+      request.on('error', (error) => reject(error instanceof FastPathError ? error : new FastPathError(`${method} failed: ${(error as Error).message}`, undefined, (error as {code?: string}).code)))
+      request.end(body)
+    })
+  }
+
+  private static async fail(method: string, response: http.IncomingMessage): Promise<never> {
+    let text = ''
+    for await (const chunk of response) if (text.length < 4096) text += chunk
+    const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1]
+    throw new FastPathError(`${method} answered ${response.statusCode}${code ? ` ${code}` : ''}`, response.statusCode, code)
+  }
+
+  /** PUT of a whole body with its Content-MD5 (the store refuses other bytes) and CRC32 (kept as a checksum). */
+  async put(bucket: string, key: string, body: Buffer, md5Base64: string, crc32Base64: string): Promise<FastPut> {
+    const response = await this.request('PUT', bucket, key, {'content-length': String(body.length), 'content-md5': md5Base64, 'x-amz-checksum-crc32': crc32Base64}, body)
+    if (response.statusCode !== 200) return FastS3.fail('PUT', response)
+    response.resume()
+    return {etag: header(response, 'etag')?.replaceAll('"', ''), serverSideEncryption: header(response, 'x-amz-server-side-encryption')}
+  }
+
+  /** HEAD with checksum mode; `undefined` when there is no such key. */
+  async head(bucket: string, key: string): Promise<FastHead | undefined> {
+    const response = await this.request('HEAD', bucket, key, {'x-amz-checksum-mode': 'ENABLED'})
+    response.resume()
+    if (response.statusCode === 404) return undefined
+    if (response.statusCode !== 200) throw new FastPathError(`HEAD answered ${response.statusCode}`, response.statusCode)
+    return {
+      size: Number(header(response, 'content-length') ?? 0),
+      etag: header(response, 'etag')?.replaceAll('"', ''),
+      crc32: header(response, 'x-amz-checksum-crc32'),
+      checksumType: header(response, 'x-amz-checksum-type'),
+      serverSideEncryption: header(response, 'x-amz-server-side-encryption'),
+    }
+  }
+
+  close(): void {
+    this.httpAgent.destroy()
+    this.httpsAgent.destroy()
+  }
+}
+
+function header(response: http.IncomingMessage, name: string): string | undefined {
+  const value = response.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}

@@ -1,0 +1,39 @@
+import {Flags} from '@oclif/core'
+
+/**
+ * The daemon's own flags, named and with the environment variables the user's specification gives. `--region` and
+ * `--profile` override the base flags of the same name: here they read `AWS_REGION` / `AWS_PROFILE` (the
+ * `BUCKETWRIGHT_*` variables still apply under them) and the region defaults to eu-west-1.
+ */
+export const uploadDaemonFlags = {
+  help: Flags.help({char: 'h', summary: 'Show help.'}),
+  directory: Flags.string({char: 'd', summary: 'Root to watch: <root>/<bucket>/<key>.', env: 'S3_ROOT_DIR', default: 'output/s3'}),
+  interval: Flags.integer({char: 'i', summary: 'Seconds between scans.', env: 'S3_UPLOAD_INTERVAL', default: 60, min: 1}),
+  stability: Flags.integer({char: 's', summary: 'Seconds a file must be left unmodified before it is uploaded.', env: 'FILE_STABILITY_SECONDS', default: 2, min: 0}),
+  region: Flags.string({
+    char: 'r',
+    summary: 'AWS region of the buckets.',
+    env: 'AWS_REGION',
+    default: async () => process.env.BUCKETWRIGHT_REGION ?? 'eu-west-1',
+    helpGroup: 'S3',
+  }),
+  profile: Flags.string({
+    char: 'p',
+    summary: 'Named AWS profile (shared config, SSO).',
+    env: 'AWS_PROFILE',
+    default: async () => process.env.BUCKETWRIGHT_PROFILE,
+    helpGroup: 'S3',
+  }),
+  'bucket-map': Flags.string({summary: 'Upload directory LOCAL to bucket REAL, as LOCAL=REAL (repeatable); for directory names that are not valid bucket names.', multiple: true, default: []}),
+  concurrency: Flags.integer({summary: 'Files uploaded at once.', env: 'BUCKETWRIGHT_UPLOAD_CONCURRENCY', default: 64, min: 1, max: 1024}),
+  'include-temp': Flags.boolean({summary: 'Also upload temporary files (*.tmp, *.part, *~, dotfiles).', env: 'BUCKETWRIGHT_INCLUDE_TEMP', default: false}),
+  once: Flags.boolean({summary: 'One scan, then exit (for cron).', exclusive: ['print-systemd-unit']}),
+  'print-systemd-unit': Flags.boolean({summary: 'Print a systemd unit that runs the daemon with these settings, and exit.'}),
+  'state-file': Flags.string({summary: 'Keep counters in this file (written by `upload-daemon start`).', hidden: true}),
+  'pid-file': Flags.string({summary: 'PID file to remove at exit (written by `upload-daemon start`).', hidden: true}),
+}
+
+/** Where `start`, `stop` and `status` keep the PID, log and state files. */
+export const runDirFlag = {
+  'run-dir': Flags.string({summary: 'Directory of the PID, log and state files (default: the bucketwright data dir).', env: 'BUCKETWRIGHT_DAEMON_DIR', helpGroup: 'GLOBAL'}),
+}

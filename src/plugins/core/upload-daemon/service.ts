@@ -1,0 +1,89 @@
+import {mkdir, realpath} from 'node:fs/promises'
+import path from 'node:path'
+
+import {UsageError, UserError} from '../errors/errors.js'
+import type {Logger} from '../progress/logger.js'
+import type {S3ConnectionOptions} from '../storage/s3-client.js'
+import {checkCredentials, CREDENTIAL_STEPS} from './credentials.js'
+import {type UploadCounters, UploadDaemon, type UploadDaemonOptions} from './daemon.js'
+import {detectEc2, type Ec2Detection} from './ec2.js'
+
+/** The `--json` result of `upload-daemon` (foreground or `--once`). */
+export interface UploadDaemonResult {
+  root: string
+  mode: 'once' | 'foreground'
+  ec2: Ec2Detection
+  /** The identity STS reported, when credentials were checked with STS. */
+  identity?: string
+  counters: UploadCounters
+}
+
+/** Settings of {@link runUploadDaemon}. */
+export interface RunUploadDaemonOptions extends Omit<UploadDaemonOptions, 'root'> {
+  /** The root as given (relative to the working directory). */
+  directory: string
+  once: boolean
+  connection: S3ConnectionOptions
+  logger: Logger
+  /** Aborted to stop (the command wires SIGTERM and SIGINT to it). */
+  signal: AbortSignal
+  /** Called once the credentials are checked and the first scan is about to start. */
+  onReady?: (daemon: UploadDaemon) => void
+}
+
+/**
+ * Runs the upload daemon: resolves the root, detects EC2, checks the credentials (a laptop stops here with
+ * instructions; EC2 logs and keeps going, since an instance role may be attached later), then scans until stopped.
+ */
+export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<UploadDaemonResult> {
+  const {logger} = options
+  const root = await realpath(path.resolve(options.directory)).catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error
+    // A fresh machine: writers may create the root later; create it so the daemon can start watching.
+    await mkdir(path.resolve(options.directory), {recursive: true})
+    return realpath(path.resolve(options.directory))
+  })
+  const ec2 = await detectEc2()
+  logger.info(ec2.onEc2 ? `Running on EC2 (instance ${ec2.instanceId}${ec2.region ? `, ${ec2.region}` : ''}).` : `Not on EC2 (${ec2.reason}); using local credentials.`)
+
+  const [{createS3Client}, {FastS3}] = await Promise.all([import('../storage/s3-client.js'), import('./fast-s3.js')])
+  const {client} = await createS3Client({...options.connection, maxSockets: Math.max(options.concurrency, 16)})
+  const fast = new FastS3(client, Math.max(options.concurrency, 16))
+  try {
+    const check = await checkCredentials(client, {endpoint: options.connection.endpoint, region: options.region, profile: options.profile})
+    let credentialError: string | undefined
+    if (!check.ok) {
+      if (!ec2.onEc2) {
+        throw new UserError(`Cannot start the upload daemon: ${check.error!.message}`, {
+          code: check.error!.code ?? 'NO_CREDENTIALS',
+          nextSteps: check.error!.nextSteps.length > 0 ? check.error!.nextSteps : CREDENTIAL_STEPS,
+          details: check.error!.details,
+        })
+      }
+      credentialError = check.error!.message
+      logger.error(`Credential check failed on EC2 (${check.error!.message}); continuing: the instance role may be attached later. Each scan retries.`)
+    } else {
+      logger.info(check.identity ? `Credentials OK: ${check.identity}.` : `Credentials accepted by ${options.connection.endpoint}.`)
+    }
+    const daemon = new UploadDaemon({...options, root}, client, fast, logger)
+    if (credentialError) daemon.noteError(credentialError)
+    logger.info(`Watching ${root} every ${options.intervalSeconds} s (stable after ${options.stabilitySeconds} s, ${options.concurrency} uploads at once)${options.once ? ', one scan' : ''}.`)
+    options.signal.addEventListener('abort', () => {
+      logger.info('Stopping: single uploads in flight finish, multipart uploads are aborted; nothing unverified is deleted.')
+      daemon.stopping()
+    }, {once: true})
+    options.onReady?.(daemon)
+    const counters = await daemon.run(options.signal, options.once)
+    return {root, mode: options.once ? 'once' : 'foreground', ec2, identity: check.identity, counters}
+  } finally {
+    fast.close()
+    client.destroy()
+  }
+}
+
+/** Checks the numeric flags that oclif cannot bound on its own. */
+export function validateDaemonNumbers(values: {interval: number; stability: number; concurrency: number}): void {
+  if (!(values.interval > 0)) throw new UsageError(`--interval must be a positive number of seconds (got ${values.interval}).`, {code: 'BAD_INTERVAL'})
+  if (!(values.stability >= 0)) throw new UsageError(`--stability must be zero or more seconds (got ${values.stability}).`, {code: 'BAD_STABILITY'})
+  if (!(values.concurrency >= 1)) throw new UsageError(`--concurrency must be at least 1 (got ${values.concurrency}).`, {code: 'BAD_CONCURRENCY'})
+}

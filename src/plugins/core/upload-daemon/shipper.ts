@@ -1,0 +1,288 @@
+import type {S3Client} from '@aws-sdk/client-s3'
+import {createHash} from 'node:crypto'
+import {constants, type Stats} from 'node:fs'
+import {closeSync, fstatSync, lstatSync, openSync, readSync, unlinkSync} from 'node:fs'
+import {type FileHandle, open} from 'node:fs/promises'
+
+import {BucketwrightError, RemoteError, VerificationError} from '../errors/errors.js'
+import {translateS3Error} from '../storage/s3-errors.js'
+import {FastPathError, type FastS3} from './fast-s3.js'
+import {compareContent, crc32Base64, digestForComparison, type LocalDigests, type RemoteObject} from './same-content.js'
+import type {Candidate} from './scan.js'
+
+/** What happened to one file. */
+export type ShipStatus = 'uploaded' | 'already-there' | 'changed' | 'aborted'
+
+/** The outcome of shipping one file. */
+export interface ShipOutcome {
+  status: ShipStatus
+  /** Bytes sent (0 when the object was already there). */
+  bytes: number
+  /** How the upload went up: one PUT or a multipart upload. */
+  method?: 'put' | 'multipart'
+}
+
+/** A counting semaphore: at most `size` holders at once. */
+export class Semaphore {
+  private waiting: (() => void)[] = []
+  constructor(private available: number) {}
+  async acquire(): Promise<void> {
+    if (this.available > 0) {
+      this.available--
+      return
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve))
+  }
+  release(): void {
+    const next = this.waiting.shift()
+    if (next) next()
+    else this.available++
+  }
+}
+
+/** Settings of a {@link Shipper}. */
+export interface ShipperOptions {
+  client: S3Client
+  fast: FastS3
+  /** Multipart part size; files up to one part go up in a single PUT (8 MiB keeps fauxqs' 11 MiB PUT limit). */
+  partSize: number
+  /** Parts held in memory at once across all multipart uploads. */
+  partsInFlight: Semaphore
+  endpoint?: string
+  region?: string
+  profile?: string
+}
+
+/** The bucket, key and local file one upload is about. */
+export interface ShipTarget {
+  bucket: string
+  candidate: Candidate
+  /** From this scan's listing: the object there (`null`: listed, nothing there; `undefined`: not listed → HEAD). */
+  remote: RemoteObject | null | undefined
+}
+
+const sdk = () => import('@aws-sdk/client-s3')
+
+function sameFile(a: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, b: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino
+}
+
+/**
+ * Ships one local file to its key: reads it once (hashing as it reads), skips the upload when the store already has
+ * the same content, uploads otherwise, verifies what the store kept, and deletes the local file only when the upload
+ * is verified and the file was not touched meanwhile (size, mtime and inode compared before and after).
+ */
+export class Shipper {
+  constructor(private readonly options: ShipperOptions) {}
+
+  private context(operation: string, bucket: string, key: string) {
+    return {operation, bucket, key, endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile}
+  }
+
+  async ship(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
+    return target.candidate.size <= this.options.partSize ? this.shipSmall(target) : this.shipLarge(target, signal)
+  }
+
+  /** Deletes the local file when it is still exactly the one that was read; false when it changed. */
+  private deleteIfUnchanged(file: string, before: Stats): boolean {
+    let after: Stats
+    try {
+      after = lstatSync(file)
+    } catch {
+      return false
+    }
+    if (!after.isFile() || !sameFile(after, before)) return false
+    unlinkSync(file)
+    return true
+  }
+
+  /**
+   * Opens without following a link and reads a small file whole. Synchronous on purpose: on a local, page-cached
+   * file each call takes microseconds, while a thread-pool round trip costs tens of microseconds of the JS thread
+   * on a busy machine, and small files go by thousands. `undefined` when the file changed since the scan.
+   */
+  private readSmall(candidate: Candidate): {body: Buffer; before: Stats} | undefined {
+    let fd: number
+    try {
+      fd = openSync(candidate.path, constants.O_RDONLY | constants.O_NOFOLLOW)
+    } catch (error) {
+      // Gone (a writer renamed it away) or replaced by a link since the scan: nothing of ours to ship.
+      if (['ENOENT', 'ELOOP'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined
+      throw error
+    }
+    try {
+      const before = fstatSync(fd)
+      if (!before.isFile() || !sameFile(before, candidate) || before.size > this.options.partSize) return undefined
+      const body = Buffer.allocUnsafe(before.size)
+      let filled = 0
+      while (filled < body.length) {
+        const bytesRead = readSync(fd, body, filled, body.length - filled, filled)
+        if (bytesRead === 0) break
+        filled += bytesRead
+      }
+      // Shorter than its size a moment ago: truncated while we read; leave it for a later scan.
+      return filled === before.size ? {body, before} : undefined
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  private async remoteOf(target: ShipTarget): Promise<RemoteObject | undefined> {
+    if (target.remote !== undefined) return target.remote ?? undefined
+    try {
+      return await this.options.fast.head(target.bucket, target.candidate.key)
+    } catch (error) {
+      if (!(error instanceof FastPathError)) throw error
+    }
+    const {HeadObjectCommand} = await sdk()
+    try {
+      const out = await this.options.client.send(new HeadObjectCommand({Bucket: target.bucket, Key: target.candidate.key, ChecksumMode: 'ENABLED'}))
+      return {size: out.ContentLength ?? 0, etag: out.ETag?.replaceAll('"', ''), crc32: out.ChecksumCRC32, checksumType: out.ChecksumType}
+    } catch (error) {
+      const status = (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
+      if ((error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey' || status === 404) return undefined
+      throw translateS3Error(error, this.context('HeadObject', target.bucket, target.candidate.key))
+    }
+  }
+
+  /** Whole file in memory (at most one part): one read, MD5 + CRC32, one HEAD at most, one PUT. */
+  private async shipSmall(target: ShipTarget): Promise<ShipOutcome> {
+    const read = this.readSmall(target.candidate)
+    if (!read) return {status: 'changed', bytes: 0}
+    const {body, before} = read
+    const outcome = await this.shipSmallBody(target, body)
+    if (outcome.status !== 'uploaded' && outcome.status !== 'already-there') return outcome
+    return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
+  }
+
+  private async shipSmallBody(target: ShipTarget, body: Buffer): Promise<ShipOutcome> {
+    const md5 = createHash('md5').update(body).digest()
+    const local: LocalDigests = {size: body.length, md5: md5.toString('hex'), crc32: crc32Base64(body)}
+    const remote = await this.remoteOf(target)
+    if (remote && compareContent(remote, local) === 'same') return {status: 'already-there', bytes: 0}
+    const {bucket, candidate} = target
+    let stored: {etag?: string; serverSideEncryption?: string}
+    try {
+      stored = await this.options.fast.put(bucket, candidate.key, body, md5.toString('base64'), local.crc32!)
+    } catch (error) {
+      if (!(error instanceof FastPathError)) throw error
+      const {PutObjectCommand} = await sdk()
+      try {
+        const out = await this.options.client.send(new PutObjectCommand({Bucket: bucket, Key: candidate.key, Body: body, ContentMD5: md5.toString('base64'), ChecksumCRC32: local.crc32}))
+        stored = {etag: out.ETag?.replaceAll('"', ''), serverSideEncryption: out.ServerSideEncryption}
+      } catch (sdkError) {
+        throw translateS3Error(sdkError, this.context('PutObject', bucket, candidate.key))
+      }
+    }
+    this.verify(bucket, candidate.key, stored, local.md5!)
+    return {status: 'uploaded', bytes: body.length, method: 'put'}
+  }
+
+  /**
+   * The store accepted the Content-MD5 (it refuses a body that does not match); the ETag must also be the MD5 of
+   * what was sent, except under KMS encryption where S3's ETag is not an MD5.
+   */
+  private verify(bucket: string, key: string, stored: {etag?: string; serverSideEncryption?: string}, expected: string): void {
+    if (stored.etag === expected) return
+    if (stored.serverSideEncryption?.startsWith('aws:kms')) return
+    throw new VerificationError(`s3://${bucket}/${key} was stored with ETag ${stored.etag ?? '(none)'}, not the ${expected} of the bytes sent; the local file is kept.`, {
+      code: 'UPLOAD_UNVERIFIED',
+      nextSteps: ['It is uploaded again on the next scan. If this repeats, the S3-compatible server mishandles uploads.'],
+      details: {bucket, key, etag: stored.etag, expected},
+    })
+  }
+
+  /** Multipart: parts read at their offsets, each with its MD5 (Content-MD5), verified as a whole by the ETag. */
+  private async shipLarge(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
+    let handle: FileHandle
+    try {
+      handle = await open(target.candidate.path, constants.O_RDONLY | constants.O_NOFOLLOW)
+    } catch (error) {
+      if (['ENOENT', 'ELOOP'].includes((error as NodeJS.ErrnoException).code ?? '')) return {status: 'changed', bytes: 0}
+      throw error
+    }
+    try {
+      const before = await handle.stat()
+      if (!before.isFile() || !sameFile(before, target.candidate)) return {status: 'changed', bytes: 0}
+      const outcome = await this.uploadLarge(target, handle, before, signal)
+      if (outcome.status !== 'uploaded' && outcome.status !== 'already-there') return outcome
+      return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
+    } finally {
+      await handle.close()
+    }
+  }
+
+  private async uploadLarge(target: ShipTarget, handle: FileHandle, before: Stats, signal: AbortSignal): Promise<ShipOutcome> {
+    const {bucket, candidate} = target
+    const remote = await this.remoteOf(target)
+    if (remote && remote.size === before.size) {
+      const {digests, bytesRead} = await digestForComparison(handle, before.size, remote, this.options.partSize)
+      if (bytesRead !== before.size) return {status: 'changed', bytes: 0}
+      if (compareContent(remote, digests) === 'same') return {status: 'already-there', bytes: 0}
+    }
+    const {CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand} = await sdk()
+    const {client, partSize, partsInFlight} = this.options
+    const call = async <T>(operation: string, send: () => Promise<T>): Promise<T> => {
+      try {
+        return await send()
+      } catch (error) {
+        throw signal.aborted ? error : translateS3Error(error, this.context(operation, bucket, candidate.key))
+      }
+    }
+    const created = await call('CreateMultipartUpload', () => client.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: candidate.key}), {abortSignal: signal}))
+    const uploadId = created.UploadId!
+    const count = Math.ceil(before.size / partSize)
+    const digests: Buffer[] = Array.from({length: count})
+    const etags: string[] = Array.from({length: count})
+    try {
+      const uploadPart = async (index: number) => {
+        await partsInFlight.acquire()
+        try {
+          if (signal.aborted) throw new Error('aborted')
+          const offset = index * partSize
+          const length = Math.min(partSize, before.size - offset)
+          const buffer = Buffer.allocUnsafe(length)
+          let filled = 0
+          while (filled < length) {
+            const {bytesRead} = await handle.read(buffer, filled, length - filled, offset + filled)
+            if (bytesRead === 0) throw new VerificationError(`${candidate.path} shrank while it was uploaded.`, {code: 'FILE_CHANGED'})
+            filled += bytesRead
+          }
+          const md5 = createHash('md5').update(buffer).digest()
+          digests[index] = md5
+          const out = await call('UploadPart', () =>
+            client.send(new UploadPartCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId, PartNumber: index + 1, Body: buffer, ContentMD5: md5.toString('base64')}), {abortSignal: signal}),
+          )
+          const etag = out.ETag?.replaceAll('"', '')
+          if (etag !== md5.toString('hex') && !out.ServerSideEncryption?.startsWith('aws:kms')) {
+            throw new VerificationError(`Part ${index + 1} of s3://${bucket}/${candidate.key} was stored with ETag ${etag}, not ${md5.toString('hex')}.`, {code: 'UPLOAD_UNVERIFIED'})
+          }
+          etags[index] = out.ETag!
+        } finally {
+          partsInFlight.release()
+        }
+      }
+      // Up to 4 parts of one file at once; the shared semaphore bounds the memory of all uploads together.
+      let next = 0
+      await Promise.all(
+        Array.from({length: Math.min(4, count)}, async () => {
+          while (next < count) await uploadPart(next++)
+        }),
+      )
+      const done = await call('CompleteMultipartUpload', () =>
+        client.send(
+          new CompleteMultipartUploadCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId, MultipartUpload: {Parts: etags.map((ETag, index) => ({ETag, PartNumber: index + 1}))}}),
+          {abortSignal: signal},
+        ),
+      )
+      const expected = `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${count}`
+      this.verify(bucket, candidate.key, {etag: done.ETag?.replaceAll('"', ''), serverSideEncryption: done.ServerSideEncryption}, expected)
+      return {status: 'uploaded', bytes: before.size, method: 'multipart'}
+    } catch (error) {
+      // Never leave the parts behind: they cost storage and no reader can see them.
+      await client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId})).catch(() => {})
+      if (signal.aborted) return {status: 'aborted', bytes: 0}
+      throw error instanceof BucketwrightError ? error : new RemoteError(`Upload of ${candidate.path} failed: ${(error as Error).message}`, {code: 'UPLOAD_FAILED', cause: error})
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/** Settings written into the unit's `Environment=` lines. */
+export interface SystemdUnitOptions {
+  /** Absolute path of the Node.js (22+) that runs bucketwright. */
+  node: string
+  /** Absolute path of bucketwright's bin/run.js. */
+  bin: string
+  directory: string
+  interval: number
+  stability: number
+  region: string
+  profile?: string
+  endpoint?: string
+  concurrency: number
+  bucketMap: string[]
+  includeTemp: boolean
+  user?: string
+}
+
+function quote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+}
+
+/**
+ * A systemd unit running the daemon in the foreground: settings as environment, logs to the journal, restarts on
+ * failure, and a stop timeout long enough for uploads in flight to finish (SIGTERM is the daemon's stop signal).
+ */
+export function systemdUnit(options: SystemdUnitOptions): string {
+  const env = [
+    `S3_ROOT_DIR=${options.directory}`,
+    `S3_UPLOAD_INTERVAL=${options.interval}`,
+    `FILE_STABILITY_SECONDS=${options.stability}`,
+    `AWS_REGION=${options.region}`,
+    `BUCKETWRIGHT_UPLOAD_CONCURRENCY=${options.concurrency}`,
+    ...(options.profile ? [`AWS_PROFILE=${options.profile}`] : []),
+    ...(options.endpoint ? [`BUCKETWRIGHT_ENDPOINT=${options.endpoint}`] : []),
+    ...(options.includeTemp ? ['BUCKETWRIGHT_INCLUDE_TEMP=true'] : []),
+  ]
+  const extra = options.bucketMap.map((entry) => ` --bucket-map ${quote(entry)}`).join('')
+  return `# /etc/systemd/system/bucketwright-upload-daemon.service
+# Install: sudo systemctl daemon-reload && sudo systemctl enable --now bucketwright-upload-daemon
+# Logs:    journalctl -u bucketwright-upload-daemon -f
+[Unit]
+Description=bucketwright upload daemon: ship files under ${options.directory} to S3
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=simple
+${options.user ? `User=${options.user}\n` : ''}${env.map((line) => `Environment=${quote(line)}`).join('\n')}
+ExecStart=${quote(options.node)} ${quote(options.bin)} upload-daemon${extra}
+KillSignal=SIGTERM
+TimeoutStopSec=120
+Restart=on-failure
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+`
+}
