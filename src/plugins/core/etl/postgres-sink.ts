@@ -22,6 +22,19 @@ export function redactConnectionString(url: string): string {
   }
 }
 
+/**
+ * The record key in the order its primary-key index compares best: integer and time columns (cheap, and nearly
+ * unique on their own) before text and numeric ones, so most index comparisons end at the first column. ON CONFLICT
+ * names the same columns in any order.
+ */
+function indexOrder(table: ChannelTable): string[] {
+  const rank = (name: string) => {
+    const type = table.columns.find((column) => column.name === name)?.pgType
+    return type === 'bigint' || type === 'integer' ? 0 : type === 'timestamptz' ? 1 : 2
+  }
+  return [...table.recordKey].sort((a, b) => rank(a) - rank(b))
+}
+
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`
 
 /** Options of {@link PostgresSink}. */
@@ -87,7 +100,7 @@ export class PostgresSink implements EtlSink {
           const key = table.recordKey.includes(column.name)
           return `${quote(column.name)} ${column.pgType}${key && column.pgType === 'text' ? ' COLLATE "C"' : ''}${key ? ' NOT NULL' : ''}`
         })
-        await client.query(`CREATE TABLE IF NOT EXISTS ${this.tableName(table.channel)} (${columns.join(', ')}, PRIMARY KEY (${table.recordKey.map(quote).join(', ')}))`)
+        await client.query(`CREATE TABLE IF NOT EXISTS ${this.tableName(table.channel)} (${columns.join(', ')}, PRIMARY KEY (${indexOrder(table).map(quote).join(', ')}))`)
       }
       await client.query('COMMIT')
     } catch (error) {
