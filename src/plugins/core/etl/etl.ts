@@ -102,7 +102,7 @@ async function recoverStale(raw: Storage, source: string, staleAfterMs: number, 
   return recovered
 }
 
-/** Segments decoded ahead of the sink (each holds its staged files in a temp dir until written). */
+/** Segments decoded ahead of the sink unless it says otherwise (each holds its staged files in a temp dir). */
 const DECODE_AHEAD = 2
 
 /** A segment claimed and decoded, waiting for the sink. */
@@ -151,10 +151,11 @@ export async function runEtlPass(options: EtlOptions): Promise<SegmentResult[]> 
     return info ? prepare(info) : undefined
   }
 
-  // Segments claimed and being decoded ahead of the one being written: DuckDB decodes two at once on its threads.
+  // Segments claimed and being decoded ahead of the one being written, so their work overlaps its writes.
   const ahead: Promise<ClaimedSegment | undefined>[] = []
+  const depth = options.sink.decodeAhead ?? DECODE_AHEAD
   const topUp = () => {
-    while (ahead.length < DECODE_AHEAD) {
+    while (ahead.length < depth) {
       const pending = next()
       if (!pending) return
       ahead.push(pending)

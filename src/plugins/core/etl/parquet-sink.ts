@@ -36,6 +36,8 @@ export interface EtlSink {
   /** The destination as it may be printed (no secrets). */
   readonly target: string
   load(decoded: DecodedSegment): Promise<SinkResult>
+  /** How many segments etl decodes ahead of this sink (default 2). */
+  readonly decodeAhead?: number
   /**
    * Decodes a segment the sink's own way when it can do so faster than the source's line decoder (Parquet: DuckDB
    * for sources with a SQL decoding), or `undefined` to use the line decoder.
@@ -61,6 +63,8 @@ export interface ParquetSinkOptions {
  */
 export class ParquetSink implements EtlSink {
   readonly target: string
+  /** DuckDB decodes and writes four segments at once: its phases (read, check, write, count) then fill the cores. */
+  readonly decodeAhead = 4
   private duckdb?: DuckDB
 
   constructor(private readonly options: ParquetSinkOptions) {
