@@ -94,3 +94,4 @@ export {LEDGER_TABLE, PostgresSink, type PostgresSinkOptions, redactConnectionSt
 export {parseDuration, parseSize} from './etl/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'
 export {ingest, type IngestOptions, type IngestResult, type ReadySegment} from './ingest/ingest.js'
+export {seededRandom} from './sources/random.js'
