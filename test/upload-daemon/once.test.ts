@@ -180,7 +180,7 @@ describe('upload-daemon --once', () => {
     const bucket = await createTestBucket('bw-daemon')
     const big = randomBytes(9 * 1024 * 1024 + 123)
     await writeStable(path.join(root, bucket, 'big.bin'), big)
-    const run = await runDaemon(['--once', '-d', root])
+    const run = await runDaemon(['--once', '-d', root, '--multipart-threshold', '8'])
     expect(run.result).toMatchObject({counters: {uploaded: 1}})
     expect(run.stderr).toMatch(/big\.bin .*multipart, verified/)
     expect((await objectBody(client, bucket, 'big.bin'))?.equals(big)).toBe(true)
@@ -191,9 +191,29 @@ describe('upload-daemon --once', () => {
     await writeStable(path.join(root, bucket, 'big.bin'), big)
     await new Upload({client: leanClient, params: {Bucket: bucket, Key: 'other.bin', Body: big}, partSize: 5 * 1024 * 1024}).done()
     await writeStable(path.join(root, bucket, 'other.bin'), changed)
-    const again = await runDaemon(['--once', '-d', root, '--json'])
+    const again = await runDaemon(['--once', '-d', root, '--multipart-threshold', '8', '--json'])
     expect(again.result).toMatchObject({counters: {alreadyThere: 1, uploaded: 1}})
     expect((await objectBody(client, bucket, 'other.bin'))?.equals(changed)).toBe(true)
+  })
+
+  it('sends files up to --multipart-threshold in one PUT, and switches to multipart when the store refuses the size (413)', async () => {
+    const root = await makeRoot()
+    const bucket = await createTestBucket('bw-daemon')
+    // The loopback server refuses single PUT bodies above 11 MiB, as some S3-compatible stores do.
+    const medium = randomBytes(3 * 1024 * 1024 + 5)
+    const large = randomBytes(12 * 1024 * 1024 + 9)
+    await writeStable(path.join(root, bucket, 'medium.bin'), medium)
+    await writeStable(path.join(root, bucket, 'large.bin'), large)
+    const from = proxy.requests.length
+    const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint])
+    expect(run.result).toMatchObject({counters: {uploaded: 2, failed: 0}})
+    expect(run.stderr).toMatch(/Uploaded .*medium\.bin .*\(3\.0 MiB, verified/)
+    expect(run.stderr).toMatch(/Uploaded .*large\.bin .*multipart, verified/)
+    expect((await objectBody(client, bucket, 'medium.bin'))?.equals(medium)).toBe(true)
+    expect((await objectBody(client, bucket, 'large.bin'))?.equals(large)).toBe(true)
+    const requests = seen(bucket, from)
+    expect(requests.filter((request) => request.startsWith('PUT') && request.endsWith('/medium.bin'))).toHaveLength(1)
+    expect(requests.filter((request) => request.startsWith('PUT') && request.includes('/large.bin?') && request.includes('partNumber='))).toHaveLength(2)
   })
 
   it('retries through injected faults (503 SlowDown, 500, connection resets) and loses nothing', async () => {

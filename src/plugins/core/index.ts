@@ -50,3 +50,8 @@ export {RecordValidator, type SchemaViolation} from './schema/validator.js'
 export {ownsUnit, resolveShard, type Shard, shardOf} from './command/shard.js'
 export {type DuckDB, type DuckDBOptions, openDuckDB, sqlIdentifier, sqlList, sqlString} from './duckdb/duckdb.js'
 export {Spool} from './duckdb/spool.js'
+// upload-daemon
+export type {DaemonState, ScanSummary, UploadCounters} from './upload-daemon/daemon.js'
+export type {StartResult, StatusResult, StopResult} from './upload-daemon/control.js'
+export type {UploadDaemonResult} from './upload-daemon/service.js'
+export {detectEc2, type Ec2Detection} from './upload-daemon/ec2.js'

@@ -23,6 +23,8 @@ export interface UploadDaemonOptions {
   /** Local bucket directory → real bucket name. */
   bucketMap: Record<string, string>
   partSize: number
+  /** Files up to this many bytes go up in one PUT. */
+  singlePutLimit: number
   endpoint?: string
   region: string
   profile?: string
@@ -114,11 +116,14 @@ export class UploadDaemon {
     fast: FastS3,
     private readonly logger: Logger,
   ) {
+    const partsBudget = Math.max(4, Math.min(32, options.concurrency))
     this.shipper = new Shipper({
       client,
       fast,
       partSize: options.partSize,
-      partsInFlight: new Semaphore(Math.max(4, Math.min(32, options.concurrency))),
+      singlePutLimit: options.singlePutLimit,
+      partsInFlight: new Semaphore(partsBudget),
+      partsBudget,
       endpoint: options.endpoint,
       region: options.region,
       profile: options.profile,
