@@ -140,9 +140,14 @@ export class Shipper {
       try {
         outcome = await this.shipSmallBody(target, body)
       } catch (error) {
-        if (!(error instanceof TooLargeForOnePut)) throw error
-        this.singlePutLimit = Math.min(this.singlePutLimit, body.length - 1)
-        return undefined
+        if (error instanceof TooLargeForOnePut) {
+          this.singlePutLimit = Math.min(this.singlePutLimit, body.length - 1)
+          return undefined
+        }
+        // A large PUT cut off (a store that closes the connection on a body it will not take, a flaky link): the
+        // multipart upload retries part by part.
+        if (error instanceof RemoteError) return undefined
+        throw error
       }
       if (outcome.status !== 'uploaded' && outcome.status !== 'already-there') return outcome
       return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
