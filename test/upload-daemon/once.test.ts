@@ -263,6 +263,22 @@ describe('upload-daemon --once', () => {
     expect(await bucketKeys(client, bucket)).toEqual(['fine.txt', 'stubborn.txt'])
   })
 
+  it('missing permission: an ERROR naming the IAM action, the file kept', async () => {
+    const root = await makeRoot()
+    const bucket = await createTestBucket('bw-daemon')
+    await writeStable(path.join(root, bucket, 'denied.txt'), 'denied')
+    proxy.plan = ({method}) => (method === 'PUT' ? {type: 'status', status: 403, code: 'AccessDenied'} : {type: 'pass'})
+    try {
+      const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint])
+      expect(run.exitCode).toBe(0)
+      expect(run.stderr).toMatch(/ERROR Upload of .*denied\.txt .*failed, retried next scan: Access denied: PutObject .*Grant the identity in use s3:PutObject on arn:aws:s3:::bw-daemon-[0-9a-f]+\/denied\.txt/)
+    } finally {
+      proxy.plan = () => ({type: 'pass'})
+    }
+    expect(existsSync(path.join(root, bucket, 'denied.txt'))).toBe(true)
+    expect(await bucketKeys(client, bucket)).toEqual([])
+  })
+
   it('logs JSON lines with --log-format json', async () => {
     const root = await makeRoot()
     const bucket = await createTestBucket('bw-daemon')

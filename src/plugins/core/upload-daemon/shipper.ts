@@ -1,12 +1,12 @@
 import type {S3Client} from '@aws-sdk/client-s3'
 import {createHash} from 'node:crypto'
-import {constants, type Stats} from 'node:fs'
-import {closeSync, fstatSync, lstatSync, openSync, readSync, unlinkSync} from 'node:fs'
+import {closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats, unlinkSync} from 'node:fs'
 import {type FileHandle, open} from 'node:fs/promises'
 
 import {BucketwrightError, RemoteError, VerificationError} from '../errors/errors.js'
 import {translateS3Error} from '../storage/s3-errors.js'
 import {FastPathError, type FastS3} from './fast-s3.js'
+import {type BodyDigests, type HashWorker, sharedBuffer} from './hash-worker.js'
 import {compareContent, crc32Base64, digestForComparison, type LocalDigests, type RemoteObject} from './same-content.js'
 import type {Candidate} from './scan.js'
 
@@ -61,6 +61,8 @@ export interface ShipperOptions {
   partsInFlight: Semaphore
   /** The capacity of `partsInFlight`. */
   partsBudget: number
+  /** Hashes bodies above SYNC_READ_LIMIT off the JS thread. */
+  hasher: HashWorker
   endpoint?: string
   region?: string
   profile?: string
@@ -126,7 +128,7 @@ export class Shipper {
       try {
         before = await handle.stat()
         if (!before.isFile() || !sameFile(before, target.candidate)) return {status: 'changed', bytes: 0}
-        body = Buffer.allocUnsafe(before.size)
+        body = sharedBuffer(before.size)
         let filled = 0
         while (filled < body.length) {
           const {bytesRead} = await handle.read(body, filled, body.length - filled, filled)
@@ -138,7 +140,7 @@ export class Shipper {
       }
       let outcome: ShipOutcome
       try {
-        outcome = await this.shipSmallBody(target, body)
+        outcome = await this.shipSmallBody(target, body, await this.options.hasher.digest(body))
       } catch (error) {
         if (error instanceof TooLargeForOnePut) {
           this.singlePutLimit = Math.min(this.singlePutLimit, body.length - 1)
@@ -228,9 +230,9 @@ export class Shipper {
     return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
   }
 
-  private async shipSmallBody(target: ShipTarget, body: Buffer): Promise<ShipOutcome> {
-    const md5 = createHash('md5').update(body).digest()
-    const local: LocalDigests = {size: body.length, md5: md5.toString('hex'), crc32: crc32Base64(body)}
+  private async shipSmallBody(target: ShipTarget, body: Buffer, digests?: BodyDigests): Promise<ShipOutcome> {
+    const md5 = digests?.md5 ?? createHash('md5').update(body).digest()
+    const local: LocalDigests = {size: body.length, md5: md5.toString('hex'), crc32: digests?.crc32 ?? crc32Base64(body)}
     const remote = await this.remoteOf(target)
     if (remote && compareContent(remote, local) === 'same') return {status: 'already-there', bytes: 0}
     const {bucket, candidate} = target
@@ -317,14 +319,14 @@ export class Shipper {
           if (signal.aborted) throw new Error('aborted')
           const offset = index * partSize
           const length = Math.min(partSize, before.size - offset)
-          const buffer = Buffer.allocUnsafe(length)
+          const buffer = sharedBuffer(length)
           let filled = 0
           while (filled < length) {
             const {bytesRead} = await handle.read(buffer, filled, length - filled, offset + filled)
             if (bytesRead === 0) throw new VerificationError(`${candidate.path} shrank while it was uploaded.`, {code: 'FILE_CHANGED'})
             filled += bytesRead
           }
-          const md5 = createHash('md5').update(buffer).digest()
+          const {md5} = await this.options.hasher.digest(buffer)
           digests[index] = md5
           let out: {ETag?: string; ServerSideEncryption?: string}
           try {
