@@ -6,6 +6,7 @@ import {mkdir, readFile, stat, symlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {runCli} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, TEST_CREDENTIALS, testS3Client} from '../helpers/s3.js'
 import {bucketKeys, makeRoot, objectBody, runDaemon, writeStable} from './helpers.js'
@@ -286,6 +287,14 @@ describe('upload-daemon --once', () => {
     const run = await runDaemon(['--once', '-d', root, '--log-format', 'json'])
     const lines = run.stderr.trim().split('\n').map((line) => JSON.parse(line) as {level: string; message: string; key?: string})
     expect(lines.find((line) => line.key === 'j.txt')).toMatchObject({level: 'info', message: expect.stringMatching(/^Uploaded /)})
+  })
+
+  it('-h prints the help, with the flags and environment variables of the specification', async () => {
+    const run = await runCli(['upload-daemon', '-h'])
+    expect(run.code).toBe(0)
+    for (const text of ['-i, --interval', 'S3_UPLOAD_INTERVAL', '-d, --directory', 'S3_ROOT_DIR', '-r, --region', 'AWS_REGION', '-p, --profile', 'AWS_PROFILE', '-s, --stability', 'FILE_STABILITY_SECONDS', 'default: eu-west-1', 'default: output/s3']) {
+      expect(run.stdout).toContain(text)
+    }
   })
 
   it('prints a systemd unit with the settings as environment', async () => {
