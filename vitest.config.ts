@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Memory tests measure live memory: they collect garbage before each sample.
+    execArgv: ['--expose-gc'],
     // Two cores: keep suites from starving each other's servers.
     maxWorkers: 2,
     fileParallelism: true,

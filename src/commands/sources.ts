@@ -15,9 +15,12 @@ export default class Sources extends BaseCommand<SourcesResult> {
     const registry = await this.sources()
     const sources = registry.list()
     if (!this.jsonEnabled()) {
+      const origin = (source: SourceListing) => (source.builtIn ? 'built-in' : `${source.plugin}@${source.version ?? ''}`)
       const width = Math.max(6, ...sources.map((source) => source.name.length))
-      this.log(`${'SOURCE'.padEnd(width)}  ${'PLUGIN'.padEnd(24)}  DESCRIPTION`)
-      for (const source of sources) this.log(`${source.name.padEnd(width)}  ${(source.builtIn ? 'built-in' : `${source.plugin}@${source.version ?? ''}`).padEnd(24)}  ${source.description}`)
+      const pluginWidth = Math.max(8, ...sources.map((source) => origin(source).length))
+      this.log(`${'SOURCE'.padEnd(width)}  ${'PLUGIN'.padEnd(pluginWidth)}  DESCRIPTION`)
+      for (const source of sources) this.log(`${source.name.padEnd(width)}  ${origin(source).padEnd(pluginWidth)}  ${source.description}`)
+      for (const broken of registry.failures) this.log(`${'(broken)'.padEnd(width)}  ${broken.plugin.padEnd(pluginWidth)}  ${broken.message}`)
     }
     return {sources, brokenPlugins: registry.failures}
   }

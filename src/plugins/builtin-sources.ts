@@ -7,5 +7,9 @@ import type {DataSource} from './core/index.js'
 export default async function builtinSources(): Promise<(() => Promise<DataSource>)[]> {
   return [
     async () => (await import('./bustimes/index.js')).bustimesSource,
+    async () => (await import('./json/index.js')).jsonSource,
+    async () => (await import('./json/index.js')).ndjsonSource,
+    async () => (await import('./coinbase/index.js')).coinbaseSource(),
+    async () => (await import('./wydot-bsm/index.js')).wydotBsmSource(),
   ]
 }

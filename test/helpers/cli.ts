@@ -37,7 +37,9 @@ export function runCli(args: string[], options: {env?: Record<string, string | u
 export async function runInProcess<T = unknown>(args: string[]): Promise<{stdout: string; stderr: string; result?: T; error?: Error & {oclif?: {exit?: number}}; exitCode: number}> {
   const before = process.exitCode
   process.exitCode = undefined
-  const out = await runCommand<T>(args, {root: ROOT})
+  // runCommand joins the arguments with spaces and splits them again: quote those holding whitespace.
+  const quoted = args.map((arg) => (/\s/.test(arg) && !arg.includes('"') ? `"${arg}"` : arg))
+  const out = await runCommand<T>(quoted, {root: ROOT})
   const exitCode = Number(process.exitCode ?? out.error?.oclif?.exit ?? (out.error ? 1 : 0))
   process.exitCode = before
   return {...out, exitCode}

@@ -133,6 +133,16 @@ describe('bustimes decoding of the real objects', () => {
     expect(lines(Buffer.from('[]'), POST)).toEqual([])
   })
 
+  it('offers the JSON-lines fast path through the DataSource interface, equal to decode()', async () => {
+    for (const [body, key] of [[readFileSync(REPR_FILE), PRE], [readFileSync(ENVELOPE_FILE), POST]] as const) {
+      const fast = await bustimesSource.toJsonLines!(body, {key})
+      const text = Buffer.from(fast.lines).toString('utf8')
+      const parsed = text.trimEnd().split('\n').map((line) => JSON.parse(line))
+      expect(fast.records).toBe(parsed.length)
+      expect(parsed).toEqual(await decodeAll(body, key))
+    }
+  })
+
   it('keeps integers beyond 2^53 exact in records and in JSON lines', () => {
     const body = Buffer.from('[{"vehicleID": 12345678901234567890, "time": 1}]')
     expect(toJsonLines(body, POST).lines.toString()).toBe('{"vehicleID":12345678901234567890,"time":1,"snapshot_time":"2021-11-10T07:16:05Z"}\n')
@@ -275,6 +285,15 @@ describe('bustimes synthetic archive', () => {
     const idle = a.filter((vehicle) => vehicle.tripID === null).length
     expect(idle).toBeGreaterThan(5)
     expect(idle).toBeLessThan(a.length / 4)
+  })
+
+  it('writes strictly increasing, unique keys at any rate', async () => {
+    for (const rate of [1, 60, 900, 3600]) {
+      const objects = await collect({range: {from: new Date('2021-11-10T06:00:00Z'), to: new Date('2021-11-10T06:02:00Z')}, seed: 5, rate})
+      const keys = objects.map((object) => object.key)
+      expect(keys.length, String(rate)).toBe(Math.max(1, Math.round((rate * 2) / 60)))
+      for (let i = 1; i < keys.length; i++) expect(keys[i] > keys[i - 1], `${rate}: ${keys[i - 1]} then ${keys[i]}`).toBe(true)
+    }
   })
 
   it('puts objects before 2017 at the bucket root', async () => {

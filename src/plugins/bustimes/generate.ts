@@ -185,8 +185,9 @@ export async function* generateBustimes(options: GenerateOptions): AsyncIterable
   let index = 0
   for (let slot = Math.ceil(from / every) * every; slot < to; slot += every, index++) {
     const random = prng((options.seed * 2_654_435_761) ^ Math.floor(slot / 1000))
-    // The Lambda fired a few seconds into its minute.
-    const now = Math.min(slot + Math.floor(random() * 5) * 1000, to - 1)
+    // The Lambda fired a few seconds into its minute; never so late that keys could collide or reorder.
+    const jitterSeconds = Math.min(5, Math.floor(every / 2000))
+    const now = Math.min(slot + Math.floor(random() * jitterSeconds) * 1000, to - 1)
     const time = new Date(Math.floor(now / 1000) * 1000)
     let key = bustimesLayout.keyFor!(time)
     if (now < ROOT_LEVEL_UNTIL) key = key.slice('raw/'.length)

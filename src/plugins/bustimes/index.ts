@@ -4,7 +4,7 @@ import {type DataSource, readAll, type RawObjectRef, type SourceRecord} from '..
 import {generateBustimes} from './generate.js'
 import {bustimesLayout} from './layout.js'
 import {vehicleSchema} from './schema.js'
-import {decodeVehicles} from './vehicles.js'
+import {decodeVehicles, toJsonLines} from './vehicles.js'
 
 export {generateBustimes} from './generate.js'
 export {bustimesLayout, REPR_CUTOFF_KEY, REPR_CUTOFF_TIME, snapshotTimeOf} from './layout.js'
@@ -27,6 +27,11 @@ export const bustimesSource: DataSource = {
   async *decode(body: Readable, object: RawObjectRef): AsyncIterable<SourceRecord> {
     // Objects are ~300 KB: read whole, decode in one pass.
     yield* decodeVehicles(await readAll(body), object.key)
+  },
+
+  /** The fast path: vehicles straight to JSON lines, without building records (see {@link toJsonLines}). */
+  toJsonLines(body: Uint8Array, object: RawObjectRef) {
+    return toJsonLines(body, object.key)
   },
 
   recordTime(record: SourceRecord): Date | undefined {

@@ -308,6 +308,8 @@ export class LiteralTranscoder {
    * `out[keyStart..o)`), before the value; it returns false to drop the pair from the output.
    */
   dict(onKey?: (keyStart: number) => boolean): number {
+    const flat = this.flatDict(onKey)
+    if (flat >= 0) return flat
     this.enter()
     this.pos++
     this.byte(Ch.LBrace)
@@ -344,6 +346,136 @@ export class LiteralTranscoder {
     this.byte(Ch.RBrace)
     this.depth--
     return pairs
+  }
+
+  /**
+   * A flat dict in exactly the shape `repr()` and `json.dumps` write — `{K: V, K: V}` with escape-free string keys
+   * and scalar values (escape-free strings, plain ints and decimals, None/True/False) — transcoded in one tight loop:
+   * the shape of every bustimes vehicle. Returns -1, having consumed and written nothing, at the first thing
+   * outside that shape; the general path then reads the dict.
+   */
+  private flatDict(onKey?: (keyStart: number) => boolean): number {
+    const src = this.src
+    const end = this.end
+    const python = this.syntax === 'python'
+    const names = python ? PYTHON_NAMES : JSON_NAMES
+    const startPos = this.pos
+    const startO = this.o
+    let p = startPos + 1
+    let pairs = 0
+    let c = src[p]
+    if (c === Ch.RBrace) return -1
+    this.byte(Ch.LBrace)
+    for (;;) {
+      // Key: u'…' / '…' / "…" (Python) or "…" (JSON), then ":" and an optional space.
+      if (python && c === 0x75) c = src[++p]
+      if (c !== Ch.DQuote && (c !== Ch.SQuote || !python)) break
+      let table = c === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
+      const keyFrom = p + 1
+      let q = keyFrom
+      while (q < end && table[src[q]] === 0) q++
+      if (q >= end || src[q] !== c || src[q + 1] !== Ch.Colon) break
+      const keyLength = q - keyFrom
+      this.ensure(keyLength + 4)
+      let out = this.out
+      let o = this.o
+      const pairStart = o
+      if (pairs > 0) out[o++] = Ch.Comma
+      const keyStart = o
+      out[o++] = Ch.DQuote
+      for (let i = keyFrom; i < q; i++) out[o++] = src[i]
+      out[o++] = Ch.DQuote
+      this.o = o
+      const keep = onKey ? onKey(keyStart) : true
+      out[o++] = Ch.Colon
+      this.o = o
+      p = q + 2
+      if (src[p] === Ch.Space) p++
+      // Value: a scalar directly followed by "," or "}".
+      c = src[p]
+      let valueFrom = p
+      let valueTo = -1
+      let quoted = false
+      if (c === Ch.SQuote || c === Ch.DQuote || (python && c === 0x75 && (src[p + 1] === Ch.SQuote || src[p + 1] === Ch.DQuote))) {
+        if (c === 0x75) c = src[++p]
+        if (c === Ch.SQuote && !python) break
+        table = c === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
+        valueFrom = p + 1
+        q = valueFrom
+        while (q < end && table[src[q]] === 0) q++
+        if (q >= end || src[q] !== c) break
+        valueTo = q
+        p = q + 1
+        quoted = true
+      } else if (isDigit(c) || c === Ch.Minus) {
+        q = c === Ch.Minus ? p + 1 : p
+        const first = q
+        while (isDigit(src[q])) q++
+        const digits = q - first
+        if (digits === 0 || (digits > 1 && src[first] === Ch.Zero)) break
+        if (src[q] === Ch.Dot) {
+          if (!isDigit(src[q + 1])) break
+          q += 2
+          while (isDigit(src[q])) q++
+        } else if (digits >= 16) {
+          this.bigIntegers = true
+        }
+        valueTo = q
+        p = q
+      } else {
+        for (let i = 0; i < names.length; i++) {
+          const word = names[i][0]
+          let same = true
+          for (let j = 0; j < word.length; j++) {
+            if (src[p + j] !== word[j]) {
+              same = false
+              break
+            }
+          }
+          if (same) {
+            valueFrom = -1 - i
+            p += word.length
+            break
+          }
+        }
+        if (valueFrom >= 0) break
+      }
+      c = src[p]
+      if (c !== Ch.Comma && c !== Ch.RBrace) break
+      // Write the value.
+      if (valueFrom < 0) {
+        const replacement = names[-1 - valueFrom][1]
+        this.ensure(replacement.length + 1)
+        out = this.out
+        for (let i = 0; i < replacement.length; i++) out[o++] = replacement[i]
+      } else {
+        const n = valueTo - valueFrom
+        this.ensure(n + 4)
+        out = this.out
+        if (quoted) out[o++] = Ch.DQuote
+        if (n < 24) {
+          for (let i = valueFrom; i < valueTo; i++) out[o++] = src[i]
+        } else {
+          out.set(src.subarray(valueFrom, valueTo), o)
+          o += n
+        }
+        if (quoted) out[o++] = Ch.DQuote
+      }
+      if (keep) pairs++
+      else o = pairStart
+      this.o = o
+      p++
+      if (c === Ch.RBrace) {
+        this.byte(Ch.RBrace)
+        this.pos = p
+        return pairs
+      }
+      if (src[p] === Ch.Space) p++
+      c = src[p]
+    }
+    this.pos = startPos
+    this.o = startO
+    return -1
   }
 
   /** Transcodes a list at `[`. */

@@ -8,8 +8,10 @@ import {Logger} from '../progress/logger.js'
 import {progressMode, type ProgressMode} from '../progress/tasks.js'
 import {SourceRegistry} from '../sources/registry.js'
 import type {DataSource} from '../sources/types.js'
+import {ReadCache, type ReadCacheStats, withReadCache} from '../storage/cache.js'
 import {type OpenStorageOptions, openStorage} from '../storage/open.js'
 import type {Storage} from '../storage/types.js'
+import {type CacheFlagValues, cacheSettings} from './cache-flags.js'
 import {baseFlags} from './flags.js'
 
 /** The parsed flags of a command class, base flags included. */
@@ -36,6 +38,7 @@ export abstract class BaseCommand<T> extends Command {
   private readonly opened: Storage[] = []
   private readonly locks: RunLock[] = []
   private registry?: SourceRegistry
+  private objectCache?: ReadCache
   private outcome: ExitCode = ExitCode.Ok
 
   abstract override run(): Promise<T>
@@ -70,6 +73,23 @@ export abstract class BaseCommand<T> extends Command {
     const storage = await openStorage(location, {...this.storageOptions(), ...overrides})
     this.opened.push(storage)
     return storage
+  }
+
+  /**
+   * Wraps a storage in the read-through object cache that {@link cacheFlags} configure, for commands that read raw
+   * objects: S3 reads are then served from `--cache-dir` when the same object (key and ETag) was read before.
+   * Local storages, and any storage under `--no-cache`, come back as they are. One cache per command run.
+   */
+  protected withCache(storage: Storage, flags: CacheFlagValues): Storage {
+    const settings = cacheSettings(flags, this.config.cacheDir)
+    if (!settings) return storage
+    this.objectCache ??= new ReadCache(settings)
+    return withReadCache(storage, this.objectCache)
+  }
+
+  /** Hits, misses and bytes of the object cache in this run (`undefined` when no storage was wrapped). */
+  protected cacheStats(): ReadCacheStats | undefined {
+    return this.objectCache ? {...this.objectCache.stats} : undefined
   }
 
   /** The data sources of this installation (built-ins and plugins), loaded once. */

@@ -15,7 +15,8 @@ import type {Storage} from '../storage/types.js'
  */
 export class Spool {
   private used = 0
-  private dir?: string
+  private spooled = 0
+  private dir?: Promise<string>
   private readonly sizes = new Map<string, number>()
 
   constructor(
@@ -39,12 +40,51 @@ export class Spool {
         nextSteps: ['Raise --disk-budget, or work on smaller partitions.'],
       })
     }
-    this.dir ??= await fs.mkdtemp(path.join(this.options.tempRoot ?? os.tmpdir(), 'bw-spool-'))
-    const file = path.join(this.dir, `${this.sizes.size}-${path.basename(key).replace(/[^\w.-]/g, '_')}`)
+    // Reserve before any await, so that concurrent calls cannot all pass the check together.
     this.used += expected
+    let dir: string
+    try {
+      // One directory for all: concurrent first calls share the pending mkdtemp instead of making one each.
+      this.dir ??= fs.mkdtemp(path.join(this.options.tempRoot ?? os.tmpdir(), 'bw-spool-'))
+      dir = await this.dir
+    } catch (error) {
+      this.used -= expected
+      throw error
+    }
+    // A running number keeps names unique (two keys may share a base name); the base name keeps the extension
+    // that DuckDB detects compression by.
+    const file = path.join(dir, `${this.spooled++}-${path.basename(key).replace(/[^\w.-]/g, '_')}`)
     this.sizes.set(file, expected)
-    await pipeline(await this.storage.read(key), createWriteStream(file))
+    try {
+      await pipeline(await this.storage.read(key), createWriteStream(file))
+    } catch (error) {
+      await this.release(file)
+      throw error
+    }
     return file
+  }
+
+  /**
+   * Local paths of many objects, in their order, fetching up to `concurrency` at a time (small objects are bound by
+   * request latency, not bandwidth). On failure, the files already spooled by this call are released.
+   */
+  async paths(objects: {key: string; size?: number}[], concurrency = 16): Promise<string[]> {
+    const out: string[] = new Array(objects.length)
+    let next = 0
+    let failed = false
+    const worker = async () => {
+      while (!failed && next < objects.length) {
+        const index = next++
+        out[index] = await this.path(objects[index].key, objects[index].size)
+      }
+    }
+    try {
+      await Promise.all(Array.from({length: Math.min(concurrency, objects.length)}, () => worker().catch((error) => ((failed = true), Promise.reject(error)))))
+    } catch (error) {
+      await Promise.all(out.filter(Boolean).map((file) => this.release(file)))
+      throw error
+    }
+    return out
   }
 
   /** Removes a spooled file (no-op for local objects). */
@@ -57,7 +97,8 @@ export class Spool {
   }
 
   async close(): Promise<void> {
-    if (this.dir) await fs.rm(this.dir, {recursive: true, force: true})
+    if (this.dir) await fs.rm(await this.dir, {recursive: true, force: true})
+    this.dir = undefined
     this.sizes.clear()
     this.used = 0
   }

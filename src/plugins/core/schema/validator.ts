@@ -22,21 +22,28 @@ export class RecordValidator {
   recordsChecked = 0
   recordsInvalid = 0
 
-  private constructor(private readonly check: ValidateFunction) {}
+  private constructor(
+    private readonly check: ValidateFunction,
+    /** Stops at the first error: most records are valid, and only the invalid ones need every error listed. */
+    private readonly quick: ValidateFunction = check,
+  ) {}
 
   static async create(schema: JsonSchema): Promise<RecordValidator> {
     const [{default: Ajv2020}, {default: addFormats}] = await Promise.all([import('ajv/dist/2020.js'), import('ajv-formats')])
     const AjvClass = Ajv2020 as unknown as typeof import('ajv').default
-    const ajv = new AjvClass({allErrors: true, strict: false, allowUnionTypes: true})
-    ;(addFormats as unknown as (a: unknown) => void)(ajv)
-    const {$schema: _ignored, ...rest} = schema as Record<string, unknown>
-    return new RecordValidator(ajv.compile(rest))
+    const compile = (allErrors: boolean) => {
+      const ajv = new AjvClass({allErrors, strict: false, allowUnionTypes: true})
+      ;(addFormats as unknown as (a: unknown) => void)(ajv)
+      const {$schema: _ignored, ...rest} = schema as Record<string, unknown>
+      return ajv.compile(rest)
+    }
+    return new RecordValidator(compile(true), compile(false))
   }
 
   /** Checks one record; returns true when valid. `where` (object key, line) goes into the first example. */
   validate(record: unknown, where?: string): boolean {
     this.recordsChecked++
-    if (this.check(record)) return true
+    if (this.quick(record) || this.check(record)) return true
     this.recordsInvalid++
     for (const error of this.check.errors ?? []) {
       let fieldPath = error.instancePath.split('/').slice(1).join('.')

@@ -56,25 +56,32 @@ export interface Line {
  * line numbers match the file. A last line without a newline is yielded too.
  */
 export async function* readLines(body: Readable | AsyncIterable<Uint8Array>): AsyncIterable<Line> {
-  let pending: Buffer = Buffer.alloc(0)
+  // Pieces of the unfinished line, joined once when its newline arrives: joining on every chunk would copy a long
+  // line (multi-MB lines occur in real captures) once per chunk, quadratically.
+  let pending: Buffer[] = []
   let number = 0
   for await (const chunk of body) {
-    let buffer = pending.length > 0 ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer)
+    const buffer = chunk as Buffer
     let start = 0
     for (;;) {
       const newline = buffer.indexOf(0x0a, start)
       if (newline === -1) break
-      const end = newline > start && buffer[newline - 1] === 0x0d ? newline - 1 : newline
+      let line = buffer.subarray(start, newline)
+      if (pending.length > 0) {
+        pending.push(line)
+        line = Buffer.concat(pending)
+        pending = []
+      }
+      const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length
       number++
-      yield {number, text: buffer.toString('utf8', start, end)}
+      yield {number, text: line.toString('utf8', 0, end)}
       start = newline + 1
     }
-    pending = start < buffer.length ? Buffer.from(buffer.subarray(start)) : Buffer.alloc(0)
-    buffer = pending
+    if (start < buffer.length) pending.push(Buffer.from(buffer.subarray(start)))
   }
   if (pending.length > 0) {
     number++
-    const text = pending.toString('utf8')
+    const text = Buffer.concat(pending).toString('utf8')
     yield {number, text: text.endsWith('\r') ? text.slice(0, -1) : text}
   }
 }

@@ -6,6 +6,23 @@ import type {DataSource, SourceOrigin, SourcePluginModule} from './types.js'
 /** The oclif hook through which plugins (built-ins included) contribute data sources. */
 export const SOURCES_HOOK = 'bucketwright:sources'
 
+/** How long one plugin's hook may take before it is reported as broken instead of holding every command up. */
+const HOOK_TIMEOUT_MS = 15_000
+
+/** The core plugin's public API, as handed to every `bucketwright:sources` hook. */
+export type BucketwrightCore = typeof import('../index.js')
+
+/**
+ * What a `bucketwright:sources` hook receives: the host's core API and the oclif config. A plugin takes runtime
+ * values (DecodeError, readLines, maybeDecompress…) from `core`, so it shares the host's classes (a DecodeError
+ * it throws is the host's DecodeError) and needs no copy of bucketwright installed beside it; it imports only
+ * types from `bucketwright/core`.
+ */
+export interface SourcesHookOptions {
+  core: BucketwrightCore
+  config: Config
+}
+
 /** A source as listed by `bucketwright sources`. */
 export interface SourceListing {
   name: string
@@ -34,9 +51,11 @@ export class SourceRegistry {
 
   /** Loads every plugin's sources. */
   static async load(config: Config): Promise<SourceRegistry> {
-    const result = await config.runHook(SOURCES_HOOK as never, {} as never)
+    const core = await import('../index.js')
+    // Capture every error (even an oclif exit from a plugin's this.error()): one broken plugin must not stop the CLI.
+    const result = await config.runHook(SOURCES_HOOK as never, {core} as never, HOOK_TIMEOUT_MS, true)
     const sources = new Map<string, {source: DataSource; origin: SourceOrigin}>()
-    const failures: BrokenPlugin[] = result.failures.map((failure) => ({plugin: failure.plugin.name, message: failure.error.message}))
+    const failures: BrokenPlugin[] = result.failures.map((failure) => ({plugin: failure.plugin.name, message: failure.error?.message ?? String(failure.error)}))
     for (const success of result.successes) {
       const plugin = success.plugin
       const origin: SourceOrigin = {plugin: plugin.name, version: plugin.version, builtIn: plugin.name === config.name}

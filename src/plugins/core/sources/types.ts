@@ -62,6 +62,8 @@ export interface GenerateOptions {
 export interface GeneratedObject {
   key: string
   body: Uint8Array | string
+  /** Records in the body, when the generator knows it (`generate` reports records/s from it). */
+  records?: number
 }
 
 /**
@@ -78,6 +80,12 @@ export interface DataSource {
    * or uses {@link maybeDecompress}). Throw a {@link DecodeError} for bad input: the object is quarantined.
    */
   decode(body: Readable, object: RawObjectRef): AsyncIterable<SourceRecord>
+  /**
+   * Optional fast path for commands that only serialise records (convert without `--validate`): one whole raw
+   * object, as stored, straight to JSON lines — the records {@link decode} yields, one compact JSON object per line,
+   * each ending in `\n`, numbers exact. Throws a {@link DecodeError} exactly where {@link decode} would.
+   */
+  toJsonLines?(body: Uint8Array, object: RawObjectRef): JsonLines | Promise<JsonLines>
   /** JSON Schema of one record (after derived fields), used by `--validate`, verify and etl table creation. */
   readonly schema?: JsonSchema
   /** Dotted path of the record's event time (e.g. `snapshot_time`). */
@@ -101,6 +109,14 @@ export interface DataSource {
   configure?(options: Record<string, string>): DataSource
   /** The options {@link configure} accepts, with a description each (shown by `sources`). */
   readonly options?: Record<string, string>
+}
+
+/** One raw object as JSON lines (see {@link DataSource.toJsonLines}). */
+export interface JsonLines {
+  /** UTF-8 bytes: one JSON object per line, each line ending in `\n`. */
+  lines: Uint8Array
+  /** Number of lines. */
+  records: number
 }
 
 /** Where a registered source came from. */

@@ -119,7 +119,9 @@ export class LocalStorage implements Storage {
   async write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options: WriteOptions = {}): Promise<WriteResult> {
     const target = this.pathOf(key)
     await fs.mkdir(path.dirname(target), {recursive: true})
-    const temp = path.join(path.dirname(target), `${LOCAL_TEMP_MARK}${randomBytes(6).toString('hex')}-${path.basename(target)}`)
+    // The temp name ends in `.tmp`, not the target's extension: a crash can leave it behind, and a reader's
+    // `*.parquet` glob (DuckDB matches dotfiles) must never pick up a half-written file.
+    const temp = path.join(path.dirname(target), `${LOCAL_TEMP_MARK}${randomBytes(6).toString('hex')}-${path.basename(target)}.tmp`)
     const digest = new BodyDigest()
     const source = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : Readable.from(body)
     const tap = new Transform({

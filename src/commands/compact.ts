@@ -1,0 +1,79 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand, ExitCode, resolveShard, shardFlags} from '../plugins/core/index.js'
+import {checkTimeZone, parseDuration, parseSize} from '../plugins/core/compact/age.js'
+import type {CompactResult} from '../plugins/core/compact/result.js'
+import {describePartition, runCompaction} from '../plugins/core/compact/run.js'
+
+export type {CompactResult} from '../plugins/core/compact/result.js'
+
+export default class Compact extends BaseCommand<CompactResult> {
+  static override summary = 'Merge the small files of each past partition into a few Parquet files, verify them, then delete the inputs.'
+  static override description = `Partitions are found by layout: staging/YYYY-MM-DD/ compacts into compacted/YYYY-MM-DD.parquet; Hive folders (…/date=YYYY-MM-DD/) compact in place into part-compacted-<hash>.parquet; --pattern names other layouts. Inputs are Parquet, NDJSON/JSONL (optionally .gz); nested fields stay nested; differing schemas are merged by column name.
+
+Per partition: list → merge (DuckDB) → verify the new files against the inputs (row count and an order-independent checksum of every row) → record a manifest under _manifests/ naming every input with its ETag → delete exactly those inputs. Today's partition is never touched. A run stopped at any point is finished (or cleanly undone) by the next run; files that arrive meanwhile are kept and merged next time.
+
+Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage, 3 a partition did not verify (nothing of it was deleted).`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> s3://my-bucket/ --dry-run',
+    '<%= config.bin %> <%= command.id %> ./data --min-age 2d --timezone Europe/Berlin',
+    '<%= config.bin %> <%= command.id %> s3://vault/processed/coinbase/ --target-size 256MB --memory-limit 2GB --json',
+    '<%= config.bin %> <%= command.id %> s3://logs/ --pattern "events/{YYYY}/{MM}/{DD}/" --shard 0/4',
+  ]
+
+  static override args = {
+    location: Args.string({description: 'Dataset root: s3://bucket/prefix/ or a local path (holding staging/ or Hive folders).', required: true}),
+  }
+
+  static override flags = {
+    ...shardFlags,
+    'min-age': Flags.string({summary: 'Only partitions at least this old (1d, 36h); today\'s is never compacted.', default: '1d', env: 'BUCKETWRIGHT_MIN_AGE'}),
+    timezone: Flags.string({summary: 'Time zone that decides which day is today.', default: 'UTC', env: 'BUCKETWRIGHT_TIMEZONE'}),
+    'min-files': Flags.integer({summary: 'Only partitions with at least this many files.', default: 2, min: 1, env: 'BUCKETWRIGHT_MIN_FILES'}),
+    pattern: Flags.string({summary: 'Partition folder template instead of staging/Hive detection, e.g. "events/{date}/" or "logs/{YYYY}/{MM}/{DD}/" (* = one segment).', env: 'BUCKETWRIGHT_PATTERN'}),
+    'target-size': Flags.string({summary: 'Size of each output file, about (a larger partition gives several).', default: '128MB', env: 'BUCKETWRIGHT_TARGET_SIZE'}),
+    'row-group-size': Flags.integer({summary: 'Rows per Parquet row group (default 122,880); files are cut between row groups.', min: 1, env: 'BUCKETWRIGHT_ROW_GROUP_SIZE'}),
+    'memory-limit': Flags.string({summary: 'Memory DuckDB may use; beyond it, it spills to disk.', default: '1GB', env: 'BUCKETWRIGHT_MEMORY_LIMIT'}),
+    'disk-budget': Flags.string({summary: 'Local disk for S3 inputs being merged.', default: '4GB', env: 'BUCKETWRIGHT_DISK_BUDGET'}),
+    threads: Flags.integer({summary: 'DuckDB threads (default: all cores).', min: 1, env: 'BUCKETWRIGHT_THREADS'}),
+    'dry-run': Flags.boolean({summary: 'Show partitions, files, bytes and the requests it would make; change nothing.', default: false}),
+    'delete-batch': Flags.integer({summary: 'Inputs per delete request.', default: 1000, min: 1, max: 1000, hidden: true}),
+    strategy: Flags.option({options: ['single-pass', 'two-pass'] as const, default: 'single-pass' as const, summary: 'Checksum the inputs in the merging scan, or in a second read.', hidden: true})(),
+  }
+
+  async run(): Promise<CompactResult> {
+    const {args, flags} = await this.parse(Compact)
+    const options = {
+      minAgeMs: parseDuration(flags['min-age'], 'min-age'),
+      timeZone: checkTimeZone(flags.timezone),
+      minFiles: flags['min-files'],
+      pattern: flags.pattern,
+      targetSizeBytes: parseSize(flags['target-size'], 'target-size'),
+      rowGroupSize: flags['row-group-size'],
+      memoryLimitBytes: parseSize(flags['memory-limit'], 'memory-limit'),
+      diskBudgetBytes: parseSize(flags['disk-budget'], 'disk-budget'),
+      threads: flags.threads,
+      dryRun: flags['dry-run'],
+      shard: resolveShard(flags),
+      strategy: flags.strategy,
+      deleteBatchSize: flags['delete-batch'],
+      now: new Date(),
+      tool: {name: this.config.name, version: this.config.version},
+    }
+    const storage = await this.openStorage(args.location)
+    if (!options.dryRun) await this.lockJob(`compact ${storage.uri} shard ${options.shard.index}/${options.shard.count}`)
+    const result = await runCompaction(storage, options, {mode: this.progress, logger: this.logger})
+    if (result.partitions.some((partition) => partition.status === 'failed')) this.setOutcome(ExitCode.Failure)
+    if (result.partitions.some((partition) => partition.status === 'verification-failed')) this.setOutcome(ExitCode.VerificationFailed)
+    if (!this.jsonEnabled()) this.printSummary(result)
+    return result
+  }
+
+  private printSummary(result: CompactResult): void {
+    for (const partition of result.partitions) this.log(describePartition(partition))
+    const {totals} = result
+    this.log(`${result.dryRun ? 'Would compact' : 'Compacted'} ${totals.compacted} of ${totals.partitions} partition(s): ${totals.inputs} files, ${totals.rows} rows, ${totals.deleted} inputs deleted, ${totals.failed} failed.`)
+    if (result.requests) this.log(`Requests: ${result.requests.list} LIST, ${result.requests.get} GET, ${result.requests.head} HEAD, ${result.requests.put} PUT, ${result.requests.copy} COPY, ${result.requests.delete} DELETE (about $${result.requests.estimatedCostUsd}).`)
+  }
+}

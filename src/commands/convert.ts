@@ -1,0 +1,85 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand, ExitCode, resolveShard, shardFlags, sourceFlags} from '../plugins/core/index.js'
+import {checkKeyTemplate, defaultKeyTemplate, parseTime} from '../plugins/core/convert/buckets.js'
+import {ConvertProgressView} from '../plugins/core/convert/progress-view.js'
+import {runConvert} from '../plugins/core/convert/service.js'
+import {formatConvertSummary} from '../plugins/core/convert/summary.js'
+import type {ConvertResult} from '../plugins/core/convert/types.js'
+
+export type {ConvertBucketResult, ConvertResult} from '../plugins/core/convert/types.js'
+
+export default class Convert extends BaseCommand<ConvertResult> {
+  static override summary = 'Convert raw objects into one compressed file per time bucket (ISO week, day, hour, month).'
+  static override description = `Lists the source's objects by day prefixes in parallel, fetches them with bounded concurrency in key order, decodes and compresses them on every core, and streams each bucket's output straight to its destination (S3 multipart), followed by a manifest. A bucket whose manifest matches its inputs is skipped; one whose inputs changed is rebuilt; the current bucket waits unless --include-current.
+
+Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 4 done but objects were quarantined.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> s3://bustimes-data/ s3://bustimes-data/v2/ --source bustimes',
+    '<%= config.bin %> <%= command.id %> ./demo/raw ./demo/v2 --source bustimes --from 2021-11-01 --to 2021-12-01 --json',
+    '<%= config.bin %> <%= command.id %> s3://b/raw/ s3://b/daily/ --source bustimes --bucket day --format parquet --dry-run',
+    '<%= config.bin %> <%= command.id %> s3://b/ s3://b/v2/ --source bustimes --shards 8   # in an AWS Batch array job',
+  ]
+  static override args = {
+    source: Args.string({description: 'Where the raw objects are: s3://bucket/prefix/ or a local directory.', required: true}),
+    output: Args.string({description: 'Where the outputs go: s3://bucket/prefix/ or a local directory.', required: true}),
+  }
+  static override flags = {
+    ...sourceFlags,
+    ...shardFlags,
+    bucket: Flags.option({options: ['week', 'day', 'hour', 'month'] as const, default: 'week', summary: 'Time span of one output file (weeks are ISO weeks).'})(),
+    'key-template': Flags.string({summary: 'Output key, with {YYYY} {WW} {MM} {DD} {HH} (default e.g. {YYYY}-W{WW}.jsonl.gz).'}),
+    format: Flags.option({options: ['jsonl', 'parquet'] as const, default: 'jsonl', summary: 'Output format.'})(),
+    compression: Flags.option({options: ['gzip', 'zstd', 'none'] as const, summary: 'Output compression (default gzip for JSONL, zstd for Parquet).'})(),
+    level: Flags.integer({summary: 'Compression level (default 6 for gzip, 3 for zstd).', min: 1, max: 19}),
+    from: Flags.string({summary: 'Start of the time range (inclusive): 2021-11-08, 2021-11-08T06:00 (UTC) or 2021-W45. Default: the earliest object.'}),
+    to: Flags.string({summary: 'End of the time range (exclusive). Default: now.'}),
+    'include-current': Flags.boolean({summary: 'Also convert the current, unfinished bucket (it is rebuilt as objects arrive).'}),
+    'dry-run': Flags.boolean({summary: 'Print the plan (buckets, objects, bytes, S3 requests and cost); write nothing.'}),
+    validate: Flags.boolean({summary: "Check every record against the source's JSON Schema; violations are counted per field path."}),
+    'max-bad': Flags.integer({summary: 'Fail when more than this many objects are quarantined (default: no limit).', min: 0}),
+    concurrency: Flags.integer({summary: 'Objects fetched in parallel.', default: 16, min: 1, max: 256}),
+    workers: Flags.integer({summary: 'Encoder threads (default: one per core; 0 encodes on the main thread).', min: 0, max: 64}),
+  }
+
+  async run(): Promise<ConvertResult> {
+    const {args, flags} = await this.parse(Convert)
+    const source = await this.dataSource(flags.source, flags['source-option'])
+    const shard = resolveShard(flags)
+    const compression = flags.compression ?? (flags.format === 'parquet' ? 'zstd' : 'gzip')
+    const keyTemplate = flags['key-template'] ?? defaultKeyTemplate(flags.bucket, flags.format, compression)
+    checkKeyTemplate(keyTemplate, flags.bucket)
+    const [from, to] = [flags.from ? parseTime(flags.from, 'from') : undefined, flags.to ? parseTime(flags.to, 'to') : undefined]
+    if (!flags['dry-run']) await this.lockJob(`convert ${args.output} ${keyTemplate} shard ${shard.index}/${shard.count}`)
+    const [input, output] = await Promise.all([this.openStorage(args.source), this.openStorage(args.output)])
+    const result = await runConvert({
+      input,
+      output,
+      source,
+      loader: {kind: 'registry', root: this.config.root, name: source.name, options: sourceOptions(flags['source-option'])},
+      bucket: flags.bucket,
+      format: flags.format,
+      compression,
+      keyTemplate,
+      level: flags.level,
+      from,
+      to,
+      includeCurrent: flags['include-current'],
+      dryRun: flags['dry-run'],
+      validate: flags.validate,
+      maxBad: flags['max-bad'],
+      shard,
+      concurrency: flags.concurrency,
+      workers: flags.workers,
+      toolVersion: this.config.version,
+      progress: new ConvertProgressView(this.progress, this.logger),
+    })
+    if (!this.jsonEnabled()) this.log(formatConvertSummary(result))
+    if (result.quarantined > 0) this.setOutcome(ExitCode.Quarantined)
+    return result
+  }
+}
+
+function sourceOptions(options: string[] = []): Record<string, string> {
+  return Object.fromEntries(options.map((option) => [option.slice(0, option.indexOf('=')), option.slice(option.indexOf('=') + 1)]))
+}

@@ -1,0 +1,104 @@
+import {Args, Flags} from '@oclif/core'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+
+import {BaseCommand, ExitCode, sourceFlags} from '../plugins/core/index.js'
+import {athenaDdl} from '../plugins/core/verify/athena.js'
+import {inventoryOutputs} from '../plugins/core/verify/outputs.js'
+import {renderReport} from '../plugins/core/verify/report-html.js'
+import type {AthenaDdlResult, VerifyResult} from '../plugins/core/verify/result.js'
+import {parseShare} from '../plugins/core/verify/sample.js'
+import {loadUserChecks} from '../plugins/core/verify/sql-checks.js'
+import {formatAthena, formatVerifyTable} from '../plugins/core/verify/table.js'
+import {verifyDataset} from '../plugins/core/verify/verify.js'
+
+/** The JSON contract of `bucketwright verify`: the verification, or the Athena DDL with `--athena-ddl`. */
+export type VerifyCommandResult = VerifyResult | AthenaDdlResult
+
+const share = (allowZero: boolean) =>
+  Flags.custom<number>({
+    parse: async (input) => {
+      if (allowZero && /^0+(\.0*)?%?$/.test(input.trim())) return 0
+      const value = parseShare(input)
+      if (value === undefined) throw new Error(`"${input}" is not a share: use a percentage such as 10% or a fraction such as 0.1${allowZero ? ' (0 turns the check off)' : ''}.`)
+      return value
+    },
+  })
+
+const bytes = Flags.custom<number>({
+  parse: async (input) => {
+    const found = input.trim().match(/^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i)
+    if (!found) throw new Error(`"${input}" is not a size: use e.g. 500MB or 4GB.`)
+    return Math.round(Number(found[1]) * 1024 ** ' KMGT'.indexOf(found[2]!.toUpperCase() || ' '))
+  },
+})
+
+export default class Verify extends BaseCommand<VerifyCommandResult> {
+  static override summary = 'Prove that converted data is complete and sound: integrity, counts, gaps, duplicates, schema, your own SQL.'
+  static override description = `Reads every output under OUTPUT (gzip/zstd JSONL or Parquet, local or S3) with DuckDB and checks:
+integrity (every file read to its end), record counts against each manifest and against the raw objects re-read
+with the source (--raw, all buckets or a --sample), missing buckets and sudden drops, duplicates on the source's
+record key, records against the source's JSON Schema, and each --check query (over the view "records"; it must
+return no rows). Prints a table, --json, or an offline HTML --report.
+
+Exit codes: 0 every check passed; 3 a check failed (the result is still printed); 1 the run could not finish;
+2 usage error.`
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> s3://bustimes-data/v2/ --raw s3://bustimes-data/ --source bustimes --sample 10%',
+    `<%= config.bin %> <%= command.id %> ./out --source bustimes --check "SELECT * FROM records WHERE latitude NOT BETWEEN 44 AND 47" --report report.html`,
+    '<%= config.bin %> <%= command.id %> ./out --source bustimes --json | jq .checks',
+    '<%= config.bin %> <%= command.id %> s3://bustimes-data/v2/ --source bustimes --athena-ddl',
+  ]
+  static override args = {output: Args.string({description: 'Location of the outputs (s3://bucket/prefix/ or a local path).', required: true})}
+  static override flags = {
+    ...sourceFlags,
+    raw: Flags.string({summary: 'Location of the raw objects to compare record counts with.', helpGroup: 'COUNTS'}),
+    sample: share(false)({summary: 'Share of buckets whose raw objects are re-read, e.g. 10% (chosen by hash of --seed and bucket).', default: 1, helpGroup: 'COUNTS'}),
+    seed: Flags.string({summary: 'Seed of the bucket and record samples (same seed, same choice).', default: 'bucketwright', helpGroup: 'COUNTS'}),
+    'schema-sample': share(true)({summary: 'Share of records checked against the source schema (100% default; 0 turns it off).', default: 1, helpGroup: 'CHECKS'}),
+    'drop-threshold': Flags.custom<number>({parse: async (input) => Number(input)})({summary: 'A bucket below this fraction of its neighbours\' median is a sudden drop.', default: 0.5, helpGroup: 'CHECKS'}),
+    'drop-window': Flags.integer({summary: 'Neighbours on each side a bucket is compared with.', default: 2, min: 1, helpGroup: 'CHECKS'}),
+    check: Flags.string({summary: 'SQL over the view "records" that must return no rows (repeatable; a first line "-- name: x" names it).', multiple: true, helpGroup: 'CHECKS'}),
+    'check-file': Flags.file({summary: 'File of such queries separated by ";" ("-- name: x" before a query names it).', multiple: true, exists: true, helpGroup: 'CHECKS'}),
+    'memory-limit': Flags.string({summary: 'DuckDB memory limit; larger work spills to disk.', default: '512MB', helpGroup: 'RESOURCES'}),
+    'disk-budget': bytes({summary: 'Disk for S3 outputs spooled for DuckDB; checks run in batches of buckets that fit.', default: 2 * 1024 ** 3, helpGroup: 'RESOURCES'}),
+    threads: Flags.integer({summary: 'DuckDB threads (default: the cores).', min: 1, helpGroup: 'RESOURCES'}),
+    report: Flags.string({summary: 'Write an offline HTML report (charts, checks, schema findings) to this file.', helpGroup: 'OUTPUT'}),
+    'all-buckets': Flags.boolean({summary: 'List every bucket in the table, not only those with problems.', helpGroup: 'OUTPUT'}),
+    'athena-ddl': Flags.boolean({summary: 'Print the Athena CREATE EXTERNAL TABLE and count queries instead of verifying.', exclusive: ['raw', 'check', 'check-file', 'report'], helpGroup: 'OUTPUT'}),
+  }
+
+  async run(): Promise<VerifyCommandResult> {
+    const {args, flags} = await this.parse(Verify)
+    const source = await this.dataSource(flags.source, flags['source-option'])
+    const output = await this.openStorage(args.output)
+    if (flags['athena-ddl']) {
+      const result = athenaDdl(source, output.uri, (await inventoryOutputs(output)).files)
+      if (!this.jsonEnabled()) this.log(formatAthena(result))
+      return result
+    }
+    const result = await verifyDataset({
+      output,
+      raw: flags.raw ? await this.openStorage(flags.raw) : undefined,
+      source,
+      rawShare: flags.sample,
+      schemaShare: flags['schema-sample'],
+      seed: flags.seed,
+      dropThreshold: flags['drop-threshold'],
+      dropWindow: flags['drop-window'],
+      checks: await loadUserChecks(flags.check ?? [], flags['check-file'] ?? []),
+      memoryLimit: flags['memory-limit'],
+      threads: flags.threads,
+      diskBudgetBytes: flags['disk-budget'],
+      onProgress: (message) => this.logger.info(message),
+    })
+    if (flags.report) {
+      result.report = path.resolve(flags.report)
+      await fs.writeFile(result.report, renderReport(result))
+    }
+    if (!this.jsonEnabled()) this.log(formatVerifyTable(result, {allBuckets: flags['all-buckets']}))
+    for (const check of result.checks.filter((candidate) => candidate.status === 'fail')) this.logger.error(`Check ${check.name} failed: ${check.summary}`)
+    if (!result.ok) this.setOutcome(ExitCode.VerificationFailed)
+    return result
+  }
+}

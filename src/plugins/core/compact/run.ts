@@ -1,0 +1,93 @@
+import type {ListrTask} from 'listr2'
+
+import type {Logger} from '../progress/logger.js'
+import {type ProgressMode, runTasks} from '../progress/tasks.js'
+import type {Storage} from '../storage/types.js'
+import {dayIn} from './age.js'
+import {type CompactOptions, Compactor} from './compactor.js'
+import {partitionScheme} from './layout.js'
+import type {CompactResult, PartitionResult, RequestCounts} from './result.js'
+
+/** S3 Standard request prices (USD per 1,000): PUT/COPY/LIST, and GET/HEAD; DELETE is free. */
+const PRICE_PER_1000 = {write: 0.005, read: 0.0004}
+
+const SKIPPED = new Set<PartitionResult['status']>(['up-to-date', 'too-recent', 'too-few-files'])
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000
+    unit++
+  }
+  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
+}
+
+/** One line about a partition's outcome, for progress and logs. */
+export function describePartition(result: PartitionResult): string {
+  const head = `${result.partition}: ${result.status}`
+  if (result.status === 'compacted') {
+    return `${head} — ${result.inputs.length} files (${formatBytes(result.inputBytes)}) → ${result.outputs.length} file(s), ${result.rows} rows verified, ${result.deleted} deleted${result.recovered ? ` (${result.recovered} an interrupted run)` : ''}`
+  }
+  if (result.status === 'would-compact') return `${head} — ${result.inputs.length} files, ${formatBytes(result.inputBytes)}`
+  return result.reason ? `${head} — ${result.reason}` : head
+}
+
+/**
+ * Compacts every partition of a location that this shard owns, one after another (DuckDB uses every core on
+ * each), with a progress line per partition. Partitions fail independently; the result says how each ended.
+ */
+export async function runCompaction(storage: Storage, options: CompactOptions & {pattern?: string}, ui: {mode: ProgressMode; logger: Logger}): Promise<CompactResult> {
+  const compactor = new Compactor(storage, partitionScheme(options.pattern), options)
+  const results: PartitionResult[] = []
+  try {
+    ui.logger.info(`Listing ${storage.uri}`)
+    const partitions = await compactor.discover((keys) => ui.logger.debug(`${keys} keys listed`))
+    ui.logger.info(`${partitions.length} partition(s) found${options.shard.count > 1 ? ` for shard ${options.shard.index}/${options.shard.count}` : ''}`)
+    const tasks: ListrTask[] = partitions.map((summary) => ({
+      title: `${summary.partition.id} (${summary.files} files, ${formatBytes(summary.bytes)})`,
+      task: async (_ctx, task) => {
+        const result = await compactor.compact(summary, (message) => (task.output = message))
+        results.push(result)
+        task.title = describePartition(result)
+        if (result.status === 'failed' || result.status === 'verification-failed') ui.logger.error(describePartition(result))
+      },
+    }))
+    await runTasks(tasks, {mode: ui.mode, concurrent: false, exitOnError: false})
+  } finally {
+    await compactor.close()
+  }
+  return summarize(storage.uri, options, results, Math.ceil(compactor.listedKeys / 1000) || 1)
+}
+
+function summarize(location: string, options: CompactOptions, partitions: PartitionResult[], discoveryPages: number): CompactResult {
+  const sum = (pick: (result: PartitionResult) => number) => partitions.reduce((total, result) => total + pick(result), 0)
+  const result: CompactResult = {
+    location,
+    dryRun: options.dryRun,
+    shard: options.shard,
+    today: dayIn(options.now, options.timeZone),
+    timezone: options.timeZone,
+    partitions,
+    totals: {
+      partitions: partitions.length,
+      compacted: partitions.filter((partition) => partition.status === 'compacted' || partition.status === 'would-compact').length,
+      skipped: partitions.filter((partition) => SKIPPED.has(partition.status)).length,
+      failed: partitions.filter((partition) => partition.status === 'failed' || partition.status === 'verification-failed').length,
+      inputs: sum((partition) => (partition.status === 'compacted' || partition.status === 'would-compact' ? partition.inputs.length : 0)),
+      inputBytes: sum((partition) => (partition.status === 'compacted' || partition.status === 'would-compact' ? partition.inputBytes : 0)),
+      rows: sum((partition) => partition.rows ?? 0),
+      outputs: sum((partition) => partition.outputs.length),
+      outputBytes: sum((partition) => partition.outputs.reduce((total, output) => total + output.size, 0)),
+      deleted: sum((partition) => partition.deleted),
+    },
+  }
+  if (options.dryRun) {
+    const requests: RequestCounts = {list: discoveryPages, get: 0, head: 0, put: 0, copy: 0, delete: 0}
+    for (const partition of partitions) for (const kind of Object.keys(requests) as (keyof RequestCounts)[]) requests[kind] += partition.requests?.[kind] ?? 0
+    const estimatedCostUsd = ((requests.list + requests.put + requests.copy) * PRICE_PER_1000.write + (requests.get + requests.head) * PRICE_PER_1000.read) / 1000
+    result.requests = {...requests, estimatedCostUsd: Math.round(estimatedCostUsd * 1e6) / 1e6}
+  }
+  return result
+}

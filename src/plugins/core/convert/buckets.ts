@@ -1,0 +1,138 @@
+import {UsageError} from '../errors/errors.js'
+
+/** The time span of one output file. */
+export type BucketSize = 'hour' | 'day' | 'week' | 'month'
+/** Output file format. */
+export type OutputFormat = 'jsonl' | 'parquet'
+/** Output compression (for Parquet: the column codec). */
+export type OutputCompression = 'gzip' | 'zstd' | 'none'
+
+/** One time bucket: `[from, to)` in UTC and its canonical key (`2021-W45`, `2021-11-09`, `2021-11-09T13`, `2021-11`). */
+export interface TimeBucket {
+  key: string
+  from: Date
+  to: Date
+  /** The bucket's output key, from the key template. */
+  outputKey: string
+}
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+const pad = (value: number, width = 2) => String(value).padStart(width, '0')
+
+/** ISO 8601 week-year and week number of a UTC time. */
+export function isoWeek(time: Date): {year: number; week: number} {
+  const day = (time.getUTCDay() + 6) % 7
+  const thursday = Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), time.getUTCDate() - day + 3)
+  const year = new Date(thursday).getUTCFullYear()
+  return {year, week: 1 + Math.floor((thursday - Date.UTC(year, 0, 1)) / (7 * DAY))}
+}
+
+/** Start of the bucket holding `time`. */
+export function bucketStart(size: BucketSize, time: Date): Date {
+  const y = time.getUTCFullYear()
+  const m = time.getUTCMonth()
+  const d = time.getUTCDate()
+  switch (size) {
+    case 'hour':
+      return new Date(Date.UTC(y, m, d, time.getUTCHours()))
+    case 'day':
+      return new Date(Date.UTC(y, m, d))
+    case 'week':
+      return new Date(Date.UTC(y, m, d - ((time.getUTCDay() + 6) % 7)))
+    case 'month':
+      return new Date(Date.UTC(y, m, 1))
+  }
+}
+
+/** Start of the next bucket after the one starting at `start`. */
+export function nextBucketStart(size: BucketSize, start: Date): Date {
+  switch (size) {
+    case 'hour':
+      return new Date(start.getTime() + HOUR)
+    case 'day':
+      return new Date(start.getTime() + DAY)
+    case 'week':
+      return new Date(start.getTime() + 7 * DAY)
+    case 'month':
+      return new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1))
+  }
+}
+
+/** Template tokens of a bucket start: `{YYYY}` is the ISO week-year for weeks, the calendar year otherwise. */
+function tokens(size: BucketSize, start: Date): Record<string, string> {
+  const week = isoWeek(start)
+  return {
+    YYYY: String(size === 'week' ? week.year : start.getUTCFullYear()),
+    WW: pad(week.week),
+    MM: pad(start.getUTCMonth() + 1),
+    DD: pad(start.getUTCDate()),
+    HH: pad(start.getUTCHours()),
+  }
+}
+
+const CANONICAL: Record<BucketSize, string> = {hour: '{YYYY}-{MM}-{DD}T{HH}', day: '{YYYY}-{MM}-{DD}', week: '{YYYY}-W{WW}', month: '{YYYY}-{MM}'}
+/** Tokens a template needs so that no two buckets of a size share an output key. */
+const REQUIRED: Record<BucketSize, string[]> = {hour: ['YYYY', 'MM', 'DD', 'HH'], day: ['YYYY', 'MM', 'DD'], week: ['YYYY', 'WW'], month: ['YYYY', 'MM']}
+
+/** The file extension of an output: `.jsonl.gz`, `.jsonl.zst`, `.jsonl` or `.parquet`. */
+export function outputExtension(format: OutputFormat, compression: OutputCompression): string {
+  if (format === 'parquet') return '.parquet'
+  return compression === 'gzip' ? '.jsonl.gz' : compression === 'zstd' ? '.jsonl.zst' : '.jsonl'
+}
+
+/** The default key template: `{YYYY}-W{WW}.jsonl.gz` for weeks, `{YYYY}-{MM}-{DD}.parquet` for days in Parquet, … */
+export function defaultKeyTemplate(size: BucketSize, format: OutputFormat, compression: OutputCompression): string {
+  return CANONICAL[size] + outputExtension(format, compression)
+}
+
+/** Renders a key template for the bucket starting at `start`. */
+export function renderKeyTemplate(template: string, size: BucketSize, start: Date): string {
+  const values = tokens(size, start)
+  return template.replace(/\{(YYYY|WW|MM|DD|HH)\}/g, (_match, token: string) => values[token])
+}
+
+/** The canonical key of a bucket (`2021-W45`), used in results and for shard assignment. */
+export function bucketKey(size: BucketSize, start: Date): string {
+  return renderKeyTemplate(CANONICAL[size], size, start)
+}
+
+/** Rejects a template that would put two buckets into one file, or that names no file. */
+export function checkKeyTemplate(template: string, size: BucketSize): void {
+  const missing = REQUIRED[size].filter((token) => !template.includes(`{${token}}`))
+  if (missing.length > 0) {
+    throw new UsageError(`--key-template "${template}" lacks ${missing.map((token) => `{${token}}`).join(', ')}: several ${size}s would share one output.`, {
+      code: 'BAD_KEY_TEMPLATE',
+      nextSteps: [`Use e.g. --key-template "${CANONICAL[size]}.jsonl.gz" (tokens: {YYYY} {WW} {MM} {DD} {HH}).`],
+    })
+  }
+  if (template.endsWith('/') || template.startsWith('/') || template.includes('..')) {
+    throw new UsageError(`--key-template "${template}" is not a file key under the output location.`, {code: 'BAD_KEY_TEMPLATE', nextSteps: ['Write it relative to the output, e.g. "{YYYY}/{YYYY}-W{WW}.jsonl.gz".']})
+  }
+}
+
+/** Every bucket overlapping `[from, to)`, in time order. */
+export function* bucketsBetween(size: BucketSize, from: Date, to: Date, template: string): Iterable<TimeBucket> {
+  for (let start = bucketStart(size, from); start < to; start = nextBucketStart(size, start)) {
+    yield {key: bucketKey(size, start), from: start, to: nextBucketStart(size, start), outputKey: renderKeyTemplate(template, size, start)}
+  }
+}
+
+/**
+ * Parses `--from`/`--to`: a date (`2021-11-08`), a date-time (`2021-11-08T12:00`, UTC unless a zone is given) or
+ * an ISO week (`2021-W45`).
+ */
+export function parseTime(value: string, flag: string): Date {
+  const week = /^(\d{4})-W(\d{2})$/.exec(value)
+  if (week) {
+    const jan4 = Date.UTC(Number(week[1]), 0, 4)
+    const monday = jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * DAY
+    return new Date(monday + (Number(week[2]) - 1) * 7 * DAY)
+  }
+  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(value)
+  const time = new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) || hasZone ? value : value + 'Z')
+  if (Number.isNaN(time.getTime())) {
+    throw new UsageError(`--${flag} "${value}" is not a date.`, {code: 'BAD_TIME', nextSteps: [`Write --${flag} as 2021-11-08, 2021-11-08T06:00 (UTC) or 2021-W45.`]})
+  }
+  return time
+}

@@ -1,0 +1,208 @@
+import {ownsUnit} from '../command/shard.js'
+import {UserError} from '../errors/errors.js'
+import {inputsDigest, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from '../manifest/manifest.js'
+import type {SchemaViolation} from '../schema/validator.js'
+import type {WriteResult} from '../storage/types.js'
+import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from './bucket-stream.js'
+import type {TimeBucket} from './buckets.js'
+import {RequestCounter} from './cost.js'
+import {defaultWorkers, EncoderPool} from './encoder-pool.js'
+import {earliestObject, latestObjectEnd, listingWindows, listWindows} from './listing.js'
+import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
+
+/** Output-to-input size ratios used to estimate PUT requests before anything is written. */
+const ESTIMATED_RATIO = {gzip: 0.1, zstd: 0.1, none: 1.05, parquet: 0.08}
+
+/**
+ * Converts a source's raw objects into one output per time bucket, bucket after bucket in time order: lists each
+ * bucket's day prefixes in parallel (a few buckets ahead), skips buckets whose manifest matches their inputs,
+ * streams the others through the encoder threads straight to the output, then writes the manifest.
+ */
+export async function runConvert(options: ConvertOptions): Promise<ConvertResult> {
+  const started = Date.now()
+  const now = options.now ?? new Date()
+  const shard = options.shard ?? {index: 0, count: 1}
+  const counter = new RequestCounter()
+  const result: ConvertResult = {
+    source: options.source.name,
+    input: options.input.uri,
+    output: options.output.uri,
+    bucket: options.bucket,
+    format: options.format,
+    compression: options.compression,
+    keyTemplate: options.keyTemplate,
+    shard,
+    dryRun: options.dryRun ?? false,
+    buckets: [],
+    objects: 0,
+    records: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    quarantined: 0,
+    seconds: 0,
+  }
+  const validation = options.validate ? {recordsChecked: 0, recordsInvalid: 0, violations: [] as SchemaViolation[]} : undefined
+
+  // Without a range: from the earliest object to the end of the latest one's day (found with a few listings).
+  const from = options.from ?? (await earliestObject(options.input, options.source, options.signal))
+  if (!options.from) counter.list += options.source.layout.allPrefixes().length
+  let to = options.to ?? now
+  if (!options.to && from) {
+    const latest = await latestObjectEnd(options.input, options.source, from, now, options.signal)
+    to = latest.end
+    counter.list += latest.requests
+  }
+  if (options.input.kind !== 's3') counter.list = 0
+  if (from && from < to) {
+    result.from = from.toISOString()
+    result.to = to.toISOString()
+    const range = {from, to}
+    const windows = listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key))
+    const pool = options.dryRun ? undefined : await EncoderPool.start(options.source, options.loader, options.workers ?? defaultWorkers())
+    let bad = 0
+    try {
+      for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, onKeys: (keys) => options.progress?.listing(keys)})) {
+        // One LIST page per prefix, plus one per further 1,000 keys.
+        if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
+        for (const bucket of listed.window.buckets) {
+          const inputs = listed.objects.get(bucket.key) ?? []
+          if (inputs.length === 0) continue
+          const entry = await convertOne(bucket, inputs, options, {now, counter, pool, badSoFar: () => bad, addBad: () => ++bad})
+          result.buckets.push(entry)
+          result.objects += entry.objects
+          result.records += entry.records
+          result.bytesIn += entry.bytesIn
+          result.bytesOut += entry.status === 'skipped' || entry.status === 'planned' ? 0 : entry.bytesOut
+          result.quarantined += entry.status === 'skipped' ? 0 : entry.quarantined.length
+          if (validation && entry.violations) mergeViolations(validation.violations, entry.violations)
+        }
+      }
+    } finally {
+      await pool?.close()
+    }
+  }
+  if (validation) {
+    for (const bucket of result.buckets) {
+      validation.recordsChecked += bucket.recordsChecked ?? 0
+      validation.recordsInvalid += bucket.recordsInvalid ?? 0
+    }
+    result.validation = validation
+  }
+  counter.estimated = result.dryRun
+  result.requests = options.input.kind === 's3' || options.output.kind === 's3' ? counter.plan() : undefined
+  result.seconds = Math.round((Date.now() - started) / 10) / 100
+  return result
+}
+
+interface RunState {
+  now: Date
+  counter: RequestCounter
+  pool?: EncoderPool
+  badSoFar: () => number
+  addBad: () => number
+}
+
+/** Decides what to do with one bucket (skip, write, rebuild) and does it. */
+async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: ConvertOptions, state: RunState): Promise<ConvertBucketResult> {
+  const bytesIn = inputs.reduce((sum, input) => sum + input.size, 0)
+  const base = {key: bucket.key, output: bucket.outputKey, objects: inputs.length, bytesIn, quarantined: [] as QuarantineEntry[]}
+  const outputS3 = options.output.kind === 's3'
+  if (bucket.to > state.now && !options.includeCurrent) {
+    options.progress?.skipped(bucket.key, `current ${options.bucket}, not finished until ${bucket.to.toISOString()} (--include-current converts it)`)
+    return {...base, status: options.dryRun ? 'planned' : 'skipped', action: options.dryRun ? 'skip' : undefined, reason: 'current', records: 0, bytesOut: 0}
+  }
+  const manifestInputs = inputs.map((input) => ({key: input.key, size: input.size, etag: input.etag}))
+  const digest = inputsDigest(manifestInputs)
+  const manifest = await readManifest(options.output, bucket.outputKey)
+  if (outputS3) state.counter.head += 1
+  if (outputS3 && manifest) state.counter.get += 1
+  if (manifest && manifest.inputsDigest === digest) {
+    const existing = await options.output.head(bucket.outputKey)
+    if (outputS3) state.counter.head += 1
+    if (existing && existing.size === manifest.output.size) {
+      options.progress?.skipped(bucket.key, 'up to date')
+      const skipped = {...base, records: manifest.counts.records, bytesOut: manifest.output.size, quarantined: manifest.quarantined}
+      return options.dryRun ? {...skipped, status: 'planned', action: 'skip', reason: 'up-to-date'} : {...skipped, status: 'skipped', reason: 'up-to-date'}
+    }
+  }
+  const status = manifest ? 'rebuilt' : 'written'
+  if (options.input.kind === 's3') state.counter.get += inputs.filter((input) => input.size > 0).length
+  if (options.dryRun) {
+    const estimate = Math.round(bytesIn * (options.format === 'parquet' ? ESTIMATED_RATIO.parquet : ESTIMATED_RATIO[options.compression]))
+    if (outputS3) {
+      state.counter.upload(estimate)
+      state.counter.put += 1
+    }
+    return {...base, status: 'planned', action: status === 'written' ? 'write' : 'rebuild', records: manifest?.counts.records ?? 0, bytesOut: estimate}
+  }
+
+  const tally: BucketTally = {objectsDone: 0, records: 0, bytesIn: 0, jsonlBytes: 0, quarantined: [], recordsChecked: 0, recordsInvalid: 0, violations: []}
+  const controller = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
+  let written: WriteResult
+  try {
+    const work = async (update: (status: string) => void): Promise<WriteResult> => {
+      update(`0/${inputs.length} objects`)
+      const parquet = options.format === 'parquet'
+      const stream = encodeBucket(inputs, tally, {
+        storage: options.input,
+        pool: state.pool!,
+        compression: parquet ? 'gzip' : options.compression,
+        level: parquet ? 1 : (options.level ?? (options.compression === 'zstd' ? 3 : 6)),
+        validate: options.validate ?? false,
+        concurrency: options.concurrency ?? 16,
+        chunkBytes: options.chunkBytes,
+        signal,
+        onObjects: (done) => update(`${done}/${inputs.length} objects, ${tally.records} records`),
+        onQuarantine: (entry) => {
+          const bad = state.addBad()
+          if (options.maxBad !== undefined && bad > options.maxBad) throw tooManyBad(options.maxBad, entry)
+        },
+      })
+      const out = parquet
+        ? await (await import('./parquet.js')).writeParquet(stream, options.output, bucket.outputKey, options.compression, () => tally.records)
+        : await options.output.write(bucket.outputKey, stream, {contentType: 'application/x-ndjson', signal})
+      update(`${status} ${tally.objectsDone} objects, ${tally.records} records, ${out.size} bytes`)
+      return out
+    }
+    written = options.progress ? await options.progress.bucket(bucket.key, work) : await work(() => {})
+  } finally {
+    controller.abort()
+  }
+  if (outputS3) state.counter.upload(written.size)
+
+  const manifest2: OutputManifest = {
+    manifestVersion: 1,
+    tool: {name: 'bucketwright', version: options.toolVersion},
+    command: 'convert',
+    source: options.source.name,
+    createdAt: new Date().toISOString(),
+    output: {key: bucket.outputKey, size: written.size, md5: written.md5, sha256: written.sha256, etag: written.etag, format: options.format, compression: options.compression},
+    bucket: {key: bucket.key, from: bucket.from.toISOString(), to: bucket.to.toISOString()},
+    inputs: manifestInputs,
+    inputsDigest: digest,
+    counts: {objects: inputs.length, records: tally.records, quarantined: tally.quarantined.length, bytesIn: tally.bytesIn, jsonlBytes: tally.jsonlBytes},
+    quarantined: tally.quarantined,
+    extra: options.validate ? {validation: {recordsChecked: tally.recordsChecked, recordsInvalid: tally.recordsInvalid, violations: tally.violations}} : undefined,
+  }
+  await writeManifest(options.output, manifest2)
+  if (outputS3) state.counter.put += 1
+  return {
+    ...base,
+    status,
+    records: tally.records,
+    bytesOut: written.size,
+    quarantined: tally.quarantined,
+    violations: options.validate ? tally.violations : undefined,
+    recordsChecked: options.validate ? tally.recordsChecked : undefined,
+    recordsInvalid: options.validate ? tally.recordsInvalid : undefined,
+  }
+}
+
+function tooManyBad(maxBad: number, last: QuarantineEntry): UserError {
+  return new UserError(`More than ${maxBad} objects could not be decoded (--max-bad ${maxBad}); the last was ${last.key}: ${last.reason}.`, {
+    code: 'TOO_MANY_BAD',
+    nextSteps: ['Look at the quarantined objects named in the log and the manifests; fix or remove them, or raise --max-bad.', 'Buckets finished before this one are complete; a rerun resumes.'],
+    details: {maxBad, last},
+  })
+}

@@ -1,0 +1,27 @@
+import type {ConvertResult} from './types.js'
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
+
+/** The human summary of a convert run (stdout without --json): one line per bucket, totals, plan cost. */
+export function formatConvertSummary(result: ConvertResult): string {
+  const lines: string[] = []
+  for (const bucket of result.buckets) {
+    const what = bucket.status === 'planned' ? `would ${bucket.action}` : bucket.status
+    const bad = bucket.quarantined.length > 0 ? `, ${bucket.quarantined.length} quarantined` : ''
+    const why = bucket.reason ? ` (${bucket.reason})` : ''
+    lines.push(`${bucket.output.padEnd(24)} ${what}${why}: ${bucket.objects} objects, ${bucket.records} records, ${mb(bucket.bytesIn)} in, ${mb(bucket.bytesOut)} out${bad}`)
+    for (const entry of bucket.quarantined.slice(0, 5)) lines.push(`    quarantined ${entry.key}: ${entry.reason}`)
+  }
+  if (result.buckets.length === 0) lines.push(`No objects of source ${result.source} under ${result.input}${result.from ? ` between ${result.from} and ${result.to}` : ''}.`)
+  const rate = result.seconds > 0 ? ` (${Math.round(result.records / result.seconds)} records/s)` : ''
+  lines.push(`${result.dryRun ? 'Plan' : 'Total'}: ${result.buckets.length} buckets, ${result.objects} objects, ${result.records} records, ${mb(result.bytesIn)} in, ${mb(result.bytesOut)} out, ${result.quarantined} quarantined, ${result.seconds} s${rate}`)
+  if (result.requests) {
+    const r = result.requests
+    lines.push(`S3 requests${r.estimated ? ' (planned)' : ''}: ${r.list} LIST, ${r.get} GET, ${r.head} HEAD, ${r.put} PUT — $${r.cost.total.toFixed(4)} (LIST $${r.cost.list.toFixed(4)}, GET/HEAD $${r.cost.get.toFixed(4)}, PUT $${r.cost.put.toFixed(4)})`)
+  }
+  if (result.validation) {
+    lines.push(`Validation: ${result.validation.recordsInvalid} of ${result.validation.recordsChecked} records invalid`)
+    for (const violation of result.validation.violations.slice(0, 10)) lines.push(`    ${violation.path}: ${violation.count}× ${violation.message}`)
+  }
+  return lines.join('\n')
+}

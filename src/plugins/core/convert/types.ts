@@ -1,0 +1,111 @@
+import type {Shard} from '../command/shard.js'
+import type {QuarantineEntry} from '../manifest/manifest.js'
+import type {SchemaViolation} from '../schema/validator.js'
+import type {DataSource} from '../sources/types.js'
+import type {Storage} from '../storage/types.js'
+import type {BucketSize, OutputCompression, OutputFormat} from './buckets.js'
+import type {SourceLoader} from './source-handle.js'
+
+/** What convert did with a bucket: `planned` only under `--dry-run` (see {@link ConvertBucketResult.action}). */
+export type BucketStatus = 'written' | 'skipped' | 'rebuilt' | 'planned'
+
+/** One bucket of a convert run: the `buckets[]` entries of `convert --json`. */
+export interface ConvertBucketResult {
+  /** Canonical bucket key: `2021-W45`, `2021-11-09`, `2021-11-09T13`, `2021-11`. */
+  key: string
+  /** Output key, relative to the output location. */
+  output: string
+  status: BucketStatus
+  /** Under `--dry-run`: what a real run would do. */
+  action?: 'write' | 'rebuild' | 'skip'
+  /** Why a bucket was skipped: `up-to-date` (manifest matches the inputs) or `current` (not finished yet). */
+  reason?: 'up-to-date' | 'current'
+  objects: number
+  records: number
+  bytesIn: number
+  bytesOut: number
+  quarantined: QuarantineEntry[]
+  /** `--validate`: records checked and found invalid, and violations per field path. */
+  recordsChecked?: number
+  recordsInvalid?: number
+  violations?: SchemaViolation[]
+}
+
+/** S3 requests a run makes (or, under `--dry-run`, would make), and their cost at S3 Standard list prices. */
+export interface RequestPlan {
+  list: number
+  get: number
+  head: number
+  put: number
+  /** USD: LIST and PUT at $0.005 per 1,000, GET and HEAD at $0.0004 per 1,000. */
+  cost: {list: number; get: number; put: number; total: number}
+  /** The output sizes behind the PUT count are estimated (compression ratio 0.1 for gzip/zstd, 0.08 Parquet). */
+  estimated: boolean
+}
+
+/** The JSON contract of `bucketwright convert`. */
+export interface ConvertResult {
+  source: string
+  input: string
+  output: string
+  bucket: BucketSize
+  format: OutputFormat
+  compression: OutputCompression
+  keyTemplate: string
+  from?: string
+  to?: string
+  shard: Shard
+  dryRun: boolean
+  buckets: ConvertBucketResult[]
+  objects: number
+  records: number
+  bytesIn: number
+  bytesOut: number
+  quarantined: number
+  seconds: number
+  /** Requests and cost: incurred, or under `--dry-run` planned. */
+  requests?: RequestPlan
+  validation?: {recordsChecked: number; recordsInvalid: number; violations: SchemaViolation[]}
+}
+
+/** Progress hooks of a convert run (listr2 tasks on a terminal, plain lines under cron, nothing under --json). */
+export interface ConvertProgress {
+  /** Keys found so far by the listings. */
+  listing(keysFound: number): void
+  /** Runs one bucket's conversion; `update` sets its status line. */
+  bucket<T>(key: string, work: (update: (status: string) => void) => Promise<T>): Promise<T>
+  /** A bucket that is left alone, and why. */
+  skipped(key: string, why: string): void
+}
+
+/** Everything a convert run needs. */
+export interface ConvertOptions {
+  input: Storage
+  output: Storage
+  source: DataSource
+  /** How encoder threads load the same source. */
+  loader: SourceLoader
+  bucket: BucketSize
+  format: OutputFormat
+  compression: OutputCompression
+  keyTemplate: string
+  /** gzip (1–9) or zstd (1–19) level; default 6 for gzip, 3 for zstd. */
+  level?: number
+  from?: Date
+  to?: Date
+  includeCurrent?: boolean
+  dryRun?: boolean
+  validate?: boolean
+  maxBad?: number
+  shard?: Shard
+  /** GETs in flight (default 16). */
+  concurrency?: number
+  /** Encoder threads (default: one per core; 0 encodes on the main thread). */
+  workers?: number
+  /** Raw bytes per independent gzip member / zstd frame (default 4 MiB); output depends on it, never on timing. */
+  chunkBytes?: number
+  toolVersion: string
+  now?: Date
+  progress?: ConvertProgress
+  signal?: AbortSignal
+}

@@ -1,0 +1,188 @@
+/**
+ * npm run bench:convert — bucketwright convert against the original Python converter (reference_convert.py), on
+ * the same bustimes archive in the loopback S3 server, interleaved rounds, medians; then peak RSS of a 500- vs a
+ * 4,000-object week; then listing 50,000 keys through a 30 ms-latency proxy by day prefixes in parallel vs one
+ * paginated listing. Needs /usr/bin/python3 with boto3 (apt-get install -y python3-boto3) for the reference.
+ *   ROUNDS=5 OBJECTS=200 FLAT_SMALL=500 FLAT_BIG=4000 LIST_KEYS=50000 npm run bench:convert
+ */
+import {PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import {execFile, spawn} from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import {promisify} from 'node:util'
+
+import {BIN, ROOT} from '../helpers/cli.js'
+import {FaultProxy} from '../helpers/fault-proxy.js'
+import {startS3Server} from '../helpers/s3-server.js'
+import {createTestBucket, s3Env, testS3Client} from '../helpers/s3.js'
+import {BENCH, compareWeeks, downloadOutputs, filesUnder, pythonWithBoto3, uploadDir} from '../convert/archive.js'
+
+const run = promisify(execFile)
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
+const ROUNDS = env('ROUNDS', 5)
+const OBJECTS = env('OBJECTS', 200)
+const FLAT_SMALL = env('FLAT_SMALL', 500)
+const FLAT_BIG = env('FLAT_BIG', 4000)
+const LIST_KEYS = env('LIST_KEYS', 50_000)
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+const log = (message: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`)
+
+/** Runs a command under /usr/bin/time: wall seconds and peak RSS (MB) of the process tree's largest process. */
+async function timed(command: string, args: string[], extraEnv: Record<string, string>): Promise<{seconds: number; rssMb: number; stdout: string}> {
+  const stats = path.join(os.tmpdir(), `bw-bench-time-${process.pid}-${Date.now()}`)
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '%e %M', '-o', stats, command, ...args], {cwd: ROOT, env: {...process.env, ...extraEnv}, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('close', async (code) => {
+      if (code !== 0 && code !== 4) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`))
+      const [seconds, rssKb] = (await fs.readFile(stats, 'utf8')).trim().split(/\s+/).map(Number)
+      await fs.rm(stats, {force: true})
+      resolve({seconds, rssMb: Math.round(rssKb / 1024), stdout})
+    })
+  })
+}
+
+async function makeArchive(dir: string, start: string, count: number, every: number): Promise<void> {
+  await run('python3', [path.join(BENCH, 'make_bustimes.py'), dir, '--start', start, '--count', String(count), '--every', String(every), '--root-level', '10', '--envelope-every', '7'], {maxBuffer: 1 << 24})
+}
+
+async function bucketwright(bucket: string, from: string, to: string, extra: string[] = []) {
+  const out = await timed(process.execPath, [BIN, 'convert', `s3://${bucket}/${from}`, `s3://${bucket}/${to}`, '--source', 'bustimes', '--json', ...extra], s3Env(endpoint))
+  return {...out, records: (JSON.parse(out.stdout) as {records: number}).records}
+}
+
+let endpoint = ''
+
+async function main(): Promise<void> {
+  const python = await pythonWithBoto3()
+  if (!python?.startsWith('/usr/bin')) throw new Error('The reference needs /usr/bin/python3 with boto3: apt-get install -y python3-boto3')
+  const server = await startS3Server()
+  endpoint = server.endpoint
+  const client = testS3Client(endpoint)
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-bench-convert-'))
+  const report: string[] = [`machine: ${os.availableParallelism()} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`]
+  try {
+    // 1. Throughput against the reference, interleaved.
+    const archive = path.join(work, 'archive')
+    log(`building a ${OBJECTS}-object archive across the 2021-11-10 cutoff`)
+    await makeArchive(archive, '2021-11-09T12:00:00', OBJECTS, 600)
+    const bucket = await createTestBucket('bw-bench', client)
+    await uploadDir(client, archive, bucket, 'archive/')
+    const ours: {rate: number; rss: number; seconds: number}[] = []
+    const theirs: {rate: number; rss: number; seconds: number}[] = []
+    let referenceRecords = 0
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ['bw', 'ref'] : ['ref', 'bw']
+      for (const who of order) {
+        if (who === 'bw') {
+          const out = await bucketwright(bucket, 'archive/', `bw-${round}/`)
+          ours.push({rate: out.records / out.seconds, rss: out.rssMb, seconds: out.seconds})
+          log(`round ${round + 1} bucketwright: ${out.seconds} s, ${Math.round(out.records / out.seconds)} records/s, ${out.rssMb} MB`)
+        } else {
+          const dir = path.join(work, `ref-${round}`)
+          const out = await timed(python, [path.join(BENCH, 'reference_convert.py'), `s3://${bucket}/archive/`, dir, '--endpoint', endpoint], s3Env(endpoint))
+          referenceRecords = await countRecords(dir)
+          theirs.push({rate: referenceRecords / out.seconds, rss: out.rssMb, seconds: out.seconds})
+          log(`round ${round + 1} reference:    ${out.seconds} s, ${Math.round(referenceRecords / out.seconds)} records/s, ${out.rssMb} MB`)
+        }
+      }
+    }
+    const same = await compareWeeks(path.join(work, 'ref-0'), await download(client, bucket, 'bw-0/', path.join(work, 'bw-0')))
+    const ratio = median(ours.map((o) => o.rate)) / median(theirs.map((t) => t.rate))
+    report.push(
+      `convert ${OBJECTS} objects (${referenceRecords} records) S3→S3, ${ROUNDS} interleaved rounds, medians:`,
+      `  bucketwright ${Math.round(median(ours.map((o) => o.rate)))} records/s (${median(ours.map((o) => o.seconds))} s), peak RSS ${median(ours.map((o) => o.rss))} MB`,
+      `  reference    ${Math.round(median(theirs.map((t) => t.rate)))} records/s (${median(theirs.map((t) => t.seconds))} s), peak RSS ${median(theirs.map((t) => t.rss))} MB`,
+      `  ratio ${ratio.toFixed(1)}x (target >= 10x); outputs equal (compare_weeks): ${same.equal} (${same.summary.differing_records} differing)`,
+    )
+
+    // 2. Memory flatness: one week of FLAT_SMALL vs FLAT_BIG objects.
+    log(`building a ${FLAT_BIG}-object week`)
+    const big = path.join(work, 'big')
+    await makeArchive(big, '2021-11-08T00:00:00', FLAT_BIG, 60)
+    const keys = await filesUnder(big)
+    await uploadDir(client, big, bucket, 'big/')
+    await Promise.all(keys.slice(0, FLAT_SMALL).map(async (key) => client.send(new PutObjectCommand({Bucket: bucket, Key: `small/${key}`, Body: await fs.readFile(path.join(big, key))}))))
+    await fs.rm(big, {recursive: true, force: true})
+    const small = await bucketwright(bucket, 'small/', 'small-out/')
+    const large = await bucketwright(bucket, 'big/', 'big-out/')
+    report.push(
+      `memory: one week of ${FLAT_SMALL} objects → peak RSS ${small.rssMb} MB (${small.records} records, ${small.seconds} s); ${FLAT_BIG} objects → ${large.rssMb} MB (${large.records} records, ${large.seconds} s, ${Math.round(large.records / large.seconds)} records/s); ratio ${(large.rssMb / small.rssMb).toFixed(2)} (target <= 1.5)`,
+    )
+
+    // 3. Listing by day prefixes in parallel vs one paginated listing, 30 ms added per request.
+    report.push(await listingBench(client))
+  } finally {
+    await fs.rm(work, {recursive: true, force: true})
+    await server.stop()
+  }
+  process.stdout.write(report.join('\n') + '\n')
+}
+
+async function countRecords(dir: string): Promise<number> {
+  const {stdout} = await run('python3', ['-c', 'import gzip,os,sys; d=sys.argv[1]; print(sum(sum(1 for _ in gzip.open(os.path.join(d,f))) for f in os.listdir(d)))', dir])
+  return Number(stdout.trim())
+}
+
+async function download(client: S3Client, bucket: string, prefix: string, dir: string): Promise<string> {
+  await downloadOutputs(client, bucket, prefix, dir)
+  return dir
+}
+
+async function listingBench(client: S3Client): Promise<string> {
+  const bucket = await createTestBucket('bw-bench-list', client)
+  log(`putting ${LIST_KEYS} keys (one a minute from 2021-11-01)`)
+  const start = Date.parse('2021-11-01T00:00:00Z')
+  const keyAt = (i: number) => {
+    const iso = new Date(start + i * 60_000).toISOString()
+    return `raw/bustimes__${iso.slice(0, 10)}__${iso.slice(11, 19).replaceAll(':', '-')}.json`
+  }
+  for (let i = 0; i < LIST_KEYS; i += 256) {
+    await Promise.all(Array.from({length: Math.min(256, LIST_KEYS - i)}, (_, j) => client.send(new PutObjectCommand({Bucket: bucket, Key: keyAt(i + j), Body: '[]'}))))
+  }
+  const proxy = await new FaultProxy(endpoint).start()
+  proxy.latencyMs = 30
+  const {openStorage} = await import('../../src/plugins/core/index.js')
+  const {bustimesSource} = await import('../../src/plugins/bustimes/index.js')
+  const {listingWindows, listWindows} = await import('../../src/plugins/core/convert/listing.js')
+  const storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, region: 'us-east-1'})
+  Object.assign(process.env, {AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test'})
+  const range = {from: new Date(start), to: new Date(start + LIST_KEYS * 60_000)}
+  const timings: {sequential: number[]; parallel: number[]; convert: number[]} = {sequential: [], parallel: [], convert: []}
+  try {
+    for (let round = 0; round < 3; round++) {
+      let t = performance.now()
+      let n = 0
+      for await (const _ of storage.list('raw/bustimes__')) n++
+      timings.sequential.push((performance.now() - t) / 1000)
+      if (n !== LIST_KEYS) throw new Error(`paginated listing found ${n} keys`)
+      t = performance.now()
+      n = 0
+      for await (const _ of storage.listMany(bustimesSource.layout.prefixesFor(range), {concurrency: 16})) n++
+      timings.parallel.push((performance.now() - t) / 1000)
+      if (n !== LIST_KEYS) throw new Error(`day-prefix listing found ${n} keys`)
+      t = performance.now()
+      n = 0
+      for await (const listed of listWindows(storage, bustimesSource, listingWindows('week', range, '{YYYY}-W{WW}.jsonl.gz', () => true), range)) n += listed.keys
+      timings.convert.push((performance.now() - t) / 1000)
+      if (n !== LIST_KEYS) throw new Error(`convert's listing found ${n} keys`)
+    }
+  } finally {
+    await storage.close()
+    await proxy.stop()
+  }
+  const seq = median(timings.sequential)
+  const par = median(timings.parallel)
+  const conv = median(timings.convert)
+  return [
+    `listing ${LIST_KEYS} keys, 30 ms added per request, medians of 3:`,
+    `  one paginated listing ${seq.toFixed(2)} s; by day prefixes in parallel (listMany, 16) ${par.toFixed(2)} s → ${(seq / par).toFixed(1)}x; convert's week windows (16 per window, 2 ahead) ${conv.toFixed(2)} s → ${(seq / conv).toFixed(1)}x (target >= 5x)`,
+  ].join('\n')
+}
+
+await main()

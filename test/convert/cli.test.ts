@@ -1,0 +1,246 @@
+import {HeadObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import {spawn} from 'node:child_process'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {BIN, ROOT, runCli, runInProcess} from '../helpers/cli.js'
+import {FaultProxy} from '../helpers/fault-proxy.js'
+import {createTestBucket, s3Endpoint, s3Env, testS3Client, useS3Env} from '../helpers/s3.js'
+import type {ConvertResult} from '../../src/plugins/core/convert/types.js'
+import type {OutputManifest} from '../../src/plugins/core/index.js'
+import {compareWeeks, downloadOutputs, filesUnder, listKeys, makeBustimesArchive, pythonWithBoto3, readJsonObject, referenceConvert, uploadDir} from './archive.js'
+import {tempDir} from './helpers.js'
+
+const client = testS3Client()
+let work: string
+let archive: string
+let reference: string
+
+beforeAll(async () => {
+  useS3Env()
+  work = await tempDir('bw-convert-cli-')
+  archive = path.join(work, 'archive')
+  reference = path.join(work, 'reference')
+  await makeBustimesArchive(archive)
+  await referenceConvert(archive, reference)
+}, 180_000)
+
+afterAll(async () => {
+  await fs.rm(work, {recursive: true, force: true})
+})
+
+async function s3Archive(prefix = 'data/'): Promise<string> {
+  const bucket = await createTestBucket('bw-convert')
+  await uploadDir(client, archive, bucket, prefix)
+  return bucket
+}
+
+describe('convert bustimes, equal to the Python reference', {timeout: 240_000}, () => {
+  it('local → local: record for record equal, across the repr→JSON cutoff, root-level keys and API envelopes', async () => {
+    const out = path.join(work, 'local-out')
+    const run = await runInProcess<ConvertResult>(['convert', archive, out, '--source', 'bustimes', '--json'])
+    expect(run.error).toBeUndefined()
+    expect(run.exitCode).toBe(0)
+    const result = run.result!
+    expect(result.buckets.map((bucket) => [bucket.key, bucket.status, bucket.objects])).toEqual([
+      ['2021-W44', 'written', 4],
+      ['2021-W45', 'written', 122],
+    ])
+    const {equal, summary} = await compareWeeks(reference, out)
+    expect(summary.differing_records).toBe(0)
+    expect(summary.records_b).toBe(result.records)
+    expect(equal).toBe(true)
+    // The --json contract.
+    expect(Object.keys(result)).toEqual(expect.arrayContaining(['buckets', 'objects', 'records', 'bytesIn', 'bytesOut', 'seconds']))
+    expect(Object.keys(result.buckets[0])).toEqual(expect.arrayContaining(['key', 'status', 'objects', 'records', 'quarantined']))
+    expect(result.objects).toBe(126)
+    expect(result.bytesOut).toBe((await fs.stat(path.join(out, '2021-W44.jsonl.gz'))).size + (await fs.stat(path.join(out, '2021-W45.jsonl.gz'))).size)
+    const manifest = JSON.parse(await fs.readFile(path.join(out, '_manifests', '2021-W45.jsonl.gz.json'), 'utf8')) as OutputManifest
+    expect(manifest.tool).toEqual({name: 'bucketwright', version: expect.any(String)})
+    expect(manifest.inputs[0]).toEqual({key: 'bustimes__2021-11-08__00-00-00.json', size: expect.any(Number), etag: expect.any(String)})
+    expect(manifest.output).toMatchObject({key: '2021-W45.jsonl.gz', md5: expect.stringMatching(/^[0-9a-f]{32}$/), sha256: expect.any(String)})
+  })
+
+  it('S3 → S3: equal to the reference (run on S3 with boto3 when available, else on the local copy)', async () => {
+    // At the bucket root: the reference tells repr from JSON by comparing whole keys with raw/bustimes__….
+    const bucket = await s3Archive('')
+    const outBucket = await createTestBucket('bw-convert-out')
+    const run = await runInProcess<ConvertResult>(['convert', `s3://${bucket}/`, `s3://${outBucket}/v2/`, '--source', 'bustimes', '--json'])
+    expect(run.error).toBeUndefined()
+    expect(run.result!.records).toBeGreaterThan(50_000)
+    expect(run.result!.requests!.get).toBeGreaterThanOrEqual(126)
+    const outputs = path.join(work, 's3-out')
+    expect(await downloadOutputs(client, outBucket, 'v2/', outputs)).toEqual(['v2/2021-W44.jsonl.gz', 'v2/2021-W45.jsonl.gz'])
+    const local = await compareWeeks(reference, outputs)
+    expect(local.summary.differing_records).toBe(0)
+    expect(local.equal).toBe(true)
+    const python = await pythonWithBoto3()
+    if (python) {
+      const s3Reference = path.join(work, 's3-reference')
+      await referenceConvert(`s3://${bucket}`, s3Reference, {python, endpoint: s3Endpoint(), env: s3Env()})
+      const remote = await compareWeeks(s3Reference, outputs)
+      expect(remote.summary.records_a).toBe(run.result!.records)
+      expect(remote.equal).toBe(true)
+    }
+  })
+})
+
+describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, () => {
+  it('a late object rebuilds its week only; the next run skips everything', async () => {
+    const bucket = await s3Archive()
+    const args = ['convert', `s3://${bucket}/data/`, `s3://${bucket}/v2/`, '--source', 'bustimes', '--json']
+    expect((await runInProcess<ConvertResult>(args)).result!.buckets.map((bucket) => bucket.status)).toEqual(['written', 'written'])
+    // A late object for Sunday 2021-11-07 (W44), in the repr format of its time.
+    const body = await fs.readFile(path.join(archive, 'bustimes__2021-11-07__22-00-00.json'))
+    await client.send(new PutObjectCommand({Bucket: bucket, Key: 'data/raw/bustimes__2021-11-07__23-59-00.json', Body: body}))
+    const second = (await runInProcess<ConvertResult>(args)).result!
+    expect(second.buckets.map((bucket) => [bucket.key, bucket.status, bucket.objects])).toEqual([
+      ['2021-W44', 'rebuilt', 5],
+      ['2021-W45', 'skipped', 122],
+    ])
+    const manifest = await readJsonObject<OutputManifest>(client, bucket, 'v2/_manifests/2021-W44.jsonl.gz.json')
+    expect(manifest.inputs.map((input) => input.key)).toContain('raw/bustimes__2021-11-07__23-59-00.json')
+    expect(manifest.counts.records).toBe(second.buckets[0].records)
+    const third = (await runInProcess<ConvertResult>(args)).result!
+    expect(third.buckets.map((bucket) => bucket.status)).toEqual(['skipped', 'skipped'])
+    expect(third.bytesOut).toBe(0)
+  })
+
+  it('killed mid-bucket (SIGKILL), a rerun completes with outputs identical to an uninterrupted run', async () => {
+    const bucket = await s3Archive()
+    const clean = (await runInProcess<ConvertResult>(['convert', `s3://${bucket}/data/`, `s3://${bucket}/clean/`, '--source', 'bustimes', '--json'])).result!
+    expect(clean.buckets).toHaveLength(2)
+    // Slow the server down so that the big week is surely in flight when the small one is done.
+    const proxy = await new FaultProxy(s3Endpoint()).start()
+    proxy.latencyMs = 40
+    try {
+      const args = [BIN, 'convert', `s3://${bucket}/data/`, `s3://${bucket}/v2/`, '--source', 'bustimes', '--concurrency', '2', '--json']
+      const child = spawn(process.execPath, args, {cwd: ROOT, env: {...process.env, ...s3Env(proxy.endpoint)}, stdio: 'ignore'})
+      const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
+      const deadline = Date.now() + 60_000
+      while (Date.now() < deadline) {
+        const done = await client.send(new HeadObjectCommand({Bucket: bucket, Key: 'v2/_manifests/2021-W44.jsonl.gz.json'})).then(() => true, () => false)
+        if (done) break
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      // W45's GETs are under way: wait until some have gone through the proxy, then kill.
+      const before = proxy.count((request) => request.method === 'GET' && request.url.includes('2021-11-09'))
+      while (proxy.count((request) => request.method === 'GET' && request.url.includes('2021-11-09')) < before + 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      child.kill('SIGKILL')
+      expect(await exited).toBe('SIGKILL')
+    } finally {
+      await proxy.stop()
+    }
+    const afterKill = await listKeys(client, bucket, 'v2/')
+    expect(afterKill).toContain('v2/2021-W44.jsonl.gz')
+    expect(afterKill).not.toContain('v2/2021-W45.jsonl.gz')
+    expect(afterKill).not.toContain('v2/_manifests/2021-W45.jsonl.gz.json')
+
+    const rerun = (await runInProcess<ConvertResult>(['convert', `s3://${bucket}/data/`, `s3://${bucket}/v2/`, '--source', 'bustimes', '--json'])).result!
+    expect(rerun.buckets.map((bucket) => [bucket.key, bucket.status])).toEqual([
+      ['2021-W44', 'skipped'],
+      ['2021-W45', 'written'],
+    ])
+    for (const week of ['2021-W44', '2021-W45']) {
+      const a = await readJsonObject<OutputManifest>(client, bucket, `clean/_manifests/${week}.jsonl.gz.json`)
+      const b = await readJsonObject<OutputManifest>(client, bucket, `v2/_manifests/${week}.jsonl.gz.json`)
+      expect(b.output.sha256).toBe(a.output.sha256)
+      expect(b.output.size).toBe(a.output.size)
+      expect(b.inputsDigest).toBe(a.inputsDigest)
+    }
+  })
+
+  it('3 shards run concurrently: every bucket written exactly once', async () => {
+    const bucket = await s3Archive()
+    const runs = await Promise.all(
+      [0, 1, 2].map((index) =>
+        runCli(['convert', `s3://${bucket}/data/`, `s3://${bucket}/v2/`, '--source', 'bustimes', '--bucket', 'hour', '--shards', '3', '--workers', '1', '--json'], {
+          env: {...s3Env(), JOB_COMPLETION_INDEX: String(index)},
+        }),
+      ),
+    )
+    const results = runs.map((run) => {
+      expect(run.code).toBe(0)
+      return JSON.parse(run.stdout) as ConvertResult
+    })
+    const written = results.flatMap((result) => result.buckets.filter((bucket) => bucket.status === 'written').map((bucket) => bucket.key))
+    expect(results.every((result) => result.buckets.length > 0)).toBe(true)
+    expect(new Set(written).size).toBe(written.length)
+    expect(written).toHaveLength(63) // 126 objects, two an hour
+    const outputs = (await listKeys(client, bucket, 'v2/')).filter((key) => !key.includes('_manifests/'))
+    expect(outputs.sort()).toEqual(written.map((key) => `v2/${key}.jsonl.gz`).sort())
+    expect(results.reduce((sum, result) => sum + result.records, 0)).toBe(results[0].records + results[1].records + results[2].records)
+  })
+
+  it('--dry-run plans buckets, bytes, requests and cost, and writes nothing', async () => {
+    const bucket = await s3Archive()
+    const run = await runCli(['convert', `s3://${bucket}/data/`, `s3://${bucket}/v2/`, '--source', 'bustimes', '--dry-run', '--json'], {env: s3Env()})
+    expect(run.code).toBe(0)
+    const plan = JSON.parse(run.stdout) as ConvertResult
+    expect(plan.dryRun).toBe(true)
+    expect(plan.buckets.map((bucket) => [bucket.key, bucket.action, bucket.objects])).toEqual([
+      ['2021-W44', 'write', 4],
+      ['2021-W45', 'write', 122],
+    ])
+    expect(plan.bytesIn).toBeGreaterThan(30_000_000)
+    expect(plan.requests).toMatchObject({get: 126, put: 4, estimated: true})
+    expect(plan.requests!.list).toBeGreaterThan(0)
+    const r = plan.requests!
+    expect(r.cost.total).toBeCloseTo((r.list + r.put) * 0.000005 + (r.get + r.head) * 0.0000004, 6)
+    expect(await listKeys(client, bucket, 'v2/')).toEqual([])
+  })
+
+  it('Parquet by day to S3: DuckDB reads every record back', async () => {
+    const bucket = await s3Archive()
+    const run = await runInProcess<ConvertResult>(['convert', `s3://${bucket}/data/`, `s3://${bucket}/daily/`, '--source', 'bustimes', '--bucket', 'day', '--format', 'parquet', '--from', '2021-11-09', '--to', '2021-11-10', '--json'])
+    expect(run.result!.buckets.map((bucket) => bucket.output)).toEqual(['2021-11-09.parquet'])
+    const dir = path.join(work, 'parquet')
+    await downloadOutputs(client, bucket, 'daily/', dir)
+    const {openDuckDB} = await import('../../src/plugins/core/index.js')
+    const db = await openDuckDB({threads: 1})
+    try {
+      const [row] = await db.query<{n: number; snapshots: number}>(`SELECT count(*)::INTEGER AS n, count(DISTINCT snapshot_time)::INTEGER AS snapshots FROM read_parquet('${path.join(dir, '2021-11-09.parquet')}')`)
+      expect(row).toEqual({n: run.result!.records, snapshots: 48})
+    } finally {
+      await db.close()
+    }
+  })
+})
+
+describe('convert exit codes and output streams (spawned CLI)', {timeout: 240_000}, () => {
+  it('quarantines bad objects with exit code 4; --max-bad fails with exit 1', async () => {
+    const raw = path.join(work, 'bad')
+    await fs.cp(archive, raw, {recursive: true})
+    await fs.writeFile(path.join(raw, 'raw', 'bustimes__2021-11-09__12-00-00.json'), '')
+    const body = await fs.readFile(path.join(raw, 'raw', 'bustimes__2021-11-09__13-00-00.json'))
+    await fs.writeFile(path.join(raw, 'raw', 'bustimes__2021-11-09__13-00-00.json'), body.subarray(0, body.length / 2))
+    await fs.writeFile(path.join(raw, 'raw', 'bustimes__2021-11-09__14-00-00.json'), '<html>Service Unavailable</html>')
+    const run = await runCli(['convert', raw, path.join(work, 'bad-out'), '--source', 'bustimes', '--json'])
+    expect(run.code).toBe(4)
+    const result = JSON.parse(run.stdout) as ConvertResult
+    expect(result.quarantined).toBe(3)
+    const quarantined = result.buckets[1].quarantined
+    expect(quarantined.map((entry) => entry.key)).toEqual(['raw/bustimes__2021-11-09__12-00-00.json', 'raw/bustimes__2021-11-09__13-00-00.json', 'raw/bustimes__2021-11-09__14-00-00.json'])
+    expect(quarantined[0].reason).toMatch(/^empty/)
+    expect(quarantined[1].reason).toMatch(/^truncated/)
+    expect(quarantined[2].reason).toMatch(/^undecodable/)
+    const manifest = JSON.parse(await fs.readFile(path.join(work, 'bad-out', '_manifests', '2021-W45.jsonl.gz.json'), 'utf8')) as OutputManifest
+    expect(manifest.quarantined).toEqual(quarantined)
+
+    const strict = await runCli(['convert', raw, path.join(work, 'bad-strict'), '--source', 'bustimes', '--max-bad', '2', '--json'])
+    expect(strict.code).toBe(1)
+    expect(JSON.parse(strict.stdout).error).toMatchObject({code: 'TOO_MANY_BAD'})
+    // W44 was complete before the failure; W45 was not written.
+    expect(await filesUnder(path.join(work, 'bad-strict'))).toEqual(['2021-W44.jsonl.gz', '_manifests/2021-W44.jsonl.gz.json'])
+  })
+
+  it('without --json: the summary on stdout, timestamped progress lines on stderr', async () => {
+    const run = await runCli(['convert', archive, path.join(work, 'plain-out'), '--source', 'bustimes', '--from', '2021-11-07', '--to', '2021-11-08'])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^2021-W44\.jsonl\.gz\s+written: 4 objects, \d+ records/m)
+    expect(run.stdout).toMatch(/^Total: 1 buckets, 4 objects/m)
+    expect(run.stderr).toMatch(/\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] .*2021-W44/)
+    expect(run.stderr).toMatch(/Listing: 4 keys found/)
+  })
+})

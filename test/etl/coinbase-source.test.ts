@@ -1,0 +1,137 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import {Readable} from 'node:stream'
+import zlib from 'node:zlib'
+import {describe, expect, it} from 'vitest'
+
+import {coinbaseSource} from '../../src/plugins/coinbase/index.js'
+import {DecodeError, type DataSource, type LineDecoder, type SourceRecord} from '../../src/plugins/core/index.js'
+import {runInProcess} from '../helpers/cli.js'
+import {advancedTradeFrames, exchangeFrames, expectedCounts, REAL} from './fixtures.js'
+
+const source = coinbaseSource() as DataSource & LineDecoder
+
+function decodeAll(lines: string[], key = 'raw/ready/coinbase/segment_20260809T21_0.ndjson', from: DataSource & LineDecoder = source): SourceRecord[] {
+  const state = from.startObject({key})
+  const out: SourceRecord[] = []
+  for (const line of lines) from.decodeLine(line, state, out)
+  return out
+}
+
+function countByChannel(records: SourceRecord[]): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const record of records) counts[record.channel as string] = (counts[record.channel as string] ?? 0) + 1
+  return counts
+}
+
+function duplicateKeys(records: SourceRecord[], from: DataSource = source): number {
+  const seen = new Set<string>()
+  let duplicates = 0
+  for (const record of records) {
+    const channel = from.channels!.find((candidate) => candidate.name === record.channel)!
+    const key = `${record.channel}|${channel.recordKey!.map((field) => record[field]).join('|')}`
+    if (seen.has(key)) duplicates++
+    seen.add(key)
+  }
+  return duplicates
+}
+
+/** The full 2026 capture (with its two l2 snapshots of ~69 K levels), from cryptofeed's zstd `recv` records. */
+function fullCaptureFrames(): string[] {
+  const text = zlib.zstdDecompressSync(fs.readFileSync(path.join(REAL, 'COINBASE.jsonl.zst'))).toString('utf8')
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((record) => record.t === 'recv').map((record) => record.data as string)
+}
+
+describe('coinbase source', () => {
+  it('is registered as a built-in source with its channels', async () => {
+    const run = await runInProcess<{sources: {name: string; channels: string[]; builtIn: boolean}[]}>(['sources', '--json'])
+    expect(run.result!.sources.find((entry) => entry.name === 'coinbase')).toMatchObject({builtIn: true, channels: ['ticker', 'level2', 'market_trades']})
+  })
+
+  it('decodes the real Advanced Trade capture: one record per ticker, level2 update and trade', () => {
+    const frames = advancedTradeFrames()
+    const records = decodeAll(frames)
+    expect(countByChannel(records)).toEqual(expectedCounts(frames))
+    const trade = records.find((record) => record.channel === 'market_trades' && record.trade_id === '1068572091')
+    expect(trade).toMatchObject({feed: 'advanced_trade', product_id: 'BTC-USD', price: '65083.67', size: '0.01034361', time: '2026-08-09T21:05:48.167634Z', date: '2026-08-09', sequence: 9, side: 'SELL'})
+    // The frame time has nanoseconds with trailing zeros trimmed; records carry microseconds, fixed width.
+    for (const record of records) expect(record.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/)
+    const ticker = records.find((record) => record.channel === 'ticker' && record.sequence === 10)
+    expect(ticker).toMatchObject({product_id: 'ETH-USD', time: '2026-08-09T21:05:48.298032Z', price: '1919.41', price_percent_chg_24_h: '0.02501394006035', volume_24_h: '19975.95927439'})
+  })
+
+  it('record keys are unique across the real captures of both feeds, l2 snapshots included', () => {
+    const full = decodeAll(fullCaptureFrames())
+    expect(countByChannel(full).level2).toBeGreaterThan(70_000)
+    expect(duplicateKeys(full)).toBe(0)
+    const legacy = decodeAll(exchangeFrames(), 'raw/ready/coinbase/segment_20210417T16_0.ndjson')
+    expect(duplicateKeys(legacy)).toBe(0)
+    // Legacy l2update frames of one product with the same timestamp exist in the capture; ordinals keep them apart.
+    expect(legacy.some((record) => record.channel === 'level2' && record.event_type === 'update' && (record.sequence as number) > 0)).toBe(true)
+  })
+
+  it('decodes the legacy Exchange feed: l2update sides as bid/offer, snapshots timed by the frame before them', () => {
+    const frames = exchangeFrames()
+    const records = decodeAll(frames, 'raw/ready/coinbase/segment_20210417T16_0.ndjson')
+    expect(countByChannel(records)).toEqual(expectedCounts(frames))
+    const change = records.find((record) => record.channel === 'level2' && record.event_type === 'update')!
+    expect(change).toMatchObject({feed: 'exchange', product_id: 'SKL-BTC', side: 'offer', price_level: '0.00001306', new_quantity: '660.5', time: '2021-04-17T16:43:37.075687Z'})
+    const snapshot = records.find((record) => record.event_type === 'snapshot')!
+    // The first snapshot comes before any timed frame of the capture: it takes the segment's hour.
+    expect(snapshot).toMatchObject({product_id: 'BAND-GBP', time: '2021-04-17T16:00:00.000000Z', side: 'bid'})
+    const match = records.find((record) => record.channel === 'market_trades' && record.event_type === 'match')!
+    expect(match).toMatchObject({trade_id: '280232', product_id: 'SKL-BTC', price: '0.00001305', size: '985', sequence: 177100030})
+  })
+
+  it('ignores heartbeats and candles unless kept by the keep option', () => {
+    const frames = advancedTradeFrames()
+    expect(countByChannel(decodeAll(frames)).heartbeats).toBeUndefined()
+    const keeping = source.configure!({keep: 'heartbeats,candles'}) as DataSource & LineDecoder
+    expect(keeping.channels!.map((channel) => channel.name)).toEqual(['ticker', 'level2', 'market_trades', 'heartbeats', 'candles'])
+    const counts = countByChannel(decodeAll(frames, undefined, keeping))
+    expect(counts.heartbeats).toBe(25)
+    expect(counts.candles).toBeGreaterThan(4)
+    expect(() => source.configure!({keep: 'status'})).toThrow(/heartbeats, candles/)
+    expect(() => source.configure!({channels: 'x'})).toThrow(/unknown option/)
+  })
+
+  it('refuses what it cannot keep exactly, naming the field', () => {
+    const state = source.startObject({key: 'raw/ready/coinbase/segment_20260809T21_0.ndjson'})
+    const bad = (line: string) => () => source.decodeLine(line, state, [])
+    expect(bad('{"channel":"market_trades","timestamp":"2026-08-09T21:05:48Z","sequence_num":1,"events":[{"type":"update","trades":[{"product_id":"BTC-USD","trade_id":"1","price":6.5e4,"size":"1e-3","time":"2026-08-09T21:05:48Z","side":"BUY"}]}]}')).toThrow(/size "1e-3" is not a decimal/)
+    expect(bad('{"channel":"ticker","timestamp":"yesterday","sequence_num":1,"events":[]}')).toThrow(DecodeError)
+    expect(bad('{"hello":1}')).toThrow(/neither a "channel"/)
+    expect(bad('[1,2]')).toThrow(/not a JSON object/)
+  })
+
+  it('decode() streams a gzip segment and reports the line of a bad frame', async () => {
+    const body = zlib.gzipSync(advancedTradeFrames().slice(0, 20).join('\n') + '\n{oops\n')
+    const records: SourceRecord[] = []
+    const run = async () => {
+      for await (const record of source.decode(Readable.from([body]), {key: 'raw/ready/coinbase/segment_20260809T21_0.ndjson'})) records.push(record)
+    }
+    await expect(run()).rejects.toMatchObject({name: 'DecodeError', where: {line: 21}})
+    expect(records.length).toBeGreaterThan(20)
+  })
+
+  it('generates deterministic, realistic frames in the segment layout', async () => {
+    const range = {from: new Date('2025-12-03T10:00:00Z'), to: new Date('2025-12-03T12:00:00Z')}
+    const collect = async (seed: number) => {
+      const out: {key: string; body: string}[] = []
+      for await (const object of source.generate!({range, seed, rate: 3000})) out.push({key: object.key, body: String(object.body)})
+      return out
+    }
+    const first = await collect(7)
+    expect(await collect(7)).toEqual(first)
+    expect((await collect(8)).map((object) => object.body)).not.toEqual(first.map((object) => object.body))
+    expect(first.map((object) => object.key)).toEqual(['raw/ready/coinbase/segment_20251203T10_0.ndjson', 'raw/ready/coinbase/segment_20251203T11_0.ndjson'])
+    const lines = first.flatMap((object) => object.body.split('\n').filter(Boolean))
+    expect(lines.map((line) => JSON.parse(line).sequence_num)).toEqual(lines.map((_, i) => i))
+    const records = first.flatMap((object) => decodeAll(object.body.split('\n').filter(Boolean), object.key))
+    expect(countByChannel(records)).toEqual(expectedCounts(lines))
+    expect(duplicateKeys(records)).toBe(0)
+    // Nanosecond frame times with trailing zeros trimmed, as the real feed sends them.
+    expect(new Set(lines.map((line) => /"timestamp":"[^"]*\.(\d+)Z"/.exec(line)?.[1].length)).size).toBeGreaterThan(3)
+    for (const record of records) expect(new Date(record.time as string) >= range.from && new Date(record.time as string) < new Date(range.to.getTime() + 1000)).toBe(true)
+  })
+})
