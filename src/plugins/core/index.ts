@@ -95,3 +95,8 @@ export {parseDuration, parseSize} from './etl/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'
 export {ingest, type IngestOptions, type IngestResult, type ReadySegment} from './ingest/ingest.js'
 export {seededRandom} from './sources/random.js'
+// upload-daemon
+export type {DaemonState, ScanSummary, UploadCounters} from './upload-daemon/daemon.js'
+export type {StartResult, StatusResult, StopResult} from './upload-daemon/control.js'
+export type {UploadDaemonResult} from './upload-daemon/service.js'
+export {detectEc2, type Ec2Detection} from './upload-daemon/ec2.js'
