@@ -1,4 +1,4 @@
-import type {GeneratedObject, GenerateOptions, RawLayout} from '../core/index.js'
+import {type GeneratedObject, type GenerateOptions, type RawLayout, seededRandom} from '../core/index.js'
 
 /** Wyoming's bounds: every generated position lies inside them. */
 export const WYOMING = {minLatitude: 41, maxLatitude: 45, minLongitude: -111.05, maxLongitude: -104.05} as const
@@ -61,18 +61,6 @@ for (let i = 0; i + 1 < I80.length; i++) {
   const length = Math.hypot(north, east)
   SEGMENTS.push({start: ROUTE_LENGTH, length, lat, lon, elev, dLat: lat2 - lat, dLon: lon2 - lon, dElev: elev2 - elev, heading: ((Math.atan2(east, north) * 180) / Math.PI + 360) % 360})
   ROUTE_LENGTH += length
-}
-
-/** mulberry32: small, fast, and the same sequence for a seed on every platform. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
 }
 
 interface Vehicle {
@@ -288,7 +276,7 @@ class ObjectBuffer {
  * seed and range give the same bytes. `rate` is BSM records per hour (default {@link DEFAULT_RECORDS_PER_HOUR}).
  */
 export async function* generateBsm(options: GenerateOptions, layout: RawLayout): AsyncIterable<GeneratedObject & {records: number}> {
-  const random = prng(options.seed)
+  const random = seededRandom(options.seed)
   const rate = options.rate ?? DEFAULT_RECORDS_PER_HOUR
   if (!(rate > 0)) throw new Error(`rate must be a positive number of records per hour, not ${rate}`)
   const interval = 3_600_000 / rate
