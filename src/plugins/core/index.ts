@@ -91,7 +91,7 @@ export {decodeSegment, type DecodedSegment, discardStaged, type QuarantinedLine,
 export {type EtlOptions, type EtlResult, runEtl, runEtlPass, type SegmentResult} from './etl/etl.js'
 export {type EtlSink, type ParquetOutput, ParquetSink, type ParquetSinkOptions, type SinkResult} from './etl/parquet-sink.js'
 export {LEDGER_TABLE, PostgresSink, type PostgresSinkOptions, redactConnectionString} from './etl/postgres-sink.js'
-export {parseDuration, parseSize} from './etl/units.js'
+export {type DurationUnit, parseDuration, parseSize} from './command/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'
 export {ingest, type IngestOptions, type IngestResult, type ReadySegment} from './ingest/ingest.js'
 export {isSqlDecoder, type SqlDecoder, type SqlDecoding} from './etl/sql-decoder.js'

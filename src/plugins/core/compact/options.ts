@@ -1,6 +1,7 @@
 import type {Shard} from '../command/shard.js'
 import {UsageError} from '../errors/errors.js'
-import {checkTimeZone, parseDuration, parseSize} from './age.js'
+import {parseDuration, parseSize} from '../command/units.js'
+import {checkTimeZone} from './age.js'
 import type {CompactOptions} from './compactor.js'
 import type {MergeStrategy} from './merge.js'
 
@@ -53,14 +54,14 @@ export function resolveCompactOptions(
     return value
   }
   return {
-    minAgeMs: parseDuration(String(pick('min-age')), 'min-age'),
+    minAgeMs: parseDuration(String(pick('min-age')), {flag: 'min-age', defaultUnit: 'd'}),
     timeZone: checkTimeZone(String(pick('timezone'))),
     minFiles: count('min-files')!,
     pattern: pick('pattern'),
-    targetSizeBytes: parseSize(String(pick('target-size')), 'target-size'),
+    targetSizeBytes: parseSize(String(pick('target-size')), {flag: 'target-size'}),
     rowGroupSize: count('row-group-size'),
-    memoryLimitBytes: parseSize(String(pick('memory-limit')), 'memory-limit'),
-    diskBudgetBytes: parseSize(String(pick('disk-budget')), 'disk-budget'),
+    memoryLimitBytes: parseSize(String(pick('memory-limit')), {flag: 'memory-limit'}),
+    diskBudgetBytes: parseSize(String(pick('disk-budget')), {flag: 'disk-budget'}),
     threads: count('threads'),
     deleteBatchSize: count('delete-batch', 1000)!,
     dryRun: run.dryRun,
