@@ -2,7 +2,8 @@
 // medians): (1) NDJSON segments → Hive-partitioned Parquet, beside bare DuckDB read_json → COPY … PARTITION_BY on the
 // same files; (2) the Postgres load (COPY into a temp table, INSERT … ON CONFLICT, ledger, one transaction per
 // segment) beside plain COPY of the same rows into unindexed tables. Also the generator's records/s.
-// Env: BENCH_ETL_MB (default 200), BENCH_PG_MB (default 40), BENCH_ROUNDS (default 5), BENCH_DIR (default os tmp).
+// Env: BENCH_ETL_MB (default 200), BENCH_PG_MB (default 40), BENCH_ROUNDS (default 5), BENCH_DIR (default os tmp),
+// BENCH_ONLY (parquet or postgres: run one half).
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -19,6 +20,7 @@ const {from: copyFrom} = await import('pg-copy-streams')
 const MB = Number(process.env.BENCH_ETL_MB ?? 200)
 const PG_MB = Number(process.env.BENCH_PG_MB ?? 40)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const ONLY = process.env.BENCH_ONLY
 const work = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'bw-bench-etl-'))
 const source = coinbaseSource()
 const tables = core.channelTables(source)
@@ -153,7 +155,7 @@ try {
 
   const ours = []
   const duck = []
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < (ONLY === 'postgres' ? 0 : ROUNDS); round++) {
     const a = await oursParquet(gen.files, round)
     const b = await duckdbParquet(gen.files, round)
     if (a.rows !== b.rows) throw new Error(`row counts differ: bucketwright ${a.rows}, DuckDB ${b.rows}`)
@@ -161,12 +163,13 @@ try {
     duck.push(gen.bytes / 1e6 / b.seconds)
     log(`round ${round + 1}: bucketwright etl ${a.seconds.toFixed(2)} s (${ours.at(-1).toFixed(1)} MB/s), DuckDB read_json+COPY ${b.seconds.toFixed(2)} s (${duck.at(-1).toFixed(1)} MB/s), ${a.rows} rows`)
   }
-  const parquet = {oursMBps: median(ours), duckdbMBps: median(duck), ratio: median(ours) / median(duck)}
-  log(`Parquet: bucketwright ${parquet.oursMBps.toFixed(1)} MB/s vs DuckDB ${parquet.duckdbMBps.toFixed(1)} MB/s → ${parquet.ratio.toFixed(2)}× (target ≥ 0.7×)`)
+  const parquet = ONLY === 'postgres' ? undefined : {oursMBps: median(ours), duckdbMBps: median(duck), ratio: median(ours) / median(duck)}
+  if (parquet) log(`Parquet: bucketwright ${parquet.oursMBps.toFixed(1)} MB/s vs DuckDB ${parquet.duckdbMBps.toFixed(1)} MB/s → ${parquet.ratio.toFixed(2)}× (target ≥ 0.7×)`)
 
+  let postgres
+  if (ONLY !== 'parquet') {
   log(`Postgres: loading ${PG_MB} MB of the segments`)
   const pgServer = await startPostgres()
-  let postgres
   try {
     const pgFiles = []
     let pgBytes = 0
@@ -200,6 +203,7 @@ try {
     for (const segment of decoded) await core.discardStaged(segment)
   } finally {
     await pgServer.stop()
+  }
   }
   console.log(JSON.stringify({megabytes: gen.bytes / 1e6, segments: gen.files.length, rounds: ROUNDS, generatorRecordsPerSecond: Math.round((lines * recordsPerLine) / gen.seconds), parquet, postgres}, null, 2))
 } finally {

@@ -102,21 +102,25 @@ const objectCount = (bucket) => {
 
 let bucketSerial = 0
 /** Each tool and round gets a fresh bucket; the daemon gets a fresh root of hard links (it deletes what it ships). */
-const tools = {
-  daemon: {
-    prepare(set) {
-      const bucket = `bw-${set.name}-d-${++bucketSerial}`
-      s3(['mb', `s3://${bucket}`])
-      const root = path.join(WORK, 'roots', bucket)
-      rmSync(root, {recursive: true, force: true})
-      for (const file of listFiles(set.dir)) {
-        const target = path.join(root, bucket, 'p', path.relative(set.dir, file))
-        mkdirSync(path.dirname(target), {recursive: true})
-        linkSync(file, target)
-      }
-      return {bucket, cmd: [process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'upload-daemon', '--once', '-d', root, '--endpoint', EP, '--concurrency', CONCURRENCY]], cleanup: () => rmSync(root, {recursive: true, force: true})}
-    },
+const daemonTool = (tag, extra = []) => ({
+  prepare(set) {
+    const bucket = `bw-${set.name}-${tag}-${++bucketSerial}`
+    s3(['mb', `s3://${bucket}`])
+    const root = path.join(WORK, 'roots', bucket)
+    rmSync(root, {recursive: true, force: true})
+    for (const file of listFiles(set.dir)) {
+      const target = path.join(root, bucket, 'p', path.relative(set.dir, file))
+      mkdirSync(path.dirname(target), {recursive: true})
+      linkSync(file, target)
+    }
+    return {bucket, cmd: [process.execPath, [path.join(ROOT, 'bin', 'run.js'), 'upload-daemon', '--once', '-d', root, '--endpoint', EP, '--concurrency', CONCURRENCY, ...extra]], cleanup: () => rmSync(root, {recursive: true, force: true})}
   },
+})
+const tools = {
+  daemon: daemonTool('d'),
+  // Large files only: the daemon forced to multipart with 8 MiB parts (as the AWS CLI does), to show what the
+  // single-PUT threshold is worth on this server.
+  'daemon-mp8': {...daemonTool('m', ['--multipart-threshold', '8']), only: 'large'},
   rclone: {
     prepare(set) {
       const bucket = `bw-${set.name}-r-${++bucketSerial}`
@@ -137,7 +141,7 @@ const results = {}
 for (const setName of ['small', 'large']) {
   if (!ONLY.test(setName)) continue
   const set = {...sets[setName], name: setName}
-  const names = Object.keys(tools).filter((tool) => ONLY.test(tool) || ONLY.test(setName))
+  const names = Object.keys(tools).filter((tool) => (ONLY.test(tool) || ONLY.test(setName)) && (!tools[tool].only || tools[tool].only === setName))
   for (let round = 0; round < RUNS; round++) {
     // Rotate the order each round so no tool always runs first (warm caches, server memory).
     const order = names.map((_, i) => names[(i + round) % names.length])

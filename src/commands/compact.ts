@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand, ExitCode, resolveShard, shardFlags} from '../plugins/core/index.js'
-import {checkTimeZone, parseDuration, parseSize} from '../plugins/core/compact/age.js'
+import {resolveCompactOptions} from '../plugins/core/compact/options.js'
 import type {CompactResult} from '../plugins/core/compact/result.js'
 import {describePartition, runCompaction} from '../plugins/core/compact/run.js'
 
@@ -12,6 +12,8 @@ export default class Compact extends BaseCommand<CompactResult> {
   static override description = `Partitions are found by layout: staging/YYYY-MM-DD/ compacts into compacted/YYYY-MM-DD.parquet; Hive folders (…/date=YYYY-MM-DD/) compact in place into part-compacted-<hash>.parquet; --pattern names other layouts. Inputs are Parquet, NDJSON/JSONL (optionally .gz); nested fields stay nested; differing schemas are merged by column name.
 
 Per partition: list → merge (DuckDB) → verify the new files against the inputs (row count and an order-independent checksum of every row) → record a manifest under _manifests/ naming every input with its ETag → delete exactly those inputs. Today's partition is never touched. A run stopped at any point is finished (or cleanly undone) by the next run; files that arrive meanwhile are kept and merged next time.
+
+Settings come from flags, then their BUCKETWRIGHT_* variables, then "commands": {"compact": {...}} in the config file.
 
 Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage, 3 a partition did not verify (nothing of it was deleted).`
 
@@ -28,39 +30,28 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage, 3 a part
 
   static override flags = {
     ...shardFlags,
-    'min-age': Flags.string({summary: 'Only partitions at least this old (1d, 36h); today\'s is never compacted.', default: '1d', env: 'BUCKETWRIGHT_MIN_AGE'}),
-    timezone: Flags.string({summary: 'Time zone that decides which day is today.', default: 'UTC', env: 'BUCKETWRIGHT_TIMEZONE'}),
-    'min-files': Flags.integer({summary: 'Only partitions with at least this many files.', default: 2, min: 1, env: 'BUCKETWRIGHT_MIN_FILES'}),
+    'min-age': Flags.string({summary: 'Only partitions at least this old, from the start of their day (default 1d; 36h, 0). Today\'s is never compacted.', env: 'BUCKETWRIGHT_MIN_AGE'}),
+    timezone: Flags.string({summary: 'Time zone that decides which day is today (default UTC).', env: 'BUCKETWRIGHT_TIMEZONE'}),
+    'min-files': Flags.integer({summary: 'Only partitions with at least this many files (default 2).', min: 1, env: 'BUCKETWRIGHT_MIN_FILES'}),
     pattern: Flags.string({summary: 'Partition folder template instead of staging/Hive detection, e.g. "events/{date}/" or "logs/{YYYY}/{MM}/{DD}/" (* = one segment).', env: 'BUCKETWRIGHT_PATTERN'}),
-    'target-size': Flags.string({summary: 'Size of each output file, about (a larger partition gives several).', default: '128MB', env: 'BUCKETWRIGHT_TARGET_SIZE'}),
+    'target-size': Flags.string({summary: 'Size of each output file, about (default 128MB); a larger partition gives several.', env: 'BUCKETWRIGHT_TARGET_SIZE'}),
     'row-group-size': Flags.integer({summary: 'Rows per Parquet row group (default 122,880); files are cut between row groups.', min: 1, env: 'BUCKETWRIGHT_ROW_GROUP_SIZE'}),
-    'memory-limit': Flags.string({summary: 'Memory DuckDB may use; beyond it, it spills to disk.', default: '1GB', env: 'BUCKETWRIGHT_MEMORY_LIMIT'}),
-    'disk-budget': Flags.string({summary: 'Local disk for S3 inputs being merged.', default: '4GB', env: 'BUCKETWRIGHT_DISK_BUDGET'}),
+    'memory-limit': Flags.string({summary: 'Memory of the run (default 1GB): DuckDB gets all but Node\'s share, and spills to disk beyond it.', env: 'BUCKETWRIGHT_MEMORY_LIMIT'}),
+    'disk-budget': Flags.string({summary: 'Local disk for S3 inputs being merged (default 4GB).', env: 'BUCKETWRIGHT_DISK_BUDGET'}),
     threads: Flags.integer({summary: 'DuckDB threads (default: all cores).', min: 1, env: 'BUCKETWRIGHT_THREADS'}),
     'dry-run': Flags.boolean({summary: 'Show partitions, files, bytes and the requests it would make; change nothing.', default: false}),
-    'delete-batch': Flags.integer({summary: 'Inputs per delete request.', default: 1000, min: 1, max: 1000, hidden: true}),
+    'delete-batch': Flags.integer({summary: 'Inputs per delete request (default 1000).', min: 1, max: 1000, hidden: true}),
     strategy: Flags.option({options: ['single-pass', 'two-pass'] as const, default: 'single-pass' as const, summary: 'Checksum the inputs in the merging scan, or in a second read.', hidden: true})(),
   }
 
   async run(): Promise<CompactResult> {
     const {args, flags} = await this.parse(Compact)
-    const options = {
-      minAgeMs: parseDuration(flags['min-age'], 'min-age'),
-      timeZone: checkTimeZone(flags.timezone),
-      minFiles: flags['min-files'],
-      pattern: flags.pattern,
-      targetSizeBytes: parseSize(flags['target-size'], 'target-size'),
-      rowGroupSize: flags['row-group-size'],
-      memoryLimitBytes: parseSize(flags['memory-limit'], 'memory-limit'),
-      diskBudgetBytes: parseSize(flags['disk-budget'], 'disk-budget'),
-      threads: flags.threads,
+    const options = resolveCompactOptions(flags, this.settings.commands?.compact, {
       dryRun: flags['dry-run'],
       shard: resolveShard(flags),
       strategy: flags.strategy,
-      deleteBatchSize: flags['delete-batch'],
-      now: new Date(),
       tool: {name: this.config.name, version: this.config.version},
-    }
+    })
     const storage = await this.openStorage(args.location)
     if (!options.dryRun) await this.lockJob(`compact ${storage.uri} shard ${options.shard.index}/${options.shard.count}`)
     const result = await runCompaction(storage, options, {mode: this.progress, logger: this.logger})

@@ -26,8 +26,8 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage,
     ...sourceFlags,
     to: Flags.string({summary: 'Destination: a location for Parquet (S3 or local), or a postgres:// URL.', required: true, env: 'BUCKETWRIGHT_ETL_TO'}),
     watch: Flags.boolean({summary: 'Keep polling for new segments until SIGTERM/SIGINT.'}),
-    interval: duration({summary: 'Time between polls with --watch (30s, 5m).', default: 30_000}),
-    'stale-after': duration({summary: 'A segment in processing/ untouched this long belongs to a crashed run and is claimed again.', default: 600_000}),
+    interval: duration({summary: 'Time between polls with --watch (30s, 5m).', default: 30_000, defaultHelp: async () => '30s'}),
+    'stale-after': duration({summary: 'A segment in processing/ untouched this long belongs to a crashed run and is claimed again.', default: 600_000, defaultHelp: async () => '10m'}),
     'pg-schema': Flags.string({summary: 'Postgres schema of the tables and the ledger.', default: 'public'}),
   }
 

@@ -7,6 +7,7 @@ import {athenaDdl} from '../plugins/core/verify/athena.js'
 import {inventoryOutputs} from '../plugins/core/verify/outputs.js'
 import {renderReport} from '../plugins/core/verify/report-html.js'
 import type {AthenaDdlResult, VerifyResult} from '../plugins/core/verify/result.js'
+import {withProgress} from '../plugins/core/verify/progress.js'
 import {parseShare} from '../plugins/core/verify/sample.js'
 import {loadUserChecks} from '../plugins/core/verify/sql-checks.js'
 import {formatAthena, formatVerifyTable} from '../plugins/core/verify/table.js'
@@ -53,16 +54,23 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
   static override flags = {
     ...sourceFlags,
     raw: Flags.string({summary: 'Location of the raw objects to compare record counts with.', helpGroup: 'COUNTS'}),
-    sample: share(false)({summary: 'Share of buckets whose raw objects are re-read, e.g. 10% (chosen by hash of --seed and bucket).', default: 1, helpGroup: 'COUNTS'}),
+    sample: share(false)({summary: 'Share of buckets whose raw objects are re-read, e.g. 10% (chosen by hash of --seed and bucket).', default: 1, defaultHelp: async () => '100%', helpGroup: 'COUNTS'}),
     seed: Flags.string({summary: 'Seed of the bucket and record samples (same seed, same choice).', default: 'bucketwright', helpGroup: 'COUNTS'}),
-    'schema-sample': share(true)({summary: 'Share of records checked against the source schema (100% default; 0 turns it off).', default: 1, helpGroup: 'CHECKS'}),
-    'drop-threshold': Flags.custom<number>({parse: async (input) => Number(input)})({summary: 'A bucket below this fraction of its neighbours\' median is a sudden drop.', default: 0.5, helpGroup: 'CHECKS'}),
+    'schema-sample': share(true)({summary: 'Share of records checked against the source schema (0 turns the check off).', default: 1, defaultHelp: async () => '100%', helpGroup: 'CHECKS'}),
+    'drop-threshold': Flags.custom<number>({
+      parse: async (input) => {
+        const value = Number(input)
+        if (!(value >= 0 && value < 1)) throw new Error(`"${input}" is not a fraction between 0 and 1 (e.g. 0.5: a bucket below half its neighbours' median).`)
+        return value
+      },
+    })({summary: 'A bucket below this fraction of its neighbours\' median is a sudden drop.', default: 0.5, helpGroup: 'CHECKS'}),
     'drop-window': Flags.integer({summary: 'Neighbours on each side a bucket is compared with.', default: 2, min: 1, helpGroup: 'CHECKS'}),
-    check: Flags.string({summary: 'SQL over the view "records" that must return no rows (repeatable; a first line "-- name: x" names it).', multiple: true, helpGroup: 'CHECKS'}),
-    'check-file': Flags.file({summary: 'File of such queries separated by ";" ("-- name: x" before a query names it).', multiple: true, exists: true, helpGroup: 'CHECKS'}),
+    check: Flags.string({summary: 'SQL over the view "records" that must return no rows (repeatable; a first line "-- name: x" names it).', multiple: true, multipleNonGreedy: true, helpGroup: 'CHECKS'}),
+    'check-file': Flags.file({summary: 'File of such queries separated by ";" ("-- name: x" before a query names it).', multiple: true, multipleNonGreedy: true, exists: true, helpGroup: 'CHECKS'}),
     'memory-limit': Flags.string({summary: 'DuckDB memory limit; larger work spills to disk.', default: '512MB', helpGroup: 'RESOURCES'}),
-    'disk-budget': bytes({summary: 'Disk for S3 outputs spooled for DuckDB; checks run in batches of buckets that fit.', default: 2 * 1024 ** 3, helpGroup: 'RESOURCES'}),
+    'disk-budget': bytes({summary: 'Disk for S3 outputs spooled for DuckDB; checks run in batches of buckets that fit.', default: 2 * 1024 ** 3, defaultHelp: async () => '2GB', helpGroup: 'RESOURCES'}),
     threads: Flags.integer({summary: 'DuckDB threads (default: the cores).', min: 1, helpGroup: 'RESOURCES'}),
+    'scan-threads': Flags.integer({summary: 'Threads reading and validating JSONL outputs (default: the cores, at most 4; 0: the main thread).', min: 0, max: 64, helpGroup: 'RESOURCES'}),
     report: Flags.string({summary: 'Write an offline HTML report (charts, checks, schema findings) to this file.', helpGroup: 'OUTPUT'}),
     'all-buckets': Flags.boolean({summary: 'List every bucket in the table, not only those with problems.', helpGroup: 'OUTPUT'}),
     'athena-ddl': Flags.boolean({summary: 'Print the Athena CREATE EXTERNAL TABLE and count queries instead of verifying.', exclusive: ['raw', 'check', 'check-file', 'report'], helpGroup: 'OUTPUT'}),
@@ -77,21 +85,24 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
       if (!this.jsonEnabled()) this.log(formatAthena(result))
       return result
     }
-    const result = await verifyDataset({
+    const checks = await loadUserChecks(flags.check ?? [], flags['check-file'] ?? [])
+    const raw = flags.raw ? await this.openStorage(flags.raw) : undefined
+    const result = await withProgress(this.progress, this.logger, `Verifying ${output.uri}`, (step) => verifyDataset({
       output,
-      raw: flags.raw ? await this.openStorage(flags.raw) : undefined,
+      raw,
       source,
       rawShare: flags.sample,
       schemaShare: flags['schema-sample'],
       seed: flags.seed,
       dropThreshold: flags['drop-threshold'],
       dropWindow: flags['drop-window'],
-      checks: await loadUserChecks(flags.check ?? [], flags['check-file'] ?? []),
+      checks,
       memoryLimit: flags['memory-limit'],
       threads: flags.threads,
+      scanThreads: flags['scan-threads'],
       diskBudgetBytes: flags['disk-budget'],
-      onProgress: (message) => this.logger.info(message),
-    })
+      onProgress: step,
+    }))
     if (flags.report) {
       result.report = path.resolve(flags.report)
       await fs.writeFile(result.report, renderReport(result))

@@ -1,3 +1,4 @@
+import fsSync from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -6,7 +7,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import type {CompactResult} from '../../src/plugins/core/index.js'
 import {LocalStorage, readCompactionManifest} from '../../src/plugins/core/index.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
-import {codecOf, columnTypes, daysAgo, keysOf, putNdjson, putParquet, rowDifference, rowSummary} from './fixtures.js'
+import {codecOf, columnTypes, daysAgo, keysOf, putNdjson, putParquet, removeTempDirs, rowDifference, rowSummary, tempDir} from './fixtures.js'
 
 let root: string
 let storage: LocalStorage
@@ -17,6 +18,7 @@ beforeEach(async () => {
 })
 afterEach(async () => {
   await fs.rm(root, {recursive: true, force: true})
+  await removeTempDirs()
 })
 
 const files = (keys: string[]) => keys.map((key) => storage.pathOf(key))
@@ -33,7 +35,7 @@ async function stagingDay(day: string, count: number, rowsEach: number, firstId 
 
 /** Copies of the inputs before they are deleted, to compare the compacted rows with. */
 async function snapshot(keys: string[]): Promise<string[]> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-snapshot-'))
+  const dir = await tempDir('bw-snapshot-')
   return Promise.all(keys.map(async (key, index) => {
     const file = path.join(dir, `${index}-${path.basename(key)}`)
     await fs.copyFile(storage.pathOf(key), file)
@@ -112,6 +114,17 @@ describe('compact on local disk', () => {
     const [row] = (await (await import('./fixtures.js')).query<{lat: number; tag: string}>(`SELECT position.lat AS lat, position.meta.tags[2] AS tag FROM read_parquet('${output[0]}') WHERE id = 61`))
     expect(row).toEqual({lat: 45.561, tag: 'b1'})
     expect(await rowDifference(before, output)).toBe(0)
+
+    // A late segment: merged with the compacted file into a new one; the old file and its manifest go.
+    await putNdjson(storage, `${dir}e.ndjson`, 100, 10)
+    const late = await snapshot([`${dir}e.ndjson`])
+    const again = await runInProcess<CompactResult>(['compact', root, '--json'])
+    expect(again.result!.partitions[0]).toMatchObject({status: 'compacted', rows: 110, deleted: 2})
+    const now = await keysOf(storage, dir)
+    expect(now).toHaveLength(1)
+    expect(now[0]).not.toBe(left[0])
+    expect(await keysOf(storage, '_manifests/')).toEqual([`_manifests/${dir}_compaction.json`, `_manifests/${now[0]}.json`])
+    expect(await rowDifference([...before, ...late], files(now))).toBe(0)
   })
 
   it('leaves a file that arrived after the listing, and merges it with the compacted file next time (rows not doubled)', async () => {
@@ -143,6 +156,33 @@ describe('compact on local disk', () => {
     expect(partition.rows).toBe(127)
     expect(await keysOf(storage)).toEqual([`_manifests/compacted/${day}.parquet.json`, `_manifests/staging/${day}/_compaction.json`, `compacted/${day}.parquet`])
     expect(await rowSummary(files([`compacted/${day}.parquet`]))).toMatchObject({rows: 127, distinctIds: 127})
+  })
+
+  it('an input replaced while it is merged stops the partition: nothing stored, nothing deleted, the rerun merges the new version once', async () => {
+    const day = daysAgo(2)
+    const inputs = await stagingDay(day, 4, 10)
+    const {Compactor} = await import('../../src/plugins/core/compact/compactor.js')
+    const {partitionScheme} = await import('../../src/plugins/core/compact/layout.js')
+    const options = {minAgeMs: 86_400_000, timeZone: 'UTC', minFiles: 2, targetSizeBytes: 128e6, memoryLimitBytes: 512e6, diskBudgetBytes: 1e9, dryRun: false, shard: {index: 0, count: 1}, strategy: 'single-pass' as const, deleteBatchSize: 1000, now: new Date(), tool: {name: 'bucketwright', version: 'test'}}
+    const compactor = new Compactor(storage, partitionScheme(), options)
+    const [summary] = await compactor.discover()
+    // Another version of inputs[1], written over it (synchronously) as the merge starts.
+    await putParquet(storage, `_other/version.parquet`, 7000, 3)
+    let replaced = false
+    const result = await compactor.compact(summary, (message) => {
+      if (message.startsWith('merging') && !replaced) {
+        replaced = true
+        fsSync.copyFileSync(storage.pathOf('_other/version.parquet'), storage.pathOf(inputs[1]))
+      }
+    })
+    await compactor.close()
+    await fs.rm(storage.pathOf('_other'), {recursive: true})
+    expect(result).toMatchObject({status: 'failed', error: {code: 'INPUT_CHANGED'}})
+    expect(result.error?.message).toContain(inputs[1])
+    expect(await keysOf(storage)).toEqual(inputs)
+    const rerun = await runInProcess<CompactResult>(['compact', root, '--json'])
+    expect(rerun.result!.partitions[0]).toMatchObject({status: 'compacted', rows: 33})
+    expect(await rowSummary(files([`compacted/${day}.parquet`]))).toMatchObject({rows: 33, distinctIds: 33})
   })
 
   it('writes several files of about --target-size, and re-compacts them with late files (pending copies over several outputs)', async () => {
@@ -181,6 +221,23 @@ describe('compact on local disk', () => {
     expect(bad.exitCode).toBe(2)
   })
 
+  it('takes settings from flags, then BUCKETWRIGHT_* variables, then commands.compact in the config file', async () => {
+    await stagingDay(daysAgo(3), 2, 5)
+    const config = path.join(root, '_config.json')
+    await fs.writeFile(config, JSON.stringify({commands: {compact: {'min-age': '10d', 'min-files': 1}}}))
+    const fromFile = await runInProcess<CompactResult>(['compact', root, '--config', config, '--dry-run', '--json'])
+    expect(fromFile.result!.partitions[0].status).toBe('too-recent')
+    process.env.BUCKETWRIGHT_MIN_AGE = '2d'
+    try {
+      const fromEnv = await runInProcess<CompactResult>(['compact', root, '--config', config, '--dry-run', '--json'])
+      expect(fromEnv.result!.partitions[0].status).toBe('would-compact')
+      const fromFlag = await runInProcess<CompactResult>(['compact', root, '--config', config, '--min-age', '5d', '--dry-run', '--json'])
+      expect(fromFlag.result!.partitions[0].status).toBe('too-recent')
+    } finally {
+      delete process.env.BUCKETWRIGHT_MIN_AGE
+    }
+  })
+
   it('splits partitions across --shard workers: each partition belongs to exactly one', async () => {
     for (let day = 2; day < 8; day++) await stagingDay(daysAgo(day), 2, 3, day * 100)
     const seen: string[] = []
@@ -210,11 +267,15 @@ describe('compact fails safe (the built binary)', () => {
     const day = daysAgo(2)
     const inputs = await stagingDay(day, 7, 10)
     const before = await snapshot(inputs)
-    const crashed = await runCli(['compact', root, '--delete-batch', '3', '--json'], {env: {BUCKETWRIGHT_TEST_CRASH_AT: point}})
+    const tmp = await tempDir('bw-crash-tmp-')
+    const crashed = await runCli(['compact', root, '--delete-batch', '3', '--json'], {env: {BUCKETWRIGHT_TEST_CRASH_AT: point, TMPDIR: tmp}})
     expect(crashed.code).not.toBe(0)
     expect(crashed.stdout).toBe('')
-    const rerun = await runCli(['compact', root, '--delete-batch', '3', '--json'])
+    // SIGKILL leaves the run's temp root behind; the rerun removes it with its own.
+    expect(await fs.readdir(tmp)).toEqual([expect.stringMatching(/^bw-compact-\d+-/)])
+    const rerun = await runCli(['compact', root, '--delete-batch', '3', '--json'], {env: {TMPDIR: tmp}})
     expect(rerun.code).toBe(0)
+    expect(await fs.readdir(tmp)).toEqual([])
     const [partition] = (JSON.parse(rerun.stdout) as CompactResult).partitions
     expect(partition.status).toBe('compacted')
     expect(await keysOf(storage)).toEqual([`_manifests/compacted/${day}.parquet.json`, `_manifests/staging/${day}/_compaction.json`, `compacted/${day}.parquet`])
@@ -256,5 +317,49 @@ describe('compact fails safe (the built binary)', () => {
     // The re-created file was kept by the recovery and merged by the next cycle of the same run: all rows, once.
     expect(await keysOf(storage, `staging/${day}/`)).toEqual([])
     expect(await rowDifference([...before, ...again], files([`compacted/${day}.parquet`]))).toBe(0)
+  })
+
+  it('a verified output that went missing before the inputs were deleted stops the rerun: exit 3, inputs kept', async () => {
+    const day = daysAgo(2)
+    const inputs = await stagingDay(day, 4, 10)
+    expect((await runCli(['compact', root], {env: {BUCKETWRIGHT_TEST_CRASH_AT: 'after-verified'}})).code).not.toBe(0)
+    await fs.rm(storage.pathOf(`compacted/${day}.parquet`))
+    const rerun = await runCli(['compact', root, '--json'])
+    expect(rerun.code).toBe(3)
+    expect((JSON.parse(rerun.stdout) as CompactResult).partitions[0]).toMatchObject({status: 'verification-failed', error: {code: 'COMPACT_OUTPUT_CHANGED'}})
+    expect(await keysOf(storage, 'staging/')).toEqual(inputs)
+  })
+
+  it('an unreadable input fails its partition only (exit 1, the object named), other partitions still compact', async () => {
+    const bad = daysAgo(3)
+    const badInputs = [...(await stagingDay(bad, 2, 10)), `staging/${bad}/broken.parquet`]
+    await storage.write(badInputs[2], 'not parquet at all')
+    await stagingDay(daysAgo(2), 3, 10, 500)
+    const run = await runCli(['compact', root, '--json'])
+    expect(run.code).toBe(1)
+    const result = JSON.parse(run.stdout) as CompactResult
+    const failed = result.partitions.find((entry) => entry.date === bad)!
+    expect(failed.status).toBe('failed')
+    expect(failed.error).toMatchObject({code: 'MERGE_FAILED', nextSteps: [expect.stringContaining('no input of')]})
+    expect(failed.error?.message).toContain('broken.parquet')
+    expect(failed.error?.message).not.toContain('\n')
+    expect(result.partitions.find((entry) => entry.date === daysAgo(2))?.status).toBe('compacted')
+    expect(await keysOf(storage, `staging/${bad}/`)).toEqual(badInputs)
+  })
+
+  it('takes a run lock: a second run of the same job while one is running stops, changing nothing', async () => {
+    const inputs = await stagingDay(daysAgo(2), 3, 10)
+    const cache = await tempDir('bw-cache-')
+    const {acquireRunLock} = await import('../../src/plugins/core/index.js')
+    const lock = await acquireRunLock(path.join(cache, 'locks'), `compact ${storage.uri} shard 0/1`)
+    try {
+      const run = await runCli(['compact', root, '--json'], {env: {BUCKETWRIGHT_CACHE_DIR: cache}})
+      expect(run.code).toBe(1)
+      expect(JSON.parse(run.stdout).error.code).toBe('JOB_RUNNING')
+      expect(await keysOf(storage, 'staging/')).toEqual(inputs)
+    } finally {
+      await lock.release()
+    }
+    expect((await runCli(['compact', root], {env: {BUCKETWRIGHT_CACHE_DIR: cache}})).code).toBe(0)
   })
 })

@@ -7,7 +7,7 @@ import {type CompactResult, openStorage, readCompactionManifest, type Storage} f
 import {runCli, runInProcess} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, s3Env, useS3Env} from '../helpers/s3.js'
-import {codecOf, columnTypes, daysAgo, keysOf, localCopies, putNdjson, putParquet, rowDifference, rowSummary} from './fixtures.js'
+import {codecOf, columnTypes, daysAgo, keysOf, localCopies, putNdjson, putParquet, removeTempDirs, rowDifference, rowSummary, tempDir} from './fixtures.js'
 
 let bucket: string
 let prefixCount = 0
@@ -19,6 +19,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await Promise.all(opened.map((storage) => storage.close()))
+  await removeTempDirs()
 })
 
 /** A fresh dataset root in the test bucket. */
@@ -41,7 +42,7 @@ describe('compact on S3 (loopback server)', () => {
     const day = daysAgo(2)
     const inputs = await stagingDay(storage, day, 60, 25)
     const before = await localCopies(storage, inputs)
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-compact-tmp-'))
+    const tmp = await tempDir('bw-compact-tmp-')
 
     const run = await runCli(['compact', uri, '--json', '--disk-budget', '50MB', '--memory-limit', '256MB'], {env: {...s3Env(), TMPDIR: tmp}})
     expect(run.code, run.stderr).toBe(0)
@@ -122,6 +123,34 @@ describe('compact on S3 (loopback server)', () => {
     expect(await keysOf(storage)).toEqual([`_manifests/compacted/${day}.parquet.json`, `_manifests/staging/${day}/_compaction.json`, `compacted/${day}.parquet`])
     expect(await rowDifference([...first, ...late], await localCopies(storage, [`compacted/${day}.parquet`]))).toBe(0)
     expect((await readCompactionManifest(storage, {id: `staging/${day}/`, layout: 'staging', prefixes: []}))?.state).toBe('done')
+  })
+
+  it('an object that arrives after the listing is not deleted, and is merged with the compacted file next run', async () => {
+    const {uri, storage} = await dataset()
+    const day = daysAgo(2)
+    const before = await localCopies(storage, await stagingDay(storage, day, 5, 8))
+    const {Compactor} = await import('../../src/plugins/core/compact/compactor.js')
+    const {partitionScheme} = await import('../../src/plugins/core/compact/layout.js')
+    const options = {minAgeMs: 86_400_000, timeZone: 'UTC', minFiles: 2, targetSizeBytes: 128e6, memoryLimitBytes: 512e6, diskBudgetBytes: 1e9, dryRun: false, shard: {index: 0, count: 1}, strategy: 'single-pass' as const, deleteBatchSize: 1000, now: new Date(), tool: {name: 'bucketwright', version: 'test'}}
+    const compactor = new Compactor(storage, partitionScheme(), options)
+    const [summary] = await compactor.discover()
+    const late = `staging/${day}/batch_late.parquet`
+    await putParquet(storage, `_later/${late}`, 9000, 4)
+    let arrival: Promise<void> | undefined
+    const result = await compactor.compact(summary, (message) => {
+      // Arrives (server-side copy) while the merged file is being verified.
+      if (message === 'verifying' && !arrival) arrival = storage.copy(`_later/${late}`, late)
+    })
+    await arrival
+    await compactor.close()
+    expect(result).toMatchObject({status: 'compacted', rows: 40, deleted: 5})
+    expect(await keysOf(storage, `staging/${day}/`)).toEqual([late])
+    const lateRows = await localCopies(storage, [late])
+
+    const next = await runInProcess<CompactResult>(['compact', uri, '--json'])
+    expect(next.result!.partitions[0]).toMatchObject({status: 'compacted', rows: 44, deleted: 1})
+    expect(await keysOf(storage, 'staging/')).toEqual([])
+    expect(await rowDifference([...before, ...lateRows], await localCopies(storage, [`compacted/${day}.parquet`]))).toBe(0)
   })
 
   it.each(['after-merge', 'after-upload', 'mid-delete'])('a crash %s on S3 is finished by the rerun: nothing lost, nothing doubled', async (point) => {

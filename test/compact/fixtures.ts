@@ -8,6 +8,19 @@ import {gzipSync} from 'node:zlib'
 import {dayIn, type Storage} from '../../src/plugins/core/index.js'
 
 let connection: DuckDBConnection | undefined
+const tempDirs: string[] = []
+
+/** A fresh temp directory, removed by {@link removeTempDirs} (call it in the suite's afterAll). */
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix))
+  tempDirs.push(dir)
+  return dir
+}
+
+/** Removes every directory {@link tempDir} made. */
+export async function removeTempDirs(): Promise<void> {
+  await Promise.all(tempDirs.splice(0).map((dir) => fs.rm(dir, {recursive: true, force: true})))
+}
 
 /** A DuckDB of the test itself, separate from the one compact opens. */
 export async function testDuck(): Promise<DuckDBConnection> {
@@ -66,7 +79,7 @@ export async function keysOf(storage: Storage, prefix = ''): Promise<string[]> {
 
 /** Copies objects to local files (so the test's DuckDB can read S3 objects too); returns their paths. */
 export async function localCopies(storage: Storage, keys: string[]): Promise<string[]> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-inspect-'))
+  const dir = await tempDir('bw-inspect-')
   const out: string[] = []
   for (const [index, key] of keys.entries()) {
     const file = path.join(dir, `${index}-${path.basename(key)}`)
@@ -82,7 +95,7 @@ export function relationOf(files: string[]): string {
   const json = files.filter((file) => !file.endsWith('.parquet'))
   const parts: string[] = []
   if (parquet.length > 0) parts.push(`SELECT * FROM read_parquet([${parquet.map(quote).join(', ')}], union_by_name = true, hive_partitioning = false)`)
-  if (json.length > 0) parts.push(`SELECT * FROM read_json([${json.map(quote).join(', ')}], union_by_name = true, hive_partitioning = false, sample_size = -1)`)
+  if (json.length > 0) parts.push(`SELECT * FROM read_json([${json.map(quote).join(', ')}], union_by_name = true, hive_partitioning = false, sample_size = -1, dateformat = 'disabled', timestampformat = 'disabled')`)
   return `(${parts.join(' UNION ALL BY NAME ')})`
 }
 

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {ageCheck, parseDuration, parseSize, partitionScheme, startOfDay} from '../../src/plugins/core/index.js'
+import {ageCheck, partitionScheme, startOfDay} from '../../src/plugins/core/index.js'
+import {parseDuration, parseSize} from '../../src/plugins/core/command/units.js'
 import {isHiddenKey, pendingKeyFor} from '../../src/plugins/core/compact/layout.js'
 
 describe('partition layouts', () => {
@@ -65,12 +66,12 @@ describe('age, sizes and durations', () => {
   })
 
   it('parses sizes and durations, and rejects nonsense with a usage error', () => {
-    expect(parseSize('128MB', 'target-size')).toBe(128e6)
-    expect(parseSize('1GiB', 'memory-limit')).toBe(1024 ** 3)
-    expect(parseSize('512m', 'memory-limit')).toBe(512 * 1024 ** 2)
-    expect(parseDuration('36h', 'min-age')).toBe(36 * 3_600_000)
-    expect(parseDuration('2', 'min-age')).toBe(2 * 86_400_000)
-    expect(() => parseSize('lots', 'target-size')).toThrow(/--target-size "lots" is not a size/)
-    expect(() => parseDuration('1w', 'min-age')).toThrow(/not a duration/)
+    expect(parseSize('128MB', {flag: 'target-size'})).toBe(128e6)
+    expect(parseSize('1GiB', {flag: 'memory-limit'})).toBe(1024 ** 3)
+    expect(parseSize('512m', {flag: 'memory-limit'})).toBe(512 * 1024 ** 2)
+    expect(parseDuration('36h', {flag: 'min-age', defaultUnit: 'd'})).toBe(36 * 3_600_000)
+    expect(parseDuration('2', {flag: 'min-age', defaultUnit: 'd'})).toBe(2 * 86_400_000)
+    expect(() => parseSize('lots', {flag: 'target-size'})).toThrow(/--target-size "lots" is not a size/)
+    expect(() => parseDuration('1y', {flag: 'min-age', defaultUnit: 'd'})).toThrow(/--min-age "1y" is not a duration/)
   })
 })

@@ -6,7 +6,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type DuckDB, LocalStorage, openDuckDB, openStorage, Spool, type Storage} from '../../src/plugins/core/index.js'
 import {inspectParquet, mergeToParquet, type MergeSource, sameChecksum} from '../../src/plugins/core/compact/merge.js'
 import {createTestBucket, s3Endpoint, useS3Env} from '../helpers/s3.js'
-import {putNdjson, putParquet, query, relationOf} from './fixtures.js'
+import {putNdjson, putParquet, query, relationOf, removeTempDirs, tempDir} from './fixtures.js'
 
 let dir: string
 let storage: LocalStorage
@@ -26,6 +26,7 @@ beforeAll(async () => {
   db = await openDuckDB({memoryLimit: '256MB', threads: 2})
 })
 afterAll(async () => {
+  await removeTempDirs()
   await db.close()
   await fs.rm(dir, {recursive: true, force: true})
 })
@@ -43,6 +44,7 @@ describe('mergeToParquet', () => {
     for (const strategy of ['single-pass', 'two-pass'] as const) {
       const merged = await mergeToParquet(db, sources, path.join(dir, `out-${strategy}`), {targetSizeBytes: 128e6, strategy})
       expect(merged.inputs, strategy).toEqual(expected)
+      expect(merged.footerRows).toBeUndefined()
       expect(merged.files).toHaveLength(1)
       const written = await inspectParquet(db, merged.files[0])
       expect(sameChecksum(written.checksum, merged.inputs)).toBe(true)
@@ -54,6 +56,9 @@ describe('mergeToParquet', () => {
     const base = await independentChecksum(files)
     expect(await independentChecksum([...files].reverse())).toEqual(base)
     const merged = await mergeToParquet(db, sources.slice(0, 4), path.join(dir, 'out-check'), {targetSizeBytes: 128e6, strategy: 'single-pass'})
+    // All-Parquet inputs also get a row count from their footers, independent of the scan.
+    expect(merged.footerRows).toBe(1200)
+    expect(merged.inputs.rows).toBe(1200)
     const file = merged.files[0]
     const variant = async (sql: string) => {
       const target = path.join(dir, `variant-${Math.random()}.parquet`)
@@ -88,7 +93,7 @@ describe('Spool (S3 objects → local files for DuckDB)', () => {
   afterAll(async () => s3.close())
 
   it('fetches many objects concurrently into one directory, keeps files of equal base names apart, and cleans up', async () => {
-    const tempRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-spool-root-'))
+    const tempRoot = await tempDir('bw-spool-root-')
     const spool = new Spool(s3, {tempRoot, budgetBytes: 10_000})
     const objects = Array.from({length: 20}, (_, index) => ({key: `same/${index}/data.ndjson`}))
     const files = await spool.paths(objects, 8)

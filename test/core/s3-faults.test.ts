@@ -69,10 +69,15 @@ describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
     proxy.plan = (r) => (r.method === 'PUT' && r.url.includes('partNumber=2') ? INTERNAL : {type: 'pass'})
     const error = await storage.write('retry/aborted.bin', body).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(RemoteError)
-    expect(proxy.count((r) => r.method === 'DELETE' && r.url.includes('uploadId='))).toBe(1)
-    const {ListMultipartUploadsCommand} = await import('@aws-sdk/client-s3')
-    const uploads = await (direct as S3Storage).client.send(new ListMultipartUploadsCommand({Bucket: bucket}))
-    expect(uploads.Uploads ?? []).toEqual([])
+    const aborts = proxy.requests.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId='))
+    expect(aborts).toHaveLength(1)
+    // The aborted upload is gone at the server: a part sent to it now is refused.
+    const uploadId = new URL(aborts[0].url, 'http://x').searchParams.get('uploadId')!
+    const {UploadPartCommand} = await import('@aws-sdk/client-s3')
+    const late = await (direct as S3Storage).client
+      .send(new UploadPartCommand({Bucket: bucket, Key: 'retry/aborted.bin', UploadId: uploadId, PartNumber: 3, Body: Buffer.from('late')}))
+      .catch((e: Error) => e)
+    expect((late as Error).name).toBe('NoSuchUpload')
     expect(await direct.head('retry/aborted.bin')).toBeUndefined()
   })
 

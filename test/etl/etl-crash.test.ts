@@ -24,7 +24,8 @@ function listDir(dir: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir) : []
 }
 
-describe('etl survives a crash mid-segment and runs side by side with another etl', () => {
+// Heavy suites (several CLI runs, real Postgres): generous timeouts for a shared, loaded machine.
+describe('etl survives a crash mid-segment and runs side by side with another etl', {timeout: 240_000}, () => {
   let server: {url: string; stop: () => Promise<void>}
   let client: pg.Client
   const temp: string[] = []
@@ -69,9 +70,9 @@ describe('etl survives a crash mid-segment and runs side by side with another et
     const written = () => fs.existsSync(tickerDir) && (fs.readdirSync(tickerDir, {recursive: true}) as string[]).some((name) => path.basename(name) === 'part_segment_20260809T21_1.parquet')
     await killWhen(['etl', root, '--source', 'coinbase', '--to', root], written)
     expect(listDir(path.join(root, 'processed/coinbase/market_trades')).length > 0 && (fs.readdirSync(path.join(root, 'processed/coinbase/market_trades'), {recursive: true}) as string[]).some((name) => name.endsWith('part_segment_20260809T21_1.parquet'))).toBe(false)
-    // Segment 1 was in hand; segment 2 may have been claimed already (it is decoded while 1 is written).
+    // Segment 1 was in hand; segments 2 and 3 may have been claimed already (decoded while 1 is written).
     expect(listDir(processing)).toContain('segment_20260809T21_1.ndjson')
-    expect(listDir(processing).every((name) => ['segment_20260809T21_1.ndjson', 'segment_20260809T21_2.ndjson'].includes(name))).toBe(true)
+    expect(listDir(processing).every((name) => ['segment_20260809T21_1.ndjson', 'segment_20260809T21_2.ndjson', 'segment_20260809T21_3.ndjson'].includes(name))).toBe(true)
     const rerun = await runCli(['etl', root, '--source', 'coinbase', '--to', root, '--stale-after', '0s', '--json'])
     expect(rerun.code).toBe(0)
     expect(JSON.parse(rerun.stdout).segments.map((segment: {segment: string}) => segment.segment)).toEqual(Object.keys(bodies).slice(1))

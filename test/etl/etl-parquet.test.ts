@@ -33,7 +33,7 @@ function segments(): {bodies: Record<string, string>; good: string[]} {
   }
 }
 
-describe.each(['local', 's3'] as const)('etl to Parquet on %s storage', (kind) => {
+describe.each(['local', 's3'] as const)('etl to Parquet on %s storage', {timeout: 180_000}, (kind) => {
   let root: string
   let location: string
   let bucket = ''

@@ -11,7 +11,7 @@ import {runCli, runInProcess} from '../helpers/cli.js'
 import {startPostgres} from '../helpers/postgres.js'
 import {advancedTradeFrames, cut, exchangeFrames, expectedCounts, putSegments, sumCounts} from './fixtures.js'
 
-describe('etl to Postgres', () => {
+describe('etl to Postgres', {timeout: 180_000}, () => {
   let server: {url: string; stop: () => Promise<void>}
   let client: pg.Client
   let root: string

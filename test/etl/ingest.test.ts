@@ -44,7 +44,7 @@ function startIngest(args: string[], env: Record<string, string> = {}) {
   return {child, done}
 }
 
-describe('ingest', () => {
+describe('ingest', {timeout: 180_000}, () => {
   const lines = fs.readFileSync(CAPTURE, 'utf8').split('\n').filter(Boolean)
 
   it('rotates by size: no segment over the limit, every line once, in order, nothing left active', async () => {

@@ -11,6 +11,7 @@ import {createTestBucket, s3Env, testS3Client} from '../helpers/s3.js'
 
 const EXAMPLE = path.join(ROOT, 'examples', 'plugin-clinicaltrials')
 const BROKEN = path.join(ROOT, 'test', 'fixtures', 'plugin-broken')
+const INVALID = path.join(ROOT, 'test', 'fixtures', 'plugin-invalid')
 const REAL = path.resolve(ROOT, '..', 'shared', 'real-data', 'clinicaltrials')
 const STUDIES = ['NCT00973089.json', 'NCT05594173.json', 'NCT06171568.json']
 
@@ -140,10 +141,18 @@ describe('data-source plugins in a real CLI installation', () => {
 
   it('a plugin that throws while loading is reported by name; the other sources still work', async () => {
     expect((await cli(['plugins', 'link', BROKEN, '--no-install'])).code).toBe(0)
+    expect((await cli(['plugins', 'link', INVALID, '--no-install'])).code).toBe(0)
     const run = await cli(['sources', '--json'])
     expect(run.code).toBe(0)
     const listing = JSON.parse(run.stdout) as SourcesJson
-    expect(listing.brokenPlugins).toEqual([{plugin: 'bucketwright-plugin-broken', message: expect.stringContaining('libctgov.so')}])
+    expect(listing.brokenPlugins).toEqual(
+      expect.arrayContaining([
+        {plugin: 'bucketwright-plugin-broken', message: expect.stringContaining('libctgov.so')},
+        {plugin: 'bucketwright-plugin-invalid', message: 'a source must have a name, a layout and a decode function'},
+      ]),
+    )
+    expect(listing.brokenPlugins).toHaveLength(2)
+    expect(listing.sources.map((source) => source.name)).not.toContain('half-done')
     expect(listing.sources.map((source) => source.name)).toEqual(expect.arrayContaining(['clinicaltrials', 'wydot-bsm']))
     const text = await cli(['sources'])
     expect(text.stdout).toMatch(/^clinicaltrials\s+bucketwright-plugin-clinicaltrials@0\.1\.0\s+ClinicalTrials/m)
@@ -158,6 +167,7 @@ describe('data-source plugins in a real CLI installation', () => {
     expect(unknown.code).toBe(2)
     expect(JSON.parse(unknown.stdout).error.nextSteps.join('\n')).toMatch(/bucketwright-plugin-broken failed to load/)
     expect((await cli(['plugins', 'unlink', 'bucketwright-plugin-broken'])).code).toBe(0)
+    expect((await cli(['plugins', 'unlink', 'bucketwright-plugin-invalid'])).code).toBe(0)
   })
 
   it('plugins install file:<dir> (npm, no registry needed for a plugin without dependencies) and uninstall', async () => {

@@ -148,7 +148,7 @@ describe('upload-daemon in the foreground', () => {
     await writeStable(path.join(root, bucket, 'big.bin'), big)
     proxy.latencyMs = 400
     const from = proxy.requests.length
-    const daemon = foreground(['-d', root, '-i', '60', '--endpoint', proxy.endpoint])
+    const daemon = foreground(['-d', root, '-i', '60', '--multipart-threshold', '8', '--endpoint', proxy.endpoint])
     await until('a part upload', () => proxy.requests.slice(from).some((request) => request.method === 'PUT' && request.url.includes('partNumber=')))
     daemon.child.kill('SIGTERM')
     expect(await daemon.exited).toBe(0)
@@ -167,7 +167,7 @@ describe('upload-daemon in the foreground', () => {
     for (const [name, content] of files) await writeStable(path.join(root, bucket, name), content)
     proxy.latencyMs = 150
     let from = proxy.requests.length
-    const daemon = foreground(['-d', root, '-i', '60', '--concurrency', '4', '--endpoint', proxy.endpoint])
+    const daemon = foreground(['-d', root, '-i', '60', '--concurrency', '4', '--multipart-threshold', '8', '--endpoint', proxy.endpoint])
     await until('a part upload', () => proxy.requests.slice(from).some((request) => request.method === 'PUT' && request.url.includes('partNumber=')))
     daemon.child.kill('SIGKILL')
     await daemon.exited
@@ -186,7 +186,7 @@ describe('upload-daemon in the foreground', () => {
 
     proxy.latencyMs = 0
     from = proxy.requests.length
-    const rerun = foreground(['--once', '-d', root, '--endpoint', proxy.endpoint])
+    const rerun = foreground(['--once', '-d', root, '--multipart-threshold', '8', '--endpoint', proxy.endpoint])
     expect(await rerun.exited).toBe(0)
     for (const [name, content] of files) {
       expect(existsSync(path.join(root, bucket, name))).toBe(false)

@@ -6,6 +6,7 @@ import {mkdir, readFile, stat, symlink, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {runCli} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, TEST_CREDENTIALS, testS3Client} from '../helpers/s3.js'
 import {bucketKeys, makeRoot, objectBody, runDaemon, writeStable} from './helpers.js'
@@ -180,7 +181,7 @@ describe('upload-daemon --once', () => {
     const bucket = await createTestBucket('bw-daemon')
     const big = randomBytes(9 * 1024 * 1024 + 123)
     await writeStable(path.join(root, bucket, 'big.bin'), big)
-    const run = await runDaemon(['--once', '-d', root])
+    const run = await runDaemon(['--once', '-d', root, '--multipart-threshold', '8'])
     expect(run.result).toMatchObject({counters: {uploaded: 1}})
     expect(run.stderr).toMatch(/big\.bin .*multipart, verified/)
     expect((await objectBody(client, bucket, 'big.bin'))?.equals(big)).toBe(true)
@@ -191,9 +192,29 @@ describe('upload-daemon --once', () => {
     await writeStable(path.join(root, bucket, 'big.bin'), big)
     await new Upload({client: leanClient, params: {Bucket: bucket, Key: 'other.bin', Body: big}, partSize: 5 * 1024 * 1024}).done()
     await writeStable(path.join(root, bucket, 'other.bin'), changed)
-    const again = await runDaemon(['--once', '-d', root, '--json'])
+    const again = await runDaemon(['--once', '-d', root, '--multipart-threshold', '8', '--json'])
     expect(again.result).toMatchObject({counters: {alreadyThere: 1, uploaded: 1}})
     expect((await objectBody(client, bucket, 'other.bin'))?.equals(changed)).toBe(true)
+  })
+
+  it('sends files up to --multipart-threshold in one PUT, and switches to multipart when the store refuses the size (413)', async () => {
+    const root = await makeRoot()
+    const bucket = await createTestBucket('bw-daemon')
+    // The loopback server refuses single PUT bodies above 11 MiB, as some S3-compatible stores do.
+    const medium = randomBytes(3 * 1024 * 1024 + 5)
+    const large = randomBytes(12 * 1024 * 1024 + 9)
+    await writeStable(path.join(root, bucket, 'medium.bin'), medium)
+    await writeStable(path.join(root, bucket, 'large.bin'), large)
+    const from = proxy.requests.length
+    const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint])
+    expect(run.result).toMatchObject({counters: {uploaded: 2, failed: 0}})
+    expect(run.stderr).toMatch(/Uploaded .*medium\.bin .*\(3\.0 MiB, verified/)
+    expect(run.stderr).toMatch(/Uploaded .*large\.bin .*multipart, verified/)
+    expect((await objectBody(client, bucket, 'medium.bin'))?.equals(medium)).toBe(true)
+    expect((await objectBody(client, bucket, 'large.bin'))?.equals(large)).toBe(true)
+    const requests = seen(bucket, from)
+    expect(requests.filter((request) => request.startsWith('PUT') && request.endsWith('/medium.bin'))).toHaveLength(1)
+    expect(requests.filter((request) => request.startsWith('PUT') && request.includes('/large.bin?') && request.includes('partNumber='))).toHaveLength(2)
   })
 
   it('retries through injected faults (503 SlowDown, 500, connection resets) and loses nothing', async () => {
@@ -243,6 +264,22 @@ describe('upload-daemon --once', () => {
     expect(await bucketKeys(client, bucket)).toEqual(['fine.txt', 'stubborn.txt'])
   })
 
+  it('missing permission: an ERROR naming the IAM action, the file kept', async () => {
+    const root = await makeRoot()
+    const bucket = await createTestBucket('bw-daemon')
+    await writeStable(path.join(root, bucket, 'denied.txt'), 'denied')
+    proxy.plan = ({method}) => (method === 'PUT' ? {type: 'status', status: 403, code: 'AccessDenied'} : {type: 'pass'})
+    try {
+      const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint])
+      expect(run.exitCode).toBe(0)
+      expect(run.stderr).toMatch(/ERROR Upload of .*denied\.txt .*failed, retried next scan: Access denied: PutObject .*Grant the identity in use s3:PutObject on arn:aws:s3:::bw-daemon-[0-9a-f]+\/denied\.txt/)
+    } finally {
+      proxy.plan = () => ({type: 'pass'})
+    }
+    expect(existsSync(path.join(root, bucket, 'denied.txt'))).toBe(true)
+    expect(await bucketKeys(client, bucket)).toEqual([])
+  })
+
   it('logs JSON lines with --log-format json', async () => {
     const root = await makeRoot()
     const bucket = await createTestBucket('bw-daemon')
@@ -250,6 +287,14 @@ describe('upload-daemon --once', () => {
     const run = await runDaemon(['--once', '-d', root, '--log-format', 'json'])
     const lines = run.stderr.trim().split('\n').map((line) => JSON.parse(line) as {level: string; message: string; key?: string})
     expect(lines.find((line) => line.key === 'j.txt')).toMatchObject({level: 'info', message: expect.stringMatching(/^Uploaded /)})
+  })
+
+  it('-h prints the help, with the flags and environment variables of the specification', async () => {
+    const run = await runCli(['upload-daemon', '-h'])
+    expect(run.code).toBe(0)
+    for (const text of ['-i, --interval', 'S3_UPLOAD_INTERVAL', '-d, --directory', 'S3_ROOT_DIR', '-r, --region', 'AWS_REGION', '-p, --profile', 'AWS_PROFILE', '-s, --stability', 'FILE_STABILITY_SECONDS', 'default: eu-west-1', 'default: output/s3']) {
+      expect(run.stdout).toContain(text)
+    }
   })
 
   it('prints a systemd unit with the settings as environment', async () => {

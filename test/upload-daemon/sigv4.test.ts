@@ -21,9 +21,10 @@ class NodeSha256 {
 // The lean signer must produce exactly the Authorization header of the AWS SDK's own signer, or S3 refuses every
 // upload of the fast path. Paths are already S3-encoded (as FastS3 builds them).
 describe('S3RequestSigner', () => {
-  const cases = [
+  const cases: {name: string; method: string; path: string; headers: Record<string, string>; query?: Record<string, string>}[] = [
     {name: 'plain PUT', method: 'PUT', path: '/bucket-a/p/d0/f0001.json', headers: {'content-length': '2000', 'content-md5': 'XrY7u+Ae7tCTyyK7j1rNww==', 'x-amz-checksum-crc32': 'NSRBwg=='}},
     {name: 'HEAD with checksum mode', method: 'HEAD', path: '/bucket-a/some%20key%281%29.txt', headers: {'x-amz-checksum-mode': 'ENABLED'}},
+    {name: 'UploadPart with a query string', method: 'PUT', path: '/b/big.bin', headers: {'content-length': '8388608', 'content-md5': 'IkwGXSbS2tIF7WS1mL/GRQ=='}, query: {uploadId: 'VXBsb2FkIElE/+=x y', partNumber: '12'}},
     {name: 'unicode and reserved characters', method: 'PUT', path: '/b/%C3%A9t%C3%A9/a%2Bb%3Dc%26d%21.bin', headers: {'content-length': '0', 'content-md5': '1B2M2Y8AsgTpgAmY7PhCfg=='}},
   ]
   for (const credentials of [{accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'}, {accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret', sessionToken: 'FwoGZXIvYXdzEJr//////////token=='}]) {
@@ -33,10 +34,10 @@ describe('S3RequestSigner', () => {
         const host = 's3.eu-west-1.amazonaws.com'
         const reference = new SignatureV4({credentials, region: 'eu-west-1', service: 's3', sha256: NodeSha256 as never, uriEscapePath: false, applyChecksum: false})
         const expected = await reference.sign(
-          {method: c.method, protocol: 'https:', hostname: host, path: c.path, query: {}, headers: {...c.headers, host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD'}},
+          {method: c.method, protocol: 'https:', hostname: host, path: c.path, query: c.query ?? {}, headers: {...c.headers, host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD'}},
           {signingDate: now},
         )
-        const ours = new S3RequestSigner('eu-west-1').sign({method: c.method, host, path: c.path, headers: c.headers}, credentials, now)
+        const ours = new S3RequestSigner('eu-west-1').sign({method: c.method, host, path: c.path, headers: c.headers, query: c.query}, credentials, now)
         expect(ours.authorization).toBe(expected.headers.authorization)
         expect(ours['x-amz-date']).toBe(expected.headers['x-amz-date'])
         expect(ours['x-amz-security-token']).toBe(expected.headers['x-amz-security-token'])

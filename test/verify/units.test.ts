@@ -7,6 +7,7 @@ import {type AthenaDdlResult, LocalStorage} from '../../src/plugins/core/index.j
 import {hiveType} from '../../src/plugins/core/verify/athena.js'
 import {bucketOf, parseBucketKey} from '../../src/plugins/core/verify/buckets.js'
 import {findDrops, findGaps} from '../../src/plugins/core/verify/continuity.js'
+import {inventoryOutputs} from '../../src/plugins/core/verify/outputs.js'
 import {chooseSample, parseShare} from '../../src/plugins/core/verify/sample.js'
 import {parseCheckFile} from '../../src/plugins/core/verify/sql-checks.js'
 import {runInProcess} from '../helpers/cli.js'
@@ -40,6 +41,19 @@ describe('buckets', () => {
     const counts = [100, 110, 40, 105, 98, 10].map((records, i) => ({label: `b${i}`, records}))
     expect(findDrops(counts, {threshold: 0.5, window: 2}).map((drop) => drop.label)).toEqual(['b2'])
     expect(findDrops(counts, {threshold: 0.3, window: 2})).toEqual([])
+  })
+})
+
+describe('outputs', () => {
+  it('takes data files with a bucket in their key, not raw objects, manifests or temp files', async () => {
+    const storage = new LocalStorage(await tempDir())
+    const dataset = await buildDataset(storage, storage, {weeks: 2})
+    await storage.write('.bw-tmp-123', 'partial')
+    await storage.write('notes/readme.jsonl', '{}\n')
+    const inventory = await inventoryOutputs(storage)
+    expect(inventory.files.map((file) => [file.key, file.bucket.label, file.format, file.compression, Boolean(file.manifest)])).toEqual(dataset.weeks.map((week) => [`${week}.jsonl.gz`, week, 'jsonl', 'gzip', true]))
+    expect(inventory.unbucketed).toEqual(['notes/readme.jsonl'])
+    expect(inventory.kind).toBe('week')
   })
 })
 
@@ -95,7 +109,7 @@ describe('verify --athena-ddl', () => {
     const counts = result.queries.find((query) => query.name === 'counts-vs-manifests')!
     for (const week of dataset.weeks) expect(counts.sql).toContain(`('${week}', ${dataset.recordsPerWeek.get(week)})`)
     expect(result.queries.map((query) => query.name)).toEqual(['records-per-bucket', 'counts-vs-manifests', 'records-per-week', 'duplicates'])
-    expect(result.queries.find((query) => query.name === 'duplicates')!.sql).toContain('GROUP BY `vehicleID`, `snapshot_time`')
+    expect(result.queries.find((query) => query.name === 'duplicates')!.sql).toContain('GROUP BY "vehicleid", "snapshot_time"')
   })
 
   it('types every bustimes column', () => {

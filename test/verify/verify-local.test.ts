@@ -114,6 +114,14 @@ describe('verify (local)', () => {
     expect(check(result, 'integrity').status).toBe('pass')
   })
 
+  it('fails an output whose manifest is unreadable', async () => {
+    const week = dataset.weeks[1]!
+    await output.write(`_manifests/${week}.jsonl.gz.json`, '{"manifestVersion": 1, "outp')
+    const {result, exitCode} = await verify()
+    expect(exitCode).toBe(3)
+    expect(check(result, 'manifest-counts').summary).toBe(`${week}.jsonl.gz: its manifest _manifests/${week}.jsonl.gz.json is not a readable manifest`)
+  })
+
   it('catches duplicated records on the record key', async () => {
     const week = dataset.weeks[0]!
     await rewriteOutput(output, dataset.outputKey(week), (lines) => [...lines, ...lines.slice(0, 3)], {updateManifest: true})
@@ -148,6 +156,10 @@ describe('verify (local)', () => {
     expect(byPath.latitude).toMatchObject({keyword: 'type', count: Math.ceil((dataset.recordsPerWeek.get(week)! - 1) / 10), example: {value: 'north', where: `${week}.jsonl.gz:2`}})
     expect(byPath.vehicleID).toMatchObject({keyword: 'required', count: 1, example: {where: `${week}.jsonl.gz:5`}})
     expect(check(result, 'schema').summary).toContain('latitude must be number')
+    // Read on worker threads (default) or on the main thread: the same findings, the same examples.
+    const here = await verify('--scan-threads', '0')
+    expect(here.result.schema).toEqual(result.schema)
+    expect(here.result.buckets).toEqual(result.buckets)
   })
 
   it('fails a user SQL check that returns rows, from --check and from --check-file', async () => {
@@ -184,6 +196,20 @@ describe('verify (local)', () => {
     expect(check(relaxed.result, 'drops').status).toBe('pass')
   })
 
+  it('rejects a share that is not one, as a usage error', async () => {
+    const run = await runInProcess(['verify', output.pathOf(''), '--source', 'tinybus', '--sample', '150%'])
+    expect(run.exitCode).toBe(2)
+    expect(run.error?.message).toMatch(/"150%" is not a share: use a percentage such as 10%/)
+  })
+
+  it('fails with a next step when the location holds no outputs', async () => {
+    const empty = await tempDir()
+    const run = await runInProcess(['verify', empty, '--source', 'tinybus'])
+    expect(run.exitCode).toBe(1)
+    expect(run.error).toMatchObject({code: 'NO_OUTPUTS', message: expect.stringMatching(/^No outputs found under file:\/\//)})
+    expect((run.error as unknown as {nextSteps: string[]}).nextSteps[0]).toMatch(/output location/)
+  })
+
   it('prints a table naming the defect, and exits 3 from the built binary', async () => {
     await truncateOutput(output, dataset.outputKey(dataset.weeks[1]!))
     const run = await runCli(['verify', output.pathOf(''), '--source', 'tinybus'], {env: pluginEnv})
@@ -192,6 +218,10 @@ describe('verify (local)', () => {
     expect(run.stdout).toMatch(/PASS\s+duplicates/)
     expect(run.stdout).toMatch(/SKIP\s+raw-counts\s+no --raw location given/)
     expect(run.stdout).toContain('FAILED: 5 outputs')
+    // Not a terminal: progress as timestamped lines on stderr, only the table on stdout.
+    expect(run.stderr).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] INFO Verifying 5 outputs under file:\/\//m)
+    expect(run.stderr).toMatch(/INFO Read 2024-W03\.jsonl\.gz: 120/)
+    expect(run.stdout).not.toMatch(/INFO/)
     expect(run.stderr).toMatch(/ERROR Check integrity failed: 1 output\(s\) unreadable: 2024-W02\.jsonl\.gz \(the gzip stream ends early/)
     const json = await runCli(['verify', output.pathOf(''), '--source', 'tinybus', '--json'], {env: pluginEnv})
     expect(json.code).toBe(3)

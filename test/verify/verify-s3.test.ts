@@ -80,4 +80,17 @@ describe('verify (S3, loopback server)', () => {
     // Under --json only the failed checks are logged on stderr, not progress.
     expect(stderr.trim().split('\n').every((line) => line.includes('ERROR Check'))).toBe(true)
   })
+
+  it('counts schema violations and fails a user SQL check on S3', async () => {
+    const week = dataset.weeks[2]!
+    await rewriteOutput(output, dataset.outputKey(week), (lines) => lines.map((line, i) => (i < 4 ? JSON.stringify({...JSON.parse(line), longitude: 'west', latitude: 12.5}) : line)), {updateManifest: true})
+    const {result, exitCode} = await verify('--check', '-- name: in-portland\nSELECT vehicleID, latitude FROM records WHERE latitude < 40')
+    expect(exitCode).toBe(3)
+    expect(failing(result)).toEqual(['schema', 'sql:in-portland'])
+    expect(result.schema.violations).toEqual([expect.objectContaining({path: 'longitude', keyword: 'type', count: 4, example: {value: 'west', where: `${week}.jsonl.gz:1`}})])
+    expect(result.checks.find((check) => check.name === 'sql:in-portland')!.details).toMatchObject({rows: 4})
+    const withFile = await verify('--check', 'SELECT filename, vehicleID FROM records WHERE latitude < 40')
+    expect((withFile.result.checks.at(-1)!.details.examples as {filename: string}[]).map((row) => row.filename)).toEqual(Array.from({length: 4}, () => `${week}.jsonl.gz`))
+    expect(result.buckets.find((entry) => entry.key === week)).toMatchObject({status: 'failed', schemaInvalid: 4})
+  })
 })

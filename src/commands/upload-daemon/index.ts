@@ -44,6 +44,7 @@ Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in 
         includeTemp: flags['include-temp'],
         bucketMap: settings.bucketMapping,
         partSize: 8 * 1024 * 1024,
+        singlePutLimit: flags['multipart-threshold'] * 1024 * 1024,
         once: flags.once,
         connection: this.storageOptions(),
         logger: this.logger,

@@ -1,4 +1,4 @@
-import type {GeneratedObject, GenerateOptions} from '../core/index.js'
+import {type GeneratedObject, type GenerateOptions, seededRandom} from '../core/index.js'
 import {bustimesLayout, REPR_CUTOFF_TIME} from './layout.js'
 import {formatFloat} from './python-literal.js'
 
@@ -43,20 +43,8 @@ interface Vehicle {
   trip: number
 }
 
-/** mulberry32: a small, fast, seedable PRNG (deterministic output for a seed). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
 function fleet(seed: number): Vehicle[] {
-  const random = prng(seed ^ 0x9e3779b9)
+  const random = seededRandom(seed ^ 0x9e3779b9)
   const vehicles: Vehicle[] = []
   let busId = 2901
   let railId = 101
@@ -184,7 +172,7 @@ export async function* generateBustimes(options: GenerateOptions): AsyncIterable
   const to = options.range.to.getTime()
   let index = 0
   for (let slot = Math.ceil(from / every) * every; slot < to; slot += every, index++) {
-    const random = prng((options.seed * 2_654_435_761) ^ Math.floor(slot / 1000))
+    const random = seededRandom((options.seed * 2_654_435_761) ^ Math.floor(slot / 1000))
     // The Lambda fired a few seconds into its minute; never so late that keys could collide or reorder.
     const jitterSeconds = Math.min(5, Math.floor(every / 2000))
     const now = Math.min(slot + Math.floor(random() * jitterSeconds) * 1000, to - 1)

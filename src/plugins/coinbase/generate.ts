@@ -1,17 +1,5 @@
 import type {GeneratedObject, GenerateOptions} from '../core/index.js'
-import {segmentKey, segmentName} from '../core/index.js'
-
-/** Deterministic 32-bit PRNG (mulberry32): the same seed gives the same frames on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+import {seededRandom, segmentKey, segmentName} from '../core/index.js'
 
 interface Product {
   id: string
@@ -59,7 +47,7 @@ function micros(ms: number, micro: number): string {
  * prices on a one-cent grid, per-product increasing trade ids. `rate` is frames per hour (default 36,000).
  */
 export async function* generateFrames(options: GenerateOptions): AsyncIterable<GeneratedObject> {
-  const random = prng(options.seed)
+  const random = seededRandom(options.seed)
   const rate = options.rate ?? 36_000
   const products: Product[] = [
     {id: 'BTC-USD', cents: 6_508_367, nextTradeId: 1_068_572_091, volume: 2867},

@@ -12,10 +12,13 @@ import {
   readLines,
   segmentLayout,
   type SourceRecord,
+  type SqlDecoder,
+  type SqlDecoding,
 } from '../core/index.js'
 import {CHANNELS, EXTRA_CHANNELS} from './channels.js'
 import {decodeFrame, type ExtraChannel, newFrameState} from './frames.js'
 import {generateFrames} from './generate.js'
+import {advancedTradeSql} from './sql.js'
 
 const EXTRAS = new Set<ExtraChannel>(['heartbeats', 'candles'])
 
@@ -24,7 +27,7 @@ const EXTRAS = new Set<ExtraChannel>(['heartbeats', 'candles'])
  * feed (`channel`, `timestamp`, `sequence_num`, `events[…]`) or the legacy Exchange feed (`type`). Records go to the
  * channels ticker, level2 and market_trades (heartbeats and candles with `keep=`), partitioned by product and date.
  */
-class CoinbaseSource implements DataSource, LineDecoder {
+class CoinbaseSource implements DataSource, LineDecoder, SqlDecoder {
   readonly name = 'coinbase'
   readonly description = 'Coinbase WebSocket frames (Advanced Trade and Exchange feeds) in NDJSON segments → ticker, level2, market_trades.'
   readonly layout = segmentLayout('coinbase')
@@ -80,6 +83,11 @@ class CoinbaseSource implements DataSource, LineDecoder {
       yield* out
       out.length = 0
     }
+  }
+
+  /** DuckDB decodes Advanced Trade segments itself for Parquet (the frame decoder handles everything else). */
+  sqlDecoding(file: string, prefix: string): SqlDecoding | undefined {
+    return this.keep.size === 0 ? advancedTradeSql(file, prefix) : undefined
   }
 
   generate(options: GenerateOptions): AsyncIterable<GeneratedObject> {

@@ -1,4 +1,4 @@
-import type {GeneratedObject, GenerateOptions, RawLayout} from '../core/index.js'
+import {type GeneratedObject, type GenerateOptions, type RawLayout, seededRandom} from '../core/index.js'
 
 /** Wyoming's bounds: every generated position lies inside them. */
 export const WYOMING = {minLatitude: 41, maxLatitude: 45, minLongitude: -111.05, maxLongitude: -104.05} as const
@@ -63,18 +63,6 @@ for (let i = 0; i + 1 < I80.length; i++) {
   ROUTE_LENGTH += length
 }
 
-/** mulberry32: small, fast, and the same sequence for a seed on every platform. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
 interface Vehicle {
   id: string
   distance: number
@@ -90,6 +78,9 @@ interface Vehicle {
   /** The path history is redrawn every few reports; it changes only with heading and speed. */
   crumbs: string
   crumbsAge: number
+  /** Parts of a record that never change for a vehicle, formatted once. */
+  sizeJson: string
+  supplementalJson: string
 }
 
 const hex8 = (random: () => number) => Math.floor(random() * 4_294_967_296).toString(16).toUpperCase().padStart(8, '0')
@@ -102,7 +93,7 @@ function newVehicle(random: () => number, time: number, anywhere: boolean): Vehi
   const direction = random() < 0.5 ? 1 : -1
   const truck = random() < 0.45 // I-80 carries a lot of freight
   const distance = anywhere ? random() * ROUTE_LENGTH : direction === 1 ? 0 : ROUTE_LENGTH
-  return {
+  const vehicle: Vehicle = {
     id: hex8(random),
     distance,
     direction,
@@ -116,7 +107,12 @@ function newVehicle(random: () => number, time: number, anywhere: boolean): Vehi
     lane: direction * (1.8 + random() * 0.8),
     crumbs: '',
     crumbsAge: 0,
+    sizeJson: '',
+    supplementalJson: '',
   }
+  vehicle.sizeJson = `"size":{"width":${vehicle.width},"length":${vehicle.length}}}`
+  vehicle.supplementalJson = `{"id":"SupplementalVehicleExtensions","value":{"classDetails":{"fuelType":"unknownFuel","hpmsType":"none","keyType":0,"regional":[],"role":"basicVehicle"},"vehicleData":{"height":${vehicle.height.toFixed(2)}},"weatherProbe":{},"regional":[]}}]`
+  return vehicle
 }
 
 /** The segment holding `distance`, searching from a hint (vehicles move a little between records). */
@@ -195,24 +191,32 @@ function crumbs(vehicle: Vehicle, fix: Fix, random: () => number): string {
   return vehicle.crumbs
 }
 
+/** Formatted values in a range (two decimals), picked by index: the hot path then formats no number itself. */
+const hundredths = (from: number, to: number) => Array.from({length: Math.round((to - from) * 100) + 1}, (_, i) => (from + i / 100).toFixed(2))
+const ACCEL_LONG = hundredths(-0.6, 0.6)
+const ACCEL_YAW = hundredths(-1.5, 1.5)
+const SEMI_MAJOR = hundredths(1.5, 3.5)
+const SEMI_MINOR = hundredths(2, 4)
+const pick = (values: string[], random: () => number) => values[Math.floor(random() * values.length)]
+
 function coreData(vehicle: Vehicle, time: number, fix: Fix, random: () => number): string {
-  const accelLong = ((random() - 0.5) * 1.2).toFixed(2)
-  const accelYaw = ((random() - 0.5) * 3).toFixed(2)
+  const accelLong = pick(ACCEL_LONG, random)
+  const accelYaw = pick(ACCEL_YAW, random)
   return (
     `{"msgCnt":${vehicle.msgCnt},"id":"${vehicle.id}","secMark":${time % 60_000},` +
     `"position":{"latitude":${fix.latitude},"longitude":${fix.longitude},"elevation":${fix.elevation}},` +
     `"accelSet":{"accelLat":0,"accelLong":${accelLong},"accelVert":0,"accelYaw":${accelYaw}},` +
-    `"accuracy":{"semiMajor":${(1.5 + random() * 2).toFixed(2)},"semiMinor":${(2 + random() * 2).toFixed(2)}},` +
+    `"accuracy":{"semiMajor":${pick(SEMI_MAJOR, random)},"semiMinor":${pick(SEMI_MINOR, random)}},` +
     `"transmission":"FORWARDGEARS","speed":${fix.speed},"heading":${fix.heading},` +
     `"brakes":{"wheelBrakes":{"leftFront":false,"rightFront":false,"unavailable":true,"leftRear":false,"rightRear":false},"traction":"unavailable","abs":"unavailable","scs":"unavailable","brakeBoost":"unavailable","auxBrakes":"unavailable"},` +
-    `"size":{"width":${vehicle.width},"length":${vehicle.length}}}`
+    vehicle.sizeJson
   )
 }
 
 function partII(vehicle: Vehicle, fix: Fix, random: () => number): string {
   return (
-    `[{"id":"VehicleSafetyExtensions","value":{"pathHistory":{"crumbData":[${crumbs(vehicle, fix, random)}]},"pathPrediction":{"confidence":${Math.floor(random() * 20) * 5},"radiusOfCurve":${(random() * 3276.7).toFixed(1)}}}},` +
-    `{"id":"SupplementalVehicleExtensions","value":{"classDetails":{"fuelType":"unknownFuel","hpmsType":"none","keyType":0,"regional":[],"role":"basicVehicle"},"vehicleData":{"height":${vehicle.height.toFixed(2)}},"weatherProbe":{},"regional":[]}}]`
+    `[{"id":"VehicleSafetyExtensions","value":{"pathHistory":{"crumbData":[${crumbs(vehicle, fix, random)}]},"pathPrediction":{"confidence":${Math.floor(random() * 20) * 5},"radiusOfCurve":${Math.floor(random() * 32_767) / 10}}}},` +
+    vehicle.supplementalJson
   )
 }
 
@@ -272,7 +276,7 @@ class ObjectBuffer {
  * seed and range give the same bytes. `rate` is BSM records per hour (default {@link DEFAULT_RECORDS_PER_HOUR}).
  */
 export async function* generateBsm(options: GenerateOptions, layout: RawLayout): AsyncIterable<GeneratedObject & {records: number}> {
-  const random = prng(options.seed)
+  const random = seededRandom(options.seed)
   const rate = options.rate ?? DEFAULT_RECORDS_PER_HOUR
   if (!(rate > 0)) throw new Error(`rate must be a positive number of records per hour, not ${rate}`)
   const interval = 3_600_000 / rate

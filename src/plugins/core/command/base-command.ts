@@ -1,4 +1,4 @@
-import {Command, type Interfaces} from '@oclif/core'
+import {Command, Errors, type Interfaces} from '@oclif/core'
 import path from 'node:path'
 
 import {type BucketwrightConfig, configPath, loadConfig} from '../config/config.js'
@@ -156,6 +156,8 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    // A help or version flag (Flags.help, Flags.version) ends parsing with an exit 0: done, not an error.
+    if (error instanceof Errors.ExitError && error.oclif.exit === 0) throw error
     const converted = toBucketwrightError(error)
     if (this.jsonEnabled()) {
       process.exitCode = converted.exitCode

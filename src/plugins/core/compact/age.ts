@@ -1,40 +1,5 @@
 import {UsageError} from '../errors/errors.js'
 
-const SIZE_UNITS: Record<string, number> = {
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-  tib: 1024 ** 4,
-  k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
-}
-
-/** Parses a size such as `128MB`, `1GiB`, `512m` or `1000` (bytes). */
-export function parseSize(text: string, flag: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text)
-  const unit = SIZE_UNITS[(match?.[2] || 'b').toLowerCase()]
-  if (!match || unit === undefined || Number(match[1]) <= 0) {
-    throw new UsageError(`--${flag} "${text}" is not a size.`, {code: 'BAD_SIZE', nextSteps: [`Write it like 128MB, 1GiB or 512m (--${flag}).`]})
-  }
-  return Math.round(Number(match[1]) * unit)
-}
-
-/** Parses a duration such as `1d`, `36h`, `90m` or `0` into milliseconds. */
-export function parseDuration(text: string, flag: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)?\s*$/i.exec(text)
-  if (!match) {
-    throw new UsageError(`--${flag} "${text}" is not a duration.`, {code: 'BAD_DURATION', nextSteps: [`Write it like 1d, 36h or 90m (--${flag}).`]})
-  }
-  const unit = {d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000}[(match[2] ?? 'd').toLowerCase() as 'd' | 'h' | 'm' | 's']
-  return Number(match[1]) * unit
-}
-
 /** Checks an IANA time zone name (`Europe/Berlin`, `UTC`). */
 export function checkTimeZone(zone: string): string {
   try {

@@ -1,4 +1,3 @@
-import {createReadStream} from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -6,14 +5,14 @@ import path from 'node:path'
 import {ownsUnit, type Shard} from '../command/shard.js'
 import {type DuckDB, openDuckDB} from '../duckdb/duckdb.js'
 import {Spool} from '../duckdb/spool.js'
-import {BucketwrightError, RemoteError, VerificationError} from '../errors/errors.js'
-import {inputsDigest, type ManifestInput, manifestKeyFor, type OutputManifest} from '../manifest/manifest.js'
-import {LocalStorage} from '../storage/local.js'
+import {BucketwrightError, UserError, VerificationError} from '../errors/errors.js'
+import {inputsDigest} from '../manifest/manifest.js'
 import type {Storage} from '../storage/types.js'
 import {ageCheck} from './age.js'
 import {corruptMergedFile, crashPoint} from './faults.js'
-import {compactionManifestKey, type InputFormat, type Partition, type PartitionScheme, pendingKeyFor} from './layout.js'
-import {type CompactionManifest, type CompactionOutput, readCompactionManifest, writeCompactionManifest} from './manifest.js'
+import {type ListedInput, PartitionCommit} from './commit.js'
+import {type Partition, type PartitionScheme, pendingKeyFor} from './layout.js'
+import {type CompactionManifest, type CompactionOutput, readCompactionManifest} from './manifest.js'
 import {type ColumnType, columnDifference, combineChecksums, inspectParquet, type MergeStrategy, mergeToParquet, sameChecksum} from './merge.js'
 import type {PartitionResult, RequestCounts} from './result.js'
 
@@ -47,29 +46,48 @@ export interface PartitionSummary {
   bytes: number
   compactedFiles: number
   newest: Date
+  /** The partition's objects as the discovery listing saw them (kept while the listing is not too large). */
+  objects?: ListedInput[]
 }
 
-/** An input as listed, with its format. */
-interface ListedInput extends ManifestInput {
-  format: InputFormat
-  compacted: boolean
-  lastModified: Date
+const WORK_PREFIX = 'bw-compact-'
+
+/** Removes the temp roots of compact runs that were killed (SIGKILL, OOM, power loss) and could not clean up. */
+async function sweepDeadRuns(): Promise<void> {
+  const names = await fs.readdir(os.tmpdir()).catch(() => [] as string[])
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${WORK_PREFIX}(\\d+)-`).exec(name)?.[1])
+    if (!pid || pid === process.pid || isAlive(pid)) continue
+    await fs.rm(path.join(os.tmpdir(), name), {recursive: true, force: true}).catch(() => {})
+  }
 }
 
-const PARQUET_TYPE = 'application/vnd.apache.parquet'
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Up to this many listed keys, discovery keeps the objects, and the first look at each partition needs no LIST. */
+const KEEP_LISTING = 200_000
 
 /** Memory of the process outside DuckDB's buffer pool: Node, the SDK, DuckDB's own bookkeeping. */
 const NODE_RESERVE_BYTES = 160 * 1024 ** 2
-
 
 /**
  * Compacts the partitions of one location: per partition list → merge → verify → record → delete, resumable at
  * every step (see {@link CompactionManifest} for the states). Holds one DuckDB for the whole run.
  */
 export class Compactor {
-  private db?: DuckDB
-  private workRoot?: string
-  private spool: Spool
+  private db?: Promise<DuckDB>
+  /** This run's temp root: spool, DuckDB spill and merged files, all removed at the end (or by a later run). */
+  private workRoot?: Promise<string>
+  private readonly spool: Spool
+  private readonly spoolOptions: {budgetBytes: number; tempRoot?: string}
+  private readonly committer: PartitionCommit
   private partitionsDone = 0
   /** Keys seen by {@link discover}: its LIST requests are part of a dry run's estimate. */
   listedKeys = 0
@@ -81,11 +99,15 @@ export class Compactor {
     private readonly scheme: PartitionScheme,
     private readonly options: CompactOptions,
   ) {
-    this.spool = new Spool(storage, {budgetBytes: options.diskBudgetBytes})
+    this.spoolOptions = {budgetBytes: options.diskBudgetBytes}
+    this.spool = new Spool(storage, this.spoolOptions)
+    this.committer = new PartitionCommit(storage, scheme, options, (partition) => this.listPartition(partition))
   }
 
   /** Lists the location once and returns this shard's partitions in key order, with counts and bytes. */
   async discover(onProgress?: (keys: number) => void): Promise<PartitionSummary[]> {
+    // Open DuckDB while the listing waits on storage; a failure surfaces where it is used.
+    if (!this.options.dryRun) this.duck().catch(() => {})
     const found = new Map<string, PartitionSummary>()
     let keys = 0
     for await (const info of this.storage.list('')) {
@@ -93,13 +115,16 @@ export class Compactor {
       const kind = this.scheme.classify(info.key)
       if (!kind || !ownsUnit(this.options.shard, kind.partition.id)) continue
       let summary = found.get(kind.partition.id)
-      if (!summary) found.set(kind.partition.id, (summary = {partition: kind.partition, files: 0, bytes: 0, compactedFiles: 0, newest: info.lastModified}))
+      if (!summary) found.set(kind.partition.id, (summary = {partition: kind.partition, files: 0, bytes: 0, compactedFiles: 0, newest: info.lastModified, objects: []}))
+      if (keys > KEEP_LISTING) summary.objects = undefined
+      summary.objects?.push({key: info.key, size: info.size, etag: info.etag, format: kind.format, compacted: kind.compacted, lastModified: info.lastModified})
       summary.files++
       summary.bytes += info.size
       if (kind.compacted) summary.compactedFiles++
       if (info.lastModified > summary.newest) summary.newest = info.lastModified
     }
     this.listedKeys = keys
+    if (keys > KEEP_LISTING) for (const summary of found.values()) summary.objects = undefined
     return [...found.values()].sort((a, b) => (a.partition.id < b.partition.id ? -1 : a.partition.id > b.partition.id ? 1 : 0))
   }
 
@@ -109,16 +134,23 @@ export class Compactor {
     const started = performance.now()
     const result: PartitionResult = {partition: partition.id, layout: partition.layout, date: partition.date, status: 'failed', inputs: [], inputBytes: 0, outputs: [], deleted: 0, kept: []}
     try {
-      await this.recover(partition, result, report)
-      await this.compactListed(partition, result, report)
+      // After a recovery the partition changed: list it again instead of using the discovery listing.
+      const recovered = await this.recover(partition, result, report)
+      await this.compactListed(partition, result, report, recovered ? undefined : summary.objects)
     } catch (error) {
       const known = error instanceof BucketwrightError
       result.status = known && error.exitCode === 3 ? 'verification-failed' : 'failed'
-      result.error = {code: known ? (error.code ?? 'ERROR') : 'UNEXPECTED', message: this.readable((error as Error).message)}
+      // Errors from DuckDB (an unreadable input, mostly) come with the SQL quoted below the first line.
+      const message = this.readable((error as Error).message)
+      result.error = {
+        code: known ? (error.code ?? 'ERROR') : 'MERGE_FAILED',
+        message: known ? message : message.split('\n')[0],
+        nextSteps: known ? error.nextSteps : [`Fix or set aside the object named above, then run compact again; no input of ${partition.id} was deleted.`],
+      }
       result.reason = result.error.message
     } finally {
       await this.spool.close()
-      if (this.workRoot) await fs.rm(path.join(this.workRoot, String(this.partitionsDone)), {recursive: true, force: true})
+      if (this.workRoot) await fs.rm(path.join(await this.workRoot, String(this.partitionsDone)), {recursive: true, force: true})
       this.partitionsDone++
     }
     result.seconds = Math.round(performance.now() - started) / 1000
@@ -126,21 +158,26 @@ export class Compactor {
   }
 
   /** Finishes (`verified`) or rolls back (`committing`) what an interrupted run left. */
-  private async recover(partition: Partition, result: PartitionResult, report: (message: string) => void): Promise<void> {
+  private async recover(partition: Partition, result: PartitionResult, report: (message: string) => void): Promise<boolean> {
     const previous = await readCompactionManifest(this.storage, partition)
-    if (!previous || previous.state === 'done' || this.options.dryRun) return
+    if (!previous || previous.state === 'done') return false
+    if (this.options.dryRun) {
+      result.reason = `an interrupted run (${previous.state}) would first be ${previous.state === 'verified' ? 'finished' : 'rolled back'}`
+      return false
+    }
     if (previous.state === 'committing') {
       report('rolling back an interrupted run')
-      await this.removeOutputs(previous)
+      await this.committer.removeOutputs(previous)
       result.recovered = 'rolled-back'
-      return
+      return true
     }
     report('finishing an interrupted run')
-    const {deleted, kept} = await this.finish(partition, previous, report)
+    const {deleted, kept} = await this.committer.finish(partition, previous, report)
     this.record(result, previous)
     result.recovered = 'finished'
     result.deleted += deleted
     result.kept.push(...kept)
+    return true
   }
 
   private record(result: PartitionResult, manifest: CompactionManifest): void {
@@ -150,8 +187,8 @@ export class Compactor {
     result.outputs = manifest.outputs.map(({key, size, rows}) => ({key, size, rows}))
   }
 
-  private async compactListed(partition: Partition, result: PartitionResult, report: (message: string) => void): Promise<void> {
-    const inputs = await this.listPartition(partition)
+  private async compactListed(partition: Partition, result: PartitionResult, report: (message: string) => void, listed?: ListedInput[]): Promise<void> {
+    const inputs = listed ?? (await this.listPartition(partition))
     result.inputs = inputs.map(({key, size, etag}) => ({key, size, etag}))
     result.inputBytes = inputs.reduce((sum, input) => sum + input.size, 0)
     const fresh = inputs.filter((input) => !input.compacted)
@@ -167,8 +204,8 @@ export class Compactor {
       return
     }
     const manifest = await this.mergeAndVerify(partition, inputs, report)
-    await this.commit(partition, manifest, report)
-    const {deleted, kept} = await this.finish(partition, manifest, report)
+    await this.committer.commit(partition, manifest, report)
+    const {deleted, kept} = await this.committer.finish(partition, manifest, report)
     this.record(result, manifest)
     result.deleted += deleted
     result.kept.push(...kept)
@@ -192,20 +229,35 @@ export class Compactor {
     return inputs
   }
 
-  private async duck(): Promise<DuckDB> {
+  /** The run's DuckDB, opened once (loading it takes a while: {@link discover} starts it while it lists). */
+  private duck(): Promise<DuckDB> {
     // --memory-limit bounds the process: DuckDB's buffers get what is left after Node and DuckDB's own overhead.
     const limitMb = Math.max(64, Math.floor(Math.min(this.options.memoryLimitBytes * 0.75, this.options.memoryLimitBytes - NODE_RESERVE_BYTES) / 1024 ** 2))
-    if (!this.db) {
-      this.db = await openDuckDB({memoryLimit: `${limitMb}MiB`, threads: this.options.threads})
+    this.db ??= this.root().then(async (root) => {
+      const db = await openDuckDB({memoryLimit: `${limitMb}MiB`, threads: this.options.threads, tempDir: path.join(root, 'spill')})
       // Footers are read when the schemas are merged and again by the scan: parse each once.
-      await this.db.run('SET parquet_metadata_cache = true')
-    }
+      await db.run('SET parquet_metadata_cache = true')
+      return db
+    })
     return this.db
   }
 
+  /**
+   * The temp root of this run, `bw-compact-<pid>-…`: the Spool and DuckDB's spill go inside it, so that one removal
+   * cleans everything; roots left by killed runs (their pid gone) are removed when the next run starts.
+   */
+  private root(): Promise<string> {
+    this.workRoot ??= (async () => {
+      await sweepDeadRuns()
+      const root = await fs.mkdtemp(path.join(os.tmpdir(), `${WORK_PREFIX}${process.pid}-`))
+      this.spoolOptions.tempRoot = root
+      return root
+    })()
+    return this.workRoot
+  }
+
   private async workDir(): Promise<string> {
-    this.workRoot ??= await fs.mkdtemp(path.join(os.tmpdir(), 'bw-compact-'))
-    const dir = path.join(this.workRoot, String(this.partitionsDone))
+    const dir = path.join(await this.root(), String(this.partitionsDone))
     await fs.mkdir(dir, {recursive: true})
     return dir
   }
@@ -225,6 +277,7 @@ export class Compactor {
     )
     await Promise.all(paths.map((file) => this.spool.release(file)))
     crashPoint('after-merge')
+    await this.checkUnchanged(partition, inputs)
     if (merged.files[0]) await corruptMergedFile(db, merged.files[0])
 
     report('verifying')
@@ -239,6 +292,9 @@ export class Compactor {
       const difference = columnDifference(columns, read.columns)
       if (difference) throw this.verificationFailed(partition, `${keys[index]}: ${difference}`)
       outputs.push({key: keys[index], pendingKey: inputKeys.has(keys[index]) ? pendingKeyFor(keys[index], digest) : undefined, size: read.size, md5: '', sha256: '', rows: read.checksum.rows, checksum: read.checksum, file})
+    }
+    if (merged.footerRows !== undefined && merged.footerRows !== merged.inputs.rows) {
+      throw this.verificationFailed(partition, `the inputs' Parquet footers declare ${merged.footerRows} rows, but ${merged.inputs.rows} were read`)
     }
     const written = combineChecksums(outputs.map((output) => output.checksum))
     if (!sameChecksum(written, merged.inputs)) {
@@ -264,6 +320,21 @@ export class Compactor {
     }
   }
 
+  /**
+   * An input replaced while it was read leaves no way to know which version was merged (and the manifest would
+   * name the other): then nothing is stored, and the next run merges whatever is there.
+   */
+  private async checkUnchanged(partition: Partition, inputs: ListedInput[]): Promise<void> {
+    const now = new Map((await this.listPartition(partition)).map((info) => [info.key, info.etag]))
+    const changed = inputs.find((input) => now.get(input.key) !== input.etag)
+    if (!changed) return
+    throw new UserError(`${this.storage.uri}${changed.key} ${now.has(changed.key) ? 'changed' : 'disappeared'} while ${partition.id} was being compacted; nothing was stored and no input was deleted.`, {
+      code: 'INPUT_CHANGED',
+      nextSteps: ['Run compact again once the writer of that partition has finished (or raise --min-age).'],
+      details: {partition: partition.id, key: changed.key},
+    })
+  }
+
   /** DuckDB names spooled temp files in its errors; users know the objects by their keys. */
   private readable(message: string): string {
     let out = message
@@ -279,129 +350,22 @@ export class Compactor {
     })
   }
 
-  /** Records the plan, stores every output (at its pending key when its key holds an input), records them stored. */
-  private async commit(partition: Partition, manifest: CompactionManifest, report: (message: string) => void): Promise<void> {
-    await writeCompactionManifest(this.storage, partition, manifest)
-    crashPoint('after-commit')
-    for (const [index, output] of (manifest.outputs as (CompactionOutput & {file?: string})[]).entries()) {
-      report(`storing ${index + 1}/${manifest.outputs.length} ${output.key}`)
-      const stored = await this.storage.write(output.pendingKey ?? output.key, createReadStream(output.file!), {contentType: PARQUET_TYPE})
-      if (stored.size !== output.size) {
-        throw new RemoteError(`Stored ${stored.size} bytes of ${output.key}, expected ${output.size}; no input was deleted.`, {code: 'WRITE_SHORT', nextSteps: ['Run compact again.']})
-      }
-      Object.assign(output, {md5: stored.md5, sha256: stored.sha256, etag: stored.etag})
-      delete output.file
-    }
-    crashPoint('after-upload')
-    manifest.state = 'verified'
-    await writeCompactionManifest(this.storage, partition, manifest)
-    crashPoint('after-verified')
-  }
-
-  /** Undoes a run that stopped while storing: its outputs go, its inputs were never touched. */
-  private async removeOutputs(manifest: CompactionManifest): Promise<void> {
-    const keys = manifest.outputs.map((output) => output.pendingKey ?? output.key)
-    const result = await this.storage.delete(keys)
-    if (result.errors.length > 0) {
-      throw new RemoteError(`Could not remove ${result.errors[0].key} of an interrupted compaction: ${result.errors[0].message}`, {code: 'DELETE_FAILED', nextSteps: ['Run compact again.']})
-    }
-  }
-
-  /**
-   * From `verified` to `done`: checks the stored outputs, moves pending ones into place, writes their manifests,
-   * deletes exactly the listed inputs whose ETag is unchanged (batched), then marks the partition done.
-   */
-  private async finish(partition: Partition, manifest: CompactionManifest, report: (message: string) => void): Promise<{deleted: number; kept: string[]}> {
-    for (const output of manifest.outputs) {
-      const at = await this.storage.head(output.pendingKey ?? output.key)
-      if (output.pendingKey && !at) {
-        // A pending file is removed only by moving it into place, so its absence means it was moved.
-        if (await this.storage.head(output.key)) continue
-      } else if (at && (!output.etag || at.etag === output.etag)) {
-        if (output.pendingKey) await this.storage.move(output.pendingKey, output.key)
-        continue
-      }
-      throw new VerificationError(`${this.storage.uri}${output.pendingKey ?? output.key} is missing or changed since it was verified; no input of ${partition.id} was deleted.`, {
-        code: 'COMPACT_OUTPUT_CHANGED',
-        nextSteps: [`Inspect ${compactionManifestKey(partition)}; remove it to compact ${partition.id} from scratch.`],
-        details: {partition: partition.id, key: output.key},
-      })
-    }
-    for (const output of manifest.outputs) await this.writeOutputManifest(partition, manifest, output)
-
-    const outputKeys = new Set(manifest.outputs.map((output) => output.key))
-    const listed = new Map((await this.listPartition(partition)).map((info) => [info.key, info.etag]))
-    const toDelete: string[] = []
-    const kept: string[] = []
-    for (const input of manifest.inputs) {
-      if (outputKeys.has(input.key) || !listed.has(input.key)) continue
-      if (listed.get(input.key) === input.etag) toDelete.push(input.key)
-      else kept.push(input.key)
-    }
-    let deleted = 0
-    for (let start = 0; start < toDelete.length; start += this.options.deleteBatchSize) {
-      const batch = toDelete.slice(start, start + this.options.deleteBatchSize)
-      report(`deleting inputs ${start + 1}–${start + batch.length} of ${toDelete.length}`)
-      const out = await this.storage.delete(batch)
-      if (out.errors.length > 0) {
-        throw new RemoteError(`Could not delete ${out.errors.length} input(s) of ${partition.id}, e.g. ${out.errors[0].key}: ${out.errors[0].message}. The compacted files are verified; a rerun finishes the deletion.`, {
-          code: 'DELETE_FAILED',
-          nextSteps: ['Check the s3:DeleteObject permission on the location, then run compact again.'],
-        })
-      }
-      deleted += out.deleted.length
-      if (start === 0) crashPoint('mid-delete')
-    }
-    if (this.storage instanceof LocalStorage) await this.removeEmptyFolders(partition)
-    // Earlier compacted files merged into this one take their manifests with them.
-    const superseded = manifest.inputs.filter((input) => !outputKeys.has(input.key) && this.scheme.classify(input.key)?.compacted)
-    if (superseded.length > 0) await this.storage.delete(superseded.map((input) => manifestKeyFor(input.key)))
-    crashPoint('before-done')
-    manifest.state = 'done'
-    manifest.deleted = deleted
-    manifest.kept = kept
-    await writeCompactionManifest(this.storage, partition, manifest)
-    return {deleted, kept}
-  }
-
-  /** On local disk a deleted partition leaves its folder behind; S3 has no folders. Non-empty ones stay. */
-  private async removeEmptyFolders(partition: Partition): Promise<void> {
-    const storage = this.storage as LocalStorage
-    for (const prefix of partition.prefixes) if (prefix.endsWith('/')) await fs.rmdir(storage.pathOf(prefix)).catch(() => {})
-  }
-
-  /** The core per-output manifest (what verify and audits read), beside every compacted file. */
-  private async writeOutputManifest(partition: Partition, manifest: CompactionManifest, output: CompactionOutput): Promise<void> {
-    const record: OutputManifest = {
-      manifestVersion: 1,
-      tool: manifest.tool,
-      command: 'compact',
-      createdAt: manifest.createdAt,
-      output: {key: output.key, size: output.size, md5: output.md5, sha256: output.sha256, etag: output.etag, format: 'parquet', compression: 'zstd'},
-      bucket: {key: partition.id, from: partition.date, to: partition.date},
-      inputs: manifest.inputs,
-      inputsDigest: manifest.inputsDigest,
-      counts: {objects: manifest.inputs.length, records: output.rows, quarantined: 0, partitionRecords: manifest.checksum.rows},
-      quarantined: [],
-      extra: {rowChecksum: output.checksum, partitionChecksum: manifest.checksum, compactionManifest: compactionManifestKey(partition), columns: manifest.columns},
-    }
-    await this.storage.write(manifestKeyFor(output.key), JSON.stringify(record, null, 2) + '\n', {contentType: 'application/json'})
-  }
-
   /** The requests compacting a partition makes, for `--dry-run`. */
   private estimate(partition: Partition, inputs: ListedInput[]): RequestCounts {
     const bytes = inputs.reduce((sum, input) => sum + input.size, 0)
     const outputs = Math.max(1, Math.ceil(bytes / this.options.targetSizeBytes))
     const partSize = 8 * 1024 ** 2
-    const parts = Math.max(1, Math.ceil(Math.min(bytes, this.options.targetSizeBytes) / partSize)) * outputs
+    // An output up to one part is a single PUT; a larger one is a multipart upload (create, parts, complete).
+    const perOutput = Math.min(bytes / outputs, this.options.targetSizeBytes)
+    const putsPerOutput = perOutput <= partSize ? 1 : Math.ceil(perOutput / partSize) + 2
     const pages = partition.prefixes.length + Math.floor(inputs.length / 1000)
     const collisions = inputs.filter((input) => input.compacted && partition.layout === 'staging').length
     return {
       list: 2 * pages,
       get: (this.storage.kind === 's3' ? inputs.length : 0) + 1,
       head: 1 + 2 * outputs,
-      // Parts (or single PUTs) of the outputs, one manifest each, and three states of the compaction manifest.
-      put: parts + (outputs > 1 || parts > outputs ? outputs : 0) + outputs + 3,
+      // The outputs, one manifest each, and the three states of the compaction manifest.
+      put: outputs * putsPerOutput + outputs + 3,
       copy: collisions,
       delete: Math.ceil(inputs.length / this.options.deleteBatchSize) + (inputs.some((input) => input.compacted) ? 1 : 0),
     }
@@ -409,8 +373,8 @@ export class Compactor {
 
   async close(): Promise<void> {
     await this.spool.close()
-    await this.db?.close()
-    if (this.workRoot) await fs.rm(this.workRoot, {recursive: true, force: true})
+    if (this.db) await (await this.db.catch(() => undefined))?.close()
+    if (this.workRoot) await fs.rm(await this.workRoot, {recursive: true, force: true})
   }
 }
 

@@ -58,6 +58,8 @@ export interface MergeOptions {
 /** What {@link mergeToParquet} produced: the checksum of the inputs, and the output files in order. */
 export interface MergeResult {
   inputs: RowChecksum
+  /** Rows the Parquet inputs' footers declare (all-Parquet partitions): a count independent of the scan. */
+  footerRows?: number
   files: string[]
 }
 
@@ -143,7 +145,11 @@ export function sourceSql(sources: MergeSource[]): string {
   // columns of the compacted file that goes back into the same folder).
   if (parquet.length > 0) parts.push(`SELECT * FROM read_parquet(${sqlList(parquet)}, union_by_name = true, hive_partitioning = false)`)
   // sample_size -1: a field that first appears deep in a file is still a column (a sample would silently drop it).
-  if (json.length > 0) parts.push(`SELECT * FROM read_json(${sqlList(json)}, union_by_name = true, hive_partitioning = false, sample_size = -1)`)
+  // Date and timestamp detection off: a string stays the string that was written ("…Z[UTC]", nine-digit
+  // nanoseconds), instead of becoming a TIMESTAMP in one file and a re-formatted VARCHAR where files disagree.
+  if (json.length > 0) {
+    parts.push(`SELECT * FROM read_json(${sqlList(json)}, union_by_name = true, hive_partitioning = false, sample_size = -1, dateformat = 'disabled', timestampformat = 'disabled')`)
+  }
   return parts.join(' UNION ALL BY NAME ')
 }
 
@@ -204,12 +210,17 @@ export async function mergeToParquet(db: DuckDB, sources: MergeSource[], outDir:
     options.onStage?.('checksumming inputs')
     inputs = await checksumOf(db, source)
   }
+  let footerRows: number | undefined
+  if (sources.every((item) => item.format === 'parquet')) {
+    const [row] = await db.query<{rows: number | string | null}>(`SELECT sum(num_rows)::BIGINT AS rows FROM parquet_file_metadata(${sqlList(sources.map((item) => item.path))})`)
+    footerRows = Number(row.rows ?? 0)
+  }
   const names = await fs.readdir(outDir).catch(() => [] as string[])
   const files = names
     .filter((name) => /^part_\d+\.parquet$/.test(name))
     .sort((a, b) => Number(a.slice(5, -8)) - Number(b.slice(5, -8)))
     .map((name) => path.join(outDir, name))
-  return {inputs, files}
+  return {inputs, footerRows, files}
 }
 
 /** A difference between two files' columns, or `undefined` when they agree. */

@@ -53,7 +53,8 @@ export interface PartitionResult {
   recovered?: 'finished' | 'rolled-back'
   /** `--dry-run`: the requests this partition would make, estimated. */
   requests?: RequestCounts
-  error?: {code: string; message: string}
+  /** What stopped the partition, and what the user can do about it. */
+  error?: {code: string; message: string; nextSteps: string[]}
   seconds?: number
 }
 

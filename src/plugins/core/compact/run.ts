@@ -45,13 +45,21 @@ export async function runCompaction(storage: Storage, options: CompactOptions & 
     ui.logger.info(`Listing ${storage.uri}`)
     const partitions = await compactor.discover((keys) => ui.logger.debug(`${keys} keys listed`))
     ui.logger.info(`${partitions.length} partition(s) found${options.shard.count > 1 ? ` for shard ${options.shard.index}/${options.shard.count}` : ''}`)
+    if (partitions.length === 0 && compactor.listedKeys > 0 && options.shard.count === 1) {
+      ui.logger.warn(
+        `None of the ${compactor.listedKeys} objects under ${storage.uri} is in a partition compact knows: give the dataset root holding staging/YYYY-MM-DD/ or Hive …/date=YYYY-MM-DD/ folders, or describe the folders with --pattern.`,
+      )
+    }
     const tasks: ListrTask[] = partitions.map((summary) => ({
       title: `${summary.partition.id} (${summary.files} files, ${formatBytes(summary.bytes)})`,
       task: async (_ctx, task) => {
         const result = await compactor.compact(summary, (message) => (task.output = message))
         results.push(result)
         task.title = describePartition(result)
-        if (result.status === 'failed' || result.status === 'verification-failed') ui.logger.error(describePartition(result))
+        if (result.status === 'failed' || result.status === 'verification-failed') {
+          ui.logger.error(describePartition(result))
+          for (const step of result.error?.nextSteps ?? []) ui.logger.error(`  → ${step}`)
+        }
       },
     }))
     await runTasks(tasks, {mode: ui.mode, concurrent: false, exitOnError: false})

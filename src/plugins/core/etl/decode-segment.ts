@@ -19,7 +19,10 @@ export interface QuarantinedLine {
 /** One channel's records of a segment, staged as a CSV file of the table's columns, in segment order. */
 export interface StagedChannel {
   table: ChannelTable
+  /** The CSV file; empty when the rows were written to Parquet already ({@link parquetDir}). */
   file: string
+  /** Hive-partitioned Parquet of the rows, when DuckDB decoded the segment itself (Parquet sink). */
+  parquetDir?: string
   rows: number
 }
 

@@ -102,6 +102,9 @@ async function recoverStale(raw: Storage, source: string, staleAfterMs: number, 
   return recovered
 }
 
+/** Segments decoded ahead of the sink unless it says otherwise (each holds its staged files in a temp dir). */
+const DECODE_AHEAD = 2
+
 /** A segment claimed and decoded, waiting for the sink. */
 interface ClaimedSegment {
   name: string
@@ -134,7 +137,9 @@ export async function runEtlPass(options: EtlOptions): Promise<SegmentResult[]> 
     }
     const claimed: ClaimedSegment = {name, started: performance.now(), base: {segment: name, status: 'claimed-elsewhere', lines: 0, records: {}, quarantined: 0, durationMs: 0}}
     try {
-      claimed.decoded = await decodeSegment(raw, segmentKey('processing', source.name, name), source, tables, tempRoot, {size: info.size, etag: info.etag})
+      const key = segmentKey('processing', source.name, name)
+      const object = {size: info.size, etag: info.etag}
+      claimed.decoded = (await options.sink.decodeFast?.(raw, key, source, tables, tempRoot, object)) ?? (await decodeSegment(raw, key, source, tables, tempRoot, object))
     } catch (error) {
       claimed.error = error
     }
@@ -146,10 +151,20 @@ export async function runEtlPass(options: EtlOptions): Promise<SegmentResult[]> 
     return info ? prepare(info) : undefined
   }
 
-  let pending = next()
-  while (pending) {
-    const claimed = await pending
-    pending = next()
+  // Segments claimed and being decoded ahead of the one being written, so their work overlaps its writes.
+  const ahead: Promise<ClaimedSegment | undefined>[] = []
+  const depth = options.sink.decodeAhead ?? DECODE_AHEAD
+  const topUp = () => {
+    while (ahead.length < depth) {
+      const pending = next()
+      if (!pending) return
+      ahead.push(pending)
+    }
+  }
+  topUp()
+  while (ahead.length > 0) {
+    const claimed = await ahead.shift()!
+    topUp()
     if (!claimed) continue
     let result: SegmentResult
     try {
@@ -199,12 +214,16 @@ async function finishSegment(raw: Storage, decoded: DecodedSegment, options: Etl
   return result
 }
 
+/** Segment details kept in an {@link EtlResult} (a watch's totals cover every segment). */
+const MAX_SEGMENT_RESULTS = 1000
+
 /** The `--json` result of `bucketwright etl`. */
 export interface EtlResult {
   source: string
   /** The destination (a Postgres URL without its password). */
   target: string
   passes: number
+  /** One entry per segment (the latest 1,000 under --watch). */
   segments: SegmentResult[]
   totals: {segments: number; failed: number; lines: number; records: number; quarantined: number}
 }
@@ -215,11 +234,21 @@ export interface EtlResult {
  */
 export async function runEtl(options: EtlOptions & {watchIntervalMs?: number}): Promise<EtlResult> {
   const segments: SegmentResult[] = []
+  const totals = {segments: 0, failed: 0, lines: 0, records: 0, quarantined: 0}
   let passes = 0
   try {
     for (;;) {
       passes++
-      segments.push(...(await runEtlPass(options)))
+      for (const result of await runEtlPass(options)) {
+        if (result.status === 'done' || result.status === 'already-loaded') totals.segments++
+        if (result.status === 'failed') totals.failed++
+        totals.lines += result.lines
+        totals.records += Object.values(result.records).reduce((a, b) => a + b, 0)
+        totals.quarantined += result.quarantined
+        segments.push(result)
+        // A watch runs for days: keep the totals whole but only the latest segments' details.
+        if (segments.length > MAX_SEGMENT_RESULTS) segments.shift()
+      }
       if (options.watchIntervalMs === undefined || options.signal?.aborted) break
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, options.watchIntervalMs)
@@ -233,18 +262,5 @@ export async function runEtl(options: EtlOptions & {watchIntervalMs?: number}): 
   } finally {
     await options.sink.close()
   }
-  const sum = (pick: (result: SegmentResult) => number) => segments.reduce((total, result) => total + pick(result), 0)
-  return {
-    source: options.source.name,
-    target: options.sink.target,
-    passes,
-    segments,
-    totals: {
-      segments: segments.filter((result) => result.status === 'done' || result.status === 'already-loaded').length,
-      failed: segments.filter((result) => result.status === 'failed').length,
-      lines: sum((result) => result.lines),
-      records: sum((result) => Object.values(result.records).reduce((a, b) => a + b, 0)),
-      quarantined: sum((result) => result.quarantined),
-    },
-  }
+  return {source: options.source.name, target: options.sink.target, passes, segments, totals}
 }

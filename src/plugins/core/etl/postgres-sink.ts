@@ -22,6 +22,19 @@ export function redactConnectionString(url: string): string {
   }
 }
 
+/**
+ * The record key in the order its primary-key index compares best: integer and time columns (cheap, and nearly
+ * unique on their own) before text and numeric ones, so most index comparisons end at the first column. ON CONFLICT
+ * names the same columns in any order.
+ */
+function indexOrder(table: ChannelTable): string[] {
+  const rank = (name: string) => {
+    const type = table.columns.find((column) => column.name === name)?.pgType
+    return type === 'bigint' || type === 'integer' ? 0 : type === 'timestamptz' ? 1 : 2
+  }
+  return [...table.recordKey].sort((a, b) => rank(a) - rank(b))
+}
+
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`
 
 /** Options of {@link PostgresSink}. */
@@ -72,17 +85,28 @@ export class PostgresSink implements EtlSink {
       })
     }
     client.on('error', () => {})
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(this.schema)}`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${quote(this.schema)}.${quote(LEDGER_TABLE)} (source text NOT NULL, segment text NOT NULL, etag text, rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, segment))`)
-    for (const table of this.options.tables) {
-      if (table.recordKey.length === 0) throw new UserError(`Channel ${table.channel} has no record key, so it cannot be upserted.`, {code: 'NO_RECORD_KEY'})
-      // Key columns of text compare bytewise (COLLATE "C"): locale-aware comparison made every index insert of the
-      // upsert several times slower, and identifiers like product ids have no linguistic order to keep.
-      const columns = table.columns.map((column) => {
-        const key = table.recordKey.includes(column.name)
-        return `${quote(column.name)} ${column.pgType}${key && column.pgType === 'text' ? ' COLLATE "C"' : ''}${key ? ' NOT NULL' : ''}`
-      })
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.tableName(table.channel)} (${columns.join(', ')}, PRIMARY KEY (${table.recordKey.map(quote).join(', ')}))`)
+    try {
+      // CREATE … IF NOT EXISTS is not safe against a concurrent twin (two etl processes starting together collide in
+      // the catalog), so the DDL runs under a transaction-scoped advisory lock.
+      await client.query('BEGIN')
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', ['bucketwright etl ddl'])
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(this.schema)}`)
+      await client.query(`CREATE TABLE IF NOT EXISTS ${quote(this.schema)}.${quote(LEDGER_TABLE)} (source text NOT NULL, segment text NOT NULL, etag text, rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, segment))`)
+      for (const table of this.options.tables) {
+        if (table.recordKey.length === 0) throw new UserError(`Channel ${table.channel} has no record key, so it cannot be upserted.`, {code: 'NO_RECORD_KEY'})
+        // Key columns of text compare bytewise (COLLATE "C"): locale-aware comparison made every index insert of the
+        // upsert several times slower, and identifiers like product ids have no linguistic order to keep.
+        const columns = table.columns.map((column) => {
+          const key = table.recordKey.includes(column.name)
+          return `${quote(column.name)} ${column.pgType}${key && column.pgType === 'text' ? ' COLLATE "C"' : ''}${key ? ' NOT NULL' : ''}`
+        })
+        await client.query(`CREATE TABLE IF NOT EXISTS ${this.tableName(table.channel)} (${columns.join(', ')}, PRIMARY KEY (${indexOrder(table).map(quote).join(', ')}))`)
+      }
+      await client.query('COMMIT')
+    } catch (error) {
+      // A client left open would keep the process alive after the run.
+      await client.end().catch(() => {})
+      throw error
     }
     this.client = client
     return client

@@ -56,6 +56,26 @@ export class RecordValidator {
     return false
   }
 
+  /** A validator with the same compiled schema and an empty tally (no recompilation): one per file or thread. */
+  fork(): RecordValidator {
+    return new RecordValidator(this.check, this.quick)
+  }
+
+  /**
+   * Adds the findings of another validator of the same schema (a fork, or one on a worker thread) to this one:
+   * counts are summed, the first example of each field path is kept. Merge in a fixed order for stable examples.
+   */
+  merge(other: {recordsChecked: number; recordsInvalid: number; violations: SchemaViolation[]}): void {
+    this.recordsChecked += other.recordsChecked
+    this.recordsInvalid += other.recordsInvalid
+    for (const violation of other.violations) {
+      const id = `${violation.path === '(record)' ? '' : violation.path}\u0000${violation.keyword}`
+      const existing = this.tally.get(id)
+      if (existing) existing.count += violation.count
+      else this.tally.set(id, {...violation})
+    }
+  }
+
   /** Violations so far, most frequent first. */
   violations(): SchemaViolation[] {
     return [...this.tally.values()].sort((a, b) => b.count - a.count || a.path.localeCompare(b.path))

@@ -7,6 +7,7 @@ import type {Logger} from '../progress/logger.js'
 import {isValidBucketName} from '../storage/location.js'
 import {translateS3Error} from '../storage/s3-errors.js'
 import type {FastS3} from './fast-s3.js'
+import type {HashWorker} from './hash-worker.js'
 import {LIST_THRESHOLD, listKeyRange} from './remote-index.js'
 import type {RemoteObject} from './same-content.js'
 import {type Candidate, scanRoot} from './scan.js'
@@ -23,6 +24,8 @@ export interface UploadDaemonOptions {
   /** Local bucket directory → real bucket name. */
   bucketMap: Record<string, string>
   partSize: number
+  /** Files up to this many bytes go up in one PUT. */
+  singlePutLimit: number
   endpoint?: string
   region: string
   profile?: string
@@ -113,12 +116,17 @@ export class UploadDaemon {
     private readonly client: S3Client,
     fast: FastS3,
     private readonly logger: Logger,
+    hasher: HashWorker,
   ) {
+    const partsBudget = Math.max(4, Math.min(32, options.concurrency))
     this.shipper = new Shipper({
       client,
       fast,
       partSize: options.partSize,
-      partsInFlight: new Semaphore(Math.max(4, Math.min(32, options.concurrency))),
+      singlePutLimit: options.singlePutLimit,
+      partsInFlight: new Semaphore(partsBudget),
+      partsBudget,
+      hasher,
       endpoint: options.endpoint,
       region: options.region,
       profile: options.profile,
@@ -205,7 +213,9 @@ export class UploadDaemon {
         this.counters.failed++
         const converted = toBucketwrightError(error)
         this.lastError = converted.message
-        this.logger.error(`Upload of ${candidate.path} to s3://${bucket}/${candidate.key} failed, retried next scan: ${converted.message}`, {file: candidate.path, bucket, key: candidate.key, code: converted.code})
+        // What the user can do (e.g. the IAM action to grant) belongs on the same line: operators read logs, not JSON.
+        const hint = converted.cause_ === 'user' && converted.nextSteps[0] ? ` ${converted.nextSteps[0]}` : ''
+        this.logger.error(`Upload of ${candidate.path} to s3://${bucket}/${candidate.key} failed, retried next scan: ${converted.message}${hint}`, {file: candidate.path, bucket, key: candidate.key, code: converted.code})
       } finally {
         this.counters.inFlight--
         pool.release()

@@ -46,9 +46,10 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
   const ec2 = await detectEc2()
   logger.info(ec2.onEc2 ? `Running on EC2 (instance ${ec2.instanceId}${ec2.region ? `, ${ec2.region}` : ''}).` : `Not on EC2 (${ec2.reason}); using local credentials.`)
 
-  const [{createS3Client}, {FastS3}] = await Promise.all([import('../storage/s3-client.js'), import('./fast-s3.js')])
+  const [{createS3Client}, {FastS3}, {HashWorker}] = await Promise.all([import('../storage/s3-client.js'), import('./fast-s3.js'), import('./hash-worker.js')])
   const {client} = await createS3Client({...options.connection, maxSockets: Math.max(options.concurrency, 16)})
   const fast = new FastS3(client, Math.max(options.concurrency, 16))
+  const hasher = new HashWorker()
   try {
     const check = await checkCredentials(client, {endpoint: options.connection.endpoint, region: options.region, profile: options.profile})
     let credentialError: string | undefined
@@ -65,7 +66,7 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
     } else {
       logger.info(check.identity ? `Credentials OK: ${check.identity}.` : `Credentials accepted by ${options.connection.endpoint}.`)
     }
-    const daemon = new UploadDaemon({...options, root}, client, fast, logger)
+    const daemon = new UploadDaemon({...options, root}, client, fast, logger, hasher)
     if (credentialError) daemon.noteError(credentialError)
     logger.info(`Watching ${root} every ${options.intervalSeconds} s (stable after ${options.stabilitySeconds} s, ${options.concurrency} uploads at once)${options.once ? ', one scan' : ''}.`)
     options.signal.addEventListener('abort', () => {
@@ -78,6 +79,7 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
   } finally {
     fast.close()
     client.destroy()
+    await hasher.close()
   }
 }
 

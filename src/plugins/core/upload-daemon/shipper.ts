@@ -1,12 +1,12 @@
 import type {S3Client} from '@aws-sdk/client-s3'
 import {createHash} from 'node:crypto'
-import {constants, type Stats} from 'node:fs'
-import {closeSync, fstatSync, lstatSync, openSync, readSync, unlinkSync} from 'node:fs'
+import {closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats, unlinkSync} from 'node:fs'
 import {type FileHandle, open} from 'node:fs/promises'
 
 import {BucketwrightError, RemoteError, VerificationError} from '../errors/errors.js'
 import {translateS3Error} from '../storage/s3-errors.js'
 import {FastPathError, type FastS3} from './fast-s3.js'
+import {type BodyDigests, type HashWorker, sharedBuffer} from './hash-worker.js'
 import {compareContent, crc32Base64, digestForComparison, type LocalDigests, type RemoteObject} from './same-content.js'
 import type {Candidate} from './scan.js'
 
@@ -22,32 +22,47 @@ export interface ShipOutcome {
   method?: 'put' | 'multipart'
 }
 
-/** A counting semaphore: at most `size` holders at once. */
+/** A counting semaphore; `acquire(n)` takes n units at once (FIFO, so a large request is not starved). */
 export class Semaphore {
-  private waiting: (() => void)[] = []
+  private waiting: {units: number; resolve: () => void}[] = []
   constructor(private available: number) {}
-  async acquire(): Promise<void> {
-    if (this.available > 0) {
-      this.available--
+  async acquire(units = 1): Promise<void> {
+    if (this.waiting.length === 0 && this.available >= units) {
+      this.available -= units
       return
     }
-    await new Promise<void>((resolve) => this.waiting.push(resolve))
+    await new Promise<void>((resolve) => this.waiting.push({units, resolve}))
   }
-  release(): void {
-    const next = this.waiting.shift()
-    if (next) next()
-    else this.available++
+  release(units = 1): void {
+    this.available += units
+    while (this.waiting.length > 0 && this.waiting[0].units <= this.available) {
+      const next = this.waiting.shift()!
+      this.available -= next.units
+      next.resolve()
+    }
   }
 }
+
+/** The store refused a body this large in one PUT (HTTP 413); the file goes up as a multipart upload instead. */
+class TooLargeForOnePut extends Error {}
+
+/** Small files are read synchronously (see readSmall); above this, reads go through the thread pool. */
+const SYNC_READ_LIMIT = 1024 * 1024
 
 /** Settings of a {@link Shipper}. */
 export interface ShipperOptions {
   client: S3Client
   fast: FastS3
-  /** Multipart part size; files up to one part go up in a single PUT (8 MiB keeps fauxqs' 11 MiB PUT limit). */
+  /** Multipart part size (8 MiB: below the 11 MiB PUT body limit of some S3-compatible servers). */
   partSize: number
-  /** Parts held in memory at once across all multipart uploads. */
+  /** Files up to this size go up in one PUT; larger ones as multipart uploads. Lowered for good after a 413. */
+  singlePutLimit: number
+  /** Memory for bodies in flight above SYNC_READ_LIMIT, in units of `partSize`. */
   partsInFlight: Semaphore
+  /** The capacity of `partsInFlight`. */
+  partsBudget: number
+  /** Hashes bodies above SYNC_READ_LIMIT off the JS thread. */
+  hasher: HashWorker
   endpoint?: string
   region?: string
   profile?: string
@@ -73,14 +88,74 @@ function sameFile(a: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, b: Pick<Stats, 'si
  * is verified and the file was not touched meanwhile (size, mtime and inode compared before and after).
  */
 export class Shipper {
-  constructor(private readonly options: ShipperOptions) {}
+  private singlePutLimit: number
+
+  constructor(private readonly options: ShipperOptions) {
+    this.singlePutLimit = options.singlePutLimit
+  }
 
   private context(operation: string, bucket: string, key: string) {
     return {operation, bucket, key, endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile}
   }
 
   async ship(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
-    return target.candidate.size <= this.options.partSize ? this.shipSmall(target) : this.shipLarge(target, signal)
+    const {size} = target.candidate
+    if (size <= SYNC_READ_LIMIT && size <= this.singlePutLimit) return this.shipSmall(target)
+    if (size <= this.singlePutLimit) {
+      const outcome = await this.shipWhole(target)
+      if (outcome) return outcome
+    }
+    return this.shipLarge(target, signal)
+  }
+
+  /**
+   * One PUT of a file above SYNC_READ_LIMIT, read through the thread pool within the memory budget. `undefined`
+   * when the store refuses a body this large: the caller then uses a multipart upload (and so do later files).
+   */
+  private async shipWhole(target: ShipTarget): Promise<ShipOutcome | undefined> {
+    const units = Math.min(Math.ceil(target.candidate.size / this.options.partSize), this.options.partsBudget)
+    await this.options.partsInFlight.acquire(units)
+    try {
+      let handle: FileHandle
+      try {
+        handle = await open(target.candidate.path, constants.O_RDONLY | constants.O_NOFOLLOW)
+      } catch (error) {
+        if (['ENOENT', 'ELOOP'].includes((error as NodeJS.ErrnoException).code ?? '')) return {status: 'changed', bytes: 0}
+        throw error
+      }
+      let before: Stats
+      let body: Buffer
+      try {
+        before = await handle.stat()
+        if (!before.isFile() || !sameFile(before, target.candidate)) return {status: 'changed', bytes: 0}
+        body = sharedBuffer(before.size)
+        let filled = 0
+        while (filled < body.length) {
+          const {bytesRead} = await handle.read(body, filled, body.length - filled, filled)
+          if (bytesRead === 0) return {status: 'changed', bytes: 0}
+          filled += bytesRead
+        }
+      } finally {
+        await handle.close()
+      }
+      let outcome: ShipOutcome
+      try {
+        outcome = await this.shipSmallBody(target, body, await this.options.hasher.digest(body))
+      } catch (error) {
+        if (error instanceof TooLargeForOnePut) {
+          this.singlePutLimit = Math.min(this.singlePutLimit, body.length - 1)
+          return undefined
+        }
+        // A large PUT cut off (a store that closes the connection on a body it will not take, a flaky link): the
+        // multipart upload retries part by part.
+        if (error instanceof RemoteError) return undefined
+        throw error
+      }
+      if (outcome.status !== 'uploaded' && outcome.status !== 'already-there') return outcome
+      return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
+    } finally {
+      this.options.partsInFlight.release(units)
+    }
   }
 
   /** Deletes the local file when it is still exactly the one that was read; false when it changed. */
@@ -112,7 +187,7 @@ export class Shipper {
     }
     try {
       const before = fstatSync(fd)
-      if (!before.isFile() || !sameFile(before, candidate) || before.size > this.options.partSize) return undefined
+      if (!before.isFile() || !sameFile(before, candidate) || before.size > SYNC_READ_LIMIT) return undefined
       const body = Buffer.allocUnsafe(before.size)
       let filled = 0
       while (filled < body.length) {
@@ -145,7 +220,7 @@ export class Shipper {
     }
   }
 
-  /** Whole file in memory (at most one part): one read, MD5 + CRC32, one HEAD at most, one PUT. */
+  /** A small file whole in memory: one read, MD5 + CRC32, one HEAD at most, one PUT. */
   private async shipSmall(target: ShipTarget): Promise<ShipOutcome> {
     const read = this.readSmall(target.candidate)
     if (!read) return {status: 'changed', bytes: 0}
@@ -155,9 +230,9 @@ export class Shipper {
     return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
   }
 
-  private async shipSmallBody(target: ShipTarget, body: Buffer): Promise<ShipOutcome> {
-    const md5 = createHash('md5').update(body).digest()
-    const local: LocalDigests = {size: body.length, md5: md5.toString('hex'), crc32: crc32Base64(body)}
+  private async shipSmallBody(target: ShipTarget, body: Buffer, digests?: BodyDigests): Promise<ShipOutcome> {
+    const md5 = digests?.md5 ?? createHash('md5').update(body).digest()
+    const local: LocalDigests = {size: body.length, md5: md5.toString('hex'), crc32: digests?.crc32 ?? crc32Base64(body)}
     const remote = await this.remoteOf(target)
     if (remote && compareContent(remote, local) === 'same') return {status: 'already-there', bytes: 0}
     const {bucket, candidate} = target
@@ -166,11 +241,14 @@ export class Shipper {
       stored = await this.options.fast.put(bucket, candidate.key, body, md5.toString('base64'), local.crc32!)
     } catch (error) {
       if (!(error instanceof FastPathError)) throw error
+      if (error.status === 413) throw new TooLargeForOnePut()
       const {PutObjectCommand} = await sdk()
       try {
         const out = await this.options.client.send(new PutObjectCommand({Bucket: bucket, Key: candidate.key, Body: body, ContentMD5: md5.toString('base64'), ChecksumCRC32: local.crc32}))
         stored = {etag: out.ETag?.replaceAll('"', ''), serverSideEncryption: out.ServerSideEncryption}
       } catch (sdkError) {
+        const status = (sdkError as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
+        if (status === 413 || (sdkError as Error).name === 'EntityTooLarge') throw new TooLargeForOnePut()
         throw translateS3Error(sdkError, this.context('PutObject', bucket, candidate.key))
       }
     }
@@ -241,23 +319,31 @@ export class Shipper {
           if (signal.aborted) throw new Error('aborted')
           const offset = index * partSize
           const length = Math.min(partSize, before.size - offset)
-          const buffer = Buffer.allocUnsafe(length)
+          const buffer = sharedBuffer(length)
           let filled = 0
           while (filled < length) {
             const {bytesRead} = await handle.read(buffer, filled, length - filled, offset + filled)
             if (bytesRead === 0) throw new VerificationError(`${candidate.path} shrank while it was uploaded.`, {code: 'FILE_CHANGED'})
             filled += bytesRead
           }
-          const md5 = createHash('md5').update(buffer).digest()
+          const {md5} = await this.options.hasher.digest(buffer)
           digests[index] = md5
-          const out = await call('UploadPart', () =>
-            client.send(new UploadPartCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId, PartNumber: index + 1, Body: buffer, ContentMD5: md5.toString('base64')}), {abortSignal: signal}),
-          )
+          let out: {ETag?: string; ServerSideEncryption?: string}
+          try {
+            const fast = await this.options.fast.uploadPart(bucket, candidate.key, uploadId, index + 1, buffer, md5.toString('base64'), signal)
+            out = {ETag: fast.etag, ServerSideEncryption: fast.serverSideEncryption}
+          } catch (error) {
+            if (!(error instanceof FastPathError) || signal.aborted) throw error
+            // The SDK retries with backoff and translates what finally fails.
+            out = await call('UploadPart', () =>
+              client.send(new UploadPartCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId, PartNumber: index + 1, Body: buffer, ContentMD5: md5.toString('base64')}), {abortSignal: signal}),
+            )
+          }
           const etag = out.ETag?.replaceAll('"', '')
           if (etag !== md5.toString('hex') && !out.ServerSideEncryption?.startsWith('aws:kms')) {
             throw new VerificationError(`Part ${index + 1} of s3://${bucket}/${candidate.key} was stored with ETag ${etag}, not ${md5.toString('hex')}.`, {code: 'UPLOAD_UNVERIFIED'})
           }
-          etags[index] = out.ETag!
+          etags[index] = `"${etag}"`
         } finally {
           partsInFlight.release()
         }

@@ -7,16 +7,33 @@ export interface SigningCredentials {
   sessionToken?: string
 }
 
-/** One request to sign: path already URI-encoded the S3 way, header names lowercase, no query string. */
+/** One request to sign: path already URI-encoded the S3 way, header names lowercase. */
 export interface RequestToSign {
   method: string
   host: string
   path: string
   headers: Record<string, string>
+  /** Query parameters (unencoded); they are encoded and sorted here, as SigV4 wants them. */
+  query?: Record<string, string>
+}
+
+/** RFC 3986 encoding, as SigV4 and S3 want it (`!'()*` too). */
+export function uriEncode(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+/** The canonical (sorted, encoded) query string; also what goes on the wire. */
+export function canonicalQuery(query: Record<string, string> | undefined): string {
+  if (!query) return ''
+  return Object.keys(query)
+    .map((key) => [uriEncode(key), uriEncode(query[key])])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, value]) => `${key}=${value}`)
+    .join('&')
 }
 
 /**
- * AWS Signature Version 4 for S3 requests without a query string and with an unsigned payload (`UNSIGNED-PAYLOAD`;
+ * AWS Signature Version 4 for S3 requests with an unsigned payload (`UNSIGNED-PAYLOAD`;
  * body integrity comes from Content-MD5). It signs about 8× faster than the SDK's general-purpose signer (22 µs
  * against 175 µs a request), which matters at thousands of small files a second; a test checks that both produce
  * the same Authorization header.
@@ -47,7 +64,7 @@ export class S3RequestSigner {
     let canonicalHeaders = ''
     for (const name of names) canonicalHeaders += `${name}:${headers[name].trim().replace(/\s+/g, ' ')}\n`
     const signedHeaders = names.join(';')
-    const canonicalRequest = `${request.method}\n${request.path}\n\n${canonicalHeaders}\n${signedHeaders}\nUNSIGNED-PAYLOAD`
+    const canonicalRequest = `${request.method}\n${request.path}\n${canonicalQuery(request.query)}\n${canonicalHeaders}\n${signedHeaders}\nUNSIGNED-PAYLOAD`
     const scope = `${day}/${this.region}/s3/aws4_request`
     const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`
     const signature = createHmac('sha256', this.signingKey(credentials.secretAccessKey, day)).update(stringToSign).digest('hex')

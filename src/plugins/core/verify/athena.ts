@@ -9,6 +9,11 @@ function hiveName(name: string): string {
   return `\`${name.replaceAll('`', '``')}\``
 }
 
+/** A column in a query (Athena's Trino engine): double quotes, lowercase as Athena stores column names. */
+function queryName(name: string): string {
+  return `"${name.toLowerCase().replaceAll('"', '""')}"`
+}
+
 /** The non-null JSON types a schema allows (`["integer", "null"]` → `["integer"]`). */
 function typesOf(schema: JsonSchema): string[] {
   const declared = schema.type
@@ -71,8 +76,8 @@ export function athenaDdl(source: DataSource, outputUri: string, files: OutputFi
     "TBLPROPERTIES ('bucketwright.source' = '" + source.name.replaceAll("'", "''") + "');",
   ].join('\n')
 
-  const bucketExpression = `regexp_extract("$path", '([^/]+?)\\.(jsonl|ndjson|json)(\\.gz|\\.zst)?$', 1)`
-  const expected = files.filter((file) => file.manifest && file.format === 'jsonl').map((file) => `    ('${file.key.split('/').pop()!.replace(/\.(jsonl|ndjson|json)(\.gz|\.zst)?$/, '').replaceAll("'", "''")}', ${file.manifest!.counts.records})`)
+  const bucketExpression = `regexp_extract("$path", '([^/]+?)\\.(jsonl|ndjson)(\\.gz|\\.zst)?$', 1)`
+  const expected = files.filter((file) => file.manifest && file.format === 'jsonl').map((file) => `    ('${file.key.split('/').pop()!.replace(/\.(jsonl|ndjson)(\.gz|\.zst)?$/, '').replaceAll("'", "''")}', ${file.manifest!.counts.records})`)
   const queries: AthenaDdlResult['queries'] = [
     {
       name: 'records-per-bucket',
@@ -98,16 +103,16 @@ export function athenaDdl(source: DataSource, outputUri: string, files: OutputFi
     queries.push({
       name: 'records-per-week',
       description: 'Records per ISO week of the time field, to compare with the per-bucket counts.',
-      sql: `SELECT date_format(from_iso8601_timestamp(${hiveName(source.timeField)}), '%x-W%v') AS week, count(*) AS records\nFROM ${table}\nGROUP BY 1\nORDER BY 1;`,
+      sql: `SELECT date_format(from_iso8601_timestamp(${queryName(source.timeField)}), '%x-W%v') AS week, count(*) AS records\nFROM ${table}\nGROUP BY 1\nORDER BY 1;`,
     })
   }
   if (source.recordKey?.length) {
-    const key = source.recordKey.map(hiveName).join(', ')
+    const key = source.recordKey.map(queryName).join(', ')
     queries.push({
       name: 'duplicates',
       description: `Records sharing the record key ${source.recordKey.join(' + ')} (expect no rows).`,
       sql: `SELECT ${key}, count(*) AS copies\nFROM ${table}\nGROUP BY ${key}\nHAVING count(*) > 1\nORDER BY copies DESC\nLIMIT 100;`,
     })
   }
-  return {mode: 'athena-ddl', output: outputUri, source: source.name, table, ddl, queries, notes}
+  return {resultVersion: 1, mode: 'athena-ddl', output: outputUri, source: source.name, table, ddl, queries, notes}
 }

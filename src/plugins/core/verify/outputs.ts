@@ -16,6 +16,8 @@ export interface OutputFile {
   /** The text in the key that names the bucket (to guess a missing neighbour's key). */
   labelInKey?: string
   manifest?: OutputManifest
+  /** Set when `_manifests/<key>.json` exists but is not a readable manifest. */
+  manifestUnreadable?: boolean
 }
 
 /** A manifest whose output file is gone: the bucket was converted once and its file deleted or lost since. */
@@ -34,7 +36,8 @@ export interface OutputInventory {
   kind?: BucketKind
 }
 
-const DATA_FILE = /\.(jsonl|ndjson|json)(\.gz|\.zst)?$|\.parquet$/
+// Not plain `.json`: raw objects (bustimes__….json) are not outputs, even where an output location holds them.
+const DATA_FILE = /\.(jsonl|ndjson)(\.gz|\.zst)?$|\.parquet$/
 
 /** Format and compression from a key's extension. */
 export function formatOf(key: string): {format: OutputFormat; compression: OutputCompression} | undefined {
@@ -74,15 +77,16 @@ export async function inventoryOutputs(storage: Storage, options: {concurrency?:
   const unbucketed: string[] = []
   await forEachLimit(dataFiles, options.concurrency ?? 16, async ({key, size}) => {
     const manifestKey = `_manifests/${key}.json`
-    const manifest = manifestKeys.has(manifestKey) ? await readManifest(storage, key) : undefined
-    manifestKeys.delete(manifestKey)
+    const hasManifest = manifestKeys.delete(manifestKey)
+    const manifest = hasManifest ? await readManifest(storage, key) : undefined
     const parsed = parseBucketKey(key)
     const bucket = spanFromManifest(manifest) ?? parsed
     if (!bucket) {
       unbucketed.push(key)
       return
     }
-    files.push({key, size, ...formatOf(key)!, bucket: {kind: bucket.kind, label: bucket.label, start: bucket.start, end: bucket.end}, labelInKey: parsed?.match, manifest})
+    const manifestUnreadable = hasManifest && !manifest ? true : undefined
+    files.push({key, size, ...formatOf(key)!, bucket: {kind: bucket.kind, label: bucket.label, start: bucket.start, end: bucket.end}, labelInKey: parsed?.match, manifest, manifestUnreadable})
   })
   const orphanManifests: OrphanManifest[] = []
   for (const manifestKey of manifestKeys) {

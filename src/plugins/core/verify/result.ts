@@ -59,6 +59,8 @@ export interface SchemaSummary {
  * `ok` is false exactly when a check has status `fail`, which is also when the exit code is 3.
  */
 export interface VerifyResult {
+  /** Version of this contract; bumped only by an incompatible change. */
+  resultVersion: 1
   mode: 'verify'
   ok: boolean
   /** The output location verified (URI) and the raw location compared against, if any. */
@@ -76,6 +78,7 @@ export interface VerifyResult {
 
 /** `verify --athena-ddl`: the table definition and the queries to run in Athena instead of verifying here. */
 export interface AthenaDdlResult {
+  resultVersion: 1
   mode: 'athena-ddl'
   output: string
   source: string

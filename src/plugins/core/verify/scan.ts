@@ -60,7 +60,7 @@ export async function scanJsonl(filePath: string, options: ScanOptions): Promise
     // A line holding only `\r` (CRLF files) is as empty as an empty one.
     if (lineLength > 1 || (lineLength === 1 && firstByte !== 0x0d)) {
       scan.records++
-      if (selected) checkLine(Buffer.concat(pending).toString('utf8'))
+      if (selected) checkLine(pending.length === 1 ? pending[0]!.toString('utf8') : Buffer.concat(pending).toString('utf8'))
     }
     lineLength = 0
     pending = []

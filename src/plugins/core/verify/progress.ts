@@ -1,0 +1,24 @@
+import type {Logger} from '../progress/logger.js'
+import {type ProgressMode, runTasks} from '../progress/tasks.js'
+
+/**
+ * Runs verify's work with progress on stderr: one live listr2 task on a terminal (its line shows the latest step),
+ * a timestamped log line per step otherwise (cron), nothing under `--json`/`--quiet`.
+ */
+export async function withProgress<T>(mode: ProgressMode, logger: Logger, title: string, work: (step: (message: string) => void) => Promise<T>): Promise<T> {
+  if (mode === 'silent') return work(() => {})
+  if (mode === 'plain') return work((message) => logger.info(message))
+  let result: T | undefined
+  await runTasks(
+    [
+      {
+        title,
+        task: async (_ctx, task) => {
+          result = await work((message) => (task.output = message))
+        },
+      },
+    ],
+    {mode},
+  )
+  return result as T
+}
