@@ -61,7 +61,7 @@ export {type SourceLoader} from './convert/source-handle.js'
 // verify: the checks of `bucketwright verify` as a service, its JSON contract, report and Athena DDL.
 export type {AthenaDdlResult, BucketResult, CheckResult, CheckStatus, SchemaSummary, VerifyResult} from './verify/result.js'
 export {type VerifyOptions, verifyDataset} from './verify/verify.js'
-export {type BucketKind, type BucketSpan, bucketOf, isoWeekOf, parseBucketKey} from './verify/buckets.js'
+export {type BucketKind, type BucketSpan, bucketOf, parseBucketKey} from './verify/buckets.js'
 export {athenaDdl, hiveType} from './verify/athena.js'
 export {renderReport} from './verify/report-html.js'
 // compact: partition layouts, compaction manifests and results (issue 5)

@@ -1,3 +1,5 @@
+import {bucketKey, bucketStart, nextBucketStart} from '../convert/buckets.js'
+
 /** The time granularity of a dataset's outputs. */
 export type BucketKind = 'week' | 'day' | 'hour' | 'month'
 
@@ -12,7 +14,6 @@ export interface BucketSpan {
 }
 
 const DAY = 86_400_000
-const pad = (value: number, width = 2) => String(value).padStart(width, '0')
 
 /** Monday 00:00 UTC of ISO week 1 of an ISO week-year. */
 function isoWeekOneMonday(year: number): number {
@@ -21,35 +22,10 @@ function isoWeekOneMonday(year: number): number {
   return jan4 - weekday * DAY
 }
 
-/** The ISO week-year and week number of a time. */
-export function isoWeekOf(time: Date): {year: number; week: number} {
-  const day = Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), time.getUTCDate())
-  const thursday = day + (3 - ((new Date(day).getUTCDay() + 6) % 7)) * DAY
-  const year = new Date(thursday).getUTCFullYear()
-  return {year, week: Math.floor((thursday - isoWeekOneMonday(year)) / (7 * DAY)) + 1}
-}
-
-/** The bucket of a kind that holds a time. */
+/** The bucket of a kind that holds a time, labelled exactly as convert names it (`2024-W03`, `2024-01-15T07`). */
 export function bucketOf(kind: BucketKind, time: Date): BucketSpan {
-  switch (kind) {
-    case 'week': {
-      const {year, week} = isoWeekOf(time)
-      const start = isoWeekOneMonday(year) + (week - 1) * 7 * DAY
-      return {kind, label: `${year}-W${pad(week)}`, start: new Date(start), end: new Date(start + 7 * DAY)}
-    }
-    case 'day': {
-      const start = Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), time.getUTCDate())
-      return {kind, label: new Date(start).toISOString().slice(0, 10), start: new Date(start), end: new Date(start + DAY)}
-    }
-    case 'hour': {
-      const start = Math.floor(time.getTime() / 3_600_000) * 3_600_000
-      return {kind, label: new Date(start).toISOString().slice(0, 13), start: new Date(start), end: new Date(start + 3_600_000)}
-    }
-    case 'month': {
-      const start = Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), 1)
-      return {kind, label: new Date(start).toISOString().slice(0, 7), start: new Date(start), end: new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth() + 1, 1))}
-    }
-  }
+  const start = bucketStart(kind, time)
+  return {kind, label: bucketKey(kind, start), start, end: nextBucketStart(kind, start)}
 }
 
 /** The bucket right after one. */
