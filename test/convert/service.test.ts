@@ -229,6 +229,25 @@ describe('convert service: resume, quarantine, plan, formats', () => {
   })
 })
 
+describe('convert service with the bustimes fast path', () => {
+  it('writes the same bytes with --validate as without (integral floats stay floats for Python readers)', async () => {
+    const {raw, out, base} = await setup()
+    const {bustimesSource} = await import('../../src/plugins/bustimes/index.js')
+    await fs.mkdir(path.join(raw, 'raw'), {recursive: true})
+    await fs.writeFile(path.join(raw, 'raw', 'bustimes__2021-11-09__00-00-00.json'), "[{u'vehicleID': 101, u'latitude': 45.0, u'longitude': -122.5, u'delay': None}]")
+    const options = {...base, source: bustimesSource, workers: 0}
+    const plain = await runConvert(options)
+    expect(plain.records).toBe(1)
+    const {gunzipSync} = await import('node:zlib')
+    const first = gunzipSync(await fs.readFile(path.join(out, '2021-W45.jsonl.gz'))).toString('utf8')
+    expect(first).toContain('"latitude":45.0')
+    await fs.rm(out, {recursive: true, force: true})
+    const validated = await runConvert({...options, validate: true})
+    expect(validated.validation?.recordsChecked).toBe(1)
+    expect(gunzipSync(await fs.readFile(path.join(out, '2021-W45.jsonl.gz'))).toString('utf8')).toBe(first)
+  })
+})
+
 describe('convert service: where to list', () => {
   it('finds the span of the objects with a binary search over days, so the default range ends at the last object', async () => {
     const {raw, base} = await setup()
