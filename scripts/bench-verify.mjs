@@ -25,22 +25,11 @@ const NODE = existsSync(path.join(ROOT, 'node_modules', 'node', 'bin', 'node')) 
 const DIR = path.join(ROOT, '.bench', 'verify', `w${WEEKS}-s${SNAPSHOTS}`)
 const OUT = path.join(DIR, 'v2')
 
-const {LocalStorage, writeManifest, inputsDigest, bucketOf} = await import(path.join(ROOT, 'dist', 'plugins', 'core', 'index.js'))
-
-/** A seeded PRNG so the archive is the same on every machine. */
-function random(seed) {
-  let state = seed
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let t = Math.imul(state ^ (state >>> 15), 1 | state)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+const {LocalStorage, writeManifest, inputsDigest, bucketOf, seededRandom} = await import(path.join(ROOT, 'dist', 'plugins', 'core', 'index.js'))
 
 /** Writes one week as convert would: the real fleet once per snapshot, jittered, plus snapshot_time; and its manifest. */
 async function writeWeek(storage, fleet, monday, weekIndex) {
-  const next = random(1000 + weekIndex)
+  const next = seededRandom(1000 + weekIndex)
   const week = bucketOf('week', monday)
   const key = `${week.label}.jsonl.gz`
   const every = Math.floor((7 * 86_400_000) / SNAPSHOTS)

@@ -7,7 +7,7 @@ import zlib from 'node:zlib'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {bustimesLayout, bustimesSource, decodeVehicles, expectedSyntax, generateBustimes, REPR_CUTOFF_KEY, toJsonLines} from '../../src/plugins/bustimes/index.js'
-import {DecodeError, type GeneratedObject, RecordValidator, type SourceRecord} from '../../src/plugins/core/index.js'
+import {DecodeError, type GeneratedObject, RecordValidator, seededRandom, type SourceRecord} from '../../src/plugins/core/index.js'
 import {ROOT} from '../helpers/cli.js'
 
 const REAL = path.resolve(ROOT, '..', 'shared', 'real-data', 'trimet')
@@ -344,18 +344,6 @@ describe.skipIf(!hasPython)('bustimes output equals the reference converter', ()
 })
 
 describe.skipIf(!hasPython)('bustimes against Python on damaged bodies', () => {
-  /** mulberry32: reproducible mutations. */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0
-      let t = a
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-    }
-  }
-
   it('accepts exactly what Python reads (rule grammar, then the other), with equal records, and refuses the rest with a DecodeError', () => {
     const oracle = path.join(ROOT, 'test', 'sources', 'fixtures', 'literal_oracle.py')
     const bases = spawnSync('python3', ['-c', [
@@ -365,7 +353,7 @@ describe.skipIf(!hasPython)('bustimes against Python on damaged bodies', () => {
       'print(json.dumps([repr2(v), json.dumps(v), json.dumps({"resultSet": {"queryTime": 1, "vehicle": v}}, indent=1), repr2({"resultSet": {"queryTime": 1, "vehicle": v}})]))',
     ].join('\n')], {encoding: 'utf8'})
     expect(bases.status, bases.stderr).toBe(0)
-    const random = prng(42)
+    const random = seededRandom(42)
     const inserts = [...'\'",:[]{}() \n\\#0-.eTNu']
     const cases: {key: string; body: Buffer}[] = []
     for (const base of JSON.parse(bases.stdout) as string[]) {

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
 
-import {inputsDigest, type OutputManifest, readManifest, type Storage, writeManifest} from '../../src/plugins/core/index.js'
+import {inputsDigest, type OutputManifest, readManifest, seededRandom, type Storage, writeManifest} from '../../src/plugins/core/index.js'
 import {bucketOf} from '../../src/plugins/core/verify/buckets.js'
 import {ROOT} from '../helpers/cli.js'
 
@@ -24,17 +24,6 @@ export async function linkTinybusPlugin(): Promise<Record<string, string>> {
 /** A fresh local temp directory. */
 export async function tempDir(prefix = 'bw-verify-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix))
-}
-
-/** A deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state + 0x6d2b79f5) | 0
-    let t = Math.imul(state ^ (state >>> 15), 1 | state)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
 }
 
 const stamp = (time: Date) => time.toISOString().slice(0, 19).replace('T', '__').replaceAll(':', '-')
@@ -66,7 +55,7 @@ export async function buildDataset(raw: Storage | undefined, output: Storage, op
   const weeks = options.weeks ?? 5
   const perWeek = options.objectsPerWeek ?? 6
   const vehicles = options.vehicles ?? 20
-  const next = random(options.seed ?? 7)
+  const next = seededRandom(options.seed ?? 7)
   const byWeek = new Map<string, {lines: string[]; inputs: {key: string; size: number; etag?: string}[]; from: Date; to: Date}>()
   for (let i = 0; i < weeks * perWeek; i++) {
     const time = new Date(start.getTime() + Math.floor((i * 7 * 86_400_000) / perWeek))
