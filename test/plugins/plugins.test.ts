@@ -122,7 +122,7 @@ describe('data-source plugins in a real CLI installation', () => {
     await writeFile(path.join(day11, 'page-0001.json'), JSON.stringify({studies: [JSON.parse(await readFile(path.join(REAL, STUDIES[2]), 'utf8'))], nextPageToken: null}))
     const out = path.join(home, 'ctgov-out')
     const converted = await cli(['convert', raw, out, '--source', 'clinicaltrials', '--bucket', 'day', '--validate', '--json'])
-    expect(converted.code, converted.stderr).toBe(0)
+    expect(converted.code, converted.stderr + converted.stdout).toBe(0)
     const result = JSON.parse(converted.stdout)
     expect(result.buckets.map((bucket: {key: string; records: number}) => [bucket.key, bucket.records])).toEqual([['2024-06-10', 2], ['2024-06-11', 1]])
     expect(result).toMatchObject({quarantined: 0, validation: {recordsChecked: 3, recordsInvalid: 0}})

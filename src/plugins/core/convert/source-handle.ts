@@ -48,13 +48,15 @@ async function findIn(entries: Entry[], name: string): Promise<DataSource | unde
 export async function loadSource(loader: SourceLoader): Promise<DataSource> {
   let source: DataSource | undefined
   if (loader.kind === 'hook') {
-    // A hook is called without oclif's context; one that needs it falls back to loading the registry.
+    // A hook is called without oclif's context; one that needs it falls back to loading the registry. It gets the
+    // host's core API, exactly as the registry hands it (plugins take DecodeError, readAll… from it).
     const quiet = {config: undefined, debug() {}, log() {}, warn() {}, error(message: string) { throw new Error(message) }, exit() {}}
+    const core = await import('../index.js')
     try {
       for (const hook of loader.modules) {
         const module = (await import(hook.url)) as Record<string, unknown>
         const fn = module[hook.identifier] ?? module.default
-        source ??= await findIn(entriesOf(typeof fn === 'function' ? await (fn as (this: unknown, options: unknown) => unknown).call(quiet, {}) : fn), loader.name)
+        source ??= await findIn(entriesOf(typeof fn === 'function' ? await (fn as (this: unknown, options: unknown) => unknown).call(quiet, {core}) : fn), loader.name)
       }
     } catch {
       source = undefined
