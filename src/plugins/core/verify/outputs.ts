@@ -1,10 +1,10 @@
+import type {OutputCompression, OutputFormat} from '../convert/buckets.js'
 import {type OutputManifest, readManifest} from '../manifest/manifest.js'
 import type {Storage} from '../storage/types.js'
 import {type BucketKind, type BucketSpan, bucketOf, kindOfSpan, parseBucketKey} from './buckets.js'
 
-/** How an output file is stored. */
-export type OutputFormat = 'jsonl' | 'parquet'
-export type OutputCompression = 'gzip' | 'zstd' | 'none'
+/** How an output file is stored: the formats convert writes. */
+export type {OutputCompression, OutputFormat}
 
 /** One output file of the dataset, with the bucket it covers and its manifest (if any). */
 export interface OutputFile {
