@@ -146,9 +146,10 @@ describe.each(backends)('storage contract: $name', ({name, open}) => {
     // The small body already fills every multipart slot (queueSize parts of 8 MiB); the large one is 3× its size.
     const small = await roundTrip('big/small.bin', 64 * MiB + 123)
     const large = await roundTrip('big/large.bin', 192 * MiB + 12_345)
-    expect(large.writeGrowth).toBeLessThan(small.writeGrowth + 16 * MiB)
+    // Held memory following the body would add 128 MiB here; allow 32 MiB of sampling and GC noise.
+    expect(large.writeGrowth).toBeLessThan(small.writeGrowth + 32 * MiB)
     expect(large.writeGrowth).toBeLessThan(96 * MiB)
-    expect(large.readGrowth).toBeLessThan(small.readGrowth + 16 * MiB)
+    expect(large.readGrowth).toBeLessThan(small.readGrowth + 32 * MiB)
     expect(large.readGrowth).toBeLessThan(48 * MiB)
     const ranged = await storage.readBytes('big/large.bin', {range: {start: 10, end: 19}})
     expect(ranged).toEqual(bodyChunks(20).next().value!.subarray(10, 20))
