@@ -116,18 +116,11 @@ export class Shipper {
     const units = Math.min(Math.ceil(target.candidate.size / this.options.partSize), this.options.partsBudget)
     await this.options.partsInFlight.acquire(units)
     try {
-      let handle: FileHandle
-      try {
-        handle = await open(target.candidate.path, constants.O_RDONLY | constants.O_NOFOLLOW)
-      } catch (error) {
-        if (['ENOENT', 'ELOOP'].includes((error as NodeJS.ErrnoException).code ?? '')) return {status: 'changed', bytes: 0}
-        throw error
-      }
-      let before: Stats
+      const opened = await openUnchanged(target)
+      if (!opened) return {status: 'changed', bytes: 0}
+      const {handle, before} = opened
       let body: Buffer
       try {
-        before = await handle.stat()
-        if (!before.isFile() || !sameFile(before, target.candidate)) return {status: 'changed', bytes: 0}
         body = sharedBuffer(before.size)
         let filled = 0
         while (filled < body.length) {
@@ -272,16 +265,10 @@ export class Shipper {
 
   /** Multipart: parts read at their offsets, each with its MD5 (Content-MD5), verified as a whole by the ETag. */
   private async shipLarge(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
-    let handle: FileHandle
+    const opened = await openUnchanged(target)
+    if (!opened) return {status: 'changed', bytes: 0}
+    const {handle, before} = opened
     try {
-      handle = await open(target.candidate.path, constants.O_RDONLY | constants.O_NOFOLLOW)
-    } catch (error) {
-      if (['ENOENT', 'ELOOP'].includes((error as NodeJS.ErrnoException).code ?? '')) return {status: 'changed', bytes: 0}
-      throw error
-    }
-    try {
-      const before = await handle.stat()
-      if (!before.isFile() || !sameFile(before, target.candidate)) return {status: 'changed', bytes: 0}
       const outcome = await this.uploadLarge(target, handle, before, signal)
       if (outcome.status !== 'uploaded' && outcome.status !== 'already-there') return outcome
       return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
@@ -371,4 +358,27 @@ export class Shipper {
       throw error instanceof BucketwrightError ? error : new RemoteError(`Upload of ${candidate.path} failed: ${(error as Error).message}`, {code: 'UPLOAD_FAILED', cause: error})
     }
   }
+}
+
+/**
+ * Opens a candidate without following links and checks it is still the file the scan saw (same size, mtime, inode);
+ * `undefined` when it is gone, became a link, or changed — the caller reports it changed and retries next scan.
+ */
+async function openUnchanged(target: ShipTarget): Promise<{handle: FileHandle; before: Stats} | undefined> {
+  let handle: FileHandle
+  try {
+    handle = await open(target.candidate.path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  } catch (error) {
+    if (['ENOENT', 'ELOOP'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined
+    throw error
+  }
+  try {
+    const before = await handle.stat()
+    if (before.isFile() && sameFile(before, target.candidate)) return {handle, before}
+  } catch (error) {
+    await handle.close()
+    throw error
+  }
+  await handle.close()
+  return undefined
 }
