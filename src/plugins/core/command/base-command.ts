@@ -94,8 +94,11 @@ export abstract class BaseCommand<T> extends Command {
 
   /** The data sources of this installation (built-ins and plugins), loaded once. */
   protected async sources(): Promise<SourceRegistry> {
-    this.registry ??= await SourceRegistry.load(this.config)
-    for (const failure of this.registry.failures) this.logger.warn(`Plugin ${failure.plugin} could not load its data sources: ${failure.message}`)
+    if (!this.registry) {
+      this.registry = await SourceRegistry.load(this.config)
+      // Once per run, however often the command asks for sources.
+      for (const failure of this.registry.failures) this.logger.warn(`Plugin ${failure.plugin} could not load its data sources: ${failure.message}`)
+    }
     return this.registry
   }
 
