@@ -134,7 +134,8 @@ function isOclifParseError(error: unknown): boolean {
   if (!(error instanceof Error)) return false
   // oclif rethrows what a flag's own parse function threw, its message prefixed with "Parsing --<flag>".
   if (/^Parsing --/.test(error.message)) return true
-  return 'parse' in error || /^(FailedFlagValidation|RequiredArgs|UnexpectedArgs|NonExistentFlags|FlagInvalidOption|ArgInvalidOption|CLIParseError)/.test(error.name) || error.constructor.name.endsWith('ParseError') || ['RequiredArgsError', 'UnexpectedArgsError', 'NonExistentFlagsError', 'FailedFlagValidationError', 'FlagInvalidOptionError', 'ArgInvalidOptionError'].includes(error.constructor.name)
+  // Every oclif parser error (missing argument, unknown flag, bad option…) extends CLIParseError, which sets `parse`.
+  return 'parse' in error
 }
 
 /** Turns any thrown value into a bucketwright error (unknown errors become a {@link BugError} keeping the message). */
