@@ -58,25 +58,25 @@ export class S3Storage implements Storage {
   }
 
   async *list(prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
-    const {ListObjectsV2Command} = await sdk()
+    const {listObjectsPage} = await import('./list-page.js')
     let token: string | undefined
     do {
       const page = await this.call('ListObjectsV2', undefined, () =>
-        this.client.send(
-          new ListObjectsV2Command({
+        listObjectsPage(
+          this.client,
+          {
             Bucket: this.bucket,
             Prefix: this.full(prefix),
             ContinuationToken: token,
             StartAfter: token || options.startAfter === undefined ? undefined : this.full(options.startAfter),
-          }),
-          {abortSignal: options.signal},
+          },
+          options.signal,
         ),
       )
-      for (const item of page.Contents ?? []) {
-        if (!item.Key) continue
-        yield {key: item.Key.slice(this.prefix.length), size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0), etag: cleanEtag(item.ETag)}
+      for (const item of page.contents) {
+        yield {key: item.key.slice(this.prefix.length), size: item.size, lastModified: item.lastModified, etag: cleanEtag(item.etag)}
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined
+      token = page.isTruncated ? page.nextContinuationToken : undefined
     } while (token)
   }
 
