@@ -1,8 +1,7 @@
 import type {DataSource, TimeRange} from '../sources/types.js'
-import type {Storage} from '../storage/types.js'
+import type {ObjectInfo, Storage} from '../storage/types.js'
 import {type BucketSize, bucketsBetween, type TimeBucket} from './buckets.js'
 import type {BucketInput} from './bucket-stream.js'
-import {orderedMap} from './ordered.js'
 
 /** A span listed at once: one bucket, or a whole day of hour buckets (sources lay keys out by day). */
 export interface ListingWindow {
@@ -32,15 +31,18 @@ export function* listingWindows(size: BucketSize, range: TimeRange, template: st
 }
 
 const DAY_MS = 86_400_000
+/** Days probed at once when looking for a location's last day. */
+const PROBES = 7
 
 /** Where one key location of a source (the legacy root level, `raw/`…) has objects; `undefined` when it has none. */
 export type LocationSpans = Map<string, TimeRange | undefined>
 
 /**
  * Finds, for each of the source's key locations, the time of its first object (from its first page of keys, which
- * sort by time) and the end of its last object's day (a binary search over days with one-key listings that start
- * after each day's prefix): a dozen LIST requests per location instead of listing every empty day. Locations whose
- * prefixes are not by day get no end (`now`). Listing then skips each location's days outside its span.
+ * sort by time) and the end of its last object's day (a search over days, 7 at a time, with one-key listings that
+ * start after each day's prefix): a few rounds of LIST requests per location instead of listing every empty day.
+ * Locations whose prefixes are not by day get no end (`now`). Listing then skips each location's days outside its
+ * span.
  */
 export async function probeLocations(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Promise<{spans: LocationSpans; requests: number}> {
   let requests = 0
@@ -62,7 +64,7 @@ export async function probeLocations(storage: Storage, source: DataSource, now: 
       const dayPrefix = (day: number) => source.layout.prefixesFor({from: new Date(day * DAY_MS), to: new Date((day + 1) * DAY_MS)}).find((prefix) => prefix.startsWith(location) && prefix !== location)
       const keysAfter = async (day: number): Promise<boolean> => {
         requests++
-        for await (const _info of storage.list(location, {startAfter: dayPrefix(day), signal})) return true
+        for await (const _info of storage.list(location, {startAfter: dayPrefix(day), pageSize: 1, signal})) return true
         return false
       }
       let low = Math.floor(earliest / DAY_MS)
@@ -71,10 +73,15 @@ export async function probeLocations(storage: Storage, source: DataSource, now: 
         spans.set(location, {from: new Date(earliest), to: now})
         return
       }
+      // The last day with keys, in (low, high]: PROBES days probed at once split the span into PROBES + 1 parts, so
+      // a few rounds of parallel requests find it instead of a dozen requests one after another.
       while (low < high) {
-        const middle = Math.ceil((low + high) / 2)
-        if (await keysAfter(middle)) low = middle
-        else high = middle - 1
+        const span = high - low
+        const days = [...new Set(Array.from({length: PROBES}, (_, i) => low + Math.ceil(((i + 1) * span) / (PROBES + 1))))]
+        const found = await Promise.all(days.map((day) => keysAfter(day)))
+        const last = found.lastIndexOf(true)
+        if (last + 1 < days.length) high = days[last + 1] - 1
+        if (last >= 0) low = days[last]
       }
       spans.set(location, {from: new Date(earliest), to: new Date(Math.min(now.getTime(), (low + 1) * DAY_MS))})
     }),
@@ -100,41 +107,115 @@ function worthListing(prefix: string, from: Date, to: Date, spans?: LocationSpan
 
 /** Options of {@link listWindows}. */
 export interface ListWindowsOptions {
-  /** Listings in flight per window. */
+  /** Prefix listings in flight at once, across all windows being listed (default 32). */
   prefixConcurrency?: number
-  /** Windows listed ahead of the one being converted. */
-  lookahead?: number
+  /**
+   * Prefixes that may be listed ahead of the window being converted (default 64; at least the next window is
+   * always listed): the bound on the keys held in memory, with the windows' own size.
+   */
+  prefixesAhead?: number
   signal?: AbortSignal
   onKeys?: (keysFound: number) => void
   /** Where each key location has objects ({@link probeLocations}): days outside are not listed. */
   spans?: LocationSpans
 }
 
+/** A counting semaphore: at most `size` tasks run at once, the others wait in the order they asked. */
+class Slots {
+  private running = 0
+  private readonly waiting: (() => void)[] = []
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    else this.running++
+    try {
+      return await task()
+    } finally {
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.running--
+    }
+  }
+}
+
 /**
- * Lists window after window by the source's day prefixes, in parallel, a few windows ahead of the consumer, so
- * only those windows' keys are ever in memory. Objects outside `range` or of no bucket are dropped.
+ * Lists window after window by the source's day prefixes, yielding the windows in order. All windows being listed
+ * share one pool of `prefixConcurrency` listings, served in window order, and windows are started while fewer than
+ * `prefixesAhead` of their prefixes wait to be consumed — so the pool stays full across window boundaries (S3
+ * latency, not window size, sets the pace) while only those windows' keys are ever in memory. Objects outside
+ * `range` or of no bucket are dropped.
  */
-export function listWindows(storage: Storage, source: DataSource, windows: Iterable<ListingWindow>, range: TimeRange, options: ListWindowsOptions = {}): AsyncIterable<ListedWindow> {
+export async function* listWindows(storage: Storage, source: DataSource, windows: Iterable<ListingWindow>, range: TimeRange, options: ListWindowsOptions = {}): AsyncIterable<ListedWindow> {
+  const slots = new Slots(Math.max(1, options.prefixConcurrency ?? 32))
+  const ahead = options.prefixesAhead ?? 64
   let keysFound = 0
-  return orderedMap(windows, 1 + (options.lookahead ?? 2), async (window) => {
+
+  const listWindow = (window: ListingWindow): {listed: Promise<ListedWindow>; prefixes: number} => {
     const from = new Date(Math.max(window.from.getTime(), range.from.getTime()))
     const to = new Date(Math.min(window.to.getTime(), range.to.getTime()))
     const prefixes = source.layout.prefixesFor({from, to}).filter((prefix) => worthListing(prefix, from, to, options.spans))
-    const objects = new Map<string, BucketInput[]>(window.buckets.map((bucket) => [bucket.key, []]))
-    let keys = 0
-    const seen = new Set<string>()
-    for await (const info of storage.listMany(prefixes, {concurrency: options.prefixConcurrency ?? 16, signal: options.signal})) {
-      const time = source.layout.timeFromKey(info.key)?.getTime()
-      if (time === undefined || time < from.getTime() || time >= to.getTime()) continue
-      const bucket = window.buckets.find((candidate) => time >= candidate.from.getTime() && time < candidate.to.getTime())
-      if (!bucket || seen.has(info.key)) continue
-      seen.add(info.key)
-      objects.get(bucket.key)!.push({...info, time})
-      keys++
-      if (++keysFound % 500 === 0) options.onKeys?.(keysFound)
+    const listed = (async () => {
+      // Each prefix's keys in key order; prefixes in the source's order, as listMany would yield them.
+      const listings = await Promise.all(
+        prefixes.map((prefix) =>
+          slots.run(async () => {
+            const infos: ObjectInfo[] = []
+            for await (const info of storage.list(prefix, {signal: options.signal})) infos.push(info)
+            return infos
+          }),
+        ),
+      )
+      const objects = new Map<string, BucketInput[]>(window.buckets.map((bucket) => [bucket.key, []]))
+      const seen = new Set<string>()
+      let keys = 0
+      for (const info of listings.flatMap((listing) => listing.splice(0))) {
+        const time = source.layout.timeFromKey(info.key)?.getTime()
+        if (time === undefined || time < from.getTime() || time >= to.getTime()) continue
+        const bucket = window.buckets.find((candidate) => time >= candidate.from.getTime() && time < candidate.to.getTime())
+        if (!bucket || seen.has(info.key)) continue
+        seen.add(info.key)
+        objects.get(bucket.key)!.push({...info, time})
+        keys++
+      }
+      for (const list of objects.values()) list.sort((a, b) => a.time! - b.time! || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      return {window, objects, prefixes: prefixes.length, keys}
+    })()
+    // A failure surfaces when the window's turn comes; until then it must not count as unhandled.
+    listed.catch(() => {})
+    return {listed, prefixes: prefixes.length}
+  }
+
+  const pending: {listed: Promise<ListedWindow>; prefixes: number}[] = []
+  let waitingPrefixes = 0
+  const upcoming = windows[Symbol.iterator]()
+  let exhausted = false
+  const topUp = () => {
+    while (!exhausted && (pending.length === 0 || waitingPrefixes < ahead)) {
+      const next = upcoming.next()
+      if (next.done) {
+        exhausted = true
+        return
+      }
+      const job = listWindow(next.value)
+      pending.push(job)
+      waitingPrefixes += job.prefixes
     }
-    options.onKeys?.(keysFound)
-    for (const list of objects.values()) list.sort((a, b) => a.time! - b.time! || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    return {window, objects, prefixes: prefixes.length, keys}
-  })
+  }
+  try {
+    for (;;) {
+      topUp()
+      const head = pending.shift()
+      if (!head) return
+      waitingPrefixes -= head.prefixes
+      topUp()
+      const listed = await head.listed
+      keysFound += listed.keys
+      options.onKeys?.(keysFound)
+      yield listed
+    }
+  } finally {
+    upcoming.return?.()
+  }
 }

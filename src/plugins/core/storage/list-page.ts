@@ -83,6 +83,7 @@ export interface ListObjectsPageInput {
   Prefix?: string
   ContinuationToken?: string
   StartAfter?: string
+  MaxKeys?: number
 }
 
 /**

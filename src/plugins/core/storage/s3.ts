@@ -69,6 +69,7 @@ export class S3Storage implements Storage {
             Prefix: this.full(prefix),
             ContinuationToken: token,
             StartAfter: token || options.startAfter === undefined ? undefined : this.full(options.startAfter),
+            MaxKeys: options.pageSize,
           },
           options.signal,
         ),

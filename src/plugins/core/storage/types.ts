@@ -24,6 +24,8 @@ export interface ObjectInfo {
 export interface ListOptions {
   /** Only keys strictly after this one (S3 `StartAfter`). */
   startAfter?: string
+  /** Keys per request (S3 `MaxKeys`, at most 1,000), for callers that stop after a few; local listings ignore it. */
+  pageSize?: number
   signal?: AbortSignal
 }
 
