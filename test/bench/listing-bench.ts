@@ -10,6 +10,9 @@
  * reads an index). The indexed server (listing-server.ts) does that; fauxqs, the test server, filters and sorts the
  * whole bucket on every LIST, so at 50,000 keys its own CPU per request outweighs the added latency and parallel
  * requests only queue behind each other. Its rows are printed too, labelled, so nothing is hidden.
+ * The client CPU of each listing (this process: SDK, proxy, parsing) is printed beside its time: where it nears the
+ * time, the listing is bound by this machine's CPU rather than by the latency.
+ *   LIST_ROUNDS=5 LIST_SERVERS=indexed,fauxqs
  */
 import {CreateBucketCommand} from '@aws-sdk/client-s3'
 import http from 'node:http'
@@ -53,12 +56,13 @@ async function seed(endpoint: string, bucket: string, count: number): Promise<vo
   agent.destroy()
 }
 
-/** Checks that a listing yields exactly keys 0…count-1 in order; returns how many it saw. */
-function expectInOrder(what: string, count: number) {
+/** Checks that a listing yields exactly `expected`, in order (the keys built beforehand, so checking costs little). */
+function expectInOrder(what: string, expected: string[]) {
+  const count = expected.length
   let seen = 0
   return {
     next(key: string) {
-      if (seen >= count || key !== keyAt(seen)) throw new Error(`${what}: key #${seen} is ${key}, expected ${seen < count ? keyAt(seen) : 'no more keys'}`)
+      if (seen >= count || key !== expected[seen]) throw new Error(`${what}: key #${seen} is ${key}, expected ${seen < count ? expected[seen] : 'no more keys'}`)
       seen++
     },
     done() {
@@ -81,7 +85,7 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
       for await (const info of storage.list('raw/bustimes__')) check.next(info.key)
     },
     async parallel(check: ReturnType<typeof expectInOrder>) {
-      for await (const info of storage.listMany(bustimesSource.layout.prefixesFor(range), {concurrency: 16})) check.next(info.key)
+      for await (const info of storage.listMany(bustimesSource.layout.prefixesFor(range))) check.next(info.key)
     },
     // As convert's service does it (service.ts): probe where the key locations have objects, then list week windows.
     async convert(check: ReturnType<typeof expectInOrder>) {
@@ -96,17 +100,22 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
     },
   }
   type Way = keyof typeof ways
+  const expected = Array.from({length: count}, (_, i) => keyAt(i))
   const seconds: Record<Way, number[]> = {sequential: [], parallel: [], convert: []}
+  const cpu: Record<Way, number[]> = {sequential: [], parallel: [], convert: []}
   const requests: Record<Way, number> = {sequential: 0, parallel: 0, convert: 0}
   try {
     for (let round = 0; round < rounds; round++) {
       const order = (Object.keys(ways) as Way[]).map((_, i, all) => all[(i + round) % all.length])
       for (const way of order) {
-        const check = expectInOrder(way, count)
+        const check = expectInOrder(way, expected)
         proxy.requests.length = 0
         const t = performance.now()
+        const used = process.cpuUsage()
         await ways[way](check)
         seconds[way].push((performance.now() - t) / 1000)
+        const {user, system} = process.cpuUsage(used)
+        cpu[way].push((user + system) / 1e6)
         check.done()
         requests[way] = proxy.requests.length
       }
@@ -116,10 +125,10 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
     await proxy.stop()
   }
   const seq = median(seconds.sequential)
-  const cell = (way: Way, label: string) => `${label} ${median(seconds[way]).toFixed(2)} s (${requests[way]} requests) ${(seq / median(seconds[way])).toFixed(1)}x`
+  const cell = (way: Way, label: string) => `${label} ${median(seconds[way]).toFixed(2)} s (${requests[way]} requests, client CPU ${median(cpu[way]).toFixed(2)} s) ${(seq / median(seconds[way])).toFixed(1)}x`
   return (
-    `    ${String(latency).padStart(2)} ms added: one paginated listing ${seq.toFixed(2)} s (${requests.sequential} requests) | ` +
-    `${cell('parallel', 'day prefixes in parallel (listMany, 16)')} | ${cell('convert', "convert's listing (probe + week windows)")}` +
+    `    ${String(latency).padStart(2)} ms added: one paginated listing ${seq.toFixed(2)} s (${requests.sequential} requests, client CPU ${median(cpu.sequential).toFixed(2)} s) | ` +
+    `${cell('parallel', 'day prefixes in parallel (listMany, 32 at once)')} | ${cell('convert', "convert's listing (probe + week windows)")}` +
     (latency === 30 ? ' (target >= 5x)' : '')
   )
 }
@@ -132,7 +141,9 @@ export async function listingBench(fauxqsEndpoint: string, count: number, rounds
     `listing ${count} keys (one a minute from 2021-11-01) through the fault proxy, medians of ${rounds} interleaved rounds, every listing checked (all keys, in order); load ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}:`,
   ]
   try {
+    const only = process.env.LIST_SERVERS?.split(',')
     for (const [server, endpoint] of [['indexed', indexed.endpoint], ['fauxqs', fauxqsEndpoint]] as const) {
+      if (only && !only.includes(server)) continue
       const bucket = `bw-bench-list-${server}-${process.pid}`
       await testS3Client(endpoint).send(new CreateBucketCommand({Bucket: bucket}))
       log(`putting ${count} keys into ${server}`)

@@ -36,13 +36,17 @@ function xmlText(raw: string): string | undefined {
 
 /** The text of the first `<name>` element within `[from, to)`, or undefined when there is none. */
 function element(xml: string, name: string, from: number, to: number): string | undefined {
-  const open = xml.indexOf(`<${name}>`, from)
+  let tags = TAGS.get(name)
+  if (!tags) TAGS.set(name, (tags = [`<${name}>`, `</${name}>`]))
+  const open = xml.indexOf(tags[0], from)
   if (open < 0 || open >= to) return undefined
-  const start = open + name.length + 2
-  const close = xml.indexOf(`</${name}>`, start)
+  const start = open + tags[0].length
+  const close = xml.indexOf(tags[1], start)
   if (close < 0 || close > to) return undefined
   return xml.slice(start, close)
 }
+
+const TAGS = new Map<string, [string, string]>()
 
 /**
  * Reads a ListObjectsV2 response body with string searches instead of a general XML parser: the AWS SDK's parser

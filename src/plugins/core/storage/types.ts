@@ -38,7 +38,7 @@ export interface ListProgress {
 
 /** Options of {@link Storage.listMany}. */
 export interface ListManyOptions extends ListOptions {
-  /** Listings in flight at once (default 16). */
+  /** Listings in flight at once (default 32); prefixes are started at most twice that far ahead of the consumer. */
   concurrency?: number
   onProgress?: (progress: ListProgress) => void
 }
