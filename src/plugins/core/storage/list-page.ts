@@ -13,6 +13,8 @@ export interface ListObjectsPage {
   contents: ListedObject[]
   isTruncated: boolean
   nextContinuationToken?: string
+  /** Who read the body: the fast reader, or the SDK (a body the fast reader left to it). */
+  readBy?: 'bucketwright' | 'sdk'
 }
 
 const ENTITIES: Record<string, string> = {amp: '&', lt: '<', gt: '>', quot: '"', apos: "'"}
@@ -115,8 +117,9 @@ export async function listObjectsPage(client: S3Client, input: ListObjectsPageIn
     {step: 'deserialize', priority: 'low', name: 'bucketwrightFastListObjectsV2'},
   )
   const output = await client.send(command, {abortSignal: signal})
-  if (fast) return fast
+  if (fast) return {...fast, readBy: 'bucketwright'}
   return {
+    readBy: 'sdk',
     contents: (output.Contents ?? []).flatMap((item) => (item.Key ? [{key: item.Key, size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0), etag: item.ETag}] : [])),
     isTruncated: output.IsTruncated ?? false,
     nextContinuationToken: output.NextContinuationToken,
