@@ -10,7 +10,7 @@
  * reads an index). The indexed server (listing-server.ts) does that; fauxqs, the test server, filters and sorts the
  * whole bucket on every LIST, so at 50,000 keys its own CPU per request outweighs the added latency and parallel
  * requests only queue behind each other. Its rows are printed too, labelled, so nothing is hidden.
- * The client CPU of each listing (this process: SDK, proxy, parsing) is printed beside its time: where it nears the
+ * The client CPU of each listing (this process: SDK, HTTP, the in-process proxy, parsing) is printed beside its time: where it nears the
  * time, the listing is bound by this machine's CPU rather than by the latency.
  *   LIST_ROUNDS=5 LIST_SERVERS=indexed,fauxqs
  */
