@@ -1,7 +1,4 @@
-import {readFile} from 'node:fs/promises'
-
 import type {QuarantineEntry} from '../manifest/manifest.js'
-import {LocalStorage} from '../storage/local.js'
 import type {SchemaViolation} from '../schema/validator.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import type {OutputCompression} from './buckets.js'
@@ -48,21 +45,7 @@ export interface EncodeBucketOptions {
 async function fetchObject(storage: Storage, object: BucketInput, signal?: AbortSignal): Promise<ChunkObject> {
   const base = {key: object.key, size: object.size, etag: object.etag, time: object.time}
   if (object.size === 0) return {...base, body: new Uint8Array(0)}
-  // Local files are read in one call into a buffer of their own: no stream chunks to collect and copy.
-  if (storage instanceof LocalStorage) return {...base, body: await readFile(storage.pathOf(object.key), {signal})}
-  const chunks: Buffer[] = []
-  let length = 0
-  for await (const chunk of await storage.read(object.key, {signal})) {
-    chunks.push(chunk as Buffer)
-    length += (chunk as Buffer).length
-  }
-  const body = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    body.set(chunk, offset)
-    offset += chunk.length
-  }
-  return {...base, body}
+  return {...base, body: await storage.readBytes(object.key, {signal})}
 }
 
 /** Groups fetched objects into chunks by size and count, in order. */
