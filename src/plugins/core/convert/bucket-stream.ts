@@ -48,17 +48,22 @@ async function fetchObject(storage: Storage, object: BucketInput, signal?: Abort
   return {...base, body: await storage.readBytes(object.key, {signal})}
 }
 
-/** Groups fetched objects into chunks by size and count, in order. */
+/**
+ * Groups fetched objects into chunks by size and count, in order. The first chunks are smaller (a quarter, then half
+ * of `maxBytes`) so every encoder thread gets work, and the first output flows, soon after the first GETs return.
+ */
 async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, maxObjects: number): AsyncIterable<ChunkObject[]> {
   let chunk: ChunkObject[] = []
   let bytes = 0
+  let limit = maxBytes / 4
   for await (const object of objects) {
     chunk.push(object)
     bytes += object.body.byteLength
-    if (bytes >= maxBytes || chunk.length >= maxObjects) {
+    if (bytes >= limit || chunk.length >= maxObjects) {
       yield chunk
       chunk = []
       bytes = 0
+      limit = Math.min(maxBytes, limit * 2)
     }
   }
   if (chunk.length > 0) yield chunk
