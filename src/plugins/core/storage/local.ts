@@ -7,6 +7,7 @@ import {Readable, Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {pathToFileURL} from 'node:url'
 
+import {isProcessAlive} from '../config/run-lock.js'
 import {UserError} from '../errors/errors.js'
 import {BodyDigest} from './body-digest.js'
 import type {DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
@@ -21,14 +22,6 @@ const HOST_TAG = createHash('sha1').update(os.hostname()).digest('hex').slice(0,
 /** Temp files of another host (shared disks) or of an older naming are removed only when this old. */
 const FOREIGN_TEMP_AGE_MS = 24 * 3_600_000
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /**
  * Removes what killed writers left in a folder: temp files whose process on this host is gone, and those of other
@@ -42,7 +35,7 @@ async function sweepTemps(dir: string): Promise<void> {
       .map(async (name) => {
         const ours = /^\.bw-tmp-([0-9a-f]{8})-(\d+)-/.exec(name)
         let stale: boolean
-        if (ours && ours[1] === HOST_TAG) stale = Number(ours[2]) !== process.pid && !isAlive(Number(ours[2]))
+        if (ours && ours[1] === HOST_TAG) stale = Number(ours[2]) !== process.pid && !isProcessAlive(Number(ours[2]))
         else stale = Date.now() - ((await fs.stat(path.join(dir, name)).catch(() => undefined))?.mtimeMs ?? Date.now()) > FOREIGN_TEMP_AGE_MS
         if (stale) await fs.rm(path.join(dir, name), {force: true})
       }),
