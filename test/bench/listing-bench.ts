@@ -80,6 +80,7 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
   proxy.latencyMs = latency
   const storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, region: 'us-east-1'})
   const range = {from: new Date(START), to: new Date(START + count * 60_000)}
+  const probeSeconds: number[] = []
   const ways = {
     async sequential(check: ReturnType<typeof expectInOrder>) {
       for await (const info of storage.list('raw/bustimes__')) check.next(info.key)
@@ -90,7 +91,9 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
     // As convert's service does it (service.ts): probe where the key locations have objects, then list week windows.
     async convert(check: ReturnType<typeof expectInOrder>) {
       const now = new Date()
+      const t = performance.now()
       const probe = await probeLocations(storage, bustimesSource, now)
+      probeSeconds.push((performance.now() - t) / 1000)
       const span = overallSpan(probe.spans)!
       const probed = {from: span.from, to: new Date(Math.min(now.getTime(), span.to.getTime()))}
       const windows = listingWindows('week', probed, '{YYYY}-W{WW}.jsonl.gz', () => true)
@@ -128,7 +131,7 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
   const cell = (way: Way, label: string) => `${label} ${median(seconds[way]).toFixed(2)} s (${requests[way]} requests, client CPU ${median(cpu[way]).toFixed(2)} s) ${(seq / median(seconds[way])).toFixed(1)}x`
   return (
     `    ${String(latency).padStart(2)} ms added: one paginated listing ${seq.toFixed(2)} s (${requests.sequential} requests, client CPU ${median(cpu.sequential).toFixed(2)} s) | ` +
-    `${cell('parallel', 'day prefixes in parallel (listMany, 32 at once)')} | ${cell('convert', "convert's listing (probe + week windows)")}` +
+    `${cell('parallel', 'day prefixes in parallel (listMany, 32 at once)')} | ${cell('convert', "convert's listing (probe + week windows)")}, of which the probe ${median(probeSeconds).toFixed(2)} s` +
     (latency === 30 ? ' (target >= 5x)' : '')
   )
 }

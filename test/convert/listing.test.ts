@@ -76,6 +76,13 @@ describe('convert listing: windows over one shared pool of prefix listings', () 
     expect(keys).toEqual(inTimeOrder)
   })
 
+  it('lists a key once when a source’s prefixes overlap', async () => {
+    const day = {from: new Date(START), to: new Date(START + 86_400_000)}
+    const overlapping = {...bustimesSource, layout: {...bustimesSource.layout, prefixesFor: () => ['raw/bustimes__2021-11-01', 'raw/bustimes__2021-11-0', 'bustimes__2021-11-01']}}
+    const {keys} = await keysOf(listWindows(storage, overlapping, listingWindows('day', day, '{YYYY}-{MM}-{DD}', () => true), day))
+    expect(keys).toEqual(inTimeOrder.filter((key) => timeOf(key) < day.to.getTime()))
+  })
+
   it('lists ahead of a slow consumer only up to its bound', async () => {
     const started: string[] = []
     const counting: Storage = Object.assign(Object.create(storage) as Storage, {

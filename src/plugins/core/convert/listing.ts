@@ -172,16 +172,22 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
         ),
       )
       const objects = new Map<string, BucketInput[]>(window.buckets.map((bucket) => [bucket.key, []]))
-      const seen = new Set<string>()
+      // A key can come twice only from prefixes that overlap (one starts with another); bustimes' never do.
+      const seen = prefixes.some((prefix, i) => prefixes.some((other, j) => i !== j && other.startsWith(prefix))) ? new Set<string>() : undefined
+      const start = from.getTime()
+      const end = to.getTime()
       let keys = 0
-      for (const info of listings.flatMap((listing) => listing.splice(0))) {
-        const time = source.layout.timeFromKey(info.key)?.getTime()
-        if (time === undefined || time < from.getTime() || time >= to.getTime()) continue
-        const bucket = window.buckets.find((candidate) => time >= candidate.from.getTime() && time < candidate.to.getTime())
-        if (!bucket || seen.has(info.key)) continue
-        seen.add(info.key)
-        objects.get(bucket.key)!.push({...info, time})
-        keys++
+      for (const listing of listings) {
+        for (const info of listing.splice(0) as BucketInput[]) {
+          const time = source.layout.timeFromKey(info.key)?.getTime()
+          if (time === undefined || time < start || time >= end) continue
+          const bucket = window.buckets.length === 1 ? window.buckets[0] : window.buckets.find((candidate) => time >= candidate.from.getTime() && time < candidate.to.getTime())
+          if (!bucket || seen?.has(info.key)) continue
+          seen?.add(info.key)
+          info.time = time
+          objects.get(bucket.key)!.push(info)
+          keys++
+        }
       }
       for (const list of objects.values()) list.sort((a, b) => a.time! - b.time! || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
       return {window, objects, prefixes: prefixes.length, keys}
