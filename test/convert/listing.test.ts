@@ -102,6 +102,27 @@ describe('convert listing: windows over one shared pool of prefix listings', () 
     await listed.return?.()
   })
 
+  it('stops listing later windows when the consumer stops', async () => {
+    const proxy = await new FaultProxy(s3Endpoint()).start()
+    proxy.latencyMs = 20
+    const slow = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint})
+    try {
+      for await (const {window} of listWindows(slow, bustimesSource, listingWindows('day', RANGE, '{YYYY}-{MM}-{DD}', () => true), RANGE, {prefixConcurrency: 1})) {
+        expect(window.buckets[0].key).toBe('2021-11-01')
+        break
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const atStop = proxy.requests.length
+      await new Promise((resolve) => setTimeout(resolve, 400))
+      // One listing at a time, 20 ms each: 20 more would have gone out by now had the look-ahead kept listing.
+      expect(proxy.requests.length).toBeLessThanOrEqual(atStop + 1)
+      expect(atStop).toBeLessThan(20 * 2)
+    } finally {
+      await slow.close()
+      await proxy.stop()
+    }
+  })
+
   it('reports a listing that fails in a later window when that window’s turn comes', async () => {
     const proxy = await new FaultProxy(s3Endpoint()).start()
     proxy.plan = ({url}) => (url.includes(encodeURIComponent('raw/bustimes__2021-11-09')) ? {type: 'status', status: 500, code: 'InternalError'} : {type: 'pass'})

@@ -154,6 +154,9 @@ class Slots {
 export async function* listWindows(storage: Storage, source: DataSource, windows: Iterable<ListingWindow>, range: TimeRange, options: ListWindowsOptions = {}): AsyncIterable<ListedWindow> {
   const slots = new Slots(Math.max(1, options.prefixConcurrency ?? 32))
   const ahead = options.prefixesAhead ?? 64
+  // Leaving early (an error, a consumer that stops) cancels the listings still in flight for later windows.
+  const stop = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
   let keysFound = 0
 
   const listWindow = (window: ListingWindow): {listed: Promise<ListedWindow>; prefixes: number} => {
@@ -166,7 +169,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
         prefixes.map((prefix) =>
           slots.run(async () => {
             const infos: ObjectInfo[] = []
-            for await (const info of storage.list(prefix, {signal: options.signal})) infos.push(info)
+            for await (const info of storage.list(prefix, {signal})) infos.push(info)
             return infos
           }),
         ),
@@ -226,6 +229,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
       yield listed
     }
   } finally {
+    stop.abort()
     upcoming.return?.()
   }
 }
