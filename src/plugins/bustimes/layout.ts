@@ -16,17 +16,25 @@ const LOCATIONS = ['bustimes__', 'raw/bustimes__'] as const
 
 const DAY_MS = 86_400_000
 
-/**
- * The snapshot time in a bustimes key as ISO 8601 UTC (`2021-11-10T07:15:05Z`), or undefined for other keys or
- * impossible dates (`2021-02-30`).
- */
-export function snapshotTimeOf(key: string): string | undefined {
+/** The snapshot time in a bustimes key in ms since the epoch with its fields, or undefined (see snapshotTimeOf). */
+function snapshotOf(key: string): {time: number; fields: string[]} | undefined {
   const match = KEY.exec(key)
   if (!match) return undefined
   const [, y, mo, d, h, mi, s] = match
   const time = Date.UTC(+y, +mo - 1, +d, +h, +mi, +s)
   const date = new Date(time)
   if (date.getUTCMonth() !== +mo - 1 || date.getUTCDate() !== +d || +h > 23 || +mi > 59 || +s > 59) return undefined
+  return {time, fields: [y, mo, d, h, mi, s]}
+}
+
+/**
+ * The snapshot time in a bustimes key as ISO 8601 UTC (`2021-11-10T07:15:05Z`), or undefined for other keys or
+ * impossible dates (`2021-02-30`).
+ */
+export function snapshotTimeOf(key: string): string | undefined {
+  const snapshot = snapshotOf(key)
+  if (!snapshot) return undefined
+  const [y, mo, d, h, mi, s] = snapshot.fields
   return `${y}-${mo}-${d}T${h}:${mi}:${s}Z`
 }
 
@@ -44,8 +52,9 @@ export const bustimesLayout: RawLayout = {
   pattern: 'raw/bustimes__YYYY-MM-DD__HH-MM-SS.json (and legacy bustimes__YYYY-MM-DD__HH-MM-SS.json at the root), UTC',
 
   timeFromKey(key: string): Date | undefined {
-    const iso = snapshotTimeOf(key)
-    return iso === undefined ? undefined : new Date(iso)
+    // Straight from the key's fields: listing calls this for every key, an ISO string parsed back would double it.
+    const snapshot = snapshotOf(key)
+    return snapshot === undefined ? undefined : new Date(snapshot.time)
   },
 
   prefixesFor(range: TimeRange): string[] {
