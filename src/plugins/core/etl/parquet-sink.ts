@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {createReadStream, createWriteStream} from 'node:fs'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import {pipeline} from 'node:stream/promises'
 
@@ -52,7 +53,21 @@ export interface ParquetSinkOptions {
   source: string
   toolVersion: string
   tempRoot: string
+  /** A DuckDB to use (kept open by the sink); by default the sink opens its own, sized for `concurrency`. */
   duckdb?: DuckDB
+  /** Segments decoded and written at once (default {@link defaultParquetConcurrency}). */
+  concurrency?: number
+}
+
+/**
+ * Segments the Parquet sink works on at once unless told: one more than the cores, so that a segment's short
+ * single-threaded phases (claim, count back, upload, manifest) never leave a core idle, but at most one less than
+ * libuv's thread pool (UV_THREADPOOL_SIZE, default 4) — each running DuckDB statement holds a pool thread, and the
+ * file writes and fsyncs of finished segments need one too.
+ */
+export function defaultParquetConcurrency(): number {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4
+  return Math.max(1, Math.min(os.availableParallelism() + 1, pool - 1))
 }
 
 /**
@@ -63,26 +78,38 @@ export interface ParquetSinkOptions {
  */
 export class ParquetSink implements EtlSink {
   readonly target: string
-  /** DuckDB decodes and writes four segments at once: its phases (read, check, write, count) then fill the cores. */
-  readonly decodeAhead = 4
-  private duckdb?: DuckDB
+  /** Segments in flight: each is decoded and written by DuckDB on its own connection, beside the others. */
+  readonly decodeAhead: number
+  private opening?: Promise<DuckDB>
 
   constructor(private readonly options: ParquetSinkOptions) {
     this.target = options.output.uri
-    this.duckdb = options.duckdb
+    this.decodeAhead = Math.max(1, options.concurrency ?? defaultParquetConcurrency())
+    if (options.duckdb) this.opening = Promise.resolve(options.duckdb)
+  }
+
+  /**
+   * The sink's DuckDB, opened once even when several segments ask at the same time. Its threads are the cores
+   * shared out among the segments in flight (one each on a small machine): the segments' statements are small, and
+   * DuckDB spends about a third more CPU when it splits each of them across threads than when whole segments run
+   * side by side on one thread each.
+   */
+  private db(): Promise<DuckDB> {
+    this.opening ??= openDuckDB({memoryLimit: '1GB', threads: Math.max(1, Math.floor(os.availableParallelism() / this.decodeAhead))})
+    return this.opening
   }
 
   async load(decoded: DecodedSegment): Promise<SinkResult> {
-    this.duckdb ??= await openDuckDB({memoryLimit: '1GB'})
+    const duckdb = await this.db()
     const base = decoded.segment.replace(/\.ndjson$/, '')
     const result: SinkResult = {rows: {}, outputs: []}
     for (const staged of decoded.channels) {
       result.rows[staged.table.channel] = staged.rows
       if (staged.rows === 0) continue
       const outDir = staged.parquetDir ?? path.join(decoded.dir, `parquet-${staged.table.channel}`)
-      if (!staged.parquetDir) await this.writeLocal(staged, outDir, base)
+      if (!staged.parquetDir) await this.writeLocal(duckdb, staged, outDir, base)
       const files = await listFiles(outDir)
-      const counts = await this.duckdb.query<{file: string; rows: number}>(
+      const counts = await duckdb.query<{file: string; rows: number}>(
         `SELECT filename AS file, count(*)::BIGINT AS rows FROM read_parquet(${sqlString(path.join(outDir, '**', '*.parquet'))}, filename = true, hive_partitioning = false) GROUP BY filename`,
       )
       const total = counts.reduce((sum, row) => sum + Number(row.rows), 0)
@@ -125,13 +152,13 @@ export class ParquetSink implements EtlSink {
     return result
   }
 
-  private async writeLocal(staged: StagedChannel, outDir: string, base: string): Promise<void> {
+  private async writeLocal(duckdb: DuckDB, staged: StagedChannel, outDir: string, base: string): Promise<void> {
     const {table} = staged
     const columns = `{${table.columns.map((column) => `${sqlString(column.name)}: ${sqlString(column.sqlType)}`).join(', ')}}`
     const select = table.columns.map((column) => sqlIdentifier(column.name)).join(', ')
     if (table.partitionBy.length === 0) await fs.mkdir(outDir, {recursive: true})
     const rows = `read_csv(${sqlString(staged.file)}, columns = ${columns}, header = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, auto_detect = false)`
-    await this.duckdb!.run(copyTo(`SELECT ${select} FROM ${rows}`, table, outDir, base))
+    await duckdb.run(copyTo(`SELECT ${select} FROM ${rows}`, table, outDir, base))
   }
 
   /**
@@ -142,12 +169,12 @@ export class ParquetSink implements EtlSink {
    */
   async decodeFast(raw: Storage, key: string, source: DataSource, tables: ChannelTable[], tempRoot: string, object: Omit<RawObjectRef, 'key'>): Promise<DecodedSegment | undefined> {
     if (!isSqlDecoder(source)) return undefined
-    this.duckdb ??= await openDuckDB({memoryLimit: '1GB'})
+    const duckdb = await this.db()
     const segment = key.slice(key.lastIndexOf('/') + 1)
     const base = segment.replace(/\.ndjson$/, '')
     const dir = await fs.mkdtemp(path.join(tempRoot, 'bw-etl-'))
     // Its own connection: its temporary tables stay private, and it runs beside the previous segment's writes.
-    const connection = await this.duckdb.instance.connect()
+    const connection = await duckdb.instance.connect()
     const rowsOf = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[]
     try {
       const file = raw instanceof LocalStorage ? raw.pathOf(key) : path.join(dir, segment)
@@ -179,8 +206,9 @@ export class ParquetSink implements EtlSink {
   }
 
   async close(): Promise<void> {
-    if (!this.options.duckdb) await this.duckdb?.close()
-    this.duckdb = undefined
+    const opening = this.opening
+    this.opening = undefined
+    if (opening && !this.options.duckdb) await (await opening).close()
   }
 }
 
