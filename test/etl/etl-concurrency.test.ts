@@ -6,7 +6,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 import type {EtlResult} from '../../src/commands/etl.js'
 import {coinbaseSource} from '../../src/plugins/coinbase/index.js'
 import {type ChannelTable, type DataSource, type DecodedSegment, LocalStorage, openDuckDB, ParquetSink, type RawObjectRef, runEtlPass, type Storage} from '../../src/plugins/core/index.js'
-import {runInProcess} from '../helpers/cli.js'
+import {runCli, runInProcess} from '../helpers/cli.js'
 import {advancedTradeFrames, cut, exchangeFrames, expectedCounts, parquetCounts, putSegments, replicatedAdvancedFrames} from './fixtures.js'
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-etl-conc-'))
@@ -104,5 +104,17 @@ describe('etl --concurrency', {timeout: 240_000}, () => {
         expect(sink.maxInFlight).toBeLessThanOrEqual(concurrency)
       }
     }
+  })
+
+  it('leaves no DuckDB spill or staging directory behind, though segments start at once', async () => {
+    // The segments in work all ask for the sink's DuckDB at the start; it must be opened (and closed) once.
+    const dir = path.join(root, 'temp-check')
+    const tmp = path.join(root, 'tmp-of-run')
+    fs.mkdirSync(tmp, {recursive: true})
+    await putSegments({dir}, Object.fromEntries(cut(replicatedAdvancedFrames(4, 500), 4).map((body, i) => [`segment_20260813T0${i}_0.ndjson`, body])))
+    const run = await runCli(['etl', dir, '--source', 'coinbase', '--to', dir, '--concurrency', '4', '--json'], {env: {TMPDIR: tmp}})
+    expect(run.code, run.stderr).toBe(0)
+    expect(JSON.parse(run.stdout).totals.segments).toBe(4)
+    expect(fs.readdirSync(tmp).filter((name) => name.startsWith('bw-'))).toEqual([])
   })
 })
