@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {pipeline} from 'node:stream/promises'
 
-import {type DuckDB, openDuckDB, sqlIdentifier, sqlString} from '../duckdb/duckdb.js'
+import {type DuckDB, openDuckDB, sqlIdentifier, sqlList, sqlString} from '../duckdb/duckdb.js'
 import {VerificationError} from '../errors/errors.js'
 import {inputsDigest, writeManifest} from '../manifest/manifest.js'
 import type {DataSource, RawObjectRef} from '../sources/types.js'
@@ -103,24 +103,31 @@ export class ParquetSink implements EtlSink {
     const duckdb = await this.db()
     const base = decoded.segment.replace(/\.ndjson$/, '')
     const result: SinkResult = {rows: {}, outputs: []}
+    const toUpload: {staged: StagedChannel; outDir: string; files: string[]}[] = []
     for (const staged of decoded.channels) {
       result.rows[staged.table.channel] = staged.rows
       if (staged.rows === 0) continue
       const outDir = staged.parquetDir ?? path.join(decoded.dir, `parquet-${staged.table.channel}`)
       if (!staged.parquetDir) await this.writeLocal(duckdb, staged, outDir, base)
-      const files = await listFiles(outDir)
-      const counts = await duckdb.query<{file: string; rows: number}>(
-        `SELECT filename AS file, count(*)::BIGINT AS rows FROM read_parquet(${sqlString(path.join(outDir, '**', '*.parquet'))}, filename = true, hive_partitioning = false) GROUP BY filename`,
-      )
-      const total = counts.reduce((sum, row) => sum + Number(row.rows), 0)
-      if (total !== staged.rows || counts.length !== files.length) {
-        throw new VerificationError(`Parquet for ${decoded.segment}/${staged.table.channel} holds ${total} rows in ${counts.length} files, but ${staged.rows} records were decoded; nothing was uploaded and the segment stays in processing/.`, {
+      toUpload.push({staged, outDir, files: await listFiles(outDir)})
+    }
+    // Every file's footer read back in one statement: the row count a reader will see, and proof the file is whole.
+    const allFiles = toUpload.flatMap(({files}) => files)
+    const footers = allFiles.length === 0 ? [] : await duckdb.query<{file: string; rows: number}>(`SELECT file_name AS file, num_rows::BIGINT AS rows FROM parquet_file_metadata(${sqlList(allFiles)})`)
+    const byFile = new Map(footers.map((row) => [path.resolve(row.file), Number(row.rows)]))
+    for (const {staged, outDir, files} of toUpload) {
+      const counted = files.filter((file) => byFile.has(path.resolve(file)))
+      const total = counted.reduce((sum, file) => sum + byFile.get(path.resolve(file))!, 0)
+      if (total !== staged.rows || counted.length !== files.length) {
+        throw new VerificationError(`Parquet for ${decoded.segment}/${staged.table.channel} holds ${total} rows in ${counted.length} files, but ${staged.rows} records were decoded; nothing was uploaded and the segment stays in processing/.`, {
           code: 'ETL_COUNT_MISMATCH',
           nextSteps: ['Run etl again; if it repeats, report it with the segment.'],
           details: {segment: decoded.segment, channel: staged.table.channel, expected: staged.rows, written: total},
         })
       }
-      const byFile = new Map(counts.map((row) => [path.resolve(row.file), Number(row.rows)]))
+    }
+    // Nothing is uploaded unless every channel adds up (an upload that fails midway is redone, same names, on rerun).
+    for (const {staged, outDir, files} of toUpload) {
       const outputs = await inParallel(files, UPLOADS_IN_FLIGHT, async (file): Promise<ParquetOutput> => {
         const relative = path.relative(outDir, file).split(path.sep)
         const partitionDirs = relative.slice(0, -1).join('/')
