@@ -16,5 +16,10 @@ if (Number(process.versions.node.split('.')[0]) < 22 && !process.env.BUCKETWRIGH
   process.exit(child.status ?? 1)
 }
 
+// V8's compile cache on disk (Node >= 22.1): later runs skip compiling oclif, the AWS SDK and our modules — about
+// half of a command's start-up. It lives in the OS temp folder; NODE_COMPILE_CACHE chooses another, NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+const {enableCompileCache} = await import('node:module')
+enableCompileCache?.()
+
 const {execute} = await import('@oclif/core')
 await execute({dir: import.meta.url})

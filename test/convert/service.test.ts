@@ -249,17 +249,33 @@ describe('convert service with the bustimes fast path', () => {
 })
 
 describe('convert service: where to list', () => {
-  it('finds the span of the objects with a binary search over days, so the default range ends at the last object', async () => {
+  it('finds the span of the objects with a parallel search over days, so the default range ends at the last object', async () => {
     const {raw, base} = await setup()
     await writeEvents(raw, '2021-03-01T05:00:00Z', 3, 24 * 60 + 30, 1) // 2021-03-01 05:00, 03-02 05:30, 03-03 06:00
     const {probeLocations} = await import('../../src/plugins/core/convert/listing.js')
     const probe = await probeLocations(base.input, base.source, new Date('2026-01-01T00:00:00Z'))
     expect(probe.spans.get('events/')).toEqual({from: new Date('2021-03-01T05:00:00Z'), to: new Date('2021-03-04T00:00:00Z')})
-    expect(probe.requests).toBeLessThan(20)
+    // A few dozen LISTs (rounds of 8 in parallel) instead of one per day of the 1,767 days up to `now`.
+    expect(probe.requests).toBeLessThan(50)
     const result = await runConvert({...base, now: new Date('2026-01-01T00:00:00Z')})
     expect([result.from, result.to]).toEqual(['2021-03-01T05:00:00.000Z', '2021-03-04T00:00:00.000Z'])
     expect(result.buckets.map((bucket) => [bucket.key, bucket.objects])).toEqual([['2021-W09', 3]])
     const empty = await probeLocations(new LocalStorage(path.join(raw, 'nothing-here')), base.source, new Date())
     expect(empty.spans.get('events/')).toBeUndefined()
+  })
+
+  it('finds the last day wherever it lies: the first day, next to now, or anywhere between', async () => {
+    const {probeLocations} = await import('../../src/plugins/core/convert/listing.js')
+    const now = new Date('2026-01-01T12:00:00Z')
+    const start = Date.parse('2021-03-01T05:00:00Z')
+    const lastDay = Math.floor((now.getTime() - start) / 86_400_000)
+    for (const days of [0, 1, 2, 9, 10, 11, 100, 1000, lastDay - 1, lastDay]) {
+      const {raw, base} = await setup()
+      await writeEvents(raw, '2021-03-01T05:00:00Z', 1, 1)
+      await writeEvents(raw, new Date(start + days * 86_400_000).toISOString(), 1, 1)
+      const probe = await probeLocations(base.input, base.source, now)
+      const end = Math.min(now.getTime(), (Math.floor(start / 86_400_000) + days + 1) * 86_400_000)
+      expect(probe.spans.get('events/'), `last object ${days} days after the first`).toEqual({from: new Date(start), to: new Date(end)})
+    }
   })
 })

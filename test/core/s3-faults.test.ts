@@ -97,9 +97,36 @@ describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
     for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 0xff
     await direct.write('retry/cut.bin', body)
     failFirst(1, (r) => r.method === 'GET' && r.url.includes('cut.bin'), {type: 'truncate', afterBytes: 1_000_000})
-    const back = await storage.readBytes('retry/cut.bin')
-    expect(back.equals(body)).toBe(true)
-    expect(proxy.count((r) => r.method === 'GET' && r.url.includes('cut.bin'))).toBe(2)
+    const chunks: Buffer[] = []
+    for await (const chunk of await storage.read('retry/cut.bin')) chunks.push(chunk as Buffer)
+    expect(Buffer.concat(chunks).equals(body)).toBe(true)
+    const gets = proxy.requests.filter((r) => r.method === 'GET' && r.url.includes('cut.bin'))
+    expect(gets).toHaveLength(2)
+    expect(Number(/^bytes=(\d+)-$/.exec(gets[1].headers?.range ?? '')?.[1])).toBeGreaterThan(0)
+    expect(gets[1].headers?.['if-match']).toBeTruthy()
+  })
+
+  it('reads whole objects on the lean path in one GET each, and again through the SDK when a body is cut off', async () => {
+    const body = Buffer.alloc(600 * 1024)
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 0xff
+    await direct.write('lean/a.bin', body)
+    const before = (storage as S3Storage).stats.requests.GetObject ?? 0
+    const whole = await storage.readBytes('lean/a.bin')
+    expect(whole.equals(body)).toBe(true)
+    // A buffer of its own, transferable to a worker thread.
+    expect(whole.byteOffset).toBe(0)
+    expect(whole.buffer.byteLength).toBe(body.length)
+    expect(proxy.count((r) => r.method === 'GET')).toBe(1)
+    expect(proxy.requests[0].authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=test\//)
+    expect((storage as S3Storage).stats.requests.GetObject).toBe(before + 1)
+
+    proxy.requests.length = 0
+    failFirst(1, (r) => r.method === 'GET', {type: 'truncate', afterBytes: 100_000})
+    expect((await storage.readBytes('lean/a.bin')).equals(body)).toBe(true)
+    expect(proxy.count((r) => r.method === 'GET')).toBe(2)
+
+    const missing = await storage.readBytes('lean/none.bin').catch((error: unknown) => error)
+    expect(missing).toMatchObject({code: 'NO_SUCH_KEY'})
   })
 
   it('fails with an actionable error, not a stack trace, when throttling persists', async () => {

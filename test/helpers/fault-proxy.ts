@@ -19,6 +19,8 @@ export interface ProxiedRequest {
   fault: Fault['type']
   /** The Authorization header as sent (tests check signing; never print it). */
   authorization?: string
+  /** Range and If-Match as sent (tests check resumed reads). */
+  headers?: {range?: string; 'if-match'?: string}
 }
 
 /**
@@ -48,7 +50,7 @@ export class FaultProxy {
     this.server = http.createServer((req, res) => {
       const n = this.requests.length + 1
       const fault = this.plan({method: req.method ?? 'GET', url: req.url ?? '/', n, authorization: req.headers.authorization})
-      this.requests.push({method: req.method ?? 'GET', url: req.url ?? '/', fault: fault.type, authorization: req.headers.authorization})
+      this.requests.push({method: req.method ?? 'GET', url: req.url ?? '/', fault: fault.type, authorization: req.headers.authorization, headers: {range: req.headers.range, 'if-match': req.headers['if-match']}})
       const forward = () => {
         if (fault.type === 'reset') {
           req.socket.destroy()

@@ -1,4 +1,4 @@
-import {type GeneratedObject, type GenerateOptions, seededRandom} from '../core/index.js'
+import {type GeneratedObject, type GenerateOptions, seededRandom} from '../core/source-kit.js'
 import {bustimesLayout, REPR_CUTOFF_TIME} from './layout.js'
 import {formatFloat} from './python-literal.js'
 

@@ -1,6 +1,6 @@
 import type {Readable} from 'node:stream'
 
-import {type DataSource, readAll, type RawObjectRef, type SourceRecord} from '../core/index.js'
+import {type DataSource, readAll, type RawObjectRef, type SourceRecord} from '../core/source-kit.js'
 import {generateBustimes} from './generate.js'
 import {bustimesLayout} from './layout.js'
 import {vehicleSchema} from './schema.js'

@@ -1,4 +1,4 @@
-import type {RawLayout, TimeRange} from '../core/index.js'
+import type {RawLayout, TimeRange} from '../core/source-kit.js'
 
 /**
  * Key layout of the `bustimes-data` bucket: `raw/bustimes__YYYY-MM-DD__HH-MM-SS.json`, plus legacy objects at the

@@ -1,6 +1,6 @@
 import {isUtf8} from 'node:buffer'
 
-import {DecodeError} from '../core/index.js'
+import {DecodeError} from '../core/source-kit.js'
 
 /**
  * Python literals (what `repr()` writes and `ast.literal_eval` reads) decoded by a single pass over the UTF-8

@@ -1,4 +1,4 @@
-import type {JsonSchema} from '../core/index.js'
+import type {JsonSchema} from '../core/source-kit.js'
 
 const int = {type: 'integer'}
 const nullableInt = {type: ['integer', 'null']}

@@ -1,6 +1,6 @@
 import zlib from 'node:zlib'
 
-import {DecodeError, type SourceRecord, sniffCompression} from '../core/index.js'
+import {DecodeError, type SourceRecord, sniffCompression} from '../core/source-kit.js'
 import {REPR_CUTOFF_TIME, snapshotTimeOf} from './layout.js'
 import {type LiteralSyntax, LiteralTranscoder, parseTranscoded} from './python-literal.js'
 

@@ -1,4 +1,4 @@
-import type {Channel, JsonSchema} from '../core/index.js'
+import type {Channel, JsonSchema} from '../core/source-kit.js'
 import {DECIMAL_KINDS} from './frames.js'
 
 /**

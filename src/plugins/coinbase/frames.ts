@@ -1,4 +1,4 @@
-import {DecodeError, type SourceRecord} from '../core/index.js'
+import {DecodeError, type SourceRecord} from '../core/source-kit.js'
 
 /** Which Coinbase feed a record came from. */
 export type Feed = 'advanced_trade' | 'exchange'

@@ -1,5 +1,5 @@
-import type {GeneratedObject, GenerateOptions} from '../core/index.js'
-import {seededRandom, segmentKey, segmentName} from '../core/index.js'
+import type {GeneratedObject, GenerateOptions} from '../core/source-kit.js'
+import {seededRandom, segmentKey, segmentName} from '../core/source-kit.js'
 
 interface Product {
   id: string

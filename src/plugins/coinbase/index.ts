@@ -14,7 +14,7 @@ import {
   type SourceRecord,
   type SqlDecoder,
   type SqlDecoding,
-} from '../core/index.js'
+} from '../core/source-kit.js'
 import {CHANNELS, EXTRA_CHANNELS} from './channels.js'
 import {decodeFrame, type ExtraChannel, newFrameState} from './frames.js'
 import {generateFrames} from './generate.js'

@@ -1,4 +1,4 @@
-import {type SqlDecoding, sqlString} from '../core/index.js'
+import {type SqlDecoding, sqlString} from '../core/source-kit.js'
 import {DECIMAL_KINDS} from './frames.js'
 
 /** The frame and event shapes of the Advanced Trade feed, as DuckDB reads them (absent fields are NULL). */

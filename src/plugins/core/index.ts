@@ -29,30 +29,15 @@ export {LocalStorage} from './storage/local.js'
 export {type S3ConnectionOptions, type S3RequestStats} from './storage/s3-client.js'
 export {translateS3Error, type S3ErrorContext} from './storage/s3-errors.js'
 export {BodyDigest} from './storage/body-digest.js'
-export type {
-  Channel,
-  DataSource,
-  GeneratedObject,
-  GenerateOptions,
-  JsonSchema,
-  RawLayout,
-  RawObjectRef,
-  SourceOrigin,
-  SourcePluginModule,
-  SourceRecord,
-  TimeRange,
-} from './sources/types.js'
-export {DecodeError} from './sources/decode-error.js'
+// Everything a data source's decoding code needs, also importable on its own as `bucketwright/sources`.
+export * from './source-kit.js'
 export {type BrokenPlugin, type SourceListing, SourceRegistry, SOURCES_HOOK} from './sources/registry.js'
 export {inputsDigest, type ManifestInput, manifestKeyFor, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from './manifest/manifest.js'
-export {type Compression, type Line, maybeDecompress, readAll, readLines, sniffCompression} from './sources/codec.js'
 export {RecordValidator, type SchemaViolation} from './schema/validator.js'
 export {ownsUnit, resolveShard, type Shard, shardOf} from './command/shard.js'
-export {type DuckDB, type DuckDBOptions, openDuckDB, sqlIdentifier, sqlList, sqlString} from './duckdb/duckdb.js'
+export {type DuckDB, type DuckDBOptions, openDuckDB} from './duckdb/duckdb.js'
 export {Spool} from './duckdb/spool.js'
 
-// Data sources (bustimes/json area): the optional JSON-lines fast path of a source.
-export type {JsonLines} from './sources/types.js'
 // convert
 export {type BucketSize, type OutputCompression, type OutputFormat, defaultKeyTemplate, isoWeek, renderKeyTemplate} from './convert/buckets.js'
 export {runConvert} from './convert/service.js'
@@ -84,8 +69,6 @@ export {cronLines, type SystemdUnit, systemdUnits} from './init/schedule.js'
 export {answersWithoutPrompts, askAnswers, type GivenAnswers, type WizardContext} from './init/wizard.js'
 export {formatInitResult, type InitOptions, type InitResult, runInit} from './init/init.js'
 // etl and ingest (issue 7)
-export {isLineDecoder, type LineDecoder} from './etl/line-decoder.js'
-export {parseSegmentName, segmentHour, segmentKey, segmentLayout, segmentName, segmentPrefix, type SegmentStage} from './etl/segments.js'
 export {type ChannelTable, channelTables, csvField, type TableColumn} from './etl/columns.js'
 export {decodeSegment, type DecodedSegment, discardStaged, type QuarantinedLine, type StagedChannel} from './etl/decode-segment.js'
 export {type EtlOptions, type EtlResult, runEtl, runEtlPass, type SegmentResult} from './etl/etl.js'
@@ -94,8 +77,6 @@ export {LEDGER_TABLE, PostgresSink, type PostgresSinkOptions, redactConnectionSt
 export {type DurationUnit, parseDuration, parseSize} from './command/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'
 export {ingest, type IngestOptions, type IngestResult, type ReadySegment} from './ingest/ingest.js'
-export {isSqlDecoder, type SqlDecoder, type SqlDecoding} from './etl/sql-decoder.js'
-export {seededRandom} from './sources/random.js'
 // upload-daemon
 export type {DaemonState, ScanSummary, UploadCounters} from './upload-daemon/daemon.js'
 export type {StartResult, StatusResult, StopResult} from './upload-daemon/control.js'

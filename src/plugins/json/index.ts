@@ -1,6 +1,6 @@
 import type {Readable} from 'node:stream'
 
-import {type DataSource, DecodeError, maybeDecompress, type RawLayout, type RawObjectRef, readAll, readLines, type SourceRecord, type TimeRange} from '../core/index.js'
+import {type DataSource, DecodeError, maybeDecompress, type RawLayout, type RawObjectRef, readAll, readLines, type SourceRecord, type TimeRange} from '../core/source-kit.js'
 import {dayPrefixes, DEFAULT_KEY_TIME, type JsonSourceOptions, OPTION_DESCRIPTIONS, parseOptions, parseTimeValue, timeInKey, valueAt} from './options.js'
 
 export {DEFAULT_KEY_TIME, type JsonSourceOptions, parseTimeValue, timeInKey} from './options.js'

@@ -1,4 +1,4 @@
-import type {TimeRange} from '../core/index.js'
+import type {TimeRange} from '../core/source-kit.js'
 
 /** The `--source-option` settings of the json and ndjson sources. */
 export interface JsonSourceOptions {

@@ -1,6 +1,6 @@
 import type {Readable} from 'node:stream'
 
-import {DecodeError, maybeDecompress, readLines, type SourceRecord} from '../core/index.js'
+import {DecodeError, maybeDecompress, readLines, type SourceRecord} from '../core/source-kit.js'
 
 /** A pretty-printed document larger than this is not a BSM file; stop before holding it all. */
 const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024

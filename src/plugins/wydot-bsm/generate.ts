@@ -1,4 +1,4 @@
-import {type GeneratedObject, type GenerateOptions, type RawLayout, seededRandom} from '../core/index.js'
+import {type GeneratedObject, type GenerateOptions, type RawLayout, seededRandom} from '../core/source-kit.js'
 
 /** Wyoming's bounds: every generated position lies inside them. */
 export const WYOMING = {minLatitude: 41, maxLatitude: 45, minLongitude: -111.05, maxLongitude: -104.05} as const

@@ -1,4 +1,4 @@
-import type {DataSource} from '../core/index.js'
+import type {DataSource} from '../core/source-kit.js'
 import {decodeBsmObject} from './decode.js'
 import {generateBsm} from './generate.js'
 import {bsmLayout} from './layout.js'

@@ -1,4 +1,4 @@
-import type {RawLayout, TimeRange} from '../core/index.js'
+import type {RawLayout, TimeRange} from '../core/source-kit.js'
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS

@@ -1,4 +1,4 @@
-import type {JsonSchema} from '../core/index.js'
+import type {JsonSchema} from '../core/source-kit.js'
 
 const odeTime = {type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})(\\[UTC\\])?$'}
 const number = {type: 'number'}

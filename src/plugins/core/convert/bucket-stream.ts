@@ -1,7 +1,4 @@
-import {readFile} from 'node:fs/promises'
-
 import type {QuarantineEntry} from '../manifest/manifest.js'
-import {LocalStorage} from '../storage/local.js'
 import type {SchemaViolation} from '../schema/validator.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import type {OutputCompression} from './buckets.js'
@@ -48,34 +45,25 @@ export interface EncodeBucketOptions {
 async function fetchObject(storage: Storage, object: BucketInput, signal?: AbortSignal): Promise<ChunkObject> {
   const base = {key: object.key, size: object.size, etag: object.etag, time: object.time}
   if (object.size === 0) return {...base, body: new Uint8Array(0)}
-  // Local files are read in one call into a buffer of their own: no stream chunks to collect and copy.
-  if (storage instanceof LocalStorage) return {...base, body: await readFile(storage.pathOf(object.key), {signal})}
-  const chunks: Buffer[] = []
-  let length = 0
-  for await (const chunk of await storage.read(object.key, {signal})) {
-    chunks.push(chunk as Buffer)
-    length += (chunk as Buffer).length
-  }
-  const body = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    body.set(chunk, offset)
-    offset += chunk.length
-  }
-  return {...base, body}
+  return {...base, body: await storage.readBytes(object.key, {signal})}
 }
 
-/** Groups fetched objects into chunks by size and count, in order. */
+/**
+ * Groups fetched objects into chunks by size and count, in order. The first chunks are smaller (a quarter, then half
+ * of `maxBytes`) so every encoder thread gets work, and the first output flows, soon after the first GETs return.
+ */
 async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, maxObjects: number): AsyncIterable<ChunkObject[]> {
   let chunk: ChunkObject[] = []
   let bytes = 0
+  let limit = maxBytes / 4
   for await (const object of objects) {
     chunk.push(object)
     bytes += object.body.byteLength
-    if (bytes >= maxBytes || chunk.length >= maxObjects) {
+    if (bytes >= limit || chunk.length >= maxObjects) {
       yield chunk
       chunk = []
       bytes = 0
+      limit = Math.min(maxBytes, limit * 2)
     }
   }
   if (chunk.length > 0) yield chunk

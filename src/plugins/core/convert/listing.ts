@@ -32,15 +32,18 @@ export function* listingWindows(size: BucketSize, range: TimeRange, template: st
 }
 
 const DAY_MS = 86_400_000
+/** Listings in flight per round of the search for a location's last day. */
+const PROBES = 8
 
 /** Where one key location of a source (the legacy root level, `raw/`…) has objects; `undefined` when it has none. */
 export type LocationSpans = Map<string, TimeRange | undefined>
 
 /**
  * Finds, for each of the source's key locations, the time of its first object (from its first page of keys, which
- * sort by time) and the end of its last object's day (a binary search over days with one-key listings that start
- * after each day's prefix): a dozen LIST requests per location instead of listing every empty day. Locations whose
- * prefixes are not by day get no end (`now`). Listing then skips each location's days outside its span.
+ * sort by time) and the end of its last object's day (a search over days with one-key listings that start after
+ * each day's prefix, 8 in parallel per round): a few dozen LIST requests per location instead of listing every empty
+ * day. Locations whose prefixes are not by day get no end (`now`). Listing then skips each location's days outside
+ * its span.
  */
 export async function probeLocations(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Promise<{spans: LocationSpans; requests: number}> {
   let requests = 0
@@ -71,10 +74,19 @@ export async function probeLocations(storage: Storage, source: DataSource, now: 
         spans.set(location, {from: new Date(earliest), to: now})
         return
       }
+      // A search in rounds of PROBES parallel listings (the answer is monotonic: keys after day d for every d up to
+      // the last day), so a 5-year range takes 4 round trips instead of 11.
       while (low < high) {
-        const middle = Math.ceil((low + high) / 2)
-        if (await keysAfter(middle)) low = middle
-        else high = middle - 1
+        const step = Math.max(1, Math.ceil((high - low) / (PROBES + 1)))
+        const days: number[] = []
+        for (let day = low + step; day <= high && days.length < PROBES; day += step) days.push(day)
+        const found = await Promise.all(days.map(keysAfter))
+        const firstEmpty = found.indexOf(false)
+        if (firstEmpty === -1) low = days.at(-1)!
+        else {
+          if (firstEmpty > 0) low = days[firstEmpty - 1]
+          high = days[firstEmpty] - 1
+        }
       }
       spans.set(location, {from: new Date(earliest), to: new Date(Math.min(now.getTime(), (low + 1) * DAY_MS))})
     }),

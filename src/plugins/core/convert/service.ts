@@ -1,7 +1,6 @@
-import {ownsUnit} from '../command/shard.js'
+import {ownsUnit, type Shard} from '../command/shard.js'
 import {UsageError, UserError} from '../errors/errors.js'
 import {inputsDigest, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from '../manifest/manifest.js'
-import type {SchemaViolation} from '../schema/validator.js'
 import type {WriteResult} from '../storage/types.js'
 import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from './bucket-stream.js'
 import type {TimeBucket} from './buckets.js'
@@ -44,41 +43,15 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
     quarantined: 0,
     seconds: 0,
   }
-  const validation = options.validate ? {recordsChecked: 0, recordsInvalid: 0, violations: [] as SchemaViolation[]} : undefined
+  const validation: Validation | undefined = options.validate ? {recordsChecked: 0, recordsInvalid: 0, violations: []} : undefined
 
-  // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
-  const probe = await probeLocations(options.input, options.source, now, options.signal)
-  const span = overallSpan(probe.spans)
-  const from = options.from ?? span?.from
-  const to = options.to ?? (span ? new Date(Math.min(now.getTime(), span.to.getTime())) : now)
-  if (options.input.kind === 's3') counter.list += probe.requests
-  if (from && from < to) {
-    result.from = from.toISOString()
-    result.to = to.toISOString()
-    const range = {from, to}
-    const windows = listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key))
-    const pool = options.dryRun ? undefined : await EncoderPool.start(options.source, options.loader, options.workers ?? defaultWorkers())
-    let bad = 0
-    try {
-      for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans: probe.spans, onKeys: (keys) => options.progress?.listing(keys)})) {
-        // One LIST page per prefix, plus one per further 1,000 keys.
-        if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
-        for (const bucket of listed.window.buckets) {
-          const inputs = listed.objects.get(bucket.key) ?? []
-          if (inputs.length === 0) continue
-          const entry = await convertOne(bucket, inputs, options, {now, counter, pool, badSoFar: () => bad, addBad: () => ++bad})
-          result.buckets.push(entry)
-          result.objects += entry.objects
-          result.records += entry.records
-          result.bytesIn += entry.bytesIn
-          result.bytesOut += entry.status === 'skipped' || entry.status === 'planned' ? 0 : entry.bytesOut
-          result.quarantined += entry.status === 'skipped' ? 0 : entry.quarantined.length
-          if (validation && entry.violations) mergeViolations(validation.violations, entry.violations)
-        }
-      }
-    } finally {
-      await pool?.close()
-    }
+  // The encoder threads start (and load the source) while the probe's listings are in flight.
+  const starting = options.dryRun ? undefined : EncoderPool.start(options.source, options.loader, options.workers ?? defaultWorkers())
+  starting?.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
+  try {
+    await convertAll(options, result, {now, shard, counter, validation, starting})
+  } finally {
+    await starting?.then((pool) => pool.close(), () => {})
   }
   if (validation) {
     for (const bucket of result.buckets) {
@@ -92,6 +65,43 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   result.seconds = Math.round((Date.now() - started) / 10) / 100
   return result
 }
+
+/** Probes, lists and converts bucket after bucket, adding to `result`. */
+async function convertAll(options: ConvertOptions, result: ConvertResult, run: {now: Date; shard: Shard; counter: RequestCounter; validation?: Validation; starting?: Promise<EncoderPool>}): Promise<void> {
+  const {now, shard, counter, validation} = run
+  // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
+  const probe = await probeLocations(options.input, options.source, now, options.signal)
+  const span = overallSpan(probe.spans)
+  const from = options.from ?? span?.from
+  const to = options.to ?? (span ? new Date(Math.min(now.getTime(), span.to.getTime())) : now)
+  if (options.input.kind === 's3') counter.list += probe.requests
+  if (from && from < to) {
+    result.from = from.toISOString()
+    result.to = to.toISOString()
+    const range = {from, to}
+    const windows = listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key))
+    const pool = await run.starting
+    let bad = 0
+    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans: probe.spans, onKeys: (keys) => options.progress?.listing(keys)})) {
+      // One LIST page per prefix, plus one per further 1,000 keys.
+      if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
+      for (const bucket of listed.window.buckets) {
+        const inputs = listed.objects.get(bucket.key) ?? []
+        if (inputs.length === 0) continue
+        const entry = await convertOne(bucket, inputs, options, {now, counter, pool, badSoFar: () => bad, addBad: () => ++bad})
+        result.buckets.push(entry)
+        result.objects += entry.objects
+        result.records += entry.records
+        result.bytesIn += entry.bytesIn
+        result.bytesOut += entry.status === 'skipped' || entry.status === 'planned' ? 0 : entry.bytesOut
+        result.quarantined += entry.status === 'skipped' ? 0 : entry.quarantined.length
+        if (validation && entry.violations) mergeViolations(validation.violations, entry.violations)
+      }
+    }
+  }
+}
+
+type Validation = NonNullable<ConvertResult['validation']>
 
 interface RunState {
   now: Date

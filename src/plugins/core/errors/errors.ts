@@ -1,4 +1,4 @@
-import {Errors} from '@oclif/core'
+import {CLIError} from '@oclif/core/errors'
 
 /**
  * The documented exit codes of every bucketwright command.
@@ -39,7 +39,7 @@ export interface BucketwrightErrorOptions {
  * Base class of every error bucketwright raises on purpose. It is an oclif `CLIError`, so oclif prints the message
  * with the next steps as suggestions and exits with {@link exitCodeFor}'s code.
  */
-export abstract class BucketwrightError extends Errors.CLIError {
+export abstract class BucketwrightError extends CLIError {
   abstract readonly cause_: ErrorCause
   readonly nextSteps: string[]
   readonly details: Record<string, unknown>

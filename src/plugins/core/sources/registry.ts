@@ -1,10 +1,9 @@
 import type {Config} from '@oclif/core'
 
 import {UsageError} from '../errors/errors.js'
-import type {DataSource, SourceOrigin, SourcePluginModule} from './types.js'
+import {type DataSource, SOURCES_HOOK, type SourceOrigin, type SourcePluginModule} from './types.js'
 
-/** The oclif hook through which plugins (built-ins included) contribute data sources. */
-export const SOURCES_HOOK = 'bucketwright:sources'
+export {SOURCES_HOOK} from './types.js'
 
 /** How long one plugin's hook may take before it is reported as broken instead of holding every command up. */
 const HOOK_TIMEOUT_MS = 15_000

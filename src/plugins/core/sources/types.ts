@@ -1,5 +1,8 @@
 import type {Readable} from 'node:stream'
 
+/** The oclif hook through which plugins (built-ins included) contribute data sources. */
+export const SOURCES_HOOK = 'bucketwright:sources'
+
 /** A JSON Schema (draft 2020-12 or 07) as ajv accepts it. */
 export type JsonSchema = Record<string, unknown>
 

@@ -111,6 +111,13 @@ export class LocalStorage implements Storage {
   }
 
   async readBytes(key: string, options: ReadOptions = {}): Promise<Buffer> {
+    // A whole file in one call, into a buffer of its own (transferable to a worker thread without a copy).
+    if (!options.range) {
+      return fs.readFile(this.pathOf(key), {signal: options.signal}).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') throw new UserError(`No object at ${this.uri}${key}.`, {code: 'NO_SUCH_KEY', details: {key}})
+        throw error
+      })
+    }
     const chunks: Buffer[] = []
     for await (const chunk of await this.read(key, options)) chunks.push(chunk as Buffer)
     return Buffer.concat(chunks)

@@ -95,7 +95,7 @@ export interface Storage {
   head(key: string, options?: {checksum?: boolean; signal?: AbortSignal}): Promise<ObjectInfo | undefined>
   /** A stream of the object's bytes; on S3 a broken connection resumes from the last byte received. */
   read(key: string, options?: ReadOptions): Promise<Readable>
-  /** Reads a whole object into memory; for small objects only (manifests, configs). */
+  /** Reads a whole object into memory, in a buffer of its own; for small objects only (raw objects, manifests). */
   readBytes(key: string, options?: ReadOptions): Promise<Buffer>
   /**
    * Writes an object atomically: readers see the old object or the complete new one, never a part. On S3 bodies

@@ -46,7 +46,7 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
   const ec2 = await detectEc2()
   logger.info(ec2.onEc2 ? `Running on EC2 (instance ${ec2.instanceId}${ec2.region ? `, ${ec2.region}` : ''}).` : `Not on EC2 (${ec2.reason}); using local credentials.`)
 
-  const [{createS3Client}, {FastS3}, {HashWorker}] = await Promise.all([import('../storage/s3-client.js'), import('./fast-s3.js'), import('./hash-worker.js')])
+  const [{createS3Client}, {FastS3}, {HashWorker}] = await Promise.all([import('../storage/s3-client.js'), import('../storage/fast-s3.js'), import('./hash-worker.js')])
   const {client} = await createS3Client({...options.connection, maxSockets: Math.max(options.concurrency, 16)})
   const fast = new FastS3(client, Math.max(options.concurrency, 16))
   const hasher = new HashWorker()

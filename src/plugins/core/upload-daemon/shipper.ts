@@ -5,7 +5,7 @@ import {type FileHandle, open} from 'node:fs/promises'
 
 import {BucketwrightError, RemoteError, VerificationError} from '../errors/errors.js'
 import {translateS3Error} from '../storage/s3-errors.js'
-import {FastPathError, type FastS3} from './fast-s3.js'
+import {FastPathError, type FastS3} from '../storage/fast-s3.js'
 import {type BodyDigests, type HashWorker, sharedBuffer} from './hash-worker.js'
 import {compareContent, crc32Base64, digestForComparison, type LocalDigests, type RemoteObject} from './same-content.js'
 import type {Candidate} from './scan.js'

@@ -1,7 +1,7 @@
 import {S3Client} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
-import {FastS3} from '../../src/plugins/core/upload-daemon/fast-s3.js'
+import {FastS3} from '../../src/plugins/core/storage/fast-s3.js'
 
 // The lean path must address a bucket exactly as the SDK would, or its requests go to the wrong host.
 describe('FastS3 endpoint resolution (no network)', () => {

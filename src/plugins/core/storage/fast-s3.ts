@@ -36,10 +36,10 @@ export class FastPathError extends Error {
 
 
 /**
- * The per-file hot path of the upload daemon: PUT and HEAD of small objects over keep-alive sockets, signed with
- * SigV4 (the SDK's credentials, a lean signer: see sigv4.ts), without the SDK's middleware stack, which costs about 1 ms of the
- * JS thread per request and caps one process near 950 requests/s. Anything unusual is a {@link FastPathError}
- * for the caller to redo through the SDK.
+ * The per-object hot paths — the upload daemon's PUT and HEAD of small files, convert's GET of small raw objects —
+ * over keep-alive sockets, signed with SigV4 (the SDK's credentials, a lean signer: see sigv4.ts), without the SDK's
+ * middleware stack, which costs about 1 ms of the JS thread per request and caps one process near 950 requests/s.
+ * Anything unusual is a {@link FastPathError} for the caller to redo through the SDK.
  */
 export class FastS3 {
   private readonly bases = new Map<string, Promise<URL>>()
@@ -83,11 +83,12 @@ export class FastS3 {
     return this.signer
   }
 
-  private async request(method: 'PUT' | 'HEAD', bucket: string, key: string, headers: Record<string, string>, body?: Buffer, query?: Record<string, string>, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  private async request(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Record<string, string>, body?: Buffer, query?: Record<string, string>, signal?: AbortSignal): Promise<http.IncomingMessage> {
     const [base, signer, credentials] = await Promise.all([this.base(bucket), this.signerFor(), this.client.config.credentials() as Promise<SigningCredentials>])
     const path = `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(uriEncode).join('/')}`
     const port = base.port ? Number(base.port) : undefined
-    const signed = {headers: signer.sign({method, host: base.host, path, headers, query}, credentials)}
+    // Anonymous access (the SDK's no-op signer, empty keys) goes out unsigned, as the SDK would send it.
+    const signed = {headers: credentials.accessKeyId ? signer.sign({method, host: base.host, path, headers, query}, credentials) : {...headers, host: base.host}}
     const search = canonicalQuery(query)
     const secure = base.protocol === 'https:'
     return new Promise((resolve, reject) => {
@@ -125,6 +126,33 @@ export class FastS3 {
     if (response.statusCode !== 200) return FastS3.fail('UploadPart', response)
     response.resume()
     return {etag: header(response, 'etag')?.replaceAll('"', ''), serverSideEncryption: header(response, 'x-amz-server-side-encryption')}
+  }
+
+  /**
+   * GET of a whole object into one buffer of its own (so it can be transferred to a worker thread). A body shorter
+   * or longer than its Content-Length, or cut off mid-stream, is a {@link FastPathError}: the caller reads again
+   * through the SDK, which resumes and translates errors.
+   */
+  async get(bucket: string, key: string, signal?: AbortSignal): Promise<Buffer> {
+    const response = await this.request('GET', bucket, key, {}, undefined, undefined, signal)
+    if (response.statusCode !== 200) return FastS3.fail('GET', response)
+    const length = Number(header(response, 'content-length'))
+    const chunks: Buffer[] = []
+    let received = 0
+    try {
+      for await (const chunk of response) {
+        chunks.push(chunk as Buffer)
+        received += (chunk as Buffer).length
+      }
+    } catch (error) {
+      if (signal?.aborted) throw error
+      throw new FastPathError(`GET body cut off after ${received} bytes: ${(error as Error).message}`, undefined, (error as {code?: string}).code)
+    }
+    if (Number.isFinite(length) && received !== length) throw new FastPathError(`GET body has ${received} of ${length} bytes`)
+    const body = Buffer.allocUnsafeSlow(received)
+    let offset = 0
+    for (const chunk of chunks) offset += chunk.copy(body, offset)
+    return body
   }
 
   /** HEAD with checksum mode; `undefined` when there is no such key. */

@@ -1,0 +1,27 @@
+/**
+ * The part of bucketwright's public API that decoding code needs — source types, `DecodeError`, codecs, the seeded
+ * generator helpers — without the CLI framework. Import it as `bucketwright/sources`: it loads in a few
+ * milliseconds, where `bucketwright/core` loads oclif too, which every encoder thread of `convert` would pay at
+ * start-up. Everything here is also exported by `bucketwright/core`.
+ */
+export type {
+  Channel,
+  DataSource,
+  GeneratedObject,
+  GenerateOptions,
+  JsonLines,
+  JsonSchema,
+  RawLayout,
+  RawObjectRef,
+  SourceOrigin,
+  SourcePluginModule,
+  SourceRecord,
+  TimeRange,
+} from './sources/types.js'
+export {DecodeError} from './sources/decode-error.js'
+export {type Compression, type Line, maybeDecompress, readAll, readLines, sniffCompression} from './sources/codec.js'
+export {seededRandom} from './sources/random.js'
+export {isLineDecoder, type LineDecoder} from './etl/line-decoder.js'
+export {isSqlDecoder, type SqlDecoder, type SqlDecoding} from './etl/sql-decoder.js'
+export {parseSegmentName, segmentHour, segmentKey, segmentLayout, segmentName, segmentPrefix, type SegmentStage} from './etl/segments.js'
+export {sqlIdentifier, sqlList, sqlString} from './duckdb/duckdb.js'
