@@ -26,10 +26,10 @@ const optionalText = (value: string) => `(${value} IS NULL OR ${value} <> '')`
 function decimal(value: string, kind: keyof typeof DECIMAL_KINDS, optional: boolean): {value: string; ok: string} {
   const {pattern, sqlType} = DECIMAL_KINDS[kind]
   const matches = `coalesce(regexp_full_match(${value}, ${sqlString(pattern.source)}), false)`
-  const text = optional ? `nullif(${value}, '')` : value
+  const input = optional ? `nullif(${value}, '')` : value
   return optional
-    ? {value: castDecimal(text, sqlType), ok: `(${value} IS NULL OR ${value} = '' OR ${matches})`}
-    : {value: castDecimal(text, sqlType), ok: matches}
+    ? {value: castDecimal(input, sqlType), ok: `(${value} IS NULL OR ${value} = '' OR ${matches})`}
+    : {value: castDecimal(input, sqlType), ok: matches}
 }
 
 /**
@@ -37,10 +37,10 @@ function decimal(value: string, kind: keyof typeof DECIMAL_KINDS, optional: bool
  * DuckDB parses a string into a 128-bit decimal ~15× slower, and the narrow cast is exact (same scale; the check
  * limits the fraction digits) or NULL when the value is too large, which then takes the wide cast.
  */
-function castDecimal(text: string, sqlType: string): string {
+function castDecimal(input: string, sqlType: string): string {
   const [, precision, scale] = /^DECIMAL\((\d+),\s*(\d+)\)$/.exec(sqlType) ?? []
-  if (!precision || Number(precision) <= 18) return `TRY_CAST(${text} AS ${sqlType})`
-  return `coalesce(CAST(TRY_CAST(${text} AS DECIMAL(18,${scale})) AS ${sqlType}), TRY_CAST(${text} AS ${sqlType}))`
+  if (!precision || Number(precision) <= 18) return `TRY_CAST(${input} AS ${sqlType})`
+  return `coalesce(CAST(TRY_CAST(${input} AS DECIMAL(18,${scale})) AS ${sqlType}), TRY_CAST(${input} AS ${sqlType}))`
 }
 
 /**
