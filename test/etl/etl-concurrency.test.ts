@@ -117,4 +117,13 @@ describe('etl --concurrency', {timeout: 240_000}, () => {
     expect(JSON.parse(run.stdout).totals.segments).toBe(4)
     expect(fs.readdirSync(tmp).filter((name) => name.startsWith('bw-'))).toEqual([])
   })
+
+  it('refuses --concurrency 0 as a usage error before claiming anything', async () => {
+    const dir = path.join(root, 'usage')
+    await putSegments({dir}, {'segment_20260814T00_0.ndjson': advancedTradeFrames().slice(0, 20).join('\n') + '\n'})
+    const run = await runInProcess<EtlResult>(['etl', dir, '--source', 'coinbase', '--to', dir, '--concurrency', '0'])
+    expect(run.exitCode).toBe(2)
+    expect(run.error?.message).toMatch(/concurrency/)
+    expect(fs.readdirSync(path.join(dir, 'raw/ready/coinbase'))).toEqual(['segment_20260814T00_0.ndjson'])
+  })
 })
