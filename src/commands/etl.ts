@@ -31,7 +31,7 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage,
     'pg-schema': Flags.string({summary: 'Postgres schema of the tables and the ledger.', default: 'public'}),
     concurrency: Flags.integer({
       summary: 'Segments claimed and in work at once.',
-      description: 'Parquet: each segment is decoded and written by DuckDB on one thread, beside the others (default: cores + 1, at most UV_THREADPOOL_SIZE − 1, i.e. 3). Postgres: segments decoded ahead of the one loading (default 2). A crash can leave this many segments in processing/ until --stale-after.',
+      description: 'Parquet: segments are decoded and written by DuckDB side by side, its threads shared out among them (one each on a small machine); default: cores + 1, at most UV_THREADPOOL_SIZE − 1 (3 with the default pool). Postgres: segments decoded ahead of the one loading (default 2). A crash can leave this many segments in processing/ until --stale-after.',
       min: 1,
     }),
   }
