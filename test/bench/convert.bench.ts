@@ -1,6 +1,7 @@
 /**
  * npm run bench:convert — bucketwright convert against the original Python converter (reference_convert.py), on
- * the same bustimes archive in the loopback S3 server, interleaved rounds, medians; then peak RSS of a 500- vs a
+ * the same bustimes archive in the loopback S3 server, after one warm-up run of each, interleaved rounds, medians
+ * (bucketwright writing to S3, and to local disk as the reference does); then peak RSS of a 500- vs a
  * 4,000-object week; then listing 50,000 keys through a 30 ms-latency proxy by day prefixes in parallel vs one
  * paginated listing. Needs /usr/bin/python3 with boto3 (apt-get install -y python3-boto3) for the reference.
  *   ROUNDS=5 OBJECTS=200 FLAT_SMALL=500 FLAT_BIG=4000 LIST_KEYS=50000 npm run bench:convert
@@ -69,9 +70,10 @@ async function makeArchive(dir: string, start: string, count: number, every: num
   await run('python3', [path.join(BENCH, 'make_bustimes.py'), dir, '--start', start, '--count', String(count), '--every', String(every), '--root-level', '10', '--envelope-every', '7'], {maxBuffer: 1 << 24})
 }
 
-/** Converts s3://bucket/ (an archive at the root, where the reference expects it) into s3://outputs/prefix. */
+/** Converts s3://bucket/ (an archive at the root, where the reference expects it) into s3://outputs/prefix, or a local folder. */
 async function bucketwright(bucket: string, outputs: string, prefix: string, extra: string[] = []) {
-  const out = await timed(process.execPath, [BIN, 'convert', `s3://${bucket}/`, `s3://${outputs}/${prefix}`, '--source', 'bustimes', '--json', ...extra], s3Env(endpoint))
+  const target = outputs.startsWith('/') ? path.join(outputs, prefix) : `s3://${outputs}/${prefix}`
+  const out = await timed(process.execPath, [BIN, 'convert', `s3://${bucket}/`, target, '--source', 'bustimes', '--json', ...extra], s3Env(endpoint))
   return {...out, records: (JSON.parse(out.stdout) as {records: number}).records}
 }
 
@@ -106,15 +108,26 @@ async function convertBench(client: S3Client, work: string, python: string, repo
   const outputs = await createTestBucket('bw-bench-out', client)
   await uploadDir(client, archive, bucket)
   const ours: {rate: number; rss: number; seconds: number}[] = []
+  const oursLocal: {rate: number; rss: number; seconds: number}[] = []
   const theirs: {rate: number; rss: number; seconds: number}[] = []
   let referenceRecords = 0
+  // One uncounted run of each first (as hyperfine --warmup): the first run after a build fills V8's compile cache
+  // and warms the S3 server; neither is what a scheduled job sees.
+  log('warm-up runs (not counted)')
+  await bucketwright(bucket, outputs, 'warm-up/')
+  await timed(python, [path.join(BENCH, 'reference_convert.py'), `s3://${bucket}`, path.join(work, 'ref-warm-up'), '--endpoint', endpoint], s3Env(endpoint))
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? ['bw', 'ref'] : ['ref', 'bw']
+    const order = round % 2 === 0 ? ['bw', 'bw-local', 'ref'] : ['ref', 'bw-local', 'bw']
     for (const who of order) {
       if (who === 'bw') {
         const out = await bucketwright(bucket, outputs, `bw-${round}/`)
         ours.push({rate: out.records / out.seconds, rss: out.rssMb, seconds: out.seconds})
-        log(`round ${round + 1} bucketwright: ${out.seconds} s, ${Math.round(out.records / out.seconds)} records/s, ${out.rssMb} MB`)
+        log(`round ${round + 1} bucketwright S3→S3:    ${out.seconds} s, ${Math.round(out.records / out.seconds)} records/s, ${out.rssMb} MB`)
+      } else if (who === 'bw-local') {
+        // Like for like with the reference, which writes its weeks to local disk.
+        const out = await bucketwright(bucket, work, `bw-local-${round}/`)
+        oursLocal.push({rate: out.records / out.seconds, rss: out.rssMb, seconds: out.seconds})
+        log(`round ${round + 1} bucketwright S3→local: ${out.seconds} s, ${Math.round(out.records / out.seconds)} records/s, ${out.rssMb} MB`)
       } else {
         const dir = path.join(work, `ref-${round}`)
         const out = await timed(python, [path.join(BENCH, 'reference_convert.py'), `s3://${bucket}`, dir, '--endpoint', endpoint], s3Env(endpoint))
@@ -125,12 +138,14 @@ async function convertBench(client: S3Client, work: string, python: string, repo
     }
   }
   const same = await compareWeeks(path.join(work, 'ref-0'), await download(client, outputs, 'bw-0/', path.join(work, 'bw-0')))
-  const ratio = median(ours.map((o) => o.rate)) / median(theirs.map((t) => t.rate))
+  const sameLocal = await compareWeeks(path.join(work, 'ref-0'), path.join(work, 'bw-local-0'))
+  const rate = (runs: {rate: number}[]) => median(runs.map((run) => run.rate))
   report.push(
-    `convert ${OBJECTS} objects (${referenceRecords} records) S3→S3, ${ROUNDS} interleaved rounds, medians:`,
-    `  bucketwright ${Math.round(median(ours.map((o) => o.rate)))} records/s (${median(ours.map((o) => o.seconds))} s), peak RSS ${median(ours.map((o) => o.rss))} MB`,
-    `  reference    ${Math.round(median(theirs.map((t) => t.rate)))} records/s (${median(theirs.map((t) => t.seconds))} s), peak RSS ${median(theirs.map((t) => t.rss))} MB`,
-    `  ratio ${ratio.toFixed(1)}x (target >= 10x); outputs equal (compare_weeks): ${same.equal} (${same.summary.differing_records} differing)`,
+    `convert ${OBJECTS} objects (${referenceRecords} records) from the loopback S3 server, ${ROUNDS} interleaved rounds, medians:`,
+    `  bucketwright → S3          ${Math.round(rate(ours))} records/s (${median(ours.map((o) => o.seconds))} s), peak RSS ${median(ours.map((o) => o.rss))} MB`,
+    `  bucketwright → local disk  ${Math.round(rate(oursLocal))} records/s (${median(oursLocal.map((o) => o.seconds))} s), peak RSS ${median(oursLocal.map((o) => o.rss))} MB`,
+    `  reference    → local disk  ${Math.round(rate(theirs))} records/s (${median(theirs.map((t) => t.seconds))} s), peak RSS ${median(theirs.map((t) => t.rss))} MB`,
+    `  ratio to S3 ${(rate(ours) / rate(theirs)).toFixed(1)}x, to local disk (like for like) ${(rate(oursLocal) / rate(theirs)).toFixed(1)}x (target >= 10x); outputs equal to the reference's (compare_weeks): S3 ${same.equal}, local ${sameLocal.equal} (${same.summary.differing_records + sameLocal.summary.differing_records} differing)`,
   )
 }
 

@@ -6,6 +6,12 @@ import type {S3Storage} from '../../src/plugins/core/storage/s3.js'
 import {type Fault, FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, useS3Env} from '../helpers/s3.js'
 
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of items) out.push(item)
+  return out
+}
+
 const SLOWDOWN = {type: 'status', status: 503, code: 'SlowDown'} as const
 const INTERNAL = {type: 'status', status: 500, code: 'InternalError'} as const
 
@@ -127,6 +133,31 @@ describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
 
     const missing = await storage.readBytes('lean/none.bin').catch((error: unknown) => error)
     expect(missing).toMatchObject({code: 'NO_SUCH_KEY'})
+  })
+
+  it('lists on the lean path in one request a page, keys with XML-special and non-ASCII characters intact', async () => {
+    const keys = ['odd/a&b.json', 'odd/less<more>.json', "odd/quote\"'.json", 'odd/space here.json', 'odd/ünï©ødé-日本.json', 'odd/plus+sign.json']
+    for (const key of keys) await direct.write(key, key)
+    proxy.requests.length = 0
+    const listed: string[] = []
+    for await (const info of storage.list('odd/')) listed.push(info.key)
+    expect(listed).toEqual([...keys].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b)))))
+    expect(proxy.count((r) => r.url.includes('list-type=2'))).toBe(1)
+    const info = (await collect(storage.list('odd/a&b')))[0]
+    expect(info).toMatchObject({key: 'odd/a&b.json', size: 'odd/a&b.json'.length})
+    expect(info.etag).toMatch(/^[0-9a-f]{32}$/)
+    // Pages: start-after and continuation tokens on the lean path give every key once, in order.
+    const startAfter: string[] = []
+    for await (const item of storage.list('odd/', {startAfter: 'odd/less<more>.json'})) startAfter.push(item.key)
+    expect(startAfter).toEqual(listed.slice(listed.indexOf('odd/less<more>.json') + 1))
+  })
+
+  it('lists through the SDK when the lean page fails, without losing or repeating keys', async () => {
+    for (let i = 0; i < 3; i++) await direct.write(`fallback/${i}.json`, String(i))
+    failFirst(1, (r) => r.url.includes('list-type=2'), INTERNAL)
+    const listed: string[] = []
+    for await (const info of storage.list('fallback/')) listed.push(info.key)
+    expect(listed).toEqual(['fallback/0.json', 'fallback/1.json', 'fallback/2.json'])
   })
 
   it('fails with an actionable error, not a stack trace, when throttling persists', async () => {

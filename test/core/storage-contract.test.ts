@@ -207,3 +207,36 @@ describe.each(backends)('storage contract: $name', ({name, open}) => {
     if (stats) expect(stats.requests.DeleteObjects - before).toBe(Math.ceil(KEYS.length / 1000))
   })
 })
+
+describe('local storage: what killed writers leave behind', () => {
+  it('a later write into the folder removes a SIGKILLed writer’s temp file, never a live writer’s', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-sweep-'))
+    try {
+      const {spawn} = await import('node:child_process')
+      // A real writer, killed mid-write: it leaves its temp file under its own (now dead) process id.
+      const script = `
+        import {LocalStorage} from ${JSON.stringify(new URL('../../dist/plugins/core/storage/local.js', import.meta.url).href)}
+        const storage = new LocalStorage(process.argv[1])
+        setInterval(() => {}, 1000)
+        async function* slow() { yield Buffer.alloc(1024, 1); console.log('writing'); await new Promise(() => {}) }
+        await storage.write('out/week.jsonl.gz', slow())`
+      const dead = spawn(process.execPath, ['--input-type=module', '-e', script, root], {stdio: ['ignore', 'pipe', 'inherit']})
+      await new Promise((resolve) => dead.stdout.once('data', resolve))
+      const live = spawn(process.execPath, ['--input-type=module', '-e', script, root], {stdio: ['ignore', 'pipe', 'inherit']})
+      await new Promise((resolve) => live.stdout.once('data', resolve))
+      dead.kill('SIGKILL')
+      await new Promise((resolve) => dead.once('exit', resolve))
+      const temps = async () => (await fs.readdir(path.join(root, 'out'))).filter((name) => name.startsWith('.bw-tmp-'))
+      expect(await temps()).toHaveLength(2)
+
+      await new LocalStorage(root).write('out/week.jsonl.gz', 'complete')
+      const left = await temps()
+      expect(left).toHaveLength(1)
+      expect(left[0]).toContain(`-${live.pid}-`)
+      live.kill('SIGKILL')
+      expect(await fs.readFile(path.join(root, 'out', 'week.jsonl.gz'), 'utf8')).toBe('complete')
+    } finally {
+      await fs.rm(root, {recursive: true, force: true})
+    }
+  })
+})

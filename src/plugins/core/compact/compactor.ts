@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {ownsUnit, type Shard} from '../command/shard.js'
+import {isProcessAlive} from '../config/run-lock.js'
 import {type DuckDB, openDuckDB} from '../duckdb/duckdb.js'
 import {Spool} from '../duckdb/spool.js'
 import {BucketwrightError, UserError, VerificationError} from '../errors/errors.js'
@@ -57,19 +58,11 @@ async function sweepDeadRuns(): Promise<void> {
   const names = await fs.readdir(os.tmpdir()).catch(() => [] as string[])
   for (const name of names) {
     const pid = Number(new RegExp(`^${WORK_PREFIX}(\\d+)-`).exec(name)?.[1])
-    if (!pid || pid === process.pid || isAlive(pid)) continue
+    if (!pid || pid === process.pid || isProcessAlive(pid)) continue
     await fs.rm(path.join(os.tmpdir(), name), {recursive: true, force: true}).catch(() => {})
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /** Up to this many listed keys, discovery keeps the objects, and the first look at each partition needs no LIST. */
 const KEEP_LISTING = 200_000

@@ -10,7 +10,8 @@ export interface RunLock {
   release(): Promise<void>
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this host with this id is running (EPERM: it is, under another user). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -33,7 +34,7 @@ export async function acquireRunLock(dir: string, job: string): Promise<RunLock>
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const holder = JSON.parse(await fs.readFile(file, 'utf8').catch(() => '{}')) as {pid?: number; since?: string}
-      if (holder.pid && alive(holder.pid)) {
+      if (holder.pid && isProcessAlive(holder.pid)) {
         throw new UserError(`Another run of this job is in progress (pid ${holder.pid}, since ${holder.since}).`, {
           code: 'JOB_RUNNING',
           nextSteps: ['Wait for it to finish; cron runs of one job never overlap.', `If no such process exists, delete ${file}.`],

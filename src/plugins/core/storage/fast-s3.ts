@@ -13,6 +13,12 @@ export interface FastHead {
   serverSideEncryption?: string
 }
 
+/** One page of a lean ListObjectsV2. */
+export interface FastListPage {
+  objects: {key: string; size: number; etag?: string; lastModified: Date}[]
+  nextToken?: string
+}
+
 /** What a lean PUT stored, as the store reports it. */
 export interface FastPut {
   etag?: string
@@ -85,7 +91,8 @@ export class FastS3 {
 
   private async request(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Record<string, string>, body?: Buffer, query?: Record<string, string>, signal?: AbortSignal): Promise<http.IncomingMessage> {
     const [base, signer, credentials] = await Promise.all([this.base(bucket), this.signerFor(), this.client.config.credentials() as Promise<SigningCredentials>])
-    const path = `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(uriEncode).join('/')}`
+    // A bucket-level request (key '') goes to the bucket itself: `/bucket` path-style, `/` virtual-hosted.
+    const path = key === '' ? base.pathname || '/' : `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(uriEncode).join('/')}`
     const port = base.port ? Number(base.port) : undefined
     // Anonymous access (the SDK's no-op signer, empty keys) goes out unsigned, as the SDK would send it.
     const signed = {headers: credentials.accessKeyId ? signer.sign({method, host: base.host, path, headers, query}, credentials) : {...headers, host: base.host}}
@@ -155,6 +162,23 @@ export class FastS3 {
     return body
   }
 
+  /**
+   * One page of ListObjectsV2, parsed without the SDK's XML stack (which costs a few ms of the JS thread a page).
+   * Anything the parser does not expect is a {@link FastPathError}, and the caller lists that page through the SDK.
+   */
+  async listPage(bucket: string, options: {prefix: string; startAfter?: string; token?: string; maxKeys?: number; signal?: AbortSignal}): Promise<FastListPage> {
+    const query: Record<string, string> = {'list-type': '2', prefix: options.prefix}
+    if (options.token) query['continuation-token'] = options.token
+    else if (options.startAfter !== undefined) query['start-after'] = options.startAfter
+    if (options.maxKeys !== undefined) query['max-keys'] = String(options.maxKeys)
+    const response = await this.request('GET', bucket, '', {}, undefined, query, options.signal)
+    if (response.statusCode !== 200) return FastS3.fail('ListObjectsV2', response)
+    let xml = ''
+    response.setEncoding('utf8')
+    for await (const chunk of response) xml += chunk
+    return parseListPage(xml)
+  }
+
   /** HEAD with checksum mode; `undefined` when there is no such key. */
   async head(bucket: string, key: string): Promise<FastHead | undefined> {
     const response = await this.request('HEAD', bucket, key, {'x-amz-checksum-mode': 'ENABLED'})
@@ -174,6 +198,49 @@ export class FastS3 {
     this.httpAgent.destroy()
     this.httpsAgent.destroy()
   }
+}
+
+const ENTITIES: Record<string, string> = {amp: '&', lt: '<', gt: '>', quot: '"', apos: "'"}
+
+/** XML text → string: the five named entities and numeric character references. */
+function xmlText(text: string): string {
+  if (!text.includes('&')) return text
+  return text.replaceAll(/&(#x[0-9a-fA-F]+|#\d+|[a-z]+);/g, (whole, name: string) => {
+    if (name.startsWith('#x')) return String.fromCodePoint(Number.parseInt(name.slice(2), 16))
+    if (name.startsWith('#')) return String.fromCodePoint(Number(name.slice(1)))
+    const value = ENTITIES[name]
+    if (value === undefined) throw new FastPathError(`ListObjectsV2 answered an unknown XML entity ${whole}`)
+    return value
+  })
+}
+
+function element(xml: string, name: string): string | undefined {
+  const start = xml.indexOf(`<${name}>`)
+  if (start === -1) return undefined
+  const end = xml.indexOf(`</${name}>`, start)
+  if (end === -1) throw new FastPathError(`ListObjectsV2 answered an unterminated <${name}>`)
+  return xml.slice(start + name.length + 2, end)
+}
+
+/** Parses a ListObjectsV2 result; refuses (FastPathError) anything that is not one, so the SDK takes over. */
+export function parseListPage(xml: string): FastListPage {
+  if (!xml.includes('<ListBucketResult')) throw new FastPathError('ListObjectsV2 answered something other than a ListBucketResult')
+  const objects: FastListPage['objects'] = []
+  for (let at = xml.indexOf('<Contents>'); at !== -1; at = xml.indexOf('<Contents>', at + 10)) {
+    const end = xml.indexOf('</Contents>', at)
+    if (end === -1) throw new FastPathError('ListObjectsV2 answered an unterminated <Contents>')
+    const item = xml.slice(at + 10, end)
+    const key = element(item, 'Key')
+    const size = Number(element(item, 'Size'))
+    const modified = element(item, 'LastModified')
+    if (key === undefined || !Number.isFinite(size)) throw new FastPathError('ListObjectsV2 answered an object without Key or Size')
+    const etag = element(item, 'ETag')
+    objects.push({key: xmlText(key), size, etag: etag === undefined ? undefined : xmlText(etag).replaceAll('"', ''), lastModified: modified ? new Date(modified) : new Date(0)})
+  }
+  const truncated = element(xml, 'IsTruncated') === 'true'
+  const token = element(xml, 'NextContinuationToken')
+  if (truncated && !token) throw new FastPathError('ListObjectsV2 answered a truncated page without a continuation token')
+  return {objects, nextToken: truncated ? xmlText(token!) : undefined}
 }
 
 function header(response: http.IncomingMessage, name: string): string | undefined {

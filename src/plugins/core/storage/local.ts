@@ -1,11 +1,13 @@
-import {randomBytes} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
 import {createReadStream, createWriteStream} from 'node:fs'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import {Readable, Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {pathToFileURL} from 'node:url'
 
+import {isProcessAlive} from '../config/run-lock.js'
 import {UserError} from '../errors/errors.js'
 import {BodyDigest} from './body-digest.js'
 import type {DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
@@ -14,10 +16,38 @@ import {listManyInOrder} from './list-many.js'
 /** Names of in-progress writes; never listed, never visible under their final name until complete. */
 export const LOCAL_TEMP_MARK = '.bw-tmp-'
 
+/** This host, in temp names: a writer's process id means something only on the host that wrote it. */
+const HOST_TAG = createHash('sha1').update(os.hostname()).digest('hex').slice(0, 8)
+
+/** Temp files of another host (shared disks) or of an older naming are removed only when this old. */
+const FOREIGN_TEMP_AGE_MS = 24 * 3_600_000
+
+
+/**
+ * Removes what killed writers left in a folder: temp files whose process on this host is gone, and those of other
+ * hosts or older versions once a day old. A live writer's temp file is never touched.
+ */
+async function sweepTemps(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[])
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(LOCAL_TEMP_MARK) && name.endsWith('.tmp'))
+      .map(async (name) => {
+        const ours = /^\.bw-tmp-([0-9a-f]{8})-(\d+)-/.exec(name)
+        let stale: boolean
+        if (ours && ours[1] === HOST_TAG) stale = Number(ours[2]) !== process.pid && !isProcessAlive(Number(ours[2]))
+        else stale = Date.now() - ((await fs.stat(path.join(dir, name)).catch(() => undefined))?.mtimeMs ?? Date.now()) > FOREIGN_TEMP_AGE_MS
+        if (stale) await fs.rm(path.join(dir, name), {force: true})
+      }),
+  )
+}
+
 /** Local-disk storage: keys are paths under `root`; writes go to a temp file in the same directory, then rename. */
 export class LocalStorage implements Storage {
   readonly kind = 'local' as const
   readonly uri: string
+  /** Folders already cleared of dead writers' temp files by this instance. */
+  private readonly swept = new Set<string>()
 
   constructor(readonly root: string) {
     const href = pathToFileURL(root).href
@@ -128,7 +158,12 @@ export class LocalStorage implements Storage {
     await fs.mkdir(path.dirname(target), {recursive: true})
     // The temp name ends in `.tmp`, not the target's extension: a crash can leave it behind, and a reader's
     // `*.parquet` glob (DuckDB matches dotfiles) must never pick up a half-written file.
-    const temp = path.join(path.dirname(target), `${LOCAL_TEMP_MARK}${randomBytes(6).toString('hex')}-${path.basename(target)}.tmp`)
+    // Host and process in the name let a later write into the folder remove what a killed run left (once per folder).
+    if (!this.swept.has(path.dirname(target))) {
+      this.swept.add(path.dirname(target))
+      await sweepTemps(path.dirname(target))
+    }
+    const temp = path.join(path.dirname(target), `${LOCAL_TEMP_MARK}${HOST_TAG}-${process.pid}-${randomBytes(6).toString('hex')}-${path.basename(target)}.tmp`)
     const digest = new BodyDigest()
     const source = typeof body === 'string' || body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : Readable.from(body)
     const tap = new Transform({

@@ -3,7 +3,7 @@ import {Readable} from 'node:stream'
 
 import {RemoteError} from '../errors/errors.js'
 import {BodyDigest, cleanEtag} from './body-digest.js'
-import {FastPathError, FastS3} from './fast-s3.js'
+import {type FastListPage, FastS3} from './fast-s3.js'
 import {listManyInOrder} from './list-many.js'
 import type {S3RequestStats} from './s3-client.js'
 import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
@@ -30,6 +30,7 @@ export class S3Storage implements Storage {
   readonly uri: string
   private readonly partSize: number
   private fast?: FastS3
+  private fastFailures = 0
 
   constructor(
     readonly client: S3Client,
@@ -60,26 +61,36 @@ export class S3Storage implements Storage {
   }
 
   async *list(prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
-    const {ListObjectsV2Command} = await sdk()
     let token: string | undefined
     do {
-      const page = await this.call('ListObjectsV2', undefined, () =>
-        this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.full(prefix),
-            ContinuationToken: token,
-            StartAfter: token || options.startAfter === undefined ? undefined : this.full(options.startAfter),
-          }),
-          {abortSignal: options.signal},
-        ),
-      )
-      for (const item of page.Contents ?? []) {
-        if (!item.Key) continue
-        yield {key: item.Key.slice(this.prefix.length), size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0), etag: cleanEtag(item.ETag)}
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined
+      const page = await this.listPage(prefix, options, token)
+      for (const item of page.objects) yield {...item, key: item.key.slice(this.prefix.length)}
+      token = page.nextToken
     } while (token)
+  }
+
+  /** One page of a listing: on the lean path, or through the SDK (retries, error translation) when that fails. */
+  private async listPage(prefix: string, options: ListOptions, token: string | undefined): Promise<FastListPage> {
+    this.stats.requests.ListObjectsV2 = (this.stats.requests.ListObjectsV2 ?? 0) + 1
+    this.stats.attempts++
+    const fast = await this.viaFastPath((lean) => lean.listPage(this.bucket, {prefix: this.full(prefix), token, startAfter: options.startAfter === undefined ? undefined : this.full(options.startAfter), signal: options.signal}))
+    if (fast) return fast
+    const {ListObjectsV2Command} = await sdk()
+    const page = await this.call('ListObjectsV2', undefined, () =>
+      this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.full(prefix),
+          ContinuationToken: token,
+          StartAfter: token || options.startAfter === undefined ? undefined : this.full(options.startAfter),
+        }),
+        {abortSignal: options.signal},
+      ),
+    )
+    return {
+      objects: (page.Contents ?? []).filter((item) => item.Key).map((item) => ({key: item.Key!, size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0), etag: cleanEtag(item.ETag)})),
+      nextToken: page.IsTruncated ? page.NextContinuationToken : undefined,
+    }
   }
 
   listMany(prefixes: string[], options: ListManyOptions = {}): AsyncIterable<ObjectInfo> {
@@ -151,10 +162,29 @@ export class S3Storage implements Storage {
     return Readable.from(body(), {objectMode: false})
   }
 
-  /** The lean request path for whole small objects, made on first use (its own keep-alive sockets). */
+  /** The lean request path for listings and whole small objects, made on first use (its own keep-alive sockets). */
   private fastPath(): FastS3 {
     this.fast ??= new FastS3(this.client, 64)
     return this.fast
+  }
+
+  /**
+   * Runs a request on the lean path unless it has kept failing (a bucket in another region answers 301 to every
+   * request until the SDK follows it); `undefined` means "do it through the SDK".
+   */
+  private async viaFastPath<T>(request: (fast: FastS3) => Promise<T>): Promise<T | undefined> {
+    if (this.fastFailures >= 3) return undefined
+    try {
+      const out = await request(this.fastPath())
+      this.fastFailures = 0
+      return out
+    } catch (error) {
+      // Whatever went wrong (a status, a cut-off body, credentials that will not resolve), the SDK does it again
+      // and reports it in its words; only an abort stops here.
+      if ((error as Error).name === 'AbortError') throw error
+      this.fastFailures++
+      return undefined
+    }
   }
 
   /**
@@ -166,11 +196,8 @@ export class S3Storage implements Storage {
     if (!options.range) {
       this.stats.requests.GetObject = (this.stats.requests.GetObject ?? 0) + 1
       this.stats.attempts++
-      try {
-        return await this.fastPath().get(this.bucket, this.full(key), options.signal)
-      } catch (error) {
-        if (!(error instanceof FastPathError)) throw error
-      }
+      const fast = await this.viaFastPath((lean) => lean.get(this.bucket, this.full(key), options.signal))
+      if (fast) return fast
     }
     const chunks: Buffer[] = []
     for await (const chunk of await this.read(key, options)) chunks.push(chunk as Buffer)
