@@ -14,8 +14,9 @@ import path from 'node:path'
 import {promisify} from 'node:util'
 
 import {BIN, ROOT} from '../helpers/cli.js'
-import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Env, testS3Client} from '../helpers/s3.js'
+import {listingBench} from './listing-bench.js'
+import {startServerProcess} from './spawn-server.js'
 import {BENCH, compareWeeks, downloadOutputs, filesUnder, pythonWithBoto3, uploadDir} from '../convert/archive.js'
 
 const run = promisify(execFile)
@@ -27,23 +28,6 @@ const FLAT_BIG = env('FLAT_BIG', 4000)
 const LIST_KEYS = env('LIST_KEYS', 50_000)
 /** Parts to run: `convert,memory,listing` (default all). */
 const PARTS = new Set((process.env.PARTS ?? 'convert,memory,listing').split(','))
-
-/** Starts the loopback S3 server in its own process (see s3-server-process.ts). */
-async function startServerProcess(): Promise<{endpoint: string; stop: () => Promise<void>}> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'bench', 's3-server-process.ts')], {cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit']})
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (chunk) => {
-      out += chunk
-      if (out.includes('\n')) resolve(out.split('\n')[0].trim())
-    })
-    child.on('exit', (code) => reject(new Error(`S3 server exited with ${code}`)))
-  })
-  return {endpoint, stop: async () => {
-    child.stdin.end()
-    await new Promise((resolve) => child.on('exit', resolve))
-  }}
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const log = (message: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`)
@@ -90,7 +74,7 @@ async function main(): Promise<void> {
   try {
     if (PARTS.has('convert')) await convertBench(client, work, python, report)
     if (PARTS.has('memory')) await memoryBench(client, work, report)
-    if (PARTS.has('listing')) report.push(await listingBench(client))
+    if (PARTS.has('listing')) report.push(await listingBench(endpoint, LIST_KEYS))
   } finally {
     await fs.rm(work, {recursive: true, force: true})
     await server.stop()
@@ -178,70 +162,6 @@ async function countRecords(dir: string): Promise<number> {
 async function download(client: S3Client, bucket: string, prefix: string, dir: string): Promise<string> {
   await downloadOutputs(client, bucket, prefix, dir)
   return dir
-}
-
-/** Listing by day prefixes in parallel vs one paginated listing, 30 ms added per request by the fault proxy. */
-async function listingBench(client: S3Client): Promise<string> {
-  const bucket = await createTestBucket('bw-bench-list', client)
-  log(`putting ${LIST_KEYS} keys (one a minute from 2021-11-01)`)
-  const start = Date.parse('2021-11-01T00:00:00Z')
-  const keyAt = (i: number) => {
-    const iso = new Date(start + i * 60_000).toISOString()
-    return `raw/bustimes__${iso.slice(0, 10)}__${iso.slice(11, 19).replaceAll(':', '-')}.json`
-  }
-  for (let i = 0; i < LIST_KEYS; i += 256) {
-    await Promise.all(Array.from({length: Math.min(256, LIST_KEYS - i)}, (_, j) => client.send(new PutObjectCommand({Bucket: bucket, Key: keyAt(i + j), Body: '[]'}))))
-  }
-  Object.assign(process.env, {AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test'})
-  const {openStorage} = await import('../../src/plugins/core/index.js')
-  const {bustimesSource} = await import('../../src/plugins/bustimes/index.js')
-  const {listingWindows, listWindows} = await import('../../src/plugins/core/convert/listing.js')
-  const range = {from: new Date(start), to: new Date(start + LIST_KEYS * 60_000)}
-  const lines = [`listing ${LIST_KEYS} keys through the fault proxy, medians of 3 (the loopback server's own cost per request shows at 0 ms):`]
-  for (const latency of [30, 0]) {
-    const proxy = await new FaultProxy(endpoint).start()
-    proxy.latencyMs = latency
-    const storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, region: 'us-east-1'})
-    const timings: {sequential: number[]; parallel: number[]; convert: number[]} = {sequential: [], parallel: [], convert: []}
-    const requests = {sequential: 0, parallel: 0, convert: 0}
-    const measure = async (what: keyof typeof timings, list: () => Promise<number>) => {
-      proxy.requests.length = 0
-      const t = performance.now()
-      const n = await list()
-      timings[what].push((performance.now() - t) / 1000)
-      requests[what] = proxy.requests.length
-      if (n !== LIST_KEYS) throw new Error(`${what} listing found ${n} keys`)
-    }
-    try {
-      for (let round = 0; round < 3; round++) {
-        await measure('sequential', async () => {
-          let n = 0
-          for await (const _ of storage.list('raw/bustimes__')) n++
-          return n
-        })
-        await measure('parallel', async () => {
-          let n = 0
-          for await (const _ of storage.listMany(bustimesSource.layout.prefixesFor(range), {concurrency: 16})) n++
-          return n
-        })
-        await measure('convert', async () => {
-          let n = 0
-          for await (const listed of listWindows(storage, bustimesSource, listingWindows('week', range, '{YYYY}-W{WW}.jsonl.gz', () => true), range)) n += listed.keys
-          return n
-        })
-      }
-    } finally {
-      await storage.close()
-      await proxy.stop()
-    }
-    const seq = median(timings.sequential)
-    const par = median(timings.parallel)
-    const conv = median(timings.convert)
-    lines.push(
-      `  ${latency} ms added: one paginated listing ${seq.toFixed(2)} s (${requests.sequential} requests); by day prefixes in parallel (listMany, 16) ${par.toFixed(2)} s (${requests.parallel} requests) → ${(seq / par).toFixed(1)}x; convert's week windows (16 per window, 2 ahead) ${conv.toFixed(2)} s → ${(seq / conv).toFixed(1)}x${latency === 30 ? ' (target >= 5x)' : ''}`,
-    )
-  }
-  return lines.join('\n')
 }
 
 await main()

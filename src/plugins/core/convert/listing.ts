@@ -1,8 +1,7 @@
 import type {DataSource, TimeRange} from '../sources/types.js'
-import type {Storage} from '../storage/types.js'
+import type {ObjectInfo, Storage} from '../storage/types.js'
 import {type BucketSize, bucketsBetween, type TimeBucket} from './buckets.js'
 import type {BucketInput} from './bucket-stream.js'
-import {orderedMap} from './ordered.js'
 
 /** A span listed at once: one bucket, or a whole day of hour buckets (sources lay keys out by day). */
 export interface ListingWindow {
@@ -65,7 +64,7 @@ export async function probeLocations(storage: Storage, source: DataSource, now: 
       const dayPrefix = (day: number) => source.layout.prefixesFor({from: new Date(day * DAY_MS), to: new Date((day + 1) * DAY_MS)}).find((prefix) => prefix.startsWith(location) && prefix !== location)
       const keysAfter = async (day: number): Promise<boolean> => {
         requests++
-        for await (const _info of storage.list(location, {startAfter: dayPrefix(day), signal})) return true
+        for await (const _info of storage.list(location, {startAfter: dayPrefix(day), pageSize: 1, signal})) return true
         return false
       }
       let low = Math.floor(earliest / DAY_MS)
@@ -112,41 +111,121 @@ function worthListing(prefix: string, from: Date, to: Date, spans?: LocationSpan
 
 /** Options of {@link listWindows}. */
 export interface ListWindowsOptions {
-  /** Listings in flight per window. */
+  /** Prefix listings in flight at once, across all windows being listed (default 32). */
   prefixConcurrency?: number
-  /** Windows listed ahead of the one being converted. */
-  lookahead?: number
+  /**
+   * Prefixes that may be listed ahead of the window being converted (default 64; at least the next window is
+   * always listed): the bound on the keys held in memory, with the windows' own size.
+   */
+  prefixesAhead?: number
   signal?: AbortSignal
   onKeys?: (keysFound: number) => void
   /** Where each key location has objects ({@link probeLocations}): days outside are not listed. */
   spans?: LocationSpans
 }
 
+/** A counting semaphore: at most `size` tasks run at once, the others wait in the order they asked. */
+class Slots {
+  private running = 0
+  private readonly waiting: (() => void)[] = []
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    else this.running++
+    try {
+      return await task()
+    } finally {
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.running--
+    }
+  }
+}
+
 /**
- * Lists window after window by the source's day prefixes, in parallel, a few windows ahead of the consumer, so
- * only those windows' keys are ever in memory. Objects outside `range` or of no bucket are dropped.
+ * Lists window after window by the source's day prefixes, yielding the windows in order. All windows being listed
+ * share one pool of `prefixConcurrency` listings, served in window order, and windows are started while fewer than
+ * `prefixesAhead` of their prefixes wait to be consumed — so the pool stays full across window boundaries (S3
+ * latency, not window size, sets the pace) while only those windows' keys are ever in memory. Objects outside
+ * `range` or of no bucket are dropped.
  */
-export function listWindows(storage: Storage, source: DataSource, windows: Iterable<ListingWindow>, range: TimeRange, options: ListWindowsOptions = {}): AsyncIterable<ListedWindow> {
+export async function* listWindows(storage: Storage, source: DataSource, windows: Iterable<ListingWindow>, range: TimeRange, options: ListWindowsOptions = {}): AsyncIterable<ListedWindow> {
+  const slots = new Slots(Math.max(1, options.prefixConcurrency ?? 32))
+  const ahead = options.prefixesAhead ?? 64
   let keysFound = 0
-  return orderedMap(windows, 1 + (options.lookahead ?? 2), async (window) => {
+
+  const listWindow = (window: ListingWindow): {listed: Promise<ListedWindow>; prefixes: number} => {
     const from = new Date(Math.max(window.from.getTime(), range.from.getTime()))
     const to = new Date(Math.min(window.to.getTime(), range.to.getTime()))
     const prefixes = source.layout.prefixesFor({from, to}).filter((prefix) => worthListing(prefix, from, to, options.spans))
-    const objects = new Map<string, BucketInput[]>(window.buckets.map((bucket) => [bucket.key, []]))
-    let keys = 0
-    const seen = new Set<string>()
-    for await (const info of storage.listMany(prefixes, {concurrency: options.prefixConcurrency ?? 16, signal: options.signal})) {
-      const time = source.layout.timeFromKey(info.key)?.getTime()
-      if (time === undefined || time < from.getTime() || time >= to.getTime()) continue
-      const bucket = window.buckets.find((candidate) => time >= candidate.from.getTime() && time < candidate.to.getTime())
-      if (!bucket || seen.has(info.key)) continue
-      seen.add(info.key)
-      objects.get(bucket.key)!.push({...info, time})
-      keys++
-      if (++keysFound % 500 === 0) options.onKeys?.(keysFound)
+    const listed = (async () => {
+      // Each prefix's keys in key order; prefixes in the source's order, as listMany would yield them.
+      const listings = await Promise.all(
+        prefixes.map((prefix) =>
+          slots.run(async () => {
+            const infos: ObjectInfo[] = []
+            for await (const info of storage.list(prefix, {signal: options.signal})) infos.push(info)
+            return infos
+          }),
+        ),
+      )
+      const objects = new Map<string, BucketInput[]>(window.buckets.map((bucket) => [bucket.key, []]))
+      // A key can come twice only from prefixes that overlap (one starts with another); bustimes' never do.
+      const seen = prefixes.some((prefix, i) => prefixes.some((other, j) => i !== j && other.startsWith(prefix))) ? new Set<string>() : undefined
+      const start = from.getTime()
+      const end = to.getTime()
+      let keys = 0
+      for (const listing of listings) {
+        for (const info of listing.splice(0) as BucketInput[]) {
+          const time = source.layout.timeFromKey(info.key)?.getTime()
+          if (time === undefined || time < start || time >= end) continue
+          const bucket = window.buckets.length === 1 ? window.buckets[0] : window.buckets.find((candidate) => time >= candidate.from.getTime() && time < candidate.to.getTime())
+          if (!bucket || seen?.has(info.key)) continue
+          seen?.add(info.key)
+          info.time = time
+          objects.get(bucket.key)!.push(info)
+          keys++
+        }
+      }
+      for (const list of objects.values()) list.sort((a, b) => a.time! - b.time! || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      return {window, objects, prefixes: prefixes.length, keys}
+    })()
+    // A failure surfaces when the window's turn comes; until then it must not count as unhandled.
+    listed.catch(() => {})
+    return {listed, prefixes: prefixes.length}
+  }
+
+  const pending: {listed: Promise<ListedWindow>; prefixes: number}[] = []
+  let waitingPrefixes = 0
+  const upcoming = windows[Symbol.iterator]()
+  let exhausted = false
+  const topUp = () => {
+    while (!exhausted && (pending.length === 0 || waitingPrefixes < ahead)) {
+      const next = upcoming.next()
+      if (next.done) {
+        exhausted = true
+        return
+      }
+      const job = listWindow(next.value)
+      pending.push(job)
+      waitingPrefixes += job.prefixes
     }
-    options.onKeys?.(keysFound)
-    for (const list of objects.values()) list.sort((a, b) => a.time! - b.time! || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    return {window, objects, prefixes: prefixes.length, keys}
-  })
+  }
+  try {
+    for (;;) {
+      topUp()
+      const head = pending.shift()
+      if (!head) return
+      waitingPrefixes -= head.prefixes
+      topUp()
+      const listed = await head.listed
+      keysFound += listed.keys
+      options.onKeys?.(keysFound)
+      yield listed
+    }
+  } finally {
+    upcoming.return?.()
+  }
 }

@@ -1,16 +1,21 @@
 import type {ListManyOptions, ObjectInfo, Storage} from './types.js'
 
+type Slot = {items: ObjectInfo[]; done: boolean; error?: unknown; wake?: () => void}
+const YIELDED: Slot = {items: [], done: true}
+
 /**
- * Lists many prefixes with up to `concurrency` listings in flight, yielding each prefix's keys in the order the
- * prefixes were given (so sorted, disjoint prefixes give a key-ordered stream). Finished listings are buffered only
- * until their turn comes; the listing being yielded streams through.
+ * Lists many prefixes with up to `concurrency` listings in flight (default 32), yielding each prefix's keys in the
+ * order the prefixes were given (so sorted, disjoint prefixes give a key-ordered stream). A prefix is started only
+ * within `2 × concurrency` prefixes of the one being yielded, so a slow consumer holds a bounded number of listings;
+ * finished ones are buffered until their turn comes, the one being yielded streams through.
  */
 export async function* listManyInOrder(storage: Pick<Storage, 'list'>, prefixes: string[], options: ListManyOptions = {}): AsyncIterable<ObjectInfo> {
-  const concurrency = Math.max(1, options.concurrency ?? 16)
+  const concurrency = Math.max(1, options.concurrency ?? 32)
+  const ahead = 2 * concurrency
   const progress = {prefixesDone: 0, prefixesTotal: prefixes.length, keysFound: 0}
-  type Slot = {items: ObjectInfo[]; done: boolean; error?: unknown; wake?: () => void}
   const slots: Slot[] = prefixes.map(() => ({items: [], done: false}))
   let next = 0
+  let current = 0
 
   const runOne = async (index: number): Promise<void> => {
     const slot = slots[index]
@@ -34,7 +39,7 @@ export async function* listManyInOrder(storage: Pick<Storage, 'list'>, prefixes:
 
   const workers = new Set<Promise<void>>()
   const fill = () => {
-    while (workers.size < concurrency && next < prefixes.length) {
+    while (workers.size < concurrency && next < prefixes.length && next < current + ahead) {
       const p: Promise<void> = runOne(next++).finally(() => {
         workers.delete(p)
         fill()
@@ -44,7 +49,9 @@ export async function* listManyInOrder(storage: Pick<Storage, 'list'>, prefixes:
   }
   fill()
 
-  for (const slot of slots) {
+  for (; current < slots.length; current++) {
+    const slot = slots[current]
+    fill()
     for (;;) {
       if (slot.items.length > 0) {
         const items = slot.items.splice(0)
@@ -52,7 +59,11 @@ export async function* listManyInOrder(storage: Pick<Storage, 'list'>, prefixes:
         continue
       }
       if (slot.error) throw slot.error
-      if (slot.done) break
+      if (slot.done) {
+        // Its keys are yielded: let go of the slot.
+        slots[current] = YIELDED
+        break
+      }
       await new Promise<void>((resolve) => (slot.wake = resolve))
       slot.wake = undefined
     }

@@ -73,7 +73,7 @@ export class S3Storage implements Storage {
   private async listPage(prefix: string, options: ListOptions, token: string | undefined): Promise<FastListPage> {
     this.stats.requests.ListObjectsV2 = (this.stats.requests.ListObjectsV2 ?? 0) + 1
     this.stats.attempts++
-    const fast = await this.viaFastPath((lean) => lean.listPage(this.bucket, {prefix: this.full(prefix), token, startAfter: options.startAfter === undefined ? undefined : this.full(options.startAfter), signal: options.signal}))
+    const fast = await this.viaFastPath((lean) => lean.listPage(this.bucket, {prefix: this.full(prefix), token, startAfter: options.startAfter === undefined ? undefined : this.full(options.startAfter), maxKeys: options.pageSize, signal: options.signal}))
     if (fast) return fast
     const {ListObjectsV2Command} = await sdk()
     const page = await this.call('ListObjectsV2', undefined, () =>
@@ -83,6 +83,7 @@ export class S3Storage implements Storage {
           Prefix: this.full(prefix),
           ContinuationToken: token,
           StartAfter: token || options.startAfter === undefined ? undefined : this.full(options.startAfter),
+          MaxKeys: options.pageSize,
         }),
         {abortSignal: options.signal},
       ),

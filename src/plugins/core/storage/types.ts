@@ -24,6 +24,8 @@ export interface ObjectInfo {
 export interface ListOptions {
   /** Only keys strictly after this one (S3 `StartAfter`). */
   startAfter?: string
+  /** Keys per request (S3 `MaxKeys`, at most 1,000), for callers that stop after a few; local listings ignore it. */
+  pageSize?: number
   signal?: AbortSignal
 }
 
@@ -36,7 +38,7 @@ export interface ListProgress {
 
 /** Options of {@link Storage.listMany}. */
 export interface ListManyOptions extends ListOptions {
-  /** Listings in flight at once (default 16). */
+  /** Listings in flight at once (default 32); prefixes are started at most twice that far ahead of the consumer. */
   concurrency?: number
   onProgress?: (progress: ListProgress) => void
 }

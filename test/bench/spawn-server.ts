@@ -1,0 +1,27 @@
+import {spawn} from 'node:child_process'
+import path from 'node:path'
+
+import {ROOT} from '../helpers/cli.js'
+
+/**
+ * Starts a loopback S3 server in its own process (see s3-server-process.ts): `fauxqs`, the test server, or
+ * `indexed`, the benchmark listing server whose listings cost what S3's do (listing-server.ts).
+ */
+export async function startServerProcess(kind: 'fauxqs' | 'indexed' = 'fauxqs'): Promise<{endpoint: string; stop: () => Promise<void>}> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'bench', 's3-server-process.ts'), kind], {cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit']})
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+      if (out.includes('\n')) resolve(out.split('\n')[0].trim())
+    })
+    child.on('exit', (code) => reject(new Error(`${kind} S3 server exited with ${code}`)))
+  })
+  return {
+    endpoint,
+    stop: async () => {
+      child.stdin.end()
+      await new Promise((resolve) => child.on('exit', resolve))
+    },
+  }
+}
