@@ -2,8 +2,10 @@
 // medians): (1) NDJSON segments → Hive-partitioned Parquet, beside bare DuckDB read_json → COPY … PARTITION_BY on the
 // same files; (2) the Postgres load (COPY into a temp table, INSERT … ON CONFLICT, ledger, one transaction per
 // segment) beside plain COPY of the same rows into unindexed tables. Also the generator's records/s.
+// Each Parquet run also reports its CPU time (user + sys of this process, DuckDB's threads included) per MB: less
+// sensitive than MB/s to other work on a shared machine.
 // Env: BENCH_ETL_MB (default 200), BENCH_PG_MB (default 40), BENCH_ROUNDS (default 5), BENCH_DIR (default os tmp),
-// BENCH_ONLY (parquet or postgres: run one half).
+// BENCH_ONLY (parquet or postgres: run one half), BENCH_CONCURRENCY (segments in work, default the sink's).
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -54,15 +56,24 @@ async function oursParquet(files, round) {
   const dir = path.join(work, `ours-${round}`)
   stage(files, dir)
   const raw = new core.LocalStorage(dir)
-  const sink = new core.ParquetSink({output: new core.LocalStorage(path.join(dir, 'out')), source: 'coinbase', toolVersion: 'bench', tempRoot: work})
+  const concurrency = process.env.BENCH_CONCURRENCY ? Number(process.env.BENCH_CONCURRENCY) : undefined
+  const sink = new core.ParquetSink({output: new core.LocalStorage(path.join(dir, 'out')), source: 'coinbase', toolVersion: 'bench', tempRoot: work, concurrency})
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const results = await core.runEtlPass({raw, source, sink, staleAfterMs: 600_000})
   await sink.close()
   const seconds = (performance.now() - started) / 1000
+  const cpuSeconds = cpuSince(cpu)
   if (results.some((result) => result.status !== 'done')) throw new Error(`etl failed: ${JSON.stringify(results.find((result) => result.status !== 'done'))}`)
   const rows = results.reduce((sum, result) => sum + Object.values(result.records).reduce((a, b) => a + b, 0), 0)
   fs.rmSync(dir, {recursive: true, force: true})
-  return {seconds, rows}
+  return {seconds, rows, cpuSeconds}
+}
+
+/** User + system CPU seconds of this process since `start` (a process.cpuUsage() value). */
+function cpuSince(start) {
+  const used = process.cpuUsage(start)
+  return (used.user + used.system) / 1e6
 }
 
 /** Bare DuckDB: read the raw frames with read_json, unnest each channel, COPY … PARTITION_BY (product_id, date). */
@@ -71,6 +82,7 @@ async function duckdbParquet(files, round) {
   fs.mkdirSync(dir, {recursive: true})
   const db = await core.openDuckDB({memoryLimit: '1GB', tempDir: path.join(dir, 'spill')})
   const list = core.sqlList(files)
+  const cpu = process.cpuUsage()
   const started = performance.now()
   await db.run(`CREATE TEMP TABLE frames AS SELECT channel, timestamp, sequence_num, unnest(events) AS e FROM read_json(${list}, format = 'newline_delimited')`)
   const copy = (channel, select) => db.run(`COPY (${select}) TO '${path.join(dir, channel)}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (product_id, date), OVERWRITE_OR_IGNORE)`)
@@ -78,10 +90,11 @@ async function duckdbParquet(files, round) {
   await copy('ticker', `SELECT *, CAST(timestamp[1:10] AS DATE) AS date FROM (SELECT timestamp, sequence_num AS sequence, e.type AS event_type, unnest(e.tickers, recursive := true) FROM frames WHERE channel = 'ticker')`)
   await copy('market_trades', `SELECT *, CAST("time" AS DATE) AS date FROM (SELECT sequence_num AS sequence, e.type AS event_type, unnest(e.trades, recursive := true) FROM frames WHERE channel = 'market_trades')`)
   const seconds = (performance.now() - started) / 1000
+  const cpuSeconds = cpuSince(cpu)
   const [{rows}] = await db.query(`SELECT count(*)::BIGINT AS rows FROM read_parquet('${dir}/*/**/*.parquet')`)
   await db.close()
   fs.rmSync(dir, {recursive: true, force: true})
-  return {seconds, rows: Number(rows)}
+  return {seconds, rows: Number(rows), cpuSeconds}
 }
 
 async function freePort() {
@@ -155,16 +168,27 @@ try {
 
   const ours = []
   const duck = []
+  const oursCpu = []
+  const duckCpu = []
+  const load = () => os.loadavg()[0].toFixed(1)
   for (let round = 0; round < (ONLY === 'postgres' ? 0 : ROUNDS); round++) {
     const a = await oursParquet(gen.files, round)
     const b = await duckdbParquet(gen.files, round)
     if (a.rows !== b.rows) throw new Error(`row counts differ: bucketwright ${a.rows}, DuckDB ${b.rows}`)
     ours.push(gen.bytes / 1e6 / a.seconds)
     duck.push(gen.bytes / 1e6 / b.seconds)
-    log(`round ${round + 1}: bucketwright etl ${a.seconds.toFixed(2)} s (${ours.at(-1).toFixed(1)} MB/s), DuckDB read_json+COPY ${b.seconds.toFixed(2)} s (${duck.at(-1).toFixed(1)} MB/s), ${a.rows} rows`)
+    oursCpu.push((a.cpuSeconds * 1000) / (gen.bytes / 1e6))
+    duckCpu.push((b.cpuSeconds * 1000) / (gen.bytes / 1e6))
+    log(`round ${round + 1} (load ${load()}): bucketwright etl ${a.seconds.toFixed(2)} s (${ours.at(-1).toFixed(1)} MB/s, ${oursCpu.at(-1).toFixed(1)} CPU-ms/MB), DuckDB read_json+COPY ${b.seconds.toFixed(2)} s (${duck.at(-1).toFixed(1)} MB/s, ${duckCpu.at(-1).toFixed(1)} CPU-ms/MB), ${a.rows} rows`)
   }
-  const parquet = ONLY === 'postgres' ? undefined : {oursMBps: median(ours), duckdbMBps: median(duck), ratio: median(ours) / median(duck)}
-  if (parquet) log(`Parquet: bucketwright ${parquet.oursMBps.toFixed(1)} MB/s vs DuckDB ${parquet.duckdbMBps.toFixed(1)} MB/s → ${parquet.ratio.toFixed(2)}× (target ≥ 0.7×)`)
+  const parquet = ONLY === 'postgres' ? undefined : {
+    oursMBps: median(ours), duckdbMBps: median(duck), ratio: median(ours) / median(duck),
+    oursCpuMsPerMB: median(oursCpu), duckdbCpuMsPerMB: median(duckCpu), cpuRatio: median(duckCpu) / median(oursCpu),
+  }
+  if (parquet) {
+    log(`Parquet: bucketwright ${parquet.oursMBps.toFixed(1)} MB/s vs DuckDB ${parquet.duckdbMBps.toFixed(1)} MB/s → ${parquet.ratio.toFixed(2)}× (target ≥ 0.7×)`)
+    log(`Parquet CPU (user+sys): bucketwright ${parquet.oursCpuMsPerMB.toFixed(1)} ms/MB vs DuckDB ${parquet.duckdbCpuMsPerMB.toFixed(1)} ms/MB → DuckDB's CPU is ${parquet.cpuRatio.toFixed(2)}× ours; load average now ${load()}`)
+  }
 
   let postgres
   if (ONLY !== 'parquet') {

@@ -29,13 +29,18 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage,
     interval: duration({summary: 'Time between polls with --watch (30s, 5m).', default: 30_000, defaultHelp: async () => '30s'}),
     'stale-after': duration({summary: 'A segment in processing/ untouched this long belongs to a crashed run and is claimed again.', default: 600_000, defaultHelp: async () => '10m'}),
     'pg-schema': Flags.string({summary: 'Postgres schema of the tables and the ledger.', default: 'public'}),
+    concurrency: Flags.integer({
+      summary: 'Segments claimed and in work at once.',
+      description: 'Parquet: segments are decoded and written by DuckDB side by side, its threads shared out among them (one each on a small machine); default: cores + 1, at most UV_THREADPOOL_SIZE − 1 (3 with the default pool). Postgres: segments decoded ahead of the one loading (default 2). A crash can leave this many segments in processing/ until --stale-after.',
+      min: 1,
+    }),
   }
 
   async run(): Promise<EtlResult> {
     const {args, flags} = await this.parse(Etl)
     const source = await this.dataSource(flags.source, flags['source-option'])
     const raw = await this.openStorage(args.location)
-    const sink = await this.openSink(flags.to, source, flags['pg-schema'])
+    const sink = await this.openSink(flags.to, source, flags['pg-schema'], flags.concurrency)
     const stop = stopOnSignals()
     try {
       const result = await runEtl({
@@ -44,6 +49,7 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage,
         sink,
         logger: this.logger,
         staleAfterMs: flags['stale-after'],
+        concurrency: flags.concurrency,
         signal: stop.signal,
         watchIntervalMs: flags.watch ? flags.interval : undefined,
       })
@@ -56,8 +62,8 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage,
     }
   }
 
-  private async openSink(to: string, source: DataSource, pgSchema: string): Promise<EtlSink> {
+  private async openSink(to: string, source: DataSource, pgSchema: string, concurrency?: number): Promise<EtlSink> {
     if (/^postgres(ql)?:\/\//.test(to)) return new PostgresSink({url: to, source: source.name, tables: channelTables(source), schema: pgSchema})
-    return new ParquetSink({output: await this.openStorage(to), source: source.name, toolVersion: this.config.version, tempRoot: os.tmpdir()})
+    return new ParquetSink({output: await this.openStorage(to), source: source.name, toolVersion: this.config.version, tempRoot: os.tmpdir(), concurrency})
   }
 }

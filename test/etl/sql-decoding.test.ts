@@ -44,7 +44,20 @@ describe('DuckDB decoding of coinbase segments', {timeout: 180_000}, () => {
     return body
   }
 
+  /** Values at the edges of the SQL's shortcuts: 0–9 fraction digits in times, volumes too wide for DECIMAL(18,8). */
+  function edgeValues(): string {
+    const times = ['2026-08-09T22:00:00Z', '2026-08-09T22:00:00.5Z', '2026-08-09T22:00:00.1234567Z', '2026-08-09T22:00:00.999999999Z', '2026-08-09T23:59:59.000001Z']
+    const volumes = ['1', '9999999999.99999999', '10000000000', '123456789012345678901234567890.12345678', '-0.00000001']
+    const ratios = ['-0.90708802267909', '12.5', '-123456789012345678.123456789012345678', '0.000000000000000001', '']
+    return times.flatMap((time, i) => [
+      JSON.stringify({channel: 'ticker', timestamp: time, sequence_num: i, events: [{type: 'update', tickers: [{type: 'ticker', product_id: 'SOL-USD', price: '150.1', volume_24_h: volumes[i], price_percent_chg_24_h: ratios[i], low_24_h: '', best_bid: '150.09'}]}]}),
+      JSON.stringify({channel: 'l2_data', timestamp: time, sequence_num: 10 + i, events: [{type: 'update', product_id: 'SOL-USD', updates: [{side: 'bid', event_time: time, price_level: '150.1', new_quantity: /^-?\d{1,10}(\.|$)/.test(volumes[i]) ? volumes[i] : '0'}]}]}),
+      JSON.stringify({channel: 'market_trades', timestamp: time, sequence_num: 20 + i, events: [{type: 'update', trades: [{trade_id: String(100 + i), product_id: 'SOL-USD', price: '150.1', size: '0.5', side: 'BUY', time}]}]}),
+    ]).join('\n') + '\n'
+  }
+
   it.each([
+    ['edge values', 'segment_20260809T22_9.ndjson', async () => edgeValues()],
     ['the real capture', 'segment_20260809T21_0.ndjson', async () => advancedTradeFrames().join('\n') + '\n'],
     ['generated frames across midnight', 'segment_20251231T23_0.ndjson', generated],
   ])('gives the same records as the frame decoder on %s', async (_, name, body) => {

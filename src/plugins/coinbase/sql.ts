@@ -13,8 +13,12 @@ const FRAME_COLUMNS = `{
 
 const TIME_PATTERN = sqlString('^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?Z$')
 
-/** The frame decoder's `eventTime`: microseconds, fixed width, nanoseconds truncated — character for character. */
-const micros = (value: string) => `(substr(${value}, 1, 19) || '.' || substr(rpad(regexp_extract(${value}, '\\.(\\d+)Z$', 1), 9, '0'), 1, 6) || 'Z')`
+/**
+ * The frame decoder's `eventTime` as a TIMESTAMPTZ: DuckDB's cast truncates 7–9 fraction digits to microseconds,
+ * as `eventTime` does (the check's TIME_PATTERN has fixed the shape). Four times cheaper than rebuilding the
+ * fixed-width string first, and level2 has one per row.
+ */
+const timestamp = (value: string) => `TRY_CAST(${value} AS TIMESTAMPTZ)`
 const timeOk = (value: string) => `coalesce(regexp_full_match(${value}, ${TIME_PATTERN}), false)`
 const text = (value: string) => `(${value} IS NOT NULL AND ${value} <> '')`
 const optionalText = (value: string) => `(${value} IS NULL OR ${value} <> '')`
@@ -22,9 +26,21 @@ const optionalText = (value: string) => `(${value} IS NULL OR ${value} <> '')`
 function decimal(value: string, kind: keyof typeof DECIMAL_KINDS, optional: boolean): {value: string; ok: string} {
   const {pattern, sqlType} = DECIMAL_KINDS[kind]
   const matches = `coalesce(regexp_full_match(${value}, ${sqlString(pattern.source)}), false)`
+  const input = optional ? `nullif(${value}, '')` : value
   return optional
-    ? {value: `CAST(nullif(${value}, '') AS ${sqlType})`, ok: `(${value} IS NULL OR ${value} = '' OR ${matches})`}
-    : {value: `CAST(${value} AS ${sqlType})`, ok: matches}
+    ? {value: castDecimal(input, sqlType), ok: `(${value} IS NULL OR ${value} = '' OR ${matches})`}
+    : {value: castDecimal(input, sqlType), ok: matches}
+}
+
+/**
+ * TRY_CAST to a DECIMAL; a 128-bit one (precision > 18) goes through DECIMAL(18, scale) first when the value fits:
+ * DuckDB parses a string into a 128-bit decimal ~15× slower, and the narrow cast is exact (same scale; the check
+ * limits the fraction digits) or NULL when the value is too large, which then takes the wide cast.
+ */
+function castDecimal(input: string, sqlType: string): string {
+  const [, precision, scale] = /^DECIMAL\((\d+),\s*(\d+)\)$/.exec(sqlType) ?? []
+  if (!precision || Number(precision) <= 18) return `TRY_CAST(${input} AS ${sqlType})`
+  return `coalesce(CAST(TRY_CAST(${input} AS DECIMAL(18,${scale})) AS ${sqlType}), TRY_CAST(${input} AS ${sqlType}))`
 }
 
 /**
@@ -65,20 +81,20 @@ export function advancedTradeSql(file: string, prefix: string): SqlDecoding {
         round(sum(1.0 / greatest(coalesce(n_events, 1), 1)))::BIGINT AS lines
       FROM ${events}`,
     channels: {
-      ticker: `SELECT 'advanced_trade' AS feed, t.product_id AS product_id, CAST(${micros('timestamp')} AS TIMESTAMPTZ) AS time, CAST(substr(timestamp, 1, 10) AS DATE) AS date,
+      ticker: `SELECT 'advanced_trade' AS feed, t.product_id AS product_id, CAST(timestamp AS TIMESTAMPTZ) AS time, CAST(substr(timestamp, 1, 10) AS DATE) AS date,
           sequence_num AS sequence, coalesce(e.type, 'update') AS event_type,
-          ${Object.entries(tickerDecimals).map(([name, column]) => `${column.value.replace('CAST(', 'TRY_CAST(')} AS ${name}`).join(', ')},
+          ${Object.entries(tickerDecimals).map(([name, column]) => `${column.value} AS ${name}`).join(', ')},
           CAST(NULL AS DECIMAL(18,8)) AS open_24_h, CAST(NULL AS DECIMAL(38,8)) AS volume_30_d, CAST(NULL AS VARCHAR) AS side, CAST(NULL AS VARCHAR) AS trade_id, CAST(NULL AS DECIMAL(18,8)) AS last_size
         FROM (SELECT timestamp, sequence_num, e, unnest(e.tickers) AS t FROM ${events} WHERE channel IN ('ticker', 'ticker_batch') AND e IS NOT NULL)
         ${guard([text('t.product_id'), ...Object.values(tickerDecimals).map((column) => column.ok)])}`,
-      level2: `SELECT 'advanced_trade' AS feed, e.product_id AS product_id, TRY_CAST(${micros('u.event_time')} AS TIMESTAMPTZ) AS time, TRY_CAST(substr(u.event_time, 1, 10) AS DATE) AS date,
+      level2: `SELECT 'advanced_trade' AS feed, e.product_id AS product_id, ${timestamp('u.event_time')} AS time, TRY_CAST(substr(u.event_time, 1, 10) AS DATE) AS date,
           sequence_num AS sequence, coalesce(e.type, 'update') AS event_type, u.side AS side,
-          ${l2.price_level.value.replace('CAST(', 'TRY_CAST(')} AS price_level, ${l2.new_quantity.value.replace('CAST(', 'TRY_CAST(')} AS new_quantity
+          ${l2.price_level.value} AS price_level, ${l2.new_quantity.value} AS new_quantity
         FROM (SELECT sequence_num, e, unnest(e.updates) AS u FROM ${events} WHERE channel IN ('l2_data', 'level2') AND e IS NOT NULL)
         ${guard([timeOk('u.event_time'), text('u.side'), l2.price_level.ok, l2.new_quantity.ok])}`,
-      market_trades: `SELECT 'advanced_trade' AS feed, t.product_id AS product_id, t.trade_id AS trade_id, TRY_CAST(${micros('t."time"')} AS TIMESTAMPTZ) AS time,
+      market_trades: `SELECT 'advanced_trade' AS feed, t.product_id AS product_id, t.trade_id AS trade_id, ${timestamp('t."time"')} AS time,
           TRY_CAST(substr(t."time", 1, 10) AS DATE) AS date, sequence_num AS sequence, coalesce(e.type, 'update') AS event_type,
-          ${trade.price.value.replace('CAST(', 'TRY_CAST(')} AS price, ${trade.size.value.replace('CAST(', 'TRY_CAST(')} AS size, t.side AS side,
+          ${trade.price.value} AS price, ${trade.size.value} AS size, t.side AS side,
           CAST(NULL AS VARCHAR) AS maker_order_id, CAST(NULL AS VARCHAR) AS taker_order_id
         FROM (SELECT sequence_num, e, unnest(e.trades) AS t FROM ${events} WHERE channel = 'market_trades' AND e IS NOT NULL)
         ${guard([text('t.product_id'), text('t.trade_id'), timeOk('t."time"'), trade.price.ok, trade.size.ok, optionalText('t.side')])}`,

@@ -72,7 +72,7 @@ export {formatInitResult, type InitOptions, type InitResult, runInit} from './in
 export {type ChannelTable, channelTables, csvField, type TableColumn} from './etl/columns.js'
 export {decodeSegment, type DecodedSegment, discardStaged, type QuarantinedLine, type StagedChannel} from './etl/decode-segment.js'
 export {type EtlOptions, type EtlResult, runEtl, runEtlPass, type SegmentResult} from './etl/etl.js'
-export {type EtlSink, type ParquetOutput, ParquetSink, type ParquetSinkOptions, type SinkResult} from './etl/parquet-sink.js'
+export {defaultParquetConcurrency, type EtlSink, type ParquetOutput, ParquetSink, type ParquetSinkOptions, type SinkResult} from './etl/parquet-sink.js'
 export {LEDGER_TABLE, PostgresSink, type PostgresSinkOptions, redactConnectionString} from './etl/postgres-sink.js'
 export {type DurationUnit, parseDuration, parseSize} from './command/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'

@@ -38,7 +38,13 @@ export interface EtlOptions {
   /** A segment in processing/ untouched this long is taken to belong to a crashed run and is claimed again. */
   staleAfterMs: number
   tempRoot?: string
-  /** Stop claiming new segments (SIGTERM); the segment in hand is finished. */
+  /**
+   * Segments claimed and in work at once (default: the sink's `decodeAhead`, else 2). Outputs and results are the
+   * same whatever the number; a crash can leave this many segments in processing/ (claimed again after
+   * `staleAfterMs`).
+   */
+  concurrency?: number
+  /** Stop claiming new segments (SIGTERM); the segments in hand are finished. */
   signal?: AbortSignal
   onSegment?: (result: SegmentResult) => void
 }
@@ -151,9 +157,10 @@ export async function runEtlPass(options: EtlOptions): Promise<SegmentResult[]> 
     return info ? prepare(info) : undefined
   }
 
-  // Segments claimed and being decoded ahead of the one being written, so their work overlaps its writes.
+  // Segments claimed and being decoded ahead of the one being finished, so their work overlaps (Parquet: DuckDB
+  // decodes and writes each on its own connection; the in-order tail counts back, uploads and deletes).
   const ahead: Promise<ClaimedSegment | undefined>[] = []
-  const depth = options.sink.decodeAhead ?? DECODE_AHEAD
+  const depth = Math.max(1, options.concurrency ?? options.sink.decodeAhead ?? DECODE_AHEAD)
   const topUp = () => {
     while (ahead.length < depth) {
       const pending = next()

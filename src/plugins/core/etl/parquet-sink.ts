@@ -1,10 +1,11 @@
 import {randomBytes} from 'node:crypto'
 import {createReadStream, createWriteStream} from 'node:fs'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import {pipeline} from 'node:stream/promises'
 
-import {type DuckDB, openDuckDB, sqlIdentifier, sqlString} from '../duckdb/duckdb.js'
+import {type DuckDB, openDuckDB, sqlIdentifier, sqlList, sqlString} from '../duckdb/duckdb.js'
 import {VerificationError} from '../errors/errors.js'
 import {inputsDigest, writeManifest} from '../manifest/manifest.js'
 import type {DataSource, RawObjectRef} from '../sources/types.js'
@@ -52,7 +53,21 @@ export interface ParquetSinkOptions {
   source: string
   toolVersion: string
   tempRoot: string
+  /** A DuckDB to use (kept open by the sink); by default the sink opens its own, sized for `concurrency`. */
   duckdb?: DuckDB
+  /** Segments decoded and written at once (default {@link defaultParquetConcurrency}). */
+  concurrency?: number
+}
+
+/**
+ * Segments the Parquet sink works on at once unless told: one more than the cores, so that a segment's short
+ * single-threaded phases (claim, count back, upload, manifest) never leave a core idle, but at most one less than
+ * libuv's thread pool (UV_THREADPOOL_SIZE, default 4) — each running DuckDB statement holds a pool thread, and the
+ * file writes and fsyncs of finished segments need one too.
+ */
+export function defaultParquetConcurrency(): number {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4
+  return Math.max(1, Math.min(os.availableParallelism() + 1, pool - 1))
 }
 
 /**
@@ -63,37 +78,56 @@ export interface ParquetSinkOptions {
  */
 export class ParquetSink implements EtlSink {
   readonly target: string
-  /** DuckDB decodes and writes four segments at once: its phases (read, check, write, count) then fill the cores. */
-  readonly decodeAhead = 4
-  private duckdb?: DuckDB
+  /** Segments in flight: each is decoded and written by DuckDB on its own connection, beside the others. */
+  readonly decodeAhead: number
+  private opening?: Promise<DuckDB>
 
   constructor(private readonly options: ParquetSinkOptions) {
     this.target = options.output.uri
-    this.duckdb = options.duckdb
+    this.decodeAhead = Math.max(1, options.concurrency ?? defaultParquetConcurrency())
+    if (options.duckdb) this.opening = Promise.resolve(options.duckdb)
+  }
+
+  /**
+   * The sink's DuckDB, opened once even when several segments ask at the same time. Its threads are the cores
+   * shared out among the segments in flight (one each on a small machine): the segments' statements are small, and
+   * DuckDB spends about a third more CPU when it splits each of them across threads than when whole segments run
+   * side by side on one thread each.
+   */
+  private db(): Promise<DuckDB> {
+    this.opening ??= openDuckDB({memoryLimit: '1GB', threads: Math.max(1, Math.floor(os.availableParallelism() / this.decodeAhead))})
+    return this.opening
   }
 
   async load(decoded: DecodedSegment): Promise<SinkResult> {
-    this.duckdb ??= await openDuckDB({memoryLimit: '1GB'})
+    const duckdb = await this.db()
     const base = decoded.segment.replace(/\.ndjson$/, '')
     const result: SinkResult = {rows: {}, outputs: []}
+    const toUpload: {staged: StagedChannel; outDir: string; files: string[]}[] = []
     for (const staged of decoded.channels) {
       result.rows[staged.table.channel] = staged.rows
       if (staged.rows === 0) continue
       const outDir = staged.parquetDir ?? path.join(decoded.dir, `parquet-${staged.table.channel}`)
-      if (!staged.parquetDir) await this.writeLocal(staged, outDir, base)
-      const files = await listFiles(outDir)
-      const counts = await this.duckdb.query<{file: string; rows: number}>(
-        `SELECT filename AS file, count(*)::BIGINT AS rows FROM read_parquet(${sqlString(path.join(outDir, '**', '*.parquet'))}, filename = true, hive_partitioning = false) GROUP BY filename`,
-      )
-      const total = counts.reduce((sum, row) => sum + Number(row.rows), 0)
-      if (total !== staged.rows || counts.length !== files.length) {
-        throw new VerificationError(`Parquet for ${decoded.segment}/${staged.table.channel} holds ${total} rows in ${counts.length} files, but ${staged.rows} records were decoded; nothing was uploaded and the segment stays in processing/.`, {
+      if (!staged.parquetDir) await this.writeLocal(duckdb, staged, outDir, base)
+      toUpload.push({staged, outDir, files: await listFiles(outDir)})
+    }
+    // Every file's footer read back in one statement: the row count a reader will see, and proof the file is whole.
+    const allFiles = toUpload.flatMap(({files}) => files)
+    const footers = allFiles.length === 0 ? [] : await duckdb.query<{file: string; rows: number}>(`SELECT file_name AS file, num_rows::BIGINT AS rows FROM parquet_file_metadata(${sqlList(allFiles)})`)
+    const byFile = new Map(footers.map((row) => [path.resolve(row.file), Number(row.rows)]))
+    for (const {staged, outDir, files} of toUpload) {
+      const counted = files.filter((file) => byFile.has(path.resolve(file)))
+      const total = counted.reduce((sum, file) => sum + byFile.get(path.resolve(file))!, 0)
+      if (total !== staged.rows || counted.length !== files.length) {
+        throw new VerificationError(`Parquet for ${decoded.segment}/${staged.table.channel} holds ${total} rows in ${counted.length} files, but ${staged.rows} records were decoded; nothing was uploaded and the segment stays in processing/.`, {
           code: 'ETL_COUNT_MISMATCH',
           nextSteps: ['Run etl again; if it repeats, report it with the segment.'],
           details: {segment: decoded.segment, channel: staged.table.channel, expected: staged.rows, written: total},
         })
       }
-      const byFile = new Map(counts.map((row) => [path.resolve(row.file), Number(row.rows)]))
+    }
+    // Nothing is uploaded unless every channel adds up (an upload that fails midway is redone, same names, on rerun).
+    for (const {staged, outDir, files} of toUpload) {
       const outputs = await inParallel(files, UPLOADS_IN_FLIGHT, async (file): Promise<ParquetOutput> => {
         const relative = path.relative(outDir, file).split(path.sep)
         const partitionDirs = relative.slice(0, -1).join('/')
@@ -125,13 +159,13 @@ export class ParquetSink implements EtlSink {
     return result
   }
 
-  private async writeLocal(staged: StagedChannel, outDir: string, base: string): Promise<void> {
+  private async writeLocal(duckdb: DuckDB, staged: StagedChannel, outDir: string, base: string): Promise<void> {
     const {table} = staged
     const columns = `{${table.columns.map((column) => `${sqlString(column.name)}: ${sqlString(column.sqlType)}`).join(', ')}}`
     const select = table.columns.map((column) => sqlIdentifier(column.name)).join(', ')
     if (table.partitionBy.length === 0) await fs.mkdir(outDir, {recursive: true})
     const rows = `read_csv(${sqlString(staged.file)}, columns = ${columns}, header = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, auto_detect = false)`
-    await this.duckdb!.run(copyTo(`SELECT ${select} FROM ${rows}`, table, outDir, base))
+    await duckdb.run(copyTo(`SELECT ${select} FROM ${rows}`, table, outDir, base))
   }
 
   /**
@@ -142,12 +176,12 @@ export class ParquetSink implements EtlSink {
    */
   async decodeFast(raw: Storage, key: string, source: DataSource, tables: ChannelTable[], tempRoot: string, object: Omit<RawObjectRef, 'key'>): Promise<DecodedSegment | undefined> {
     if (!isSqlDecoder(source)) return undefined
-    this.duckdb ??= await openDuckDB({memoryLimit: '1GB'})
+    const duckdb = await this.db()
     const segment = key.slice(key.lastIndexOf('/') + 1)
     const base = segment.replace(/\.ndjson$/, '')
     const dir = await fs.mkdtemp(path.join(tempRoot, 'bw-etl-'))
     // Its own connection: its temporary tables stay private, and it runs beside the previous segment's writes.
-    const connection = await this.duckdb.instance.connect()
+    const connection = await duckdb.instance.connect()
     const rowsOf = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[]
     try {
       const file = raw instanceof LocalStorage ? raw.pathOf(key) : path.join(dir, segment)
@@ -179,8 +213,9 @@ export class ParquetSink implements EtlSink {
   }
 
   async close(): Promise<void> {
-    if (!this.options.duckdb) await this.duckdb?.close()
-    this.duckdb = undefined
+    const opening = this.opening
+    this.opening = undefined
+    if (opening && !this.options.duckdb) await (await opening).close()
   }
 }
 
