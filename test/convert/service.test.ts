@@ -264,6 +264,30 @@ describe('convert service: where to list', () => {
     expect(empty.spans.get('events/')).toBeUndefined()
   })
 
+  it('lists the first windows while the probe still searches for the last day, and skips the empty days after it', async () => {
+    const {raw, base} = await setup()
+    await writeEvents(raw, '2021-03-01T05:00:00Z', 3, 24 * 60 + 30, 1)
+    const events: {what: 'probe' | 'window'; prefix: string; at: number; phase: 'start' | 'end'}[] = []
+    const slow = Object.assign(Object.create(base.input) as LocalStorage, {
+      async *list(prefix = '', options: {startAfter?: string; pageSize?: number} = {}) {
+        const what = options.startAfter === undefined && prefix !== 'events/' ? 'window' : 'probe'
+        events.push({what, prefix, at: performance.now(), phase: 'start'})
+        await new Promise((resolve) => setTimeout(resolve, 25))
+        yield* base.input.list(prefix, options)
+        events.push({what, prefix, at: performance.now(), phase: 'end'})
+      },
+    })
+    const result = await runConvert({...base, input: slow, now: new Date('2026-01-01T00:00:00Z')})
+    expect([result.from, result.to]).toEqual(['2021-03-01T05:00:00.000Z', '2021-03-04T00:00:00.000Z'])
+    expect(result.buckets.map((bucket) => [bucket.key, bucket.objects])).toEqual([['2021-W09', 3]])
+    const firstWindow = events.find((event) => event.what === 'window' && event.phase === 'start')!
+    const lastProbe = events.filter((event) => event.what === 'probe' && event.phase === 'end').at(-1)!
+    expect(firstWindow.at).toBeLessThan(lastProbe.at)
+    // Days listed: the first window's week only; later windows wait for the end and skip the empty days after it.
+    const days = new Set(events.filter((event) => event.what === 'window').map((event) => event.prefix))
+    expect([...days].sort()).toEqual(['01', '02', '03', '04', '05', '06', '07'].map((day) => `events/2021-03-${day}/`))
+  })
+
   it('finds the last day wherever it lies: the first day, next to now, or anywhere between', async () => {
     const {probeLocations} = await import('../../src/plugins/core/convert/listing.js')
     const now = new Date('2026-01-01T12:00:00Z')

@@ -37,18 +37,32 @@ const PROBES = 8
 /** Where one key location of a source (the legacy root level, `raw/`…) has objects; `undefined` when it has none. */
 export type LocationSpans = Map<string, TimeRange | undefined>
 
+/** A probe under way: where objects start (soon), and where they end (after a search). See {@link startProbe}. */
+export interface Probe {
+  /**
+   * Each location's span with its start found and its end provisionally `now`; resolves after one listing per
+   * location. The same map is narrowed in place when {@link done} settles, so listings started later skip the empty
+   * days after the end.
+   */
+  started: Promise<LocationSpans>
+  /** The final spans and the LIST requests the probe made. */
+  done: Promise<{spans: LocationSpans; requests: number}>
+}
+
 /**
  * Finds, for each of the source's key locations, the time of its first object (from its first page of keys, which
  * sort by time) and the end of its last object's day (a search over days with one-key listings that start after
  * each day's prefix, 8 in parallel per round): a few dozen LIST requests per location instead of listing every empty
  * day. Locations whose prefixes are not by day get no end (`now`). Listing then skips each location's days outside
- * its span.
+ * its span. The starts are known after one round trip ({@link Probe.started}): listing the first windows need not
+ * wait for the search for the end.
  */
-export async function probeLocations(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Promise<{spans: LocationSpans; requests: number}> {
+export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Probe {
   let requests = 0
   const spans: LocationSpans = new Map()
-  await Promise.all(
-    source.layout.allPrefixes().map(async (location) => {
+  const locations = source.layout.allPrefixes()
+  const started = Promise.all(
+    locations.map(async (location) => {
       requests++
       let earliest: number | undefined
       let seen = 0
@@ -57,40 +71,54 @@ export async function probeLocations(storage: Storage, source: DataSource, now: 
         if (time !== undefined && (earliest === undefined || time < earliest)) earliest = time
         if (++seen >= 1000) break
       }
-      if (earliest === undefined) {
-        spans.set(location, undefined)
-        return
-      }
-      const dayPrefix = (day: number) => source.layout.prefixesFor({from: new Date(day * DAY_MS), to: new Date((day + 1) * DAY_MS)}).find((prefix) => prefix.startsWith(location) && prefix !== location)
-      const keysAfter = async (day: number): Promise<boolean> => {
-        requests++
-        for await (const _info of storage.list(location, {startAfter: dayPrefix(day), pageSize: 1, signal})) return true
-        return false
-      }
-      let low = Math.floor(earliest / DAY_MS)
-      let high = Math.floor(now.getTime() / DAY_MS)
-      if (dayPrefix(low) === undefined) {
-        spans.set(location, {from: new Date(earliest), to: now})
-        return
-      }
-      // A search in rounds of PROBES parallel listings (the answer is monotonic: keys after day d for every d up to
-      // the last day), so a 5-year range takes 4 round trips instead of 11.
-      while (low < high) {
-        const step = Math.max(1, Math.ceil((high - low) / (PROBES + 1)))
-        const days: number[] = []
-        for (let day = low + step; day <= high && days.length < PROBES; day += step) days.push(day)
-        const found = await Promise.all(days.map(keysAfter))
-        const firstEmpty = found.indexOf(false)
-        if (firstEmpty === -1) low = days.at(-1)!
-        else {
-          if (firstEmpty > 0) low = days[firstEmpty - 1]
-          high = days[firstEmpty] - 1
-        }
-      }
-      spans.set(location, {from: new Date(earliest), to: new Date(Math.min(now.getTime(), (low + 1) * DAY_MS))})
+      spans.set(location, earliest === undefined ? undefined : {from: new Date(earliest), to: now})
     }),
-  )
-  return {spans, requests}
+  ).then(() => spans)
+  const done = started.then(async () => {
+    await Promise.all(locations.map(async (location) => {
+      const span = spans.get(location)
+      if (span) spans.set(location, {from: span.from, to: await lastDayEnd(location, span.from.getTime())})
+    }))
+    return {spans, requests}
+  })
+
+  /** The end of the last day with objects at `location` (at most `now`). */
+  async function lastDayEnd(location: string, earliest: number): Promise<Date> {
+    const dayPrefix = (day: number) => source.layout.prefixesFor({from: new Date(day * DAY_MS), to: new Date((day + 1) * DAY_MS)}).find((prefix) => prefix.startsWith(location) && prefix !== location)
+    const keysAfter = async (day: number): Promise<boolean> => {
+      requests++
+      for await (const _info of storage.list(location, {startAfter: dayPrefix(day), pageSize: 1, signal})) return true
+      return false
+    }
+    let low = Math.floor(earliest / DAY_MS)
+    let high = Math.floor(now.getTime() / DAY_MS)
+    if (dayPrefix(low) === undefined) return now
+    // A search in rounds of PROBES parallel listings (the answer is monotonic: keys after day d for every d up to
+    // the last day), so a 5-year range takes 4 round trips instead of 11.
+    while (low < high) {
+      const step = Math.max(1, Math.ceil((high - low) / (PROBES + 1)))
+      const days: number[] = []
+      for (let day = low + step; day <= high && days.length < PROBES; day += step) days.push(day)
+      const found = await Promise.all(days.map(keysAfter))
+      const firstEmpty = found.indexOf(false)
+      if (firstEmpty === -1) low = days.at(-1)!
+      else {
+        if (firstEmpty > 0) low = days[firstEmpty - 1]
+        high = days[firstEmpty] - 1
+      }
+    }
+    return new Date(Math.min(now.getTime(), (low + 1) * DAY_MS))
+  }
+
+  // Whoever awaits only one of the two must not leave the other's failure unhandled.
+  started.catch(() => {})
+  done.catch(() => {})
+  return {started, done}
+}
+
+/** {@link startProbe}, waiting for the whole search. */
+export async function probeLocations(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Promise<{spans: LocationSpans; requests: number}> {
+  return startProbe(storage, source, now, signal).done
 }
 
 /** The whole span of the locations that have objects, or `undefined` when none has any. */
@@ -122,6 +150,11 @@ export interface ListWindowsOptions {
   onKeys?: (keysFound: number) => void
   /** Where each key location has objects ({@link probeLocations}): days outside are not listed. */
   spans?: LocationSpans
+  /**
+   * Settles when `spans` is final ({@link Probe.done}): until then only the first window is listed, so windows past
+   * the last object's day are not listed on provisional spans.
+   */
+  spansFinal?: Promise<unknown>
 }
 
 /** A counting semaphore: at most `size` tasks run at once, the others wait in the order they asked. */
@@ -204,8 +237,11 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
   let waitingPrefixes = 0
   const upcoming = windows[Symbol.iterator]()
   let exhausted = false
+  let final = options.spansFinal === undefined
+  let windowsStarted = 0
   const topUp = () => {
-    while (!exhausted && (pending.length === 0 || waitingPrefixes < ahead)) {
+    while (!exhausted && (final || windowsStarted === 0) && (pending.length === 0 || waitingPrefixes < ahead)) {
+      windowsStarted++
       const next = upcoming.next()
       if (next.done) {
         exhausted = true
@@ -219,6 +255,11 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
   try {
     for (;;) {
       topUp()
+      if (pending.length === 0 && !exhausted && !final) {
+        await options.spansFinal!.catch(() => {}) // its failure is the caller's to report
+        final = true
+        topUp()
+      }
       const head = pending.shift()
       if (!head) return
       waitingPrefixes -= head.prefixes

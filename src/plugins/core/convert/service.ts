@@ -6,7 +6,7 @@ import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from 
 import type {TimeBucket} from './buckets.js'
 import {RequestCounter} from './cost.js'
 import {defaultWorkers, EncoderPool} from './encoder-pool.js'
-import {listingWindows, listWindows, overallSpan, probeLocations} from './listing.js'
+import {listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
 import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
@@ -70,19 +70,22 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
 async function convertAll(options: ConvertOptions, result: ConvertResult, run: {now: Date; shard: Shard; counter: RequestCounter; validation?: Validation; starting?: Promise<EncoderPool>}): Promise<void> {
   const {now, shard, counter, validation} = run
   // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
-  const probe = await probeLocations(options.input, options.source, now, options.signal)
-  const span = overallSpan(probe.spans)
-  const from = options.from ?? span?.from
-  const to = options.to ?? (span ? new Date(Math.min(now.getTime(), span.to.getTime())) : now)
-  if (options.input.kind === 's3') counter.list += probe.requests
-  if (from && from < to) {
-    result.from = from.toISOString()
-    result.to = to.toISOString()
-    const range = {from, to}
+  // Windows are listed as soon as the starts are known; the search for the end narrows the map while they are.
+  // The output's uploader loads meanwhile.
+  const probe = startProbe(options.input, options.source, now, options.signal)
+  const [spans] = await Promise.all([probe.started, options.dryRun ? undefined : options.output.prepareWrites?.()])
+  let probeFailure: unknown
+  probe.done.catch((error: unknown) => (probeFailure = error))
+  const start = overallSpan(spans)
+  const from = options.from ?? start?.from
+  const until = options.to ?? now
+  if (from && from < until) {
+    const range = {from, to: until}
     const windows = listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key))
     const pool = await run.starting
     let bad = 0
-    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans: probe.spans, onKeys: (keys) => options.progress?.listing(keys)})) {
+    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, onKeys: (keys) => options.progress?.listing(keys)})) {
+      if (probeFailure) throw probeFailure
       // One LIST page per prefix, plus one per further 1,000 keys.
       if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
       for (const bucket of listed.window.buckets) {
@@ -98,6 +101,14 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
         if (validation && entry.violations) mergeViolations(validation.violations, entry.violations)
       }
     }
+  }
+  const probed = await probe.done
+  if (options.input.kind === 's3') counter.list += probed.requests
+  const span = overallSpan(probed.spans)
+  const to = options.to ?? (span ? new Date(Math.min(now.getTime(), span.to.getTime())) : now)
+  if (from && from < to) {
+    result.from = from.toISOString()
+    result.to = to.toISOString()
   }
 }
 

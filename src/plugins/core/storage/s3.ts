@@ -205,6 +205,10 @@ export class S3Storage implements Storage {
     return Buffer.concat(chunks)
   }
 
+  async prepareWrites(): Promise<void> {
+    await import('@aws-sdk/lib-storage')
+  }
+
   async write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options: WriteOptions = {}): Promise<WriteResult> {
     const [{Upload}, {DeleteObjectCommand}] = await Promise.all([import('@aws-sdk/lib-storage'), sdk()])
     const digest = new BodyDigest(this.partSize)
