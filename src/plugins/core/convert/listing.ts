@@ -151,8 +151,8 @@ export interface ListWindowsOptions {
   /** Where each key location has objects ({@link probeLocations}): days outside are not listed. */
   spans?: LocationSpans
   /**
-   * Settles when `spans` is final ({@link Probe.done}): until then only the first window is listed, so windows past
-   * the last object's day are not listed on provisional spans.
+   * Settles when `spans` is final ({@link Probe.done}): until then windows start only while they add up to
+   * `prefixesAhead` prefixes, so few days past the last object's are listed on provisional spans.
    */
   spansFinal?: Promise<unknown>
 }
@@ -238,10 +238,11 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
   const upcoming = windows[Symbol.iterator]()
   let exhausted = false
   let final = options.spansFinal === undefined
-  let windowsStarted = 0
+  // Before the spans are final, windows may list on provisional spans (past the last object's day, perhaps) only
+  // this many prefixes in all: a bounded waste, so that the first windows need not wait for the search.
+  let provisionalBudget = ahead
   const topUp = () => {
-    while (!exhausted && (final || windowsStarted === 0) && (pending.length === 0 || waitingPrefixes < ahead)) {
-      windowsStarted++
+    while (!exhausted && (final || provisionalBudget > 0) && (pending.length === 0 || waitingPrefixes < ahead)) {
       const next = upcoming.next()
       if (next.done) {
         exhausted = true
@@ -250,6 +251,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
       const job = listWindow(next.value)
       pending.push(job)
       waitingPrefixes += job.prefixes
+      if (!final) provisionalBudget -= Math.max(1, job.prefixes)
     }
   }
   try {
