@@ -10,17 +10,17 @@
  * reads an index). The indexed server (listing-server.ts) does that; fauxqs, the test server, filters and sorts the
  * whole bucket on every LIST, so at 50,000 keys its own CPU per request outweighs the added latency and parallel
  * requests only queue behind each other. Its rows are printed too, labelled, so nothing is hidden.
- * The client CPU of each listing (this process: SDK, HTTP, the in-process proxy, parsing) is printed beside its time: where it nears the
- * time, the listing is bound by this machine's CPU rather than by the latency.
+ * The proxy runs in a process of its own (proxy-process.ts). The client CPU of each listing (this process: HTTP,
+ * signing, parsing) is printed beside its time: where it nears the time, the listing is bound by this machine's CPU
+ * rather than by the latency.
  *   LIST_ROUNDS=5 LIST_SERVERS=indexed,fauxqs
  */
 import {CreateBucketCommand} from '@aws-sdk/client-s3'
 import http from 'node:http'
 import os from 'node:os'
 
-import {FaultProxy} from '../helpers/fault-proxy.js'
 import {testS3Client} from '../helpers/s3.js'
-import {startServerProcess} from './spawn-server.js'
+import {startProxyProcess, startServerProcess} from './spawn-server.js'
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const log = (message: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`)
@@ -76,8 +76,7 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
   const {openStorage} = await import('../../src/plugins/core/index.js')
   const {bustimesSource} = await import('../../src/plugins/bustimes/index.js')
   const {listingWindows, listWindows, overallSpan, startProbe} = await import('../../src/plugins/core/convert/listing.js')
-  const proxy = await new FaultProxy(endpoint).start()
-  proxy.latencyMs = latency
+  const proxy = await startProxyProcess(endpoint, latency)
   const storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, region: 'us-east-1'})
   const range = {from: new Date(START), to: new Date(START + count * 60_000)}
   const probeSeconds: number[] = []
@@ -115,7 +114,7 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
       const order = (Object.keys(ways) as Way[]).map((_, i, all) => all[(i + round) % all.length])
       for (const way of order) {
         const check = expectInOrder(way, expected)
-        proxy.requests.length = 0
+        await proxy.reset()
         const t = performance.now()
         const used = process.cpuUsage()
         await ways[way](check)
@@ -123,7 +122,7 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
         const {user, system} = process.cpuUsage(used)
         cpu[way].push((user + system) / 1e6)
         check.done()
-        requests[way] = proxy.requests.length
+        requests[way] = await proxy.count()
       }
     }
   } finally {

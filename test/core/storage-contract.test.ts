@@ -146,10 +146,11 @@ describe.each(backends)('storage contract: $name', ({name, open}) => {
     // The small body already fills every multipart slot (queueSize parts of 8 MiB); the large one is 3× its size.
     const small = await roundTrip('big/small.bin', 64 * MiB + 123)
     const large = await roundTrip('big/large.bin', 192 * MiB + 12_345)
-    // Held memory following the body would add 128 MiB here; allow 32 MiB of sampling and GC noise.
-    expect(large.writeGrowth).toBeLessThan(small.writeGrowth + 32 * MiB)
+    // Held memory following the body would add 128 MiB here; allow 48 MiB of sampling and GC noise (32 MiB was
+    // exceeded by 8 MiB now and then on the shared machine).
+    expect(large.writeGrowth).toBeLessThan(small.writeGrowth + 48 * MiB)
     expect(large.writeGrowth).toBeLessThan(96 * MiB)
-    expect(large.readGrowth).toBeLessThan(small.readGrowth + 32 * MiB)
+    expect(large.readGrowth).toBeLessThan(small.readGrowth + 48 * MiB)
     expect(large.readGrowth).toBeLessThan(48 * MiB)
     const ranged = await storage.readBytes('big/large.bin', {range: {start: 10, end: 19}})
     expect(ranged).toEqual(bodyChunks(20).next().value!.subarray(10, 20))

@@ -64,7 +64,9 @@ export class S3Storage implements Storage {
     let token: string | undefined
     do {
       const page = await this.listPage(prefix, options, token)
-      for (const item of page.objects) yield {...item, key: item.key.slice(this.prefix.length)}
+      // The page's objects are fresh: their keys are made relative in place, not copied into new objects.
+      if (this.prefix) for (const item of page.objects) item.key = item.key.slice(this.prefix.length)
+      yield* page.objects
       token = page.nextToken
     } while (token)
   }
