@@ -73,9 +73,7 @@ export class S3Storage implements Storage {
 
   /** One page of a listing: on the lean path, or through the SDK (retries, error translation) when that fails. */
   private async listPage(prefix: string, options: ListOptions, token: string | undefined): Promise<FastListPage> {
-    this.stats.requests.ListObjectsV2 = (this.stats.requests.ListObjectsV2 ?? 0) + 1
-    this.stats.attempts++
-    const fast = await this.viaFastPath((lean) => lean.listPage(this.bucket, {prefix: this.full(prefix), token, startAfter: options.startAfter === undefined ? undefined : this.full(options.startAfter), maxKeys: options.pageSize, signal: options.signal}))
+    const fast = await this.viaFastPath('ListObjectsV2', (lean) => lean.listPage(this.bucket, {prefix: this.full(prefix), token, startAfter: options.startAfter === undefined ? undefined : this.full(options.startAfter), maxKeys: options.pageSize, signal: options.signal}))
     if (fast) return fast
     const {ListObjectsV2Command} = await sdk()
     const page = await this.call('ListObjectsV2', undefined, () =>
@@ -173,10 +171,13 @@ export class S3Storage implements Storage {
 
   /**
    * Runs a request on the lean path unless it has kept failing (a bucket in another region answers 301 to every
-   * request until the SDK follows it); `undefined` means "do it through the SDK".
+   * request until the SDK follows it), counted in the stats as the SDK's requests are; `undefined` means "do it
+   * through the SDK".
    */
-  private async viaFastPath<T>(request: (fast: FastS3) => Promise<T>): Promise<T | undefined> {
+  private async viaFastPath<T>(operation: string, request: (fast: FastS3) => Promise<T>): Promise<T | undefined> {
     if (this.fastFailures >= 3) return undefined
+    this.stats.requests[operation] = (this.stats.requests[operation] ?? 0) + 1
+    this.stats.attempts++
     try {
       const out = await request(this.fastPath())
       this.fastFailures = 0
@@ -197,9 +198,7 @@ export class S3Storage implements Storage {
    */
   async readBytes(key: string, options: ReadOptions = {}): Promise<Buffer> {
     if (!options.range) {
-      this.stats.requests.GetObject = (this.stats.requests.GetObject ?? 0) + 1
-      this.stats.attempts++
-      const fast = await this.viaFastPath((lean) => lean.get(this.bucket, this.full(key), options.signal))
+      const fast = await this.viaFastPath('GetObject', (lean) => lean.get(this.bucket, this.full(key), options.signal))
       if (fast) return fast
     }
     const chunks: Buffer[] = []
