@@ -7,7 +7,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import type {CompactResult} from '../../src/plugins/core/index.js'
 import {LocalStorage, readCompactionManifest} from '../../src/plugins/core/index.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
-import {codecOf, columnTypes, daysAgo, keysOf, putNdjson, putParquet, removeTempDirs, rowDifference, rowSummary, tempDir} from './fixtures.js'
+import {codecOf, columnTypes, daysAgo, keysOf, putNdjson, putParquet, removeTempDirs, rowDifference, rowSummary, tempDir, testCompactor} from './fixtures.js'
 
 let root: string
 let storage: LocalStorage
@@ -131,10 +131,7 @@ describe('compact on local disk', () => {
     const day = daysAgo(2)
     await stagingDay(day, 6, 20)
     // The Compactor service, with a progress callback that drops a late file into the partition mid-run.
-    const {Compactor} = await import('../../src/plugins/core/compact/compactor.js')
-    const {partitionScheme} = await import('../../src/plugins/core/compact/layout.js')
-    const options = {minAgeMs: 86_400_000, timeZone: 'UTC', minFiles: 2, targetSizeBytes: 128e6, memoryLimitBytes: 512e6, diskBudgetBytes: 1e9, dryRun: false, shard: {index: 0, count: 1}, strategy: 'single-pass' as const, deleteBatchSize: 1000, now: new Date(), tool: {name: 'bucketwright', version: 'test'}}
-    const compactor = new Compactor(storage, partitionScheme(), options)
+    const compactor = await testCompactor(storage)
     const [summary] = await compactor.discover()
     const late = `staging/${day}/batch_late.parquet`
     let dropped = false
@@ -161,10 +158,7 @@ describe('compact on local disk', () => {
   it('an input replaced while it is merged stops the partition: nothing stored, nothing deleted, the rerun merges the new version once', async () => {
     const day = daysAgo(2)
     const inputs = await stagingDay(day, 4, 10)
-    const {Compactor} = await import('../../src/plugins/core/compact/compactor.js')
-    const {partitionScheme} = await import('../../src/plugins/core/compact/layout.js')
-    const options = {minAgeMs: 86_400_000, timeZone: 'UTC', minFiles: 2, targetSizeBytes: 128e6, memoryLimitBytes: 512e6, diskBudgetBytes: 1e9, dryRun: false, shard: {index: 0, count: 1}, strategy: 'single-pass' as const, deleteBatchSize: 1000, now: new Date(), tool: {name: 'bucketwright', version: 'test'}}
-    const compactor = new Compactor(storage, partitionScheme(), options)
+    const compactor = await testCompactor(storage)
     const [summary] = await compactor.discover()
     // Another version of inputs[1], written over it (synchronously) as the merge starts.
     await putParquet(storage, `_other/version.parquet`, 7000, 3)

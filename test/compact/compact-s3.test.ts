@@ -7,7 +7,7 @@ import {type CompactResult, openStorage, readCompactionManifest, type Storage} f
 import {runCli, runInProcess} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, s3Env, useS3Env} from '../helpers/s3.js'
-import {codecOf, columnTypes, daysAgo, keysOf, localCopies, putNdjson, putParquet, removeTempDirs, rowDifference, rowSummary, tempDir} from './fixtures.js'
+import {codecOf, columnTypes, daysAgo, keysOf, localCopies, putNdjson, putParquet, removeTempDirs, rowDifference, rowSummary, tempDir, testCompactor} from './fixtures.js'
 
 let bucket: string
 let prefixCount = 0
@@ -129,10 +129,7 @@ describe('compact on S3 (loopback server)', () => {
     const {uri, storage} = await dataset()
     const day = daysAgo(2)
     const before = await localCopies(storage, await stagingDay(storage, day, 5, 8))
-    const {Compactor} = await import('../../src/plugins/core/compact/compactor.js')
-    const {partitionScheme} = await import('../../src/plugins/core/compact/layout.js')
-    const options = {minAgeMs: 86_400_000, timeZone: 'UTC', minFiles: 2, targetSizeBytes: 128e6, memoryLimitBytes: 512e6, diskBudgetBytes: 1e9, dryRun: false, shard: {index: 0, count: 1}, strategy: 'single-pass' as const, deleteBatchSize: 1000, now: new Date(), tool: {name: 'bucketwright', version: 'test'}}
-    const compactor = new Compactor(storage, partitionScheme(), options)
+    const compactor = await testCompactor(storage)
     const [summary] = await compactor.discover()
     const late = `staging/${day}/batch_late.parquet`
     await putParquet(storage, `_later/${late}`, 9000, 4)

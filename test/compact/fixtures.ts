@@ -125,3 +125,26 @@ export async function codecOf(file: string): Promise<string> {
   const [row] = await query<{compression: string}>(`SELECT compression FROM parquet_metadata(${quote(file)}) LIMIT 1`)
   return row.compression
 }
+
+/**
+ * The Compactor service on `storage` with the CLI's defaults (inputs a day old, 2 files at least, single pass), for
+ * tests that drive its steps themselves (discover, then compact with a progress callback).
+ */
+export async function testCompactor(storage: Storage) {
+  const {Compactor} = await import('../../src/plugins/core/compact/compactor.js')
+  const {partitionScheme} = await import('../../src/plugins/core/compact/layout.js')
+  return new Compactor(storage, partitionScheme(), {
+    minAgeMs: 86_400_000,
+    timeZone: 'UTC',
+    minFiles: 2,
+    targetSizeBytes: 128e6,
+    memoryLimitBytes: 512e6,
+    diskBudgetBytes: 1e9,
+    dryRun: false,
+    shard: {index: 0, count: 1},
+    strategy: 'single-pass',
+    deleteBatchSize: 1000,
+    now: new Date(),
+    tool: {name: 'bucketwright', version: 'test'},
+  })
+}
