@@ -131,22 +131,22 @@ export class LocalStorage implements Storage {
     return info
   }
 
+  /** A read's failure in the user's words when the file is not there (NO_SUCH_KEY), else as it came. */
+  private missing(error: unknown, key: string): never {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UserError(`No object at ${this.uri}${key}.`, {code: 'NO_SUCH_KEY', details: {key}})
+    throw error
+  }
+
   async read(key: string, options: ReadOptions = {}): Promise<Readable> {
     const file = this.pathOf(key)
-    const handle = await fs.open(file, 'r').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw new UserError(`No object at ${this.uri}${key}.`, {code: 'NO_SUCH_KEY', details: {key}})
-      throw error
-    })
+    const handle = await fs.open(file, 'r').catch((error: unknown) => this.missing(error, key))
     return handle.createReadStream({start: options.range?.start, end: options.range?.end, signal: options.signal})
   }
 
   async readBytes(key: string, options: ReadOptions = {}): Promise<Buffer> {
     // A whole file in one call, into a buffer of its own (transferable to a worker thread without a copy).
     if (!options.range) {
-      return fs.readFile(this.pathOf(key), {signal: options.signal}).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') throw new UserError(`No object at ${this.uri}${key}.`, {code: 'NO_SUCH_KEY', details: {key}})
-        throw error
-      })
+      return fs.readFile(this.pathOf(key), {signal: options.signal}).catch((error: unknown) => this.missing(error, key))
     }
     const chunks: Buffer[] = []
     for await (const chunk of await this.read(key, options)) chunks.push(chunk as Buffer)
