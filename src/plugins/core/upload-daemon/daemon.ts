@@ -62,18 +62,8 @@ export interface DaemonState {
   counters: UploadCounters
 }
 
-/** One scan's figures. */
-export interface ScanSummary {
-  candidates: number
-  uploaded: number
-  uploadedBytes: number
-  alreadyThere: number
-  failed: number
-  changed: number
-  unstable: number
-  bucketSkipped: number
-  durationMs: number
-}
+/** One scan's figures: the counters' per-scan part, with the files considered and the time taken. */
+export type ScanSummary = Omit<UploadCounters, 'scans' | 'inFlight'> & {candidates: number; durationMs: number}
 
 /** Parses `--bucket-map local=real` values; the real names must be valid S3 bucket names. */
 export function parseBucketMap(entries: string[]): {map: Record<string, string>; problems: string[]} {
