@@ -71,9 +71,8 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
   const {now, shard, counter, validation} = run
   // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
   // Windows are listed as soon as the starts are known; the search for the end narrows the map while they are.
-  // The output's uploader loads meanwhile.
   const probe = startProbe(options.input, options.source, now, options.signal)
-  const [spans] = await Promise.all([probe.started, options.dryRun ? undefined : options.output.prepareWrites?.()])
+  const spans = await probe.started
   let probeFailure: unknown
   probe.done.catch((error: unknown) => (probeFailure = error))
   const start = overallSpan(spans)

@@ -89,11 +89,6 @@ export interface Storage {
   readonly kind: 'local' | 's3'
   /** The root location as a URI (`s3://bucket/prefix/` or `file:///abs/path/`). */
   readonly uri: string
-  /**
-   * Loads what writing will need (S3: the multipart uploader), so a command can pay that while it waits on the
-   * network instead of when its first output is ready. Optional; a no-op where there is nothing to load.
-   */
-  prepareWrites?(): Promise<void>
   /** Lists every object whose key starts with `prefix`, in key order. */
   list(prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo>
   /** Lists many prefixes in parallel; results are yielded per prefix in the order of `prefixes`. */
