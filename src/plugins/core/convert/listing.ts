@@ -1,4 +1,5 @@
 import type {DataSource, TimeRange} from '../sources/types.js'
+import {pagesOf} from '../storage/list-many.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import {type BucketSize, bucketsBetween, type TimeBucket} from './buckets.js'
 import type {BucketInput} from './bucket-stream.js'
@@ -204,7 +205,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
         prefixes.map((prefix) =>
           slots.run(async () => {
             const infos: ObjectInfo[] = []
-            for await (const info of storage.list(prefix, {signal})) infos.push(info)
+            for await (const page of pagesOf(storage, prefix, {signal})) for (const info of page) infos.push(info)
             return infos
           }),
         ),

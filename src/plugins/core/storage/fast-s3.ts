@@ -156,7 +156,7 @@ export class FastS3 {
     const response = await this.request('POST', bucket, key, {...headers, 'content-length': '0'}, undefined, {uploads: ''}, signal)
     if (response.statusCode !== 200) return FastS3.fail('CreateMultipartUpload', response)
     const xml = await text(response)
-    const uploadId = element(xml, 'UploadId')
+    const uploadId = field(xml, '<UploadId>', '</UploadId>', 0, xml.length)
     if (!xml.includes('<InitiateMultipartUploadResult') || !uploadId) throw new FastPathError('CreateMultipartUpload answered without an UploadId')
     return xmlText(uploadId)
   }
@@ -171,7 +171,7 @@ export class FastS3 {
     const response = await this.request('POST', bucket, key, {'content-length': String(body.length), 'content-type': 'application/xml'}, body, {uploadId}, signal)
     if (response.statusCode !== 200) return FastS3.fail('CompleteMultipartUpload', response)
     const xml = await text(response)
-    const etag = element(xml, 'ETag')
+    const etag = field(xml, '<ETag>', '</ETag>', 0, xml.length)
     if (!xml.includes('<CompleteMultipartUploadResult') || etag === undefined) throw new FastPathError(`CompleteMultipartUpload answered ${/<Code>([^<]+)<\/Code>/.exec(xml)?.[1] ?? 'something other than a result'}`)
     return {etag: etagText(etag), serverSideEncryption: header(response, 'x-amz-server-side-encryption')}
   }
@@ -287,31 +287,49 @@ function etagText(text: string): string {
   return xmlText(text).replaceAll('"', '')
 }
 
-function element(xml: string, name: string): string | undefined {
-  const start = xml.indexOf(`<${name}>`)
-  if (start === -1) return undefined
-  const end = xml.indexOf(`</${name}>`, start)
-  if (end === -1) throw new FastPathError(`ListObjectsV2 answered an unterminated <${name}>`)
-  return xml.slice(start + name.length + 2, end)
+/**
+ * The text of the first `<open>…</close>` element starting in `xml[from, to)`; `undefined` when there is none.
+ * Searching the page in place (no substring per object, tags as constants) keeps parsing near 1 µs a key.
+ */
+function field(xml: string, open: string, close: string, from: number, to: number): string | undefined {
+  const start = xml.indexOf(open, from)
+  if (start === -1 || start >= to) return undefined
+  const end = xml.indexOf(close, start)
+  if (end === -1 || end > to) throw new FastPathError(`ListObjectsV2 answered an unterminated ${open}`)
+  return xml.slice(start + open.length, end)
+}
+
+/** An ISO 8601 UTC time as S3 writes it (`2024-01-02T03:04:05.000Z`) read digit by digit; anything else via Date. */
+function isoTime(text: string): Date {
+  if (text.length !== 24 || text.charCodeAt(10) !== 0x54 || text.charCodeAt(23) !== 0x5a) return new Date(text)
+  return new Date(Date.UTC(digits(text, 0, 4), digits(text, 5, 2) - 1, digits(text, 8, 2), digits(text, 11, 2), digits(text, 14, 2), digits(text, 17, 2), digits(text, 20, 3)))
+}
+
+function digits(text: string, at: number, count: number): number {
+  let value = 0
+  for (let i = at; i < at + count; i++) value = value * 10 + text.charCodeAt(i) - 48
+  return value
 }
 
 /** Parses a ListObjectsV2 result; refuses (FastPathError) anything that is not one, so the SDK takes over. */
 export function parseListPage(xml: string): FastListPage {
   if (!xml.includes('<ListBucketResult')) throw new FastPathError('ListObjectsV2 answered something other than a ListBucketResult')
   const objects: FastListPage['objects'] = []
-  for (let at = xml.indexOf('<Contents>'); at !== -1; at = xml.indexOf('<Contents>', at + 10)) {
+  let last = 0
+  for (let at = xml.indexOf('<Contents>'); at !== -1; at = xml.indexOf('<Contents>', last)) {
     const end = xml.indexOf('</Contents>', at)
     if (end === -1) throw new FastPathError('ListObjectsV2 answered an unterminated <Contents>')
-    const item = xml.slice(at + 10, end)
-    const key = element(item, 'Key')
-    const size = Number(element(item, 'Size'))
-    const modified = element(item, 'LastModified')
+    const key = field(xml, '<Key>', '</Key>', at, end)
+    const size = Number(field(xml, '<Size>', '</Size>', at, end))
     if (key === undefined || !Number.isFinite(size)) throw new FastPathError('ListObjectsV2 answered an object without Key or Size')
-    const etag = element(item, 'ETag')
-    objects.push({key: xmlText(key), size, etag: etag === undefined ? undefined : etagText(etag), lastModified: modified ? new Date(modified) : new Date(0)})
+    const modified = field(xml, '<LastModified>', '</LastModified>', at, end)
+    const etag = field(xml, '<ETag>', '</ETag>', at, end)
+    objects.push({key: xmlText(key), size, etag: etag === undefined ? undefined : etagText(etag), lastModified: modified ? isoTime(modified) : new Date(0)})
+    last = end + 11
   }
-  const truncated = element(xml, 'IsTruncated') === 'true'
-  const token = element(xml, 'NextContinuationToken')
+  // Keys are escaped, so a tag found anywhere in the page is the page's own.
+  const truncated = field(xml, '<IsTruncated>', '</IsTruncated>', 0, xml.length) === 'true'
+  const token = field(xml, '<NextContinuationToken>', '</NextContinuationToken>', 0, xml.length)
   if (truncated && !token) throw new FastPathError('ListObjectsV2 answered a truncated page without a continuation token')
   return {objects, nextToken: truncated ? xmlText(token!) : undefined}
 }

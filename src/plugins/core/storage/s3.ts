@@ -72,12 +72,16 @@ export class S3Storage implements Storage {
   }
 
   async *list(prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    for await (const page of this.listPages(prefix, options)) yield* page
+  }
+
+  async *listPages(prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo[]> {
     let token: string | undefined
     do {
       const page = await this.listPage(prefix, options, token)
       // The page's objects are fresh: their keys are made relative in place, not copied into new objects.
       if (this.prefix) for (const item of page.objects) item.key = item.key.slice(this.prefix.length)
-      yield* page.objects
+      yield page.objects
       token = page.nextToken
     } while (token)
   }
