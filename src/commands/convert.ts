@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand, ExitCode, resolveShard, shardFlags, sourceFlags} from '../plugins/core/index.js'
 import {checkKeyTemplate, defaultKeyTemplate, parseTime} from '../plugins/core/convert/buckets.js'
 import {ConvertProgressView} from '../plugins/core/convert/progress-view.js'
-import {runConvert} from '../plugins/core/convert/service.js'
+import {runConvert, startEncoders} from '../plugins/core/convert/service.js'
 import {workerLoader} from '../plugins/core/convert/source-handle.js'
 import {formatConvertSummary} from '../plugins/core/convert/summary.js'
 import type {ConvertResult} from '../plugins/core/convert/types.js'
@@ -46,38 +46,46 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 
   async run(): Promise<ConvertResult> {
     const {args, flags} = await this.parse(Convert)
     const source = await this.dataSource(flags.source, flags['source-option'])
-    const shard = resolveShard(flags)
-    const compression = flags.compression ?? (flags.format === 'parquet' ? 'zstd' : 'gzip')
-    const keyTemplate = flags['key-template'] ?? defaultKeyTemplate(flags.bucket, flags.format, compression)
-    checkKeyTemplate(keyTemplate, flags.bucket)
-    const [from, to] = [flags.from ? parseTime(flags.from, 'from') : undefined, flags.to ? parseTime(flags.to, 'to') : undefined]
-    if (!flags['dry-run']) await this.lockJob(`convert ${args.output} ${keyTemplate} shard ${shard.index}/${shard.count}`)
-    const [input, output] = await Promise.all([this.openStorage(args.source), this.openStorage(args.output)])
-    const result = await runConvert({
-      input,
-      output,
-      source,
-      loader: workerLoader(this.config, await this.sources(), source.name, sourceOptions(flags['source-option'])),
-      bucket: flags.bucket,
-      format: flags.format,
-      compression,
-      keyTemplate,
-      level: flags.level,
-      from,
-      to,
-      includeCurrent: flags['include-current'],
-      dryRun: flags['dry-run'],
-      validate: flags.validate,
-      maxBad: flags['max-bad'],
-      shard,
-      concurrency: flags.concurrency,
-      workers: flags.workers,
-      toolVersion: this.config.version,
-      progress: new ConvertProgressView(this.progress, this.logger),
-    })
-    if (!this.jsonEnabled()) this.log(formatConvertSummary(result))
-    if (result.quarantined > 0) this.setOutcome(ExitCode.Quarantined)
-    return result
+    const loader = workerLoader(this.config, await this.sources(), source.name, sourceOptions(flags['source-option']))
+    // The encoder threads take ~150 ms to start: they start now, while the lock, the storages and the probe are made.
+    const encoders = flags['dry-run'] ? undefined : startEncoders({source, loader, workers: flags.workers})
+    try {
+      const shard = resolveShard(flags)
+      const compression = flags.compression ?? (flags.format === 'parquet' ? 'zstd' : 'gzip')
+      const keyTemplate = flags['key-template'] ?? defaultKeyTemplate(flags.bucket, flags.format, compression)
+      checkKeyTemplate(keyTemplate, flags.bucket)
+      const [from, to] = [flags.from ? parseTime(flags.from, 'from') : undefined, flags.to ? parseTime(flags.to, 'to') : undefined]
+      if (!flags['dry-run']) await this.lockJob(`convert ${args.output} ${keyTemplate} shard ${shard.index}/${shard.count}`)
+      const [input, output] = await Promise.all([this.openStorage(args.source), this.openStorage(args.output)])
+      const result = await runConvert({
+        input,
+        output,
+        source,
+        loader,
+        encoders,
+        bucket: flags.bucket,
+        format: flags.format,
+        compression,
+        keyTemplate,
+        level: flags.level,
+        from,
+        to,
+        includeCurrent: flags['include-current'],
+        dryRun: flags['dry-run'],
+        validate: flags.validate,
+        maxBad: flags['max-bad'],
+        shard,
+        concurrency: flags.concurrency,
+        workers: flags.workers,
+        toolVersion: this.config.version,
+        progress: new ConvertProgressView(this.progress, this.logger),
+      })
+      if (!this.jsonEnabled()) this.log(formatConvertSummary(result))
+      if (result.quarantined > 0) this.setOutcome(ExitCode.Quarantined)
+      return result
+    } finally {
+      await encoders?.close()
+    }
   }
 }
 

@@ -45,13 +45,13 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   }
   const validation: Validation | undefined = options.validate ? {recordsChecked: 0, recordsInvalid: 0, violations: []} : undefined
 
-  // The encoder threads start (and load the source) while the probe's listings are in flight.
-  const starting = options.dryRun ? undefined : EncoderPool.start(options.source, options.loader, options.workers ?? defaultWorkers())
-  starting?.catch(() => {}) // awaited below; this only keeps an early failure from counting as unhandled
+  // The encoder threads start (and load the source) while the probe's listings are in flight, unless the caller
+  // started them sooner.
+  const own = options.dryRun || options.encoders ? undefined : startEncoders(options)
   try {
-    await convertAll(options, result, {now, shard, counter, validation, starting})
+    await convertAll(options, result, {now, shard, counter, validation, starting: options.dryRun ? undefined : (options.encoders ?? own)!.pool})
   } finally {
-    await starting?.then((pool) => pool.close(), () => {})
+    await own?.close()
   }
   if (validation) {
     for (const bucket of result.buckets) {
@@ -64,6 +64,22 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   result.requests = options.input.kind === 's3' || options.output.kind === 's3' ? counter.plan() : undefined
   result.seconds = Math.round((Date.now() - started) / 10) / 100
   return result
+}
+
+/** Encoder threads being started; whoever starts them closes them. */
+export interface Encoders {
+  pool: Promise<EncoderPool>
+  close(): Promise<void>
+}
+
+/**
+ * Starts the encoder threads, which load the source (~150 ms): a command starts them as soon as it knows the source
+ * and passes them to {@link runConvert}, so they are ready when the first objects arrive.
+ */
+export function startEncoders(options: Pick<ConvertOptions, 'source' | 'loader' | 'workers'>): Encoders {
+  const pool = EncoderPool.start(options.source, options.loader, options.workers ?? defaultWorkers())
+  pool.catch(() => {}) // awaited by the run; this only keeps an early failure from counting as unhandled
+  return {pool, close: () => pool.then((started) => started.close(), () => {})}
 }
 
 /** Probes, lists and converts bucket after bucket, adding to `result`. */

@@ -4,6 +4,7 @@ import type {SchemaViolation} from '../schema/validator.js'
 import type {DataSource} from '../sources/types.js'
 import type {Storage} from '../storage/types.js'
 import type {BucketSize, OutputCompression, OutputFormat} from './buckets.js'
+import type {Encoders} from './service.js'
 import type {SourceLoader} from './source-handle.js'
 
 /** What convert did with a bucket: `planned` only under `--dry-run` (see {@link ConvertBucketResult.action}). */
@@ -102,6 +103,8 @@ export interface ConvertOptions {
   concurrency?: number
   /** Encoder threads (default: one per core; 0 encodes on the main thread). */
   workers?: number
+  /** Encoder threads already starting (`startEncoders`), closed by their starter; by default runConvert starts its own. */
+  encoders?: Encoders
   /** Raw bytes per independent gzip member / zstd frame (default 4 MiB); output depends on it, never on timing. */
   chunkBytes?: number
   toolVersion: string
