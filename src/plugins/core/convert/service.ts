@@ -88,7 +88,8 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
   // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
   // Windows are listed as soon as the starts are known; the search for the end narrows the map while they are.
   // The search for the end waits until the first window is listed: the first objects are fetched sooner.
-  const firstListed = Promise.withResolvers<void>()
+  let resolveFirst = () => {}
+  const firstListed = {promise: new Promise<void>((resolve) => (resolveFirst = resolve)), resolve: () => resolveFirst()}
   const probe = startProbe(options.input, options.source, now, options.signal, {searchAfter: firstListed.promise})
   const spans = await probe.started.catch((error: unknown) => {
     firstListed.resolve()
