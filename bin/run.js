@@ -18,11 +18,15 @@ if (Number(process.versions.node.split('.')[0]) < 22 && !process.env.BUCKETWRIGH
 
 // V8's compile cache on disk (Node >= 22.1): later runs skip compiling oclif, the AWS SDK and our modules, a good
 // part of a command's start-up. It lives in the user's cache folder (not the temp folder, which jobs may watch or
-// wipe); NODE_COMPILE_CACHE chooses another folder, NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+// wipe); NODE_COMPILE_CACHE chooses another folder, NODE_DISABLE_COMPILE_CACHE=1 turns it off. Worker threads (convert's
+// encoders) take it from the environment, not from enableCompileCache, so it goes there too.
 const [{enableCompileCache}, os, path] = await Promise.all([import('node:module'), import('node:os'), import('node:path')])
 try {
   const cache = process.env.NODE_COMPILE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'bucketwright', 'compile-cache')
-  if (path.isAbsolute(cache)) enableCompileCache?.(cache)
+  if (path.isAbsolute(cache)) {
+    enableCompileCache?.(cache)
+    process.env.NODE_COMPILE_CACHE = cache
+  }
 } catch {
   // A cache that cannot be written only costs start-up time.
 }
