@@ -24,7 +24,7 @@ export class ConvertProgressView implements ConvertProgress {
     if (this.mode === 'terminal' && this.current) this.current.output = `listing: ${keysFound} keys found`
     if (this.mode === 'plain' && Date.now() - this.lastListingLine >= PLAIN_EVERY_MS) {
       this.lastListingLine = Date.now()
-      this.logger.info(`Listing: ${keysFound} keys found`)
+      this.logger.info(`Listing: ${keysFound} keys found so far`)
     }
   }
 
