@@ -132,6 +132,8 @@ export class LiteralTranscoder {
   /** Views for reading and writing four bytes at a time (the flat-dict loop); `outView` follows `out`. */
   private readonly srcView: DataView
   private outView: DataView
+  /** The flat-dict loop's memory of separator-and-key bytes per pair index (see {@link recordTemplate}). */
+  private templates: Int32Array | undefined
 
   constructor(
     readonly src: Uint8Array,
@@ -388,66 +390,97 @@ export class LiteralTranscoder {
     const end = this.end
     const python = this.syntax === 'python'
     const startPos = this.pos
-    let p = startPos + 1
-    p = skipSpaces(src, p, end)
-    let c = src[p]
-    if (c === Ch.RBrace) return -1
     this.ensure(end - startPos + 8)
     const out = this.out
     const srcView = this.srcView
     const outView = this.outView
-    let o = this.o
-    out[o++] = Ch.LBrace
+    const templates = (this.templates ??= new Int32Array(TEMPLATE_SLOTS * TEMPLATE_STRIDE))
     const drop = dropKey ?? NO_KEY
     const dropLength = dropKey === undefined ? -1 : drop.length
+    let o = this.o
+    out[o++] = Ch.LBrace
+    let p = startPos + 1
     let pairs = 0
     let bigIntegers = false
-    for (;;) {
-      // Key: u'…' / '…' / "…" (Python) or "…" (JSON), directly followed by ":".
-      if (c === 0x75 && python) c = src[++p]
-      let table: Uint8Array
-      if (c === Ch.DQuote) table = SPECIAL_DOUBLE
-      else if (c === Ch.SQuote && python) table = SPECIAL_SINGLE
-      else break
+    for (let index = 0; ; index++) {
+      // From here (after "{" or after the previous value) to the start of the next value: the separator and the
+      // key. Vehicles repeat their keys in the same order, so first try the bytes seen at this index before.
+      const slot = index * TEMPLATE_STRIDE
+      const length = index < TEMPLATE_SLOTS && pairs === index ? templates[slot] : 0
+      let known = length !== 0 && p + length <= end
+      if (known) {
+        // Whole words, the last one overlapping its neighbour so as not to read past the template; differences
+        // are gathered without a branch per word.
+        const last = length - 4
+        let difference = 0
+        let k = 0
+        for (; k < last; k += 4) difference |= srcView.getInt32(p + k, true) ^ templates[slot + 2 + (k >> 2)]
+        difference |= srcView.getInt32(p + last, true) ^ templates[slot + 2 + (k >> 2)]
+        known = difference === 0
+      }
       const pairStart = o
-      if (pairs > 0) out[o++] = Ch.Comma
-      out[o++] = Ch.DQuote
-      const keyFrom = p + 1
-      let q = plainRun(srcView, outView, src, out, table, c, keyFrom, end, o)
-      o += q - keyFrom
-      if (q >= end || src[q] !== c || src[q + 1] !== Ch.Colon) break
-      out[o++] = Ch.DQuote
-      out[o++] = Ch.Colon
       let keep = true
-      if (q - keyFrom === dropLength) {
-        keep = false
-        for (let i = 0; i < dropLength; i++) {
-          if (src[keyFrom + i] !== drop[i]) {
-            keep = true
-            break
+      if (known) {
+        // The same bytes as before, so the same JSON text: a kept key after kept pairs.
+        const written = templates[slot + 1]
+        for (let k = 0; k < written; k += 4) outView.setInt32(o + k, templates[slot + 2 + TEMPLATE_WORDS + (k >> 2)], true)
+        p += length
+        o += written
+      } else {
+        const from = p
+        p = skipSpaces(src, p, end)
+        let c = src[p]
+        if (index > 0) {
+          if (c === Ch.RBrace) {
+            out[o++] = Ch.RBrace
+            this.o = o
+            this.pos = p + 1
+            if (bigIntegers) this.bigIntegers = true
+            return pairs
           }
+          if (c !== Ch.Comma) break
+          p = skipSpaces(src, p + 1, end)
+          c = src[p]
+        } else if (c === Ch.RBrace) {
+          break // {}: the general path
+        }
+        // Key: u'…' / '…' / "…" (Python) or "…" (JSON), directly followed by ":".
+        if (c === 0x75 && python) c = src[++p]
+        let table: Uint8Array
+        if (c === Ch.DQuote) table = SPECIAL_DOUBLE
+        else if (c === Ch.SQuote && python) table = SPECIAL_SINGLE
+        else break
+        if (pairs > 0) out[o++] = Ch.Comma
+        out[o++] = Ch.DQuote
+        const keyFrom = p + 1
+        const q = plainRun(srcView, outView, src, out, table, c, keyFrom, end, o)
+        o += q - keyFrom
+        if (q >= end || src[q] !== c || src[q + 1] !== Ch.Colon) break
+        out[o++] = Ch.DQuote
+        out[o++] = Ch.Colon
+        p = skipSpaces(src, q + 2, end)
+        keep = q - keyFrom !== dropLength || !sameBytes(src, keyFrom, q, drop)
+        if (keep && pairs === index && index < TEMPLATE_SLOTS) {
+          recordTemplate(templates, slot, srcView, from, p - from, outView, pairStart, o - pairStart)
         }
       }
-      p = q + 2
-      p = skipSpaces(src, p, end)
-      // Value: a scalar, then optional whitespace and "," or "}".
-      c = src[p]
+      // Value: a scalar.
+      let c = src[p]
       if (c === 0x75 && python) {
         c = src[p + 1]
         if (c !== Ch.SQuote && c !== Ch.DQuote) break
         p++
       }
       if (c === Ch.DQuote || (c === Ch.SQuote && python)) {
-        table = c === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
         out[o++] = Ch.DQuote
-        q = plainRun(srcView, outView, src, out, table, c, p + 1, end, o)
+        const q = plainRun(srcView, outView, src, out, c === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE, c, p + 1, end, o)
         o += q - p - 1
         if (q >= end || src[q] !== c) break
         out[o++] = Ch.DQuote
         p = q + 1
       } else if ((c >= Ch.Zero && c <= Ch.Nine) || c === Ch.Minus) {
         // An int, or a decimal with digits on both sides of the point: the same text in JSON.
-        q = p
+        let q = p
         if (c === Ch.Minus) out[o++] = src[q++]
         const first = q
         q = digitRun(srcView, outView, src, out, q, end, o)
@@ -466,38 +499,16 @@ export class LiteralTranscoder {
         p = q
       } else {
         // None/True/False (Python) or null/true/false (JSON), chosen by the first letter.
-        const index = python ? (c === 0x4e ? 0 : c === 0x54 ? 1 : c === 0x46 ? 2 : -1) : c === 0x6e ? 0 : c === 0x74 ? 1 : c === 0x66 ? 2 : -1
-        if (index < 0) break
-        const word = python ? PYTHON_WORDS[index] : JSON_WORDS[index]
-        const length = word.length
-        if (p + length > end) break
-        let same = true
-        for (let i = 1; i < length; i++) {
-          if (src[p + i] !== word[i]) {
-            same = false
-            break
-          }
-        }
-        if (!same) break
-        const replacement = JSON_WORDS[index]
+        const word = python ? (c === 0x4e ? 0 : c === 0x54 ? 1 : c === 0x46 ? 2 : -1) : c === 0x6e ? 0 : c === 0x74 ? 1 : c === 0x66 ? 2 : -1
+        if (word < 0) break
+        const name = python ? PYTHON_WORDS[word] : JSON_WORDS[word]
+        if (p + name.length > end || !sameBytes(src, p, p + name.length, name)) break
+        const replacement = JSON_WORDS[word]
         for (let i = 0; i < replacement.length; i++) out[o++] = replacement[i]
-        p += length
+        p += name.length
       }
-      p = skipSpaces(src, p, end)
-      c = src[p]
-      if (c !== Ch.Comma && c !== Ch.RBrace) break
       if (keep) pairs++
-      else o = pairStart
-      p++
-      if (c === Ch.RBrace) {
-        out[o++] = Ch.RBrace
-        this.o = o
-        this.pos = p
-        if (bigIntegers) this.bigIntegers = true
-        return pairs
-      }
-      p = skipSpaces(src, p, end)
-      c = src[p]
+      else o = pairStart // the dropped key and its value
     }
     return -1
   }
@@ -1089,6 +1100,33 @@ function skipSpaces(src: Uint8Array, p: number, end: number): number {
     p++
   }
   return p
+}
+
+/** How many leading pairs of a flat dict get a template, and how long one may be (in 4-byte words). */
+const TEMPLATE_SLOTS = 64
+const TEMPLATE_WORDS = 10
+/** Per slot: input length, output length, input words, output words. */
+const TEMPLATE_STRIDE = 2 + 2 * TEMPLATE_WORDS
+
+/**
+ * Remembers, for pair `slot / TEMPLATE_STRIDE` of a flat dict, the input bytes from the end of the previous value
+ * (or the `{`) to the start of this pair's value — `, u'lastLocID': ` — and the JSON they became — `,"lastLocID":`.
+ * The next vehicle almost always has the same key at the same index: comparing a few words and writing a few
+ * replaces scanning the separator, the quotes and the key. Only pairs transcoded when no earlier pair of the dict
+ * was dropped are recorded, so a template always stands for a kept key and its comma is right.
+ * Input words are read whole, the last one overlapping its neighbour; templates under 4 or over
+ * 4 × TEMPLATE_WORDS bytes are not kept.
+ */
+function recordTemplate(templates: Int32Array, slot: number, srcView: DataView, from: number, length: number, outView: DataView, outFrom: number, written: number): void {
+  if (length < 4 || length > 4 * TEMPLATE_WORDS) {
+    templates[slot] = 0
+    return
+  }
+  templates[slot] = length
+  templates[slot + 1] = written
+  for (let k = 0; k < length; k += 4) templates[slot + 2 + (k >> 2)] = srcView.getInt32(from + (k + 4 <= length ? k : length - 4), true)
+  // Output words are written whole when replayed; the bytes past `written` are overwritten by what follows.
+  for (let k = 0; k < written; k += 4) templates[slot + 2 + TEMPLATE_WORDS + (k >> 2)] = outView.getInt32(outFrom + k, true)
 }
 
 /** Like {@link plainRun} for a run of decimal digits. */
