@@ -390,7 +390,7 @@ export class LiteralTranscoder {
     const end = this.end
     const python = this.syntax === 'python'
     const startPos = this.pos
-    this.ensure(end - startPos + 8)
+    this.ensure(end - startPos + 16)
     const out = this.out
     const srcView = this.srcView
     const outView = this.outView
@@ -423,7 +423,12 @@ export class LiteralTranscoder {
       if (known) {
         // The same bytes as before, so the same JSON text: a kept key after kept pairs.
         const written = templates[slot + 1]
-        for (let k = 0; k < written; k += 4) outView.setInt32(o + k, templates[slot + 2 + TEMPLATE_WORDS + (k >> 2)], true)
+        // Three words whatever the length (a branch the processor need not guess), then any more.
+        const words = slot + 2 + TEMPLATE_WORDS
+        outView.setInt32(o, templates[words], true)
+        outView.setInt32(o + 4, templates[words + 1], true)
+        outView.setInt32(o + 8, templates[words + 2], true)
+        for (let k = 12; k < written; k += 4) outView.setInt32(o + k, templates[words + (k >> 2)], true)
         p += length
         o += written
       } else {

@@ -128,9 +128,12 @@ function vehicleList(t: LiteralTranscoder, suffix: Buffer, separator: number): n
     t.o-- // the "}": snapshot_time goes last
     if (pairs > 0) t.byte(COMMA)
     t.ensure(suffix.length + 1)
-    suffix.copy(t.out, t.o)
-    t.o += suffix.length
-    if (separator === NEWLINE) t.byte(NEWLINE)
+    // By hand: for ~40 bytes a loop is cheaper than a native copy, once per vehicle.
+    const out = t.out
+    let o = t.o
+    for (let i = 0; i < suffix.length; i++) out[o++] = suffix[i]
+    if (separator === NEWLINE) out[o++] = NEWLINE
+    t.o = o
     records++
     c = t.skipWs()
     if (c === COMMA) {
