@@ -222,11 +222,15 @@ describe('bustimes fast path (flat vehicle dicts) against the general path and t
       ["[{u'a': 1, u'b': -01}]", 'python'],
       ["[{u'a': 1, u'b': Non}]", 'python'],
       ["[{u'a': 1, u'b': none}]", 'python'],
+      ["[{u'a': 1, u'b': Fals}]", 'python'],
+      ["[{u'a': 1, u'b': Falsy}]", 'python'],
       ["[{u'a': 1, u'b': -}]", 'python'],
       ["[{u'a': u'x\ny'}]", 'python'],
       ["[{u'a': 1, u'b': 2 3}]", 'python'],
       ['[{"a": 1, "b": 01}]', 'json'],
       ['[{"a": 1, "b": tru}]', 'json'],
+      ['[{"a": 1, "b": fals}]', 'json'],
+      ['[{"a": 1, "b": nulll}]', 'json'],
     ]
     for (const [body, syntax] of bad) {
       let thrown: unknown

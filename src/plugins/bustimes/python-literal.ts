@@ -101,9 +101,9 @@ const PYTHON_NAMES: [Buffer, Buffer][] = [
   [Buffer.from('False'), Buffer.from('false')],
 ]
 const JSON_NAMES: [Buffer, Buffer][] = ['null', 'true', 'false'].map((word) => [Buffer.from(word), Buffer.from(word)])
-/** The same names for the flat-dict loop, as plain byte arrays indexed alike: None ↔ null, True ↔ true, False ↔ false. */
-const PYTHON_WORDS = ['None', 'True', 'False'].map((word) => new Uint8Array(Buffer.from(word)))
-const JSON_WORDS = ['null', 'true', 'false'].map((word) => new Uint8Array(Buffer.from(word)))
+/** The same names for the flat-dict loop: their first four bytes as little-endian words, indexed alike. */
+const PYTHON_NAME_HEADS = Int32Array.from(['None', 'True', 'Fals'], (word) => Buffer.from(word).readInt32LE(0))
+const JSON_NAME_HEADS = Int32Array.from(['null', 'true', 'fals'], (word) => Buffer.from(word).readInt32LE(0))
 const NO_KEY = new Uint8Array(0)
 
 /** Whitespace both grammars share (the flat-dict fast path skips it; comments and continuations take the slow path). */
@@ -503,14 +503,20 @@ export class LiteralTranscoder {
         }
         p = q
       } else {
-        // None/True/False (Python) or null/true/false (JSON), chosen by the first letter.
-        const word = python ? (c === 0x4e ? 0 : c === 0x54 ? 1 : c === 0x46 ? 2 : -1) : c === 0x6e ? 0 : c === 0x74 ? 1 : c === 0x66 ? 2 : -1
+        // None/True/False (Python) or null/true/false (JSON): their first four bytes as one word (and False's "e").
+        if (p + 5 > end) break
+        const head = srcView.getInt32(p, true)
+        const heads = python ? PYTHON_NAME_HEADS : JSON_NAME_HEADS
+        const word = head === heads[0] ? 0 : head === heads[1] ? 1 : head === heads[2] && src[p + 4] === 0x65 ? 2 : -1
         if (word < 0) break
-        const name = python ? PYTHON_WORDS[word] : JSON_WORDS[word]
-        if (p + name.length > end || !sameBytes(src, p, p + name.length, name)) break
-        const replacement = JSON_WORDS[word]
-        for (let i = 0; i < replacement.length; i++) out[o++] = replacement[i]
-        p += name.length
+        outView.setInt32(o, JSON_NAME_HEADS[word], true)
+        if (word === 2) {
+          out[o + 4] = 0x65
+          p++
+          o++
+        }
+        p += 4
+        o += 4
       }
       if (keep) pairs++
       else o = pairStart // the dropped key and its value
