@@ -128,10 +128,11 @@ function vehicleList(t: LiteralTranscoder, suffix: Buffer, separator: number): n
     t.o-- // the "}": snapshot_time goes last
     if (pairs > 0) t.byte(COMMA)
     t.ensure(suffix.length + 1)
-    // By hand: for ~40 bytes a loop is cheaper than a native copy, once per vehicle.
+    // TypedArray#set: cheaper than Buffer#copy's argument handling, once per vehicle.
     const out = t.out
     let o = t.o
-    for (let i = 0; i < suffix.length; i++) out[o++] = suffix[i]
+    out.set(suffix, o)
+    o += suffix.length
     if (separator === NEWLINE) out[o++] = NEWLINE
     t.o = o
     records++
