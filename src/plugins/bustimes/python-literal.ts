@@ -376,14 +376,17 @@ export class LiteralTranscoder {
    * and written nothing (`pos` and `o` untouched), at the first thing outside that shape; the general path then
    * reads the dict and reports any error.
    *
-   * Why it is written this way (each measured on the bustimes archive):
-   * - one pass per token: bytes are copied to the output while they are scanned, instead of finding the end
-   *   first and copying after;
+   * Why it is written this way (each measured on the bustimes archive, `scripts/bench-decode.mjs --worker`):
+   * - the separator and key before each value are usually the bytes the previous vehicle had at the same index:
+   *   they are compared and replayed as a few words ({@link recordTemplate}) instead of being scanned;
+   * - one pass per token, a word at a time: string and digit runs are copied four bytes per step while they are
+   *   scanned ({@link plainRun}, {@link digitRun}), instead of finding the end byte by byte and copying after;
    * - read and write positions, the buffers and the grammar flag live in locals, stored back to `this` only on
    *   success (field access inside the loop costs loads and stores V8 cannot drop);
    * - the dropped key is compared inline against the key just scanned, by length and then bytes (no callback);
-   * - what this loop writes is never longer than what it reads (`u'k': None` → `"k":null`), so one check of the
-   *   room for the rest of the input replaces a check per token.
+   * - what this loop writes is never longer than what it reads (`u'k': None` → `"k":null`), and whole words
+   *   overhang the written text by at most 12 bytes, so one check of the room for the rest of the input replaces
+   *   a check per token (a DataView write past the buffer would throw, not corrupt).
    */
   private flatDict(dropKey: Uint8Array | undefined): number {
     const src = this.src
@@ -1084,8 +1087,9 @@ export function formatFloat(value: number): string {
 /**
  * Copies the plain content of a string — bytes that need no escaping in JSON and do not end it — from `src` at
  * `from` to the output at `o`, four bytes at a time; returns where the plain run ends (at the byte that stopped
- * it, or `end`). Strings are most of a vehicle's bytes, and a word per step is about twice as fast as a byte per
- * step. Each word is copied whole (the output has room); the caller advances its write position by the run's length.
+ * it, or `end`). Each word is copied whole (the output has room) and the caller advances its write position by
+ * the run's length. `table` (the byte-at-a-time rule for the same quote) serves the last few bytes of the input.
+ * Bytes from 0x80 up are copied as they are: the body was checked to be UTF-8.
  */
 function plainRun(srcView: DataView, outView: DataView, src: Uint8Array, out: Uint8Array, table: Uint8Array, quote: number, from: number, end: number, o: number): number {
   const quotes = quote * 0x01010101
