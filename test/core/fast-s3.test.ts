@@ -1,7 +1,8 @@
 import {S3Client} from '@aws-sdk/client-s3'
-import {describe, expect, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {FastS3} from '../../src/plugins/core/storage/fast-s3.js'
+import {FastS3, sdkTarget} from '../../src/plugins/core/storage/fast-s3.js'
+import {quickTarget} from '../../src/plugins/core/storage/s3-client.js'
 
 // The lean path must address a bucket exactly as the SDK would, or its requests go to the wrong host.
 describe('FastS3 endpoint resolution (no network)', () => {
@@ -21,6 +22,47 @@ describe('FastS3 endpoint resolution (no network)', () => {
     const fast = new FastS3(client, 4)
     expect((await base(fast, 'bucket-a')).href).toBe('http://127.0.0.1:9000/bucket-a')
     fast.close()
+  })
+})
+
+// Without the SDK the lean path must reach the very URL, region and credentials the SDK would, or not be used at all.
+describe('the lean target resolved without the SDK (no network)', () => {
+  const env = {AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: 'token', AWS_REGION: 'eu-central-1'}
+  const saved: Record<string, string | undefined> = {}
+  beforeEach(() => {
+    for (const name of [...Object.keys(env), 'AWS_PROFILE']) saved[name] = process.env[name]
+    Object.assign(process.env, env)
+    delete process.env.AWS_PROFILE
+  })
+  afterEach(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  })
+
+  it('matches the SDK for an explicit endpoint, with and without a base path', async () => {
+    for (const endpoint of ['http://127.0.0.1:9000', 'http://127.0.0.1:9000/', 'https://minio.example.com/storage/s3']) {
+      const quick = (await quickTarget({endpoint}))!
+      const sdk = sdkTarget(new S3Client({region: 'eu-central-1', endpoint, forcePathStyle: true}))
+      expect((await quick.base('bucket-a')).href).toBe((await sdk.base('bucket-a')).href)
+      expect(await quick.region()).toBe(await sdk.region())
+      expect(await quick.credentials()).toEqual({accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token'})
+      expect(await sdk.credentials()).toMatchObject(await quick.credentials())
+    }
+  })
+
+  it('leaves AWS endpoints, virtual-hosted addressing and named profiles to the SDK', async () => {
+    expect(await quickTarget({})).toBeUndefined()
+    expect(await quickTarget({endpoint: 'http://127.0.0.1:9000', forcePathStyle: false})).toBeUndefined()
+    expect(await quickTarget({endpoint: 'http://127.0.0.1:9000', profile: 'prod'})).toBeUndefined()
+    process.env.AWS_PROFILE = 'prod'
+    expect(await quickTarget({endpoint: 'http://127.0.0.1:9000'})).toBeUndefined()
+    delete process.env.AWS_PROFILE
+    delete process.env.AWS_SECRET_ACCESS_KEY
+    expect(await quickTarget({endpoint: 'http://127.0.0.1:9000'})).toBeUndefined()
+    // Anonymous access needs no credentials at all.
+    expect(await (await quickTarget({endpoint: 'http://127.0.0.1:9000', anonymous: true}))!.credentials()).toEqual({accessKeyId: '', secretAccessKey: ''})
   })
 })
 

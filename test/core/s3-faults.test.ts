@@ -80,11 +80,57 @@ describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
     // The aborted upload is gone at the server: a part sent to it now is refused.
     const uploadId = new URL(aborts[0].url, 'http://x').searchParams.get('uploadId')!
     const {UploadPartCommand} = await import('@aws-sdk/client-s3')
-    const late = await (direct as S3Storage).client
+    const late = await (await (direct as S3Storage).client())
       .send(new UploadPartCommand({Bucket: bucket, Key: 'retry/aborted.bin', UploadId: uploadId, PartNumber: 3, Body: Buffer.from('late')}))
       .catch((e: Error) => e)
     expect((late as Error).name).toBe('NoSuchUpload')
     expect(await direct.head('retry/aborted.bin')).toBeUndefined()
+  })
+
+  it('writes on the lean path: one PUT for a small body; create, parts and complete for a large one', async () => {
+    const before = {...(storage as S3Storage).stats.requests}
+    const retries = (storage as S3Storage).stats.retries
+    const small = await storage.write('lean/small.json', '{"a":1}', {contentType: 'application/json', metadata: {origin: 'test'}})
+    expect(small).toMatchObject({size: 7, parts: 0, etag: createHash('md5').update('{"a":1}').digest('hex')})
+    expect(proxy.requests.map((r) => r.method)).toEqual(['PUT'])
+    const body = Buffer.alloc(17 * 1024 * 1024, 5)
+    body.write('first part', 0)
+    body.write('last part', body.length - 9)
+    proxy.requests.length = 0
+    const large = await storage.write('lean/large.bin', (async function* () {
+      for (let at = 0; at < body.length; at += 1_000_000) yield body.subarray(at, at + 1_000_000)
+    })())
+    expect(large).toMatchObject({size: body.length, parts: 3, md5: createHash('md5').update(body).digest('hex')})
+    expect(proxy.requests.map((r) => `${r.method} ${new URL(r.url, 'http://x').search.replace(/=[^&]*/g, '')}`).sort()).toEqual(['POST ?uploadId', 'POST ?uploads', 'PUT ?partNumber&uploadId', 'PUT ?partNumber&uploadId', 'PUT ?partNumber&uploadId'])
+    const stats = (storage as S3Storage).stats
+    const delta = (operation: string) => (stats.requests[operation] ?? 0) - (before[operation] ?? 0)
+    expect([delta('PutObject'), delta('CreateMultipartUpload'), delta('UploadPart'), delta('CompleteMultipartUpload'), stats.retries - retries]).toEqual([1, 1, 3, 1, 0])
+    expect((await direct.readBytes('lean/large.bin')).equals(body)).toBe(true)
+    // A lean HEAD reports what the SDK's does.
+    const {HeadObjectCommand} = await import('@aws-sdk/client-s3')
+    const sdk = await (await (direct as S3Storage).client()).send(new HeadObjectCommand({Bucket: bucket, Key: 'lean/small.json'}))
+    proxy.requests.length = 0
+    const head = await storage.head('lean/small.json')
+    expect(proxy.requests.map((r) => r.method)).toEqual(['HEAD'])
+    expect(head).toMatchObject({key: 'lean/small.json', size: sdk.ContentLength, etag: sdk.ETag?.replaceAll('"', ''), metadata: sdk.Metadata, lastModified: sdk.LastModified})
+    expect(await storage.head('lean/missing.json')).toBeUndefined()
+  })
+
+  it('starts and completes a multipart upload through the SDK when the lean requests fail', async () => {
+    const body = Buffer.alloc(9 * 1024 * 1024, 1)
+    const failed = new Set<string>()
+    proxy.plan = (r) => {
+      const kind = r.url.includes('uploadId=') ? 'complete' : 'create'
+      if (r.method !== 'POST' || failed.has(kind)) return {type: 'pass'}
+      failed.add(kind)
+      return INTERNAL
+    }
+    const result = await storage.write('lean/fallback.bin', body)
+    expect(result.parts).toBe(2)
+    // Each POST twice: the lean one that failed, then the SDK's.
+    expect(proxy.count((r) => r.method === 'POST' && r.url.includes('uploads'))).toBe(2)
+    expect(proxy.count((r) => r.method === 'POST' && r.url.includes('uploadId='))).toBe(2)
+    expect((await direct.readBytes('lean/fallback.bin')).equals(body)).toBe(true)
   })
 
   it('reads and lists through connection resets', async () => {
@@ -162,12 +208,16 @@ describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
 
   it('fails with an actionable error, not a stack trace, when throttling persists', async () => {
     proxy.plan = (r) => (r.method === 'PUT' ? SLOWDOWN : {type: 'pass'})
-    const error = await storage.write('retry/never.txt', 'x').catch((e: unknown) => e)
+    // A storage of its own: earlier tests' lean failures in a row may have turned the lean path off in the shared one.
+    const fresh = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, retryBaseMs: 2, maxAttempts: 6})
+    const error = await fresh.write('retry/never.txt', 'x').catch((e: unknown) => e)
+    await fresh.close()
     expect(error).toBeInstanceOf(RemoteError)
     expect((error as RemoteError).code).toBe('THROTTLED')
     expect((error as RemoteError).message).toMatch(/SlowDown.*after 6 attempts/)
     expect((error as RemoteError).nextSteps.join(' ')).toMatch(/Run again later/)
-    expect(proxy.count((r) => r.method === 'PUT')).toBe(6)
+    // One attempt on the lean path, then the SDK's 6 (maxAttempts).
+    expect(proxy.count((r) => r.method === 'PUT')).toBe(7)
     expect(await direct.head('retry/never.txt')).toBeUndefined()
   })
 

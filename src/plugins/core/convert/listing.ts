@@ -1,4 +1,5 @@
 import type {DataSource, TimeRange} from '../sources/types.js'
+import {pagesOf} from '../storage/list-many.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import {type BucketSize, bucketsBetween, type TimeBucket} from './buckets.js'
 import type {BucketInput} from './bucket-stream.js'
@@ -55,9 +56,9 @@ export interface Probe {
  * each day's prefix, 8 in parallel per round): a few dozen LIST requests per location instead of listing every empty
  * day. Locations whose prefixes are not by day get no end (`now`). Listing then skips each location's days outside
  * its span. The starts are known after one round trip ({@link Probe.started}): listing the first windows need not
- * wait for the search for the end.
+ * wait for the search for the end, which starts once `searchAfter` settles.
  */
-export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Probe {
+export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal, options: {searchAfter?: Promise<unknown>} = {}): Probe {
   let requests = 0
   const spans: LocationSpans = new Map()
   const locations = source.layout.allPrefixes()
@@ -75,6 +76,8 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
     }),
   ).then(() => spans)
   const done = started.then(async () => {
+    // The search may wait (for the first window's listing, which it would otherwise slow down on a busy store).
+    await options.searchAfter
     await Promise.all(locations.map(async (location) => {
       const span = spans.get(location)
       if (span) spans.set(location, {from: span.from, to: await lastDayEnd(location, span.from.getTime())})
@@ -202,7 +205,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
         prefixes.map((prefix) =>
           slots.run(async () => {
             const infos: ObjectInfo[] = []
-            for await (const info of storage.list(prefix, {signal})) infos.push(info)
+            for await (const page of pagesOf(storage, prefix, {signal})) for (const info of page) infos.push(info)
             return infos
           }),
         ),

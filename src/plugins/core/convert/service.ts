@@ -6,7 +6,7 @@ import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from 
 import type {TimeBucket} from './buckets.js'
 import {RequestCounter} from './cost.js'
 import {defaultWorkers, EncoderPool} from './encoder-pool.js'
-import {listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
+import {type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
 import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
@@ -71,9 +71,13 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
   const {now, shard, counter, validation} = run
   // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
   // Windows are listed as soon as the starts are known; the search for the end narrows the map while they are.
-  // The output's uploader loads meanwhile.
-  const probe = startProbe(options.input, options.source, now, options.signal)
-  const [spans] = await Promise.all([probe.started, options.dryRun ? undefined : options.output.prepareWrites?.()])
+  // The search for the end waits until the first window is listed: the first objects are fetched sooner.
+  const firstListed = Promise.withResolvers<void>()
+  const probe = startProbe(options.input, options.source, now, options.signal, {searchAfter: firstListed.promise})
+  const spans = await probe.started.catch((error: unknown) => {
+    firstListed.resolve()
+    throw error
+  })
   let probeFailure: unknown
   probe.done.catch((error: unknown) => (probeFailure = error))
   const start = overallSpan(spans)
@@ -81,27 +85,37 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
   const until = options.to ?? now
   if (from && from < until) {
     const range = {from, to: until}
-    const windows = listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key))
+    const manifests = new Manifests(options, counter, now)
+    const windows = firstReadAhead(listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key)), (window) => manifests.readAll(window.buckets))
     const pool = await run.starting
     let bad = 0
-    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, onKeys: (keys) => options.progress?.listing(keys)})) {
-      if (probeFailure) throw probeFailure
-      // One LIST page per prefix, plus one per further 1,000 keys.
-      if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
-      for (const bucket of listed.window.buckets) {
-        const inputs = listed.objects.get(bucket.key) ?? []
-        if (inputs.length === 0) continue
-        const entry = await convertOne(bucket, inputs, options, {now, counter, pool, badSoFar: () => bad, addBad: () => ++bad})
-        result.buckets.push(entry)
-        result.objects += entry.objects
-        result.records += entry.records
-        result.bytesIn += entry.bytesIn
-        result.bytesOut += entry.status === 'skipped' || entry.status === 'planned' ? 0 : entry.bytesOut
-        result.quarantined += entry.status === 'skipped' ? 0 : entry.quarantined.length
-        if (validation && entry.violations) mergeViolations(validation.violations, entry.violations)
+    const listing = listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, onKeys: (keys) => options.progress?.listing(keys)})
+    try {
+      for await (const listed of listing) {
+        firstListed.resolve()
+        if (probeFailure) throw probeFailure
+        // One LIST page per prefix, plus one per further 1,000 keys.
+        if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
+        // The window's manifests are read at once (an hour window has 24), then its buckets converted in order.
+        const occupied = listed.window.buckets.filter((bucket) => (listed.objects.get(bucket.key)?.length ?? 0) > 0)
+        manifests.readAll(occupied)
+        for (const bucket of occupied) {
+          const inputs = listed.objects.get(bucket.key)!
+          const entry = await convertOne(bucket, inputs, options, {now, counter, pool, manifest: manifests.take(bucket), badSoFar: () => bad, addBad: () => ++bad})
+          result.buckets.push(entry)
+          result.objects += entry.objects
+          result.records += entry.records
+          result.bytesIn += entry.bytesIn
+          result.bytesOut += entry.status === 'skipped' || entry.status === 'planned' ? 0 : entry.bytesOut
+          result.quarantined += entry.status === 'skipped' ? 0 : entry.quarantined.length
+          if (validation && entry.violations) mergeViolations(validation.violations, entry.violations)
+        }
       }
+    } finally {
+      firstListed.resolve()
     }
   }
+  firstListed.resolve() // nothing was listed
   const probed = await probe.done
   if (options.input.kind === 's3') counter.list += probed.requests
   const span = overallSpan(probed.spans)
@@ -114,10 +128,63 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
 
 type Validation = NonNullable<ConvertResult['validation']>
 
+/**
+ * Reads the buckets' manifests ahead of their turn, counting the requests as they are made (a HEAD, and a GET when
+ * there is one). Only finished buckets are read (or every one with --include-current): the current one is skipped.
+ */
+class Manifests {
+  private readonly reads = new Map<string, Promise<OutputManifest | undefined>>()
+
+  constructor(
+    private readonly options: ConvertOptions,
+    private readonly counter: RequestCounter,
+    private readonly now: Date,
+  ) {}
+
+  readAll(buckets: TimeBucket[]): void {
+    for (const bucket of buckets) {
+      if (this.reads.has(bucket.key) || (bucket.to > this.now && !this.options.includeCurrent)) continue
+      const read = readManifest(this.options.output, bucket.outputKey).then((manifest) => {
+        if (this.options.output.kind === 's3') {
+          this.counter.head += 1
+          if (manifest) this.counter.get += 1
+        }
+        return manifest
+      })
+      read.catch(() => {}) // awaited by take(); a failure is reported there
+      this.reads.set(bucket.key, read)
+    }
+  }
+
+  /** The bucket's manifest (read now if it was not yet); none for the current bucket, which is not converted. */
+  take(bucket: TimeBucket): Promise<OutputManifest | undefined> {
+    this.readAll([bucket])
+    const read = this.reads.get(bucket.key) ?? Promise.resolve(undefined)
+    this.reads.delete(bucket.key)
+    return read
+  }
+}
+
+/**
+ * The windows, calling `start` for the first one as it is taken up for listing: the first buckets' manifests are
+ * then read while that window lists — a round trip less before the first object is fetched (the first window
+ * starts at the first object, so its manifest is almost always needed).
+ */
+function* firstReadAhead(windows: Iterable<ListingWindow>, start: (window: ListingWindow) => void): Iterable<ListingWindow> {
+  let first = true
+  for (const window of windows) {
+    if (first) start(window)
+    first = false
+    yield window
+  }
+}
+
 interface RunState {
   now: Date
   counter: RequestCounter
   pool?: EncoderPool
+  /** The bucket's manifest, being read (see {@link Manifests}). */
+  manifest: Promise<OutputManifest | undefined>
   badSoFar: () => number
   addBad: () => number
 }
@@ -133,9 +200,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   }
   const manifestInputs = inputs.map((input) => ({key: input.key, size: input.size, etag: input.etag}))
   const digest = inputsDigest(manifestInputs)
-  const manifest = await readManifest(options.output, bucket.outputKey)
-  if (outputS3) state.counter.head += 1
-  if (outputS3 && manifest) state.counter.get += 1
+  const manifest = await state.manifest
   if (manifest && manifest.inputsDigest === digest) {
     const existing = await options.output.head(bucket.outputKey)
     if (outputS3) state.counter.head += 1

@@ -4,13 +4,48 @@ import https from 'node:https'
 
 import {canonicalQuery, S3RequestSigner, type SigningCredentials, uriEncode} from './sigv4.js'
 
-/** What a lean HEAD found: the object's size, ETag and (with checksum mode) its CRC32. */
+/** What a lean HEAD found: the object's size, ETag, metadata and (with checksum mode) its checksums. */
 export interface FastHead {
   size: number
   etag?: string
+  lastModified?: Date
   crc32?: string
+  /** Every `x-amz-checksum-<algorithm>` header, by lowercase algorithm name (crc32, crc32c, crc64nvme, sha1, sha256). */
+  checksums: Record<string, string>
   checksumType?: string
   serverSideEncryption?: string
+  /** User metadata (`x-amz-meta-*`), names lowercase as the SDK reports them. */
+  metadata: Record<string, string>
+}
+
+/** Where and as whom the lean path sends a bucket's requests. */
+export interface FastS3Target {
+  region(): Promise<string>
+  credentials(): Promise<SigningCredentials>
+  /** The bucket's endpoint URL: virtual-hosted (`https://bucket.s3.region.amazonaws.com/`) or path-style. */
+  base(bucket: string): Promise<URL>
+}
+
+/** The lean path's target exactly as an SDK client resolves it: its endpoint rules, region and credential chain. */
+export function sdkTarget(client: S3Client): FastS3Target {
+  const config = client.config
+  return {
+    region: () => config.region(),
+    credentials: () => config.credentials() as Promise<SigningCredentials>,
+    async base(bucket) {
+      const endpoint = config.endpoint ? await config.endpoint() : undefined
+      const resolved = config.endpointProvider({
+        Bucket: bucket,
+        Region: await config.region(),
+        UseFIPS: await config.useFipsEndpoint(),
+        UseDualStack: await config.useDualstackEndpoint(),
+        ForcePathStyle: config.forcePathStyle,
+        Accelerate: false,
+        Endpoint: endpoint ? `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path ?? ''}` : undefined,
+      } as never)
+      return new URL(resolved.url.href)
+    },
+  }
 }
 
 /** One page of a lean ListObjectsV2. */
@@ -51,46 +86,33 @@ export class FastS3 {
   private readonly bases = new Map<string, Promise<URL>>()
   private readonly httpAgent: http.Agent
   private readonly httpsAgent: https.Agent
+  private readonly target: FastS3Target
   private signer?: Promise<S3RequestSigner>
 
-  constructor(
-    private readonly client: S3Client,
-    maxSockets: number,
-  ) {
+  /** `target`: an SDK client (its endpoint rules and credentials) or a {@link FastS3Target}. */
+  constructor(target: S3Client | FastS3Target, maxSockets: number) {
+    this.target = 'config' in target ? sdkTarget(target) : target
     this.httpAgent = new http.Agent({keepAlive: true, maxSockets})
     this.httpsAgent = new https.Agent({keepAlive: true, maxSockets})
   }
 
-  /** The endpoint URL of a bucket exactly as the SDK's endpoint rules resolve it (virtual-hosted or path-style). */
+  /** The endpoint URL of a bucket, resolved once. */
   private base(bucket: string): Promise<URL> {
     let base = this.bases.get(bucket)
     if (!base) {
-      base = (async () => {
-        const config = this.client.config
-        const endpoint = config.endpoint ? await config.endpoint() : undefined
-        const resolved = config.endpointProvider({
-          Bucket: bucket,
-          Region: await config.region(),
-          UseFIPS: await config.useFipsEndpoint(),
-          UseDualStack: await config.useDualstackEndpoint(),
-          ForcePathStyle: config.forcePathStyle,
-          Accelerate: false,
-          Endpoint: endpoint ? `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path ?? ''}` : undefined,
-        } as never)
-        return new URL(resolved.url.href)
-      })()
+      base = this.target.base(bucket)
       this.bases.set(bucket, base)
     }
     return base
   }
 
   private async signerFor(): Promise<S3RequestSigner> {
-    this.signer ??= (async () => new S3RequestSigner(await this.client.config.region()))()
+    this.signer ??= (async () => new S3RequestSigner(await this.target.region()))()
     return this.signer
   }
 
-  private async request(method: 'GET' | 'PUT' | 'HEAD', bucket: string, key: string, headers: Record<string, string>, body?: Buffer, query?: Record<string, string>, signal?: AbortSignal): Promise<http.IncomingMessage> {
-    const [base, signer, credentials] = await Promise.all([this.base(bucket), this.signerFor(), this.client.config.credentials() as Promise<SigningCredentials>])
+  private async request(method: 'GET' | 'PUT' | 'HEAD' | 'POST' | 'DELETE', bucket: string, key: string, headers: Record<string, string>, body?: Buffer, query?: Record<string, string>, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    const [base, signer, credentials] = await Promise.all([this.base(bucket), this.signerFor(), this.target.credentials()])
     // A bucket-level request (key '') goes to the bucket itself: `/bucket` path-style, `/` virtual-hosted.
     const path = key === '' ? base.pathname || '/' : `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(uriEncode).join('/')}`
     const port = base.port ? Number(base.port) : undefined
@@ -116,12 +138,49 @@ export class FastS3 {
     throw new FastPathError(`${method} answered ${response.statusCode}${code ? ` ${code}` : ''}`, response.statusCode, code)
   }
 
-  /** PUT of a whole body with its Content-MD5 (the store refuses other bytes) and CRC32 (kept as a checksum). */
-  async put(bucket: string, key: string, body: Buffer, md5Base64: string, crc32Base64: string): Promise<FastPut> {
-    const response = await this.request('PUT', bucket, key, {'content-length': String(body.length), 'content-md5': md5Base64, 'x-amz-checksum-crc32': crc32Base64}, body)
+  /**
+   * PUT of a whole body with its Content-MD5 (the store refuses other bytes) and, when given, CRC32 (kept as a
+   * checksum); `headers` adds e.g. content-type and `x-amz-meta-*` (see {@link objectHeaders}).
+   */
+  async put(bucket: string, key: string, body: Buffer, md5Base64: string, crc32Base64?: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<FastPut> {
+    const sent: Record<string, string> = {...headers, 'content-length': String(body.length), 'content-md5': md5Base64}
+    if (crc32Base64) sent['x-amz-checksum-crc32'] = crc32Base64
+    const response = await this.request('PUT', bucket, key, sent, body, undefined, signal)
     if (response.statusCode !== 200) return FastS3.fail('PUT', response)
     response.resume()
     return {etag: header(response, 'etag')?.replaceAll('"', ''), serverSideEncryption: header(response, 'x-amz-server-side-encryption')}
+  }
+
+  /** Starts a multipart upload (`POST ?uploads`); returns its upload id. */
+  async createMultipart(bucket: string, key: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<string> {
+    const response = await this.request('POST', bucket, key, {...headers, 'content-length': '0'}, undefined, {uploads: ''}, signal)
+    if (response.statusCode !== 200) return FastS3.fail('CreateMultipartUpload', response)
+    const xml = await text(response)
+    const uploadId = field(xml, '<UploadId>', '</UploadId>', 0, xml.length)
+    if (!xml.includes('<InitiateMultipartUploadResult') || !uploadId) throw new FastPathError('CreateMultipartUpload answered without an UploadId')
+    return xmlText(uploadId)
+  }
+
+  /**
+   * Completes a multipart upload from its parts' ETags. S3 may answer 200 and still report an error in the body;
+   * that, like any other failure, is a {@link FastPathError}.
+   */
+  async completeMultipart(bucket: string, key: string, uploadId: string, etags: string[], signal?: AbortSignal): Promise<FastPut> {
+    const parts = etags.map((etag, index) => `<Part><ETag>"${etag}"</ETag><PartNumber>${index + 1}</PartNumber></Part>`).join('')
+    const body = Buffer.from(`<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${parts}</CompleteMultipartUpload>`)
+    const response = await this.request('POST', bucket, key, {'content-length': String(body.length), 'content-type': 'application/xml'}, body, {uploadId}, signal)
+    if (response.statusCode !== 200) return FastS3.fail('CompleteMultipartUpload', response)
+    const xml = await text(response)
+    const etag = field(xml, '<ETag>', '</ETag>', 0, xml.length)
+    if (!xml.includes('<CompleteMultipartUploadResult') || etag === undefined) throw new FastPathError(`CompleteMultipartUpload answered ${/<Code>([^<]+)<\/Code>/.exec(xml)?.[1] ?? 'something other than a result'}`)
+    return {etag: etagText(etag), serverSideEncryption: header(response, 'x-amz-server-side-encryption')}
+  }
+
+  /** Aborts a multipart upload, removing its parts. */
+  async abortMultipart(bucket: string, key: string, uploadId: string): Promise<void> {
+    const response = await this.request('DELETE', bucket, key, {}, undefined, {uploadId})
+    if (response.statusCode !== 204 && response.statusCode !== 200) return FastS3.fail('AbortMultipartUpload', response)
+    response.resume()
   }
 
   /**
@@ -173,24 +232,32 @@ export class FastS3 {
     if (options.maxKeys !== undefined) query['max-keys'] = String(options.maxKeys)
     const response = await this.request('GET', bucket, '', {}, undefined, query, options.signal)
     if (response.statusCode !== 200) return FastS3.fail('ListObjectsV2', response)
-    let xml = ''
-    response.setEncoding('utf8')
-    for await (const chunk of response) xml += chunk
-    return parseListPage(xml)
+    return parseListPage(await text(response))
   }
 
-  /** HEAD with checksum mode; `undefined` when there is no such key. */
-  async head(bucket: string, key: string): Promise<FastHead | undefined> {
-    const response = await this.request('HEAD', bucket, key, {'x-amz-checksum-mode': 'ENABLED'})
+  /** HEAD, with checksum mode unless `checksum` is false; `undefined` when there is no such key. */
+  async head(bucket: string, key: string, options: {checksum?: boolean; signal?: AbortSignal} = {}): Promise<FastHead | undefined> {
+    const response = await this.request('HEAD', bucket, key, options.checksum === false ? {} : {'x-amz-checksum-mode': 'ENABLED'}, undefined, undefined, options.signal)
     response.resume()
     if (response.statusCode === 404) return undefined
     if (response.statusCode !== 200) throw new FastPathError(`HEAD answered ${response.statusCode}`, response.statusCode)
+    const checksums: Record<string, string> = {}
+    const metadata: Record<string, string> = {}
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (typeof value !== 'string') continue
+      if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type') checksums[name.slice(15)] = value
+      else if (name.startsWith('x-amz-meta-')) metadata[name.slice(11)] = value
+    }
+    const modified = header(response, 'last-modified')
     return {
       size: Number(header(response, 'content-length') ?? 0),
       etag: header(response, 'etag')?.replaceAll('"', ''),
-      crc32: header(response, 'x-amz-checksum-crc32'),
+      lastModified: modified ? new Date(modified) : undefined,
+      crc32: checksums.crc32,
+      checksums,
       checksumType: header(response, 'x-amz-checksum-type'),
       serverSideEncryption: header(response, 'x-amz-server-side-encryption'),
+      metadata,
     }
   }
 
@@ -220,33 +287,67 @@ function etagText(text: string): string {
   return xmlText(text).replaceAll('"', '')
 }
 
-function element(xml: string, name: string): string | undefined {
-  const start = xml.indexOf(`<${name}>`)
-  if (start === -1) return undefined
-  const end = xml.indexOf(`</${name}>`, start)
-  if (end === -1) throw new FastPathError(`ListObjectsV2 answered an unterminated <${name}>`)
-  return xml.slice(start + name.length + 2, end)
+/**
+ * The text of the first `<open>…</close>` element starting in `xml[from, to)`; `undefined` when there is none.
+ * Searching the page in place (no substring per object, tags as constants) keeps parsing near 1 µs a key.
+ */
+function field(xml: string, open: string, close: string, from: number, to: number): string | undefined {
+  const start = xml.indexOf(open, from)
+  if (start === -1 || start >= to) return undefined
+  const end = xml.indexOf(close, start)
+  if (end === -1 || end > to) throw new FastPathError(`ListObjectsV2 answered an unterminated ${open}`)
+  return xml.slice(start + open.length, end)
+}
+
+/** An ISO 8601 UTC time as S3 writes it (`2024-01-02T03:04:05.000Z`) read digit by digit; anything else via Date. */
+function isoTime(text: string): Date {
+  if (text.length !== 24 || text.charCodeAt(10) !== 0x54 || text.charCodeAt(23) !== 0x5a) return new Date(text)
+  return new Date(Date.UTC(digits(text, 0, 4), digits(text, 5, 2) - 1, digits(text, 8, 2), digits(text, 11, 2), digits(text, 14, 2), digits(text, 17, 2), digits(text, 20, 3)))
+}
+
+function digits(text: string, at: number, count: number): number {
+  let value = 0
+  for (let i = at; i < at + count; i++) value = value * 10 + text.charCodeAt(i) - 48
+  return value
 }
 
 /** Parses a ListObjectsV2 result; refuses (FastPathError) anything that is not one, so the SDK takes over. */
 export function parseListPage(xml: string): FastListPage {
   if (!xml.includes('<ListBucketResult')) throw new FastPathError('ListObjectsV2 answered something other than a ListBucketResult')
   const objects: FastListPage['objects'] = []
-  for (let at = xml.indexOf('<Contents>'); at !== -1; at = xml.indexOf('<Contents>', at + 10)) {
+  let last = 0
+  for (let at = xml.indexOf('<Contents>'); at !== -1; at = xml.indexOf('<Contents>', last)) {
     const end = xml.indexOf('</Contents>', at)
     if (end === -1) throw new FastPathError('ListObjectsV2 answered an unterminated <Contents>')
-    const item = xml.slice(at + 10, end)
-    const key = element(item, 'Key')
-    const size = Number(element(item, 'Size'))
-    const modified = element(item, 'LastModified')
+    const key = field(xml, '<Key>', '</Key>', at, end)
+    const size = Number(field(xml, '<Size>', '</Size>', at, end))
     if (key === undefined || !Number.isFinite(size)) throw new FastPathError('ListObjectsV2 answered an object without Key or Size')
-    const etag = element(item, 'ETag')
-    objects.push({key: xmlText(key), size, etag: etag === undefined ? undefined : etagText(etag), lastModified: modified ? new Date(modified) : new Date(0)})
+    const modified = field(xml, '<LastModified>', '</LastModified>', at, end)
+    const etag = field(xml, '<ETag>', '</ETag>', at, end)
+    objects.push({key: xmlText(key), size, etag: etag === undefined ? undefined : etagText(etag), lastModified: modified ? isoTime(modified) : new Date(0)})
+    last = end + 11
   }
-  const truncated = element(xml, 'IsTruncated') === 'true'
-  const token = element(xml, 'NextContinuationToken')
+  // Keys are escaped, so a tag found anywhere in the page is the page's own.
+  const truncated = field(xml, '<IsTruncated>', '</IsTruncated>', 0, xml.length) === 'true'
+  const token = field(xml, '<NextContinuationToken>', '</NextContinuationToken>', 0, xml.length)
   if (truncated && !token) throw new FastPathError('ListObjectsV2 answered a truncated page without a continuation token')
   return {objects, nextToken: truncated ? xmlText(token!) : undefined}
+}
+
+/** The headers of a PUT or CreateMultipartUpload that describe the object: type, encoding, user metadata. */
+export function objectHeaders(options: {contentType?: string; contentEncoding?: string; metadata?: Record<string, string>}): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (options.contentType) headers['content-type'] = options.contentType
+  if (options.contentEncoding) headers['content-encoding'] = options.contentEncoding
+  for (const [name, value] of Object.entries(options.metadata ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value
+  return headers
+}
+
+async function text(response: http.IncomingMessage): Promise<string> {
+  let xml = ''
+  response.setEncoding('utf8')
+  for await (const chunk of response) xml += chunk
+  return xml
 }
 
 function header(response: http.IncomingMessage, name: string): string | undefined {

@@ -1,4 +1,4 @@
-import type {ListManyOptions, ObjectInfo, Storage} from './types.js'
+import type {ListManyOptions, ListOptions, ObjectInfo, Storage} from './types.js'
 
 type Slot = {items: ObjectInfo[]; done: boolean; error?: unknown; wake?: () => void}
 const YIELDED: Slot = {items: [], done: true}
@@ -9,7 +9,7 @@ const YIELDED: Slot = {items: [], done: true}
  * within `2 × concurrency` prefixes of the one being yielded, so a slow consumer holds a bounded number of listings;
  * finished ones are buffered until their turn comes, the one being yielded streams through.
  */
-export async function* listManyInOrder(storage: Pick<Storage, 'list'>, prefixes: string[], options: ListManyOptions = {}): AsyncIterable<ObjectInfo> {
+export async function* listManyInOrder(storage: Pick<Storage, 'list' | 'listPages'>, prefixes: string[], options: ListManyOptions = {}): AsyncIterable<ObjectInfo> {
   const concurrency = Math.max(1, options.concurrency ?? 32)
   const ahead = 2 * concurrency
   const progress = {prefixesDone: 0, prefixesTotal: prefixes.length, keysFound: 0}
@@ -20,11 +20,12 @@ export async function* listManyInOrder(storage: Pick<Storage, 'list'>, prefixes:
   const runOne = async (index: number): Promise<void> => {
     const slot = slots[index]
     try {
-      for await (const info of storage.list(prefixes[index], {signal: options.signal})) {
-        if (options.startAfter !== undefined && info.key <= options.startAfter) continue
-        slot.items.push(info)
-        progress.keysFound++
-        if (slot.items.length % 1000 === 0) options.onProgress?.({...progress})
+      for await (const page of pagesOf(storage, prefixes[index], {signal: options.signal})) {
+        const after = options.startAfter
+        const kept = after === undefined ? page : page.filter((info) => info.key > after)
+        for (const info of kept) slot.items.push(info)
+        progress.keysFound += kept.length
+        options.onProgress?.({...progress})
         slot.wake?.()
       }
     } catch (error) {
@@ -68,4 +69,21 @@ export async function* listManyInOrder(storage: Pick<Storage, 'list'>, prefixes:
       slot.wake = undefined
     }
   }
+}
+
+/** A storage's listing a page at a time: its own {@link Storage.listPages}, or its {@link Storage.list} in pages of 1,000. */
+export async function* pagesOf(storage: Pick<Storage, 'list' | 'listPages'>, prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo[]> {
+  if (storage.listPages) {
+    yield* storage.listPages(prefix, options)
+    return
+  }
+  let page: ObjectInfo[] = []
+  for await (const info of storage.list(prefix, options)) {
+    page.push(info)
+    if (page.length === 1000) {
+      yield page
+      page = []
+    }
+  }
+  if (page.length > 0) yield page
 }

@@ -14,9 +14,8 @@ export interface OpenStorageOptions extends S3ConnectionOptions, Pick<S3StorageO
 export async function openStorage(location: string, options: OpenStorageOptions = {}): Promise<Storage> {
   const parsed = parseLocation(location)
   if (parsed.kind === 'local') return new LocalStorage(parsed.root)
-  const [{createS3Client}, {S3Storage}] = await Promise.all([import('./s3-client.js'), import('./s3.js')])
-  const {client, stats} = await createS3Client(options)
-  return new S3Storage(client, parsed.bucket, parsed.prefix, stats, {
+  const [{S3Connection}, {S3Storage}] = await Promise.all([import('./s3-client.js'), import('./s3.js')])
+  return new S3Storage(new S3Connection(options), parsed.bucket, parsed.prefix, {
     partSize: options.partSize,
     queueSize: options.queueSize,
     endpoint: options.endpoint,

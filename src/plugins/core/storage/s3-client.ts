@@ -1,5 +1,8 @@
 import type {S3Client, S3ClientConfig} from '@aws-sdk/client-s3'
 
+import {type FastS3Target, sdkTarget} from './fast-s3.js'
+import type {SigningCredentials} from './sigv4.js'
+
 /** How to reach S3 and who to be there. Every field has a flag, an environment variable and a config entry. */
 export interface S3ConnectionOptions {
   /** Region; when unset the SDK's chain decides, falling back to us-east-1 with redirects to the bucket's region. */
@@ -12,7 +15,7 @@ export interface S3ConnectionOptions {
   endpoint?: string
   /** Path-style addressing (`endpoint/bucket/key`); on by default with a custom endpoint. */
   forcePathStyle?: boolean
-  /** Attempts per request, first included (default 8). */
+  /** Attempts per request through the SDK, first included (default 8); a request that failed on the lean path (fast-s3.ts) gets them all after it. */
   maxAttempts?: number
   /** Base of the exponential backoff in ms (default 100; full jitter, capped at 20 s). */
   retryBaseMs?: number
@@ -31,7 +34,7 @@ export interface S3RequestStats {
  * Creates an S3 client with keep-alive sockets, exponential backoff with full jitter on throttling, 5xx and
  * connection errors, and request counters. Imported lazily so `--help` never loads the SDK.
  */
-export async function createS3Client(options: S3ConnectionOptions): Promise<{client: S3Client; stats: S3RequestStats}> {
+export async function createS3Client(options: S3ConnectionOptions, stats: S3RequestStats = {requests: {}, attempts: 0, retries: 0}): Promise<{client: S3Client; stats: S3RequestStats}> {
   const [{S3Client}, {NodeHttpHandler}, {ConfiguredRetryStrategy}, https, http] = await Promise.all([
     import('@aws-sdk/client-s3'),
     import('@smithy/node-http-handler'),
@@ -71,7 +74,6 @@ export async function createS3Client(options: S3ConnectionOptions): Promise<{cli
     config.credentials = fromNodeProviderChain({profile: options.profile})
   }
   const client = new S3Client(config)
-  const stats: S3RequestStats = {requests: {}, attempts: 0, retries: 0}
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const name = context.commandName?.replace(/Command$/, '') ?? 'Unknown'
@@ -107,4 +109,70 @@ async function defaultRegion(profile?: string): Promise<string | undefined> {
   } catch {
     return undefined
   }
+}
+
+/**
+ * One S3 connection's settings, request counters and SDK client — the client made, and the SDK loaded, only when
+ * a request needs it. The lean request path (fast-s3.ts) reaches the store without the SDK when the settings say
+ * unambiguously where and as whom (see {@link leanTarget}), which keeps the SDK's ~150 ms of loading off the start
+ * of a run that only lists, reads and writes.
+ */
+export class S3Connection {
+  readonly stats: S3RequestStats = {requests: {}, attempts: 0, retries: 0}
+  private sdkClient?: Promise<S3Client>
+  private made?: S3Client
+  private target?: Promise<FastS3Target>
+
+  constructor(readonly options: S3ConnectionOptions) {}
+
+  /** The SDK client, made on first use. */
+  client(): Promise<S3Client> {
+    this.sdkClient ??= createS3Client(this.options, this.stats).then(({client}) => (this.made = client))
+    return this.sdkClient
+  }
+
+  /** Where and as whom lean requests go: resolved without the SDK when possible, else as the SDK client resolves it. */
+  leanTarget(): FastS3Target {
+    const resolve = () => {
+      this.target ??= quickTarget(this.options).then(async (quick) => quick ?? sdkTarget(await this.client()))
+      return this.target
+    }
+    return {
+      region: async () => (await resolve()).region(),
+      credentials: async () => (await resolve()).credentials(),
+      base: async (bucket) => (await resolve()).base(bucket),
+    }
+  }
+
+  /** Closes the SDK client's sockets, if it was made. */
+  close(): void {
+    this.made?.destroy()
+  }
+}
+
+/**
+ * The lean path's target without loading the SDK, where the settings leave no doubt about what the SDK would do: an
+ * explicit endpoint with path-style addressing (MinIO, R2, Ceph, a loopback server), and credentials from the
+ * environment (the first source of the SDK's default chain, which it skips when a profile is named) or none
+ * (anonymous). AWS's own endpoints (FIPS, dual-stack, partitions, endpoint settings in config files) and profiles
+ * are left to the SDK: `undefined`.
+ */
+export async function quickTarget(options: S3ConnectionOptions): Promise<FastS3Target | undefined> {
+  if (!options.endpoint || options.forcePathStyle === false) return undefined
+  let credentials: SigningCredentials | undefined
+  if (options.anonymous) credentials = {accessKeyId: '', secretAccessKey: ''}
+  else if (!options.profile && !process.env.AWS_PROFILE && process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY) {
+    credentials = {accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY, sessionToken: process.env.AWS_SESSION_TOKEN || undefined}
+  }
+  if (!credentials) return undefined
+  let endpoint: URL
+  try {
+    endpoint = new URL(options.endpoint)
+  } catch {
+    return undefined // the SDK reports a malformed endpoint in its words
+  }
+  const region = options.region ?? (await defaultRegion(options.profile)) ?? 'us-east-1'
+  const signing = credentials
+  const root = `${endpoint.origin}${endpoint.pathname.replace(/\/+$/, '')}`
+  return {region: async () => region, credentials: async () => signing, base: async (bucket) => new URL(`${root}/${bucket}`)}
 }

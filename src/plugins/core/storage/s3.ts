@@ -1,11 +1,13 @@
 import type {S3Client} from '@aws-sdk/client-s3'
 import {Readable} from 'node:stream'
 
+import {createHash} from 'node:crypto'
+
 import {RemoteError} from '../errors/errors.js'
 import {BodyDigest, cleanEtag} from './body-digest.js'
-import {type FastListPage, FastS3} from './fast-s3.js'
+import {type FastHead, type FastListPage, FastPathError, FastS3, objectHeaders} from './fast-s3.js'
 import {listManyInOrder} from './list-many.js'
-import type {S3RequestStats} from './s3-client.js'
+import type {S3Connection, S3RequestStats} from './s3-client.js'
 import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
 import type {Checksum, DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
 
@@ -33,14 +35,23 @@ export class S3Storage implements Storage {
   private fastFailures = 0
 
   constructor(
-    readonly client: S3Client,
+    private readonly connection: S3Connection,
     readonly bucket: string,
     readonly prefix: string,
-    readonly stats: S3RequestStats,
     private readonly options: S3StorageOptions = {},
   ) {
     this.uri = `s3://${bucket}/${prefix}`
     this.partSize = options.partSize ?? 8 * 1024 * 1024
+  }
+
+  /** Requests and retries so far, by operation (shared by every storage of the same connection). */
+  get stats(): S3RequestStats {
+    return this.connection.stats
+  }
+
+  /** The SDK client (made, and the SDK loaded, on first use: listing, reading and writing usually need neither). */
+  client(): Promise<S3Client> {
+    return this.connection.client()
   }
 
   private full(key: string): string {
@@ -61,12 +72,16 @@ export class S3Storage implements Storage {
   }
 
   async *list(prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    for await (const page of this.listPages(prefix, options)) yield* page
+  }
+
+  async *listPages(prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo[]> {
     let token: string | undefined
     do {
       const page = await this.listPage(prefix, options, token)
       // The page's objects are fresh: their keys are made relative in place, not copied into new objects.
       if (this.prefix) for (const item of page.objects) item.key = item.key.slice(this.prefix.length)
-      yield* page.objects
+      yield page.objects
       token = page.nextToken
     } while (token)
   }
@@ -75,9 +90,9 @@ export class S3Storage implements Storage {
   private async listPage(prefix: string, options: ListOptions, token: string | undefined): Promise<FastListPage> {
     const fast = await this.viaFastPath('ListObjectsV2', (lean) => lean.listPage(this.bucket, {prefix: this.full(prefix), token, startAfter: options.startAfter === undefined ? undefined : this.full(options.startAfter), maxKeys: options.pageSize, signal: options.signal}))
     if (fast) return fast
-    const {ListObjectsV2Command} = await sdk()
+    const [{ListObjectsV2Command}, client] = await Promise.all([sdk(), this.client()])
     const page = await this.call('ListObjectsV2', undefined, () =>
-      this.client.send(
+      client.send(
         new ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: this.full(prefix),
@@ -99,9 +114,12 @@ export class S3Storage implements Storage {
   }
 
   async head(key: string, options: {checksum?: boolean; signal?: AbortSignal} = {}): Promise<ObjectInfo | undefined> {
-    const {HeadObjectCommand} = await sdk()
+    const fast = await this.viaFastPath('HeadObject', async (lean) => (await lean.head(this.bucket, this.full(key), options)) ?? null)
+    if (fast === null) return undefined
+    if (fast) return headInfo(key, fast)
+    const [{HeadObjectCommand}, client] = await Promise.all([sdk(), this.client()])
     try {
-      const out = await this.client.send(new HeadObjectCommand({Bucket: this.bucket, Key: this.full(key), ChecksumMode: options.checksum ? 'ENABLED' : undefined}), {abortSignal: options.signal})
+      const out = await client.send(new HeadObjectCommand({Bucket: this.bucket, Key: this.full(key), ChecksumMode: options.checksum ? 'ENABLED' : undefined}), {abortSignal: options.signal})
       const checksums: Checksum[] = []
       const type = out.ChecksumType as Checksum['type']
       if (out.ChecksumCRC32) checksums.push({algorithm: 'CRC32', value: out.ChecksumCRC32, type})
@@ -120,12 +138,12 @@ export class S3Storage implements Storage {
   }
 
   async read(key: string, options: ReadOptions = {}): Promise<Readable> {
-    const {GetObjectCommand} = await sdk()
+    const [{GetObjectCommand}, client] = await Promise.all([sdk(), this.client()])
     const start = options.range?.start ?? 0
     const end = options.range?.end
     const get = (from: number, ifMatch?: string) =>
       this.call('GetObject', key, () =>
-        this.client.send(
+        client.send(
           new GetObjectCommand({
             Bucket: this.bucket,
             Key: this.full(key),
@@ -165,7 +183,7 @@ export class S3Storage implements Storage {
 
   /** The lean request path for listings and whole small objects, made on first use (its own keep-alive sockets). */
   private fastPath(): FastS3 {
-    this.fast ??= new FastS3(this.client, 64)
+    this.fast ??= new FastS3(this.connection.leanTarget(), 64)
     return this.fast
   }
 
@@ -184,9 +202,12 @@ export class S3Storage implements Storage {
       return out
     } catch (error) {
       // Whatever went wrong (a status, a cut-off body, credentials that will not resolve), the SDK does it again
-      // and reports it in its words; only an abort stops here.
+      // and reports it in its words; only an abort stops here. The SDK counts its request itself: this attempt
+      // becomes a retry of it.
       if ((error as Error).name === 'AbortError') throw error
       this.fastFailures++
+      this.stats.requests[operation]--
+      this.stats.retries++
       return undefined
     }
   }
@@ -206,67 +227,173 @@ export class S3Storage implements Storage {
     return Buffer.concat(chunks)
   }
 
-  async prepareWrites(): Promise<void> {
-    await import('@aws-sdk/lib-storage')
-  }
-
+  /**
+   * Writes a body: one PUT when it fits in a part, else a multipart upload with `queueSize` parts in flight. Each
+   * request goes on the lean path and, when that fails, again through the SDK (retries, error translation). Every
+   * PUT and part carries its Content-MD5, and the stored object's ETag is checked against the bytes sent: an object
+   * the store kept other bytes of is removed. A multipart upload that fails is aborted, leaving no parts behind.
+   */
   async write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options: WriteOptions = {}): Promise<WriteResult> {
-    const [{Upload}, {DeleteObjectCommand}] = await Promise.all([import('@aws-sdk/lib-storage'), sdk()])
-    const digest = new BodyDigest(this.partSize)
-    const source = typeof body === 'string' || body instanceof Uint8Array ? [Buffer.from(body)] : body
-    async function* tapped(): AsyncIterable<Uint8Array> {
-      for await (const chunk of source) {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array)
-        digest.update(bytes)
-        options.onProgress?.(digest.size)
-        yield bytes
-      }
-    }
-    const upload = new Upload({
-      client: this.client,
-      params: {
-        Bucket: this.bucket,
-        Key: this.full(key),
-        Body: Readable.from(tapped()),
-        ContentType: options.contentType,
-        ContentEncoding: options.contentEncoding,
-        Metadata: options.metadata,
-      },
-      partSize: this.partSize,
-      queueSize: this.options.queueSize ?? 4,
-      leavePartsOnError: false,
+    const digest = new BodyDigest()
+    const source = typeof body === 'string' || body instanceof Uint8Array ? [Buffer.from(body)] : (body as AsyncIterable<Uint8Array | string>)
+    const parts = partsOf(source, this.partSize, (bytes) => {
+      digest.update(bytes)
+      options.onProgress?.(digest.size)
     })
-    const abort = () => void upload.abort().catch(() => {})
-    options.signal?.addEventListener('abort', abort, {once: true})
-    let out
-    try {
-      out = await this.call('PutObject', key, () => upload.done())
-    } finally {
-      options.signal?.removeEventListener('abort', abort)
+    const first = await parts.next()
+    let stored: {etag?: string; serverSideEncryption?: string}
+    let expected: string
+    let partCount = 0
+    let summary: {md5: string; sha256: string}
+    if (first.done || first.value.last) {
+      summary = digest.finish()
+      const bytes = first.done ? Buffer.alloc(0) : first.value.body
+      stored = await this.putObject(key, bytes, Buffer.from(summary.md5, 'hex').toString('base64'), options)
+      expected = summary.md5
+    } else {
+      const upload = await this.multipart(key, first.value.body, parts, options)
+      summary = digest.finish()
+      ;({expected, parts: partCount} = upload)
+      stored = upload
     }
-    const {md5, sha256, multipartEtag} = digest.finish()
-    const etag = cleanEtag((out as {ETag?: string}).ETag)
-    const multipart = etag?.match(/-(\d+)$/)
-    const parts = multipart ? Number(multipart[1]) : 0
-    const expected = multipart ? multipartEtag(parts) : md5
-    if (etag && /^[0-9a-f]{32}(-\d+)?$/.test(etag) && etag !== expected) {
+    const etag = stored.etag
+    // SSE-KMS objects' ETags are not the MD5 of their bytes; Content-MD5 checked every request's bytes instead.
+    const comparable = etag && /^[0-9a-f]{32}(-\d+)?$/.test(etag) && !stored.serverSideEncryption?.startsWith('aws:kms')
+    if (comparable && etag !== expected) {
       // The store kept other bytes than we sent: remove them rather than leave a corrupt object under the name.
-      await this.client.send(new DeleteObjectCommand({Bucket: this.bucket, Key: this.full(key)})).catch(() => {})
+      const [{DeleteObjectCommand}, client] = await Promise.all([sdk(), this.client()])
+      await client.send(new DeleteObjectCommand({Bucket: this.bucket, Key: this.full(key)})).catch(() => {})
       throw new RemoteError(`S3 stored different bytes than were sent for ${this.uri}${key} (ETag ${etag}, expected ${expected}); the object was removed.`, {
         code: 'WRITE_CORRUPTED',
         nextSteps: ['Run again. If it repeats, the S3-compatible server mishandles uploads (e.g. aws-chunked encoding).'],
         details: {key: this.full(key), etag, expected},
       })
     }
-    return {key, size: digest.size, etag, md5, sha256, parts}
+    return {key, size: digest.size, etag, md5: summary.md5, sha256: summary.sha256, parts: partCount}
+  }
+
+  /** One PUT of a whole body with its Content-MD5. */
+  private async putObject(key: string, bytes: Buffer, md5Base64: string, options: WriteOptions): Promise<{etag?: string; serverSideEncryption?: string}> {
+    const fast = await this.viaFastPath('PutObject', (lean) => lean.put(this.bucket, this.full(key), bytes, md5Base64, undefined, objectHeaders(options), options.signal))
+    if (fast) return fast
+    const [{PutObjectCommand}, client] = await Promise.all([sdk(), this.client()])
+    const out = await this.call('PutObject', key, () =>
+      client.send(
+        new PutObjectCommand({Bucket: this.bucket, Key: this.full(key), Body: bytes, ContentMD5: md5Base64, ContentType: options.contentType, ContentEncoding: options.contentEncoding, Metadata: options.metadata}),
+        {abortSignal: options.signal},
+      ),
+    )
+    return {etag: cleanEtag(out.ETag), serverSideEncryption: out.ServerSideEncryption}
+  }
+
+  /**
+   * A multipart upload of `first` and the parts that follow, `queueSize` parts in flight while the body is read on;
+   * aborted (its parts removed) when anything fails. Returns the stored ETag and the one expected of the bytes sent.
+   */
+  private async multipart(key: string, first: Buffer, rest: AsyncIterator<Part>, options: WriteOptions): Promise<{etag?: string; serverSideEncryption?: string; expected: string; parts: number}> {
+    const uploadId = await this.createUpload(key, options)
+    const stop = new AbortController()
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
+    const digests: Buffer[] = []
+    const etags: string[] = []
+    const inFlight = new Set<Promise<void>>()
+    let failure: {error: unknown} | undefined
+    try {
+      let part: Buffer | undefined = first
+      for (let index = 0; part; index++) {
+        const number = index + 1
+        const task: Promise<void> = this.uploadPart(key, uploadId, number, part, signal).then(
+          (sent) => {
+            digests[index] = sent.md5
+            etags[index] = sent.etag
+          },
+          (error: unknown) => {
+            failure ??= {error}
+            stop.abort()
+          },
+        )
+        inFlight.add(task)
+        void task.then(() => inFlight.delete(task))
+        if (inFlight.size >= (this.options.queueSize ?? 4)) await Promise.race(inFlight)
+        if (failure) break
+        const next = await rest.next()
+        part = next.done ? undefined : next.value.body
+      }
+      await Promise.all(inFlight)
+      if (failure) throw failure.error
+      options.signal?.throwIfAborted()
+      const expected = `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${etags.length}`
+      const done = await this.completeUpload(key, uploadId, etags, expected, signal)
+      return {...done, expected, parts: etags.length}
+    } catch (error) {
+      stop.abort()
+      await Promise.all(inFlight)
+      await this.abortUpload(key, uploadId)
+      throw error
+    }
+  }
+
+  private async createUpload(key: string, options: WriteOptions): Promise<string> {
+    const fast = await this.viaFastPath('CreateMultipartUpload', (lean) => lean.createMultipart(this.bucket, this.full(key), objectHeaders(options), options.signal))
+    if (fast) return fast
+    const [{CreateMultipartUploadCommand}, client] = await Promise.all([sdk(), this.client()])
+    const out = await this.call('CreateMultipartUpload', key, () =>
+      client.send(new CreateMultipartUploadCommand({Bucket: this.bucket, Key: this.full(key), ContentType: options.contentType, ContentEncoding: options.contentEncoding, Metadata: options.metadata}), {abortSignal: options.signal}),
+    )
+    if (!out.UploadId) throw new RemoteError(`S3 started no multipart upload for ${this.uri}${key} (no UploadId in its answer).`, {code: 'UPLOAD_FAILED'})
+    return out.UploadId
+  }
+
+  private async uploadPart(key: string, uploadId: string, number: number, body: Buffer, signal: AbortSignal): Promise<{md5: Buffer; etag: string}> {
+    const md5 = createHash('md5').update(body).digest()
+    const md5Base64 = md5.toString('base64')
+    let etag = (await this.viaFastPath('UploadPart', (lean) => lean.uploadPart(this.bucket, this.full(key), uploadId, number, body, md5Base64, signal)))?.etag
+    if (etag === undefined) {
+      const [{UploadPartCommand}, client] = await Promise.all([sdk(), this.client()])
+      const out = await this.call('UploadPart', key, () => client.send(new UploadPartCommand({Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumber: number, Body: body, ContentMD5: md5Base64}), {abortSignal: signal}))
+      etag = cleanEtag(out.ETag)
+    }
+    if (!etag) throw new RemoteError(`S3 returned no ETag for part ${number} of ${this.uri}${key}.`, {code: 'UPLOAD_FAILED'})
+    return {md5, etag}
+  }
+
+  private async completeUpload(key: string, uploadId: string, etags: string[], expected: string, signal: AbortSignal): Promise<{etag?: string; serverSideEncryption?: string}> {
+    const fast = await this.viaFastPath('CompleteMultipartUpload', (lean) => lean.completeMultipart(this.bucket, this.full(key), uploadId, etags, signal))
+    if (fast) return fast
+    const [{CompleteMultipartUploadCommand}, client] = await Promise.all([sdk(), this.client()])
+    try {
+      const out = await client.send(
+        new CompleteMultipartUploadCommand({Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, MultipartUpload: {Parts: etags.map((etag, index) => ({ETag: `"${etag}"`, PartNumber: index + 1}))}}),
+        {abortSignal: signal},
+      )
+      return {etag: cleanEtag(out.ETag), serverSideEncryption: out.ServerSideEncryption}
+    } catch (error) {
+      // The lean request may have completed the upload before its answer was lost: then the object is there.
+      if ((error as Error).name === 'NoSuchUpload') {
+        const now = await this.head(key, {signal})
+        if (now?.etag === expected) return {etag: now.etag}
+      }
+      if ((error as Error).name === 'AbortError') throw error
+      throw translateS3Error(error, this.context('CompleteMultipartUpload', key))
+    }
+  }
+
+  private async abortUpload(key: string, uploadId: string): Promise<void> {
+    const fast = await this.viaFastPath('AbortMultipartUpload', async (lean) => {
+      await lean.abortMultipart(this.bucket, this.full(key), uploadId)
+      return true
+    }).catch(() => undefined)
+    if (fast) return
+    const [{AbortMultipartUploadCommand}, client] = await Promise.all([sdk(), this.client()])
+    await client.send(new AbortMultipartUploadCommand({Bucket: this.bucket, Key: this.full(key), UploadId: uploadId})).catch(() => {})
   }
 
   async delete(keys: Iterable<string> | AsyncIterable<string>, options: {signal?: AbortSignal} = {}): Promise<DeleteResult> {
-    const {DeleteObjectsCommand} = await sdk()
+    const [{DeleteObjectsCommand}, client] = await Promise.all([sdk(), this.client()])
     const result: DeleteResult = {deleted: [], errors: []}
     const flush = async (batch: string[]) => {
       const out = await this.call('DeleteObjects', undefined, () =>
-        this.client.send(new DeleteObjectsCommand({Bucket: this.bucket, Delete: {Objects: batch.map((key) => ({Key: this.full(key)})), Quiet: true}}), {abortSignal: options.signal}),
+        client.send(new DeleteObjectsCommand({Bucket: this.bucket, Delete: {Objects: batch.map((key) => ({Key: this.full(key)})), Quiet: true}}), {abortSignal: options.signal}),
       )
       const failed = new Set<string>()
       for (const error of out.Errors ?? []) {
@@ -289,9 +416,9 @@ export class S3Storage implements Storage {
   }
 
   async copy(fromKey: string, toKey: string, options: {signal?: AbortSignal} = {}): Promise<void> {
-    const {CopyObjectCommand} = await sdk()
+    const [{CopyObjectCommand}, client] = await Promise.all([sdk(), this.client()])
     const source = `${this.bucket}/${this.full(fromKey)}`.split('/').map(encodeURIComponent).join('/')
-    await this.call('CopyObject', toKey, () => this.client.send(new CopyObjectCommand({Bucket: this.bucket, Key: this.full(toKey), CopySource: source}), {abortSignal: options.signal}))
+    await this.call('CopyObject', toKey, () => client.send(new CopyObjectCommand({Bucket: this.bucket, Key: this.full(toKey), CopySource: source}), {abortSignal: options.signal}))
   }
 
   async move(fromKey: string, toKey: string, options: {signal?: AbortSignal} = {}): Promise<void> {
@@ -308,11 +435,73 @@ export class S3Storage implements Storage {
 
   sub(prefix: string): Storage {
     const normalized = prefix && !prefix.endsWith('/') ? prefix + '/' : prefix
-    return new S3Storage(this.client, this.bucket, this.prefix + normalized, this.stats, this.options)
+    return new S3Storage(this.connection, this.bucket, this.prefix + normalized, this.options)
   }
 
   async close(): Promise<void> {
     this.fast?.close()
-    this.client.destroy()
+    this.connection.close()
   }
+}
+
+/** One part of a body being written, and whether it is the last. */
+interface Part {
+  body: Buffer
+  last: boolean
+}
+
+/**
+ * Cuts a body into parts of exactly `size` bytes (the last one shorter, or empty for an empty body), calling
+ * `onBytes` for each chunk read. A full part is held back until the next byte shows whether more follows, so a
+ * body of one part goes up in a single PUT.
+ */
+async function* partsOf(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, size: number, onBytes: (bytes: Uint8Array) => void): AsyncGenerator<Part> {
+  const chunks: Uint8Array[] = []
+  let filled = 0
+  let held: Buffer | undefined
+  const cut = (n: number): Buffer => {
+    const taken: Uint8Array[] = []
+    for (let need = n; need > 0; ) {
+      const chunk = chunks[0]
+      if (chunk.length <= need) {
+        taken.push(chunk)
+        chunks.shift()
+        need -= chunk.length
+      } else {
+        taken.push(chunk.subarray(0, need))
+        chunks[0] = chunk.subarray(need)
+        need = 0
+      }
+    }
+    filled -= n
+    return taken.length === 1 ? Buffer.from(taken[0].buffer, taken[0].byteOffset, taken[0].length) : Buffer.concat(taken, n)
+  }
+  for await (const chunk of source) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    if (bytes.length === 0) continue
+    onBytes(bytes)
+    if (held) {
+      yield {body: held, last: false}
+      held = undefined
+    }
+    chunks.push(bytes)
+    filled += bytes.length
+    while (filled >= size) {
+      const part = cut(size)
+      if (filled > 0) yield {body: part, last: false}
+      else held = part
+    }
+  }
+  yield held ? {body: held, last: true} : {body: cut(filled), last: true}
+}
+
+/** An object's info from a lean HEAD, as the SDK path reports it. */
+function headInfo(key: string, head: FastHead): ObjectInfo {
+  const checksums: Checksum[] = []
+  const type = head.checksumType as Checksum['type']
+  for (const [algorithm, name] of [['CRC32', 'crc32'], ['CRC32C', 'crc32c'], ['CRC64NVME', 'crc64nvme'], ['SHA1', 'sha1'], ['SHA256', 'sha256']] as const) {
+    if (head.checksums[name]) checksums.push({algorithm, value: head.checksums[name], type})
+  }
+  if (head.etag && /^[0-9a-f]{32}$/.test(head.etag)) checksums.push({algorithm: 'MD5', value: head.etag, type: 'FULL_OBJECT'})
+  return {key, size: head.size, lastModified: head.lastModified ?? new Date(0), etag: head.etag, checksums, metadata: head.metadata}
 }

@@ -89,13 +89,13 @@ export interface Storage {
   readonly kind: 'local' | 's3'
   /** The root location as a URI (`s3://bucket/prefix/` or `file:///abs/path/`). */
   readonly uri: string
-  /**
-   * Loads what writing will need (S3: the multipart uploader), so a command can pay that while it waits on the
-   * network instead of when its first output is ready. Optional; a no-op where there is nothing to load.
-   */
-  prepareWrites?(): Promise<void>
   /** Lists every object whose key starts with `prefix`, in key order. */
   list(prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo>
+  /**
+   * The same listing a page at a time (S3: up to 1,000 keys a page): callers that gather keys skip a step per key.
+   * Optional; `pagesOf` (list-many.ts) falls back to {@link list}.
+   */
+  listPages?(prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo[]>
   /** Lists many prefixes in parallel; results are yielded per prefix in the order of `prefixes`. */
   listMany(prefixes: string[], options?: ListManyOptions): AsyncIterable<ObjectInfo>
   /** Metadata of one object, or `undefined` when it does not exist. `checksum: true` asks for its checksums. */
@@ -121,3 +121,4 @@ export interface Storage {
   /** Releases sockets and handles. */
   close(): Promise<void>
 }
+
