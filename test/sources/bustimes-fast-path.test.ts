@@ -49,7 +49,7 @@ function pythonString(value: string, random: Random): string {
   const quote = value.includes("'") && !value.includes('"') && random() < 0.7 ? '"' : random() < 0.8 ? "'" : '"'
   let body = ''
   for (const ch of value) {
-    const code = ch.codePointAt(0)!
+    const code = ch.codePointAt(0) ?? 0
     if (ch === '\\') body += '\\\\'
     else if (ch === quote) body += `\\${quote}`
     else if (ch === '\n') body += '\\n'
