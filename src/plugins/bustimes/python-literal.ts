@@ -101,6 +101,10 @@ const PYTHON_NAMES: [Buffer, Buffer][] = [
   [Buffer.from('False'), Buffer.from('false')],
 ]
 const JSON_NAMES: [Buffer, Buffer][] = ['null', 'true', 'false'].map((word) => [Buffer.from(word), Buffer.from(word)])
+/** The same names for the flat-dict loop: their first four bytes as little-endian words, indexed alike. */
+const PYTHON_NAME_HEADS = Int32Array.from(['None', 'True', 'Fals'], (word) => Buffer.from(word).readInt32LE(0))
+const JSON_NAME_HEADS = Int32Array.from(['null', 'true', 'fals'], (word) => Buffer.from(word).readInt32LE(0))
+const NO_KEY = new Uint8Array(0)
 
 /** Whitespace both grammars share (the flat-dict fast path skips it; comments and continuations take the slow path). */
 const PLAIN_SPACE = new Uint8Array(256)
@@ -125,6 +129,11 @@ export class LiteralTranscoder {
   bigIntegers = false
   private depth = 0
   private readonly end: number
+  /** Views for reading and writing four bytes at a time (the flat-dict loop); `outView` follows `out`. */
+  private readonly srcView: DataView
+  private outView: DataView
+  /** The flat-dict loop's memory of separator-and-key bytes per pair index (see {@link recordTemplate}). */
+  private templates: Int32Array | undefined
 
   constructor(
     readonly src: Uint8Array,
@@ -133,6 +142,8 @@ export class LiteralTranscoder {
   ) {
     this.end = src.length
     this.out = Buffer.allocUnsafe(outputHint)
+    this.srcView = new DataView(src.buffer, src.byteOffset, src.length)
+    this.outView = new DataView(this.out.buffer, this.out.byteOffset, this.out.length)
   }
 
   /** Checks the bytes are UTF-8 (Python source and JSON both must be); call once per document. */
@@ -150,6 +161,7 @@ export class LiteralTranscoder {
     const bigger = Buffer.allocUnsafe(size)
     this.out.copy(bigger, 0, 0, this.o)
     this.out = bigger
+    this.outView = new DataView(bigger.buffer, bigger.byteOffset, bigger.length)
   }
 
   /** Appends `src[from, to)`; short runs by hand, long ones natively. */
@@ -311,11 +323,11 @@ export class LiteralTranscoder {
   }
 
   /**
-   * Transcodes a dict at `{`; `onKey(keyStart)` is called after each key's JSON text is written (at
-   * `out[keyStart..o)`), before the value; it returns false to drop the pair from the output.
+   * Transcodes a dict at `{`. A pair whose key's JSON text is `"<dropKey>"` (the bytes between the quotes equal
+   * `dropKey`) is left out of the output. Returns the number of pairs written.
    */
-  dict(onKey?: (keyStart: number) => boolean): number {
-    const flat = this.flatDict(onKey)
+  dict(dropKey?: Uint8Array): number {
+    const flat = this.flatDict(dropKey)
     if (flat >= 0) return flat
     this.enter()
     this.pos++
@@ -333,7 +345,9 @@ export class LiteralTranscoder {
       } else {
         throw c === -1 ? this.unexpected('a dict key') : this.error(this.syntax === 'python' ? 'dict keys must be strings' : 'object keys must be strings', this.pos)
       }
-      const keep = onKey ? onKey(keyStart) : true
+      // The key as written, escapes decoded to JSON's: `"snapshot\x5ftime"` is the same key, JSON's own
+      // `"snapshot\u005ftime"` (copied as is) is not.
+      const keep = dropKey === undefined || !sameBytes(this.out, keyStart + 1, this.o - 1, dropKey)
       if (this.src[this.pos] === Ch.Colon) this.pos++
       else this.expect(Ch.Colon, '":" after a dict key')
       this.byte(Ch.Colon)
@@ -358,129 +372,158 @@ export class LiteralTranscoder {
   /**
    * A flat dict in exactly the shape `repr()` and `json.dumps` write — `{K: V, K: V}` with escape-free string keys
    * and scalar values (escape-free strings, plain ints and decimals, None/True/False) — transcoded in one tight loop:
-   * the shape of every bustimes vehicle. Returns -1, having consumed and written nothing, at the first thing
-   * outside that shape; the general path then reads the dict.
+   * the shape of every bustimes vehicle, and where `convert` spends its decoding time. Returns -1, having consumed
+   * and written nothing (`pos` and `o` untouched), at the first thing outside that shape; the general path then
+   * reads the dict and reports any error.
+   *
+   * Why it is written this way (each measured on the bustimes archive, `scripts/bench-decode.mjs --worker`):
+   * - the separator and key before each value are usually the bytes the previous vehicle had at the same index:
+   *   they are compared and replayed as a few words ({@link recordTemplate}) instead of being scanned;
+   * - one pass per token, a word at a time: string and digit runs are copied four bytes per step while they are
+   *   scanned ({@link plainRun}, {@link digitRun}), instead of finding the end byte by byte and copying after;
+   * - read and write positions, the buffers and the grammar flag live in locals, stored back to `this` only on
+   *   success (field access inside the loop costs loads and stores V8 cannot drop);
+   * - the dropped key is compared inline against the key just scanned, by length and then bytes (no callback);
+   * - what this loop writes is never longer than what it reads (`u'k': None` → `"k":null`), and whole words
+   *   overhang the written text by at most 12 bytes, so one check of the room for the rest of the input replaces
+   *   a check per token (a DataView write past the buffer would throw, not corrupt).
    */
-  private flatDict(onKey?: (keyStart: number) => boolean): number {
+  private flatDict(dropKey: Uint8Array | undefined): number {
     const src = this.src
     const end = this.end
     const python = this.syntax === 'python'
-    const names = python ? PYTHON_NAMES : JSON_NAMES
     const startPos = this.pos
-    const startO = this.o
+    this.ensure(end - startPos + 16)
+    const out = this.out
+    const srcView = this.srcView
+    const outView = this.outView
+    const templates = (this.templates ??= new Int32Array(TEMPLATE_SLOTS * TEMPLATE_STRIDE))
+    const drop = dropKey ?? NO_KEY
+    const dropLength = dropKey === undefined ? -1 : drop.length
+    let o = this.o
+    out[o++] = Ch.LBrace
     let p = startPos + 1
-    while (PLAIN_SPACE[src[p]] === 1) p++
     let pairs = 0
-    let c = src[p]
-    if (c === Ch.RBrace) return -1
-    // What this loop writes is never longer than what it reads (`u'k': None` → `"k":null`), so one check of the
-    // room for the rest of the input replaces a check per token.
-    this.ensure(end - startPos + 2)
-    this.byte(Ch.LBrace)
-    for (;;) {
-      // Key: u'…' / '…' / "…" (Python) or "…" (JSON), then ":" and an optional space.
-      if (python && c === 0x75) c = src[++p]
-      if (c !== Ch.DQuote && (c !== Ch.SQuote || !python)) break
-      let table = c === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
-      const keyFrom = p + 1
-      let q = keyFrom
-      while (q < end && table[src[q]] === 0) q++
-      if (q >= end || src[q] !== c || src[q + 1] !== Ch.Colon) break
-      const out = this.out
-      let o = this.o
+    let bigIntegers = false
+    for (let index = 0; ; index++) {
+      // From here (after "{" or after the previous value) to the start of the next value: the separator and the
+      // key. Vehicles repeat their keys in the same order, so first try the bytes seen at this index before.
+      const slot = index * TEMPLATE_STRIDE
+      const length = index < TEMPLATE_SLOTS && pairs === index ? templates[slot] : 0
+      let known = length !== 0 && p + length <= end
+      if (known) {
+        // Whole words, the last one overlapping its neighbour so as not to read past the template; differences
+        // are gathered without a branch per word.
+        const last = length - 4
+        let difference = 0
+        let k = 0
+        for (; k < last; k += 4) difference |= srcView.getInt32(p + k, true) ^ templates[slot + 2 + (k >> 2)]
+        difference |= srcView.getInt32(p + last, true) ^ templates[slot + 2 + (k >> 2)]
+        known = difference === 0
+      }
       const pairStart = o
-      if (pairs > 0) out[o++] = Ch.Comma
-      const keyStart = o
-      out[o++] = Ch.DQuote
-      for (let i = keyFrom; i < q; i++) out[o++] = src[i]
-      out[o++] = Ch.DQuote
-      this.o = o
-      const keep = onKey ? onKey(keyStart) : true
-      out[o++] = Ch.Colon
-      this.o = o
-      p = q + 2
-      while (PLAIN_SPACE[src[p]] === 1) p++
-      // Value: a scalar directly followed by "," or "}".
-      c = src[p]
-      let valueFrom = p
-      let valueTo = -1
-      let quoted = false
-      if (c === Ch.SQuote || c === Ch.DQuote || (python && c === 0x75 && (src[p + 1] === Ch.SQuote || src[p + 1] === Ch.DQuote))) {
-        if (c === 0x75) c = src[++p]
-        if (c === Ch.SQuote && !python) break
-        table = c === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
-        valueFrom = p + 1
-        q = valueFrom
-        while (q < end && table[src[q]] === 0) q++
+      let keep = true
+      if (known) {
+        // The same bytes as before, so the same JSON text: a kept key after kept pairs.
+        const written = templates[slot + 1]
+        // Three words whatever the length (a branch the processor need not guess), then any more.
+        const words = slot + 2 + TEMPLATE_WORDS
+        outView.setInt32(o, templates[words], true)
+        outView.setInt32(o + 4, templates[words + 1], true)
+        outView.setInt32(o + 8, templates[words + 2], true)
+        for (let k = 12; k < written; k += 4) outView.setInt32(o + k, templates[words + (k >> 2)], true)
+        p += length
+        o += written
+      } else {
+        const from = p
+        p = skipSpaces(src, p, end)
+        let c = src[p]
+        if (index > 0) {
+          if (c === Ch.RBrace) {
+            out[o++] = Ch.RBrace
+            this.o = o
+            this.pos = p + 1
+            if (bigIntegers) this.bigIntegers = true
+            return pairs
+          }
+          if (c !== Ch.Comma) break
+          p = skipSpaces(src, p + 1, end)
+          c = src[p]
+        } else if (c === Ch.RBrace) {
+          break // {}: the general path
+        }
+        // Key: u'…' / '…' / "…" (Python) or "…" (JSON), directly followed by ":".
+        if (c === 0x75 && python) c = src[++p]
+        let table: Uint8Array
+        if (c === Ch.DQuote) table = SPECIAL_DOUBLE
+        else if (c === Ch.SQuote && python) table = SPECIAL_SINGLE
+        else break
+        if (pairs > 0) out[o++] = Ch.Comma
+        out[o++] = Ch.DQuote
+        const keyFrom = p + 1
+        const q = plainRun(srcView, outView, src, out, table, c, keyFrom, end, o)
+        o += q - keyFrom
+        if (q >= end || src[q] !== c || src[q + 1] !== Ch.Colon) break
+        out[o++] = Ch.DQuote
+        out[o++] = Ch.Colon
+        p = skipSpaces(src, q + 2, end)
+        keep = q - keyFrom !== dropLength || !sameBytes(src, keyFrom, q, drop)
+        if (keep && pairs === index && index < TEMPLATE_SLOTS) {
+          recordTemplate(templates, slot, srcView, from, p - from, outView, pairStart, o - pairStart)
+        }
+      }
+      // Value: a scalar.
+      let c = src[p]
+      if (c === 0x75 && python) {
+        c = src[p + 1]
+        if (c !== Ch.SQuote && c !== Ch.DQuote) break
+        p++
+      }
+      if (c === Ch.DQuote || (c === Ch.SQuote && python)) {
+        out[o++] = Ch.DQuote
+        const q = plainRun(srcView, outView, src, out, c === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE, c, p + 1, end, o)
+        o += q - p - 1
         if (q >= end || src[q] !== c) break
-        valueTo = q
+        out[o++] = Ch.DQuote
         p = q + 1
-        quoted = true
-      } else if (isDigit(c) || c === Ch.Minus) {
-        q = c === Ch.Minus ? p + 1 : p
+      } else if ((c >= Ch.Zero && c <= Ch.Nine) || c === Ch.Minus) {
+        // An int, or a decimal with digits on both sides of the point: the same text in JSON.
+        let q = p
+        if (c === Ch.Minus) out[o++] = src[q++]
         const first = q
-        while (isDigit(src[q])) q++
+        q = digitRun(srcView, outView, src, out, q, end, o)
+        o += q - first
         const digits = q - first
         if (digits === 0 || (digits > 1 && src[first] === Ch.Zero)) break
-        if (src[q] === Ch.Dot) {
-          if (!isDigit(src[q + 1])) break
-          q += 2
-          while (isDigit(src[q])) q++
+        if (q < end && src[q] === Ch.Dot) {
+          out[o++] = Ch.Dot
+          const fraction = q + 1
+          q = digitRun(srcView, outView, src, out, fraction, end, o)
+          o += q - fraction
+          if (q === fraction) break
         } else if (digits >= 16) {
-          this.bigIntegers = true
+          bigIntegers = true
         }
-        valueTo = q
         p = q
       } else {
-        for (let i = 0; i < names.length; i++) {
-          const word = names[i][0]
-          let same = true
-          for (let j = 0; j < word.length; j++) {
-            if (src[p + j] !== word[j]) {
-              same = false
-              break
-            }
-          }
-          if (same) {
-            valueFrom = -1 - i
-            p += word.length
-            break
-          }
+        // None/True/False (Python) or null/true/false (JSON): their first four bytes as one word (and False's "e").
+        if (p + 5 > end) break
+        const head = srcView.getInt32(p, true)
+        const heads = python ? PYTHON_NAME_HEADS : JSON_NAME_HEADS
+        const word = head === heads[0] ? 0 : head === heads[1] ? 1 : head === heads[2] && src[p + 4] === 0x65 ? 2 : -1
+        if (word < 0) break
+        outView.setInt32(o, JSON_NAME_HEADS[word], true)
+        if (word === 2) {
+          out[o + 4] = 0x65
+          p++
+          o++
         }
-        if (valueFrom >= 0) break
-      }
-      while (PLAIN_SPACE[src[p]] === 1) p++
-      c = src[p]
-      if (c !== Ch.Comma && c !== Ch.RBrace) break
-      // Write the value.
-      if (valueFrom < 0) {
-        const replacement = names[-1 - valueFrom][1]
-        for (let i = 0; i < replacement.length; i++) out[o++] = replacement[i]
-      } else {
-        const n = valueTo - valueFrom
-        if (quoted) out[o++] = Ch.DQuote
-        if (n < 24) {
-          for (let i = valueFrom; i < valueTo; i++) out[o++] = src[i]
-        } else {
-          out.set(src.subarray(valueFrom, valueTo), o)
-          o += n
-        }
-        if (quoted) out[o++] = Ch.DQuote
+        p += 4
+        o += 4
       }
       if (keep) pairs++
-      else o = pairStart
-      this.o = o
-      p++
-      if (c === Ch.RBrace) {
-        this.byte(Ch.RBrace)
-        this.pos = p
-        return pairs
-      }
-      while (PLAIN_SPACE[src[p]] === 1) p++
-      c = src[p]
+      else o = pairStart // the dropped key and its value
     }
-    this.pos = startPos
-    this.o = startO
     return -1
   }
 
@@ -1039,6 +1082,107 @@ export function formatFloat(value: number): string {
   if (Object.is(value, -0)) return '-0.0'
   const text = String(value)
   return Number.isInteger(value) && Math.abs(value) < 1e21 ? `${text}.0` : text
+}
+
+/**
+ * Copies the plain content of a string — bytes that need no escaping in JSON and do not end it — from `src` at
+ * `from` to the output at `o`, four bytes at a time; returns where the plain run ends (at the byte that stopped
+ * it, or `end`). Each word is copied whole (the output has room) and the caller advances its write position by
+ * the run's length. `table` (the byte-at-a-time rule for the same quote) serves the last few bytes of the input.
+ * Bytes from 0x80 up are copied as they are: the body was checked to be UTF-8.
+ */
+function plainRun(srcView: DataView, outView: DataView, src: Uint8Array, out: Uint8Array, table: Uint8Array, quote: number, from: number, end: number, o: number): number {
+  const quotes = quote * 0x01010101
+  let q = from
+  while (q + 4 <= end) {
+    const word = srcView.getInt32(q, true)
+    outView.setInt32(o, word, true)
+    const stops = stringStops(word, quotes)
+    if (stops !== 0) return q + firstFlagged(stops)
+    q += 4
+    o += 4
+  }
+  // The last few bytes of the input, one at a time.
+  while (q < end && table[src[q]] === 0) out[o++] = src[q++]
+  return q
+}
+
+/** Skips plain whitespace (no comments, no continuations); most bytes are not even near a space. */
+function skipSpaces(src: Uint8Array, p: number, end: number): number {
+  while (p < end) {
+    const c = src[p]
+    if (c > Ch.Space || PLAIN_SPACE[c] === 0) break
+    p++
+  }
+  return p
+}
+
+/** How many leading pairs of a flat dict get a template, and how long one may be (in 4-byte words). */
+const TEMPLATE_SLOTS = 64
+const TEMPLATE_WORDS = 10
+/** Per slot: input length, output length, input words, output words. */
+const TEMPLATE_STRIDE = 2 + 2 * TEMPLATE_WORDS
+
+/**
+ * Remembers, for pair `slot / TEMPLATE_STRIDE` of a flat dict, the input bytes from the end of the previous value
+ * (or the `{`) to the start of this pair's value — `, u'lastLocID': ` — and the JSON they became — `,"lastLocID":`.
+ * The next vehicle almost always has the same key at the same index: comparing a few words and writing a few
+ * replaces scanning the separator, the quotes and the key. Only pairs transcoded when no earlier pair of the dict
+ * was dropped are recorded, so a template always stands for a kept key and its comma is right.
+ * Input words are read whole, the last one overlapping its neighbour; templates under 4 or over
+ * 4 × TEMPLATE_WORDS bytes are not kept.
+ */
+function recordTemplate(templates: Int32Array, slot: number, srcView: DataView, from: number, length: number, outView: DataView, outFrom: number, written: number): void {
+  if (length < 4 || length > 4 * TEMPLATE_WORDS) {
+    templates[slot] = 0
+    return
+  }
+  templates[slot] = length
+  templates[slot + 1] = written
+  for (let k = 0; k < length; k += 4) templates[slot + 2 + (k >> 2)] = srcView.getInt32(from + (k + 4 <= length ? k : length - 4), true)
+  // Output words are written whole when replayed; the bytes past `written` are overwritten by what follows.
+  for (let k = 0; k < written; k += 4) templates[slot + 2 + TEMPLATE_WORDS + (k >> 2)] = outView.getInt32(outFrom + k, true)
+}
+
+/** Like {@link plainRun} for a run of decimal digits. */
+function digitRun(srcView: DataView, outView: DataView, src: Uint8Array, out: Uint8Array, from: number, end: number, o: number): number {
+  let q = from
+  while (q + 4 <= end) {
+    const word = srcView.getInt32(q, true)
+    outView.setInt32(o, word, true)
+    // Flags bytes below "0" (has-less-than) or above "9" (has-more-than); the lowest flag is exact.
+    const stops = (((word - 0x30303030) & ~word) | (word + 0x46464646) | word) & 0x80808080
+    if (stops !== 0) return q + firstFlagged(stops)
+    q += 4
+    o += 4
+  }
+  while (q < end && isDigit(src[q])) out[o++] = src[q++]
+  return q
+}
+
+/**
+ * Flags, in bit 7 of each byte, the bytes of a little-endian word that stop a plain string run: a control
+ * character (< 0x20), `"`, a backslash, or the string's own quote (`quotes`, that byte in all four lanes). The
+ * lowest flag is exact (bit tricks from "Bit Twiddling Hacks": has-zero-byte on `word ^ lanes`, has-less-than);
+ * higher flags may be false, which is fine: only the first stop matters.
+ */
+function stringStops(word: number, quotes: number): number {
+  const dq = word ^ 0x22222222
+  const bs = word ^ 0x5c5c5c5c
+  const q = word ^ quotes
+  return (((word - 0x20202020) & ~word) | ((dq - 0x01010101) & ~dq) | ((bs - 0x01010101) & ~bs) | ((q - 0x01010101) & ~q)) & 0x80808080
+}
+
+/** The index (0–3) of the lowest flagged byte of a non-zero mask from {@link stringStops}. */
+function firstFlagged(mask: number): number {
+  return (31 - Math.clz32(mask & -mask)) >> 3
+}
+
+/** True when `bytes[from, to)` equals `expected`. */
+function sameBytes(bytes: Uint8Array, from: number, to: number, expected: Uint8Array): boolean {
+  if (to - from !== expected.length) return false
+  for (let i = 0; i < expected.length; i++) if (bytes[from + i] !== expected[i]) return false
+  return true
 }
 
 function toBytes(text: string | Uint8Array): Uint8Array {

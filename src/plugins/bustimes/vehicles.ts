@@ -16,7 +16,8 @@ export interface VehicleLines {
 
 const NEWLINE = 0x0a
 const COMMA = 0x2c
-const SNAPSHOT_KEY = Buffer.from('"snapshot_time"')
+/** A vehicle's own snapshot_time is dropped: the reference overwrites it with the key's. */
+const SNAPSHOT_KEY = new Uint8Array(Buffer.from('snapshot_time'))
 
 /**
  * The grammar a bustimes object should be in, by the bucket's rule: Python-2 repr up to and including
@@ -120,18 +121,20 @@ function vehicleList(t: LiteralTranscoder, suffix: Buffer, separator: number): n
   t.pos++
   let records = 0
   let c = t.skipWs()
-  // A vehicle's own snapshot_time is dropped: the reference overwrites it with the key's.
-  const dropSnapshotKey = (keyStart: number): boolean => t.o - keyStart !== SNAPSHOT_KEY.length || SNAPSHOT_KEY.compare(t.out, keyStart, t.o) !== 0
   while (c !== 0x5d) {
     if (c !== 0x7b) throw c === -1 ? t.unexpected('a vehicle') : t.error(`wrong shape: vehicle ${records + 1} is not a dict`)
     if (separator === COMMA && records > 0) t.byte(COMMA)
-    const pairs = t.dict(dropSnapshotKey)
+    const pairs = t.dict(SNAPSHOT_KEY)
     t.o-- // the "}": snapshot_time goes last
     if (pairs > 0) t.byte(COMMA)
     t.ensure(suffix.length + 1)
-    suffix.copy(t.out, t.o)
-    t.o += suffix.length
-    if (separator === NEWLINE) t.byte(NEWLINE)
+    // TypedArray#set: cheaper than Buffer#copy's argument handling, once per vehicle.
+    const out = t.out
+    let o = t.o
+    out.set(suffix, o)
+    o += suffix.length
+    if (separator === NEWLINE) out[o++] = NEWLINE
+    t.o = o
     records++
     c = t.skipWs()
     if (c === COMMA) {
