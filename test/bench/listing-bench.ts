@@ -3,7 +3,7 @@
  * proxy with 30 ms (S3-like) and 0 ms added per request, three ways, interleaved rounds, medians:
  * - one paginated listing of `raw/bustimes__` (what a tool without a key layout does);
  * - the source's day prefixes in parallel (`Storage.listMany`);
- * - convert's own listing path: `startProbe`, then `listWindows` over week windows from the start; the probe searches for the end once the first window is listed, as convert's service runs it.
+ * - convert's own listing path: `startProbe`, then `listWindows` over week windows from the start while the probe searches for the end, as convert's service runs it.
  * Every listing is checked while it runs: all keys, each exactly once, in key order (per bucket, in time order).
  *
  * On two servers, because the target models S3: an S3 LIST costs about its latency whatever the bucket's size (it
@@ -92,15 +92,13 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
     async convert(check: ReturnType<typeof expectInOrder>) {
       const now = new Date()
       const t = performance.now()
-      let firstListed = () => {}
-      const probe = startProbe(storage, bustimesSource, now, undefined, {searchAfter: new Promise<void>((resolve) => (firstListed = resolve))})
+      const probe = startProbe(storage, bustimesSource, now)
       const spans = await probe.started
       const from = overallSpan(spans)!.from
       void probe.done.then(() => probeSeconds.push((performance.now() - t) / 1000))
       const probed = {from, to: now}
       const windows = listingWindows('week', probed, '{YYYY}-W{WW}.jsonl.gz', () => true)
       for await (const listed of listWindows(storage, bustimesSource, windows, probed, {spans, spansFinal: probe.done})) {
-        firstListed()
         for (const bucket of listed.window.buckets) for (const input of listed.objects.get(bucket.key)!) check.next(input.key)
       }
       await probe.done
