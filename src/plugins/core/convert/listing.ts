@@ -56,9 +56,9 @@ export interface Probe {
  * each day's prefix, 8 in parallel per round): a few dozen LIST requests per location instead of listing every empty
  * day. Locations whose prefixes are not by day get no end (`now`). Listing then skips each location's days outside
  * its span. The starts are known after one round trip ({@link Probe.started}): listing the first windows need not
- * wait for the search for the end, which starts once `searchAfter` settles.
+ * wait for the search for the end.
  */
-export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal, options: {searchAfter?: Promise<unknown>} = {}): Probe {
+export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Probe {
   let requests = 0
   const spans: LocationSpans = new Map()
   const locations = source.layout.allPrefixes()
@@ -76,8 +76,6 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
     }),
   ).then(() => spans)
   const done = started.then(async () => {
-    // The search may wait (for the first window's listing, which it would otherwise slow down on a busy store).
-    await options.searchAfter
     await Promise.all(locations.map(async (location) => {
       const span = spans.get(location)
       if (span) spans.set(location, {from: span.from, to: await lastDayEnd(location, span.from.getTime())})

@@ -87,14 +87,8 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
   const {now, shard, counter, validation} = run
   // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
   // Windows are listed as soon as the starts are known; the search for the end narrows the map while they are.
-  // The search for the end waits until the first window is listed: the first objects are fetched sooner.
-  let resolveFirst = () => {}
-  const firstListed = {promise: new Promise<void>((resolve) => (resolveFirst = resolve)), resolve: () => resolveFirst()}
-  const probe = startProbe(options.input, options.source, now, options.signal, {searchAfter: firstListed.promise})
-  const spans = await probe.started.catch((error: unknown) => {
-    firstListed.resolve()
-    throw error
-  })
+  const probe = startProbe(options.input, options.source, now, options.signal)
+  const spans = await probe.started
   let probeFailure: unknown
   probe.done.catch((error: unknown) => (probeFailure = error))
   const start = overallSpan(spans)
@@ -107,32 +101,26 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
     const pool = await run.starting
     let bad = 0
     const listing = listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, onKeys: (keys) => options.progress?.listing(keys)})
-    try {
-      for await (const listed of listing) {
-        firstListed.resolve()
-        if (probeFailure) throw probeFailure
-        // One LIST page per prefix, plus one per further 1,000 keys.
-        if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
-        // The window's manifests are read at once (an hour window has 24), then its buckets converted in order.
-        const occupied = listed.window.buckets.filter((bucket) => (listed.objects.get(bucket.key)?.length ?? 0) > 0)
-        manifests.readAll(occupied)
-        for (const bucket of occupied) {
-          const inputs = listed.objects.get(bucket.key)!
-          const entry = await convertOne(bucket, inputs, options, {now, counter, pool, manifest: manifests.take(bucket), badSoFar: () => bad, addBad: () => ++bad})
-          result.buckets.push(entry)
-          result.objects += entry.objects
-          result.records += entry.records
-          result.bytesIn += entry.bytesIn
-          result.bytesOut += entry.status === 'skipped' || entry.status === 'planned' ? 0 : entry.bytesOut
-          result.quarantined += entry.status === 'skipped' ? 0 : entry.quarantined.length
-          if (validation && entry.violations) mergeViolations(validation.violations, entry.violations)
-        }
+    for await (const listed of listing) {
+      if (probeFailure) throw probeFailure
+      // One LIST page per prefix, plus one per further 1,000 keys.
+      if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
+      // The window's manifests are read at once (an hour window has 24), then its buckets converted in order.
+      const occupied = listed.window.buckets.filter((bucket) => (listed.objects.get(bucket.key)?.length ?? 0) > 0)
+      manifests.readAll(occupied)
+      for (const bucket of occupied) {
+        const inputs = listed.objects.get(bucket.key)!
+        const entry = await convertOne(bucket, inputs, options, {now, counter, pool, manifest: manifests.take(bucket), badSoFar: () => bad, addBad: () => ++bad})
+        result.buckets.push(entry)
+        result.objects += entry.objects
+        result.records += entry.records
+        result.bytesIn += entry.bytesIn
+        result.bytesOut += entry.status === 'skipped' || entry.status === 'planned' ? 0 : entry.bytesOut
+        result.quarantined += entry.status === 'skipped' ? 0 : entry.quarantined.length
+        if (validation && entry.violations) mergeViolations(validation.violations, entry.violations)
       }
-    } finally {
-      firstListed.resolve()
     }
   }
-  firstListed.resolve() // nothing was listed
   const probed = await probe.done
   if (options.input.kind === 's3') counter.list += probed.requests
   const span = overallSpan(probed.spans)
