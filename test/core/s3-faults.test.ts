@@ -133,6 +133,18 @@ describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
     expect((await direct.readBytes('lean/fallback.bin')).equals(body)).toBe(true)
   })
 
+  it('refuses a write the store acknowledges with another ETag than the MD5 of the bytes sent', async () => {
+    await direct.write('lean/acknowledged.txt', 'an older version')
+    // The proxy answers the PUT itself, 200 with a foreign ETag: as a store that kept other bytes would.
+    failFirst(1, (r) => r.method === 'PUT', {type: 'status', status: 200, code: 'OK', headers: {etag: '"00000000000000000000000000000000"'}})
+    const error = await storage.write('lean/acknowledged.txt', 'the new bytes').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RemoteError)
+    expect((error as RemoteError).code).toBe('WRITE_CORRUPTED')
+    expect((error as RemoteError).message).toMatch(/expected [0-9a-f]{32}.*removed/)
+    // What was under the name is removed rather than left as a possibly corrupt object.
+    expect(await direct.head('lean/acknowledged.txt')).toBeUndefined()
+  })
+
   it('reads and lists through connection resets', async () => {
     await direct.write('retry/get.txt', 'read me through resets')
     failFirst(2, (r) => r.method === 'GET', {type: 'reset'})
