@@ -79,11 +79,24 @@ describe('lean ListObjectsV2 parsing (no network)', () => {
     })
   })
 
+  it('reads times in other forms than the one S3 writes, and sizes beyond 2^32', async () => {
+    const {parseListPage} = await import('../../src/plugins/core/storage/fast-s3.js')
+    const page = parseListPage(
+      `<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key><LastModified>2024-01-02T03:04:05Z</LastModified><Size>5000000000000</Size></Contents><Contents><Key>b</Key><LastModified>2024-01-02T03:04:05.123+01:00</LastModified><Size>0</Size></Contents><Contents><Key>c</Key><Size>7</Size></Contents></ListBucketResult>`,
+    )
+    expect(page.objects.map((o) => [o.key, o.size, o.lastModified.toISOString()])).toEqual([
+      ['a', 5_000_000_000_000, '2024-01-02T03:04:05.000Z'],
+      ['b', 0, '2024-01-02T02:04:05.123Z'],
+      ['c', 7, '1970-01-01T00:00:00.000Z'],
+    ])
+  })
+
   it('refuses what it does not understand, so the SDK lists that page instead', async () => {
     const {FastPathError, parseListPage} = await import('../../src/plugins/core/storage/fast-s3.js')
     expect(() => parseListPage('<Error><Code>AccessDenied</Code></Error>')).toThrow(FastPathError)
     expect(() => parseListPage('<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>')).toThrow(/without a continuation token/)
     expect(() => parseListPage('<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>')).toThrow(/without Key or Size/)
+    expect(() => parseListPage('<ListBucketResult><Contents><Key>k</Key><Size>12 </Size></Contents></ListBucketResult>')).toThrow(/without Key or Size/)
     expect(() => parseListPage('<ListBucketResult><Contents><Key>a&nbsp;b</Key><Size>1</Size></Contents></ListBucketResult>')).toThrow(/unknown XML entity/)
   })
 })

@@ -299,15 +299,36 @@ function field(xml: string, open: string, close: string, from: number, to: numbe
   return xml.slice(start + open.length, end)
 }
 
-/** An ISO 8601 UTC time as S3 writes it (`2024-01-02T03:04:05.000Z`) read digit by digit; anything else via Date. */
-function isoTime(text: string): Date {
-  if (text.length !== 24 || text.charCodeAt(10) !== 0x54 || text.charCodeAt(23) !== 0x5a) return new Date(text)
-  return new Date(Date.UTC(digits(text, 0, 4), digits(text, 5, 2) - 1, digits(text, 8, 2), digits(text, 11, 2), digits(text, 14, 2), digits(text, 17, 2), digits(text, 20, 3)))
+/**
+ * The element's text start: the index just after `open` for the first `<open>` in `xml[from, to)`, or -1.
+ * Sizes and times are read in place from there, without a substring each.
+ */
+function textStart(xml: string, open: string, from: number, to: number): number {
+  const start = xml.indexOf(open, from)
+  return start === -1 || start >= to ? -1 : start + open.length
+}
+
+/** A decimal integer at `at`, up to the next `<`; NaN for anything else. */
+function integerAt(xml: string, at: number): number {
+  let value = 0
+  for (let i = at; ; i++) {
+    const c = xml.charCodeAt(i)
+    if (c === 0x3c) return i === at ? Number.NaN : value
+    if (c < 0x30 || c > 0x39) return Number.NaN
+    value = value * 10 + c - 0x30
+  }
+}
+
+/** A time at `at` as S3 writes it (`2024-01-02T03:04:05.000Z<`) read digit by digit; any other form via Date. */
+function timeAt(xml: string, at: number): Date {
+  if (xml.charCodeAt(at) === 0x3c) return new Date(0)
+  if (xml.charCodeAt(at + 10) !== 0x54 || xml.charCodeAt(at + 23) !== 0x5a || xml.charCodeAt(at + 24) !== 0x3c) return new Date(xml.slice(at, xml.indexOf('<', at)))
+  return new Date(Date.UTC(digits(xml, at, 4), digits(xml, at + 5, 2) - 1, digits(xml, at + 8, 2), digits(xml, at + 11, 2), digits(xml, at + 14, 2), digits(xml, at + 17, 2), digits(xml, at + 20, 3)))
 }
 
 function digits(text: string, at: number, count: number): number {
   let value = 0
-  for (let i = at; i < at + count; i++) value = value * 10 + text.charCodeAt(i) - 48
+  for (let i = at; i < at + count; i++) value = value * 10 + text.charCodeAt(i) - 0x30
   return value
 }
 
@@ -320,11 +341,12 @@ export function parseListPage(xml: string): FastListPage {
     const end = xml.indexOf('</Contents>', at)
     if (end === -1) throw new FastPathError('ListObjectsV2 answered an unterminated <Contents>')
     const key = field(xml, '<Key>', '</Key>', at, end)
-    const size = Number(field(xml, '<Size>', '</Size>', at, end))
+    const sizeAt = textStart(xml, '<Size>', at, end)
+    const size = sizeAt === -1 ? Number.NaN : integerAt(xml, sizeAt)
     if (key === undefined || !Number.isFinite(size)) throw new FastPathError('ListObjectsV2 answered an object without Key or Size')
-    const modified = field(xml, '<LastModified>', '</LastModified>', at, end)
+    const modifiedAt = textStart(xml, '<LastModified>', at, end)
     const etag = field(xml, '<ETag>', '</ETag>', at, end)
-    objects.push({key: xmlText(key), size, etag: etag === undefined ? undefined : etagText(etag), lastModified: modified ? isoTime(modified) : new Date(0)})
+    objects.push({key: xmlText(key), size, etag: etag === undefined ? undefined : etagText(etag), lastModified: modifiedAt === -1 ? new Date(0) : timeAt(xml, modifiedAt)})
     last = end + 11
   }
   // Keys are escaped, so a tag found anywhere in the page is the page's own.
