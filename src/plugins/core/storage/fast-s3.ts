@@ -1,8 +1,15 @@
 import type {S3Client} from '@aws-sdk/client-s3'
-import http from 'node:http'
-import https from 'node:https'
+import type http from 'node:http'
+import type https from 'node:https'
+import {createRequire} from 'node:module'
 
 import {canonicalQuery, S3RequestSigner, type SigningCredentials, uriEncode} from './sigv4.js'
+
+// Required, not imported: an ESM import of node:http builds its module namespace by reading every export, and its
+// lazy WebSocket/MessageEvent exports then load Node's internal undici (~40 ms of start-up), which nothing here uses.
+const require = createRequire(import.meta.url)
+const {Agent: HttpAgent, request: httpRequest} = require('node:http') as typeof http
+const {Agent: HttpsAgent, request: httpsRequest} = require('node:https') as typeof https
 
 /** What a lean HEAD found: the object's size, ETag, metadata and (with checksum mode) its checksums. */
 export interface FastHead {
@@ -92,8 +99,8 @@ export class FastS3 {
   /** `target`: an SDK client (its endpoint rules and credentials) or a {@link FastS3Target}. */
   constructor(target: S3Client | FastS3Target, maxSockets: number) {
     this.target = 'config' in target ? sdkTarget(target) : target
-    this.httpAgent = new http.Agent({keepAlive: true, maxSockets})
-    this.httpsAgent = new https.Agent({keepAlive: true, maxSockets})
+    this.httpAgent = new HttpAgent({keepAlive: true, maxSockets})
+    this.httpsAgent = new HttpsAgent({keepAlive: true, maxSockets})
   }
 
   /** The endpoint URL of a bucket, resolved once. */
@@ -121,7 +128,7 @@ export class FastS3 {
     const search = canonicalQuery(query)
     const secure = base.protocol === 'https:'
     return new Promise((resolve, reject) => {
-      const request = (secure ? https : http).request(
+      const request = (secure ? httpsRequest : httpRequest)(
         {agent: secure ? this.httpsAgent : this.httpAgent, hostname: base.hostname, port, method, path: search ? `${path}?${search}` : path, headers: signed.headers, timeout: 120_000, signal},
         resolve,
       )
