@@ -1,4 +1,5 @@
 import type {S3Client, S3ClientConfig} from '@aws-sdk/client-s3'
+import {createRequire} from 'node:module'
 
 import {type FastS3Target, sdkTarget} from './fast-s3.js'
 import type {SigningCredentials} from './sigv4.js'
@@ -35,13 +36,11 @@ export interface S3RequestStats {
  * connection errors, and request counters. Imported lazily so `--help` never loads the SDK.
  */
 export async function createS3Client(options: S3ConnectionOptions, stats: S3RequestStats = {requests: {}, attempts: 0, retries: 0}): Promise<{client: S3Client; stats: S3RequestStats}> {
-  const [{S3Client}, {NodeHttpHandler}, {ConfiguredRetryStrategy}, https, http] = await Promise.all([
-    import('@aws-sdk/client-s3'),
-    import('@smithy/node-http-handler'),
-    import('@smithy/core/retry'),
-    import('node:https'),
-    import('node:http'),
-  ])
+  const [{S3Client}, {NodeHttpHandler}, {ConfiguredRetryStrategy}] = await Promise.all([import('@aws-sdk/client-s3'), import('@smithy/node-http-handler'), import('@smithy/core/retry')])
+  // Required, not imported: see fast-s3.ts (an ESM import of node:http loads Node's internal undici).
+  const require = createRequire(import.meta.url)
+  const http = require('node:http') as typeof import('node:http')
+  const https = require('node:https') as typeof import('node:https')
   const maxAttempts = options.maxAttempts ?? 8
   const base = options.retryBaseMs ?? 100
   const maxSockets = options.maxSockets ?? 64
