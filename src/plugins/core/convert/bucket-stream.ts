@@ -51,19 +51,24 @@ async function fetchObject(storage: Storage, object: BucketInput, signal?: Abort
 /**
  * Groups fetched objects into chunks by size and count, in order. The first chunks are smaller (a quarter, then half
  * of `maxBytes`) so every encoder thread gets work, and the first output flows, soon after the first GETs return.
+ * The last 2 × `maxBytes` of the bucket (`totalBytes`, from the listing) go in quarter-size chunks too, so the
+ * threads finish about together instead of one waiting on another's last chunk. Chunking depends only on the
+ * objects' sizes — not on the number of threads — so the output stays reproducible.
  */
-async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, maxObjects: number): AsyncIterable<ChunkObject[]> {
+async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, maxObjects: number, totalBytes: number): AsyncIterable<ChunkObject[]> {
   let chunk: ChunkObject[] = []
   let bytes = 0
+  let remaining = totalBytes
   let limit = maxBytes / 4
   for await (const object of objects) {
     chunk.push(object)
     bytes += object.body.byteLength
+    remaining -= object.size
     if (bytes >= limit || chunk.length >= maxObjects) {
       yield chunk
       chunk = []
       bytes = 0
-      limit = Math.min(maxBytes, limit * 2)
+      limit = remaining < 2 * maxBytes ? maxBytes / 4 : Math.min(maxBytes, limit * 2)
     }
   }
   if (chunk.length > 0) yield chunk
@@ -77,7 +82,9 @@ async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, 
 export async function* encodeBucket(inputs: BucketInput[], tally: BucketTally, options: EncodeBucketOptions): AsyncIterable<Uint8Array> {
   const fetched = orderedMap(inputs, options.concurrency, (object) => fetchObject(options.storage, object, options.signal))
   let id = 0
-  const encoded = orderedMap(chunksOf(fetched, options.chunkBytes ?? 4 * 1024 * 1024, options.chunkObjects ?? 256), Math.max(2, options.pool.size * 4), (objects) => {
+  const totalBytes = inputs.reduce((sum, input) => sum + input.size, 0)
+  const chunks = chunksOf(fetched, options.chunkBytes ?? 4 * 1024 * 1024, options.chunkObjects ?? 256, totalBytes)
+  const encoded = orderedMap(chunks, Math.max(2, options.pool.size * 4), (objects) => {
     const bytes = objects.reduce((sum, object) => sum + object.body.byteLength, 0)
     return options.pool.encode({id: id++, objects, compression: options.compression, level: options.level, validate: options.validate}).then((result) => ({result, count: objects.length, bytes}))
   })
