@@ -235,11 +235,14 @@ export class S3Storage implements Storage {
    */
   async write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options: WriteOptions = {}): Promise<WriteResult> {
     const digest = new BodyDigest()
-    const source = typeof body === 'string' || body instanceof Uint8Array ? [Buffer.from(body)] : (body as AsyncIterable<Uint8Array | string>)
-    const parts = partsOf(source, this.partSize, (bytes) => {
+    const whole = typeof body === 'string' || body instanceof Uint8Array ? Buffer.from(body) : undefined
+    const pool = new PartBuffers(this.partSize)
+    const onBytes = (bytes: Uint8Array) => {
       digest.update(bytes)
       options.onProgress?.(digest.size)
-    })
+    }
+    // A body in hand that fits one part goes up as it is; anything else is cut into parts.
+    const parts = whole && whole.length <= this.partSize ? onePart(whole, onBytes) : partsOf(whole ? [whole] : (body as AsyncIterable<Uint8Array | string>), pool, onBytes)
     const first = await parts.next()
     let stored: {etag?: string; serverSideEncryption?: string}
     let expected: string
@@ -251,7 +254,7 @@ export class S3Storage implements Storage {
       stored = await this.putObject(key, bytes, Buffer.from(summary.md5, 'hex').toString('base64'), options)
       expected = summary.md5
     } else {
-      const upload = await this.multipart(key, first.value.body, parts, options)
+      const upload = await this.multipart(key, first.value.body, parts, pool, options)
       summary = digest.finish()
       ;({expected, parts: partCount} = upload)
       stored = upload
@@ -290,7 +293,7 @@ export class S3Storage implements Storage {
    * A multipart upload of `first` and the parts that follow, `queueSize` parts in flight while the body is read on;
    * aborted (its parts removed) when anything fails. Returns the stored ETag and the one expected of the bytes sent.
    */
-  private async multipart(key: string, first: Buffer, rest: AsyncIterator<Part>, options: WriteOptions): Promise<{etag?: string; serverSideEncryption?: string; expected: string; parts: number}> {
+  private async multipart(key: string, first: Buffer, rest: AsyncIterator<Part>, pool: PartBuffers, options: WriteOptions): Promise<{etag?: string; serverSideEncryption?: string; expected: string; parts: number}> {
     const uploadId = await this.createUpload(key, options)
     const stop = new AbortController()
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
@@ -302,10 +305,12 @@ export class S3Storage implements Storage {
       let part: Buffer | undefined = first
       for (let index = 0; part; index++) {
         const number = index + 1
-        const task: Promise<void> = this.uploadPart(key, uploadId, number, part, signal).then(
+        const sending = part
+        const task: Promise<void> = this.uploadPart(key, uploadId, number, sending, signal).then(
           (sent) => {
             digests[index] = sent.md5
             etags[index] = sent.etag
+            pool.release(sending)
           },
           (error: unknown) => {
             failure ??= {error}
@@ -451,48 +456,61 @@ interface Part {
 }
 
 /**
- * Cuts a body into parts of exactly `size` bytes (the last one shorter, or empty for an empty body), calling
- * `onBytes` for each chunk read. A full part is held back until the next byte shows whether more follows, so a
- * body of one part goes up in a single PUT.
+ * Part-size buffers, reused: an upload holds at most `queueSize` parts in flight, one held back and one filling, so
+ * its memory stays the same whatever the body's size, and no part becomes garbage for the GC to find later.
  */
-async function* partsOf(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, size: number, onBytes: (bytes: Uint8Array) => void): AsyncGenerator<Part> {
-  const chunks: Uint8Array[] = []
-  let filled = 0
-  let held: Buffer | undefined
-  const cut = (n: number): Buffer => {
-    const taken: Uint8Array[] = []
-    for (let need = n; need > 0; ) {
-      const chunk = chunks[0]
-      if (chunk.length <= need) {
-        taken.push(chunk)
-        chunks.shift()
-        need -= chunk.length
-      } else {
-        taken.push(chunk.subarray(0, need))
-        chunks[0] = chunk.subarray(need)
-        need = 0
-      }
-    }
-    filled -= n
-    return taken.length === 1 ? Buffer.from(taken[0].buffer, taken[0].byteOffset, taken[0].length) : Buffer.concat(taken, n)
+class PartBuffers {
+  private readonly free: Buffer[] = []
+
+  constructor(readonly size: number) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size)
   }
+
+  /** Gives back a part that has been sent (a full one: the last, shorter part is never reused). */
+  release(part: Buffer): void {
+    if (part.length === this.size && part.byteOffset === 0 && part.buffer.byteLength === this.size) this.free.push(part)
+  }
+}
+
+/** A body already in hand, as its single last part. */
+async function* onePart(body: Buffer, onBytes: (bytes: Uint8Array) => void): AsyncGenerator<Part> {
+  if (body.length > 0) onBytes(body)
+  yield {body, last: true}
+}
+
+/**
+ * Cuts a body into parts of exactly the pool's size (the last one shorter, or empty for an empty body), copying the
+ * chunks into reused part buffers and calling `onBytes` for each chunk read. A full part is held back until the
+ * next byte shows whether more follows, so a body of one part goes up in a single PUT.
+ */
+async function* partsOf(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, pool: PartBuffers, onBytes: (bytes: Uint8Array) => void): AsyncGenerator<Part> {
+  let part: Buffer | undefined
+  let fill = 0
+  let held: Buffer | undefined
   for await (const chunk of source) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     if (bytes.length === 0) continue
     onBytes(bytes)
-    if (held) {
-      yield {body: held, last: false}
-      held = undefined
-    }
-    chunks.push(bytes)
-    filled += bytes.length
-    while (filled >= size) {
-      const part = cut(size)
-      if (filled > 0) yield {body: part, last: false}
-      else held = part
+    for (let offset = 0; offset < bytes.length; ) {
+      if (held) {
+        yield {body: held, last: false}
+        held = undefined
+      }
+      part ??= pool.take()
+      const n = Math.min(pool.size - fill, bytes.length - offset)
+      part.set(bytes.subarray(offset, offset + n), fill)
+      fill += n
+      offset += n
+      if (fill === pool.size) {
+        held = part
+        part = undefined
+        fill = 0
+      }
     }
   }
-  yield held ? {body: held, last: true} : {body: cut(filled), last: true}
+  yield held ? {body: held, last: true} : {body: part ? part.subarray(0, fill) : Buffer.alloc(0), last: true}
 }
 
 /** An object's info from a lean HEAD, as the SDK path reports it. */
