@@ -334,6 +334,8 @@ export class S3Storage implements Storage {
       stop.abort()
       await Promise.all(inFlight)
       await this.abortUpload(key, uploadId)
+      // Let go of the body's source (a file stream is closed) unless it is what failed.
+      await rest.return?.(undefined)?.catch(() => {})
       throw error
     }
   }
