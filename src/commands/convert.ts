@@ -60,8 +60,13 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 
       const keyTemplate = flags['key-template'] ?? defaultKeyTemplate(flags.bucket, flags.format, compression)
       checkKeyTemplate(keyTemplate, flags.bucket)
       const [from, to] = [flags.from ? parseTime(flags.from, 'from') : undefined, flags.to ? parseTime(flags.to, 'to') : undefined]
-      if (!flags['dry-run']) await this.lockJob(`convert ${args.output} ${keyTemplate} shard ${shard.index}/${shard.count}`)
-      const [input, output] = await Promise.all([this.openStorage(args.source), this.openStorage(args.output)])
+      // The lock is taken while the storages open (opening writes nothing); whatever fails, the lock is settled
+      // (and so released with the command) before the error goes on.
+      const lock = flags['dry-run'] ? undefined : this.lockJob(`convert ${args.output} ${keyTemplate} shard ${shard.index}/${shard.count}`)
+      const [input, output] = await Promise.all([this.openStorage(args.source), this.openStorage(args.output), lock]).catch(async (error: unknown) => {
+        await lock?.catch(() => {})
+        throw error
+      })
       const result = await runConvert({
         input,
         output,
