@@ -48,8 +48,9 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   // The encoder threads start (and load the source) while the probe's listings are in flight, unless the caller
   // started them sooner.
   const own = options.dryRun || options.encoders ? undefined : startEncoders(options)
+  const encoders = options.dryRun ? undefined : (options.encoders ?? own)
   try {
-    await convertAll(options, result, {now, shard, counter, validation, starting: options.dryRun ? undefined : (options.encoders ?? own)!.pool})
+    await convertAll(options, result, {now, shard, counter, validation, starting: encoders?.pool})
   } finally {
     await own?.close()
   }
@@ -100,8 +101,7 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
     const windows = firstReadAhead(listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key)), (window) => manifests.readAll(window.buckets))
     const pool = await run.starting
     let bad = 0
-    const listing = listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, onKeys: (keys) => options.progress?.listing(keys)})
-    for await (const listed of listing) {
+    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, onKeys: (keys) => options.progress?.listing(keys)})) {
       if (probeFailure) throw probeFailure
       // One LIST page per prefix, plus one per further 1,000 keys.
       if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)

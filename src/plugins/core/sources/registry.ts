@@ -52,8 +52,7 @@ export class SourceRegistry {
   static async load(config: Config): Promise<SourceRegistry> {
     // Plugins get the core API in the hook's options. bucketwright's own hook needs none, so without other plugins
     // the core's index (twice the modules a command loads) is not loaded at all.
-    const plugins = config.getPluginsList?.() ?? [...config.plugins.values()]
-    const others = plugins.some((plugin) => plugin.name !== config.name && (plugin.hooks?.[SOURCES_HOOK]?.length ?? 0) > 0)
+    const others = [...config.plugins.values()].some((plugin) => plugin.name !== config.name && (plugin.hooks[SOURCES_HOOK]?.length ?? 0) > 0)
     const core = others ? await import('../index.js') : undefined
     // Capture every error (even an oclif exit from a plugin's this.error()): one broken plugin must not stop the CLI.
     const result = await config.runHook(SOURCES_HOOK as never, {core} as never, HOOK_TIMEOUT_MS, true)

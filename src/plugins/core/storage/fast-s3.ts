@@ -221,8 +221,9 @@ export class FastS3 {
         else reject(new FastPathError(`GET body cut off after ${received} bytes${error ? `: ${error.message}` : ''}`, undefined, error?.code))
       }
       response.on('data', (chunk: Buffer) => {
-        if (body && received + chunk.length <= body.length) chunk.copy(body, received)
-        else chunks.push(chunk)
+        // Bytes past the announced length are only counted: the check below refuses the body.
+        if (!body) chunks.push(chunk)
+        else if (received + chunk.length <= body.length) chunk.copy(body, received)
         received += chunk.length
       })
       response.once('end', () => (response.complete ? resolve() : cutOff()))

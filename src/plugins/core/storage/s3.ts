@@ -54,6 +54,11 @@ export class S3Storage implements Storage {
     return this.connection.client()
   }
 
+  /** The SDK's commands and client, for a request the lean path could not do. */
+  private sdk(): Promise<[typeof import('@aws-sdk/client-s3'), S3Client]> {
+    return Promise.all([sdk(), this.client()])
+  }
+
   private full(key: string): string {
     return this.prefix + key
   }
@@ -90,7 +95,7 @@ export class S3Storage implements Storage {
   private async listPage(prefix: string, options: ListOptions, token: string | undefined): Promise<FastListPage> {
     const fast = await this.viaFastPath('ListObjectsV2', (lean) => lean.listPage(this.bucket, {prefix: this.full(prefix), token, startAfter: options.startAfter === undefined ? undefined : this.full(options.startAfter), maxKeys: options.pageSize, signal: options.signal}))
     if (fast) return fast
-    const [{ListObjectsV2Command}, client] = await Promise.all([sdk(), this.client()])
+    const [{ListObjectsV2Command}, client] = await this.sdk()
     const page = await this.call('ListObjectsV2', undefined, () =>
       client.send(
         new ListObjectsV2Command({
@@ -117,19 +122,18 @@ export class S3Storage implements Storage {
     const fast = await this.viaFastPath('HeadObject', async (lean) => (await lean.head(this.bucket, this.full(key), options)) ?? null)
     if (fast === null) return undefined
     if (fast) return headInfo(key, fast)
-    const [{HeadObjectCommand}, client] = await Promise.all([sdk(), this.client()])
+    const [{HeadObjectCommand}, client] = await this.sdk()
     try {
       const out = await client.send(new HeadObjectCommand({Bucket: this.bucket, Key: this.full(key), ChecksumMode: options.checksum ? 'ENABLED' : undefined}), {abortSignal: options.signal})
-      const checksums: Checksum[] = []
-      const type = out.ChecksumType as Checksum['type']
-      if (out.ChecksumCRC32) checksums.push({algorithm: 'CRC32', value: out.ChecksumCRC32, type})
-      if (out.ChecksumCRC32C) checksums.push({algorithm: 'CRC32C', value: out.ChecksumCRC32C, type})
-      if (out.ChecksumCRC64NVME) checksums.push({algorithm: 'CRC64NVME', value: out.ChecksumCRC64NVME, type})
-      if (out.ChecksumSHA1) checksums.push({algorithm: 'SHA1', value: out.ChecksumSHA1, type})
-      if (out.ChecksumSHA256) checksums.push({algorithm: 'SHA256', value: out.ChecksumSHA256, type})
-      const etag = cleanEtag(out.ETag)
-      if (etag && /^[0-9a-f]{32}$/.test(etag)) checksums.push({algorithm: 'MD5', value: etag, type: 'FULL_OBJECT'})
-      return {key, size: out.ContentLength ?? 0, lastModified: out.LastModified ?? new Date(0), etag, checksums, metadata: out.Metadata}
+      const checksums = {crc32: out.ChecksumCRC32, crc32c: out.ChecksumCRC32C, crc64nvme: out.ChecksumCRC64NVME, sha1: out.ChecksumSHA1, sha256: out.ChecksumSHA256}
+      return headInfo(key, {
+        size: out.ContentLength ?? 0,
+        etag: cleanEtag(out.ETag),
+        lastModified: out.LastModified,
+        checksums: Object.fromEntries(Object.entries(checksums).filter((entry): entry is [string, string] => Boolean(entry[1]))),
+        checksumType: out.ChecksumType,
+        metadata: out.Metadata ?? {},
+      })
     } catch (error) {
       const status = (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
       if ((error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey' || (status === 404 && (error as Error).name !== 'NoSuchBucket')) return undefined
@@ -138,7 +142,7 @@ export class S3Storage implements Storage {
   }
 
   async read(key: string, options: ReadOptions = {}): Promise<Readable> {
-    const [{GetObjectCommand}, client] = await Promise.all([sdk(), this.client()])
+    const [{GetObjectCommand}, client] = await this.sdk()
     const start = options.range?.start ?? 0
     const end = options.range?.end
     const get = (from: number, ifMatch?: string) =>
@@ -264,7 +268,7 @@ export class S3Storage implements Storage {
     const comparable = etag && /^[0-9a-f]{32}(-\d+)?$/.test(etag) && !stored.serverSideEncryption?.startsWith('aws:kms')
     if (comparable && etag !== expected) {
       // The store kept other bytes than we sent: remove them rather than leave a corrupt object under the name.
-      const [{DeleteObjectCommand}, client] = await Promise.all([sdk(), this.client()])
+      const [{DeleteObjectCommand}, client] = await this.sdk()
       await client.send(new DeleteObjectCommand({Bucket: this.bucket, Key: this.full(key)})).catch(() => {})
       throw new RemoteError(`S3 stored different bytes than were sent for ${this.uri}${key} (ETag ${etag}, expected ${expected}); the object was removed.`, {
         code: 'WRITE_CORRUPTED',
@@ -279,7 +283,7 @@ export class S3Storage implements Storage {
   private async putObject(key: string, bytes: Buffer, md5Base64: string, options: WriteOptions): Promise<{etag?: string; serverSideEncryption?: string}> {
     const fast = await this.viaFastPath('PutObject', (lean) => lean.put(this.bucket, this.full(key), bytes, md5Base64, undefined, objectHeaders(options), options.signal))
     if (fast) return fast
-    const [{PutObjectCommand}, client] = await Promise.all([sdk(), this.client()])
+    const [{PutObjectCommand}, client] = await this.sdk()
     const out = await this.call('PutObject', key, () =>
       client.send(
         new PutObjectCommand({Bucket: this.bucket, Key: this.full(key), Body: bytes, ContentMD5: md5Base64, ContentType: options.contentType, ContentEncoding: options.contentEncoding, Metadata: options.metadata}),
@@ -343,7 +347,7 @@ export class S3Storage implements Storage {
   private async createUpload(key: string, options: WriteOptions): Promise<string> {
     const fast = await this.viaFastPath('CreateMultipartUpload', (lean) => lean.createMultipart(this.bucket, this.full(key), objectHeaders(options), options.signal))
     if (fast) return fast
-    const [{CreateMultipartUploadCommand}, client] = await Promise.all([sdk(), this.client()])
+    const [{CreateMultipartUploadCommand}, client] = await this.sdk()
     const out = await this.call('CreateMultipartUpload', key, () =>
       client.send(new CreateMultipartUploadCommand({Bucket: this.bucket, Key: this.full(key), ContentType: options.contentType, ContentEncoding: options.contentEncoding, Metadata: options.metadata}), {abortSignal: options.signal}),
     )
@@ -356,7 +360,7 @@ export class S3Storage implements Storage {
     const md5Base64 = md5.toString('base64')
     let etag = (await this.viaFastPath('UploadPart', (lean) => lean.uploadPart(this.bucket, this.full(key), uploadId, number, body, md5Base64, signal)))?.etag
     if (etag === undefined) {
-      const [{UploadPartCommand}, client] = await Promise.all([sdk(), this.client()])
+      const [{UploadPartCommand}, client] = await this.sdk()
       const out = await this.call('UploadPart', key, () => client.send(new UploadPartCommand({Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumber: number, Body: body, ContentMD5: md5Base64}), {abortSignal: signal}))
       etag = cleanEtag(out.ETag)
     }
@@ -367,7 +371,7 @@ export class S3Storage implements Storage {
   private async completeUpload(key: string, uploadId: string, etags: string[], expected: string, signal: AbortSignal): Promise<{etag?: string; serverSideEncryption?: string}> {
     const fast = await this.viaFastPath('CompleteMultipartUpload', (lean) => lean.completeMultipart(this.bucket, this.full(key), uploadId, etags, signal))
     if (fast) return fast
-    const [{CompleteMultipartUploadCommand}, client] = await Promise.all([sdk(), this.client()])
+    const [{CompleteMultipartUploadCommand}, client] = await this.sdk()
     try {
       const out = await client.send(
         new CompleteMultipartUploadCommand({Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, MultipartUpload: {Parts: etags.map((etag, index) => ({ETag: `"${etag}"`, PartNumber: index + 1}))}}),
@@ -391,12 +395,12 @@ export class S3Storage implements Storage {
       return true
     }).catch(() => undefined)
     if (fast) return
-    const [{AbortMultipartUploadCommand}, client] = await Promise.all([sdk(), this.client()])
+    const [{AbortMultipartUploadCommand}, client] = await this.sdk()
     await client.send(new AbortMultipartUploadCommand({Bucket: this.bucket, Key: this.full(key), UploadId: uploadId})).catch(() => {})
   }
 
   async delete(keys: Iterable<string> | AsyncIterable<string>, options: {signal?: AbortSignal} = {}): Promise<DeleteResult> {
-    const [{DeleteObjectsCommand}, client] = await Promise.all([sdk(), this.client()])
+    const [{DeleteObjectsCommand}, client] = await this.sdk()
     const result: DeleteResult = {deleted: [], errors: []}
     const flush = async (batch: string[]) => {
       const out = await this.call('DeleteObjects', undefined, () =>
@@ -423,7 +427,7 @@ export class S3Storage implements Storage {
   }
 
   async copy(fromKey: string, toKey: string, options: {signal?: AbortSignal} = {}): Promise<void> {
-    const [{CopyObjectCommand}, client] = await Promise.all([sdk(), this.client()])
+    const [{CopyObjectCommand}, client] = await this.sdk()
     const source = `${this.bucket}/${this.full(fromKey)}`.split('/').map(encodeURIComponent).join('/')
     await this.call('CopyObject', toKey, () => client.send(new CopyObjectCommand({Bucket: this.bucket, Key: this.full(toKey), CopySource: source}), {abortSignal: options.signal}))
   }
@@ -515,7 +519,7 @@ async function* partsOf(source: AsyncIterable<Uint8Array | string> | Iterable<Ui
   yield held ? {body: held, last: true} : {body: part ? part.subarray(0, fill) : Buffer.alloc(0), last: true}
 }
 
-/** An object's info from a lean HEAD, as the SDK path reports it. */
+/** An object's info from a HEAD (lean, or the SDK's in the same shape): its checksums, the MD5 when the ETag is one. */
 function headInfo(key: string, head: FastHead): ObjectInfo {
   const checksums: Checksum[] = []
   const type = head.checksumType as Checksum['type']
