@@ -265,8 +265,10 @@ describe('convert service: where to list', () => {
   })
 
   it('lists the first windows while the probe still searches for the last day, and skips the empty days after it', async () => {
-    const {raw, base} = await setup()
-    await writeEvents(raw, '2021-03-01T05:00:00Z', 3, 24 * 60 + 30, 1)
+    const {raw, out, base} = await setup()
+    // 1,100 objects 4 minutes apart: the probe's first page (1,000 keys) ends on 2021-03-03, so it holds every key
+    // of the first two days, and only the rest of the first week needs listing.
+    await writeEvents(raw, '2021-03-01T05:00:00Z', 1100, 4, 1)
     const events: {what: 'probe' | 'window'; prefix: string; at: number; phase: 'start' | 'end'}[] = []
     const slow = Object.assign(Object.create(base.input) as LocalStorage, {
       async *list(prefix = '', options: {startAfter?: string; pageSize?: number} = {}) {
@@ -278,14 +280,36 @@ describe('convert service: where to list', () => {
       },
     })
     const result = await runConvert({...base, input: slow, now: new Date('2026-01-01T00:00:00Z')})
-    expect([result.from, result.to]).toEqual(['2021-03-01T05:00:00.000Z', '2021-03-04T00:00:00.000Z'])
-    expect(result.buckets.map((bucket) => [bucket.key, bucket.objects])).toEqual([['2021-W09', 3]])
+    expect([result.from, result.to]).toEqual(['2021-03-01T05:00:00.000Z', '2021-03-05T00:00:00.000Z'])
+    expect(result.buckets.map((bucket) => [bucket.key, bucket.objects, bucket.records])).toEqual([['2021-W09', 1100, 1100]])
     const firstWindow = events.find((event) => event.what === 'window' && event.phase === 'start')!
     const lastProbe = events.filter((event) => event.what === 'probe' && event.phase === 'end').at(-1)!
     expect(firstWindow.at).toBeLessThan(lastProbe.at)
-    // Days listed: the first window's week only; later windows wait for the end and skip the empty days after it.
+    // Days listed: the first window's week only, less the two days the probe's page held; later windows wait for
+    // the end and skip the empty days after it.
     const days = new Set(events.filter((event) => event.what === 'window').map((event) => event.prefix))
-    expect([...days].sort()).toEqual(['01', '02', '03', '04', '05', '06', '07'].map((day) => `events/2021-03-${day}/`))
+    expect([...days].sort()).toEqual(['03', '04', '05', '06', '07'].map((day) => `events/2021-03-${day}/`))
+    const output = await readJsonl(path.join(out, '2021-W09.jsonl.gz'))
+    expect(output.map((record) => record.id)).toEqual(Array.from({length: 1100}, (_, i) => i * 100))
+  })
+
+  it('lists nothing more when the probe\'s first page held the whole archive', async () => {
+    const {raw, base} = await setup()
+    await writeEvents(raw, '2021-11-06T22:00:00Z', 12, 6 * 60, 2)
+    const listed: string[] = []
+    const counting = Object.assign(Object.create(base.input) as LocalStorage, {
+      list(prefix = '', options: {startAfter?: string; pageSize?: number} = {}) {
+        if (options.startAfter === undefined) listed.push(prefix)
+        return base.input.list(prefix, options)
+      },
+    })
+    const result = await runConvert({...base, input: counting, now: new Date('2026-01-01T00:00:00Z')})
+    expect(result.buckets.map((bucket) => [bucket.key, bucket.objects, bucket.records])).toEqual([
+      ['2021-W44', 5, 10],
+      ['2021-W45', 7, 14],
+    ])
+    // The probe's one listing of the location, then none per day: its page was the whole location.
+    expect(listed).toEqual(['events/'])
   })
 
   it('finds the last day wherever it lies: the first day, next to now, or anywhere between', async () => {
@@ -297,9 +321,14 @@ describe('convert service: where to list', () => {
       const {raw, base} = await setup()
       await writeEvents(raw, '2021-03-01T05:00:00Z', 1, 1)
       await writeEvents(raw, new Date(start + days * 86_400_000).toISOString(), 1, 1)
-      const probe = await probeLocations(base.input, base.source, now)
       const end = Math.min(now.getTime(), (Math.floor(start / 86_400_000) + days + 1) * 86_400_000)
-      expect(probe.spans.get('events/'), `last object ${days} days after the first`).toEqual({from: new Date(start), to: new Date(end)})
+      // The search (a probe page of one key leaves the location unfinished), then the probe's page holding both keys.
+      const searched = await probeLocations(base.input, base.source, now, undefined, 1)
+      expect(searched.spans.get('events/'), `last object ${days} days after the first, searched`).toEqual({from: new Date(start), to: new Date(end)})
+      expect(searched.requests).toBeGreaterThan(1)
+      const paged = await probeLocations(base.input, base.source, now)
+      expect(paged.spans.get('events/'), `last object ${days} days after the first, from the page`).toEqual({from: new Date(start), to: new Date(end)})
+      expect(paged.requests).toBe(1)
     }
   })
 })

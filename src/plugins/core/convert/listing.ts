@@ -15,7 +15,8 @@ export interface ListingWindow {
 export interface ListedWindow {
   window: ListingWindow
   objects: Map<string, BucketInput[]>
-  prefixes: number
+  /** LIST requests made for the window (pages; prefixes the probe had already listed cost none). */
+  requests: number
   keys: number
 }
 
@@ -48,40 +49,79 @@ export interface Probe {
   started: Promise<LocationSpans>
   /** The final spans and the LIST requests the probe made. */
   done: Promise<{spans: LocationSpans; requests: number}>
+  /**
+   * The keys of `prefix` when the probe's first page of its location already holds all of them (the page went past
+   * the prefix, or was the whole location), else `undefined`: a short archive's first windows need no LIST at all.
+   * Valid once {@link started} has resolved.
+   */
+  known(prefix: string): ObjectInfo[] | undefined
+}
+
+/** The first page of a location's keys as the probe listed it (at most its page size, {@link PROBE_PAGE} keys). */
+interface ProbePage {
+  infos: ObjectInfo[]
+  /** The page holds every key of the location. */
+  complete: boolean
+}
+
+/** Keys the probe reads from the start of each location: one LIST page. */
+const PROBE_PAGE = 1000
+
+/** S3's order of keys: by their UTF-8 bytes (which JavaScript's `<` matches only for keys below U+D800). */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
 }
 
 /**
  * Finds, for each of the source's key locations, the time of its first object (from its first page of keys, which
- * sort by time) and the end of its last object's day (a search over days with one-key listings that start after
- * each day's prefix, 8 in parallel per round): a few dozen LIST requests per location instead of listing every empty
- * day. Locations whose prefixes are not by day get no end (`now`). Listing then skips each location's days outside
+ * sort by time) and the end of its last object's day: from that page when it held the whole location, else by a
+ * search over days with one-key listings that start after each day's prefix, 8 in parallel per round — a few dozen
+ * LIST requests per location instead of listing every empty day. Locations whose prefixes are not by day get no end (`now`). Listing then skips each location's days outside
  * its span. The starts are known after one round trip ({@link Probe.started}): listing the first windows need not
  * wait for the search for the end.
  */
-export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Probe {
+export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal, pageSize = PROBE_PAGE): Probe {
   let requests = 0
   const spans: LocationSpans = new Map()
+  const pages = new Map<string, ProbePage>()
   const locations = source.layout.allPrefixes()
   const started = Promise.all(
     locations.map(async (location) => {
       requests++
       let earliest: number | undefined
-      let seen = 0
+      const infos: ObjectInfo[] = []
+      let complete = true
       for await (const info of storage.list(location, {signal})) {
         const time = source.layout.timeFromKey(info.key)?.getTime()
         if (time !== undefined && (earliest === undefined || time < earliest)) earliest = time
-        if (++seen >= 1000) break
+        infos.push(info)
+        if (infos.length >= pageSize) {
+          complete = false
+          break
+        }
       }
+      pages.set(location, {infos, complete})
       spans.set(location, earliest === undefined ? undefined : {from: new Date(earliest), to: now})
     }),
   ).then(() => spans)
   const done = started.then(async () => {
     await Promise.all(locations.map(async (location) => {
       const span = spans.get(location)
-      if (span) spans.set(location, {from: span.from, to: await lastDayEnd(location, span.from.getTime())})
+      if (span) spans.set(location, {from: span.from, to: lastDayInPage(location) ?? (await lastDayEnd(location, span.from.getTime()))})
     }))
     return {spans, requests}
   })
+
+  /** The end of the last day with objects when the probe's page was the whole location and ends in a dated key. */
+  function lastDayInPage(location: string): Date | undefined {
+    const page = pages.get(location)
+    const last = page?.complete ? page.infos.at(-1) : undefined
+    const time = last && source.layout.timeFromKey(last.key)?.getTime()
+    if (!page || time === undefined) return undefined
+    let latest = time
+    for (const info of page.infos) latest = Math.max(latest, source.layout.timeFromKey(info.key)?.getTime() ?? latest)
+    return new Date(Math.min(now.getTime(), (Math.floor(latest / DAY_MS) + 1) * DAY_MS))
+  }
 
   /** The end of the last day with objects at `location` (at most `now`). */
   async function lastDayEnd(location: string, earliest: number): Promise<Date> {
@@ -111,15 +151,27 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
     return new Date(Math.min(now.getTime(), (low + 1) * DAY_MS))
   }
 
+  const known = (prefix: string): ObjectInfo[] | undefined => {
+    for (const [location, page] of pages) {
+      if (!prefix.startsWith(location)) continue
+      const last = page.infos.at(-1)?.key
+      // Keys come in key order: a page that ends past every key of the prefix holds all of them.
+      if (page.complete || (last !== undefined && !last.startsWith(prefix) && byteOrder(last, prefix) > 0)) {
+        return page.infos.filter((info) => info.key.startsWith(prefix))
+      }
+    }
+    return undefined
+  }
+
   // Whoever awaits only one of the two must not leave the other's failure unhandled.
   started.catch(() => {})
   done.catch(() => {})
-  return {started, done}
+  return {started, done, known}
 }
 
 /** {@link startProbe}, waiting for the whole search. */
-export async function probeLocations(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal): Promise<{spans: LocationSpans; requests: number}> {
-  return startProbe(storage, source, now, signal).done
+export async function probeLocations(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal, pageSize = PROBE_PAGE): Promise<{spans: LocationSpans; requests: number}> {
+  return startProbe(storage, source, now, signal, pageSize).done
 }
 
 /** The whole span of the locations that have objects, or `undefined` when none has any. */
@@ -156,6 +208,8 @@ export interface ListWindowsOptions {
    * the last object's is listed on provisional spans.
    */
   spansFinal?: Promise<unknown>
+  /** A prefix's keys when they are known without a LIST ({@link Probe.known}). */
+  known?: (prefix: string) => ObjectInfo[] | undefined
 }
 
 /** A counting semaphore: at most `size` tasks run at once, the others wait in the order they asked. */
@@ -198,14 +252,20 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
     const to = new Date(Math.min(window.to.getTime(), range.to.getTime()))
     const prefixes = source.layout.prefixesFor({from, to}).filter((prefix) => worthListing(prefix, from, to, options.spans))
     const listed = (async () => {
+      let requests = 0
       // Each prefix's keys in key order; prefixes in the source's order, as listMany would yield them.
       const listings = await Promise.all(
-        prefixes.map((prefix) =>
-          slots.run(async () => {
-            const infos: ObjectInfo[] = []
-            for await (const page of pagesOf(storage, prefix, {signal})) for (const info of page) infos.push(info)
-            return infos
-          }),
+        prefixes.map(
+          (prefix) =>
+            options.known?.(prefix) ??
+            slots.run(async () => {
+              const infos: ObjectInfo[] = []
+              for await (const page of pagesOf(storage, prefix, {signal})) {
+                requests++
+                for (const info of page) infos.push(info)
+              }
+              return infos
+            }),
         ),
       )
       const objects = new Map<string, BucketInput[]>(window.buckets.map((bucket) => [bucket.key, []]))
@@ -227,7 +287,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
         }
       }
       for (const list of objects.values()) list.sort((a, b) => a.time! - b.time! || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      return {window, objects, prefixes: prefixes.length, keys}
+      return {window, objects, requests, keys}
     })()
     // A failure surfaces when the window's turn comes; until then it must not count as unhandled.
     listed.catch(() => {})

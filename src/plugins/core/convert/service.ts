@@ -101,10 +101,9 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
     const windows = firstReadAhead(listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key)), (window) => manifests.readAll(window.buckets))
     const pool = await run.starting
     let bad = 0
-    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, onKeys: (keys) => options.progress?.listing(keys)})) {
+    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, known: probe.known, onKeys: (keys) => options.progress?.listing(keys)})) {
       if (probeFailure) throw probeFailure
-      // One LIST page per prefix, plus one per further 1,000 keys.
-      if (options.input.kind === 's3') counter.list += listed.prefixes + Math.floor(listed.keys / 1000)
+      if (options.input.kind === 's3') counter.list += listed.requests
       // The window's manifests are read at once (an hour window has 24), then its buckets converted in order.
       const occupied = listed.window.buckets.filter((bucket) => (listed.objects.get(bucket.key)?.length ?? 0) > 0)
       manifests.readAll(occupied)
