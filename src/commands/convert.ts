@@ -52,7 +52,8 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 
     const {args, flags} = await this.parse(Convert)
     const source = await this.dataSource(flags.source, flags['source-option'])
     const loader = workerLoader(this.config, await this.sources(), source.name, sourceOptions(flags['source-option']))
-    // The encoder threads take ~150 ms to start: they start now, while the lock, the storages and the probe are made.
+    // The encoder threads take ~150 ms to start: bin/run.js started them before oclif loaded, and they get the source
+    // now (or they start now), while the lock, the storages and the probe are made.
     const encoders = flags['dry-run'] ? undefined : startEncoders({source, loader, workers: flags.workers})
     try {
       const shard = resolveShard(flags)

@@ -1,6 +1,7 @@
 import {HeadObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
 import {spawn} from 'node:child_process'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -174,29 +175,37 @@ describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, 
     expect(results.reduce((sum, result) => sum + result.records, 0)).toBe(results[0].records + results[1].records + results[2].records)
   })
 
-  it('with an endpoint and credentials in the environment, never loads the AWS SDK (its start-up is ~150 ms of CPU)', async () => {
+  it('with an endpoint and credentials in the environment, never loads the AWS SDK (its start-up is ~150 ms of CPU); its encoder threads start before oclif loads', async () => {
     const bucket = await s3Archive()
     const hook = path.join(work, 'record-modules.mjs')
     const record = path.join(work, 'modules.json')
+    const threads = path.join(work, 'threads.txt')
     await fs.writeFile(
       hook,
       `import {registerHooks} from 'node:module'
-      import {isMainThread} from 'node:worker_threads'
+      import {isMainThread, threadId} from 'node:worker_threads'
       import fs from 'node:fs'
       if (isMainThread) {
         const loaded = []
         registerHooks({resolve(specifier, context, next) { const r = next(specifier, context); loaded.push(r.url); return r }})
         process.on('exit', () => fs.writeFileSync(process.env.BW_MODULES_FILE, JSON.stringify(loaded)))
+      } else {
+        fs.appendFileSync(process.env.BW_THREADS_FILE, threadId + '\\n')
       }`,
     )
     const run = await runCli(['convert', `s3://${bucket}/data/`, `s3://${bucket}/lean/`, '--source', 'bustimes', '--json'], {
-      env: {...s3Env(), NODE_OPTIONS: `--import ${pathToFileURL(hook).href}`, BW_MODULES_FILE: record},
+      env: {...s3Env(), NODE_OPTIONS: `--import ${pathToFileURL(hook).href}`, BW_MODULES_FILE: record, BW_THREADS_FILE: threads},
     })
     expect(run.code).toBe(0)
     expect((JSON.parse(run.stdout) as ConvertResult).buckets.map((b) => b.status)).toEqual(['written', 'written'])
     const loaded = JSON.parse(await fs.readFile(record, 'utf8')) as string[]
     expect(loaded.some((url) => url.endsWith('/storage/fast-s3.js'))).toBe(true)
     expect(loaded.filter((url) => /@aws-sdk\/(client-s3|lib-storage|credential-providers)\//.test(url))).toEqual([])
+    // bin/run.js started the threads before loading oclif, and the command took them over: one per core, no more.
+    const early = loaded.findIndex((url) => url.endsWith('/convert/encoder-threads.js'))
+    expect(early).toBeGreaterThanOrEqual(0)
+    expect(early).toBeLessThan(loaded.findIndex((url) => url.includes('/@oclif/core/')))
+    expect((await fs.readFile(threads, 'utf8')).trim().split('\n')).toHaveLength(os.availableParallelism())
   })
 
   it('--dry-run plans buckets, bytes, requests and cost, and writes nothing', async () => {

@@ -5,15 +5,26 @@
 import {parentPort, workerData} from 'node:worker_threads'
 
 import {RecordValidator} from '../schema/validator.js'
+import type {DataSource} from '../sources/types.js'
 import {type ChunkJob, encodeChunk} from './chunk-encoder.js'
 import {loadSource, type SourceLoader} from './source-handle.js'
 
 const port = parentPort!
-const ready = loadSource((workerData as {loader: SourceLoader}).loader)
+// The loader comes with the thread, or first thing by message to a thread started before the command knew its
+// source (see encoder-threads.ts).
+const given = (workerData as {loader?: SourceLoader}).loader
+let ready: Promise<DataSource> | undefined = given ? loadSource(given) : undefined
 
-port.on('message', (job: ChunkJob) => {
+port.on('message', (message: ChunkJob | {loader: SourceLoader}) => {
+  if ('loader' in message) {
+    ready = loadSource(message.loader)
+    ready.catch(() => {}) // reported with the first chunk
+    return
+  }
+  const job = message
   void (async () => {
     try {
+      if (!ready) throw new Error('no data source was sent to this encoder thread')
       const source = await ready
       const validator = job.validate && source.schema ? await RecordValidator.create(source.schema) : undefined
       const result = await encodeChunk(job, source, validator)

@@ -1,26 +1,11 @@
-import os from 'node:os'
-import path from 'node:path'
-import {fileURLToPath} from 'node:url'
-import type {Worker} from 'node:worker_threads'
+import {Worker} from 'node:worker_threads'
 
 import {BugError} from '../errors/errors.js'
 import {RecordValidator} from '../schema/validator.js'
 import type {DataSource} from '../sources/types.js'
 import {type ChunkJob, type ChunkResult, encodeChunk} from './chunk-encoder.js'
+import {takePrestarted, workerScript} from './encoder-threads.js'
 import type {SourceLoader} from './source-handle.js'
-
-/** The compiled worker script: beside this module in dist/, or in dist/ when this module runs from src/ (tests). */
-function workerScript(): string {
-  const here = fileURLToPath(import.meta.url)
-  if (here.endsWith('.js')) return path.join(path.dirname(here), 'encode-worker.js')
-  const root = path.resolve(path.dirname(here), '..', '..', '..', '..')
-  return path.join(root, 'dist', 'plugins', 'core', 'convert', 'encode-worker.js')
-}
-
-/** Default number of encoder threads: one per core. */
-export function defaultWorkers(): number {
-  return os.availableParallelism()
-}
 
 /**
  * Encodes chunks on worker threads (or on the main thread with `workers: 0`). Jobs go to the first idle worker;
@@ -38,13 +23,17 @@ export class EncoderPool {
     readonly size: number,
   ) {}
 
-  /** Starts `workers` threads that load the source with `loader`. */
+  /**
+   * Starts `workers` threads that load the source with `loader`, or takes over as many started early
+   * ({@link prestartEncoders}) and sends them the loader.
+   */
   static async start(source: DataSource, loader: SourceLoader, workers: number): Promise<EncoderPool> {
     const pool = new EncoderPool(source, workers)
     if (workers <= 0) return pool
-    const {Worker} = await import('node:worker_threads')
+    const early = takePrestarted(workers)
     for (let i = 0; i < workers; i++) {
-      const worker = new Worker(workerScript(), {workerData: {loader}})
+      const worker = early?.[i] ?? new Worker(workerScript(), {workerData: {loader}})
+      if (early) worker.postMessage({loader})
       worker.on('message', (message: {ok: boolean; result?: ChunkResult; message?: string; stack?: string}) => {
         const waiter = pool.pending.get(worker)
         pool.pending.delete(worker)
@@ -94,6 +83,11 @@ export class EncoderPool {
     for (const waiter of this.pending.values()) waiter.reject(error)
     this.pending.clear()
     for (const queued of this.queue.splice(0)) queued.reject(error)
+  }
+
+  /** The threads' ids (a thread taken over from {@link prestartEncoders} keeps its id). */
+  get threadIds(): number[] {
+    return this.workers.map((worker) => worker.threadId)
   }
 
   async close(): Promise<void> {

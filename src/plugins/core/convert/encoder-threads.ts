@@ -1,0 +1,68 @@
+/**
+ * Convert's encoder threads, started early: `bin/run.js` starts them for `convert` before the CLI framework loads,
+ * so the ~150 ms a thread takes to boot and load its modules overlap oclif's own start instead of following it.
+ * Such a thread waits for its source; the command's {@link EncoderPool} takes them over, or starts its own.
+ */
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {Worker} from 'node:worker_threads'
+
+/** The compiled worker script: beside this module in dist/, or in dist/ when this module runs from src/ (tests). */
+export function workerScript(): string {
+  const here = fileURLToPath(import.meta.url)
+  if (here.endsWith('.js')) return path.join(path.dirname(here), 'encode-worker.js')
+  const root = path.resolve(path.dirname(here), '..', '..', '..', '..')
+  return path.join(root, 'dist', 'plugins', 'core', 'convert', 'encode-worker.js')
+}
+
+/** Default number of encoder threads: one per core. */
+export function defaultWorkers(): number {
+  return os.availableParallelism()
+}
+
+let early: {workers: Worker[]; failed: boolean} | undefined
+
+/**
+ * Starts `count` encoder threads that wait for their source (sent by {@link EncoderPool.start}). They do not keep the
+ * process alive: a command that ends without taking them (bad flags, a failure, `--dry-run`) still exits.
+ */
+export function prestartEncoders(count = defaultWorkers()): number[] {
+  discardPrestarted()
+  const started = {workers: [] as Worker[], failed: false}
+  for (let i = 0; i < count; i++) {
+    const worker = new Worker(workerScript(), {workerData: {}})
+    worker.unref()
+    // Until taken, a thread's failure only means the pool starts fresh ones.
+    worker.once('error', () => (started.failed = true))
+    worker.once('exit', () => (started.failed = true))
+    started.workers.push(worker)
+  }
+  early = started
+  return started.workers.map((worker) => worker.threadId)
+}
+
+/**
+ * The early threads when there are exactly `count` of them and all are alive, else `undefined` (any others are
+ * stopped). Each is taken once, and then keeps the process alive like a thread the pool started itself.
+ */
+export function takePrestarted(count: number): Worker[] | undefined {
+  const taken = early
+  early = undefined
+  if (!taken) return undefined
+  if (taken.failed || taken.workers.length !== count) {
+    for (const worker of taken.workers) void worker.terminate()
+    return undefined
+  }
+  for (const worker of taken.workers) {
+    worker.removeAllListeners('error')
+    worker.removeAllListeners('exit')
+    worker.ref()
+  }
+  return taken.workers
+}
+
+/** Stops early threads nobody took. */
+export function discardPrestarted(): void {
+  takePrestarted(-1)
+}
