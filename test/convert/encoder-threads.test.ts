@@ -1,8 +1,12 @@
+import {execFileSync} from 'node:child_process'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import {pathToFileURL} from 'node:url'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {EncoderPool} from '../../src/plugins/core/convert/encoder-pool.js'
 import {discardPrestarted, prestartEncoders, takePrestarted} from '../../src/plugins/core/convert/encoder-threads.js'
-import {linesSource} from './helpers.js'
+import {linesSource, tempDir} from './helpers.js'
 
 const body = (lines: object[]) => new Uint8Array(Buffer.from(lines.map((line) => JSON.stringify(line)).join('\n') + '\n'))
 
@@ -46,6 +50,36 @@ describe('encoder threads started early', () => {
       expect(result.records).toBe(1)
     } finally {
       await pool.close()
+    }
+  })
+})
+
+describe('settleDetachProtector', () => {
+  it('keeps optimised typed-array code optimised when a buffer is later transferred', async () => {
+    const dir = await tempDir()
+    try {
+      const script = path.join(dir, 'detach.mjs')
+      const threads = pathToFileURL(path.resolve('dist/plugins/core/convert/encoder-threads.js')).href
+      await fs.writeFile(
+        script,
+        `const {settleDetachProtector} = await import(${JSON.stringify(threads)})
+        if (process.argv.includes('--settle')) settleDetachProtector()
+        function sum(bytes) { let total = 0; for (let i = 0; i < bytes.length; i++) total += bytes[i]; return total }
+        const bytes = new Uint8Array(64);
+        %PrepareFunctionForOptimization(sum); sum(bytes); sum(bytes); %OptimizeFunctionOnNextCall(sum); sum(bytes)
+        const optimised = () => (%GetOptimizationStatus(sum) & 16) !== 0
+        const before = optimised()
+        const buffer = new ArrayBuffer(8)
+        new MessageChannel().port1.postMessage(buffer, [buffer])
+        console.log(JSON.stringify({before, after: optimised()}))
+        process.exit(0)`,
+      )
+      const run = (...args: string[]) => JSON.parse(execFileSync(process.execPath, ['--allow-natives-syntax', script, ...args], {encoding: 'utf8'})) as {before: boolean; after: boolean}
+      // Without it, the first transfer throws the optimised function away; with it, nothing is lost.
+      expect(run()).toEqual({before: true, after: false})
+      expect(run('--settle')).toEqual({before: true, after: true})
+    } finally {
+      await fs.rm(dir, {recursive: true, force: true})
     }
   })
 })

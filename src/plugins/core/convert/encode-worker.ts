@@ -7,7 +7,11 @@ import {parentPort, workerData} from 'node:worker_threads'
 import {RecordValidator} from '../schema/validator.js'
 import type {DataSource} from '../sources/types.js'
 import {type ChunkJob, encodeChunk} from './chunk-encoder.js'
+import {settleDetachProtector} from './encoder-threads.js'
 import {loadSource, type SourceLoader} from './source-handle.js'
+
+// Before any code is hot: chunks' buffers are transferred both ways (see settleDetachProtector).
+settleDetachProtector()
 
 const port = parentPort!
 // The loader comes with the thread, or first thing by message to a thread started before the command knew its

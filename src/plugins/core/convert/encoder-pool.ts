@@ -4,7 +4,7 @@ import {BugError} from '../errors/errors.js'
 import {RecordValidator} from '../schema/validator.js'
 import type {DataSource} from '../sources/types.js'
 import {type ChunkJob, type ChunkResult, encodeChunk} from './chunk-encoder.js'
-import {takePrestarted, workerScript} from './encoder-threads.js'
+import {settleDetachProtector, takePrestarted, workerScript} from './encoder-threads.js'
 import type {SourceLoader} from './source-handle.js'
 
 /**
@@ -30,6 +30,7 @@ export class EncoderPool {
   static async start(source: DataSource, loader: SourceLoader, workers: number): Promise<EncoderPool> {
     const pool = new EncoderPool(source, workers)
     if (workers <= 0) return pool
+    settleDetachProtector()
     const early = takePrestarted(workers)
     for (let i = 0; i < workers; i++) {
       const worker = early?.[i] ?? new Worker(workerScript(), {workerData: {loader}})

@@ -21,6 +21,18 @@ export function defaultWorkers(): number {
   return os.availableParallelism()
 }
 
+/**
+ * Detaches a throwaway ArrayBuffer. V8 optimises typed-array code on the promise that no ArrayBuffer was ever
+ * detached in the thread (its "detaching protector"); the first transfer of a buffer to or from an encoder thread
+ * breaks that promise and throws away every such optimised function — the decoder's hot loops, the GET path — which
+ * then compile a second time. Breaking it at a thread's start, before anything is hot, saves that: about 8% of a
+ * convert run's time, measured (interleaved runs, 9 of 10 faster).
+ */
+export function settleDetachProtector(): void {
+  const buffer = new ArrayBuffer(1)
+  structuredClone(buffer, {transfer: [buffer]})
+}
+
 let early: {workers: Worker[]; failed: boolean} | undefined
 
 /**
@@ -28,6 +40,7 @@ let early: {workers: Worker[]; failed: boolean} | undefined
  * process alive: a command that ends without taking them (bad flags, a failure, `--dry-run`) still exits.
  */
 export function prestartEncoders(count = defaultWorkers()): number[] {
+  settleDetachProtector()
   discardPrestarted()
   const started = {workers: [] as Worker[], failed: false}
   for (let i = 0; i < count; i++) {
