@@ -13,11 +13,13 @@ export type {
   JsonSchema,
   RawLayout,
   RawObjectRef,
+  SourceFactory,
   SourceOrigin,
   SourcePluginModule,
   SourceRecord,
   TimeRange,
 } from './sources/types.js'
+export {namedSource} from './sources/types.js'
 export {DecodeError} from './sources/decode-error.js'
 export {type Compression, type Line, maybeDecompress, readAll, readLines, sniffCompression} from './sources/codec.js'
 export {seededRandom} from './sources/random.js'

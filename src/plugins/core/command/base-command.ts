@@ -92,12 +92,19 @@ export abstract class BaseCommand<T> extends Command {
     return this.objectCache ? {...this.objectCache.stats} : undefined
   }
 
-  /** The data sources of this installation (built-ins and plugins), loaded once. */
-  protected async sources(): Promise<SourceRegistry> {
-    if (!this.registry) {
-      this.registry = await SourceRegistry.load(this.config)
+  /**
+   * The data sources of this installation (built-ins and plugins), loaded once; with `only`, at least that source
+   * (others whose factories name them ahead are not loaded unless a later call asks for all).
+   */
+  protected async sources(only?: string): Promise<SourceRegistry> {
+    if (!this.registry || (this.registry.partial && (only === undefined || !this.registry.has(only)))) {
+      const registry = await SourceRegistry.load(this.config, {only})
       // Once per run, however often the command asks for sources.
-      for (const failure of this.registry.failures) this.logger.warn(`Plugin ${failure.plugin} could not load its data sources: ${failure.message}`)
+      const reported = new Set(this.registry?.failures.map((failure) => `${failure.plugin}: ${failure.message}`))
+      for (const failure of registry.failures) {
+        if (!reported.has(`${failure.plugin}: ${failure.message}`)) this.logger.warn(`Plugin ${failure.plugin} could not load its data sources: ${failure.message}`)
+      }
+      this.registry = registry
     }
     return this.registry
   }
@@ -112,7 +119,9 @@ export abstract class BaseCommand<T> extends Command {
       const available = (await this.sources()).list().map((source) => source.name)
       throw new UsageError('No data source given.', {code: 'NO_SOURCE', nextSteps: [`Pass --source NAME (one of: ${available.join(', ')}).`]})
     }
-    const source = (await this.sources()).get(chosen)
+    const found = await this.sources(chosen)
+    // Not among the named ones: the whole registry, whose error lists every source there is.
+    const source = (found.has(chosen) ? found : await this.sources()).get(chosen)
     if (options.length === 0) return source
     const parsed: Record<string, string> = {}
     for (const option of options) {

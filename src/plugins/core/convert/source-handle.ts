@@ -3,7 +3,7 @@ import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import type {SourceRegistry} from '../sources/registry.js'
-import {type DataSource, SOURCES_HOOK} from '../sources/types.js'
+import {type DataSource, type SourceFactory, SOURCES_HOOK} from '../sources/types.js'
 
 /**
  * How a worker thread gets the same data source as the main thread: straight from the hook module of the plugin
@@ -15,7 +15,7 @@ export type SourceLoader =
   | {kind: 'hook'; modules: {url: string; identifier: string}[]; root: string; name: string; options?: Record<string, string>}
   | {kind: 'module'; url: string; name: string; options?: Record<string, string>}
 
-type Entry = DataSource | (() => DataSource | Promise<DataSource>)
+type Entry = DataSource | SourceFactory
 
 /** The loader for a source of a registry: its plugin's `bucketwright:sources` hook modules, else the registry. */
 export function workerLoader(config: Config, registry: SourceRegistry, name: string, options?: Record<string, string>): SourceLoader {
@@ -38,6 +38,8 @@ function entriesOf(result: unknown): Entry[] {
 
 async function findIn(entries: Entry[], name: string): Promise<DataSource | undefined> {
   for (const entry of entries) {
+    // A factory that names another source is not called (its modules are not loaded).
+    if (typeof entry === 'function' && typeof entry.sourceName === 'string' && entry.sourceName !== name) continue
     const source = typeof entry === 'function' ? await entry() : entry
     if (source?.name === name) return source
   }

@@ -46,10 +46,15 @@ export class SourceRegistry {
   private constructor(
     private readonly sources: Map<string, {source: DataSource; origin: SourceOrigin}>,
     readonly failures: BrokenPlugin[],
+    /** Some sources were left unloaded (see {@link load}'s `only`): listing needs the whole registry. */
+    readonly partial = false,
   ) {}
 
-  /** Loads every plugin's sources. */
-  static async load(config: Config): Promise<SourceRegistry> {
+  /**
+   * Loads every plugin's sources; with `only`, factories that name another source are not called (the registry then
+   * holds that source, and any a plugin did not name ahead).
+   */
+  static async load(config: Config, options: {only?: string} = {}): Promise<SourceRegistry> {
     // Plugins get the core API in the hook's options. bucketwright's own hook needs none, so without other plugins
     // the core's index (twice the modules a command loads) is not loaded at all.
     const others = [...config.plugins.values()].some((plugin) => plugin.name !== config.name && (plugin.hooks[SOURCES_HOOK]?.length ?? 0) > 0)
@@ -57,12 +62,17 @@ export class SourceRegistry {
     // Capture every error (even an oclif exit from a plugin's this.error()): one broken plugin must not stop the CLI.
     const result = await config.runHook(SOURCES_HOOK as never, {core} as never, HOOK_TIMEOUT_MS, true)
     const sources = new Map<string, {source: DataSource; origin: SourceOrigin}>()
+    let partial = false
     const failures: BrokenPlugin[] = result.failures.map((failure) => ({plugin: failure.plugin.name, message: failure.error?.message ?? String(failure.error)}))
     for (const success of result.successes) {
       const plugin = success.plugin
       const origin: SourceOrigin = {plugin: plugin.name, version: plugin.version, builtIn: plugin.name === config.name}
       try {
         for (const entry of normalise(success.result)) {
+          if (options.only !== undefined && typeof entry === 'function' && typeof entry.sourceName === 'string' && entry.sourceName !== options.only) {
+            partial = true
+            continue
+          }
           const source = typeof entry === 'function' ? await entry() : entry
           if (!source || typeof source.name !== 'string' || typeof source.decode !== 'function' || !source.layout) {
             throw new Error('a source must have a name, a layout and a decode function')
@@ -77,7 +87,7 @@ export class SourceRegistry {
         failures.push({plugin: plugin.name, message: (error as Error).message})
       }
     }
-    return new SourceRegistry(sources, failures)
+    return new SourceRegistry(sources, failures, partial)
   }
 
   /** Builds a registry from sources in hand (tests, embedding). */

@@ -131,7 +131,19 @@ export interface SourceOrigin {
 }
 
 /**
+ * A function that makes a source when it is needed. One that carries the name of the source it makes
+ * (`sourceName`) is called only when that source is asked for (or all are listed), so a command that uses one
+ * source does not load the others' modules.
+ */
+export type SourceFactory = (() => DataSource | Promise<DataSource>) & {sourceName?: string}
+
+/** A factory that names its source: see {@link SourceFactory}. */
+export function namedSource(name: string, make: () => DataSource | Promise<DataSource>): SourceFactory {
+  return Object.assign(make, {sourceName: name})
+}
+
+/**
  * What a data-source plugin exports (default export or named `sources`): a list of sources or factories. A plugin
  * declares the module in its package.json: `"oclif": {"hooks": {"bucketwright:sources": "./dist/sources.js"}}`.
  */
-export type SourcePluginModule = {sources: (DataSource | (() => DataSource | Promise<DataSource>))[]}
+export type SourcePluginModule = {sources: (DataSource | SourceFactory)[]}
