@@ -98,7 +98,7 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
       void probe.done.then(() => probeSeconds.push((performance.now() - t) / 1000))
       const probed = {from, to: now}
       const windows = listingWindows('week', probed, '{YYYY}-W{WW}.jsonl.gz', () => true)
-      for await (const listed of listWindows(storage, bustimesSource, windows, probed, {spans, spansFinal: probe.done})) {
+      for await (const listed of listWindows(storage, bustimesSource, windows, probed, {spans, spansFinal: probe.done, known: probe.known})) {
         for (const bucket of listed.window.buckets) for (const input of listed.objects.get(bucket.key)!) check.next(input.key)
       }
       await probe.done
