@@ -135,6 +135,15 @@ describe('convert service: resume, quarantine, plan, formats', () => {
     expect(ok.quarantined).toBe(2)
   })
 
+  it('refuses a gzip level outside 1-9 before doing anything, naming the flag', async () => {
+    const {raw, out, base} = await setup()
+    await writeEvents(raw, '2021-11-01T00:00:00Z', 2, 60, 1)
+    await expect(runConvert({...base, compression: 'gzip', level: 12})).rejects.toMatchObject({code: 'BAD_LEVEL', message: '--level 12 is not a gzip level.'})
+    await expect(fs.stat(out)).rejects.toMatchObject({code: 'ENOENT'})
+    const zstd = await runConvert({...base, compression: 'zstd', level: 12, keyTemplate: '{YYYY}-W{WW}.jsonl.zst'})
+    expect(zstd.buckets.map((bucket) => bucket.status)).toEqual(['written'])
+  })
+
   it('plans without writing: buckets, objects, bytes, requests and cost', async () => {
     const {raw, out, base} = await setup()
     await writeEvents(raw, '2021-11-01T00:00:00Z', 10, 24 * 60, 2)

@@ -23,6 +23,9 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   if (options.validate && !options.source.schema) {
     throw new UsageError(`Source "${options.source.name}" has no JSON Schema to validate against.`, {code: 'NO_SCHEMA', nextSteps: ['Run without --validate.']})
   }
+  if (options.level !== undefined && options.compression === 'gzip' && (options.level < 1 || options.level > 9)) {
+    throw new UsageError(`--level ${options.level} is not a gzip level.`, {code: 'BAD_LEVEL', nextSteps: ['Pass a gzip level from 1 (fastest) to 9 (smallest); 6 is the default.']})
+  }
   const now = options.now ?? new Date()
   const shard = options.shard ?? {index: 0, count: 1}
   const counter = new RequestCounter()
