@@ -274,8 +274,12 @@ describe('convert exit codes and output streams (spawned CLI)', {timeout: 240_00
     const run = await runCli(['convert', archive, path.join(work, 'plain-out'), '--source', 'bustimes', '--from', '2021-11-07', '--to', '2021-11-08'])
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/^2021-W44\.jsonl\.gz\s+written: 4 objects, \d+ records/m)
-    expect(run.stdout).toMatch(/^Total: 1 buckets, 4 objects/m)
+    expect(run.stdout).toMatch(/^Total: 1 buckets, 4 objects, \d+ records, .* s \(\d+ records\/s encoded\)$/m)
     expect(run.stderr).toMatch(/\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] .*2021-W44/)
     expect(run.stderr).toMatch(/Listing: 4 keys found so far/)
+    // Nothing encoded on the rerun: no rate made of the skipped bucket's records.
+    const rerun = await runCli(['convert', archive, path.join(work, 'plain-out'), '--source', 'bustimes', '--from', '2021-11-07', '--to', '2021-11-08'])
+    expect(rerun.stdout).toMatch(/^2021-W44\.jsonl\.gz\s+skipped \(up-to-date\)/m)
+    expect(rerun.stdout).toMatch(/^Total: 1 buckets, 4 objects, \d+ records, .* quarantined, [\d.]+ s$/m)
   })
 })

@@ -13,7 +13,9 @@ export function formatConvertSummary(result: ConvertResult): string {
     for (const entry of bucket.quarantined.slice(0, 5)) lines.push(`    quarantined ${entry.key}: ${entry.reason}`)
   }
   if (result.buckets.length === 0) lines.push(`No objects of source ${result.source} under ${result.input}${result.from ? ` between ${result.from} and ${result.to}` : ''}.`)
-  const rate = result.seconds > 0 ? ` (${Math.round(result.records / result.seconds)} records/s)` : ''
+  // The rate of the records this run encoded: skipped buckets' records come from their manifests.
+  const encoded = result.buckets.reduce((sum, bucket) => sum + (bucket.status === 'written' || bucket.status === 'rebuilt' ? bucket.records : 0), 0)
+  const rate = result.seconds > 0 && encoded > 0 ? ` (${Math.round(encoded / result.seconds)} records/s encoded)` : ''
   lines.push(`${result.dryRun ? 'Plan' : 'Total'}: ${result.buckets.length} buckets, ${result.objects} objects, ${result.records} records, ${mb(result.bytesIn)} in, ${mb(result.bytesOut)} out, ${result.quarantined} quarantined, ${result.seconds} s${rate}`)
   if (result.requests) {
     const r = result.requests
