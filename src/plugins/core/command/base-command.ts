@@ -93,12 +93,13 @@ export abstract class BaseCommand<T> extends Command {
   }
 
   /**
-   * The data sources of this installation (built-ins and plugins), loaded once; with `only`, at least that source
-   * (others whose factories name them ahead are not loaded unless a later call asks for all).
+   * The data sources of this installation (built-ins and plugins). The first call with `only` loads at least that
+   * source (sources whose factories name them ahead are left unloaded); any call the loaded ones cannot answer loads
+   * them all.
    */
   protected async sources(only?: string): Promise<SourceRegistry> {
     if (!this.registry || (this.registry.partial && (only === undefined || !this.registry.has(only)))) {
-      const registry = await SourceRegistry.load(this.config, {only})
+      const registry = await SourceRegistry.load(this.config, {only: this.registry ? undefined : only})
       // Once per run, however often the command asks for sources.
       const reported = new Set(this.registry?.failures.map((failure) => `${failure.plugin}: ${failure.message}`))
       for (const failure of registry.failures) {

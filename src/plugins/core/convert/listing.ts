@@ -76,9 +76,10 @@ function byteOrder(a: string, b: string): number {
  * Finds, for each of the source's key locations, the time of its first object (from its first page of keys, which
  * sort by time) and the end of its last object's day: from that page when it held the whole location, else by a
  * search over days with one-key listings that start after each day's prefix, 8 in parallel per round — a few dozen
- * LIST requests per location instead of listing every empty day. Locations whose prefixes are not by day get no end (`now`). Listing then skips each location's days outside
- * its span. The starts are known after one round trip ({@link Probe.started}): listing the first windows need not
- * wait for the search for the end.
+ * LIST requests per location instead of listing every empty day. A location whose prefixes are not by day gets no
+ * end (`now`) unless its first page held all of it. Listing then skips each location's days outside its span. The
+ * starts are known after one round trip ({@link Probe.started}): listing the first windows need not wait for the
+ * search for the end.
  */
 export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal, pageSize = PROBE_PAGE): Probe {
   let requests = 0
