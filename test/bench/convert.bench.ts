@@ -130,7 +130,15 @@ async function convertBench(client: S3Client, work: string, python: string, repo
     `  bucketwright → local disk  ${Math.round(rate(oursLocal))} records/s (${median(oursLocal.map((o) => o.seconds))} s), peak RSS ${median(oursLocal.map((o) => o.rss))} MB`,
     `  reference    → local disk  ${Math.round(rate(theirs))} records/s (${median(theirs.map((t) => t.seconds))} s), peak RSS ${median(theirs.map((t) => t.rss))} MB`,
     `  ratio to S3 ${(rate(ours) / rate(theirs)).toFixed(1)}x, to local disk (like for like) ${(rate(oursLocal) / rate(theirs)).toFixed(1)}x (target >= 10x); outputs equal to the reference's (compare_weeks): S3 ${same.equal}, local ${sameLocal.equal} (${same.summary.differing_records + sameLocal.summary.differing_records} differing)`,
+    // Per pair (the runs of one round sit next to each other, so the machine's drift between rounds cancels out):
+    `  ratio per round, to S3: ${pairs(ours, theirs)}; to local disk: ${pairs(oursLocal, theirs)}`,
   )
+}
+
+/** Each round's ratio of records/s, and their median. */
+function pairs(ours: {rate: number}[], theirs: {rate: number}[]): string {
+  const ratios = ours.map((run, round) => run.rate / theirs[round].rate)
+  return `${ratios.map((ratio) => ratio.toFixed(1)).join(' ')} (median ${median(ratios).toFixed(1)}x)`
 }
 
 /** Memory flatness: peak RSS converting one week of FLAT_SMALL vs FLAT_BIG objects. */
