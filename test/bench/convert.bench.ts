@@ -63,6 +63,9 @@ async function bucketwright(bucket: string, outputs: string, prefix: string, ext
 
 let endpoint = ''
 
+/** One timed conversion: records/s, peak RSS (MB), wall seconds. */
+type Run = {rate: number; rss: number; seconds: number}
+
 async function main(): Promise<void> {
   const python = await pythonWithBoto3()
   if (!python?.startsWith('/usr/bin')) throw new Error('The reference needs /usr/bin/python3 with boto3: apt-get install -y python3-boto3')
@@ -91,9 +94,9 @@ async function convertBench(client: S3Client, work: string, python: string, repo
   const bucket = await createTestBucket('bw-bench', client)
   const outputs = await createTestBucket('bw-bench-out', client)
   await uploadDir(client, archive, bucket)
-  const ours: {rate: number; rss: number; seconds: number}[] = []
-  const oursLocal: {rate: number; rss: number; seconds: number}[] = []
-  const theirs: {rate: number; rss: number; seconds: number}[] = []
+  const ours: Run[] = []
+  const oursLocal: Run[] = []
+  const theirs: Run[] = []
   let referenceRecords = 0
   // One uncounted run of each first (as hyperfine --warmup): the first run after a build fills V8's compile cache
   // and warms the S3 server; neither is what a scheduled job sees.
@@ -123,20 +126,22 @@ async function convertBench(client: S3Client, work: string, python: string, repo
   }
   const same = await compareWeeks(path.join(work, 'ref-0'), await download(client, outputs, 'bw-0/', path.join(work, 'bw-0')))
   const sameLocal = await compareWeeks(path.join(work, 'ref-0'), path.join(work, 'bw-local-0'))
-  const rate = (runs: {rate: number}[]) => median(runs.map((run) => run.rate))
+  const rate = (runs: Run[]) => median(runs.map((run) => run.rate))
   report.push(
     `convert ${OBJECTS} objects (${referenceRecords} records) from the loopback S3 server, ${ROUNDS} interleaved rounds, medians:`,
     `  bucketwright → S3          ${Math.round(rate(ours))} records/s (${median(ours.map((o) => o.seconds))} s), peak RSS ${median(ours.map((o) => o.rss))} MB`,
     `  bucketwright → local disk  ${Math.round(rate(oursLocal))} records/s (${median(oursLocal.map((o) => o.seconds))} s), peak RSS ${median(oursLocal.map((o) => o.rss))} MB`,
     `  reference    → local disk  ${Math.round(rate(theirs))} records/s (${median(theirs.map((t) => t.seconds))} s), peak RSS ${median(theirs.map((t) => t.rss))} MB`,
     `  ratio to S3 ${(rate(ours) / rate(theirs)).toFixed(1)}x, to local disk (like for like) ${(rate(oursLocal) / rate(theirs)).toFixed(1)}x (target >= 10x); outputs equal to the reference's (compare_weeks): S3 ${same.equal}, local ${sameLocal.equal} (${same.summary.differing_records + sameLocal.summary.differing_records} differing)`,
-    // Per pair (the runs of one round sit next to each other, so the machine's drift between rounds cancels out):
-    `  ratio per round, to S3: ${pairs(ours, theirs)}; to local disk: ${pairs(oursLocal, theirs)}`,
+    `  ratio per round, to S3: ${ratiosPerRound(ours, theirs)}; to local disk: ${ratiosPerRound(oursLocal, theirs)}`,
   )
 }
 
-/** Each round's ratio of records/s, and their median. */
-function pairs(ours: {rate: number}[], theirs: {rate: number}[]): string {
+/**
+ * Each round's ratio of records/s, and their median: a round's runs follow one another within seconds, so the
+ * machine's drift between rounds (~25 % within minutes) cancels out of each ratio, unlike in a ratio of medians.
+ */
+function ratiosPerRound(ours: Run[], theirs: Run[]): string {
   const ratios = ours.map((run, round) => run.rate / theirs[round].rate)
   return `${ratios.map((ratio) => ratio.toFixed(1)).join(' ')} (median ${median(ratios).toFixed(1)}x)`
 }
