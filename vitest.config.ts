@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     globalSetup: ['test/setup/global.ts'],
+    // Console output of passing tests is noise (in-process command runs print their JSON): shown only for failures.
+    silent: 'passed-only',
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
