@@ -58,6 +58,21 @@ describe('bucketwright generate', () => {
     expect(validator.violations()).toEqual([])
   })
 
+  // The count reported must be the records actually written, for every source with a generator (not "unknown").
+  it.each([
+    {source: 'bustimes', count: (body: string) => (body.match(/vehicleID/g) ?? []).length},
+    {source: 'coinbase', count: (body: string) => body.split('\n').filter(Boolean).length},
+    {source: 'wydot-bsm', count: (body: string) => body.split('\n').filter(Boolean).length},
+  ])('reports the records it wrote for $source', async ({source, count}) => {
+    const dir = path.join(tmp, `count-${source}`)
+    const run = await runInProcess<{records: number | null}>(['generate', dir, '--source', source, '--from', '2019-03-01T10:00', '--to', '2019-03-01T10:20', '--rate', '600', '--json'])
+    expect(run.exitCode).toBe(0)
+    let written = 0
+    for (const file of await files(dir)) written += count(await readFile(path.join(dir, file), 'utf8'))
+    expect(written).toBeGreaterThan(0)
+    expect(run.result?.records).toBe(written)
+  })
+
   it('writes to S3 with concurrent writes', async () => {
     const bucket = await createTestBucket('bw-generate')
     const run = await runInProcess<{objects: number; bytes: number}>(['generate', `s3://${bucket}/synthetic/`, '--source', 'wydot-bsm', '--from', '2019-03-01T10', '--to', '2019-03-01T11', '--rate', '3000', '--concurrency', '4', '--json'])

@@ -187,6 +187,6 @@ export async function* generateBustimes(options: GenerateOptions): AsyncIterable
     }
     const list = `[${parts.join(', ')}]`
     const body = !repr && index % ENVELOPE_EVERY === ENVELOPE_EVERY - 1 ? `{"resultSet": {"queryTime": ${time.getTime()}, "vehicle": ${list}}}` : list
-    yield {key, body}
+    yield {key, body, records: vehicles.length}
   }
 }

@@ -44,7 +44,8 @@ function micros(ms: number, micro: number): string {
 /**
  * Synthetic Advanced Trade frames in the real segment layout: l2_data updates (most of the feed), tickers, market
  * trades and heartbeats for BTC-USD, ETH-USD and SOL-USD, one connection with contiguous `sequence_num`, random-walk
- * prices on a one-cent grid, per-product increasing trade ids. `rate` is frames per hour (default 36,000).
+ * prices on a one-cent grid, per-product increasing trade ids. `rate` is frames per hour (default 36,000). Each raw
+ * frame (one NDJSON line) counts as one record, as `etl` counts a segment's lines.
  */
 export async function* generateFrames(options: GenerateOptions): AsyncIterable<GeneratedObject> {
   const random = seededRandom(options.seed)
@@ -105,11 +106,11 @@ export async function* generateFrames(options: GenerateOptions): AsyncIterable<G
       lines.push(line)
       bytes += line.length + 1
       if (bytes >= SEGMENT_BYTES) {
-        yield {key: segmentKey('ready', 'coinbase', segmentName(new Date(hour), n++)), body: lines.join('\n') + '\n'}
+        yield {key: segmentKey('ready', 'coinbase', segmentName(new Date(hour), n++)), body: lines.join('\n') + '\n', records: lines.length}
         lines = []
         bytes = 0
       }
     }
-    if (lines.length > 0) yield {key: segmentKey('ready', 'coinbase', segmentName(new Date(hour), n++)), body: lines.join('\n') + '\n'}
+    if (lines.length > 0) yield {key: segmentKey('ready', 'coinbase', segmentName(new Date(hour), n++)), body: lines.join('\n') + '\n', records: lines.length}
   }
 }
