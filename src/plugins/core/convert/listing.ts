@@ -1,5 +1,7 @@
+import {UsageError} from '../errors/errors.js'
 import type {DataSource, TimeRange} from '../sources/types.js'
 import {pagesOf} from '../storage/list-many.js'
+import type {LocationOverlap} from '../storage/overlap.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import {type BucketSize, bucketsBetween, type TimeBucket} from './buckets.js'
 import type {BucketInput} from './bucket-stream.js'
@@ -67,6 +69,15 @@ interface ProbePage {
 /** Keys the probe reads from the start of each location: one LIST page. */
 const PROBE_PAGE = 1000
 
+/** Options of {@link startProbe}. */
+export interface ProbeOptions {
+  signal?: AbortSignal
+  /** Keys of the probe's first page of each location (default 1,000). */
+  pageSize?: number
+  /** Keys that are not input (the output's, manifests: {@link LocationOverlap.excludesInput}); never counted. */
+  exclude?: (key: string) => boolean
+}
+
 /** S3's order of keys: by their UTF-8 bytes (which JavaScript's `<` matches only for keys below U+D800). */
 function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
@@ -81,7 +92,8 @@ function byteOrder(a: string, b: string): number {
  * starts are known after one round trip ({@link Probe.started}): listing the first windows need not wait for the
  * search for the end.
  */
-export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal, pageSize = PROBE_PAGE): Probe {
+export function startProbe(storage: Storage, source: DataSource, now: Date, options: ProbeOptions = {}): Probe {
+  const {signal, pageSize = PROBE_PAGE, exclude = () => false} = options
   let requests = 0
   const spans: LocationSpans = new Map()
   const pages = new Map<string, ProbePage>()
@@ -93,6 +105,7 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
       const infos: ObjectInfo[] = []
       let complete = true
       for await (const info of storage.list(location, {signal})) {
+        if (exclude(info.key)) continue
         const time = source.layout.timeFromKey(info.key)?.getTime()
         if (time !== undefined && (earliest === undefined || time < earliest)) earliest = time
         infos.push(info)
@@ -129,7 +142,15 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
     const dayPrefix = (day: number) => source.layout.prefixesFor({from: new Date(day * DAY_MS), to: new Date((day + 1) * DAY_MS)}).find((prefix) => prefix.startsWith(location) && prefix !== location)
     const keysAfter = async (day: number): Promise<boolean> => {
       requests++
-      for await (const _info of storage.list(location, {startAfter: dayPrefix(day), pageSize: 1, signal})) return true
+      for await (const info of storage.list(location, {startAfter: dayPrefix(day), pageSize: 1, signal})) {
+        if (!exclude(info.key)) return true
+        // The output (or a manifest) lies after the day: look past it a page at a time, not a key a request.
+        for await (const page of pagesOf(storage, location, {startAfter: info.key, signal})) {
+          requests++
+          if (page.some((later) => !exclude(later.key))) return true
+        }
+        return false
+      }
       return false
     }
     let low = Math.floor(earliest / DAY_MS)
@@ -171,8 +192,8 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
 }
 
 /** {@link startProbe}, waiting for the whole search. */
-export async function probeLocations(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal, pageSize = PROBE_PAGE): Promise<{spans: LocationSpans; requests: number}> {
-  return startProbe(storage, source, now, signal, pageSize).done
+export async function probeLocations(storage: Storage, source: DataSource, now: Date, options: ProbeOptions = {}): Promise<{spans: LocationSpans; requests: number}> {
+  return startProbe(storage, source, now, options).done
 }
 
 /** The whole span of the locations that have objects, or `undefined` when none has any. */
@@ -211,6 +232,8 @@ export interface ListWindowsOptions {
   spansFinal?: Promise<unknown>
   /** A prefix's keys when they are known without a LIST ({@link Probe.known}). */
   known?: (prefix: string) => ObjectInfo[] | undefined
+  /** Keys that are not input (the output's, manifests: {@link LocationOverlap.excludesInput}); the probe's too. */
+  exclude?: (key: string) => boolean
 }
 
 /** A counting semaphore: at most `size` tasks run at once, the others wait in the order they asked. */
@@ -242,6 +265,7 @@ class Slots {
  */
 export async function* listWindows(storage: Storage, source: DataSource, windows: Iterable<ListingWindow>, range: TimeRange, options: ListWindowsOptions = {}): AsyncIterable<ListedWindow> {
   const slots = new Slots(Math.max(1, options.prefixConcurrency ?? 32))
+  const exclude = options.exclude ?? (() => false)
   const ahead = options.prefixesAhead ?? 64
   // Leaving early (an error, a consumer that stops) cancels the listings still in flight for later windows.
   const stop = new AbortController()
@@ -263,7 +287,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
               const infos: ObjectInfo[] = []
               for await (const page of pagesOf(storage, prefix, {signal})) {
                 requests++
-                for (const info of page) infos.push(info)
+                for (const info of page) if (!exclude(info.key)) infos.push(info)
               }
               return infos
             }),
@@ -337,5 +361,45 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
   } finally {
     stop.abort()
     upcoming.return?.()
+  }
+}
+
+/** Digits each key-template token stands for. */
+const TOKEN_WIDTH: Record<string, number> = {'{YYYY}': 4, '{WW}': 2, '{MM}': 2, '{DD}': 2, '{HH}': 2}
+
+/** Whether some key rendered from `template` starts with `prefix` (tokens stand for digits). */
+function templateMayStartWith(template: string, prefix: string): boolean {
+  let at = 0
+  for (const part of template.split(/(\{(?:YYYY|WW|MM|DD|HH)\})/)) {
+    const width = TOKEN_WIDTH[part]
+    for (let i = 0; i < (width ?? part.length) && at < prefix.length; i++, at++) {
+      if (width === undefined ? part[i] !== prefix[at] : !/\d/.test(prefix[at])) return false
+    }
+  }
+  return at >= prefix.length
+}
+
+/**
+ * Refuses an output location where convert's outputs or manifests could land inside its input location: the input
+ * itself, or an output around the input whose --key-template reaches into it (`./data/raw` → `./data` with
+ * `raw/{YYYY}-{MM}-{DD}.jsonl.gz`). Written there, an output would be listed as a raw object by the next run, or
+ * replace one. An output folder inside the input is fine: the listing leaves it out ({@link LocationOverlap}).
+ */
+export function checkOutputOutsideInput(overlap: LocationOverlap, keyTemplate: string, locations: {input: string; output: string}): void {
+  const prefix = overlap.inputPrefix
+  if (prefix === undefined) return
+  if (prefix === '') {
+    throw new UsageError(`The output location ${locations.output} is the input location: convert would read its own outputs back as raw objects.`, {
+      code: 'OUTPUT_IS_INPUT',
+      nextSteps: [`Write the outputs to a folder of their own, e.g. ${locations.input}v2/ (a folder inside the input is left out of its listing).`],
+      details: {input: locations.input, output: locations.output},
+    })
+  }
+  if (templateMayStartWith(keyTemplate, prefix) || templateMayStartWith(`_manifests/${keyTemplate}.json`, prefix)) {
+    throw new UsageError(`--key-template "${keyTemplate}" puts outputs under ${prefix} of ${locations.output}, inside the input location ${locations.input}: they would be read back as raw objects.`, {
+      code: 'OUTPUT_IN_INPUT',
+      nextSteps: [`Choose a --key-template outside ${prefix}, or an output location outside the input (or inside it, e.g. ${locations.input}v2/).`],
+      details: {input: locations.input, output: locations.output, keyTemplate},
+    })
   }
 }
