@@ -24,7 +24,8 @@ export interface LocationOverlap {
   readonly inputPrefix?: string
   /**
    * True for an input key that is not input: anything under the output location (outputs, their manifests, other
-   * runs' outputs there), any key in a `_manifests/` folder, and our temp files (`.bw-tmp-*`).
+   * runs' outputs there), any key in a `_manifests/` folder, our temp files (`.bw-tmp-*`), and — when the input lies
+   * in the output — the keys the caller knows as outputs ({@link OverlapOptions.isOutput}).
    */
   excludesInput(key: string): boolean
   /**
@@ -75,13 +76,22 @@ async function placeOf(storage: Storage): Promise<Place> {
   return {store: 'file://', path: real.endsWith('/') ? real : `${real}/`}
 }
 
+/** Options of {@link locationOverlap}. */
+export interface OverlapOptions {
+  /**
+   * Whether an output key (relative to the output location) is one of the output's files, for a command that knows
+   * them (verify's inventory): where the input lies in the output, those keys are left out of the input.
+   */
+  isOutput?: (outputKey: string) => boolean
+}
+
 /**
  * How `output` lies relative to `input` (both storages' root locations). Local paths are compared after resolving
  * symbolic links, so `./in/out`, `in/out/`, `file:///abs/in/out` and a symlinked spelling are one place; S3
  * locations by bucket and prefix (`s3://b/v2` is `s3://b/v2/`). Without an output (etl into Postgres) only the
  * bookkeeping is left out.
  */
-export async function locationOverlap(input: Storage, output?: Storage): Promise<LocationOverlap> {
+export async function locationOverlap(input: Storage, output?: Storage, options: OverlapOptions = {}): Promise<LocationOverlap> {
   const [from, to] = await Promise.all([placeOf(input), output ? placeOf(output) : undefined])
   let kind: OverlapKind = 'apart'
   let outputPrefix: string | undefined
@@ -97,7 +107,8 @@ export async function locationOverlap(input: Storage, output?: Storage): Promise
     inputPrefix,
     // When both are the same place, the output is not one folder that can be left out: the command must keep its
     // outputs apart from its inputs by their keys (compact's layouts, etl's stages) or refuse the locations.
-    excludesInput: (key) => isBookkeepingKey(key) || (Boolean(outputPrefix) && key.startsWith(outputPrefix!)),
+    excludesInput: (key) =>
+      isBookkeepingKey(key) || (Boolean(outputPrefix) && key.startsWith(outputPrefix!)) || (inputPrefix !== undefined && options.isOutput?.(inputPrefix + key) === true),
     outputInInput: (outputKey) => inputPrefix !== undefined && outputKey.startsWith(inputPrefix),
     excludesOutput: (outputKey) => Boolean(inputPrefix) && outputKey.startsWith(inputPrefix!),
   }
