@@ -1,7 +1,7 @@
 import {UsageError} from '../errors/errors.js'
 import type {DataSource, TimeRange} from '../sources/types.js'
 import {pagesOf} from '../storage/list-many.js'
-import type {LocationOverlap} from '../storage/overlap.js'
+import {foreignKeysInOutput, inputsOf, type LocationOverlap, outputHoldsInputError} from '../storage/overlap.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import {type BucketSize, bucketsBetween, type TimeBucket} from './buckets.js'
 import type {BucketInput} from './bucket-stream.js'
@@ -105,14 +105,15 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, opti
       const infos: ObjectInfo[] = []
       let complete = true
       for await (const info of storage.list(location, {signal})) {
-        if (exclude(info.key)) continue
-        const time = source.layout.timeFromKey(info.key)?.getTime()
-        if (time !== undefined && (earliest === undefined || time < earliest)) earliest = time
         infos.push(info)
         if (infos.length >= pageSize) {
           complete = false
           break
         }
+      }
+      for (const info of inputsOf(infos, exclude)) {
+        const time = source.layout.timeFromKey(info.key)?.getTime()
+        if (time !== undefined && (earliest === undefined || time < earliest)) earliest = time
       }
       pages.set(location, {infos, complete})
       spans.set(location, earliest === undefined ? undefined : {from: new Date(earliest), to: now})
@@ -129,11 +130,11 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, opti
   /** The end of the last day with objects when the probe's page was the whole location and ends in a dated key. */
   function lastDayInPage(location: string): Date | undefined {
     const page = pages.get(location)
-    const last = page?.complete ? page.infos.at(-1) : undefined
-    const time = last && source.layout.timeFromKey(last.key)?.getTime()
+    const inputs = page?.complete ? inputsOf(page.infos, exclude) : []
+    const time = inputs.length > 0 ? source.layout.timeFromKey(inputs.at(-1)!.key)?.getTime() : undefined
     if (!page || time === undefined) return undefined
     let latest = time
-    for (const info of page.infos) latest = Math.max(latest, source.layout.timeFromKey(info.key)?.getTime() ?? latest)
+    for (const info of inputs) latest = Math.max(latest, source.layout.timeFromKey(info.key)?.getTime() ?? latest)
     return new Date(Math.min(now.getTime(), (Math.floor(latest / DAY_MS) + 1) * DAY_MS))
   }
 
@@ -287,7 +288,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
               const infos: ObjectInfo[] = []
               for await (const page of pagesOf(storage, prefix, {signal})) {
                 requests++
-                for (const info of page) if (!exclude(info.key)) infos.push(info)
+                for (const info of page) infos.push(info)
               }
               return infos
             }),
@@ -300,7 +301,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
       const end = to.getTime()
       let keys = 0
       for (const listing of listings) {
-        for (const info of listing.splice(0) as BucketInput[]) {
+        for (const info of inputsOf(listing.splice(0), exclude) as BucketInput[]) {
           const time = source.layout.timeFromKey(info.key)?.getTime()
           if (time === undefined || time < start || time >= end) continue
           const bucket = window.buckets.length === 1 ? window.buckets[0] : window.buckets.find((candidate) => time >= candidate.from.getTime() && time < candidate.to.getTime())
@@ -366,11 +367,12 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
 
 /** Digits each key-template token stands for. */
 const TOKEN_WIDTH: Record<string, number> = {'{YYYY}': 4, '{WW}': 2, '{MM}': 2, '{DD}': 2, '{HH}': 2}
+const TOKENS = /(\{(?:YYYY|WW|MM|DD|HH)\})/
 
 /** Whether some key rendered from `template` starts with `prefix` (tokens stand for digits). */
 function templateMayStartWith(template: string, prefix: string): boolean {
   let at = 0
-  for (const part of template.split(/(\{(?:YYYY|WW|MM|DD|HH)\})/)) {
+  for (const part of template.split(TOKENS)) {
     const width = TOKEN_WIDTH[part]
     for (let i = 0; i < (width ?? part.length) && at < prefix.length; i++, at++) {
       if (width === undefined ? part[i] !== prefix[at] : !/\d/.test(prefix[at])) return false
@@ -379,27 +381,38 @@ function templateMayStartWith(template: string, prefix: string): boolean {
   return at >= prefix.length
 }
 
+/** Whether a key is one `template` renders. */
+function templateMatcher(template: string): (key: string) => boolean {
+  const pattern = template
+    .split(TOKENS)
+    .map((part) => (TOKEN_WIDTH[part] ? `\\d{${TOKEN_WIDTH[part]}}` : part.replaceAll(/[.*+?^${}()|[\]\\]/g, String.raw`\$&`)))
+    .join('')
+  const regex = new RegExp(`^${pattern}$`)
+  return (key) => regex.test(key)
+}
+
 /**
- * Refuses an output location where convert's outputs or manifests could land inside its input location: the input
- * itself, or an output around the input whose --key-template reaches into it (`./data/raw` → `./data` with
- * `raw/{YYYY}-{MM}-{DD}.jsonl.gz`). Written there, an output would be listed as a raw object by the next run, or
- * replace one. An output folder inside the input is fine: the listing leaves it out ({@link LocationOverlap}).
+ * Refuses locations where convert would read its outputs back as raw objects, write over one, or skip one unseen:
+ * the output is the input or holds one of the source's key locations (`s3://b/` → `s3://b/raw/` for bustimes); the
+ * output lies around the input and --key-template reaches into it (`./data/raw` → `./data` with
+ * `raw/{YYYY}-{MM}-{DD}.jsonl.gz`); or the output lies in the listed input and holds objects of the source that
+ * convert did not write. Otherwise an output folder inside the input is simply left out of its listing
+ * ({@link LocationOverlap.excludesInput}).
  */
-export function checkOutputOutsideInput(overlap: LocationOverlap, keyTemplate: string, locations: {input: string; output: string}): void {
-  const prefix = overlap.inputPrefix
-  if (prefix === undefined) return
-  if (prefix === '') {
-    throw new UsageError(`The output location ${locations.output} is the input location: convert would read its own outputs back as raw objects.`, {
-      code: 'OUTPUT_IS_INPUT',
-      nextSteps: [`Write the outputs to a folder of their own, e.g. ${locations.input}v2/ (a folder inside the input is left out of its listing).`],
-      details: {input: locations.input, output: locations.output},
-    })
-  }
-  if (templateMayStartWith(keyTemplate, prefix) || templateMayStartWith(`_manifests/${keyTemplate}.json`, prefix)) {
-    throw new UsageError(`--key-template "${keyTemplate}" puts outputs under ${prefix} of ${locations.output}, inside the input location ${locations.input}: they would be read back as raw objects.`, {
+export async function checkConvertLocations(overlap: LocationOverlap, output: Storage, source: DataSource, keyTemplate: string, locations: {input: string; output: string}): Promise<void> {
+  const what = 'convert would read its own outputs back as raw objects'
+  if (overlap.kind === 'same') throw outputHoldsInputError(locations, what)
+  const held = overlap.locationInOutput(source.layout.allPrefixes())
+  if (held !== undefined) throw outputHoldsInputError(locations, `${what}, or leave out the raw objects it holds`, `the source's objects (${held})`)
+  const within = overlap.inputPrefix
+  if (within !== undefined && (templateMayStartWith(keyTemplate, within) || templateMayStartWith(`_manifests/${keyTemplate}.json`, within))) {
+    throw new UsageError(`--key-template "${keyTemplate}" puts outputs under ${within} of ${locations.output}, inside the input location ${locations.input}: they would be read back as raw objects.`, {
       code: 'OUTPUT_IN_INPUT',
-      nextSteps: [`Choose a --key-template outside ${prefix}, or an output location outside the input (or inside it, e.g. ${locations.input}v2/).`],
-      details: {input: locations.input, output: locations.output, keyTemplate},
+      nextSteps: [`Choose a --key-template outside ${within}, or an output location outside the input (or inside it, e.g. ${locations.input}v2/).`],
+      details: {...locations, keyTemplate},
     })
   }
+  if (!overlap.listedIn(source.layout.allPrefixes())) return
+  const foreign = await foreignKeysInOutput(output, overlap, {isInput: (key) => source.layout.timeFromKey(key) !== undefined, isOutput: templateMatcher(keyTemplate)})
+  if (foreign.length > 0) throw outputHoldsInputError(locations, `convert leaves the output location out of its listing, so they would not be converted`, `objects convert did not write (${foreign.join(', ')})`)
 }

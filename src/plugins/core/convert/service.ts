@@ -8,7 +8,7 @@ import type {TimeBucket} from './buckets.js'
 import {RequestCounter} from './cost.js'
 import {EncoderPool} from './encoder-pool.js'
 import {defaultWorkers} from './encoder-threads.js'
-import {checkOutputOutsideInput, type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
+import {checkConvertLocations, type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
 import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
@@ -30,7 +30,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   // Outputs are never read back as input: locations where they could be are refused, an output folder inside the
   // input is left out of its listing (with every _manifests/ folder).
   const overlap = await locationOverlap(options.input, options.output)
-  checkOutputOutsideInput(overlap, options.keyTemplate, {input: options.input.uri, output: options.output.uri})
+  await checkConvertLocations(overlap, options.output, options.source, options.keyTemplate, {input: options.input.uri, output: options.output.uri})
   const exclude = overlap.excludesInput
   const now = options.now ?? new Date()
   const shard = options.shard ?? {index: 0, count: 1}
