@@ -247,7 +247,7 @@ describe.each(STORES)('convert, output inside its input ($name)', {timeout: 60_0
 })
 
 describe('convert: every spelling of an output inside the input is one place', () => {
-  it('relative, trailing slash, file://, through a symlink, with dot segments: three runs each, never reading back', async () => {
+  it('relative, trailing slash, file:// (with and without a slash), through a symlink, with dot segments: three runs each, never reading back', async () => {
     const root = await tempDir()
     const input = await openStorage(path.join(root, 'in'))
     opened.push(input)
@@ -258,6 +258,7 @@ describe('convert: every spelling of an output inside the input is one place', (
       ['relative', path.relative(process.cwd(), abs('rel'))],
       ['trailing slash', abs('slash') + '/'],
       ['file://', pathToFileURL(abs('url')).href],
+      ['file:// with a slash', pathToFileURL(abs('urlslash')).href + '/'],
       ['symlink', path.join(root, 'link', 'sym')],
       ['dot segments', path.join(root, 'in', '.', 'x', '..', 'dots')],
     ]
@@ -273,5 +274,135 @@ describe('convert: every spelling of an output inside the input is one place', (
         expect(manifest.inputs.map((input) => input.key).sort(), name).toEqual(['ev-2021-11-10T01.json', 'raw/ev-2021-11-10T02.json'])
       }
     }
+  })
+})
+
+/** Copies every object under `prefix` of one storage to another, same keys. */
+async function copyAll(from: Storage, to: Storage, prefix = ''): Promise<void> {
+  for await (const info of from.list(prefix)) await to.write(info.key, await from.readBytes(info.key))
+}
+
+describe.each(STORES)('compact in place, three times ($name)', {timeout: 60_000}, (store) => {
+  it('leaves _manifests/ and temp files out, and a second and third run change nothing: the rows of one run', async () => {
+    const root = await freshRoot(store)
+    const storage = await open(root, store)
+    const days = [daysAgo(3), daysAgo(4)]
+    for (const day of days) for (let i = 0; i < 3; i++) await putNdjson(storage, `staging/${day}/batch_${i}.ndjson`, i * 20, 20)
+    const reference = await open(await freshRoot(store), store)
+    await copyAll(storage, reference)
+    // What no listing may take as an input: a staging-shaped file under _manifests/, and a temp file of ours.
+    await putNdjson(storage, `_manifests/staging/${days[0]}/stray.ndjson`, 1000, 5)
+    await putNdjson(storage, `staging/${days[0]}/.bw-tmp-0011aabb-1-ab-batch_9.ndjson`, 2000, 5)
+
+    const snapshots: string[][] = []
+    for (let i = 0; i < 3; i++) {
+      const {result, exitCode, stderr} = await run<CompactResult>(store, ['compact', root, '--threads', '1'])
+      expect(exitCode, stderr).toBe(0)
+      expect(result!.partitions.map((partition) => [partition.partition, partition.status, partition.rows ?? 0])).toEqual(
+        days.sort().map((day) => [`staging/${day}/`, i === 0 ? 'compacted' : 'up-to-date', i === 0 ? 60 : 0]),
+      )
+      snapshots.push(await snapshot(storage))
+    }
+    expect(snapshots[1]).toEqual(snapshots[0])
+    expect(snapshots[2]).toEqual(snapshots[0])
+    expect(snapshots[0].filter((line) => line.includes('stray.ndjson') || line.includes('.bw-tmp-')).length).toBe(store.name === 'local' ? 1 : 2)
+
+    const once = await run<CompactResult>(store, ['compact', reference.uri, '--threads', '1'])
+    expect(once.exitCode, JSON.stringify(once.error ?? once.result)).toBe(0)
+    for (const day of days) {
+      const manifestKey = `_manifests/staging/${day}/_compaction.json`
+      const [ours, once] = await Promise.all([storage.readBytes(manifestKey), reference.readBytes(manifestKey)].map(async (bytes) => JSON.parse((await bytes).toString('utf8')) as {checksum: unknown; inputs: {key: string}[]}))
+      expect(ours.checksum).toEqual(once.checksum)
+      expect(ours.inputs.map((input) => input.key)).toEqual(once.inputs.map((input) => input.key))
+    }
+  })
+})
+
+/** Rows per Parquet output of an etl destination, from the manifests beside them. */
+async function etlRows(storage: Storage): Promise<Record<string, number>> {
+  const rows: Record<string, number> = {}
+  for (const manifest of await manifests(storage)) rows[manifest.output.key] = manifest.counts.records
+  return rows
+}
+
+describe.each(STORES)('etl with its Parquet inside the segments folder ($name)', {timeout: 60_000}, (store) => {
+  it('three runs give the files of one run elsewhere; a destination holding the segments is refused', async () => {
+    const root = await freshRoot(store)
+    const storage = await open(root, store)
+    await writeGenerated(coinbaseSource(), storage, {range: {from: new Date('2021-11-10T07:00:00Z'), to: new Date('2021-11-10T09:00:00Z')}, seed: 5, rate: 120})
+    const reference = await open(await freshRoot(store), store)
+    await copyAll(storage, reference)
+    const to = `${root}raw/ready/coinbase/`
+    const snapshots: string[][] = []
+    for (let i = 0; i < 3; i++) {
+      const {result, exitCode, stderr} = await run<EtlResult>(store, ['etl', root, '--source', 'coinbase', '--to', to, '--concurrency', '1'])
+      expect(exitCode, stderr).toBe(0)
+      expect([result!.totals.segments, result!.totals.failed, result!.totals.quarantined]).toEqual([i === 0 ? 2 : 0, 0, 0])
+      snapshots.push(await snapshot(storage))
+    }
+    expect(snapshots[1]).toEqual(snapshots[0])
+    expect(snapshots[2]).toEqual(snapshots[0])
+    expect((await run<EtlResult>(store, ['etl', reference.uri, '--source', 'coinbase', '--to', `${reference.uri}elsewhere/`, '--concurrency', '1'])).exitCode).toBe(0)
+    const rows = await etlRows(await open(to, store))
+    expect(Object.keys(rows).length).toBeGreaterThan(2)
+    expect(rows).toEqual(await etlRows(await open(`${reference.uri}elsewhere/`, store)))
+
+    // Parquet under processed/coinbase/ of --to would be where the segments are: refused, nothing claimed.
+    await writeGenerated(coinbaseSource(), storage, {range: {from: new Date('2021-11-10T09:00:00Z'), to: new Date('2021-11-10T10:00:00Z')}, seed: 6, rate: 60})
+    const before = await snapshot(storage)
+    const refused = await run<EtlResult>(store, ['etl', `${root}processed/coinbase/`, '--source', 'coinbase', '--to', root])
+    expect([refused.exitCode, refused.error?.code]).toEqual([2, 'OUTPUT_HOLDS_INPUT'])
+    expect(await snapshot(storage)).toEqual(before)
+  })
+})
+
+describe.each(STORES)('verify --raw beside the outputs ($name)', {timeout: 60_000}, (store) => {
+  it('outputs inside the raw location are not raw objects, raw objects inside the output location are not outputs', async () => {
+    const root = await freshRoot(store)
+    await putJsonRaw(await open(`${root}in/`, store))
+    expect((await run(store, ['convert', `${root}in`, `${root}in/out`, '--source', 'json', '--bucket', 'day', '--workers', '0'])).exitCode).toBe(0)
+    const inside = await run<VerifyResult>(store, ['verify', `${root}in/out`, '--raw', `${root}in`, '--source', 'json', '--schema-sample', '0'])
+    expect(inside.exitCode, inside.stderr).toBe(0)
+    expect(inside.result!.buckets.map((bucket) => [bucket.key, bucket.rawObjects, bucket.rawRecords, bucket.records])).toEqual(
+      ['2021-11-10', '2021-11-11', '2021-11-12'].map((day) => [day, 2, 4, 4]),
+    )
+
+    // ndjson raw objects in data/raw/, outputs beside them in data/: the raw .ndjson files are not outputs.
+    const raw = await open(`${root}data/raw/`, store)
+    for (const day of ['10', '11']) await raw.write(`ev-2021-11-${day}T01.ndjson`, `{"day":${day}}\n{"day":${day}}\n{"day":${day}}\n`)
+    expect((await run(store, ['convert', `${root}data/raw`, `${root}data`, '--source', 'ndjson', '--bucket', 'day', '--workers', '0'])).exitCode).toBe(0)
+    const around = await run<VerifyResult>(store, ['verify', `${root}data`, '--raw', `${root}data/raw/`, '--source', 'ndjson', '--schema-sample', '0'])
+    expect(around.exitCode, around.stderr).toBe(0)
+    expect(around.result!.totals.files).toBe(2)
+    expect(around.result!.buckets.map((bucket) => [bucket.output, bucket.rawObjects, bucket.rawRecords, bucket.records])).toEqual([
+      ['2021-11-10.jsonl.gz', 1, 3, 3],
+      ['2021-11-11.jsonl.gz', 1, 3, 3],
+    ])
+  })
+})
+
+describe.each(s3Servers())('fetch into a folder of the location ($name)', {timeout: 60_000}, (server) => {
+  const store: Store = {name: server.name, endpoint: server.endpoint}
+  it('three fetches copy the raw objects once each, never the copies; the location itself or a folder of its objects is refused', async () => {
+    const root = await freshRoot(store)
+    const storage = await open(root, store)
+    const rawKeys = await putJsonRaw(storage)
+    const fetch = (to: string, ...extra: string[]) => run<FetchResult>(store, ['fetch', root, to, '--source', 'json', '--from', '2021-11-10', '--to', '2021-11-13', '--no-cache', ...extra])
+    const snapshots: string[][] = []
+    for (let i = 0; i < 3; i++) {
+      const {result, exitCode, stderr} = await fetch(`${root}copy`)
+      expect(exitCode, stderr).toBe(0)
+      expect(result!.objects).toBe(rawKeys.length)
+      snapshots.push(await snapshot(storage))
+    }
+    expect(snapshots[2]).toEqual(snapshots[0])
+    expect(snapshots[0].map((line) => line.split(' ')[0]).filter((key) => key.startsWith('copy/'))).toEqual(rawKeys.map((key) => `copy/${key}`).sort())
+
+    const before = await snapshot(storage)
+    const same = await fetch(root.slice(0, -1))
+    expect([same.exitCode, same.error?.code]).toEqual([2, 'OUTPUT_IS_INPUT'])
+    const holding = await fetch(`${root}raw/`, '--source-option', 'prefix=raw/')
+    expect([holding.exitCode, holding.error?.code]).toEqual([2, 'OUTPUT_HOLDS_INPUT'])
+    expect(await snapshot(storage)).toEqual(before)
   })
 })
