@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 
-import {BucketwrightError, UsageError, UserError} from '../errors/errors.js'
+import {BucketwrightError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
 import type {DataSource} from '../sources/types.js'
 import {LocalStorage} from '../storage/local.js'
-import {type LocationOverlap, locationOverlap} from '../storage/overlap.js'
+import {locationOverlap} from '../storage/overlap.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import {channelTables} from './columns.js'
 import {type DecodedSegment, decodeSegment, discardStaged, type QuarantinedLine} from './decode-segment.js'
@@ -112,23 +112,6 @@ async function recoverStale(raw: Storage, source: string, staleAfterMs: number, 
   return recovered
 }
 
-/**
- * What etl leaves out of its segment listings: the sink's files when they lie in a stage folder, and manifests. A
- * sink writing where the segments are (`--to <location>/raw/`) would hide them: refused.
- */
-async function ownOutputs(raw: Storage, source: string, sink: EtlSink): Promise<LocationOverlap> {
-  const overlap = await locationOverlap(raw, sink.output)
-  const held = overlap.locationInOutput([segmentPrefix('ready', source), segmentPrefix('processing', source)])
-  if (held !== undefined) {
-    throw new UsageError(`${sink.target} would put Parquet files in ${raw.uri}${held}, where etl takes its segments from.`, {
-      code: 'OUTPUT_HOLDS_INPUT',
-      nextSteps: [`Write the Parquet files elsewhere, e.g. --to ${raw.uri} (they go under processed/${source}/).`],
-      details: {location: raw.uri, to: sink.target},
-    })
-  }
-  return overlap
-}
-
 /** Segments decoded ahead of the sink unless it says otherwise (each holds its staged files in a temp dir). */
 const DECODE_AHEAD = 2
 
@@ -153,8 +136,9 @@ export async function runEtlPass(options: EtlOptions): Promise<SegmentResult[]> 
   const tables = channelTables(source)
   const tempRoot = options.tempRoot ?? os.tmpdir()
   const results: SegmentResult[] = []
-  // The sink's outputs are never read back as segments, wherever --to lies (storage/overlap.ts).
-  const {excludesInput} = await ownOutputs(raw, source.name, options.sink)
+  // The sink's files are never read back as segments, wherever --to lies (storage/overlap.ts). Its files end up in
+  // the stage folders only below them (--to <location>/raw/ready/<source>/), so no destination hides a segment.
+  const {excludesInput} = await locationOverlap(raw, options.sink.output)
   await recoverStale(raw, source.name, options.staleAfterMs, excludesInput, logger)
   const queue = await listSegments(raw, segmentPrefix('ready', source.name), excludesInput)
 
