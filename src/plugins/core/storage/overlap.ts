@@ -28,8 +28,6 @@ export interface LocationOverlap {
    * the output's keys — everything under the output location, or only those {@link OverlapOptions.isOutput} names.
    */
   excludesInput(key: string): boolean
-  /** True for an output key that lies inside the input location (written there, it would be listed as input). */
-  outputInInput(outputKey: string): boolean
   /** True for an output-side key that lies inside the input location: an output listing leaves it out. */
   excludesOutput(outputKey: string): boolean
   /**
@@ -52,18 +50,7 @@ export interface OverlapOptions {
 
 /** Bookkeeping no command reads as input, wherever it lies: manifests (`…/_manifests/…`) and temp files. */
 export function isBookkeepingKey(key: string): boolean {
-  if (key.startsWith('_manifests/') || key.includes('/_manifests/')) return true
-  return key.slice(key.lastIndexOf('/') + 1).startsWith(LOCAL_TEMP_MARK)
-}
-
-/** The output keys whose manifests are among `keys`: `D/<key>` for each `D/_manifests/<key>.json`. */
-function manifestedOutputs(keys: Iterable<string>): Set<string> {
-  const outputs = new Set<string>()
-  for (const key of keys) {
-    const manifest = /^(.*?\/)?_manifests\/(.+)\.json$/.exec(key)
-    if (manifest) outputs.add((manifest[1] ?? '') + manifest[2])
-  }
-  return outputs
+  return key.startsWith('_manifests/') || key.includes('/_manifests/') || key.startsWith(LOCAL_TEMP_MARK, key.lastIndexOf('/') + 1)
 }
 
 /**
@@ -72,8 +59,14 @@ function manifestedOutputs(keys: Iterable<string>): Set<string> {
  * listing — `D/<key>` beside `D/_manifests/<key>.json`, e.g. an older output folder `v1/` inside the input.
  */
 export function inputsOf<T extends {key: string}>(listing: T[], excludes: (key: string) => boolean): T[] {
-  const outputs = manifestedOutputs(listing.filter((info) => isBookkeepingKey(info.key)).map((info) => info.key))
-  return listing.filter((info) => !excludes(info.key) && !outputs.has(info.key))
+  let outputs: Set<string> | undefined
+  for (const {key} of listing) {
+    const manifest = key.includes('_manifests/') ? /^(.*?\/)?_manifests\/(.+)\.json$/.exec(key) : null
+    if (manifest) (outputs ??= new Set()).add((manifest[1] ?? '') + manifest[2])
+  }
+  const inputs: T[] = []
+  for (const info of listing) if (!excludes(info.key) && !outputs?.has(info.key)) inputs.push(info)
+  return inputs
 }
 
 /** A location reduced to what makes two spellings of it equal: the store, and a `/`-separated path ending in `/`. */
@@ -135,7 +128,6 @@ export async function locationOverlap(input: Pick<Storage, 'uri'>, output?: Pick
       // Where both are one place, "under the output" is every key: the command keeps them apart by their keys.
       return kind === 'output-inside-input' && underOutput(key)
     },
-    outputInInput: (outputKey) => inputPrefix !== undefined && outputKey.startsWith(inputPrefix),
     excludesOutput: (outputKey) => kind === 'input-inside-output' && outputKey.startsWith(inputPrefix!),
     locationInOutput(locations) {
       for (const location of locations) if (underOutput(location)) return location
