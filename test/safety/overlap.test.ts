@@ -11,7 +11,7 @@ import type {FetchResult} from '../../src/commands/fetch.js'
 import type {CompactResult} from '../../src/plugins/core/compact/result.js'
 import {isHiddenKey} from '../../src/plugins/core/compact/layout.js'
 import {openStorage, type Storage, writeGenerated} from '../../src/plugins/core/index.js'
-import {type OutputManifest} from '../../src/plugins/core/manifest/manifest.js'
+import type {OutputManifest} from '../../src/plugins/core/manifest/manifest.js'
 import {isBookkeepingKey, locationOverlap} from '../../src/plugins/core/storage/overlap.js'
 import type {VerifyResult} from '../../src/plugins/core/verify/result.js'
 import {bustimesSource} from '../../src/plugins/bustimes/index.js'
@@ -19,6 +19,9 @@ import {coinbaseSource} from '../../src/plugins/coinbase/index.js'
 import {runInProcess} from '../helpers/cli.js'
 import {createTestBucket, s3Servers, testS3Client, useS3Env} from '../helpers/s3.js'
 import {daysAgo, putNdjson} from '../compact/fixtures.js'
+
+// The commands run in this process from the built CLI (dist/, as oclif loads them): `npm run build` first (npm test
+// does). Each store is a temp folder, or a fresh bucket on fauxqs and on s3rver.
 
 /** Where a test's locations live: a temp folder, or a fresh bucket on one of the two loopback S3 servers. */
 interface Store {
@@ -198,7 +201,7 @@ describe.each(STORES)('convert, output inside its input ($name)', {timeout: 60_0
     const input = await open(root, store)
     await writeGenerated(bustimesSource, input, {range: {from: new Date('2021-11-11T22:00:00Z'), to: new Date('2021-11-12T02:00:00Z')}, seed: 3, rate: 2})
     const rawCount = (await snapshot(input)).length
-    const raw = await snapshot(input)
+    expect(rawCount).toBe(8)
     for (let i = 0; i < 3; i++) {
       const {result, exitCode, stderr} = await run<ConvertResult>(store, ['convert', root, `${root}v2`, '--source', 'bustimes', '--bucket', 'day', '--workers', '0'])
       expect(exitCode, stderr).toBe(0)
@@ -215,7 +218,6 @@ describe.each(STORES)('convert, output inside its input ($name)', {timeout: 60_0
     const refused = await run<ConvertResult>(store, ['convert', root, `${root}raw/`, '--source', 'bustimes', '--bucket', 'day'])
     expect([refused.exitCode, refused.error?.code]).toEqual([2, 'OUTPUT_HOLDS_INPUT'])
     expect(await snapshot(input)).toEqual(before)
-    expect(raw.length).toBe(rawCount)
   })
 
   it('refuses the input itself, a key template reaching into the input, and an output folder holding raw objects it did not write', async () => {
