@@ -332,7 +332,7 @@ describe('convert service: where to list', () => {
       await writeEvents(raw, new Date(start + days * 86_400_000).toISOString(), 1, 1)
       const end = Math.min(now.getTime(), (Math.floor(start / 86_400_000) + days + 1) * 86_400_000)
       // The search (a probe page of one key leaves the location unfinished), then the probe's page holding both keys.
-      const searched = await probeLocations(base.input, base.source, now, undefined, 1)
+      const searched = await probeLocations(base.input, base.source, now, {pageSize: 1})
       expect(searched.spans.get('events/'), `last object ${days} days after the first, searched`).toEqual({from: new Date(start), to: new Date(end)})
       expect(searched.requests).toBeGreaterThan(1)
       const paged = await probeLocations(base.input, base.source, now)

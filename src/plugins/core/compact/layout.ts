@@ -1,4 +1,5 @@
 import {UsageError} from '../errors/errors.js'
+import {isBookkeepingKey} from '../storage/overlap.js'
 
 /** How a dataset is partitioned: the user's `staging/` days, Hive `key=value/` folders, or a `--pattern`. */
 export type CompactLayout = 'staging' | 'hive' | 'pattern'
@@ -35,9 +36,13 @@ export interface PartitionScheme {
 
 const DATE = String.raw`\d{4}-\d{2}-\d{2}`
 
-/** Hidden by Hive, Athena and Spark: any path segment starting with `_` or `.` (manifests, pending copies, temp files). */
+/**
+ * Never an input: what no command reads back (storage/overlap.ts: manifests, temp files — compact writes in place, so
+ * its input location is its output), and what Hive, Athena and Spark hide: any path segment starting with `_` or `.`
+ * (compact's pending copies too).
+ */
 export function isHiddenKey(key: string): boolean {
-  return key.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'))
+  return isBookkeepingKey(key) || key.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'))
 }
 
 /** The input format of a key, from its extension (compressed JSON lines included); `undefined` for anything else. */

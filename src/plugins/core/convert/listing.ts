@@ -1,5 +1,7 @@
+import {UsageError} from '../errors/errors.js'
 import type {DataSource, TimeRange} from '../sources/types.js'
 import {pagesOf} from '../storage/list-many.js'
+import {foreignKeysInOutput, inputsOf, type LocationOverlap, outputHoldsInputError} from '../storage/overlap.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import {type BucketSize, bucketsBetween, type TimeBucket} from './buckets.js'
 import type {BucketInput} from './bucket-stream.js'
@@ -67,6 +69,15 @@ interface ProbePage {
 /** Keys the probe reads from the start of each location: one LIST page. */
 const PROBE_PAGE = 1000
 
+/** Options of {@link startProbe}. */
+export interface ProbeOptions {
+  signal?: AbortSignal
+  /** Keys of the probe's first page of each location (default 1,000). */
+  pageSize?: number
+  /** Keys that are not input (the output's, manifests: {@link LocationOverlap.excludesInput}); never counted. */
+  exclude?: (key: string) => boolean
+}
+
 /** S3's order of keys: by their UTF-8 bytes (which JavaScript's `<` matches only for keys below U+D800). */
 function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
@@ -81,7 +92,8 @@ function byteOrder(a: string, b: string): number {
  * starts are known after one round trip ({@link Probe.started}): listing the first windows need not wait for the
  * search for the end.
  */
-export function startProbe(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal, pageSize = PROBE_PAGE): Probe {
+export function startProbe(storage: Storage, source: DataSource, now: Date, options: ProbeOptions = {}): Probe {
+  const {signal, pageSize = PROBE_PAGE, exclude = () => false} = options
   let requests = 0
   const spans: LocationSpans = new Map()
   const pages = new Map<string, ProbePage>()
@@ -93,13 +105,15 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
       const infos: ObjectInfo[] = []
       let complete = true
       for await (const info of storage.list(location, {signal})) {
-        const time = source.layout.timeFromKey(info.key)?.getTime()
-        if (time !== undefined && (earliest === undefined || time < earliest)) earliest = time
         infos.push(info)
         if (infos.length >= pageSize) {
           complete = false
           break
         }
+      }
+      for (const info of inputsOf(infos, exclude)) {
+        const time = source.layout.timeFromKey(info.key)?.getTime()
+        if (time !== undefined && (earliest === undefined || time < earliest)) earliest = time
       }
       pages.set(location, {infos, complete})
       spans.set(location, earliest === undefined ? undefined : {from: new Date(earliest), to: now})
@@ -116,11 +130,11 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
   /** The end of the last day with objects when the probe's page was the whole location and ends in a dated key. */
   function lastDayInPage(location: string): Date | undefined {
     const page = pages.get(location)
-    const last = page?.complete ? page.infos.at(-1) : undefined
-    const time = last && source.layout.timeFromKey(last.key)?.getTime()
+    const inputs = page?.complete ? inputsOf(page.infos, exclude) : []
+    const time = inputs.length > 0 ? source.layout.timeFromKey(inputs.at(-1)!.key)?.getTime() : undefined
     if (!page || time === undefined) return undefined
     let latest = time
-    for (const info of page.infos) latest = Math.max(latest, source.layout.timeFromKey(info.key)?.getTime() ?? latest)
+    for (const info of inputs) latest = Math.max(latest, source.layout.timeFromKey(info.key)?.getTime() ?? latest)
     return new Date(Math.min(now.getTime(), (Math.floor(latest / DAY_MS) + 1) * DAY_MS))
   }
 
@@ -129,7 +143,15 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
     const dayPrefix = (day: number) => source.layout.prefixesFor({from: new Date(day * DAY_MS), to: new Date((day + 1) * DAY_MS)}).find((prefix) => prefix.startsWith(location) && prefix !== location)
     const keysAfter = async (day: number): Promise<boolean> => {
       requests++
-      for await (const _info of storage.list(location, {startAfter: dayPrefix(day), pageSize: 1, signal})) return true
+      for await (const info of storage.list(location, {startAfter: dayPrefix(day), pageSize: 1, signal})) {
+        if (!exclude(info.key)) return true
+        // The output (or a manifest) lies after the day: look past it a page at a time, not a key a request.
+        for await (const page of pagesOf(storage, location, {startAfter: info.key, signal})) {
+          requests++
+          if (page.some((later) => !exclude(later.key))) return true
+        }
+        return false
+      }
       return false
     }
     let low = Math.floor(earliest / DAY_MS)
@@ -171,8 +193,8 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, sign
 }
 
 /** {@link startProbe}, waiting for the whole search. */
-export async function probeLocations(storage: Storage, source: DataSource, now: Date, signal?: AbortSignal, pageSize = PROBE_PAGE): Promise<{spans: LocationSpans; requests: number}> {
-  return startProbe(storage, source, now, signal, pageSize).done
+export async function probeLocations(storage: Storage, source: DataSource, now: Date, options: ProbeOptions = {}): Promise<{spans: LocationSpans; requests: number}> {
+  return startProbe(storage, source, now, options).done
 }
 
 /** The whole span of the locations that have objects, or `undefined` when none has any. */
@@ -211,6 +233,8 @@ export interface ListWindowsOptions {
   spansFinal?: Promise<unknown>
   /** A prefix's keys when they are known without a LIST ({@link Probe.known}). */
   known?: (prefix: string) => ObjectInfo[] | undefined
+  /** Keys that are not input (the output's, manifests: {@link LocationOverlap.excludesInput}); the probe's too. */
+  exclude?: (key: string) => boolean
 }
 
 /** A counting semaphore: at most `size` tasks run at once, the others wait in the order they asked. */
@@ -242,6 +266,7 @@ class Slots {
  */
 export async function* listWindows(storage: Storage, source: DataSource, windows: Iterable<ListingWindow>, range: TimeRange, options: ListWindowsOptions = {}): AsyncIterable<ListedWindow> {
   const slots = new Slots(Math.max(1, options.prefixConcurrency ?? 32))
+  const exclude = options.exclude ?? (() => false)
   const ahead = options.prefixesAhead ?? 64
   // Leaving early (an error, a consumer that stops) cancels the listings still in flight for later windows.
   const stop = new AbortController()
@@ -276,7 +301,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
       const end = to.getTime()
       let keys = 0
       for (const listing of listings) {
-        for (const info of listing.splice(0) as BucketInput[]) {
+        for (const info of inputsOf(listing.splice(0), exclude) as BucketInput[]) {
           const time = source.layout.timeFromKey(info.key)?.getTime()
           if (time === undefined || time < start || time >= end) continue
           const bucket = window.buckets.length === 1 ? window.buckets[0] : window.buckets.find((candidate) => time >= candidate.from.getTime() && time < candidate.to.getTime())
@@ -338,4 +363,56 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
     stop.abort()
     upcoming.return?.()
   }
+}
+
+/** Digits each key-template token stands for. */
+const TOKEN_WIDTH: Record<string, number> = {'{YYYY}': 4, '{WW}': 2, '{MM}': 2, '{DD}': 2, '{HH}': 2}
+const TOKENS = /(\{(?:YYYY|WW|MM|DD|HH)\})/
+
+/** Whether some key rendered from `template` starts with `prefix` (tokens stand for digits). */
+function templateMayStartWith(template: string, prefix: string): boolean {
+  let at = 0
+  for (const part of template.split(TOKENS)) {
+    const width = TOKEN_WIDTH[part]
+    for (let i = 0; i < (width ?? part.length) && at < prefix.length; i++, at++) {
+      if (width === undefined ? part[i] !== prefix[at] : !/\d/.test(prefix[at])) return false
+    }
+  }
+  return at >= prefix.length
+}
+
+/** Whether a key is one `template` renders. */
+function templateMatcher(template: string): (key: string) => boolean {
+  const pattern = template
+    .split(TOKENS)
+    .map((part) => (TOKEN_WIDTH[part] ? `\\d{${TOKEN_WIDTH[part]}}` : part.replaceAll(/[.*+?^${}()|[\]\\]/g, String.raw`\$&`)))
+    .join('')
+  const regex = new RegExp(`^${pattern}$`)
+  return (key) => regex.test(key)
+}
+
+/**
+ * Refuses locations where convert would read its outputs back as raw objects, write over one, or skip one unseen:
+ * the output is the input or holds one of the source's key locations (`s3://b/` → `s3://b/raw/` for bustimes); the
+ * output lies around the input and --key-template reaches into it (`./data/raw` → `./data` with
+ * `raw/{YYYY}-{MM}-{DD}.jsonl.gz`); or the output lies in the listed input and holds objects of the source that
+ * convert did not write. Otherwise an output folder inside the input is simply left out of its listing
+ * ({@link LocationOverlap.excludesInput}).
+ */
+export async function checkConvertLocations(overlap: LocationOverlap, output: Storage, source: DataSource, keyTemplate: string, locations: {input: string; output: string}): Promise<void> {
+  const what = 'convert would read its own outputs back as raw objects'
+  if (overlap.kind === 'same') throw outputHoldsInputError(locations, what)
+  const held = overlap.locationInOutput(source.layout.allPrefixes())
+  if (held !== undefined) throw outputHoldsInputError(locations, `${what}, or leave out the raw objects it holds`, `the source's objects (${held})`)
+  const within = overlap.inputPrefix
+  if (within !== undefined && (templateMayStartWith(keyTemplate, within) || templateMayStartWith(`_manifests/${keyTemplate}.json`, within))) {
+    throw new UsageError(`--key-template "${keyTemplate}" puts outputs under ${within} of ${locations.output}, inside the input location ${locations.input}: they would be read back as raw objects.`, {
+      code: 'OUTPUT_IN_INPUT',
+      nextSteps: [`Choose a --key-template outside ${within}, or an output location outside the input (or inside it, e.g. ${locations.input}v2/).`],
+      details: {...locations, keyTemplate},
+    })
+  }
+  if (!overlap.listedIn(source.layout.allPrefixes())) return
+  const foreign = await foreignKeysInOutput(output, overlap, {isInput: (key) => source.layout.timeFromKey(key) !== undefined, isOutput: templateMatcher(keyTemplate)})
+  if (foreign.length > 0) throw outputHoldsInputError(locations, `convert leaves the output location out of its listing, so they would not be converted`, `objects convert did not write (${foreign.join(', ')})`)
 }

@@ -1,13 +1,14 @@
 import {ownsUnit, type Shard} from '../command/shard.js'
 import {UsageError, UserError} from '../errors/errors.js'
 import {inputsDigest, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from '../manifest/manifest.js'
+import {locationOverlap} from '../storage/overlap.js'
 import type {WriteResult} from '../storage/types.js'
 import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from './bucket-stream.js'
 import type {TimeBucket} from './buckets.js'
 import {RequestCounter} from './cost.js'
 import {EncoderPool} from './encoder-pool.js'
 import {defaultWorkers} from './encoder-threads.js'
-import {type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
+import {checkConvertLocations, type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
 import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
@@ -26,6 +27,11 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   if (options.level !== undefined && options.compression === 'gzip' && (options.level < 1 || options.level > 9)) {
     throw new UsageError(`--level ${options.level} is not a gzip level.`, {code: 'BAD_LEVEL', nextSteps: ['Pass a gzip level from 1 (fastest) to 9 (smallest); 6 is the default.']})
   }
+  // Outputs are never read back as input: locations where they could be are refused, an output folder inside the
+  // input is left out of its listing (with every _manifests/ folder).
+  const overlap = await locationOverlap(options.input, options.output)
+  await checkConvertLocations(overlap, options.output, options.source, options.keyTemplate, {input: options.input.uri, output: options.output.uri})
+  const exclude = overlap.excludesInput
   const now = options.now ?? new Date()
   const shard = options.shard ?? {index: 0, count: 1}
   const counter = new RequestCounter()
@@ -54,7 +60,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   const own = options.dryRun || options.encoders ? undefined : startEncoders(options)
   const encoders = options.dryRun ? undefined : (options.encoders ?? own)
   try {
-    await convertAll(options, result, {now, shard, counter, validation, starting: encoders?.pool})
+    await convertAll(options, result, {now, shard, counter, validation, exclude, starting: encoders?.pool})
   } finally {
     await own?.close()
   }
@@ -88,11 +94,11 @@ export function startEncoders(options: Pick<ConvertOptions, 'source' | 'loader' 
 }
 
 /** Probes, lists and converts bucket after bucket, adding to `result`. */
-async function convertAll(options: ConvertOptions, result: ConvertResult, run: {now: Date; shard: Shard; counter: RequestCounter; validation?: Validation; starting?: Promise<EncoderPool>}): Promise<void> {
-  const {now, shard, counter, validation} = run
+async function convertAll(options: ConvertOptions, result: ConvertResult, run: {now: Date; shard: Shard; counter: RequestCounter; validation?: Validation; exclude: (key: string) => boolean; starting?: Promise<EncoderPool>}): Promise<void> {
+  const {now, shard, counter, validation, exclude} = run
   // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
   // Windows are listed as soon as the starts are known; the search for the end narrows the map while they are.
-  const probe = startProbe(options.input, options.source, now, options.signal)
+  const probe = startProbe(options.input, options.source, now, {signal: options.signal, exclude})
   const spans = await probe.started
   let probeFailure: unknown
   probe.done.catch((error: unknown) => (probeFailure = error))
@@ -105,7 +111,7 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
     const windows = firstReadAhead(listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key)), (window) => manifests.readAll(window.buckets))
     const pool = await run.starting
     let bad = 0
-    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, known: probe.known, onKeys: (keys) => options.progress?.listing(keys)})) {
+    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, known: probe.known, exclude, onKeys: (keys) => options.progress?.listing(keys)})) {
       if (probeFailure) throw probeFailure
       if (options.input.kind === 's3') counter.list += listed.requests
       // The window's manifests are read at once (an hour window has 24), then its buckets converted in order.

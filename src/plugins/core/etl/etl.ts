@@ -5,6 +5,7 @@ import {BucketwrightError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
 import type {DataSource} from '../sources/types.js'
 import {LocalStorage} from '../storage/local.js'
+import {locationOverlap} from '../storage/overlap.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import {channelTables} from './columns.js'
 import {type DecodedSegment, decodeSegment, discardStaged, type QuarantinedLine} from './decode-segment.js'
@@ -49,10 +50,13 @@ export interface EtlOptions {
   onSegment?: (result: SegmentResult) => void
 }
 
-/** The claimable segments of a stage, oldest first (keys sort by hour, then counter). */
-async function listSegments(raw: Storage, prefix: string): Promise<ObjectInfo[]> {
+/**
+ * The claimable segments of a stage, oldest first (keys sort by hour, then counter). `exclude` leaves out what is
+ * not input (the sink's output location when it lies in the stage, manifests: storage/overlap.ts).
+ */
+async function listSegments(raw: Storage, prefix: string, exclude: (key: string) => boolean): Promise<ObjectInfo[]> {
   const found: ObjectInfo[] = []
-  for await (const info of raw.list(prefix)) if (parseSegmentName(info.key) && info.key.lastIndexOf('/') === prefix.length - 1) found.push(info)
+  for await (const info of raw.list(prefix)) if (parseSegmentName(info.key) && info.key.lastIndexOf('/') === prefix.length - 1 && !exclude(info.key)) found.push(info)
   return found.sort((a, b) => {
     const x = parseSegmentName(a.key)!
     const y = parseSegmentName(b.key)!
@@ -92,9 +96,9 @@ async function claim(raw: Storage, source: string, name: string): Promise<boolea
  * Segments left in processing/ by a run that died: older than `staleAfterMs` since their claim, they go back to
  * ready/ (local: a rename, so only one of two recovering processes moves each) and are claimed the normal way.
  */
-async function recoverStale(raw: Storage, source: string, staleAfterMs: number, logger?: Logger): Promise<number> {
+async function recoverStale(raw: Storage, source: string, staleAfterMs: number, exclude: (key: string) => boolean, logger?: Logger): Promise<number> {
   let recovered = 0
-  for (const info of await listSegments(raw, segmentPrefix('processing', source))) {
+  for (const info of await listSegments(raw, segmentPrefix('processing', source), exclude)) {
     if (Date.now() - info.lastModified.getTime() < staleAfterMs) continue
     const name = parseSegmentName(info.key)!.name
     try {
@@ -132,8 +136,11 @@ export async function runEtlPass(options: EtlOptions): Promise<SegmentResult[]> 
   const tables = channelTables(source)
   const tempRoot = options.tempRoot ?? os.tmpdir()
   const results: SegmentResult[] = []
-  await recoverStale(raw, source.name, options.staleAfterMs, logger)
-  const queue = await listSegments(raw, segmentPrefix('ready', source.name))
+  // The sink's files are never read back as segments, wherever --to lies (storage/overlap.ts). Its files end up in
+  // the stage folders only below them (--to <location>/raw/ready/<source>/), so no destination hides a segment.
+  const {excludesInput} = await locationOverlap(raw, options.sink.output)
+  await recoverStale(raw, source.name, options.staleAfterMs, excludesInput, logger)
+  const queue = await listSegments(raw, segmentPrefix('ready', source.name), excludesInput)
 
   const prepare = async (info: ObjectInfo): Promise<ClaimedSegment | undefined> => {
     const name = parseSegmentName(info.key)!.name

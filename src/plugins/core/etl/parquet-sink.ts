@@ -36,6 +36,8 @@ export interface SinkResult {
 export interface EtlSink {
   /** The destination as it may be printed (no secrets). */
   readonly target: string
+  /** Where the sink writes files, when it writes to a location: etl's listings of segments leave it out. */
+  readonly output?: Pick<Storage, 'uri'>
   load(decoded: DecodedSegment): Promise<SinkResult>
   /** How many segments etl decodes ahead of this sink (default 2). */
   readonly decodeAhead?: number
@@ -78,12 +80,15 @@ export function defaultParquetConcurrency(): number {
  */
 export class ParquetSink implements EtlSink {
   readonly target: string
+  /** `processed/<source>/` of the destination: the files (manifests aside, which no listing reads) go there. */
+  readonly output: Pick<Storage, 'uri'>
   /** Segments in flight: each is decoded and written by DuckDB on its own connection, beside the others. */
   readonly decodeAhead: number
   private opening?: Promise<DuckDB>
 
   constructor(private readonly options: ParquetSinkOptions) {
     this.target = options.output.uri
+    this.output = options.output.sub(`processed/${options.source}/`)
     this.decodeAhead = Math.max(1, options.concurrency ?? defaultParquetConcurrency())
     if (options.duckdb) this.opening = Promise.resolve(options.duckdb)
   }

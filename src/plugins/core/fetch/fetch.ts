@@ -1,5 +1,7 @@
+import {UsageError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
 import type {DataSource, TimeRange} from '../sources/types.js'
+import {locationOverlap} from '../storage/overlap.js'
 import type {Storage} from '../storage/types.js'
 
 /** Options of {@link fetchRange}. */
@@ -32,11 +34,32 @@ export async function fetchRange(source: DataSource, from: Storage, to: Storage,
   const end = options.range.to.getTime()
   const concurrency = options.concurrency ?? 16
   const summary: FetchSummary = {prefixes, objects: 0, bytes: 0, outsideRange: 0}
+  // Copies are never fetched again: a destination inside the location is left out of the listing (storage/overlap.ts).
+  // One that is, or holds, the prefixes to fetch, or where copies (same keys) would land inside the location, is
+  // refused before anything is written.
+  const overlap = await locationOverlap(from, to)
+  const within = overlap.inputPrefix
+  const held = overlap.locationInOutput(prefixes)
+  if (overlap.kind === 'same' || held !== undefined || (within !== undefined && prefixes.some((prefix) => prefix.startsWith(within) || within.startsWith(prefix)))) {
+    throw new UsageError(
+      overlap.kind === 'same'
+        ? `${to.uri} is the location fetched from: fetch would copy every object onto itself.`
+        : held === undefined
+          ? `Copies under ${to.uri} would land inside ${from.uri}, the location fetched from (keys under ${within}).`
+          : `${to.uri} holds the objects to fetch (${held}): it is left out of the listing of ${from.uri}, so nothing would be fetched.`,
+      {
+        code: overlap.kind === 'same' ? 'OUTPUT_IS_INPUT' : held === undefined ? 'OUTPUT_IN_INPUT' : 'OUTPUT_HOLDS_INPUT',
+        nextSteps: ['Fetch into a directory outside the source location (or into a folder of its own inside it, which is left out of the listing).'],
+        details: {location: from.uri, destination: to.uri},
+      },
+    )
+  }
   const inFlight = new Set<Promise<void>>()
   let failure: unknown
   options.logger?.info(`Listing ${prefixes.length} prefix(es) of ${from.uri} for ${source.name}`)
   for await (const info of from.listMany(prefixes, {signal: options.signal})) {
     if (failure) break
+    if (overlap.excludesInput(info.key)) continue
     const time = source.layout.timeFromKey(info.key)?.getTime()
     if (time === undefined || time < start || time >= end) {
       summary.outsideRange++

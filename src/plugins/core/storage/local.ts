@@ -49,8 +49,13 @@ export class LocalStorage implements Storage {
   /** Folders already cleared of dead writers' temp files by this instance. */
   private readonly swept = new Set<string>()
 
-  constructor(readonly root: string) {
-    const href = pathToFileURL(root).href
+  readonly root: string
+
+  constructor(root: string) {
+    // Without a trailing separator (`file:///abs/in/` parses to `/abs/in/`): the root itself must not count as
+    // outside the root.
+    this.root = path.resolve(root)
+    const href = pathToFileURL(this.root).href
     this.uri = href.endsWith('/') ? href : href + '/'
   }
 

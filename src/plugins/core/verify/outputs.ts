@@ -64,12 +64,14 @@ function spanFromManifest(manifest: OutputManifest | undefined): BucketSpan | un
 /**
  * Lists the outputs under a location with their manifests (`_manifests/<key>.json`). The bucket of a file comes
  * from its manifest's `bucket.from/to` when present, else from its key. Manifests without an output are returned
- * as orphans: each is a bucket whose file was lost.
+ * as orphans: each is a bucket whose file was lost. `exclude` leaves out keys that are not outputs (the raw location's,
+ * when it lies under the outputs: storage/overlap.ts).
  */
-export async function inventoryOutputs(storage: Storage, options: {concurrency?: number} = {}): Promise<OutputInventory> {
+export async function inventoryOutputs(storage: Storage, options: {concurrency?: number; exclude?: (key: string) => boolean} = {}): Promise<OutputInventory> {
   const dataFiles: {key: string; size: number}[] = []
   const manifestKeys = new Set<string>()
   for await (const object of storage.list('')) {
+    if (options.exclude?.(object.key)) continue
     if (object.key.startsWith('_manifests/') && object.key.endsWith('.json')) manifestKeys.add(object.key)
     else if (!isHidden(object.key) && formatOf(object.key)) dataFiles.push({key: object.key, size: object.size})
   }

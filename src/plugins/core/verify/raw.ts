@@ -18,11 +18,15 @@ export interface RawBucketCount {
   undecodable: {key: string; reason: string}[]
 }
 
-/** Lists every raw object of the source and counts them per bucket of `kind`. */
-export async function listRawBuckets(storage: Storage, source: DataSource, kind: BucketKind, onProgress?: (keys: number) => void): Promise<Map<string, RawBucketListing>> {
+/**
+ * Lists every raw object of the source and counts them per bucket of `kind`. `exclude` leaves out keys that are not
+ * raw objects (the outputs' when they lie under the raw location, manifests: storage/overlap.ts).
+ */
+export async function listRawBuckets(storage: Storage, source: DataSource, kind: BucketKind, onProgress?: (keys: number) => void, exclude: (key: string) => boolean = () => false): Promise<Map<string, RawBucketListing>> {
   const buckets = new Map<string, RawBucketListing>()
   let keys = 0
   for await (const object of storage.listMany(source.layout.allPrefixes())) {
+    if (exclude(object.key)) continue
     const time = source.layout.timeFromKey(object.key)
     if (!time) continue
     const bucket = bucketOf(kind, time)
@@ -39,9 +43,10 @@ export async function listRawBuckets(storage: Storage, source: DataSource, kind:
  * Re-reads one bucket's raw objects (listed again by the source's prefixes for the bucket's span) and decodes
  * them with the source, counting records. Objects are streamed with bounded concurrency; none is held whole.
  */
-export async function countRawBucket(storage: Storage, source: DataSource, bucket: BucketSpan, options: {concurrency?: number} = {}): Promise<RawBucketCount> {
+export async function countRawBucket(storage: Storage, source: DataSource, bucket: BucketSpan, options: {concurrency?: number; exclude?: (key: string) => boolean} = {}): Promise<RawBucketCount> {
   const objects: {key: string; size: number; etag?: string; time: Date}[] = []
   for await (const object of storage.listMany(source.layout.prefixesFor({from: bucket.start, to: bucket.end}))) {
+    if (options.exclude?.(object.key)) continue
     const time = source.layout.timeFromKey(object.key)
     if (time && time >= bucket.start && time < bucket.end) objects.push({key: object.key, size: object.size, etag: object.etag, time})
   }

@@ -4,6 +4,7 @@ import {UserError} from '../errors/errors.js'
 import {RecordValidator} from '../schema/validator.js'
 import type {DataSource} from '../sources/types.js'
 import {LocalStorage} from '../storage/local.js'
+import {locationOverlap} from '../storage/overlap.js'
 import type {Storage} from '../storage/types.js'
 import {assembleResult, type FileFindings, type RawComparison} from './assemble.js'
 import {forEachLimit, inventoryOutputs, type OutputFile} from './outputs.js'
@@ -52,7 +53,9 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
   const started = Date.now()
   const progress = options.onProgress ?? (() => {})
   const {source} = options
-  const inventory = await inventoryOutputs(options.output)
+  // When one location lies in the other, neither listing takes in the other's objects (storage/overlap.ts).
+  const overlap = options.raw ? await locationOverlap(options.raw, options.output) : undefined
+  const inventory = await inventoryOutputs(options.output, {exclude: overlap?.excludesOutput})
   if (inventory.files.length === 0 && inventory.orphanManifests.length === 0) {
     throw new UserError(`No outputs found under ${options.output.uri}.`, {
       code: 'NO_OUTPUTS',
@@ -227,13 +230,15 @@ async function readOutput(finding: FileFindings, filePath: string, options: Veri
 async function compareWithRaw(options: VerifyOptions, files: OutputFile[], kind: OutputFile['bucket']['kind'] | undefined, progress: (message: string) => void): Promise<RawComparison | undefined> {
   if (!options.raw || !kind) return undefined
   progress(`Listing raw objects under ${options.raw.uri}`)
-  const listed = await listRawBuckets(options.raw, options.source, kind, (keys) => progress(`Listed ${keys} raw objects`))
+  const outputKeys = new Set(files.map((file) => file.key))
+  const {excludesInput: exclude} = await locationOverlap(options.raw, options.output, {isOutput: (key) => outputKeys.has(key)})
+  const listed = await listRawBuckets(options.raw, options.source, kind, (keys) => progress(`Listed ${keys} raw objects`), exclude)
   const present = new Map(files.map((file) => [file.bucket.label, file.bucket]))
   const chosen = chooseSample([...present.keys()].filter((label) => listed.has(label)), options.rawShare, options.seed)
   const counted = new Map<string, RawBucketCount>()
   for (const label of [...chosen].sort()) {
     progress(`Re-reading the raw objects of ${label}`)
-    counted.set(label, await countRawBucket(options.raw, options.source, present.get(label)!))
+    counted.set(label, await countRawBucket(options.raw, options.source, present.get(label)!, {exclude}))
   }
   return {listed, counted, chosen}
 }
