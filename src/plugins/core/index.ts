@@ -56,7 +56,7 @@ export {type CompactionManifest, type CompactionOutput, type CompactionState, re
 export {type ColumnType, type RowChecksum} from './compact/merge.js'
 export type {CompactResult, OutputFileResult, PartitionResult, PartitionStatus, RequestCounts} from './compact/result.js'
 // plugins, generate, fetch cache, init (issue 8)
-export {parseUtcTime, timeRange, timeRangeFlags} from './sources/time-range.js'
+export {parseUtcTime, timeFlag, timeRange, timeRangeFlags} from './sources/time-range.js'
 export {type GenerateResult, type GenerateRunOptions, writeGenerated} from './generate/generate.js'
 export {CachedStorage, ReadCache, type ReadCacheOptions, type ReadCacheStats, withReadCache} from './storage/cache.js'
 export {type CacheFlagValues, cacheFlags, cacheSettings} from './command/cache-flags.js'

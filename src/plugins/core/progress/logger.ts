@@ -29,6 +29,11 @@ export class Logger {
     this.min = options.quiet ? LEVEL_ORDER.warn : options.verbose ? LEVEL_ORDER.debug : LEVEL_ORDER.info
   }
 
+  /** Whether lines are text or JSON. */
+  get format(): LogFormat {
+    return this.options.format ?? 'text'
+  }
+
   log(level: LogLevel, message: string, fields: Record<string, unknown> = {}): void {
     if (LEVEL_ORDER[level] < this.min) return
     const stream = this.options.stream ?? process.stderr
