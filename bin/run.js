@@ -2,6 +2,7 @@
 // bucketwright needs Node >= 22. When started by an older Node (the system's), re-run on the Node that
 // `npm install` put in node_modules (the `node` npm package), so `./bin/run.js` works on either.
 import {spawn} from 'node:child_process'
+import {mkdirSync, statSync} from 'node:fs'
 import Module, {createRequire} from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
@@ -70,8 +71,8 @@ async function main() {
   // (convert's encoders) take it from the environment, not from enableCompileCache, so it goes there too.
   try {
     const cache = process.env.NODE_COMPILE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'bucketwright', 'compile-cache')
-    if (path.isAbsolute(cache)) {
-      Module.enableCompileCache?.(cache)
+    if (path.isAbsolute(cache) && Module.enableCompileCache && makeDirectory(cache)) {
+      Module.enableCompileCache(cache)
       process.env.NODE_COMPILE_CACHE = cache
     }
   } catch {
@@ -92,4 +93,25 @@ async function main() {
 
   const {execute} = await import('@oclif/core')
   await execute({dir: import.meta.url})
+}
+
+/**
+ * Makes the compile cache's folder, or says it cannot. Node's own recursive mkdir (which enableCompileCache uses)
+ * never returns when a parent answers ENOENT for new entries (a cache under /proc, a dangling symbolic link): each
+ * level is tried once here. (The same as the core plugin's makeDirectory, which cannot be loaded this early.)
+ */
+function makeDirectory(dir) {
+  try {
+    mkdirSync(dir)
+    return true
+  } catch (error) {
+    if (error.code === 'EEXIST') return statSync(dir, {throwIfNoEntry: false})?.isDirectory() ?? false
+    if (error.code !== 'ENOENT' || path.dirname(dir) === dir || !makeDirectory(path.dirname(dir))) return false
+  }
+  try {
+    mkdirSync(dir)
+    return true
+  } catch (error) {
+    return error.code === 'EEXIST' && (statSync(dir, {throwIfNoEntry: false})?.isDirectory() ?? false)
+  }
 }

@@ -52,7 +52,7 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage, 3 a part
       strategy: flags.strategy,
       tool: {name: this.config.name, version: this.config.version},
     })
-    const storage = await this.openStorage(args.location)
+    const storage = await this.openStorage(args.location, {role: 'input'})
     if (!options.dryRun) await this.lockJob(`compact ${storage.uri} shard ${options.shard.index}/${options.shard.count}`)
     const result = await runCompaction(storage, options, {mode: this.progress, logger: this.logger})
     if (result.partitions.some((partition) => partition.status === 'failed')) this.setOutcome(ExitCode.Failure)

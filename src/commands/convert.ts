@@ -66,7 +66,7 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 
       // The lock is taken while the storages open (opening writes nothing); whatever fails, the lock is settled
       // (and so released with the command) before the error goes on.
       const lock = flags['dry-run'] ? undefined : this.lockJob(`convert ${args.output} ${keyTemplate} shard ${shard.index}/${shard.count}`)
-      const [input, output] = await Promise.all([this.openStorage(args.source), this.openStorage(args.output), lock]).catch(async (error: unknown) => {
+      const [input, output] = await Promise.all([this.openStorage(args.source, {role: 'input'}), this.openStorage(args.output), lock]).catch(async (error: unknown) => {
         await lock?.catch(() => {})
         throw error
       })

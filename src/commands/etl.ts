@@ -39,7 +39,7 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage,
   async run(): Promise<EtlResult> {
     const {args, flags} = await this.parse(Etl)
     const source = await this.dataSource(flags.source, flags['source-option'])
-    const raw = await this.openStorage(args.location)
+    const raw = await this.openStorage(args.location, {role: 'input'})
     const sink = await this.openSink(flags.to, source, flags['pg-schema'], flags.concurrency)
     const stop = stopOnSignals()
     try {

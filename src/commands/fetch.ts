@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, cacheFlags, fetchRange, type FetchSummary, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
+import {BaseCommand, cacheFlags, fetchRange, type FetchSummary, parseLocation, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
 
 /** The JSON contract of `bucketwright fetch`. */
 export interface FetchResult extends FetchSummary {
@@ -33,7 +33,7 @@ export default class Fetch extends BaseCommand<FetchResult> {
 
   async run(): Promise<FetchResult> {
     const {args, flags} = await this.parse(Fetch)
-    if (!args.location.toLowerCase().startsWith('s3://')) {
+    if (parseLocation(args.location).kind !== 's3') {
       throw new UsageError(`fetch reads from S3; "${args.location}" is not an s3:// location.`, {code: 'NOT_S3', nextSteps: ['Pass the source location as s3://bucket/prefix/.']})
     }
     const source = await this.dataSource(flags.source, flags['source-option'])

@@ -31,7 +31,7 @@ export default class Ls extends BaseCommand<LsResult> {
 
   async run(): Promise<LsResult> {
     const {args, flags} = await this.parse(Ls)
-    const storage = await this.openStorage(args.location)
+    const storage = await this.openStorage(args.location, {role: 'input'})
     const result: LsResult = {location: storage.uri, objects: [], count: 0, bytes: 0, truncated: false}
     for await (const object of storage.list(flags.prefix, {startAfter: flags['start-after']})) {
       if (flags.limit > 0 && result.count >= flags.limit) {

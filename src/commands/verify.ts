@@ -79,14 +79,14 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
   async run(): Promise<VerifyCommandResult> {
     const {args, flags} = await this.parse(Verify)
     const source = await this.dataSource(flags.source, flags['source-option'])
-    const output = await this.openStorage(args.output)
+    const output = await this.openStorage(args.output, {role: 'input'})
     if (flags['athena-ddl']) {
       const result = athenaDdl(source, output.uri, (await inventoryOutputs(output)).files)
       if (!this.jsonEnabled()) this.log(formatAthena(result))
       return result
     }
     const checks = await loadUserChecks(flags.check ?? [], flags['check-file'] ?? [])
-    const raw = flags.raw ? await this.openStorage(flags.raw) : undefined
+    const raw = flags.raw ? await this.openStorage(flags.raw, {role: 'input'}) : undefined
     const result = await withProgress(this.progress, this.logger, `Verifying ${output.uri}`, (step) => verifyDataset({
       output,
       raw,
