@@ -26,7 +26,7 @@ On S3, objects cannot be appended to: the active segment is kept on local disk (
 
   static override flags = {
     source: Flags.string({summary: 'Data source the lines belong to (names the segment folder).', env: 'BUCKETWRIGHT_SOURCE', helpGroup: 'SOURCE'}),
-    file: Flags.string({summary: 'Read this file instead of stdin.'}),
+    file: Flags.file({summary: 'Read this file instead of stdin (it must exist).', exists: true}),
     'rotate-size': size({summary: 'Make a segment ready once it holds this much (100MB, 64MiB).', default: 100_000_000, defaultHelp: async () => '100MB'}),
     'rotate-age': duration({summary: 'Make a segment ready this long after it was opened (10m, 1h).', default: 600_000, defaultHelp: async () => '10m'}),
     'flush-every': duration({summary: 'Write buffered lines at least this often; a crash loses at most this much.', default: 1000, defaultHelp: async () => '1s'}),

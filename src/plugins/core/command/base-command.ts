@@ -193,7 +193,7 @@ export abstract class BaseCommand<T> extends Command {
     const converted = toBucketwrightError(error)
     if (this.jsonEnabled()) {
       process.exitCode = converted.exitCode
-      this.logJson({error: converted.toJSON()})
+      reportError(converted, {json: true, logFormat: 'text'})
       return
     }
     // Before the flags are parsed (or when parsing failed), the raw command line says how to print.

@@ -167,10 +167,17 @@ export function parseFailure(error: unknown): BucketwrightError {
   return new UsageError(message, {code: 'USAGE', nextSteps: ['Run the command with --help to see its arguments and flags.']})
 }
 
-/** oclif wraps what a flag's parse function threw as "Parsing --flag \n\t<message>\nSee more help with --help". */
+/**
+ * oclif's parse messages, without its wrapping: "Parsing --flag \n\t<message>" around what a flag's parse function
+ * threw, "The following error occurred:" before a flag relation, "See more help with --help" after (the next step
+ * says so).
+ */
 function stripParseWrapper(message: string): string {
-  const wrapped = /^Parsing --[\w-]+ \n\t([\s\S]*?)(?:\nSee more help with --help)?$/.exec(message)
-  return wrapped ? wrapped[1]! : message
+  return message
+    .replace(/^Parsing --[\w-]+ \n\t/, '')
+    .replace(/^The following errors? occurred:\s*/, '')
+    .replace(/\s*See more help with --help\s*$/, '')
+    .replace(/\n\s+/g, '\n')
 }
 
 function unwrapParseMessage(error: BucketwrightError): BucketwrightError {

@@ -24,7 +24,7 @@ export async function runTasks<Ctx extends object>(tasks: ListrTask<Ctx>[], opti
   const jsonLogger = options.mode === 'plain' && options.logger?.format === 'json' ? options.logger : undefined
   const stream = jsonLogger
     ? createWritable((text) => {
-        for (const line of cleanseAnsi(text).split('\n')) if (line.trim()) jsonLogger.info(line.trim(), {progress: true})
+        for (const line of cleanseAnsi(text).split('\n')) if (line.trim()) jsonLogger.info(line.trim().replace(/\s+/g, ' '), {progress: true})
       })
     : process.stderr
   const processOutput = new ProcessOutput(stream as NodeJS.WriteStream, stream as NodeJS.WriteStream, {dump: ['stderr'], leaveEmptyLine: false})

@@ -30,14 +30,7 @@ export function parseLocation(input: string, cwd = process.cwd()): Location {
     const slash = rest.indexOf('/')
     const bucket = slash === -1 ? rest : rest.slice(0, slash)
     let prefix = slash === -1 ? '' : rest.slice(slash + 1)
-    const problem = bucketNameProblem(bucket)
-    if (problem) {
-      throw new UsageError(`"${input}" names bucket "${bucket}", which cannot exist: ${problem}.`, {
-        code: 'BAD_BUCKET_NAME',
-        nextSteps: ['Check the bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.'],
-        details: {location: input, bucket},
-      })
-    }
+    checkBucketName(bucket, `"${input}" names bucket "${bucket}"`)
     if (prefix && !prefix.endsWith('/')) prefix += '/'
     return {kind: 's3', bucket, prefix, uri: `s3://${bucket}/${prefix}`}
   }
@@ -50,6 +43,20 @@ export function parseLocation(input: string, cwd = process.cwd()): Location {
   const root = /^file:\/\//i.test(input) ? fileURLToPath(input) : path.resolve(cwd, input)
   const href = pathToFileURL(root).href
   return {kind: 'local', root, uri: href.endsWith('/') ? href : href + '/'}
+}
+
+/**
+ * A usage error, before any request, when no store can hold a bucket of this name ({@link bucketNameProblem}).
+ * `named` says where the name came from, e.g. `--bucket "x"`.
+ */
+export function checkBucketName(bucket: string, named = `Bucket "${bucket}"`): void {
+  const problem = bucketNameProblem(bucket)
+  if (!problem) return
+  throw new UsageError(`${named} cannot exist: ${problem}.`, {
+    code: 'BAD_BUCKET_NAME',
+    nextSteps: ['Check the bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.'],
+    details: {bucket},
+  })
 }
 
 /**
