@@ -48,9 +48,9 @@ export abstract class BaseCommand<T> extends Command {
     await super.init()
     const ctor = this.ctor as typeof BaseCommand
     // Whatever fails while the command line is parsed (an unknown flag, a flag given twice, a bad value) is a usage
-    // error: nothing was done yet.
+    // error: nothing was done yet. A help flag ends parsing on purpose, with its own exit.
     const {flags} = await this.parse({flags: ctor.flags, baseFlags: ctor.baseFlags, args: ctor.args, strict: ctor.strict, enableJsonFlag: ctor.enableJsonFlag} as never).catch((error: unknown) => {
-      throw parseFailure(error)
+      throw error instanceof Errors.ExitError ? error : parseFailure(error)
     })
     this.base = flags as Interfaces.InferredFlags<typeof baseFlags>
     this.logger = new Logger({format: this.base['log-format'], quiet: this.base.quiet || this.jsonEnabled(), verbose: this.base.verbose})
