@@ -15,7 +15,7 @@ Per partition: list → merge (DuckDB) → verify the new files against the inpu
 
 Settings come from flags, then their BUCKETWRIGHT_* variables, then "commands": {"compact": {...}} in the config file.
 
-Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage, 3 a partition did not verify (nothing of it was deleted).`
+Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage error, nothing done (e.g. a LOCATION that does not exist or is a file, a bucket name that cannot exist), 3 a partition did not verify (nothing of it was deleted).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://my-bucket/ --dry-run',

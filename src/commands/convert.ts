@@ -20,7 +20,7 @@ export default class Convert extends BaseCommand<ConvertResult> {
   static override summary = 'Convert raw objects into one compressed file per time bucket (ISO week, day, hour, month).'
   static override description = `Lists the source's objects by day prefixes in parallel, fetches them with bounded concurrency in key order, decodes and compresses them on every core, and streams each bucket's output straight to its destination (S3 multipart), followed by a manifest. A bucket whose manifest matches its inputs is skipped; one whose inputs changed is rebuilt; the current bucket waits unless --include-current.
 
-Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 4 done but objects were quarantined.`
+Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local disk error names the path), 4 done but objects were quarantined, 2 usage error, nothing done: a SOURCE folder that does not exist or is a file, an OUTPUT under a file, s3:/bucket with one slash, a bucket name that cannot exist, a date that does not exist (2021-02-30, 2021-W54), --from not before --to (or now).`
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://bustimes-data/ s3://bustimes-data/v2/ --source bustimes',
     '<%= config.bin %> <%= command.id %> ./demo/raw ./demo/v2 --source bustimes --from 2021-11-01 --to 2021-12-01 --json',

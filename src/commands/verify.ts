@@ -43,7 +43,7 @@ record key, records against the source's JSON Schema, and each --check query (ov
 return no rows). Prints a table, --json, or an offline HTML --report.
 
 Exit codes: 0 every check passed; 3 a check failed (the result is still printed); 1 the run could not finish;
-2 usage error.`
+2 usage error, nothing read (e.g. an OUTPUT or --raw that does not exist or is a file).`
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://bustimes-data/v2/ --raw s3://bustimes-data/ --source bustimes --sample 10%',
     `<%= config.bin %> <%= command.id %> ./out --source bustimes --check "SELECT * FROM records WHERE latitude NOT BETWEEN 44 AND 47" --report report.html`,
