@@ -5,7 +5,7 @@ import {type BucketwrightConfig, configPath, loadConfig} from '../config/config.
 import {acquireRunLock, type RunLock} from '../config/run-lock.js'
 import {ExitCode, parseFailure, toBucketwrightError, UsageError} from '../errors/errors.js'
 import {outputFormatOf, reportError} from '../errors/report.js'
-import {Logger} from '../progress/logger.js'
+import {Logger, logProcessWarnings} from '../progress/logger.js'
 import {progressMode, type ProgressMode} from '../progress/tasks.js'
 import {SourceRegistry} from '../sources/registry.js'
 import type {DataSource} from '../sources/types.js'
@@ -54,7 +54,7 @@ export abstract class BaseCommand<T> extends Command {
     })
     this.base = flags as Interfaces.InferredFlags<typeof baseFlags>
     this.logger = new Logger({format: this.base['log-format'], quiet: this.base.quiet || this.jsonEnabled(), verbose: this.base.verbose})
-    if (this.base['log-format'] === 'json') this.warningsAsLogLines()
+    if (this.base['log-format'] === 'json') logProcessWarnings(this.logger)
     this.settingsFile = configPath(this.config.configDir, this.base.config)
     this.settings = await loadConfig(this.settingsFile)
     this.progress = progressMode({json: this.jsonEnabled(), quiet: this.base.quiet, logFormat: this.base['log-format']})
@@ -65,12 +65,6 @@ export abstract class BaseCommand<T> extends Command {
     if (!this.logger) return super.warn(input)
     this.logger.warn(input instanceof Error ? input.message : input)
     return input
-  }
-
-  /** Node's process warnings (deprecations, listener leaks) as JSON log lines instead of Node's text. */
-  private warningsAsLogLines(): void {
-    process.removeAllListeners('warning')
-    process.on('warning', (warning) => this.logger.warn(warning.message, {warning: warning.name, ...((warning as NodeJS.ErrnoException).code ? {warningCode: (warning as NodeJS.ErrnoException).code} : {})}))
   }
 
   /** S3 connection settings: flags and `BUCKETWRIGHT_*` over the config file. */

@@ -60,3 +60,18 @@ export class Logger {
     this.log('error', message, fields)
   }
 }
+
+let warningLogger: Logger | undefined
+
+/**
+ * Node's process warnings (deprecations, listener leaks) as warn lines of `logger` (the latest one given) until the
+ * process ends, instead of Node's text: `--log-format json` keeps stderr all JSON. Node's own printer, a 'warning'
+ * listener, is removed.
+ */
+export function logProcessWarnings(logger: Logger): void {
+  if (!warningLogger) {
+    process.removeAllListeners('warning')
+    process.on('warning', (warning: Error & {code?: string}) => warningLogger?.warn(warning.message, {warning: warning.name, ...(warning.code ? {warningCode: warning.code} : {})}))
+  }
+  warningLogger = logger
+}
