@@ -28,7 +28,7 @@ function reexec() {
     process.exit(1)
   }
   const ownGroup = process.platform !== 'win32'
-  const child = spawn(bundled, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {stdio: 'inherit', detached: ownGroup, env: {...process.env, BUCKETWRIGHT_REEXEC: '1'}})
+  const child = spawn(bundled, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {stdio: 'inherit', detached: ownGroup, env: {...process.env, BUCKETWRIGHT_REEXEC: String(process.pid)}})
   const forward = (signal) => child.kill(signal)
   // SIGWINCH: the child's terminal size follows the terminal's, which tells only its foreground group.
   const forwarded = ownGroup ? ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'] : ['SIGTERM', 'SIGINT', 'SIGHUP']
@@ -65,6 +65,17 @@ function reexec() {
 }
 
 async function main() {
+  // Re-run by the process the user started (see reexec): if that one is killed outright (SIGKILL), this one stops as
+  // on SIGTERM, instead of running on unseen. Only the direct child watches: a daemon it starts inherits the variable.
+  const starter = Number(process.env.BUCKETWRIGHT_REEXEC)
+  if (starter > 1 && process.ppid === starter) {
+    const watch = setInterval(() => {
+      if (process.ppid === starter) return
+      clearInterval(watch)
+      process.kill(process.pid, 'SIGTERM')
+    }, 1000).unref()
+  }
+
   // V8's compile cache on disk (Node >= 22.1): later runs skip compiling oclif, the AWS SDK and our modules, a good
   // part of a command's start-up. It lives in the user's cache folder (not the temp folder, which jobs may watch or
   // wipe); NODE_COMPILE_CACHE chooses another folder, NODE_DISABLE_COMPILE_CACHE=1 turns it off. Worker threads

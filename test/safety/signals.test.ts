@@ -1,4 +1,4 @@
-import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
+import {type ChildProcess, execFileSync, spawn, spawnSync} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
@@ -117,6 +117,31 @@ describe.skipIf(!oldNode)('signals reach the real process when bin/run.js re-run
     daemon.child.kill('SIGHUP')
     expect(await daemon.exited).toEqual({code: null, signal: 'SIGHUP'})
     await until('the real process to be gone', () => !alive(daemon.real), 5000)
+  })
+
+  it('when the PID the user started is killed outright (SIGKILL), the real process stops cleanly by itself', async () => {
+    const daemon = await workingDaemon()
+    daemon.child.kill('SIGKILL')
+    await daemon.exited
+    await until('the real process to notice and stop', () => !alive(daemon.real), 20_000)
+    expect(daemon.stderr()).toMatch(/Stopping: single uploads in flight finish/)
+  })
+
+  it('a background daemon started through the old Node (upload-daemon start) outlives the command that started it', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'bw-signal-bg-'))
+    temps.push(root)
+    const runDir = path.join(root, 'run')
+    const env = {...process.env, ...s3Env(), AWS_EC2_METADATA_DISABLED: 'true'}
+    const start = spawnSync(oldNode!, [BIN, 'upload-daemon', 'start', '-d', root, '--run-dir', runDir, '--json'], {env, encoding: 'utf8'})
+    expect(start.status, start.stderr).toBe(0)
+    const {pid} = JSON.parse(start.stdout) as {pid: number}
+    strays.push(pid)
+    // Longer than the re-run's watch for a vanished starter (1 s): the daemon is not its direct child, so stays.
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    expect(alive(pid)).toBe(true)
+    const stop = spawnSync(oldNode!, [BIN, 'upload-daemon', 'stop', '--run-dir', runDir], {env, encoding: 'utf8'})
+    expect(stop.status, stop.stderr).toBe(0)
+    expect(alive(pid)).toBe(false)
   })
 
   it("passes the real process's exit code on", async () => {

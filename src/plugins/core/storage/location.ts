@@ -21,7 +21,7 @@ export function parseLocation(input: string, cwd = process.cwd()): Location {
     const meant = `s3://${rest}`
     throw new UsageError(`"${input}" is not an S3 location: did you mean ${meant.includes('/', 5) ? meant : meant + '/'}?`, {
       code: 'BAD_LOCATION',
-      nextSteps: ['Write S3 locations with two slashes: s3://bucket/prefix/.'],
+      nextSteps: ['Write S3 locations with two slashes: s3://bucket/prefix/.', `For a local folder of that name, write ./${input}.`],
       details: {location: input},
     })
   }
