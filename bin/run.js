@@ -57,7 +57,7 @@ function reexec() {
     if (signal) {
       // Ended by a signal: end by the same one, so the shell or systemd sees what it would have seen.
       process.kill(process.pid, signal)
-      setTimeout(() => process.exit(128 + (os.constants.signals[signal] ?? 0)), 1000).unref()
+      setTimeout(() => process.exit(128 + (os.constants.signals[signal] ?? 0)), 1000)
       return
     }
     process.exit(code ?? 1)
