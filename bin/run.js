@@ -1,10 +1,25 @@
 #!/usr/bin/env node
 // bucketwright needs Node >= 22. When started by an older Node (the system's), re-run on the Node that
 // `npm install` put in node_modules (the `node` npm package), so `./bin/run.js` works on either.
-import {spawnSync} from 'node:child_process'
-import {createRequire} from 'node:module'
+import {spawn} from 'node:child_process'
+import {mkdirSync, statSync} from 'node:fs'
+import Module, {createRequire} from 'node:module'
+import os from 'node:os'
+import path from 'node:path'
 
 if (Number(process.versions.node.split('.')[0]) < 22 && !process.env.BUCKETWRIGHT_REEXEC) {
+  reexec()
+} else {
+  await main()
+}
+
+/**
+ * Runs this script again on the bundled Node, as the process the user started stands for it: SIGTERM (systemd,
+ * kill), SIGINT, SIGHUP and SIGQUIT are passed on, and this process ends as the child did (its exit code, or the same
+ * signal). The child gets a process group of its own, so a terminal's Ctrl-C, which goes to the whole foreground
+ * group, reaches it once (through here), not twice: a second SIGINT would cut a clean stop short.
+ */
+function reexec() {
   let bundled
   try {
     bundled = createRequire(import.meta.url).resolve('node/bin/node')
@@ -12,36 +27,102 @@ if (Number(process.versions.node.split('.')[0]) < 22 && !process.env.BUCKETWRIGH
     console.error(`bucketwright needs Node.js 22 or later (this is ${process.version}); run \`npm install\` in the project, or install Node 22+.`)
     process.exit(1)
   }
-  const child = spawnSync(bundled, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {stdio: 'inherit', env: {...process.env, BUCKETWRIGHT_REEXEC: '1'}})
-  process.exit(child.status ?? 1)
-}
-
-// V8's compile cache on disk (Node >= 22.1): later runs skip compiling oclif, the AWS SDK and our modules, a good
-// part of a command's start-up. It lives in the user's cache folder (not the temp folder, which jobs may watch or
-// wipe); NODE_COMPILE_CACHE chooses another folder, NODE_DISABLE_COMPILE_CACHE=1 turns it off. Worker threads (convert's
-// encoders) take it from the environment, not from enableCompileCache, so it goes there too.
-const [{enableCompileCache}, os, path] = await Promise.all([import('node:module'), import('node:os'), import('node:path')])
-try {
-  const cache = process.env.NODE_COMPILE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'bucketwright', 'compile-cache')
-  if (path.isAbsolute(cache)) {
-    enableCompileCache?.(cache)
-    process.env.NODE_COMPILE_CACHE = cache
+  const ownGroup = process.platform !== 'win32'
+  const child = spawn(bundled, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {stdio: 'inherit', detached: ownGroup, env: {...process.env, BUCKETWRIGHT_REEXEC: String(process.pid)}})
+  const forward = (signal) => child.kill(signal)
+  // SIGWINCH: the child's terminal size follows the terminal's, which tells only its foreground group.
+  const forwarded = ownGroup ? ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'] : ['SIGTERM', 'SIGINT', 'SIGHUP']
+  for (const signal of forwarded) process.on(signal, forward)
+  // Job control: Ctrl-Z stops this process; the child, outside the terminal's group, is stopped and continued with it.
+  const suspend = () => {
+    child.kill('SIGSTOP')
+    process.off('SIGTSTP', suspend)
+    process.kill(process.pid, 'SIGTSTP')
   }
-} catch {
-  // A cache that cannot be written only costs start-up time.
+  const resume = () => {
+    process.off('SIGTSTP', suspend)
+    process.on('SIGTSTP', suspend)
+    child.kill('SIGCONT')
+  }
+  if (ownGroup) {
+    process.on('SIGTSTP', suspend)
+    process.on('SIGCONT', resume)
+  }
+  child.on('error', (error) => {
+    console.error(`bucketwright could not start ${bundled}: ${error.message}`)
+    process.exit(1)
+  })
+  child.on('exit', (code, signal) => {
+    for (const name of [...forwarded, 'SIGTSTP', 'SIGCONT']) process.removeAllListeners(name)
+    if (signal) {
+      // Ended by a signal: end by the same one, so the shell or systemd sees what it would have seen.
+      process.kill(process.pid, signal)
+      setTimeout(() => process.exit(128 + (os.constants.signals[signal] ?? 0)), 1000)
+      return
+    }
+    process.exit(code ?? 1)
+  })
 }
 
-// convert's encoder threads boot (~150 ms each) while oclif loads, instead of after: the command takes them over.
-// Not for help or a dry run (which encodes nothing), nor with --workers (the command starts its own number).
-const argv = process.argv.slice(2)
-if (argv[0] === 'convert' && !argv.some((arg) => ['--help', '-h', '--dry-run', '--workers'].includes(arg.split('=')[0]))) {
+async function main() {
+  // Re-run by the process the user started (see reexec): if that one is killed outright (SIGKILL), this one stops as
+  // on SIGTERM, instead of running on unseen. Only the direct child watches: a daemon it starts inherits the variable.
+  const starter = Number(process.env.BUCKETWRIGHT_REEXEC)
+  if (starter > 1 && process.ppid === starter) {
+    const watch = setInterval(() => {
+      if (process.ppid === starter) return
+      clearInterval(watch)
+      process.kill(process.pid, 'SIGTERM')
+    }, 1000).unref()
+  }
+
+  // V8's compile cache on disk (Node >= 22.1): later runs skip compiling oclif, the AWS SDK and our modules, a good
+  // part of a command's start-up. It lives in the user's cache folder (not the temp folder, which jobs may watch or
+  // wipe); NODE_COMPILE_CACHE chooses another folder, NODE_DISABLE_COMPILE_CACHE=1 turns it off. Worker threads
+  // (convert's encoders) take it from the environment, not from enableCompileCache, so it goes there too.
   try {
-    const {prestartEncoders} = await import('../dist/plugins/core/convert/encoder-threads.js')
-    prestartEncoders()
+    const cache = process.env.NODE_COMPILE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'bucketwright', 'compile-cache')
+    if (path.isAbsolute(cache) && Module.enableCompileCache && makeDirectory(cache)) {
+      Module.enableCompileCache(cache)
+      process.env.NODE_COMPILE_CACHE = cache
+    }
   } catch {
-    // The command starts its threads itself.
+    // A cache that cannot be written only costs start-up time.
   }
+
+  // convert's encoder threads boot (~150 ms each) while oclif loads, instead of after: the command takes them over.
+  // Not for help or a dry run (which encodes nothing), nor with --workers (the command starts its own number).
+  const argv = process.argv.slice(2)
+  if (argv[0] === 'convert' && !argv.some((arg) => ['--help', '-h', '--dry-run', '--workers'].includes(arg.split('=')[0]))) {
+    try {
+      const {prestartEncoders} = await import('../dist/plugins/core/convert/encoder-threads.js')
+      prestartEncoders()
+    } catch {
+      // The command starts its threads itself.
+    }
+  }
+
+  const {execute} = await import('@oclif/core')
+  await execute({dir: import.meta.url})
 }
 
-const {execute} = await import('@oclif/core')
-await execute({dir: import.meta.url})
+/**
+ * Makes the compile cache's folder, or says it cannot. Node's own recursive mkdir (which enableCompileCache uses)
+ * never returns when a parent answers ENOENT for new entries (a cache under /proc, a dangling symbolic link): each
+ * level is tried once here. (The same as the core plugin's makeDirectory, which cannot be loaded this early.)
+ */
+function makeDirectory(dir) {
+  try {
+    mkdirSync(dir)
+    return true
+  } catch (error) {
+    if (error.code === 'EEXIST') return statSync(dir, {throwIfNoEntry: false})?.isDirectory() ?? false
+    if (error.code !== 'ENOENT' || path.dirname(dir) === dir || !makeDirectory(path.dirname(dir))) return false
+  }
+  try {
+    mkdirSync(dir)
+    return true
+  } catch (error) {
+    return error.code === 'EEXIST' && (statSync(dir, {throwIfNoEntry: false})?.isDirectory() ?? false)
+  }
+}

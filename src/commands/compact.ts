@@ -15,7 +15,7 @@ Per partition: list → merge (DuckDB) → verify the new files against the inpu
 
 Settings come from flags, then their BUCKETWRIGHT_* variables, then "commands": {"compact": {...}} in the config file.
 
-Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage, 3 a partition did not verify (nothing of it was deleted).`
+Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage error, nothing done (e.g. a LOCATION that does not exist or is a file, a bucket name that cannot exist), 3 a partition did not verify (nothing of it was deleted).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://my-bucket/ --dry-run',
@@ -52,7 +52,7 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage, 3 a part
       strategy: flags.strategy,
       tool: {name: this.config.name, version: this.config.version},
     })
-    const storage = await this.openStorage(args.location)
+    const storage = await this.openStorage(args.location, {role: 'input'})
     if (!options.dryRun) await this.lockJob(`compact ${storage.uri} shard ${options.shard.index}/${options.shard.count}`)
     const result = await runCompaction(storage, options, {mode: this.progress, logger: this.logger})
     if (result.partitions.some((partition) => partition.status === 'failed')) this.setOutcome(ExitCode.Failure)

@@ -6,12 +6,13 @@ import {BaseCommand} from '../plugins/core/command/base-command.js'
 import {shardFlags, sourceFlags} from '../plugins/core/command/flags.js'
 import {resolveShard} from '../plugins/core/command/shard.js'
 import {ExitCode} from '../plugins/core/errors/errors.js'
-import {checkKeyTemplate, defaultKeyTemplate, parseTime} from '../plugins/core/convert/buckets.js'
+import {checkKeyTemplate, defaultKeyTemplate} from '../plugins/core/convert/buckets.js'
 import {ConvertProgressView} from '../plugins/core/convert/progress-view.js'
 import {runConvert, startEncoders} from '../plugins/core/convert/service.js'
 import {workerLoader} from '../plugins/core/convert/source-handle.js'
 import {formatConvertSummary} from '../plugins/core/convert/summary.js'
 import type {ConvertResult} from '../plugins/core/convert/types.js'
+import {timeFlag, timeRange} from '../plugins/core/sources/time-range.js'
 
 export type {ConvertBucketResult, ConvertResult} from '../plugins/core/convert/types.js'
 
@@ -19,7 +20,7 @@ export default class Convert extends BaseCommand<ConvertResult> {
   static override summary = 'Convert raw objects into one compressed file per time bucket (ISO week, day, hour, month).'
   static override description = `Lists the source's objects by day prefixes in parallel, fetches them with bounded concurrency in key order, decodes and compresses them on every core, and streams each bucket's output straight to its destination (S3 multipart), followed by a manifest. A bucket whose manifest matches its inputs is skipped; one whose inputs changed is rebuilt; the current bucket waits unless --include-current.
 
-Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 4 done but objects were quarantined.`
+Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local disk error names the path), 4 done but objects were quarantined, 2 usage error, nothing done: a SOURCE folder that does not exist or is a file, an OUTPUT under a file, s3:/bucket with one slash, a bucket name that cannot exist, a date that does not exist (2021-02-30, 2021-W54), --from not before --to (or now).`
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://bustimes-data/ s3://bustimes-data/v2/ --source bustimes',
     '<%= config.bin %> <%= command.id %> ./demo/raw ./demo/v2 --source bustimes --from 2021-11-01 --to 2021-12-01 --json',
@@ -38,8 +39,8 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 
     format: Flags.option({options: ['jsonl', 'parquet'] as const, default: 'jsonl', summary: 'Output format.'})(),
     compression: Flags.option({options: ['gzip', 'zstd', 'none'] as const, summary: 'Output compression (default gzip for JSONL, zstd for Parquet).'})(),
     level: Flags.integer({summary: 'Compression level (default 6 for gzip, 3 for zstd).', min: 1, max: 19}),
-    from: Flags.string({summary: 'Start of the time range (inclusive): 2021-11-08, 2021-11-08T06:00 (UTC) or 2021-W45. Default: the earliest object.'}),
-    to: Flags.string({summary: 'End of the time range (exclusive). Default: now.'}),
+    from: timeFlag('from')({summary: 'Start of the time range (inclusive): 2021-11-08, 2021-11-08T06:00 (UTC) or 2021-W45. Default: the earliest object.'}),
+    to: timeFlag('to')({summary: 'End of the time range (exclusive); must be after --from. Default: now.'}),
     'include-current': Flags.boolean({summary: 'Also convert the current, unfinished bucket (it is rebuilt as objects arrive).'}),
     'dry-run': Flags.boolean({summary: 'Print the plan (buckets, objects, bytes, S3 requests and cost); write nothing.'}),
     validate: Flags.boolean({summary: "Check every record against the source's JSON Schema; violations are counted per field path."}),
@@ -60,11 +61,12 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad), 2 usage, 
       const compression = flags.compression ?? (flags.format === 'parquet' ? 'zstd' : 'gzip')
       const keyTemplate = flags['key-template'] ?? defaultKeyTemplate(flags.bucket, flags.format, compression)
       checkKeyTemplate(keyTemplate, flags.bucket)
-      const [from, to] = [flags.from ? parseTime(flags.from, 'from') : undefined, flags.to ? parseTime(flags.to, 'to') : undefined]
+      const {from, to} = flags
+      if (from) timeRange(from, to ?? new Date(), {toIsNow: !to})
       // The lock is taken while the storages open (opening writes nothing); whatever fails, the lock is settled
       // (and so released with the command) before the error goes on.
       const lock = flags['dry-run'] ? undefined : this.lockJob(`convert ${args.output} ${keyTemplate} shard ${shard.index}/${shard.count}`)
-      const [input, output] = await Promise.all([this.openStorage(args.source), this.openStorage(args.output), lock]).catch(async (error: unknown) => {
+      const [input, output] = await Promise.all([this.openStorage(args.source, {role: 'input'}), this.openStorage(args.output), lock]).catch(async (error: unknown) => {
         await lock?.catch(() => {})
         throw error
       })

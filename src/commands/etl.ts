@@ -11,7 +11,7 @@ export default class Etl extends BaseCommand<EtlResult> {
   static override summary = 'Load ready NDJSON segments into Hive-partitioned Parquet or Postgres, exactly once.'
   static override description = `Claims segments under <location>/raw/ready/<source>/ (moving them to raw/processing/), decodes them with the source, routes records by channel and writes processed/<source>/<channel>/<partitions>/part_<segment>.parquet — or upserts them into Postgres tables <source>_<channel>, one transaction per segment with a load ledger. A segment is deleted only after its outputs are written and counted. Segments left in processing/ by a crashed run are claimed again once untouched for --stale-after (a live run finishes a segment far sooner). Bad lines are quarantined to raw/quarantine/<source>/ with their line number and reason; the run goes on and exits 4.
 
-Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage, 4 finished with quarantined lines.`
+Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage error, nothing done (e.g. a LOCATION that does not exist or is a file, a --to under a file), 4 finished with quarantined lines.`
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://market-vault --source coinbase --to s3://market-vault',
     '<%= config.bin %> <%= command.id %> ./vault --source coinbase --to ./vault --watch --interval 30s',
@@ -39,7 +39,7 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage,
   async run(): Promise<EtlResult> {
     const {args, flags} = await this.parse(Etl)
     const source = await this.dataSource(flags.source, flags['source-option'])
-    const raw = await this.openStorage(args.location)
+    const raw = await this.openStorage(args.location, {role: 'input'})
     const sink = await this.openSink(flags.to, source, flags['pg-schema'], flags.concurrency)
     const stop = stopOnSignals()
     try {

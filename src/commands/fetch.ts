@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, cacheFlags, fetchRange, type FetchSummary, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
+import {BaseCommand, cacheFlags, fetchRange, type FetchSummary, parseLocation, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
 
 /** The JSON contract of `bucketwright fetch`. */
 export interface FetchResult extends FetchSummary {
@@ -15,7 +15,9 @@ export interface FetchResult extends FetchSummary {
 
 export default class Fetch extends BaseCommand<FetchResult> {
   static override summary = "Download a date range of a source's raw objects from S3 to a local directory, through the object cache."
-  static override description = `Lists only the prefixes of the range (for wydot-bsm: the range's days, and hours at its ends), keeps the objects whose key time is in [--from, --to), and writes them under the same keys. Reads go through the read-through cache: fetching the same objects again makes no GET request (the listing is always fresh, so changed objects are downloaded again).`
+  static override description = `Lists only the prefixes of the range (for wydot-bsm: the range's days, and hours at its ends), keeps the objects whose key time is in [--from, --to), and writes them under the same keys. Reads go through the read-through cache: fetching the same objects again makes no GET request (the listing is always fresh, so changed objects are downloaded again).
+
+Exit codes: 0 done, 1 failure (S3, or the local disk: the error names the path), 2 usage error, nothing fetched (a location that is not s3://bucket/…, a bucket name that cannot exist, a DIRECTORY under a file, a date that does not exist, --from not before --to).`
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://usdot-its-cvpilot-publicdata/ --source wydot-bsm --from 2018-05-06 --to 2018-05-07 ./wydot',
     '<%= config.bin %> <%= command.id %> s3://usdot-its-cvpilot-publicdata/ ./wydot --source wydot-bsm --from 2018-05-06T20 --to 2018-05-06T22 --profile research',
@@ -33,7 +35,7 @@ export default class Fetch extends BaseCommand<FetchResult> {
 
   async run(): Promise<FetchResult> {
     const {args, flags} = await this.parse(Fetch)
-    if (!args.location.toLowerCase().startsWith('s3://')) {
+    if (parseLocation(args.location).kind !== 's3') {
       throw new UsageError(`fetch reads from S3; "${args.location}" is not an s3:// location.`, {code: 'NOT_S3', nextSteps: ['Pass the source location as s3://bucket/prefix/.']})
     }
     const source = await this.dataSource(flags.source, flags['source-option'])

@@ -4,7 +4,9 @@ import {BaseCommand, type GenerateResult, sourceFlags, timeRange, timeRangeFlags
 
 export default class Generate extends BaseCommand<GenerateResult> {
   static override summary = 'Write realistic synthetic data for a source, in its real key layout, to a local path or S3.'
-  static override description = `Objects come from the data source's generator (bustimes, coinbase, wydot-bsm, or a plugin's): the same --seed and range always give the same bytes, so generated data serves demos, tests and benchmarks. What --rate counts is the source's: objects per hour for bustimes, frames per hour for coinbase, records per hour for wydot-bsm.`
+  static override description = `Objects come from the data source's generator (bustimes, coinbase, wydot-bsm, or a plugin's): the same --seed and range always give the same bytes, so generated data serves demos, tests and benchmarks. What --rate counts is the source's: objects per hour for bustimes, frames per hour for coinbase, records per hour for wydot-bsm.
+
+Exit codes: 0 done, 1 failure (S3, or the local disk: the error names the path), 2 usage error, nothing written (a LOCATION that is a file or under one, a bucket name that cannot exist, a date that does not exist, --from not before --to).`
   static override examples = [
     '<%= config.bin %> <%= command.id %> ./wydot --source wydot-bsm --from 2018-05-06 --to 2018-05-07 --seed 42',
     '<%= config.bin %> <%= command.id %> s3://my-test-bucket/ --source bustimes --from 2021-11-08 --to 2021-11-12 --rate 60',

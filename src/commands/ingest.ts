@@ -14,7 +14,9 @@ export default class Ingest extends BaseCommand<IngestResult> {
   static override summary = 'Write NDJSON lines from stdin (or a file) into rotating segments for etl.'
   static override description = `Lines go to raw/active/<source>/segment_<YYYYMMDDTHH>_<n>.ndjson in batches (each synced to disk at least every --flush-every), and the segment moves to raw/ready/<source>/ when it reaches --rotate-size or --rotate-age, when the UTC hour changes, and when the input ends or SIGTERM/SIGINT arrives. A crash loses at most the unflushed batch; the next start makes the segments it left active ready (cut back to their last complete line), so ready/ never holds half a segment.
 
-On S3, objects cannot be appended to: the active segment is kept on local disk (--spool-dir) and uploaded whole to raw/ready/ when it rotates — an upload is visible only once complete. Run one ingest per source and location.`
+On S3, objects cannot be appended to: the active segment is kept on local disk (--spool-dir) and uploaded whole to raw/ready/ when it rotates — an upload is visible only once complete. Run one ingest per source and location.
+
+Exit codes: 0 done, 1 failure (S3, or the local disk: the error names the path), 2 usage error, nothing written (a --file that does not exist, a LOCATION that is a file).`
   static override examples = [
     'websocat wss://advanced-trade-ws.coinbase.com | <%= config.bin %> <%= command.id %> s3://market-vault --source coinbase',
     '<%= config.bin %> <%= command.id %> ./vault --source coinbase --file capture.ndjson --rotate-size 100MB --rotate-age 10m',
@@ -26,7 +28,7 @@ On S3, objects cannot be appended to: the active segment is kept on local disk (
 
   static override flags = {
     source: Flags.string({summary: 'Data source the lines belong to (names the segment folder).', env: 'BUCKETWRIGHT_SOURCE', helpGroup: 'SOURCE'}),
-    file: Flags.string({summary: 'Read this file instead of stdin.'}),
+    file: Flags.file({summary: 'Read this file instead of stdin (it must exist).', exists: true}),
     'rotate-size': size({summary: 'Make a segment ready once it holds this much (100MB, 64MiB).', default: 100_000_000, defaultHelp: async () => '100MB'}),
     'rotate-age': duration({summary: 'Make a segment ready this long after it was opened (10m, 1h).', default: 600_000, defaultHelp: async () => '10m'}),
     'flush-every': duration({summary: 'Write buffered lines at least this often; a crash loses at most this much.', default: 1000, defaultHelp: async () => '1s'}),

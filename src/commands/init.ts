@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import path from 'node:path'
 
-import {BaseCommand, formatInitResult, type GivenAnswers, type InitResult, JOB_NAMES, type JobName, runInit, sourceFlags} from '../plugins/core/index.js'
+import {BaseCommand, checkBucketName, formatInitResult, type GivenAnswers, type InitResult, JOB_NAMES, type JobName, runInit, sourceFlags} from '../plugins/core/index.js'
 
 export default class Init extends BaseCommand<InitResult> {
   static override summary = 'Set a project up: storage, credentials, data source and jobs; writes the config file and prints cron lines and systemd units.'
@@ -28,6 +28,7 @@ export default class Init extends BaseCommand<InitResult> {
 
   async run(): Promise<InitResult> {
     const {flags} = await this.parse(Init)
+    if (flags.bucket) checkBucketName(flags.bucket, `--bucket "${flags.bucket}"`)
     const jobs = flags.jobs?.includes('none') ? [] : (flags.jobs as JobName[] | undefined)
     const given: GivenAnswers = {
       storage: flags.storage ?? (flags.bucket ? 's3' : flags.path ? 'local' : undefined),

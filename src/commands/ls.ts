@@ -13,7 +13,7 @@ export interface LsResult {
 
 export default class Ls extends BaseCommand<LsResult> {
   static override summary = 'List the objects under a location (S3 or local), in key order.'
-  static override description = 'A quick look at what a location holds, with the same storage settings every other command uses.'
+  static override description = 'A quick look at what a location holds, with the same storage settings every other command uses. A local LOCATION that does not exist, or is a file, is a usage error (exit 2), not an empty listing.'
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://bustimes-data/raw/ --prefix bustimes__2021-11-10 --limit 20',
     '<%= config.bin %> <%= command.id %> ./out --json',
@@ -31,7 +31,7 @@ export default class Ls extends BaseCommand<LsResult> {
 
   async run(): Promise<LsResult> {
     const {args, flags} = await this.parse(Ls)
-    const storage = await this.openStorage(args.location)
+    const storage = await this.openStorage(args.location, {role: 'input'})
     const result: LsResult = {location: storage.uri, objects: [], count: 0, bytes: 0, truncated: false}
     for await (const object of storage.list(flags.prefix, {startAfter: flags['start-after']})) {
       if (flags.limit > 0 && result.count >= flags.limit) {

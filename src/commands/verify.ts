@@ -43,7 +43,7 @@ record key, records against the source's JSON Schema, and each --check query (ov
 return no rows). Prints a table, --json, or an offline HTML --report.
 
 Exit codes: 0 every check passed; 3 a check failed (the result is still printed); 1 the run could not finish;
-2 usage error.`
+2 usage error, nothing read (e.g. an OUTPUT or --raw that does not exist or is a file).`
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://bustimes-data/v2/ --raw s3://bustimes-data/ --source bustimes --sample 10%',
     `<%= config.bin %> <%= command.id %> ./out --source bustimes --check "SELECT * FROM records WHERE latitude NOT BETWEEN 44 AND 47" --report report.html`,
@@ -79,14 +79,14 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
   async run(): Promise<VerifyCommandResult> {
     const {args, flags} = await this.parse(Verify)
     const source = await this.dataSource(flags.source, flags['source-option'])
-    const output = await this.openStorage(args.output)
+    const output = await this.openStorage(args.output, {role: 'input'})
     if (flags['athena-ddl']) {
       const result = athenaDdl(source, output.uri, (await inventoryOutputs(output)).files)
       if (!this.jsonEnabled()) this.log(formatAthena(result))
       return result
     }
     const checks = await loadUserChecks(flags.check ?? [], flags['check-file'] ?? [])
-    const raw = flags.raw ? await this.openStorage(flags.raw) : undefined
+    const raw = flags.raw ? await this.openStorage(flags.raw, {role: 'input'}) : undefined
     const result = await withProgress(this.progress, this.logger, `Verifying ${output.uri}`, (step) => verifyDataset({
       output,
       raw,

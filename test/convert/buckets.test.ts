@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {bucketKey, bucketsBetween, checkKeyTemplate, defaultKeyTemplate, isoWeek, parseTime, renderKeyTemplate} from '../../src/plugins/core/convert/buckets.js'
+import {bucketKey, bucketsBetween, checkKeyTemplate, defaultKeyTemplate, isoWeek, renderKeyTemplate} from '../../src/plugins/core/convert/buckets.js'
+import {parseUtcTime as parseTime} from '../../src/plugins/core/sources/time-range.js'
 
 const utc = (iso: string) => new Date(iso)
 

@@ -1,6 +1,6 @@
 import path from 'node:path'
 
-import {BaseCommand, type CommandFlags, UsageError} from '../../plugins/core/index.js'
+import {BaseCommand, checkLocalDirectory, type CommandFlags, UsageError} from '../../plugins/core/index.js'
 import {uploadDaemonFlags} from '../../plugins/core/upload-daemon/flags.js'
 import type {UploadDaemonResult} from '../../plugins/core/upload-daemon/service.js'
 
@@ -31,6 +31,7 @@ Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in 
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }
+    await checkLocalDirectory(flags.directory, {role: 'input', flag: '--directory'})
     const {runUploadDaemon} = await import('../../plugins/core/upload-daemon/service.js')
     const controller = new AbortController()
     const stop = () => controller.abort()

@@ -3,8 +3,9 @@ import path from 'node:path'
 
 import {type BucketwrightConfig, configPath, loadConfig} from '../config/config.js'
 import {acquireRunLock, type RunLock} from '../config/run-lock.js'
-import {ExitCode, toBucketwrightError, UsageError} from '../errors/errors.js'
-import {Logger} from '../progress/logger.js'
+import {ExitCode, parseFailure, toBucketwrightError, UsageError} from '../errors/errors.js'
+import {outputFormatOf, reportError} from '../errors/report.js'
+import {Logger, logProcessWarnings} from '../progress/logger.js'
 import {progressMode, type ProgressMode} from '../progress/tasks.js'
 import {SourceRegistry} from '../sources/registry.js'
 import type {DataSource} from '../sources/types.js'
@@ -46,12 +47,24 @@ export abstract class BaseCommand<T> extends Command {
   override async init(): Promise<void> {
     await super.init()
     const ctor = this.ctor as typeof BaseCommand
-    const {flags} = await this.parse({flags: ctor.flags, baseFlags: ctor.baseFlags, args: ctor.args, strict: ctor.strict, enableJsonFlag: ctor.enableJsonFlag} as never)
+    // Whatever fails while the command line is parsed (an unknown flag, a flag given twice, a bad value) is a usage
+    // error: nothing was done yet. A help flag ends parsing on purpose, with its own exit.
+    const {flags} = await this.parse({flags: ctor.flags, baseFlags: ctor.baseFlags, args: ctor.args, strict: ctor.strict, enableJsonFlag: ctor.enableJsonFlag} as never).catch((error: unknown) => {
+      throw error instanceof Errors.ExitError ? error : parseFailure(error)
+    })
     this.base = flags as Interfaces.InferredFlags<typeof baseFlags>
+    this.logger = new Logger({format: this.base['log-format'], quiet: this.base.quiet || this.jsonEnabled(), verbose: this.base.verbose})
+    if (this.base['log-format'] === 'json') logProcessWarnings(this.logger)
     this.settingsFile = configPath(this.config.configDir, this.base.config)
     this.settings = await loadConfig(this.settingsFile)
-    this.logger = new Logger({format: this.base['log-format'], quiet: this.base.quiet || this.jsonEnabled(), verbose: this.base.verbose})
-    this.progress = progressMode({json: this.jsonEnabled(), quiet: this.base.quiet})
+    this.progress = progressMode({json: this.jsonEnabled(), quiet: this.base.quiet, logFormat: this.base['log-format']})
+  }
+
+  /** oclif's warnings go through the logger, so `--log-format json` keeps stderr all JSON. */
+  override warn(input: string | Error): string | Error {
+    if (!this.logger) return super.warn(input)
+    this.logger.warn(input instanceof Error ? input.message : input)
+    return input
   }
 
   /** S3 connection settings: flags and `BUCKETWRIGHT_*` over the config file. */
@@ -174,11 +187,14 @@ export abstract class BaseCommand<T> extends Command {
     const converted = toBucketwrightError(error)
     if (this.jsonEnabled()) {
       process.exitCode = converted.exitCode
-      this.logJson({error: converted.toJSON()})
+      reportError(converted, {json: true, logFormat: 'text'})
       return
     }
-    if (converted.cause_ === 'bug' && this.base?.verbose) this.logger.error(error.stack ?? String(error))
-    throw converted
+    // Before the flags are parsed (or when parsing failed), the raw command line says how to print.
+    const format = this.base ? {json: false, logFormat: this.base['log-format'] ?? 'text'} : outputFormatOf(this.argv)
+    const logger = this.logger ?? new Logger({format: format.logFormat})
+    if (converted.cause_ === 'bug' && this.base?.verbose) logger.error(error.stack ?? String(error))
+    throw reportError(converted, format, logger)
   }
 
   protected override async finally(error: Error | undefined): Promise<unknown> {

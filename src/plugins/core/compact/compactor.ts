@@ -8,6 +8,7 @@ import {type DuckDB, openDuckDB} from '../duckdb/duckdb.js'
 import {Spool} from '../duckdb/spool.js'
 import {BucketwrightError, UserError, VerificationError} from '../errors/errors.js'
 import {inputsDigest} from '../manifest/manifest.js'
+import {makeDirectory} from '../storage/make-directory.js'
 import type {Storage} from '../storage/types.js'
 import {ageCheck} from './age.js'
 import {corruptMergedFile, crashPoint} from './faults.js'
@@ -251,7 +252,7 @@ export class Compactor {
 
   private async workDir(): Promise<string> {
     const dir = path.join(await this.root(), String(this.partitionsDone))
-    await fs.mkdir(dir, {recursive: true})
+    await makeDirectory(dir)
     return dir
   }
 

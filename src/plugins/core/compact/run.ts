@@ -62,7 +62,7 @@ export async function runCompaction(storage: Storage, options: CompactOptions & 
         }
       },
     }))
-    await runTasks(tasks, {mode: ui.mode, concurrent: false, exitOnError: false})
+    await runTasks(tasks, {mode: ui.mode, concurrent: false, exitOnError: false, logger: ui.logger})
   } finally {
     await compactor.close()
   }

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 
 import {UserError} from '../errors/errors.js'
+import {makeDirectory} from '../storage/make-directory.js'
 
 /** Storage settings shared by every command, in the config file under `storage`. */
 export interface StorageSettings {
@@ -55,7 +56,7 @@ export async function loadConfig(file: string): Promise<BucketwrightConfig> {
 
 /** Writes the config file atomically (temp file + rename), creating its directory. */
 export async function saveConfig(file: string, config: BucketwrightConfig): Promise<void> {
-  await fs.mkdir(path.dirname(file), {recursive: true})
+  await makeDirectory(path.dirname(file))
   const temp = `${file}.${process.pid}.tmp`
   await fs.writeFile(temp, JSON.stringify(config, null, 2) + '\n', {mode: 0o600})
   await fs.rename(temp, file)

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 
 import {UserError} from '../errors/errors.js'
+import {makeDirectory} from '../storage/make-directory.js'
 
 /** A held run lock; `release()` removes it. */
 export interface RunLock {
@@ -25,7 +26,7 @@ export function isProcessAlive(pid: number): boolean {
  * overlap. A lock left by a dead process is taken over.
  */
 export async function acquireRunLock(dir: string, job: string): Promise<RunLock> {
-  await fs.mkdir(dir, {recursive: true})
+  await makeDirectory(dir)
   const file = path.join(dir, `${createHash('sha256').update(job).digest('hex').slice(0, 16)}.lock`)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

@@ -117,22 +117,3 @@ export function* bucketsBetween(size: BucketSize, from: Date, to: Date, template
     yield {key: bucketKey(size, start), from: start, to: nextBucketStart(size, start), outputKey: renderKeyTemplate(template, size, start)}
   }
 }
-
-/**
- * Parses `--from`/`--to`: a date (`2021-11-08`), a date-time (`2021-11-08T12:00`, UTC unless a zone is given) or
- * an ISO week (`2021-W45`).
- */
-export function parseTime(value: string, flag: string): Date {
-  const week = /^(\d{4})-W(\d{2})$/.exec(value)
-  if (week) {
-    const jan4 = Date.UTC(Number(week[1]), 0, 4)
-    const monday = jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * DAY
-    return new Date(monday + (Number(week[2]) - 1) * 7 * DAY)
-  }
-  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(value)
-  const time = new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) || hasZone ? value : value + 'Z')
-  if (Number.isNaN(time.getTime())) {
-    throw new UsageError(`--${flag} "${value}" is not a date.`, {code: 'BAD_TIME', nextSteps: [`Write --${flag} as 2021-11-08, 2021-11-08T06:00 (UTC) or 2021-W45.`]})
-  }
-  return time
-}

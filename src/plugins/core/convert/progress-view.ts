@@ -51,7 +51,7 @@ export class ConvertProgressView implements ConvertProgress {
           },
         },
       ],
-      {mode: this.mode},
+      {mode: this.mode, logger: this.logger},
     )
     return result as T
   }

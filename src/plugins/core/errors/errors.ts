@@ -1,5 +1,7 @@
 import {CLIError} from '@oclif/core/errors'
 
+import {fileSystemError} from './filesystem.js'
+
 /**
  * The documented exit codes of every bucketwright command.
  *
@@ -138,12 +140,48 @@ function isOclifParseError(error: unknown): boolean {
   return 'parse' in error
 }
 
-/** Turns any thrown value into a bucketwright error (unknown errors become a {@link BugError} keeping the message). */
+/**
+ * Turns any thrown value into a bucketwright error: a local file-system error becomes a {@link UserError} naming the
+ * path; an oclif parse error a {@link UsageError}; anything else a {@link BugError} keeping the message.
+ */
 export function toBucketwrightError(error: unknown): BucketwrightError {
-  if (error instanceof BucketwrightError) return error
-  if (isOclifParseError(error)) {
-    return new UsageError((error as Error).message, {code: 'USAGE', nextSteps: ['Run the command with --help to see its arguments and flags.']})
-  }
+  if (error instanceof BucketwrightError) return unwrapParseMessage(error)
+  if (isOclifParseError(error)) return parseFailure(error)
+  const fromFileSystem = fileSystemError(error)
+  if (fromFileSystem) return fromFileSystem
   const message = error instanceof Error ? error.message : String(error)
   return new BugError(message, {code: 'UNEXPECTED', cause: error})
+}
+
+/**
+ * A failure while oclif parses the command line (whatever it throws: a parse error, a flag given twice, a flag's
+ * own parse function) is a usage error; a bucketwright error thrown by a flag's parse function keeps its code.
+ */
+export function parseFailure(error: unknown): BucketwrightError {
+  if (error instanceof BucketwrightError) return unwrapParseMessage(error)
+  const message = stripParseWrapper(error instanceof Error ? error.message : String(error))
+  const once = /^Flag --([\w-]+) can only be specified once/.exec(message)
+  if (once) {
+    return new UsageError(`--${once[1]} was given more than once; it takes one value.`, {code: 'USAGE', nextSteps: [`Give --${once[1]} once.`], details: {flag: once[1]}})
+  }
+  return new UsageError(message, {code: 'USAGE', nextSteps: ['Run the command with --help to see its arguments and flags.']})
+}
+
+/**
+ * oclif's parse messages, without its wrapping: "Parsing --flag \n\t<message>" around what a flag's parse function
+ * threw, "The following error occurred:" before a flag relation, "See more help with --help" after (the next step
+ * says so).
+ */
+function stripParseWrapper(message: string): string {
+  return message
+    .replace(/^Parsing --[\w-]+ \n\t/, '')
+    .replace(/^The following errors? occurred:\s*/, '')
+    .replace(/\s*See more help with --help\s*$/, '')
+    .replace(/\n\s+/g, '\n')
+}
+
+function unwrapParseMessage(error: BucketwrightError): BucketwrightError {
+  const message = stripParseWrapper(error.message)
+  if (message !== error.message) error.message = message
+  return error
 }

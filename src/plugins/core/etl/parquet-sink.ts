@@ -10,6 +10,7 @@ import {VerificationError} from '../errors/errors.js'
 import {inputsDigest, writeManifest} from '../manifest/manifest.js'
 import type {DataSource, RawObjectRef} from '../sources/types.js'
 import {LocalStorage} from '../storage/local.js'
+import {makeDirectory} from '../storage/make-directory.js'
 import type {Storage} from '../storage/types.js'
 import type {ChannelTable} from './columns.js'
 import type {DecodedSegment, StagedChannel} from './decode-segment.js'
@@ -168,7 +169,7 @@ export class ParquetSink implements EtlSink {
     const {table} = staged
     const columns = `{${table.columns.map((column) => `${sqlString(column.name)}: ${sqlString(column.sqlType)}`).join(', ')}}`
     const select = table.columns.map((column) => sqlIdentifier(column.name)).join(', ')
-    if (table.partitionBy.length === 0) await fs.mkdir(outDir, {recursive: true})
+    if (table.partitionBy.length === 0) await makeDirectory(outDir)
     const rows = `read_csv(${sqlString(staged.file)}, columns = ${columns}, header = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, auto_detect = false)`
     await duckdb.run(copyTo(`SELECT ${select} FROM ${rows}`, table, outDir, base))
   }
@@ -204,7 +205,7 @@ export class ParquetSink implements EtlSink {
           continue
         }
         const parquetDir = path.join(dir, `parquet-${table.channel}`)
-        if (table.partitionBy.length === 0) await fs.mkdir(parquetDir, {recursive: true})
+        if (table.partitionBy.length === 0) await makeDirectory(parquetDir)
         const [written] = await rowsOf(copyTo(`SELECT ${table.columns.map((column) => sqlIdentifier(column.name)).join(', ')} FROM (${select})`, table, parquetDir, base))
         channels.push({table, file: '', parquetDir, rows: Number(Object.values(written)[0])})
       }

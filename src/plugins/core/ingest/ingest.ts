@@ -7,6 +7,7 @@ import {parseSegmentName, segmentHour, segmentKey, segmentName, segmentPrefix} f
 import type {Logger} from '../progress/logger.js'
 import {readLines} from '../sources/codec.js'
 import {LocalStorage} from '../storage/local.js'
+import {makeDirectory} from '../storage/make-directory.js'
 import type {Storage} from '../storage/types.js'
 
 /** A segment ingest moved to ready/. */
@@ -71,7 +72,7 @@ function placeFor(options: IngestOptions): SegmentPlace {
       activeDir: raw.pathOf(segmentPrefix('active', source)),
       async promote(file, name) {
         const key = segmentKey('ready', source, name)
-        await fs.mkdir(path.dirname(raw.pathOf(key)), {recursive: true})
+        await makeDirectory(path.dirname(raw.pathOf(key)))
         await fs.rename(file, raw.pathOf(key))
         return key
       },
@@ -111,7 +112,7 @@ class ActiveSegment {
    */
   static async open(place: SegmentPlace, now = new Date()): Promise<ActiveSegment> {
     const hour = segmentHour(now)
-    await fs.mkdir(place.activeDir, {recursive: true})
+    await makeDirectory(place.activeDir)
     const local = (await fs.readdir(place.activeDir)).map((name) => parseSegmentName(name)).filter((parsed) => parsed && segmentHour(parsed.hour) === hour).map((parsed) => parsed!.n)
     let n = Math.max(now.getTime() % 3_600_000, ...local.map((x) => x + 1), ...(await place.usedNumbers(hour)).map((x) => x + 1))
     for (;;) {

@@ -4,6 +4,7 @@ import path from 'node:path'
 import {type BucketwrightConfig, saveConfig} from '../config/config.js'
 import {UserError} from '../errors/errors.js'
 import type {SourceRegistry} from '../sources/registry.js'
+import {makeDirectory} from '../storage/make-directory.js'
 import {configFromAnswers, type InitAnswers} from './answers.js'
 import {checkBucket} from './bucket-check.js'
 import {cronLines, type SystemdUnit, systemdUnits} from './schedule.js'
@@ -82,7 +83,7 @@ export async function runInit(options: InitOptions): Promise<InitResult> {
   const config = configFromAnswers(answers)
   await saveConfig(options.configFile, config)
   // Cron appends each job's log there; the directory must exist before the first run.
-  await fs.mkdir(options.logDir, {recursive: true})
+  await makeDirectory(options.logDir)
   return {
     configFile: options.configFile,
     config,

@@ -29,6 +29,11 @@ export class Logger {
     this.min = options.quiet ? LEVEL_ORDER.warn : options.verbose ? LEVEL_ORDER.debug : LEVEL_ORDER.info
   }
 
+  /** Whether lines are text or JSON. */
+  get format(): LogFormat {
+    return this.options.format ?? 'text'
+  }
+
   log(level: LogLevel, message: string, fields: Record<string, unknown> = {}): void {
     if (LEVEL_ORDER[level] < this.min) return
     const stream = this.options.stream ?? process.stderr
@@ -54,4 +59,19 @@ export class Logger {
   error(message: string, fields?: Record<string, unknown>): void {
     this.log('error', message, fields)
   }
+}
+
+let warningLogger: Logger | undefined
+
+/**
+ * Node's process warnings (deprecations, listener leaks) as warn lines of `logger` (the latest one given) until the
+ * process ends, instead of Node's text: `--log-format json` keeps stderr all JSON. Node's own printer, a 'warning'
+ * listener, is removed.
+ */
+export function logProcessWarnings(logger: Logger): void {
+  if (!warningLogger) {
+    process.removeAllListeners('warning')
+    process.on('warning', (warning: Error & {code?: string}) => warningLogger?.warn(warning.message, {warning: warning.name, ...(warning.code ? {warningCode: warning.code} : {})}))
+  }
+  warningLogger = logger
 }

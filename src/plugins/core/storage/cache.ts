@@ -6,6 +6,7 @@ import {once} from 'node:events'
 import {Readable, Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
+import {makeDirectory} from './make-directory.js'
 import type {DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
 
 /** Settings of the read-through object cache (`--cache-dir`, `--cache-ttl`, `--cache-max-size`, `--no-cache`). */
@@ -135,7 +136,7 @@ export class ReadCache {
   async store(uri: string, key: string, etag: string, body: Readable, unchanged?: () => Promise<boolean>): Promise<{file: string; kept: boolean}> {
     const id = ReadCache.entryId(uri, key, etag)
     const file = this.pathOf(id)
-    await fs.mkdir(path.dirname(file), {recursive: true})
+    await makeDirectory(path.dirname(file))
     const temp = path.join(path.dirname(file), `.tmp-${randomBytes(6).toString('hex')}`)
     const md5 = createHash('md5')
     let bytes = 0

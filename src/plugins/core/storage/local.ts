@@ -12,6 +12,7 @@ import {UserError} from '../errors/errors.js'
 import {BodyDigest} from './body-digest.js'
 import type {DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
 import {listManyInOrder} from './list-many.js'
+import {makeDirectory} from './make-directory.js'
 
 /** Names of in-progress writes; never listed, never visible under their final name until complete. */
 export const LOCAL_TEMP_MARK = '.bw-tmp-'
@@ -160,7 +161,7 @@ export class LocalStorage implements Storage {
 
   async write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options: WriteOptions = {}): Promise<WriteResult> {
     const target = this.pathOf(key)
-    await fs.mkdir(path.dirname(target), {recursive: true})
+    await makeDirectory(path.dirname(target))
     // The temp name ends in `.tmp`, not the target's extension: a crash can leave it behind, and a reader's
     // `*.parquet` glob (DuckDB matches dotfiles) must never pick up a half-written file.
     // Host and process in the name let a later write into the folder remove what a killed run left (once per folder).
@@ -190,6 +191,8 @@ export class LocalStorage implements Storage {
       await fs.rename(temp, target)
     } catch (error) {
       await fs.rm(temp, {force: true})
+      // A failed write (ENOSPC, EIO) names no file; the error a user sees should.
+      if ((error as NodeJS.ErrnoException).syscall && !(error as NodeJS.ErrnoException).path) Object.assign(error as Error, {path: target})
       throw error
     }
     const {md5, sha256} = digest.finish()
@@ -216,7 +219,7 @@ export class LocalStorage implements Storage {
 
   async move(fromKey: string, toKey: string): Promise<void> {
     const target = this.pathOf(toKey)
-    await fs.mkdir(path.dirname(target), {recursive: true})
+    await makeDirectory(path.dirname(target))
     await fs.rename(this.pathOf(fromKey), target)
   }
 

@@ -1,8 +1,9 @@
 import {spawn} from 'node:child_process'
-import {mkdir, open, readFile, rm, unlink} from 'node:fs/promises'
+import {open, readFile, rm, unlink} from 'node:fs/promises'
 import path from 'node:path'
 
 import {RemoteError, UserError} from '../errors/errors.js'
+import {makeDirectory} from '../storage/make-directory.js'
 import type {DaemonState} from './daemon.js'
 
 /** The files of a background daemon: PID file, log file and the state file it keeps its counters in. */
@@ -88,7 +89,7 @@ async function tail(file: string, lines = 15): Promise<string> {
  */
 export async function startDetached(options: {files: RunFiles; bin: string; args: string[]; waitMs?: number}): Promise<StartResult> {
   const {files} = options
-  await mkdir(files.dir, {recursive: true})
+  await makeDirectory(files.dir)
   let pidHandle
   for (let attempt = 0; ; attempt++) {
     try {

@@ -7,7 +7,7 @@ import {Flags} from '@oclif/core'
  */
 export const uploadDaemonFlags = {
   help: Flags.help({char: 'h', summary: 'Show help.'}),
-  directory: Flags.string({char: 'd', summary: 'Root to watch: <root>/<bucket>/<key>.', env: 'S3_ROOT_DIR', default: 'output/s3'}),
+  directory: Flags.string({char: 'd', summary: 'Root to watch: <root>/<bucket>/<key>; an existing folder (else exit 2).', env: 'S3_ROOT_DIR', default: 'output/s3'}),
   interval: Flags.integer({char: 'i', summary: 'Seconds between scans.', env: 'S3_UPLOAD_INTERVAL', default: 60, min: 1}),
   stability: Flags.integer({char: 's', summary: 'Seconds a file must be left unmodified before it is uploaded.', env: 'FILE_STABILITY_SECONDS', default: 2, min: 0}),
   region: Flags.string({

@@ -18,7 +18,7 @@ export async function withProgress<T>(mode: ProgressMode, logger: Logger, title:
         },
       },
     ],
-    {mode},
+    {mode, logger},
   )
   return result as T
 }
