@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 
-import {BaseCommand, ExitCode, sourceFlags} from '../plugins/core/index.js'
+import {BaseCommand, ExitCode, printable, sourceFlags} from '../plugins/core/index.js'
 import {athenaDdl} from '../plugins/core/verify/athena.js'
 import {inventoryOutputs} from '../plugins/core/verify/outputs.js'
 import {renderReport} from '../plugins/core/verify/report-html.js'
@@ -108,7 +108,8 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
       await fs.writeFile(result.report, renderReport(result))
     }
     if (!this.jsonEnabled()) this.log(formatVerifyTable(result, {allBuckets: flags['all-buckets']}))
-    for (const check of result.checks.filter((candidate) => candidate.status === 'fail')) this.logger.error(`Check ${check.name} failed: ${check.summary}`)
+    for (const check of result.checks.filter((candidate) => candidate.status === 'fail')) this.logger.error(printable(`Check ${check.name} failed: ${check.summary}`))
+    if (result.warnings.length > 0) this.logger.warn(printable(`${result.warnings.length} warning(s), not checked: ${result.warnings[0]!.message}${result.warnings.length > 1 ? ', …' : ''}`))
     if (!result.ok) this.setOutcome(ExitCode.VerificationFailed)
     return result
   }
