@@ -123,11 +123,15 @@ describe('verify --check runs SQL that can read the outputs and nothing else', (
     expect(everything).not.toMatch(/root:x:0:0/)
   })
 
-  it('still reports rows of a legitimate check, with the output key as filename', async () => {
-    const run = await runWith('-- name: fleet\nSELECT filename, vehicleID FROM records WHERE vehicleID = 100 ORDER BY filename;\n', ['--json'])
+  it('still reports rows of a legitimate check, with the output key as filename, a huge row shortened in the summary', async () => {
+    const run = await runWith("-- name: fleet\nSELECT filename, vehicleID FROM records WHERE vehicleID = 100 ORDER BY filename;\n-- name: long\nSELECT repeat('x', 5000) AS long;\n", ['--json'])
     expect(run.exitCode).toBe(3)
     const fleet = run.result!.checks.find((check) => check.name === 'sql:fleet')!
     expect(fleet.details).toMatchObject({rows: 12, examples: expect.arrayContaining([{filename: '2024-W01.jsonl.gz', vehicleID: 100}])})
+    // A huge example row: the summary shows its start, the details the whole row.
+    const long = run.result!.checks.find((check) => check.name === 'sql:long')!
+    expect(long.summary).toBe(`returned 1 row(s), e.g. {"long":"${'x'.repeat(190)}…`)
+    expect((long.details.examples as {long: string}[])[0]!.long).toHaveLength(5000)
   })
 })
 
