@@ -280,7 +280,7 @@ function buildChecks(options: VerifyOptions, read: ReadFindings, table: BucketTa
       const check = options.checks.find((candidate) => candidate.name === name)!
       // DuckDB's message, without the excerpt of the (wrapped) query it quotes after a blank line; whole in details.
       if (run.errors.length > 0) return {name: `sql:${name}`, status: 'fail', summary: `the query failed: ${run.errors[0]!.split('\n\n')[0]}`, details: {sql: check.sql, error: run.errors[0]}}
-      return checkOf(`sql:${name}`, run.rows, 'returned no rows', `returned ${run.rows} row(s), e.g. ${shortened(JSON.stringify(run.examples[0]), 200)}`, {sql: check.sql, scope, rows: run.rows, examples: run.examples})
+      return checkOf(`sql:${name}`, run.rows, 'returned no rows', `returned ${run.rows} row(s), e.g. ${shortened(JSON.stringify(run.examples[0]) ?? '', 200)}`, {sql: check.sql, scope, rows: run.rows, examples: run.examples})
     }),
   ]
 }
