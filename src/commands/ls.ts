@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../plugins/core/index.js'
+import {BaseCommand, printable} from '../plugins/core/index.js'
 
 /** The JSON contract of `bucketwright ls`. */
 export interface LsResult {
@@ -41,7 +41,7 @@ export default class Ls extends BaseCommand<LsResult> {
       result.count++
       result.bytes += object.size
       result.objects.push({key: object.key, size: object.size, lastModified: object.lastModified.toISOString(), etag: object.etag})
-      if (!this.jsonEnabled()) this.log(`${object.lastModified.toISOString()}  ${String(object.size).padStart(12)}  ${object.key}`)
+      if (!this.jsonEnabled()) this.log(`${object.lastModified.toISOString()}  ${String(object.size).padStart(12)}  ${printable(object.key)}`)
     }
     if (!this.jsonEnabled()) this.logger.info(`${result.count} objects, ${result.bytes} bytes${result.truncated ? ' (more not shown: raise --limit)' : ''}`)
     return result

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 
-import {BaseCommand, ExitCode, sourceFlags} from '../plugins/core/index.js'
+import {BaseCommand, ExitCode, printable, sourceFlags} from '../plugins/core/index.js'
 import {athenaDdl} from '../plugins/core/verify/athena.js'
 import {inventoryOutputs} from '../plugins/core/verify/outputs.js'
 import {renderReport} from '../plugins/core/verify/report-html.js'
@@ -40,10 +40,17 @@ export default class Verify extends BaseCommand<VerifyCommandResult> {
 integrity (every file read to its end), record counts against each manifest and against the raw objects re-read
 with the source (--raw, all buckets or a --sample), missing buckets and sudden drops, duplicates on the source's
 record key, records against the source's JSON Schema, and each --check query (over the view "records"; it must
-return no rows). Prints a table, --json, or an offline HTML --report.
+return no rows). Prints a table, --json, or an offline HTML --report. With --raw, a gap whose raw side holds no
+objects is "no data", not missing. Outputs without a manifest and data files that name no bucket are counted
+warnings: listed, not failed.
 
-Exit codes: 0 every check passed; 3 a check failed (the result is still printed); 1 the run could not finish;
-2 usage error, nothing read (e.g. an OUTPUT or --raw that does not exist or is a file).`
+Checks run in a DuckDB that can read the outputs being verified and nothing else: each must be one SELECT; COPY,
+ATTACH, INSTALL/LOAD, SET, PRAGMA, a second statement or SQL that does not parse is a usage error (BAD_CHECK) before
+anything is read; a SELECT that reads another file or a URL fails as its check.
+
+Exit codes: 0 every check passed (warnings or not); 3 a check failed (the result is still printed); 1 the run could
+not finish; 2 usage error, nothing read (e.g. an OUTPUT or --raw that does not exist or is a file, a --check that is
+not one SELECT).`
   static override examples = [
     '<%= config.bin %> <%= command.id %> s3://bustimes-data/v2/ --raw s3://bustimes-data/ --source bustimes --sample 10%',
     `<%= config.bin %> <%= command.id %> ./out --source bustimes --check "SELECT * FROM records WHERE latitude NOT BETWEEN 44 AND 47" --report report.html`,
@@ -65,8 +72,8 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
       },
     })({summary: 'A bucket below this fraction of its neighbours\' median is a sudden drop.', default: 0.5, helpGroup: 'CHECKS'}),
     'drop-window': Flags.integer({summary: 'Neighbours on each side a bucket is compared with.', default: 2, min: 1, helpGroup: 'CHECKS'}),
-    check: Flags.string({summary: 'SQL over the view "records" that must return no rows (repeatable; a first line "-- name: x" names it).', multiple: true, multipleNonGreedy: true, helpGroup: 'CHECKS'}),
-    'check-file': Flags.file({summary: 'File of such queries separated by ";" ("-- name: x" before a query names it).', multiple: true, multipleNonGreedy: true, exists: true, helpGroup: 'CHECKS'}),
+    check: Flags.string({summary: 'One SELECT over the view "records" that must return no rows (repeatable; a first line "-- name: x" names it).', multiple: true, multipleNonGreedy: true, helpGroup: 'CHECKS'}),
+    'check-file': Flags.file({summary: 'File of such SELECTs separated by ";" ("-- name: x" before a query names it).', multiple: true, multipleNonGreedy: true, exists: true, helpGroup: 'CHECKS'}),
     'memory-limit': Flags.string({summary: 'DuckDB memory limit; larger work spills to disk.', default: '512MB', helpGroup: 'RESOURCES'}),
     'disk-budget': bytes({summary: 'Disk for S3 outputs spooled for DuckDB; checks run in batches of buckets that fit.', default: 2 * 1024 ** 3, defaultHelp: async () => '2GB', helpGroup: 'RESOURCES'}),
     threads: Flags.integer({summary: 'DuckDB threads (default: the cores).', min: 1, helpGroup: 'RESOURCES'}),
@@ -108,7 +115,8 @@ Exit codes: 0 every check passed; 3 a check failed (the result is still printed)
       await fs.writeFile(result.report, renderReport(result))
     }
     if (!this.jsonEnabled()) this.log(formatVerifyTable(result, {allBuckets: flags['all-buckets']}))
-    for (const check of result.checks.filter((candidate) => candidate.status === 'fail')) this.logger.error(`Check ${check.name} failed: ${check.summary}`)
+    for (const check of result.checks.filter((candidate) => candidate.status === 'fail')) this.logger.error(printable(`Check ${check.name} failed: ${check.summary}`))
+    if (result.warnings.length > 0) this.logger.warn(printable(`${result.warnings.length} warning(s), not checked: ${result.warnings[0]!.message}${result.warnings.length > 1 ? ', …' : ''}`))
     if (!result.ok) this.setOutcome(ExitCode.VerificationFailed)
     return result
   }

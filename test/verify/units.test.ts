@@ -76,6 +76,8 @@ describe('samples and check files', () => {
     expect(checks.map((check) => check.name)).toEqual(['no-null-ids', 'checks.sql#2', 'checks.sql#3'])
     expect(checks[1]!.sql).toBe("SELECT * FROM records WHERE signMessage = 'a;b' -- trailing; comment")
     expect(checks[2]!.sql).toBe('SELECT 1 WHERE false')
+    // A ";" in a block comment ends no query.
+    expect(parseCheckFile('SELECT 1 /* one; two */ WHERE false;\nSELECT 2', 'c.sql').map((check) => check.sql)).toEqual(['SELECT 1 /* one; two */ WHERE false', 'SELECT 2'])
   })
 })
 

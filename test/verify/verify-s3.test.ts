@@ -64,7 +64,7 @@ describe('verify (S3, loopback server)', () => {
     expect(exitCode).toBe(3)
     expect(failing(result)).toEqual(expect.arrayContaining(['integrity', 'missing-buckets']))
     expect(result.checks.find((check) => check.name === 'integrity')!.summary).toContain(`${dataset.weeks[0]}.jsonl.gz (the gzip stream ends early: the file is truncated)`)
-    expect(result.checks.find((check) => check.name === 'missing-buckets')!.summary).toContain(`${dataset.weeks[2]} (missing between ${dataset.weeks[1]} and ${dataset.weeks[3]})`)
+    expect(result.checks.find((check) => check.name === 'missing-buckets')!.summary).toContain(`${dataset.weeks[2]} (no output between ${dataset.weeks[1]} and ${dataset.weeks[3]}, 6 raw object(s))`)
   })
 
   it('checks in batches under a small disk budget and still finds duplicates and records removed', async () => {

@@ -1,6 +1,6 @@
 import path from 'node:path'
 
-import {BaseCommand} from '../../plugins/core/index.js'
+import {BaseCommand, printable} from '../../plugins/core/index.js'
 import {daemonStatus, runFiles, type StatusResult} from '../../plugins/core/upload-daemon/control.js'
 import {runDirFlag} from '../../plugins/core/upload-daemon/flags.js'
 
@@ -27,9 +27,9 @@ export default class UploadDaemonStatus extends BaseCommand<StatusResult> {
     }
     const c = status.state?.counters
     this.log(`running  PID ${status.pid}  uptime ${status.uptimeSeconds === undefined ? '?' : duration(status.uptimeSeconds)}  ${status.state?.phase ?? 'starting'}`)
-    if (status.state) this.log(`root     ${status.state.root}`)
+    if (status.state) this.log(`root     ${printable(status.state.root)}`)
     if (c) this.log(`counters scans ${c.scans}  uploaded ${c.uploaded} (${(c.uploadedBytes / 1e6).toFixed(1)} MB)  already there ${c.alreadyThere}  failed ${c.failed}  changed ${c.changed}  not yet stable ${c.unstable}  in flight ${c.inFlight}`)
-    if (status.state?.lastError) this.log(`last error  ${status.state.lastError}`)
+    if (status.state?.lastError) this.log(`last error  ${printable(status.state.lastError)}`)
     this.log(`log      ${status.logFile}`)
     return status
   }

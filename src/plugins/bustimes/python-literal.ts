@@ -148,7 +148,11 @@ export class LiteralTranscoder {
 
   /** Checks the bytes are UTF-8 (Python source and JSON both must be); call once per document. */
   checkUtf8(): void {
-    if (!isUtf8(this.src)) throw new DecodeError('body is not valid UTF-8 text', {offset: 0})
+    if (isUtf8(this.src)) return
+    // Bytes cut inside a multi-byte character are a truncated body, not a wrongly encoded one.
+    const partial = partialUtf8Tail(this.src)
+    if (partial > 0 && isUtf8(this.src.subarray(0, this.end - partial))) throw this.error('unexpected end of input inside a UTF-8 character (truncated?)', this.end)
+    throw new DecodeError('body is not valid UTF-8 text', {offset: 0})
   }
 
   // ---- output ----
@@ -235,7 +239,7 @@ export class LiteralTranscoder {
 
   /** The error for the byte at `pos`: end of input or an unexpected character. */
   unexpected(expected?: string, at = this.pos): DecodeError {
-    if (at >= this.end) return this.error('unexpected end of input (truncated?)', at, expected)
+    if (at >= this.end || this.continuationCutShort(at)) return this.error('unexpected end of input (truncated?)', this.end, expected)
     const src = Buffer.from(this.src.buffer, this.src.byteOffset, this.src.length)
     let width = 1
     const c = src[at]
@@ -244,6 +248,24 @@ export class LiteralTranscoder {
     else if (c >= 0xc0) width = 2
     const shown = JSON.stringify(src.toString('utf8', at, Math.min(this.end, at + width)))
     return this.error(`unexpected ${shown}`, at, expected)
+  }
+
+  /** The error for a dict key that is not a string at `pos` (whose byte is `c`): truncated when the body ends there. */
+  keyError(c: number): DecodeError {
+    if (c === -1 || this.prefixCutShort(this.pos)) return this.error('unexpected end of input (truncated?)', this.end, this.syntax === 'python' ? 'a dict key' : 'an object key')
+    return this.error(this.syntax === 'python' ? 'dict keys must be strings' : 'object keys must be strings', this.pos)
+  }
+
+  /** True when the input ends at `at` with a string prefix (`u`, `ur`, `b`…) whose quote was cut off. */
+  private prefixCutShort(at: number): boolean {
+    if (this.syntax !== 'python' || at >= this.end || this.end - at > 2 || !isPrefixLetter(this.src[at])) return false
+    return at + 1 === this.end || (isPrefixLetter(this.src[at + 1]) && this.validPrefix(at, 2))
+  }
+
+  /** True when the input ends at `at` with a backslash line continuation whose line break was cut off. */
+  private continuationCutShort(at: number): boolean {
+    const src = this.src
+    return this.syntax === 'python' && src[at] === Ch.Backslash && (at + 1 === this.end || (src[at + 1] === Ch.Cr && at + 2 === this.end))
   }
 
   // ---- whitespace ----
@@ -343,7 +365,7 @@ export class LiteralTranscoder {
       } else if (this.atString(c)) {
         this.string()
       } else {
-        throw c === -1 ? this.unexpected('a dict key') : this.error(this.syntax === 'python' ? 'dict keys must be strings' : 'object keys must be strings', this.pos)
+        throw this.keyError(c)
       }
       // The key as written, escapes decoded to JSON's: `"snapshot\x5ftime"` is the same key, JSON's own
       // `"snapshot\u005ftime"` (copied as is) is not.
@@ -669,8 +691,8 @@ export class LiteralTranscoder {
       return
     }
     const hint = this.syntax === 'python' ? 'True, False, None or a literal' : 'true, false, null or a literal'
-    if (p >= this.end && json.some(([word]) => word.length > p - start && word.subarray(0, p - start).equals(src.subarray(start, p)))) {
-      throw this.unexpected(hint, p) // a name cut short: the body is truncated
+    if (p >= this.end && (this.prefixCutShort(start) || json.some(([word]) => word.length > p - start && word.subarray(0, p - start).equals(src.subarray(start, p))))) {
+      throw this.unexpected(hint, p) // a name or a string prefix cut short: the body is truncated
     }
     const word = Buffer.from(src.buffer, src.byteOffset + start, p - start).toString('utf8')
     throw this.error(`unexpected name "${word.length > 40 ? word.slice(0, 40) + '…' : word}"`, start, hint)
@@ -756,7 +778,7 @@ export class LiteralTranscoder {
       // Python 2 long: 10L
       longSuffix = true
     }
-    if (!longSuffix && p < this.end && isNameChar(next)) throw this.unexpected('a delimiter after the number', p)
+    if (!longSuffix && p < this.end && isNameChar(next)) throw this.unexpected('a delimiter after the number', next === Ch.Underscore && p + 1 >= this.end ? this.end : p)
     this.pos = longSuffix ? p + 1 : p
 
     if (!isFloat) {
@@ -803,7 +825,7 @@ export class LiteralTranscoder {
     const longSuffix = /[lL]$/.test(digits)
     if (longSuffix) digits = digits.slice(0, -1)
     const pattern = kind === 0x78 ? /^_?[0-9a-fA-F]+(_[0-9a-fA-F]+)*$/ : kind === 0x6f ? /^_?[0-7]+(_[0-7]+)*$/ : /^_?[01]+(_[01]+)*$/
-    if (!pattern.test(digits)) throw this.error('malformed integer literal', start)
+    if (!pattern.test(digits)) throw p >= this.end ? this.unexpected('digits', p) : this.error('malformed integer literal', start)
     const prefix = kind === 0x78 ? '0x' : kind === 0x6f ? '0o' : '0b'
     const value = BigInt(prefix + digits.replaceAll('_', ''))
     const text = (negative && value !== 0n ? '-' : '') + value.toString()
@@ -858,6 +880,8 @@ export class LiteralTranscoder {
       const after = this.src[saved]
       if (after === Ch.Colon || after === Ch.Comma || after === Ch.RBrace || after === Ch.RBracket) break
       const c = this.skipWs()
+      // 'a' u… cut off before the quote of the next part
+      if (this.prefixCutShort(this.pos)) throw this.error('unexpected end of input (truncated?)', this.end, 'a string')
       if (!(c === Ch.SQuote || c === Ch.DQuote || (isPrefixLetter(c) && this.stringStartsAt(this.pos)))) {
         this.pos = saved
         break
@@ -991,7 +1015,8 @@ export class LiteralTranscoder {
         // \xHH
         const hi = HEX[src[p + 2]]
         const lo = HEX[src[p + 3]]
-        if (hi < 0 || lo < 0 || p + 3 >= this.end) throw this.error('truncated \\xXX escape', p)
+        if (p + 3 >= this.end) throw this.error('unexpected end of input inside a string (truncated?)', this.end)
+        if (hi < 0 || lo < 0) throw this.error('truncated \\xXX escape', p)
         this.codePoint(hi * 16 + lo)
         return p + 4
       }
@@ -1024,7 +1049,8 @@ export class LiteralTranscoder {
     let value = 0
     for (let i = 0; i < width; i++) {
       const digit = HEX[src[p + 2 + i]]
-      if (digit < 0 || p + 2 + i >= this.end) throw this.error(`truncated \\${width === 4 ? 'uXXXX' : 'UXXXXXXXX'} escape`, p)
+      if (p + 2 + i >= this.end) throw this.error('unexpected end of input inside a string (truncated?)', this.end)
+      if (digit < 0) throw this.error(`truncated \\${width === 4 ? 'uXXXX' : 'UXXXXXXXX'} escape`, p)
       value = value * 16 + digit
     }
     if (value > 0x10ffff) throw this.error('\\U escape beyond U+10FFFF', p)
@@ -1047,7 +1073,7 @@ export class LiteralTranscoder {
       if (c === Ch.Backslash) {
         const e = src[p + 1]
         if (e === 0x75) {
-          for (let i = 2; i < 6; i++) if (HEX[src[p + i]] < 0) throw this.error('malformed \\uXXXX escape', p)
+          for (let i = 2; i < 6; i++) if (HEX[src[p + i]] < 0) throw p + i >= end ? this.error('unexpected end of input inside a string (truncated?)', end) : this.error('malformed \\uXXXX escape', p)
           p += 6
         } else if (e === Ch.DQuote || e === Ch.Backslash || e === Ch.Slash || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
           p += 2
@@ -1183,6 +1209,19 @@ function sameBytes(bytes: Uint8Array, from: number, to: number, expected: Uint8A
   if (to - from !== expected.length) return false
   for (let i = 0; i < expected.length; i++) if (bytes[from + i] !== expected[i]) return false
   return true
+}
+
+/** Bytes at the end of `bytes` that start a UTF-8 character without finishing it (0 when none). */
+function partialUtf8Tail(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const c = bytes[bytes.length - back]
+    if (c < 0x80) return 0
+    if (c >= 0xc0) {
+      const width = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2
+      return back < width ? back : 0
+    }
+  }
+  return 0
 }
 
 function toBytes(text: string | Uint8Array): Uint8Array {

@@ -173,7 +173,7 @@ function walkDict(t: LiteralTranscoder, onKey: (key: string) => boolean): void {
   let c = t.skipWs()
   while (c !== 0x7d) {
     const mark = t.o
-    if (!t.atString(c)) throw c === -1 ? t.unexpected('a key') : t.error('dict keys must be strings')
+    if (!t.atString(c)) throw t.keyError(c)
     t.string()
     const key = t.out.toString('utf8', mark + 1, t.o - 1)
     t.o = mark

@@ -4,6 +4,7 @@
  */
 export {BaseCommand, type CommandArgs, type CommandFlags} from './command/base-command.js'
 export {baseFlags, shardFlags, sourceFlags} from './command/flags.js'
+export {printable, shortened} from './command/printable.js'
 export {
   BucketwrightError,
   BugError,

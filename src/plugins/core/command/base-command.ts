@@ -1,5 +1,6 @@
 import {Command, Errors, type Interfaces} from '@oclif/core'
 import path from 'node:path'
+import {format} from 'node:util'
 
 import {type BucketwrightConfig, configPath, loadConfig} from '../config/config.js'
 import {acquireRunLock, type RunLock} from '../config/run-lock.js'
@@ -14,6 +15,7 @@ import {type OpenStorageOptions, openStorage} from '../storage/open.js'
 import type {Storage} from '../storage/types.js'
 import {type CacheFlagValues, cacheSettings} from './cache-flags.js'
 import {baseFlags} from './flags.js'
+import {printable} from './printable.js'
 
 /** The parsed flags of a command class, base flags included. */
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -174,6 +176,14 @@ export abstract class BaseCommand<T> extends Command {
       nextSteps: [`Pass ${missing.map((flag) => `--${flag}`).join(' ')}, or run in a terminal.`],
       details: {missing},
     })
+  }
+
+  /**
+   * Prints text output on stdout (nothing under `--json`). Control characters other than line breaks are shown as
+   * escapes ({@link printable}): whatever a formatter let through, no key or value can drive the terminal.
+   */
+  override log(message = '', ...args: unknown[]): void {
+    super.log(printable(format(message, ...args), {keepNewlines: true}))
   }
 
   /** Ends with a non-zero documented exit code while still printing the result (e.g. `Quarantined`). */

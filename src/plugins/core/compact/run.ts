@@ -1,5 +1,6 @@
 import type {ListrTask} from 'listr2'
 
+import {printable} from '../command/printable.js'
 import type {Logger} from '../progress/logger.js'
 import {type ProgressMode, runTasks} from '../progress/tasks.js'
 import type {Storage} from '../storage/types.js'
@@ -24,14 +25,14 @@ function formatBytes(bytes: number): string {
   return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
 }
 
-/** One line about a partition's outcome, for progress and logs. */
+/** One line about a partition's outcome, for progress and logs (keys and reasons printable). */
 export function describePartition(result: PartitionResult): string {
-  const head = `${result.partition}: ${result.status}`
+  const head = `${printable(result.partition)}: ${result.status}`
   if (result.status === 'compacted') {
     return `${head} — ${result.inputs.length} files (${formatBytes(result.inputBytes)}) → ${result.outputs.length} file(s), ${result.rows} rows verified, ${result.deleted} deleted${result.recovered ? ` (${result.recovered} an interrupted run)` : ''}`
   }
   if (result.status === 'would-compact') return `${head} — ${result.inputs.length} files, ${formatBytes(result.inputBytes)}`
-  return result.reason ? `${head} — ${result.reason}` : head
+  return result.reason ? `${head} — ${printable(result.reason)}` : head
 }
 
 /**

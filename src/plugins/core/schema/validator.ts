@@ -1,5 +1,6 @@
 import type {ValidateFunction} from 'ajv'
 
+import {shortened} from '../command/printable.js'
 import type {JsonSchema} from '../sources/types.js'
 
 /** Violations of one field path: how many, and one example. */
@@ -10,8 +11,15 @@ export interface SchemaViolation {
   keyword: string
   message: string
   count: number
-  example: {value: unknown; where?: string}
+  /**
+   * One offending value and where it was (`key:line`). A value longer than {@link EXAMPLE_MAX} characters as JSON
+   * is kept shortened and marked `truncated`: a string cut, anything else as its JSON text cut.
+   */
+  example: {value: unknown; where?: string; truncated?: true}
 }
+
+/** Longest example kept, in characters of JSON: a whole record or a megabyte string is not an example. */
+export const EXAMPLE_MAX = 200
 
 /**
  * Validates records against a JSON Schema with ajv and tallies violations per field path, keeping one example
@@ -51,7 +59,7 @@ export class RecordValidator {
       const id = `${fieldPath}\u0000${error.keyword}`
       const existing = this.tally.get(id)
       if (existing) existing.count++
-      else this.tally.set(id, {path: fieldPath || '(record)', keyword: error.keyword, message: error.message ?? error.keyword, count: 1, example: {value: valueAt(record, error.instancePath), where}})
+      else this.tally.set(id, {path: fieldPath || '(record)', keyword: error.keyword, message: error.message ?? error.keyword, count: 1, example: {...exampleOf(valueAt(record, error.instancePath)), where}})
     }
     return false
   }
@@ -80,6 +88,12 @@ export class RecordValidator {
   violations(): SchemaViolation[] {
     return [...this.tally.values()].sort((a, b) => b.count - a.count || a.path.localeCompare(b.path))
   }
+}
+
+function exampleOf(value: unknown): {value: unknown; truncated?: true} {
+  if (typeof value === 'string') return value.length <= EXAMPLE_MAX ? {value} : {value: shortened(value, EXAMPLE_MAX), truncated: true}
+  const json = JSON.stringify(value)
+  return json === undefined || json.length <= EXAMPLE_MAX ? {value} : {value: shortened(json, EXAMPLE_MAX), truncated: true}
 }
 
 function valueAt(record: unknown, pointer: string): unknown {

@@ -1,13 +1,16 @@
-import {type BucketSpan, nextBucket} from './buckets.js'
+import {type BucketKind, type BucketSpan, nextBucket} from './buckets.js'
 
 /** A run of missing buckets between two present ones. */
 export interface Gap {
   after: string
   before: string
+  /** The first `limit` buckets of the gap. */
   missing: BucketSpan[]
+  /** Buckets of the gap beyond those listed (a stray file dated decades off must not list millions of hours). */
+  unlisted: number
 }
 
-/** Buckets absent between the first and the last present one (at most `limit` listed per gap). */
+/** Buckets absent between the first and the last present one (at most `limit` listed per gap, the rest counted). */
 export function findGaps(present: BucketSpan[], limit = 1000): Gap[] {
   const gaps: Gap[] = []
   const sorted = [...present].sort((a, b) => a.start.getTime() - b.start.getTime())
@@ -15,10 +18,20 @@ export function findGaps(present: BucketSpan[], limit = 1000): Gap[] {
     const previous = sorted[i - 1]!
     const current = sorted[i]!
     const missing: BucketSpan[] = []
-    for (let span = nextBucket(previous); span.start < current.start && missing.length < limit; span = nextBucket(span)) missing.push(span)
-    if (missing.length > 0) gaps.push({after: previous.label, before: current.label, missing})
+    let span = nextBucket(previous)
+    for (; span.start < current.start && missing.length < limit; span = nextBucket(span)) missing.push(span)
+    if (missing.length > 0) gaps.push({after: previous.label, before: current.label, missing, unlisted: bucketsFrom(span, current)})
   }
   return gaps
+}
+
+const HOURS: Record<Exclude<BucketKind, 'month'>, number> = {hour: 1, day: 24, week: 168}
+
+/** Buckets from `span` (included) up to `end` (excluded), counted without stepping through them. */
+function bucketsFrom(span: BucketSpan, end: BucketSpan): number {
+  if (end.start <= span.start) return 0
+  if (span.kind === 'month') return (end.start.getUTCFullYear() - span.start.getUTCFullYear()) * 12 + end.start.getUTCMonth() - span.start.getUTCMonth()
+  return Math.round((end.start.getTime() - span.start.getTime()) / (HOURS[span.kind] * 3_600_000))
 }
 
 /** A bucket with far fewer records than its neighbours. */

@@ -23,7 +23,11 @@ export interface OutputFile {
 /** A manifest whose output file is gone: the bucket was converted once and its file deleted or lost since. */
 export interface OrphanManifest {
   manifestKey: string
-  manifest: OutputManifest
+  /** The output the manifest stands for (its key without `_manifests/` and `.json`). */
+  outputKey: string
+  /** Absent when the manifest is not readable (its output is gone all the same). */
+  manifest?: OutputManifest
+  /** From the manifest's `bucket`, else from the output key; absent when neither names one. */
   bucket?: BucketSpan
 }
 
@@ -94,8 +98,7 @@ export async function inventoryOutputs(storage: Storage, options: {concurrency?:
   for (const manifestKey of manifestKeys) {
     const outputKey = manifestKey.slice('_manifests/'.length, -'.json'.length)
     const manifest = await readManifest(storage, outputKey)
-    if (!manifest) continue
-    orphanManifests.push({manifestKey, manifest, bucket: spanFromManifest(manifest) ?? parseBucketKey(outputKey)})
+    orphanManifests.push({manifestKey, outputKey, manifest, bucket: spanFromManifest(manifest) ?? parseBucketKey(outputKey)})
   }
   files.sort((a, b) => a.bucket.start.getTime() - b.bucket.start.getTime() || (a.key < b.key ? -1 : 1))
   const kinds = new Set(files.map((file) => file.bucket.kind))

@@ -16,7 +16,10 @@ export interface CheckResult {
   details: Record<string, unknown>
 }
 
-/** What verify found for one time bucket; `missing` buckets have no output file. */
+/**
+ * What verify found for one time bucket. `missing` buckets have no output file though they should; `no-data`
+ * buckets (only with `--raw`) have no output and no raw objects either: nothing was there to convert.
+ */
 export interface BucketResult {
   /** Bucket label: `2024-W03`, `2024-01-15`, `2024-01-15T07`, `2024-01`. */
   key: string
@@ -25,7 +28,7 @@ export interface BucketResult {
   /** UTC span `[from, to)`. */
   from: string
   to: string
-  status: 'ok' | 'failed' | 'missing'
+  status: 'ok' | 'failed' | 'missing' | 'no-data'
   /** Bytes of the output file. */
   bytes?: number
   /** Records read from the output (absent when it could not be read to the end). */
@@ -45,6 +48,19 @@ export interface BucketResult {
   schemaInvalid?: number
   /** The defects found, one sentence each. */
   problems: string[]
+}
+
+/**
+ * Something verify could not check, which does not fail the run: `NO_MANIFEST` (an output without its manifest:
+ * its counts and checksums are not checked), `NOT_A_BUCKET` (a data file whose key names no time bucket: not
+ * read), `ORPHAN_MANIFEST` (a manifest whose output is gone, in a bucket that has other outputs).
+ */
+export interface VerifyWarning {
+  code: 'NO_MANIFEST' | 'NOT_A_BUCKET' | 'ORPHAN_MANIFEST'
+  /** The output (or manifest) key it is about. */
+  key: string
+  /** One sentence naming the key and what was not checked. */
+  message: string
 }
 
 /** Schema findings: records checked, invalid, and violations per field path with an example. */
@@ -71,7 +87,13 @@ export interface VerifyResult {
   checks: CheckResult[]
   buckets: BucketResult[]
   schema: SchemaSummary
-  totals: {buckets: number; missing: number; failed: number; files: number; records: number; bytes: number; rawObjectsRead: number; seconds: number}
+  /** What could not be checked; warnings do not fail the run (exit 0 when every check passed). */
+  warnings: VerifyWarning[]
+  /**
+   * `missing` counts every missing bucket, also those of a gap too long to list one by one; `noData` the buckets
+   * without output and without raw objects (`--raw`).
+   */
+  totals: {buckets: number; missing: number; noData: number; failed: number; files: number; records: number; bytes: number; rawObjectsRead: number; warnings: number; seconds: number}
   /** Path of the HTML report, when `--report` was given. */
   report?: string
 }

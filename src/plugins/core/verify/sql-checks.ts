@@ -1,13 +1,29 @@
 import {type DuckDB, sqlIdentifier, sqlList, sqlString} from '../duckdb/duckdb.js'
+import {UsageError} from '../errors/errors.js'
+import {openSandboxedDuckDB} from './sandbox.js'
 
 /** What the checks need of a DuckDB connection (the checks run on their own connection, beside the reads). */
-export type SqlRunner = Pick<DuckDB, 'query' | 'run'>
+export type SqlRunner = Pick<DuckDB, 'query' | 'run'> & {
+  /**
+   * Runs `sql` only if DuckDB's parser finds exactly one statement in it and that statement is a SELECT (no
+   * `COPY`, `ATTACH`, `PRAGMA`, `SET`… and nothing smuggled after a `;`), and returns its rows.
+   */
+  querySelect<T = Record<string, unknown>>(sql: string): Promise<T[]>
+}
 
 /** A {@link SqlRunner} over one DuckDB connection. */
 export function sqlRunner(connection: DuckDB['connection']): SqlRunner {
   return {
     query: async <T>(sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson() as T[],
     run: async (sql: string) => void (await connection.run(sql)),
+    async querySelect<T>(sql: string) {
+      const {StatementType} = await import('@duckdb/node-api')
+      const statements = await connection.extractStatements(sql)
+      if (statements.count !== 1) throw new Error(`only one SELECT statement may run, this SQL holds ${statements.count}`)
+      const prepared = await statements.prepare(0)
+      if (prepared.statementType !== StatementType.SELECT) throw new Error(`only a SELECT statement may run, this is a ${StatementType[prepared.statementType]} statement`)
+      return (await prepared.runAndReadAll()).getRowObjectsJson() as T[]
+    },
   }
 }
 
@@ -15,6 +31,8 @@ export function sqlRunner(connection: DuckDB['connection']): SqlRunner {
 export interface UserCheck {
   name: string
   sql: string
+  /** Where it was given: `--check` or the check file's path (for error messages). */
+  origin?: string
 }
 
 /** A file DuckDB reads: its output key and the local path (in place, or spooled from S3). */
@@ -25,8 +43,8 @@ export interface DuckFile {
 }
 
 /**
- * Splits a checks file into queries at `;` outside quotes and comments. A `-- name: …` comment line names the
- * query after it; unnamed ones are called `<file>#<n>`.
+ * Splits a checks file into queries at `;` outside quotes and comments (line and block comments). A `-- name: …`
+ * comment line names the query after it; unnamed ones are called `<file>#<n>`.
  */
 export function parseCheckFile(text: string, fileName: string): UserCheck[] {
   const checks: UserCheck[] = []
@@ -53,6 +71,13 @@ export function parseCheckFile(text: string, fileName: string): UserCheck[] {
       if (named && !current.trim()) name = named[1]
       else current += comment
       i = end === -1 ? text.length : end - 1
+      continue
+    }
+    if (char === '/' && text[i + 1] === '*') {
+      // A block comment, kept whole: a ";" inside it ends no query.
+      const end = text.indexOf('*/', i + 2)
+      current += text.slice(i, end === -1 ? text.length : end + 2)
+      i = end === -1 ? text.length : end + 1
       continue
     }
     if (char === "'" || char === '"') quote = char
@@ -159,11 +184,15 @@ export interface UserCheckRun {
 export async function runUserCheck(db: SqlRunner, check: UserCheck, exampleLimit = 5): Promise<UserCheckRun> {
   try {
     // Rows as JSON, so examples keep their types (a BIGINT is a number, a VARCHAR of digits stays a string).
-    const rows = await db.query<{bw_row: string; bw_rows: string | number}>(`SELECT CAST(to_json(bw_check) AS VARCHAR) AS bw_row, count(*) OVER () AS bw_rows FROM (${check.sql}) AS bw_check LIMIT ${exampleLimit}`)
+    // The line break ends a trailing "-- comment" of the check before the wrapper's closing parenthesis.
+    const rows = await db.querySelect<{bw_row: string; bw_rows: string | number}>(`SELECT CAST(to_json(bw_check) AS VARCHAR) AS bw_row, count(*) OVER () AS bw_rows FROM (${check.sql}\n) AS bw_check LIMIT ${exampleLimit}`)
     const total = rows.length > 0 ? Number(rows[0]!.bw_rows) : 0
     return {rows: total, examples: rows.map((row) => restoreTimestamps(JSON.parse(row.bw_row)) as Record<string, unknown>)}
   } catch (error) {
-    return {rows: 0, examples: [], error: (error as Error).message}
+    const message = (error as Error).message
+    // DuckDB says "file system operations are disabled by configuration": say why, in the user's terms.
+    const outside = /^Permission Error|disabled (through|by) configuration/.test(message) ? 'a check may read only the outputs being verified (the view "records"): ' : ''
+    return {rows: 0, examples: [], error: `${outside}${message}`}
   }
 }
 
@@ -177,12 +206,17 @@ export async function countParquet(db: SqlRunner, filePath: string): Promise<{re
   }
 }
 
-/** The user's checks: each `--check` query, then every query of each `--check-file`. */
+/**
+ * The user's checks: each `--check` query, then every query of each `--check-file`. Each must be one SELECT
+ * statement, as DuckDB's own parser reads it: anything else (`COPY`, `ATTACH`, `INSTALL`, `LOAD`, `SET`, `PRAGMA`,
+ * a second statement after a `;`, a syntax error) is a usage error naming the check, before anything is read.
+ */
 export async function loadUserChecks(inline: string[], files: string[]): Promise<UserCheck[]> {
   const {readFile} = await import('node:fs/promises')
   const {basename} = await import('node:path')
-  const checks = inline.map((sql, index) => nameInlineCheck(sql, index))
-  for (const file of files) checks.push(...parseCheckFile(await readFile(file, 'utf8'), basename(file)))
+  const checks = inline.map((sql, index) => ({...nameInlineCheck(sql, index), origin: '--check'}))
+  for (const file of files) checks.push(...parseCheckFile(await readFile(file, 'utf8'), basename(file)).map((check) => ({...check, origin: file})))
+  if (checks.length > 0) await refuseAllButSelects(checks)
   const seen = new Set<string>()
   for (const check of checks) {
     let name = check.name
@@ -191,6 +225,40 @@ export async function loadUserChecks(inline: string[], files: string[]): Promise
     seen.add(name)
   }
   return checks
+}
+
+/** Throws a {@link UsageError} for the first check that is not exactly one SELECT statement. */
+async function refuseAllButSelects(checks: UserCheck[]): Promise<void> {
+  // Parsed (not run) by DuckDB itself, in a DuckDB that can read nothing: extractStatements splits the SQL as
+  // DuckDB would run it, json_serialize_sql serialises SELECT statements only.
+  const db = await openSandboxedDuckDB([], {threads: 1, memoryLimit: '64MB'})
+  try {
+    for (const check of checks) {
+      let problem: string | undefined
+      const statements = await db.connection.extractStatements(check.sql).then(
+        (extracted) => extracted.count,
+        (error: Error) => {
+          problem = `it does not parse: ${error.message.replace(/^(Failed to extract statements: )?(Parser Error: )?/, '')}`
+          return 0
+        },
+      )
+      if (!problem && statements !== 1) problem = statements > 1 ? `it holds ${statements} statements (one SELECT per check; separate the checks of a file with ";")` : 'it is empty'
+      if (!problem) {
+        const [{parsed}] = await db.query<{parsed: string}>('SELECT json_serialize_sql($1::VARCHAR) AS parsed', [check.sql])
+        const tree = JSON.parse(parsed) as {error: boolean; error_message?: string}
+        if (tree.error) problem = 'it is not a SELECT statement (COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA and the like are refused)'
+      }
+      if (problem) {
+        throw new UsageError(`Check "${check.name}" (${check.origin ?? '--check'}) is not a single SELECT query: ${problem}.`, {
+          code: 'BAD_CHECK',
+          nextSteps: ['Write each check as one SELECT over the view "records" that returns the offending rows (none when the data is sound).', 'Checks only read the outputs being verified: they cannot read other files, write, attach databases, load extensions or change settings.'],
+          details: {check: check.name, origin: check.origin, sql: check.sql},
+        })
+      }
+    }
+  } finally {
+    await db.close()
+  }
 }
 
 /**

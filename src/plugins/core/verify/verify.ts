@@ -1,4 +1,4 @@
-import {type DuckDB, openDuckDB} from '../duckdb/duckdb.js'
+import type {DuckDB} from '../duckdb/duckdb.js'
 import {Spool} from '../duckdb/spool.js'
 import {UserError} from '../errors/errors.js'
 import {RecordValidator} from '../schema/validator.js'
@@ -11,6 +11,7 @@ import {forEachLimit, inventoryOutputs, type OutputFile} from './outputs.js'
 import {countRawBucket, listRawBuckets, type RawBucketCount} from './raw.js'
 import type {VerifyResult} from './result.js'
 import {chooseSample, seededRandom} from './sample.js'
+import {openSandboxedDuckDB} from './sandbox.js'
 import {type FileScan, type ScanOptions, scanJsonl} from './scan.js'
 import {ScanPool, type SchemaTally} from './scan-pool.js'
 import {countParquet, defineRecordsView, type DuckFile, type DuplicateFindings, findDuplicates, runUserCheck, type SqlRunner, sqlRunner, type UserCheck, type UserCheckRun, validateParquet} from './sql-checks.js'
@@ -59,7 +60,11 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
   if (inventory.files.length === 0 && inventory.orphanManifests.length === 0) {
     throw new UserError(`No outputs found under ${options.output.uri}.`, {
       code: 'NO_OUTPUTS',
-      nextSteps: ['Check the output location (the one given to convert), e.g. s3://bucket/v2/.', 'Outputs are files such as 2024-W03.jsonl.gz or *.parquet, with manifests under _manifests/.'],
+      nextSteps: [
+        'Check the output location (the one given to convert), e.g. s3://bucket/v2/.',
+        'Outputs are files such as 2024-W03.jsonl.gz or *.parquet, with manifests under _manifests/.',
+        ...(inventory.unbucketed.length > 0 ? [`${inventory.unbucketed.length} data file(s) there name no time bucket, e.g. ${inventory.unbucketed[0]}: verify reads outputs whose names hold their bucket.`] : []),
+      ],
     })
   }
   progress(`Verifying ${inventory.files.length} outputs under ${options.output.uri}`)
@@ -70,12 +75,8 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
   const duplicateErrors: string[] = []
   const batches = batchBySize(findings, options.output instanceof LocalStorage ? Number.POSITIVE_INFINITY : options.diskBudgetBytes)
 
-  const db = await openDuckDB({memoryLimit: options.memoryLimit, threads: options.threads})
-  const checksConnection = await db.instance.connect()
-  const checksDb = sqlRunner(checksConnection)
   const spool = new Spool(options.output, {budgetBytes: options.diskBudgetBytes})
   const pool = options.scanThreads !== 0 && inventory.files.some((file) => file.format === 'jsonl') ? await ScanPool.start(options.scanThreads) : undefined
-  const reader = {db, pool, validator}
   try {
     for (const [index, batch] of batches.entries()) {
       if (batches.length > 1) progress(`Batch ${index + 1}/${batches.length}: ${batch.length} outputs`)
@@ -83,39 +84,20 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
       await forEachLimit(batch, 4, async (finding) => {
         paths.set(finding, await spool.path(finding.file.key, finding.file.size))
       })
-      const files = (subset: FileFindings[]): DuckFile[] => subset.map((finding) => ({key: finding.file.key, path: paths.get(finding)!, format: finding.file.format}))
-      // DuckDB's checks run on their own connection while the files are read here: both cores stay busy.
-      const sqlWork = runSqlChecks(checksDb, files(batch), options).catch((error: Error) => sqlFailure(error, options))
-      await forEachLimit(batch, pool?.size ?? 2, async (finding) => {
-        await readOutput(finding, paths.get(finding)!, options, reader)
-        progress(`Read ${finding.file.key}: ${finding.records ?? 'unreadable'}${finding.error ? ` (${finding.error})` : ''}`)
-      })
-      let sql = await sqlWork
-      // A broken file fails every query over it: check again without the files found unreadable.
-      if (batch.some((finding) => finding.error)) sql = await runSqlChecks(checksDb, files(batch.filter((finding) => !finding.error)), options).catch((error: Error) => sqlFailure(error, options))
-      const byPath = new Map(batch.map((finding) => [paths.get(finding)!, finding]))
-      for (const [filePath, extra] of sql.duplicates?.extraByPath ?? []) {
-        const finding = byPath.get(filePath)
-        if (finding) finding.duplicates += extra
-      }
-      if (sql.duplicatesError) duplicateErrors.push(sql.duplicatesError)
-      duplicateExamples.push(...(sql.duplicates?.examples ?? []).map((example) => ({...example, files: (example.files as string[]).map((file) => byPath.get(file)?.file.key ?? file)})))
-      for (const check of options.checks) {
-        const run = sql.userChecks.get(check.name)!
-        const total = userRuns.get(check.name)!
-        total.rows += run.rows
-        if (run.error) total.errors.push(run.error)
-        // Example rows name the output, not the local (possibly spooled) file DuckDB read.
-        const named = run.examples.map((row) => (typeof row.filename === 'string' && byPath.has(row.filename) ? {...row, filename: byPath.get(row.filename)!.file.key} : row))
-        total.examples.push(...named.slice(0, Math.max(0, 5 - total.examples.length)))
+      // One DuckDB per batch, able to read this batch's files and nothing else: users' checks run in it.
+      const db = await openSandboxedDuckDB([...paths.values()], {memoryLimit: options.memoryLimit, threads: options.threads})
+      const checksConnection = await db.instance.connect()
+      try {
+        await checkBatch(batch, paths, db, sqlRunner(checksConnection), {pool, validator}, options, {userRuns, duplicateExamples, duplicateErrors})
+      } finally {
+        checksConnection.closeSync()
+        await db.close()
       }
       for (const finding of batch) await spool.release(paths.get(finding)!)
     }
   } finally {
-    checksConnection.closeSync()
     await pool?.close()
     await spool.close()
-    await db.close()
   }
 
   // File by file, in key order: the schema examples do not depend on which thread finished first.
@@ -125,6 +107,7 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
     kind: inventory.kind,
     findings,
     orphans: inventory.orphanManifests,
+    unbucketed: inventory.unbucketed,
     raw: rawCounts,
     userRuns,
     duplicateRun: {examples: duplicateExamples, errors: duplicateErrors},
@@ -132,6 +115,46 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
     started,
     batches: batches.length,
   })
+}
+
+/** What the SQL checks found over all batches so far. */
+interface SqlTotals {
+  userRuns: Map<string, {rows: number; examples: Record<string, unknown>[]; errors: string[]}>
+  duplicateExamples: Record<string, unknown>[]
+  duplicateErrors: string[]
+}
+
+/** Reads one batch of (local or spooled) outputs and runs the SQL checks over it, adding to `totals`. */
+async function checkBatch(batch: FileFindings[], paths: Map<FileFindings, string>, db: DuckDB, checksDb: SqlRunner, scan: {pool?: ScanPool; validator?: RecordValidator}, options: VerifyOptions, totals: SqlTotals): Promise<void> {
+  const progress = options.onProgress ?? (() => {})
+  const {userRuns, duplicateExamples, duplicateErrors} = totals
+  const reader = {db, ...scan}
+  const files = (subset: FileFindings[]): DuckFile[] => subset.map((finding) => ({key: finding.file.key, path: paths.get(finding)!, format: finding.file.format}))
+  // DuckDB's checks run on their own connection while the files are read here: both cores stay busy.
+  const sqlWork = runSqlChecks(checksDb, files(batch), options).catch((error: Error) => sqlFailure(error, options))
+  await forEachLimit(batch, scan.pool?.size ?? 2, async (finding) => {
+    await readOutput(finding, paths.get(finding)!, options, reader)
+    progress(`Read ${finding.file.key}: ${finding.records ?? 'unreadable'}${finding.error ? ` (${finding.error})` : ''}`)
+  })
+  let sql = await sqlWork
+  // A broken file fails every query over it: check again without the files found unreadable.
+  if (batch.some((finding) => finding.error)) sql = await runSqlChecks(checksDb, files(batch.filter((finding) => !finding.error)), options).catch((error: Error) => sqlFailure(error, options))
+  const byPath = new Map(batch.map((finding) => [paths.get(finding)!, finding]))
+  for (const [filePath, extra] of sql.duplicates?.extraByPath ?? []) {
+    const finding = byPath.get(filePath)
+    if (finding) finding.duplicates += extra
+  }
+  if (sql.duplicatesError) duplicateErrors.push(sql.duplicatesError)
+  duplicateExamples.push(...(sql.duplicates?.examples ?? []).map((example) => ({...example, files: (example.files as string[]).map((file) => byPath.get(file)?.file.key ?? file)})))
+  for (const check of options.checks) {
+    const run = sql.userChecks.get(check.name)!
+    const total = userRuns.get(check.name)!
+    total.rows += run.rows
+    if (run.error) total.errors.push(run.error)
+    // Example rows name the output, not the local (possibly spooled) file DuckDB read.
+    const named = run.examples.map((row) => (typeof row.filename === 'string' && byPath.has(row.filename) ? {...row, filename: byPath.get(row.filename)!.file.key} : row))
+    total.examples.push(...named.slice(0, Math.max(0, 5 - total.examples.length)))
+  }
 }
 
 /** What DuckDB found in one batch: duplicates (or why it could not look) and each user check's run. */
