@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {LocalStorage, printable, shortened} from '../../src/plugins/core/index.js'
+import {LocalStorage, Logger, printable, shortened} from '../../src/plugins/core/index.js'
 import type {ConvertResult} from '../../src/plugins/core/convert/types.js'
 import {runCli} from '../helpers/cli.js'
 import {buildDataset, linkTinybusPlugin, tempDir, writeOutput} from '../verify/helpers.js'
@@ -27,6 +27,25 @@ describe('printable', () => {
     expect(shortened('abcdef', 10)).toBe('abcdef')
     expect(shortened('abcdef', 4)).toBe('abc…')
     expect(shortened('ab😀cd', 4)).toBe('ab…')
+  })
+})
+
+describe('stderr escapes control characters too', () => {
+  it('a log line cannot carry raw control characters or start a line of its own', () => {
+    const lines: string[] = []
+    const logger = new Logger({stream: {write: (line: string) => lines.push(line)}})
+    logger.warn(`skipping ${HOSTILE}\n[2026-01-01 00:00:00] INFO all files shipped`)
+    const written = lines.join('')
+    expect(written).not.toMatch(RAW_CONTROL)
+    // Every line that starts at column 0 is one the logger began.
+    expect(written.split('\n').filter((line) => line.startsWith('['))).toHaveLength(1)
+  })
+
+  it('an error naming a hostile path prints it escaped', async () => {
+    const run = await runCli(['convert', `./no-such-${HOSTILE}`, './out', '--source', 'json'])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('\\x1b[31mRED')
+    expect(run.stderr).not.toMatch(RAW_CONTROL)
   })
 })
 

@@ -1,3 +1,4 @@
+import {printable} from '../command/printable.js'
 import {type LogFormat, Logger} from '../progress/logger.js'
 import type {BucketwrightError} from './errors.js'
 
@@ -34,6 +35,10 @@ export function reportError(error: BucketwrightError, format: OutputFormat, logg
     const {message, ...fields} = error.toJSON()
     logger.error(message, fields)
   } else {
+    // oclif prints the message and next steps as they are: a key or value in them must not drive the terminal.
+    error.message = printable(error.message, {keepNewlines: true})
+    const suggestions = (error as {suggestions?: string[]}).suggestions
+    if (suggestions) Object.assign(error, {suggestions: suggestions.map((step) => printable(step))})
     return error
   }
   Object.assign(error, {skipOclifErrorHandling: true})

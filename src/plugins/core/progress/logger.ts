@@ -1,3 +1,5 @@
+import {printable} from '../command/printable.js'
+
 /** Log levels, in increasing severity. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -40,7 +42,9 @@ export class Logger {
     if (this.options.format === 'json') {
       stream.write(JSON.stringify({time: new Date().toISOString(), level, message, ...fields}) + '\n')
     } else {
-      stream.write(`[${logTimestamp()}] ${level.toUpperCase()} ${message}\n`)
+      // A key or value inside the message cannot colour the terminal or start a line that looks like a log line of
+      // its own: control characters are escaped, and the lines of a multi-line message (a stack) are indented.
+      stream.write(`[${logTimestamp()}] ${level.toUpperCase()} ${printable(message, {keepNewlines: true}).replaceAll('\n', '\n    ')}\n`)
     }
   }
 
