@@ -89,7 +89,7 @@ async function runBucketwright(round) {
 
 async function runBare(round, tuned = false) {
   const output = path.join(base, `bare-${round}.parquet`)
-  const result = await measure(process.execPath, [path.join(root, 'scripts', 'bench-compact-bare.mjs'), source, output, LIMIT, ...(tuned ? ['tuned'] : [])])
+  const result = await measure(process.execPath, [path.join(root, 'bench', 'compact-bare.mjs'), source, output, LIMIT, ...(tuned ? ['tuned'] : [])])
   const {rows} = JSON.parse(result.stdout)
   if (rows !== FILES * ROWS) throw new Error(`bare DuckDB wrote ${rows} rows`)
   fs.rmSync(output, {force: true})

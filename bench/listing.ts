@@ -19,7 +19,7 @@ import {CreateBucketCommand} from '@aws-sdk/client-s3'
 import http from 'node:http'
 import os from 'node:os'
 
-import {testS3Client} from '../helpers/s3.js'
+import {testS3Client} from '../test/helpers/s3.js'
 import {startProxyProcess, startServerProcess} from './spawn-server.js'
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
@@ -33,7 +33,7 @@ const keyAt = (i: number) => {
 }
 
 const SERVERS = {
-  indexed: 'test/bench/listing-server.ts: keys in one sorted array, a LIST binary-searches its start and costs about the same at any bucket size, like S3 — the server the target models',
+  indexed: 'bench/listing-server.ts: keys in one sorted array, a LIST binary-searches its start and costs about the same at any bucket size, like S3 — the server the target models',
   fauxqs: 'the test server: filters and sorts every key of the bucket on each LIST, so its own CPU per request grows with the bucket and parallel requests queue on it — for comparison',
 } as const
 
@@ -73,9 +73,9 @@ function expectInOrder(what: string, expected: string[]) {
 
 /** Lists `count` keys one, two and three ways through a proxy with `latency` ms added; medians of `rounds`. */
 async function measure(endpoint: string, bucket: string, count: number, latency: number, rounds: number): Promise<string> {
-  const {openStorage} = await import('../../src/plugins/core/index.js')
-  const {bustimesSource} = await import('../../src/plugins/bustimes/index.js')
-  const {listingWindows, listWindows, overallSpan, startProbe} = await import('../../src/plugins/core/convert/listing.js')
+  const {openStorage} = await import('../src/plugins/core/index.js')
+  const {bustimesSource} = await import('../src/plugins/bustimes/index.js')
+  const {listingWindows, listWindows, overallSpan, startProbe} = await import('../src/plugins/core/convert/listing.js')
   const proxy = await startProxyProcess(endpoint, latency)
   const storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, region: 'us-east-1'})
   const range = {from: new Date(START), to: new Date(START + count * 60_000)}

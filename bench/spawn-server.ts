@@ -1,14 +1,14 @@
 import {spawn} from 'node:child_process'
 import path from 'node:path'
 
-import {ROOT} from '../helpers/cli.js'
+import {ROOT} from '../test/helpers/cli.js'
 
 /**
  * Starts a loopback S3 server in its own process (see s3-server-process.ts): `fauxqs`, the test server, or
  * `indexed`, the benchmark listing server whose listings cost what S3's do (listing-server.ts).
  */
 export async function startServerProcess(kind: 'fauxqs' | 'indexed' = 'fauxqs'): Promise<{endpoint: string; stop: () => Promise<void>}> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'bench', 's3-server-process.ts'), kind], {cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit']})
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 's3-server-process.ts'), kind], {cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit']})
   const endpoint = await new Promise<string>((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (chunk) => {
@@ -28,7 +28,7 @@ export async function startServerProcess(kind: 'fauxqs' | 'indexed' = 'fauxqs'):
 
 /** Starts the fault proxy in front of `target` in its own process (proxy-process.ts), `latency` ms added per request. */
 export async function startProxyProcess(target: string, latency: number): Promise<{endpoint: string; reset: () => Promise<void>; count: () => Promise<number>; stop: () => Promise<void>}> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'bench', 'proxy-process.ts'), target, String(latency)], {cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit']})
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'proxy-process.ts'), target, String(latency)], {cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit']})
   const replies: ((line: string) => void)[] = []
   let buffered = ''
   const endpoint = await new Promise<string>((resolve, reject) => {

@@ -13,11 +13,11 @@ import os from 'node:os'
 import path from 'node:path'
 import {promisify} from 'node:util'
 
-import {BIN, ROOT} from '../helpers/cli.js'
-import {createTestBucket, s3Env, testS3Client} from '../helpers/s3.js'
-import {listingBench} from './listing-bench.js'
+import {BIN, ROOT} from '../test/helpers/cli.js'
+import {createTestBucket, s3Env, testS3Client} from '../test/helpers/s3.js'
+import {listingBench} from './listing.js'
 import {startServerProcess} from './spawn-server.js'
-import {BENCH, compareWeeks, downloadOutputs, filesUnder, pythonWithBoto3, uploadDir} from '../convert/archive.js'
+import {BENCH, compareWeeks, downloadOutputs, filesUnder, pythonWithBoto3, uploadDir} from '../test/convert/archive.js'
 
 const run = promisify(execFile)
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
