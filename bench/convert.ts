@@ -1,175 +1,178 @@
 /**
- * npm run bench:convert — bucketwright convert against the original Python converter (reference_convert.py), on
- * the same bustimes archive in the loopback S3 server, after one warm-up run of each, interleaved rounds, medians
- * (bucketwright writing to S3, and to local disk as the reference does); then peak RSS of a 500- vs a
- * 4,000-object week; then listing 50,000 keys through a 30 ms-latency proxy by day prefixes in parallel vs one
- * paginated listing. Needs /usr/bin/python3 with boto3 (apt-get install -y python3-boto3) for the reference.
- *   ROUNDS=5 OBJECTS=200 FLAT_SMALL=500 FLAT_BIG=4000 LIST_KEYS=50000 npm run bench:convert
+ * npm run bench:convert — bucketwright convert against the original Python converter (../shared/bench/
+ * reference_convert.py, when present), on the same bustimes archive (made by the project's generator) in the loopback
+ * S3 server: one uncounted warm-up run of each, then interleaved rounds; bucketwright writing to S3, and to local disk
+ * as the reference does. Each at its own defaults: the reference with its 16 download threads, bucketwright with its
+ * own (one encoder thread per core). Then peak RSS of a FLAT_SMALL- vs a FLAT_BIG-object week; then listing
+ * LIST_KEYS keys through a 30 ms-latency proxy (listing.ts).
+ * The reference needs /usr/bin/python3 with boto3 (apt-get install -y python3-boto3); without it, or without
+ * ../shared/bench, bucketwright runs alone and the report says so.
+ *   ROUNDS=5 OBJECTS=200 FLAT_SMALL=500 FLAT_BIG=4000 LIST_KEYS=50000 PARTS=convert,memory,listing npm run bench:convert
  */
-import {PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
-import {execFile, spawn} from 'node:child_process'
+import {type S3Client} from '@aws-sdk/client-s3'
+import {execFile} from 'node:child_process'
+import {existsSync} from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {promisify} from 'node:util'
 
-import {BIN, ROOT} from '../test/helpers/cli.js'
-import {createTestBucket, s3Env, testS3Client} from '../test/helpers/s3.js'
+import {downloadOutputs, pythonWithBoto3, uploadDir} from '../test/convert/archive.js'
+import {writeBustimesArchive, type WrittenData} from './data.js'
+import {benchRounds, BIN, compare, type Contender, formatResult, log, machineLine, measureChild, processCpuSeconds, saveResults, SHARED_BENCH} from './harness.js'
 import {listingBench} from './listing.js'
-import {startServerProcess} from './spawn-server.js'
-import {BENCH, compareWeeks, downloadOutputs, filesUnder, pythonWithBoto3, uploadDir} from '../test/convert/archive.js'
+import {benchS3Client, createBucket, s3Env, type ServerProcess, startS3Server} from './servers.js'
 
 const run = promisify(execFile)
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
-const ROUNDS = env('ROUNDS', 5)
+const ROUNDS = benchRounds()
 const OBJECTS = env('OBJECTS', 200)
 const FLAT_SMALL = env('FLAT_SMALL', 500)
 const FLAT_BIG = env('FLAT_BIG', 4000)
 const LIST_KEYS = env('LIST_KEYS', 50_000)
 /** Parts to run: `convert,memory,listing` (default all). */
 const PARTS = new Set((process.env.PARTS ?? 'convert,memory,listing').split(','))
+const REFERENCE = path.join(SHARED_BENCH, 'reference_convert.py')
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
-const log = (message: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`)
-
-/** Runs a command under /usr/bin/time: wall seconds and peak RSS (MB) of the process tree's largest process. */
-async function timed(command: string, args: string[], extraEnv: Record<string, string>): Promise<{seconds: number; rssMb: number; stdout: string}> {
-  const stats = path.join(os.tmpdir(), `bw-bench-time-${process.pid}-${Date.now()}`)
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%e %M', '-o', stats, command, ...args], {cwd: ROOT, env: {...process.env, ...extraEnv}, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('close', async (code) => {
-      if (code !== 0 && code !== 4) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`))
-      const [seconds, rssKb] = (await fs.readFile(stats, 'utf8')).trim().split(/\s+/).map(Number)
-      await fs.rm(stats, {force: true})
-      resolve({seconds, rssMb: Math.round(rssKb / 1024), stdout})
-    })
-  })
+/** The original converter, when this machine has it and a Python with boto3 to run it from S3; else why not. */
+async function findReference(): Promise<{python: string} | {absent: string}> {
+  if (!existsSync(REFERENCE)) return {absent: `${REFERENCE} is not present`}
+  const python = await pythonWithBoto3()
+  if (!python?.startsWith('/usr/bin')) return {absent: 'no /usr/bin/python3 with boto3 (apt-get install -y python3-boto3)'}
+  return {python}
 }
-
-async function makeArchive(dir: string, start: string, count: number, every: number): Promise<void> {
-  await run('python3', [path.join(BENCH, 'make_bustimes.py'), dir, '--start', start, '--count', String(count), '--every', String(every), '--root-level', '10', '--envelope-every', '7'], {maxBuffer: 1 << 24})
-}
-
-/** Converts s3://bucket/ (an archive at the root, where the reference expects it) into s3://outputs/prefix, or a local folder. */
-async function bucketwright(bucket: string, outputs: string, prefix: string, extra: string[] = []) {
-  const target = outputs.startsWith('/') ? path.join(outputs, prefix) : `s3://${outputs}/${prefix}`
-  const out = await timed(process.execPath, [BIN, 'convert', `s3://${bucket}/`, target, '--source', 'bustimes', '--json', ...extra], s3Env(endpoint))
-  return {...out, records: (JSON.parse(out.stdout) as {records: number}).records}
-}
-
-let endpoint = ''
-
-/** One timed conversion: records/s, peak RSS (MB), wall seconds. */
-type Run = {rate: number; rss: number; seconds: number}
 
 async function main(): Promise<void> {
-  const python = await pythonWithBoto3()
-  if (!python?.startsWith('/usr/bin')) throw new Error('The reference needs /usr/bin/python3 with boto3: apt-get install -y python3-boto3')
-  const server = await startServerProcess()
-  endpoint = server.endpoint
-  const client = testS3Client(endpoint)
+  const server = await startS3Server()
+  const client = benchS3Client(server.endpoint)
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-bench-convert-'))
-  const report: string[] = [`machine: ${os.availableParallelism()} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`]
+  const report: string[] = [machineLine(), `S3 server: the project's fauxqs at ${server.endpoint} (its own process)`]
+  const results: unknown[] = []
   try {
-    if (PARTS.has('convert')) await convertBench(client, work, python, report)
-    if (PARTS.has('memory')) await memoryBench(client, work, report)
-    if (PARTS.has('listing')) report.push(await listingBench(endpoint, LIST_KEYS))
+    if (PARTS.has('convert')) report.push(await convertBench(server, client, work, results))
+    if (PARTS.has('memory')) report.push(await memoryBench(server, client, work))
+    if (PARTS.has('listing')) report.push(await listingBench(server, LIST_KEYS, ROUNDS))
   } finally {
     await fs.rm(work, {recursive: true, force: true})
     await server.stop()
   }
-  process.stdout.write(report.join('\n') + '\n')
+  process.stdout.write(report.join('\n\n') + '\n')
+  saveResults('convert', results)
 }
 
-/** Throughput against the reference on the same archive, interleaved rounds, medians. */
-async function convertBench(client: S3Client, work: string, python: string, report: string[]): Promise<void> {
-  const archive = path.join(work, 'archive')
-  log(`building a ${OBJECTS}-object archive across the 2021-11-10 cutoff`)
-  await makeArchive(archive, '2021-11-09T12:00:00', OBJECTS, 600)
-  // Archives sit at their bucket's root: the reference tells repr from JSON by comparing whole keys.
-  const bucket = await createTestBucket('bw-bench', client)
-  const outputs = await createTestBucket('bw-bench-out', client)
-  await uploadDir(client, archive, bucket)
-  const ours: Run[] = []
-  const oursLocal: Run[] = []
-  const theirs: Run[] = []
-  let referenceRecords = 0
-  // One uncounted run of each first (as hyperfine --warmup): the first run after a build fills V8's compile cache
-  // and warms the S3 server; neither is what a scheduled job sees.
-  log('warm-up runs (not counted)')
-  await bucketwright(bucket, outputs, 'warm-up/')
-  await timed(python, [path.join(BENCH, 'reference_convert.py'), `s3://${bucket}`, path.join(work, 'ref-warm-up'), '--endpoint', endpoint], s3Env(endpoint))
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? ['bw', 'bw-local', 'ref'] : ['ref', 'bw-local', 'bw']
-    for (const who of order) {
-      if (who === 'bw') {
-        const out = await bucketwright(bucket, outputs, `bw-${round}/`)
-        ours.push({rate: out.records / out.seconds, rss: out.rssMb, seconds: out.seconds})
-        log(`round ${round + 1} bucketwright S3→S3:    ${out.seconds} s, ${Math.round(out.records / out.seconds)} records/s, ${out.rssMb} MB`)
-      } else if (who === 'bw-local') {
-        // Like for like with the reference, which writes its weeks to local disk.
-        const out = await bucketwright(bucket, work, `bw-local-${round}/`)
-        oursLocal.push({rate: out.records / out.seconds, rss: out.rssMb, seconds: out.seconds})
-        log(`round ${round + 1} bucketwright S3→local: ${out.seconds} s, ${Math.round(out.records / out.seconds)} records/s, ${out.rssMb} MB`)
-      } else {
-        const dir = path.join(work, `ref-${round}`)
-        const out = await timed(python, [path.join(BENCH, 'reference_convert.py'), `s3://${bucket}`, dir, '--endpoint', endpoint], s3Env(endpoint))
-        referenceRecords = await countRecords(dir)
-        theirs.push({rate: referenceRecords / out.seconds, rss: out.rssMb, seconds: out.seconds})
-        log(`round ${round + 1} reference:    ${out.seconds} s, ${Math.round(referenceRecords / out.seconds)} records/s, ${out.rssMb} MB`)
-      }
-    }
-  }
-  const same = await compareWeeks(path.join(work, 'ref-0'), await download(client, outputs, 'bw-0/', path.join(work, 'bw-0')))
-  const sameLocal = await compareWeeks(path.join(work, 'ref-0'), path.join(work, 'bw-local-0'))
-  const rate = (runs: Run[]) => median(runs.map((run) => run.rate))
-  report.push(
-    `convert ${OBJECTS} objects (${referenceRecords} records) from the loopback S3 server, ${ROUNDS} interleaved rounds, medians:`,
-    `  bucketwright → S3          ${Math.round(rate(ours))} records/s (${median(ours.map((o) => o.seconds))} s), peak RSS ${median(ours.map((o) => o.rss))} MB`,
-    `  bucketwright → local disk  ${Math.round(rate(oursLocal))} records/s (${median(oursLocal.map((o) => o.seconds))} s), peak RSS ${median(oursLocal.map((o) => o.rss))} MB`,
-    `  reference    → local disk  ${Math.round(rate(theirs))} records/s (${median(theirs.map((t) => t.seconds))} s), peak RSS ${median(theirs.map((t) => t.rss))} MB`,
-    `  ratio to S3 ${(rate(ours) / rate(theirs)).toFixed(1)}x, to local disk (like for like) ${(rate(oursLocal) / rate(theirs)).toFixed(1)}x (target >= 10x); outputs equal to the reference's (compare_weeks): S3 ${same.equal}, local ${sameLocal.equal} (${same.summary.differing_records + sameLocal.summary.differing_records} differing)`,
-    `  ratio per round, to S3: ${ratiosPerRound(ours, theirs)}; to local disk: ${ratiosPerRound(oursLocal, theirs)}`,
-  )
+/** Converts s3://bucket/ into s3://outputs/prefix, or into a local folder; measured. */
+async function bucketwright(server: ServerProcess, bucket: string, target: string) {
+  const serverCpu = processCpuSeconds(server.pid)
+  const out = await measureChild(process.execPath, [BIN, 'convert', `s3://${bucket}/`, target, '--source', 'bustimes', '--json'], {env: s3Env(server.endpoint)})
+  const serverCpuSeconds = processCpuSeconds(server.pid) - serverCpu
+  if (out.status !== 0 && out.status !== 4) throw new Error(`convert exited ${out.status}: ${out.stderr.slice(-2000)}`)
+  return {...out, serverCpuSeconds, records: (JSON.parse(out.stdout) as {records: number}).records}
 }
 
-/**
- * Each round's ratio of records/s, and their median: a round's runs follow one another within seconds, so the
- * machine's drift between rounds (~25 % within minutes) cancels out of each ratio, unlike in a ratio of medians.
- */
-function ratiosPerRound(ours: Run[], theirs: Run[]): string {
-  const ratios = ours.map((run, round) => run.rate / theirs[round].rate)
-  return `${ratios.map((ratio) => ratio.toFixed(1)).join(' ')} (median ${median(ratios).toFixed(1)}x)`
+/** compare_weeks.py (from the peers' kit) on two folders of weekly outputs: equal, and how many records differ. */
+async function compareWeeks(a: string, b: string): Promise<{equal: boolean; differing: number}> {
+  const out = await measureChild('python3', [path.join(SHARED_BENCH, 'compare_weeks.py'), a, b])
+  const summary = JSON.parse(out.stdout || '{}') as {differing_records?: number}
+  return {equal: out.status === 0, differing: summary.differing_records ?? 0}
 }
 
-/** Memory flatness: peak RSS converting one week of FLAT_SMALL vs FLAT_BIG objects. */
-async function memoryBench(client: S3Client, work: string, report: string[]): Promise<void> {
-  const outputs = await createTestBucket('bw-bench-out', client)
-  log(`building a ${FLAT_BIG}-object week`)
-  const big = path.join(work, 'big')
-  await makeArchive(big, '2021-11-08T00:00:00', FLAT_BIG, 60)
-  const keys = await filesUnder(big)
-  const bigBucket = await createTestBucket('bw-bench-big', client)
-  const smallBucket = await createTestBucket('bw-bench-small', client)
-  await uploadDir(client, big, bigBucket)
-  for (let i = 0; i < FLAT_SMALL; i += 16) {
-    await Promise.all(keys.slice(i, Math.min(i + 16, FLAT_SMALL)).map(async (key) => client.send(new PutObjectCommand({Bucket: smallBucket, Key: key, Body: await fs.readFile(path.join(big, key))}))))
-  }
-  await fs.rm(big, {recursive: true, force: true})
-  const small = await bucketwright(smallBucket, outputs, 'small/')
-  const large = await bucketwright(bigBucket, outputs, 'big/')
-  report.push(
-    `memory: one week of ${FLAT_SMALL} objects → peak RSS ${small.rssMb} MB (${small.records} records, ${small.seconds} s); ${FLAT_BIG} objects → ${large.rssMb} MB (${large.records} records, ${large.seconds} s, ${Math.round(large.records / large.seconds)} records/s); ratio ${(large.rssMb / small.rssMb).toFixed(2)} (target <= 1.5)`,
-  )
-}
-
+/** Records in the .jsonl.gz files of a folder. */
 async function countRecords(dir: string): Promise<number> {
-  const {stdout} = await run('python3', ['-c', 'import gzip,os,sys; d=sys.argv[1]; print(sum(sum(1 for _ in gzip.open(os.path.join(d,f))) for f in os.listdir(d)))', dir])
+  const {stdout} = await run('python3', ['-c', 'import gzip,os,sys; d=sys.argv[1]; print(sum(sum(1 for _ in gzip.open(os.path.join(d,f))) for f in os.listdir(d) if f.endswith(".jsonl.gz")))', dir])
   return Number(stdout.trim())
+}
+
+/** Throughput against the reference on the same archive: the harness's interleaved rounds and medians. */
+async function convertBench(server: ServerProcess, client: S3Client, work: string, results: unknown[]): Promise<string> {
+  const archive = path.join(work, 'archive')
+  log(`generating a ${OBJECTS}-object bustimes archive across the 2021-11-10 cutoff`)
+  const data: WrittenData = await writeBustimesArchive(archive, {start: '2021-11-09T12:00:00', count: OBJECTS, everySeconds: 600})
+  // Archives sit at their bucket's root: the reference tells repr from JSON by comparing whole keys.
+  const bucket = await createBucket(client, 'bw-bench')
+  const outputs = await createBucket(client, 'bw-bench-out')
+  await uploadDir(client, archive, bucket)
+  const reference = await findReference()
+  const expectRecords = (who: string, records: number) => {
+    if (records !== data.records) throw new Error(`${who} wrote ${records} records, the archive holds ${data.records}`)
+  }
+  const contenders: Contender[] = [
+    {
+      name: 'bucketwright → S3',
+      async run(round) {
+        const out = await bucketwright(server, bucket, `s3://${outputs}/bw-${round}/`)
+        expectRecords(this.name, out.records)
+        return out
+      },
+    },
+    {
+      // Like for like with the reference, which writes its weeks to local disk.
+      name: 'bucketwright → local',
+      async run(round) {
+        const out = await bucketwright(server, bucket, path.join(work, `bw-local-${round}`))
+        expectRecords(this.name, out.records)
+        return out
+      },
+    },
+  ]
+  if ('python' in reference) {
+    contenders.push({
+      name: 'reference → local',
+      async run(round) {
+        const dir = path.join(work, `ref-${round}`)
+        const serverCpu = processCpuSeconds(server.pid)
+        const out = await measureChild(reference.python, [REFERENCE, `s3://${bucket}`, dir, '--endpoint', server.endpoint], {env: s3Env(server.endpoint)})
+        if (out.status !== 0) throw new Error(`reference_convert.py exited ${out.status}: ${out.stderr.slice(-2000)}`)
+        expectRecords(this.name, await countRecords(dir))
+        return {...out, serverCpuSeconds: processCpuSeconds(server.pid) - serverCpu}
+      },
+    })
+  }
+  const result = await compare({
+    title: `convert ${data.objects} bustimes objects from the loopback S3 server`,
+    work: {bytes: data.bytes, items: data.records, itemUnit: 'records'},
+    contenders,
+    pairs: 'python' in reference ? [['bucketwright → S3', 'reference → local'], ['bucketwright → local', 'reference → local']] : [['bucketwright → S3', 'bucketwright → local']],
+    warmup: 1,
+    rounds: ROUNDS,
+  })
+  results.push(result)
+  const lines = [formatResult(result)]
+  if ('python' in reference) {
+    lines.push('  target: bucketwright >= 10× faster than the reference (like for like: to local disk)')
+    const same = await compareWeeks(path.join(work, 'ref-0'), await download(client, outputs, 'bw-0/', path.join(work, 'bw-0')))
+    const sameLocal = await compareWeeks(path.join(work, 'ref-0'), path.join(work, 'bw-local-0'))
+    lines.push(`  outputs of round 1 equal to the reference's (compare_weeks.py): S3 ${same.equal}, local ${sameLocal.equal} (${same.differing + sameLocal.differing} differing records)`)
+  } else {
+    lines.push(`  the original Python converter did not run: ${reference.absent}; bucketwright ran alone (S3 and local disk compared with each other)`)
+  }
+  return lines.join('\n')
+}
+
+/** Memory flatness: peak RSS converting one week of FLAT_SMALL vs FLAT_BIG objects (one run each, not a race). */
+async function memoryBench(server: ServerProcess, client: S3Client, work: string): Promise<string> {
+  const outputs = await createBucket(client, 'bw-bench-out')
+  log(`generating a ${FLAT_BIG}-object week and a ${FLAT_SMALL}-object one`)
+  // From Monday 2021-11-15, one object a minute: both stay within one ISO week, after the cutoff (JSON).
+  const big = path.join(work, 'big')
+  const small = path.join(work, 'small')
+  await writeBustimesArchive(big, {start: '2021-11-15T00:00:00', count: FLAT_BIG, everySeconds: 60})
+  await writeBustimesArchive(small, {start: '2021-11-15T00:00:00', count: FLAT_SMALL, everySeconds: 60})
+  const bigBucket = await createBucket(client, 'bw-bench-big')
+  const smallBucket = await createBucket(client, 'bw-bench-small')
+  await uploadDir(client, big, bigBucket)
+  await uploadDir(client, small, smallBucket)
+  await fs.rm(big, {recursive: true, force: true})
+  await fs.rm(small, {recursive: true, force: true})
+  const a = await bucketwright(server, smallBucket, `s3://${outputs}/small/`)
+  const b = await bucketwright(server, bigBucket, `s3://${outputs}/big/`)
+  const rss = (out: {peakRssMb?: number}) => (out.peakRssMb === undefined ? 'n/a (no /usr/bin/time)' : `${Math.round(out.peakRssMb)} MB`)
+  const ratio = a.peakRssMb && b.peakRssMb ? (b.peakRssMb / a.peakRssMb).toFixed(2) : 'n/a'
+  return [
+    `memory: peak RSS converting one week from S3 (one run each)`,
+    `  ${FLAT_SMALL} objects: ${rss(a)} (${a.records} records, ${a.seconds.toFixed(2)} s, ${a.cpuSeconds.toFixed(2)} CPU-s)`,
+    `  ${FLAT_BIG} objects: ${rss(b)} (${b.records} records, ${b.seconds.toFixed(2)} s, ${b.cpuSeconds.toFixed(2)} CPU-s, ${Math.round(b.records / b.seconds)} records/s)`,
+    `  ratio ${ratio} (target <= 1.5)`,
+  ].join('\n')
 }
 
 async function download(client: S3Client, bucket: string, prefix: string, dir: string): Promise<string> {

@@ -14,8 +14,20 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 /** The built CLI, as users run it. */
 export const BIN = path.join(ROOT, 'bin', 'run.js')
-/** The peers' kit beside the repository (rclone/AWS CLI set-up, the original Python converter), when present. */
-export const SHARED_BENCH = path.resolve(ROOT, '..', 'shared', 'bench')
+/**
+ * The peers' kit (rclone/AWS CLI set-up, the original Python converter): `SHARED_BENCH` when set, else the nearest
+ * `shared/bench` beside the repository or one of its parents (a git worktree sits a level deeper than the clone).
+ * Benchmarks use it only when it is there, and say so when it is not.
+ */
+export const SHARED_BENCH = process.env.SHARED_BENCH ?? findSharedBench(ROOT)
+
+function findSharedBench(from: string): string {
+  for (let dir = path.dirname(from); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'shared', 'bench')
+    if (existsSync(candidate)) return candidate
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', 'shared', 'bench')
+  }
+}
 
 /** A progress line on stderr, time-stamped; results go to stdout. */
 export function log(message: string): void {
