@@ -165,7 +165,7 @@ async function memoryBench(server: ServerProcess, client: S3Client, work: string
   await fs.rm(small, {recursive: true, force: true})
   const a = await bucketwright(server, smallBucket, `s3://${outputs}/small/`)
   const b = await bucketwright(server, bigBucket, `s3://${outputs}/big/`)
-  const rss = (out: {peakRssMb?: number}) => (out.peakRssMb === undefined ? 'n/a (no /usr/bin/time)' : `${Math.round(out.peakRssMb)} MB`)
+  const rss = (out: {peakRssMb?: number}) => (out.peakRssMb === undefined ? 'n/a (no /usr/bin/time)' : `${Math.round(out.peakRssMb)} MiB`)
   const ratio = a.peakRssMb && b.peakRssMb ? (b.peakRssMb / a.peakRssMb).toFixed(2) : 'n/a'
   return [
     `memory: peak RSS converting one week from S3 (one run each)`,

@@ -129,7 +129,7 @@ export interface Measurement {
   cpuSeconds: number
   /** CPU seconds a server spent serving this run (the S3 server), shown apart: in production that is someone else's machine. */
   serverCpuSeconds?: number
-  /** Peak resident memory of the contender's largest process, in MiB, when measured. */
+  /** Peak resident memory of the contender's largest process, in MiB (2^20 bytes), when measured. */
   peakRssMb?: number
   /** Work done, when it differs from the comparison's: bytes and items (records, files, rows). */
   bytes?: number
@@ -318,7 +318,7 @@ function runLine(name: string, figures: RunFigures, work: Work, width: number): 
   const parts = [`${name.padEnd(width)} ${figures.seconds.toFixed(2).padStart(7)} s`, `${perMb(figures.cpuPerMb)} CPU-s/MB`, `${fixed(figures.mbPerSecond, 1)} MB/s`]
   if (figures.itemsPerSecond !== undefined) parts.push(`${whole(figures.itemsPerSecond)} ${work.itemUnit ?? 'items'}/s`)
   if (figures.serverCpuPerMb !== undefined) parts.push(`server ${perMb(figures.serverCpuPerMb)} CPU-s/MB`)
-  if (figures.peakRssMb !== undefined) parts.push(`peak RSS ${whole(figures.peakRssMb)} MB`)
+  if (figures.peakRssMb !== undefined) parts.push(`peak RSS ${whole(figures.peakRssMb)} MiB`)
   return parts.join('  ')
 }
 
@@ -405,7 +405,7 @@ export function formatResult(result: ComparisonResult): string {
   const header = ['  ' + 'contender'.padEnd(width), '  wall s', ' CPU-s/MB', '   MB/s']
   if (hasItems) header.push(`  ${(work.itemUnit ?? 'items') + '/s'}`.padStart(14))
   if (hasServer) header.push(' server CPU-s/MB')
-  if (hasRss) header.push(' peak RSS MB')
+  if (hasRss) header.push(' peak RSS MiB')
   lines.push(header.join(' '))
   for (const contender of result.contenders) {
     const row = ['  ' + contender.name.padEnd(width), fixed(contender.seconds, 2).padStart(8), perMb(contender.cpuPerMb).padStart(9), fixed(contender.mbPerSecond, 1).padStart(7)]
