@@ -419,6 +419,9 @@ export function formatResult(result: ComparisonResult): string {
     const cells = contender.runs.map((run) => `${run.round}: ${run.seconds.toFixed(2)} / ${perMb(run.cpuPerMb)}`)
     lines.push(`    ${contender.name.padEnd(width)} ${cells.join('   ') || 'no run'}`)
   }
+  for (const contender of result.contenders) {
+    for (const failure of contender.failures) lines.push(`  FAILED ${contender.name}, ${failure.split('\n')[0].slice(0, 300)}`)
+  }
   for (const pair of result.pairs) {
     lines.push(`  ${pair.faster}; ${pair.cpu}`)
     if (pair.perRound.length > 1) lines.push(`    faster per round: ${pair.perRound.join(', ')}; median of the rounds' ratios: ${pair.medianOfRounds}`)
