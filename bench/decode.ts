@@ -2,8 +2,9 @@
  * npm run bench:decode — decode throughput of the bustimes source against the reference's way (ast.literal_eval /
  * json.loads + json.dumps per vehicle: the parse-and-serialise part of the original converter, inline below), on
  * the same archive (made by the project's generator across the repr→JSON cutoff). Only decoding is measured: no
- * I/O, no gzip. Each run is a fresh process that reads the bodies, makes one warm-up pass, then one timed pass, and
- * reports that pass's wall and CPU time. Rounds interleaved, order rotated, medians. MB = bytes of the raw bodies.
+ * I/O, no gzip. Each run is a fresh process that reads the bodies, makes a warm-up pass (Node; CPython has no JIT),
+ * then one timed pass, and reports its wall and CPU time. Rounds interleaved, order rotated, medians. MB = bytes of
+ * the raw bodies.
  * Also the generator: generate() then toJsonLines() of what it made, over as many objects.
  *
  *   ROUNDS=5 OBJECTS=200 npm run bench:decode     (ARCHIVE=DIR: an existing archive instead of a generated one)
