@@ -237,9 +237,9 @@ export interface Contender {
   run(round: number): Promise<Measurement>
 }
 
-/** What one run of each contender does (unless a measurement says otherwise). */
+/** What one run of each contender does (unless a measurement says otherwise: then each run's own figures count). */
 export interface Work {
-  bytes: number
+  bytes?: number
   items?: number
   /** What an item is, plural: "records", "files", "rows". */
   itemUnit?: string
@@ -300,7 +300,7 @@ const whole = (value: number | undefined) => (value === undefined || Number.isNa
 const perMb = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '–' : value.toPrecision(3))
 
 function figuresOf(round: number, measurement: Measurement, work: Work): RunFigures {
-  const bytes = measurement.bytes ?? work.bytes
+  const bytes = measurement.bytes ?? work.bytes ?? Number.NaN
   const items = measurement.items ?? work.items
   return {
     round,
@@ -398,7 +398,8 @@ export function formatResult(result: ComparisonResult): string {
   const {work} = result
   const width = Math.max(10, ...result.contenders.map((contender) => contender.name.length))
   const items = work.items === undefined ? '' : `${work.items.toLocaleString('en-US')} ${work.itemUnit ?? 'items'}, `
-  const lines = [`${result.title}: ${items}${mb(work.bytes).toFixed(1)} MB per run; ${result.rounds} round${result.rounds === 1 ? '' : 's'}, order rotated each round; medians (MB = 10^6 bytes)`]
+  const size = work.bytes === undefined ? '' : `${mb(work.bytes).toFixed(1)} MB per run; `
+  const lines = [`${result.title}: ${items}${size}${result.rounds} round${result.rounds === 1 ? '' : 's'}, order rotated each round; medians (MB = 10^6 bytes)`]
   const hasItems = result.contenders.some((contender) => contender.itemsPerSecond !== undefined)
   const hasServer = result.contenders.some((contender) => contender.serverCpuPerMb !== undefined)
   const hasRss = result.contenders.some((contender) => contender.peakRssMb !== undefined)
