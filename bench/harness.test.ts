@@ -105,6 +105,12 @@ describe('compare', () => {
     expect(text).toContain('1: 1.00 / 0.100   2: 2.00 / 0.100   3: 3.00 / 0.100')
   })
 
+  it('labels only the pairs whose contenders are there (a peer that is not installed is left out)', async () => {
+    const steady = (name: string, seconds: number): Contender => ({name, run: async () => ({seconds, cpuSeconds: 1})})
+    const result = await compare({title: 't', log: () => {}, work: {bytes: 1e6}, rounds: 1, contenders: [steady('ours', 1), steady('aws', 3)], pairs: [['ours', 'rclone'], ['ours', 'aws']]})
+    expect(result.pairs.map((pair) => pair.faster)).toEqual(['ours 3.00× faster than aws'])
+  })
+
   it('records a failed run, keeps going with the others, and marks the process failed', async () => {
     const result = await compare({
       title: 't',

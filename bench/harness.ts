@@ -183,7 +183,8 @@ export interface ChildRun extends Measurement {
 /**
  * Runs a command to its end and measures it: wall time from spawn to exit, and the user + system CPU of the process
  * and every child it waited for (so `bin/run.js` re-running itself on Node 24 is counted whole). With GNU time also
- * the peak RSS of the largest process in that tree. Never throws for a non-zero exit: the caller checks `status`.
+ * the peak RSS of the largest process in that tree. Without GNU time, the CPU of every child this process reaps
+ * meanwhile: so measure one child at a time. Never throws for a non-zero exit: the caller checks `status`.
  */
 export function measureChild(command: string, args: string[], options: {env?: NodeJS.ProcessEnv; cwd?: string; accounting?: CpuAccounting} = {}): Promise<ChildRun> {
   const accounting = options.accounting ?? defaultAccounting
@@ -369,7 +370,9 @@ export async function compare(comparison: Comparison): Promise<ComparisonResult>
     }
   })
   const byName = new Map(summaries.map((summary) => [summary.name, summary]))
-  const pairs = (comparison.pairs ?? contenders.slice(1).map((contender): [string, string] => [contenders[0].name, contender.name])).map(([ours, peer]) => {
+  // A pair naming a contender that is not there (a peer that is not installed) is left out.
+  const wanted = comparison.pairs ?? contenders.slice(1).map((contender): [string, string] => [contenders[0].name, contender.name])
+  const pairs = wanted.filter(([ours, peer]) => byName.has(ours) && byName.has(peer)).map(([ours, peer]) => {
     const a = byName.get(ours)!
     const b = byName.get(peer)!
     // Round by round: the two runs of a round sit side by side, so the machine's drift between rounds cancels out.
