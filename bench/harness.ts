@@ -296,7 +296,8 @@ export interface ComparisonResult {
 
 const mb = (bytes: number) => bytes / 1e6
 const fixed = (value: number | undefined, digits: number) => (value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits))
-const whole = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '–' : Math.round(value).toLocaleString('en-US'))
+/** A count or rate: whole numbers from 100 up, three significant digits below (0.342 files/s, not 0). */
+const whole = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '–' : value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toPrecision(3))
 /** CPU-s/MB with three significant digits: figures range from 0.001 (gzip'd reads) to 1+ (Python). */
 const perMb = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '–' : value.toPrecision(3))
 

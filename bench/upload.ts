@@ -78,7 +78,20 @@ async function timed(who: string, command: string, args: string[], env: NodeJS.P
   return {...out, serverCpuSeconds}
 }
 
-function contenders(set: FileSet, peerEnv: NodeJS.ProcessEnv | undefined, absent: string[]): Contender[] {
+/** The peers that can run here, and why each other one cannot. */
+function availablePeers(peerEnv: NodeJS.ProcessEnv | undefined): {present: Set<string>; absent: string[]} {
+  const present = new Set<string>()
+  const absent: string[] = []
+  for (const [name, binary, packageName] of [['rclone', RCLONE, 'rclone'], ['aws', AWS, 'awscli']]) {
+    if (!TOOLS.includes(name)) continue
+    if (!peerEnv) absent.push(`${name}: ${PEERS}/env.sh is not present`)
+    else if (!existsSync(binary)) absent.push(`${name}: ${binary} is not installed (apt-get install -y ${packageName})`)
+    else present.add(name)
+  }
+  return {present, absent}
+}
+
+function contenders(set: FileSet, peerEnv: NodeJS.ProcessEnv | undefined, peers: Set<string>): Contender[] {
   const list: Contender[] = []
   if (TOOLS.includes('bucketwright')) {
     list.push({
@@ -103,9 +116,7 @@ function contenders(set: FileSet, peerEnv: NodeJS.ProcessEnv | undefined, absent
     })
   }
   const peer = (name: string, binary: string, args: (bucket: string) => string[]) => {
-    if (!TOOLS.includes(name)) return
-    if (!peerEnv) return absent.push(`${name}: ${PEERS}/env.sh is not present`)
-    if (!existsSync(binary)) return absent.push(`${name}: ${binary} is not installed (apt-get install -y ${name === 'aws' ? 'awscli' : name})`)
+    if (!peers.has(name) || !peerEnv) return
     list.push({
       name,
       async run() {
@@ -132,20 +143,23 @@ try {
     machineLine(),
     `S3 server: the project's fauxqs at ${endpoint} (its own process). Concurrency ${CONCURRENCY} for every tool: daemon --concurrency, rclone --transfers, AWS CLI s3.max_concurrent_requests. CPU = the tool's processes; server = fauxqs's process.`,
   ]
+  const {present, absent} = availablePeers(peerEnv)
+  if (absent.length > 0) {
+    const line = `peers not run: ${absent.join('; ')}. bucketwright runs ${present.size > 0 ? `against ${[...present].join(' and ')} only` : 'alone'}.`
+    log(line)
+    report.push(line)
+  }
   const results: unknown[] = []
-  let absent: string[] = []
   for (const set of sets.filter((candidate) => SETS.includes(candidate.name))) {
-    absent = []
     const result = await compare({
       title: `upload ${set.name} (files of ${Math.round(set.bytes / set.files / 1024).toLocaleString('en-US')} KiB)`,
       work: {bytes: set.bytes, items: set.files, itemUnit: 'files'},
-      contenders: contenders(set, peerEnv, absent),
+      contenders: contenders(set, peerEnv, present),
       rounds: ROUNDS,
     })
     results.push(result)
     report.push(formatResult(result))
   }
-  if (absent.length > 0) report.push(`peers not run (bucketwright ran alone against what was left): ${absent.join('; ')}`)
   console.log(report.join('\n\n'))
   saveResults('upload', results)
 } finally {
