@@ -145,7 +145,7 @@ try {
   const tsx = (passName: string) => ['--import', 'tsx', self, '--worker', dir, '--pass', passName]
   const lines = 'bucketwright toJsonLines'
   const objects = 'bucketwright decode + JSON.stringify'
-  const reference = 'reference (Python literal_eval/json.loads + json.dumps)'
+  const reference = 'Python reference'
   const bytes = keysOf(dir).reduce((sum, key) => sum + readFileSync(path.join(dir, key)).length, 0)
   const result = await compare({
     title: `decode ${keysOf(dir).length} bustimes objects (one pass)`,
@@ -162,7 +162,7 @@ try {
     ],
     rounds: ROUNDS,
   })
-  console.log([machineLine(), `${formatResult(result)}\n  wall and CPU of one timed pass only, as each process measured it (Node after a warm-up pass); generate + toJsonLines: the generator's own bytes and records over the same span`].join('\n\n'))
+  console.log([machineLine(), `${formatResult(result)}\n  Python reference = ast.literal_eval (before the cutoff) or json.loads, then json.dumps of each vehicle, as reference_convert.py decodes\n  wall and CPU of one timed pass only, as each process measured it (Node after a warm-up pass); generate + toJsonLines: the generator's own bytes and records over the same span`].join('\n\n'))
   saveResults('decode', result)
 } finally {
   if (scratch) rmSync(scratch, {recursive: true, force: true})
