@@ -13,7 +13,7 @@
  * The proxy runs in a process of its own (proxy-process.ts). The client CPU of each listing (this process: HTTP,
  * signing, parsing) is printed beside its time: where it nears the time, the listing is bound by this machine's CPU
  * rather than by the latency.
- *   LIST_ROUNDS=5 LIST_SERVERS=indexed,fauxqs
+ *   ROUNDS=5 LIST_SERVERS=indexed,fauxqs PARTS=listing npm run bench:convert
  */
 import http from 'node:http'
 
