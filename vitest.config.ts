@@ -2,7 +2,7 @@ import {defineConfig} from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'bench/**/*.test.ts'],
     globalSetup: ['test/setup/global.ts'],
     // Console output of passing tests is noise (in-process command runs print their JSON): shown only for failures.
     silent: 'passed-only',

@@ -13,17 +13,12 @@
  * The proxy runs in a process of its own (proxy-process.ts). The client CPU of each listing (this process: HTTP,
  * signing, parsing) is printed beside its time: where it nears the time, the listing is bound by this machine's CPU
  * rather than by the latency.
- *   LIST_ROUNDS=5 LIST_SERVERS=indexed,fauxqs
+ *   ROUNDS=5 LIST_SERVERS=indexed,fauxqs PARTS=listing npm run bench:convert
  */
-import {CreateBucketCommand} from '@aws-sdk/client-s3'
 import http from 'node:http'
-import os from 'node:os'
 
-import {testS3Client} from '../helpers/s3.js'
-import {startProxyProcess, startServerProcess} from './spawn-server.js'
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
-const log = (message: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${message}\n`)
+import {compare, type Contender, formatResult, loadBuilt, log, measureInProcess, median, processCpuSeconds} from './harness.js'
+import {BENCH_CREDENTIALS, benchS3Client, createBucket, type ServerProcess, startProxy, startS3Server} from './servers.js'
 
 const START = Date.parse('2021-11-01T00:00:00Z')
 /** The i-th key: one a minute from START, so key order is index order. */
@@ -33,7 +28,7 @@ const keyAt = (i: number) => {
 }
 
 const SERVERS = {
-  indexed: 'test/bench/listing-server.ts: keys in one sorted array, a LIST binary-searches its start and costs about the same at any bucket size, like S3 — the server the target models',
+  indexed: 'bench/listing-server.ts: keys in one sorted array, a LIST binary-searches its start and costs about the same at any bucket size, like S3 — the server the target models',
   fauxqs: 'the test server: filters and sorts every key of the bucket on each LIST, so its own CPU per request grows with the bucket and parallel requests queue on it — for comparison',
 } as const
 
@@ -71,25 +66,26 @@ function expectInOrder(what: string, expected: string[]) {
   }
 }
 
-/** Lists `count` keys one, two and three ways through a proxy with `latency` ms added; medians of `rounds`. */
-async function measure(endpoint: string, bucket: string, count: number, latency: number, rounds: number): Promise<string> {
-  const {openStorage} = await import('../../src/plugins/core/index.js')
-  const {bustimesSource} = await import('../../src/plugins/bustimes/index.js')
-  const {listingWindows, listWindows, overallSpan, startProbe} = await import('../../src/plugins/core/convert/listing.js')
-  const proxy = await startProxyProcess(endpoint, latency)
+/** Lists `count` keys three ways through a proxy with `latency` ms added, as one comparison of the harness. */
+async function measure(server: ServerProcess, bucket: string, count: number, latency: number, rounds: number): Promise<string> {
+  const {openStorage} = await loadBuilt<typeof import('../src/plugins/core/index.js')>('plugins/core/index.js')
+  const {bustimesSource} = await loadBuilt<typeof import('../src/plugins/bustimes/index.js')>('plugins/bustimes/index.js')
+  const {listingWindows, listWindows, overallSpan, startProbe} = await loadBuilt<typeof import('../src/plugins/core/convert/listing.js')>('plugins/core/convert/listing.js')
+  const proxy = await startProxy(server.endpoint, latency)
   const storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, region: 'us-east-1'})
   const range = {from: new Date(START), to: new Date(START + count * 60_000)}
   const probeSeconds: number[] = []
-  const ways = {
-    async sequential(check: ReturnType<typeof expectInOrder>) {
+  type Check = ReturnType<typeof expectInOrder>
+  const ways: Record<string, (check: Check) => Promise<void>> = {
+    'one paginated listing': async (check) => {
       for await (const info of storage.list('raw/bustimes__')) check.next(info.key)
     },
-    async parallel(check: ReturnType<typeof expectInOrder>) {
-      for await (const info of storage.listMany(bustimesSource.layout.prefixesFor(range))) check.next(info.key)
+    'day prefixes in parallel (listMany)': async (check) => {
+      for await (const info of storage.listMany(bustimesSource.layout.prefixesFor!(range))) check.next(info.key)
     },
     // As convert's service does it (service.ts): find where the key locations' objects start, list week windows
     // from there while the search for the end runs, skipping the empty days after it once that is known.
-    async convert(check: ReturnType<typeof expectInOrder>) {
+    "convert's listing (probe + week windows)": async (check) => {
       const now = new Date()
       const t = performance.now()
       const probe = startProbe(storage, bustimesSource, now)
@@ -104,59 +100,57 @@ async function measure(endpoint: string, bucket: string, count: number, latency:
       await probe.done
     },
   }
-  type Way = keyof typeof ways
   const expected = Array.from({length: count}, (_, i) => keyAt(i))
-  const seconds: Record<Way, number[]> = {sequential: [], parallel: [], convert: []}
-  const cpu: Record<Way, number[]> = {sequential: [], parallel: [], convert: []}
-  const requests: Record<Way, number> = {sequential: 0, parallel: 0, convert: 0}
+  const requests = new Map<string, number>()
+  const contenders: Contender[] = Object.entries(ways).map(([name, list]) => ({
+    name,
+    async run() {
+      const check = expectInOrder(name, expected)
+      await proxy.reset()
+      const serverCpu = processCpuSeconds(server.pid)
+      const measured = await measureInProcess(() => list(check))
+      check.done()
+      requests.set(name, await proxy.count())
+      return {...measured, serverCpuSeconds: processCpuSeconds(server.pid) - serverCpu}
+    },
+  }))
+  const [sequential, ...others] = contenders.map((contender) => contender.name)
   try {
-    for (let round = 0; round < rounds; round++) {
-      const order = (Object.keys(ways) as Way[]).map((_, i, all) => all[(i + round) % all.length])
-      for (const way of order) {
-        const check = expectInOrder(way, expected)
-        await proxy.reset()
-        const t = performance.now()
-        const used = process.cpuUsage()
-        await ways[way](check)
-        seconds[way].push((performance.now() - t) / 1000)
-        const {user, system} = process.cpuUsage(used)
-        cpu[way].push((user + system) / 1e6)
-        check.done()
-        requests[way] = await proxy.count()
-      }
-    }
+    const result = await compare({
+      title: `listing, ${latency} ms added per request`,
+      work: {bytes: expected.reduce((sum, key) => sum + key.length, 0), items: count, itemUnit: 'keys'},
+      contenders,
+      pairs: others.map((other): [string, string] => [other, sequential]),
+      rounds,
+    })
+    const notes = [...requests].map(([name, n]) => `${name} ${n} requests`).join(', ')
+    const target = latency === 30 ? '; target: day prefixes >= 5× faster than one paginated listing' : ''
+    return `${formatResult(result)}
+  ${notes}; the probe (overlapped) took ${median(probeSeconds).toFixed(2)} s${target}`
   } finally {
     await storage.close()
     await proxy.stop()
   }
-  const seq = median(seconds.sequential)
-  const cell = (way: Way, label: string) => `${label} ${median(seconds[way]).toFixed(2)} s (${requests[way]} requests, client CPU ${median(cpu[way]).toFixed(2)} s) ${(seq / median(seconds[way])).toFixed(1)}x`
-  return (
-    `    ${String(latency).padStart(2)} ms added: one paginated listing ${seq.toFixed(2)} s (${requests.sequential} requests, client CPU ${median(cpu.sequential).toFixed(2)} s) | ` +
-    `${cell('parallel', 'day prefixes in parallel (listMany, 32 at once)')} | ${cell('convert', "convert's listing (probe + week windows)")}, the probe (overlapped) took ${median(probeSeconds).toFixed(2)} s` +
-    (latency === 30 ? ' (target >= 5x)' : '')
-  )
 }
 
-/** Runs the listing benchmark on the indexed server and on fauxqs (already running at `fauxqsEndpoint`). */
-export async function listingBench(fauxqsEndpoint: string, count: number, rounds = Number(process.env.LIST_ROUNDS ?? 5)): Promise<string> {
-  Object.assign(process.env, {AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test'})
-  const indexed = await startServerProcess('indexed')
+/** Runs the listing benchmark on the indexed server and on fauxqs (already running); its report as text. */
+export async function listingBench(fauxqs: ServerProcess, count: number, rounds: number): Promise<string> {
+  Object.assign(process.env, {AWS_ACCESS_KEY_ID: BENCH_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: BENCH_CREDENTIALS.secretAccessKey})
+  const indexed = await startS3Server('indexed')
   const lines = [
-    `listing ${count} keys (one a minute from 2021-11-01) through the fault proxy, medians of ${rounds} interleaved rounds, every listing checked (all keys, in order); load ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}:`,
+    `listing ${count} keys (one a minute from 2021-11-01) through the fault proxy, every listing checked (all keys, once, in order); MB = bytes of the keys listed; CPU = this process (the client); server = the S3 server's process:`,
   ]
   try {
     const only = process.env.LIST_SERVERS?.split(',')
-    for (const [server, endpoint] of [['indexed', indexed.endpoint], ['fauxqs', fauxqsEndpoint]] as const) {
-      if (only && !only.includes(server)) continue
-      const bucket = `bw-bench-list-${server}-${process.pid}`
-      await testS3Client(endpoint).send(new CreateBucketCommand({Bucket: bucket}))
-      log(`putting ${count} keys into ${server}`)
-      await seed(endpoint, bucket, count)
-      lines.push(`  ${server} (${SERVERS[server]}):`)
+    for (const [name, server] of [['indexed', indexed], ['fauxqs', fauxqs]] as const) {
+      if (only && !only.includes(name)) continue
+      const bucket = await createBucket(benchS3Client(server.endpoint), `bw-bench-list-${name}`)
+      log(`putting ${count} keys into ${name}`)
+      await seed(server.endpoint, bucket, count)
+      lines.push(`${name}: ${SERVERS[name]}`)
       for (const latency of [30, 0]) {
-        log(`listing on ${server}, ${latency} ms added`)
-        lines.push(await measure(endpoint, bucket, count, latency, rounds))
+        log(`listing on ${name}, ${latency} ms added`)
+        lines.push(await measure(server, bucket, count, latency, rounds))
       }
     }
   } finally {

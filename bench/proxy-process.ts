@@ -3,7 +3,7 @@
 // each stdin line: `count` → the number of requests seen since the last `reset`, `reset` → `ok`. Stops when stdin closes.
 import readline from 'node:readline'
 
-import {FaultProxy} from '../helpers/fault-proxy.js'
+import {FaultProxy} from '../test/helpers/fault-proxy.js'
 
 const [target, latency] = process.argv.slice(2)
 const proxy = await new FaultProxy(target).start()

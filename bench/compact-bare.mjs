@@ -1,6 +1,6 @@
-// The peer of `npm run bench:compact`: bare DuckDB merging the same files, as a user would type it —
+// The peer of `npm run bench:compact` (bench/compact.ts): bare DuckDB merging the same files, as a user would type it —
 // COPY (SELECT * FROM read_parquet([...])) TO … (FORMAT parquet) — with the same memory limit, nothing else.
-// Usage: node scripts/bench-compact-bare.mjs <dir of .parquet files> <output file> <memory limit, e.g. 512MB> [tuned]
+// Usage: node bench/compact-bare.mjs <dir of .parquet files> <output file> <memory limit, e.g. 512MB> [tuned]
 // `tuned` gives DuckDB bucketwright's settings (preserve_insertion_order false, zstd), to show what they alone buy.
 import {DuckDBInstance} from '@duckdb/node-api'
 import fs from 'node:fs'

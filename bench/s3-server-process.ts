@@ -2,7 +2,7 @@
 // JavaScript thread: `fauxqs` (the test server, the default) or `indexed` (listing-server.ts, listings at S3's cost).
 // Prints the endpoint on its first stdout line; stops when stdin closes.
 import {startListingServer} from './listing-server.js'
-import {startS3Server} from '../helpers/s3-server.js'
+import {startS3Server} from '../test/helpers/s3-server.js'
 
 const kind = process.argv[2] ?? 'fauxqs'
 if (kind !== 'fauxqs' && kind !== 'indexed') throw new Error(`unknown server ${kind}: fauxqs or indexed`)
