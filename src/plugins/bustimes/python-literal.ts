@@ -398,7 +398,7 @@ export class LiteralTranscoder {
    * and written nothing (`pos` and `o` untouched), at the first thing outside that shape; the general path then
    * reads the dict and reports any error.
    *
-   * Why it is written this way (each measured on the bustimes archive, `scripts/bench-decode.mjs --worker`):
+   * Why it is written this way (each measured on the bustimes archive, `bench/decode.ts --worker`):
    * - the separator and key before each value are usually the bytes the previous vehicle had at the same index:
    *   they are compared and replayed as a few words ({@link recordTemplate}) instead of being scanned;
    * - one pass per token, a word at a time: string and digit runs are copied four bytes per step while they are
