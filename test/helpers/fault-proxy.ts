@@ -11,10 +11,10 @@ export type Fault =
   | {type: 'truncate'; afterBytes: number}
   /**
    * A store that keeps other bytes than it was sent, or answers with other words than it should: forwards the
-   * request with its body changed (Content-Length and Content-MD5 made to fit, so the store cannot tell), then
-   * changes the answer's headers or body text.
+   * request with its headers or body changed (Content-Length and Content-MD5 made to fit, so the store cannot
+   * tell), then changes the answer's headers or body text.
    */
-  | {type: 'tamper'; requestBody?: (body: Buffer) => Buffer; responseHeaders?: Record<string, string>; responseBody?: (text: string) => string}
+  | {type: 'tamper'; requestBody?: (body: Buffer) => Buffer; requestHeaders?: Record<string, string>; responseHeaders?: Record<string, string>; responseBody?: (text: string) => string}
 
 /** Decides the fault of each request (method, path, 1-based request number). */
 export type FaultPlan = (request: {method: string; url: string; n: number; authorization?: string}) => Fault
@@ -111,7 +111,7 @@ export class FaultProxy {
       const chunks: Buffer[] = []
       for await (const chunk of req) chunks.push(chunk as Buffer)
       const body = fault.requestBody ? fault.requestBody(Buffer.concat(chunks)) : Buffer.concat(chunks)
-      const headers = {...req.headers, 'content-length': String(body.length)}
+      const headers = {...req.headers, ...fault.requestHeaders, 'content-length': String(body.length)}
       if (headers['content-md5']) headers['content-md5'] = createHash('md5').update(body).digest('base64')
       const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
         const upstream = http.request({host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: this.agent}, resolve)
@@ -122,7 +122,8 @@ export class FaultProxy {
       for await (const chunk of response) answer.push(chunk as Buffer)
       const text = fault.responseBody ? Buffer.from(fault.responseBody(Buffer.concat(answer).toString())) : Buffer.concat(answer)
       const {'transfer-encoding': _, ...answered} = response.headers
-      res.writeHead(response.statusCode ?? 502, {...answered, ...fault.responseHeaders, 'content-length': String(text.length)})
+      // A HEAD's Content-Length is the object's, not of its (absent) body.
+      res.writeHead(response.statusCode ?? 502, {...answered, ...fault.responseHeaders, ...(req.method === 'HEAD' ? {} : {'content-length': String(text.length)})})
       res.end(text)
     } catch {
       res.socket?.destroy()

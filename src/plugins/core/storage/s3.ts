@@ -281,7 +281,7 @@ export class S3Storage implements Storage {
     try {
       const head = await this.head(key, {checksum: true, signal})
       if (head) {
-        const sha256 = head.checksums?.find((c) => c.algorithm === 'SHA256' && c.type !== 'COMPOSITE' && !c.value.includes('-'))?.value
+        const sha256 = fullSha256(head)
         held = head.size !== sent.size || sha256 ? {size: head.size, sha256} : await this.digestOf(key, signal)
       }
     } catch (error) {
@@ -304,15 +304,27 @@ export class S3Storage implements Storage {
     })
   }
 
-  /** Size and base64 SHA-256 of an object's bytes, read back. */
-  private async digestOf(key: string, signal?: AbortSignal): Promise<{size: number; sha256: string}> {
-    const hash = createHash('sha256')
+  /** Size, hex MD5 and base64 SHA-256 of an object's bytes, read back. */
+  private async digestOf(key: string, signal?: AbortSignal): Promise<{size: number; md5: string; sha256: string}> {
+    const md5 = createHash('md5')
+    const sha256 = createHash('sha256')
     let size = 0
     for await (const chunk of await this.read(key, {signal})) {
-      hash.update(chunk as Buffer)
+      md5.update(chunk as Buffer)
+      sha256.update(chunk as Buffer)
       size += (chunk as Buffer).length
     }
-    return {size, sha256: hash.digest('base64')}
+    return {size, md5: md5.digest('hex'), sha256: sha256.digest('base64')}
+  }
+
+  /** Whether two objects of the same size hold the same bytes, by the cheapest proof at hand (see {@link move}). */
+  private async sameBytes(aKey: string, a: ObjectInfo, bKey: string, b: ObjectInfo, signal?: AbortSignal): Promise<boolean> {
+    if (a.etag !== undefined && a.etag === b.etag) return true
+    if (fullSha256(a) && fullSha256(b)) return fullSha256(a) === fullSha256(b)
+    const source = await this.digestOf(aKey, signal)
+    if (source.md5 === b.etag) return true
+    const copy = await this.digestOf(bKey, signal)
+    return source.size === copy.size && source.sha256 === copy.sha256
   }
 
   /** One PUT of a whole body with its Content-MD5. */
@@ -479,13 +491,22 @@ export class S3Storage implements Storage {
     )
   }
 
+  /**
+   * Copies, proves the copy holds the source's bytes, then deletes the source. The proof: the same ETag (a copy of
+   * a single-part object keeps its MD5), else the same full-object SHA-256, else the bytes read back — the source's
+   * MD5 against the copy's ETag (a copy of a multipart object is stored whole, its ETag the MD5), then both SHA-256s.
+   */
   async move(fromKey: string, toKey: string, options: {signal?: AbortSignal} = {}): Promise<void> {
-    const before = await this.head(fromKey)
+    const before = await this.head(fromKey, {checksum: true, signal: options.signal})
     if (!before) throw translateS3Error({name: 'NoSuchKey', $metadata: {httpStatusCode: 404}}, this.context('CopyObject', fromKey))
     await this.copy(fromKey, toKey, options)
-    const after = await this.head(toKey)
-    if (!after || after.size !== before.size) {
-      throw new RemoteError(`Copy of ${this.uri}${fromKey} to ${toKey} could not be verified; the source was kept.`, {code: 'COPY_UNVERIFIED'})
+    const after = await this.head(toKey, {checksum: true, signal: options.signal})
+    if (!after || after.size !== before.size || !(await this.sameBytes(fromKey, before, toKey, after, options.signal))) {
+      throw new RemoteError(`The copy of ${this.uri}${fromKey} to ${toKey} ${after ? 'holds other bytes than the source' : 'is not there'}; the source was kept.`, {
+        code: 'COPY_UNVERIFIED',
+        nextSteps: ['Run again: the move is redone from the source.'],
+        details: {from: this.full(fromKey), to: this.full(toKey), etag: before.etag, copyEtag: after?.etag, size: before.size, copySize: after?.size},
+      })
     }
     const deleted = await this.delete([fromKey], options)
     if (deleted.errors.length > 0) throw new RemoteError(`Could not delete ${this.uri}${fromKey} after copying it: ${deleted.errors[0].message}`, {code: 'DELETE_FAILED'})
@@ -570,6 +591,11 @@ async function* partsOf(source: AsyncIterable<Uint8Array | string> | Iterable<Ui
     }
   }
   yield held ? {body: held, last: true} : {body: part ? part.subarray(0, fill) : Buffer.alloc(0), last: true}
+}
+
+/** The SHA-256 of the whole object a store keeps, if any (not a multipart upload's composite of its parts'). */
+function fullSha256(info: ObjectInfo): string | undefined {
+  return info.checksums?.find((c) => c.algorithm === 'SHA256' && c.type !== 'COMPOSITE' && !c.value.includes('-'))?.value
 }
 
 /** An object's info from a HEAD (lean, or the SDK's in the same shape): its checksums, the MD5 when the ETag is one. */
