@@ -107,6 +107,7 @@ describe.each(backends)('storage contract: $name', ({name, open}) => {
 
   afterAll(async () => {
     await storage.close()
+    if (storage.kind === 'local') await fs.rm(new URL(storage.uri), {recursive: true, force: true})
   })
 
   it('lists > 1,000 keys across pages, in key order, with start-after', async () => {
