@@ -4,7 +4,7 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {openStorage, RemoteError, type Storage} from '../../src/plugins/core/index.js'
 import type {S3Storage} from '../../src/plugins/core/storage/s3.js'
 import {type Fault, FaultProxy} from '../helpers/fault-proxy.js'
-import {createTestBucket, s3Endpoint, useS3Env} from '../helpers/s3.js'
+import {createTestBucket, credentialsFor, s3Servers, testS3Client, useS3Env} from '../helpers/s3.js'
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []
@@ -15,18 +15,18 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 const SLOWDOWN = {type: 'status', status: 503, code: 'SlowDown'} as const
 const INTERNAL = {type: 'status', status: 500, code: 'InternalError'} as const
 
-describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
+describe.each(s3Servers())('S3 retries over real HTTP through a fault-injecting proxy, on $name', ({name, endpoint}) => {
   let proxy: FaultProxy
   let storage: Storage
   let direct: Storage
   let bucket: string
 
   beforeAll(async () => {
-    useS3Env()
-    bucket = await createTestBucket('bw-faults')
-    proxy = await new FaultProxy(s3Endpoint()).start()
+    useS3Env(endpoint)
+    bucket = await createTestBucket('bw-faults', testS3Client(endpoint))
+    proxy = await new FaultProxy(endpoint).start()
     storage = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint, retryBaseMs: 2, maxAttempts: 6})
-    direct = await openStorage(`s3://${bucket}/`, {endpoint: s3Endpoint()})
+    direct = await openStorage(`s3://${bucket}/`, {endpoint})
   })
 
   afterAll(async () => {
@@ -76,6 +76,12 @@ describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
     const error = await storage.write('retry/aborted.bin', body).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(RemoteError)
     const aborts = proxy.requests.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId='))
+    expect(await direct.head('retry/aborted.bin')).toBeUndefined()
+    if (name === 's3rver') {
+      // s3rver 3.x does not implement AbortMultipartUpload (it answers 405): the lean abort, then the SDK's, were tried.
+      expect(aborts).toHaveLength(2)
+      return
+    }
     expect(aborts).toHaveLength(1)
     // The aborted upload is gone at the server: a part sent to it now is refused.
     const uploadId = new URL(aborts[0].url, 'http://x').searchParams.get('uploadId')!
@@ -181,7 +187,7 @@ describe('S3 retries over real HTTP through a fault-injecting proxy', () => {
     expect(whole.byteOffset).toBe(0)
     expect(whole.buffer.byteLength).toBe(body.length)
     expect(proxy.count((r) => r.method === 'GET')).toBe(1)
-    expect(proxy.requests[0].authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=test\//)
+    expect(proxy.requests[0].authorization).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=${credentialsFor(endpoint).accessKeyId}/`))
     expect((storage as S3Storage).stats.requests.GetObject).toBe(before + 1)
 
     proxy.requests.length = 0

@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 
@@ -8,6 +9,12 @@ export type Fault =
   | {type: 'reset'}
   /** Sends the response headers and part of the body, then cuts the connection. */
   | {type: 'truncate'; afterBytes: number}
+  /**
+   * A store that keeps other bytes than it was sent, or answers with other words than it should: forwards the
+   * request with its headers or body changed (Content-Length and Content-MD5 made to fit, so the store cannot
+   * tell), then changes the answer's headers or body text.
+   */
+  | {type: 'tamper'; requestBody?: (body: Buffer) => Buffer; requestHeaders?: Record<string, string>; responseHeaders?: Record<string, string>; responseBody?: (text: string) => string}
 
 /** Decides the fault of each request (method, path, 1-based request number). */
 export type FaultPlan = (request: {method: string; url: string; n: number; authorization?: string}) => Fault
@@ -19,8 +26,8 @@ export interface ProxiedRequest {
   fault: Fault['type']
   /** The Authorization header as sent (tests check signing; never print it). */
   authorization?: string
-  /** Range and If-Match as sent (tests check resumed reads). */
-  headers?: {range?: string; 'if-match'?: string}
+  /** Range and If-Match as sent (tests check resumed reads); body encoding, payload hash and Content-MD5 (writes). */
+  headers?: {range?: string; 'if-match'?: string; 'content-encoding'?: string; 'x-amz-content-sha256'?: string; 'content-md5'?: string}
 }
 
 /**
@@ -50,7 +57,7 @@ export class FaultProxy {
     this.server = http.createServer((req, res) => {
       const n = this.requests.length + 1
       const fault = this.plan({method: req.method ?? 'GET', url: req.url ?? '/', n, authorization: req.headers.authorization})
-      this.requests.push({method: req.method ?? 'GET', url: req.url ?? '/', fault: fault.type, authorization: req.headers.authorization, headers: {range: req.headers.range, 'if-match': req.headers['if-match']}})
+      this.requests.push({method: req.method ?? 'GET', url: req.url ?? '/', fault: fault.type, authorization: req.headers.authorization, headers: {range: req.headers.range, 'if-match': req.headers['if-match'], 'content-encoding': req.headers['content-encoding'], 'x-amz-content-sha256': req.headers['x-amz-content-sha256'] as string | undefined, 'content-md5': req.headers['content-md5'] as string | undefined}})
       const forward = () => {
         if (fault.type === 'reset') {
           req.socket.destroy()
@@ -61,6 +68,10 @@ export class FaultProxy {
           const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>injected by test proxy</Message></Error>`
           res.writeHead(fault.status, {'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), ...fault.headers})
           res.end(body)
+          return
+        }
+        if (fault.type === 'tamper') {
+          void this.tamper(req, res, target, fault)
           return
         }
         const upstream = http.request(
@@ -93,6 +104,30 @@ export class FaultProxy {
     this.server.keepAliveTimeout = 30_000
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
     return this
+  }
+
+  private async tamper(req: http.IncomingMessage, res: http.ServerResponse, target: URL, fault: Extract<Fault, {type: 'tamper'}>): Promise<void> {
+    try {
+      const chunks: Buffer[] = []
+      for await (const chunk of req) chunks.push(chunk as Buffer)
+      const body = fault.requestBody ? fault.requestBody(Buffer.concat(chunks)) : Buffer.concat(chunks)
+      const headers: http.OutgoingHttpHeaders = {...req.headers, ...fault.requestHeaders, 'content-length': String(body.length)}
+      if (headers['content-md5']) headers['content-md5'] = createHash('md5').update(body).digest('base64')
+      const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const upstream = http.request({host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: this.agent}, resolve)
+        upstream.on('error', reject)
+        upstream.end(body)
+      })
+      const answer: Buffer[] = []
+      for await (const chunk of response) answer.push(chunk as Buffer)
+      const text = fault.responseBody ? Buffer.from(fault.responseBody(Buffer.concat(answer).toString())) : Buffer.concat(answer)
+      const {'transfer-encoding': _, ...answered} = response.headers
+      // A HEAD's Content-Length is the object's, not of its (absent) body.
+      res.writeHead(response.statusCode ?? 502, {...answered, ...fault.responseHeaders, ...(req.method === 'HEAD' ? {} : {'content-length': String(text.length)})})
+      res.end(text)
+    } catch {
+      res.socket?.destroy()
+    }
   }
 
   async stop(): Promise<void> {

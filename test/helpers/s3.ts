@@ -25,9 +25,18 @@ export function s3Servers(): {name: 'fauxqs' | 's3rver'; endpoint: string}[] {
   ]
 }
 
-/** The credentials a loopback server accepts: s3rver checks signatures against its fixed pair, fauxqs takes any. */
+/** The s3rver endpoint when known: outside a vitest run (benchmarks started with tsx) there is none to inject. */
+function knownS3rverEndpoint(): string | undefined {
+  try {
+    return s3rverEndpoint()
+  } catch {
+    return undefined
+  }
+}
+
+/** The credentials a loopback server accepts: s3rver refuses any access key but its own, fauxqs takes any. */
 export function credentialsFor(endpoint: string): {accessKeyId: string; secretAccessKey: string} {
-  return endpoint === s3rverEndpoint() ? S3RVER_CREDENTIALS : TEST_CREDENTIALS
+  return endpoint === knownS3rverEndpoint() ? S3RVER_CREDENTIALS : TEST_CREDENTIALS
 }
 
 /** Environment a command run needs to reach the loopback server (fast retries for tests). */

@@ -42,9 +42,40 @@ export class BodyDigest {
     return {
       md5,
       sha256,
-      multipartEtag: (parts) => `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${parts}`,
+      multipartEtag: (parts) => multipartEtag(digests, parts),
     }
   }
+}
+
+/**
+ * The ETag S3 gives a multipart upload: the MD5 of the parts' binary MD5s, then `-` and the number of parts. The one
+ * place it is computed; `parts` defaults to the number of digests.
+ */
+export function multipartEtag(partMd5s: readonly Uint8Array[], parts = partMd5s.length): string {
+  const hash = createHash('md5')
+  for (const digest of partMd5s) hash.update(digest)
+  return `${hash.digest('hex')}-${parts}`
+}
+
+/** What a client knows of the bytes it sent in one write, to hold the store's answer against. */
+export interface SentBody {
+  size: number
+  /** Hex MD5 of the whole body. */
+  md5: string
+  /** Base64 SHA-256 of the whole body. */
+  sha256: string
+  /** The multipart ETag of the parts as sent; absent for a single PUT. */
+  multipartEtag?: string
+}
+
+/**
+ * Whether the ETag a store answered a write with vouches for the bytes sent: the MD5 of the whole body (a single
+ * PUT on S3; a multipart upload on stores such as s3rver) or the multipart ETag of the parts as sent (S3). Any
+ * other ETag — another form, another value, none — proves nothing either way: the caller must check the stored
+ * object by other means before calling it corrupted.
+ */
+export function etagVouchesFor(etag: string | undefined, sent: SentBody): boolean {
+  return etag !== undefined && (etag === sent.md5 || etag === sent.multipartEtag)
 }
 
 /** Strips the quotes S3 puts around ETags. */

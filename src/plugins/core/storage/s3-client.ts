@@ -54,8 +54,11 @@ export async function createS3Client(options: S3ConnectionOptions, stats: S3Requ
       requestTimeout: 120_000,
     }),
     retryStrategy: new ConfiguredRetryStrategy(maxAttempts, (attempt: number) => Math.round(Math.random() * Math.min(20_000, base * 2 ** attempt))),
-    // bucketwright checks every write itself (MD5 of the bytes sent against the ETag), so the SDK's per-request
-    // CRC32 is extra CPU on the hot path and, on some S3-compatible servers, a source of aws-chunked corruption.
+    // No SDK checksum unless an operation requires one (DeleteObjects: a header). bucketwright checks every write
+    // itself (Content-MD5 on each body; the stored ETag, or the bytes read back, against what was sent), so the SDK's
+    // CRC32 would be extra CPU on the hot path; and with it a streamed body goes up aws-chunked with a trailing
+    // checksum, which some S3-compatible servers (s3rver) store as the object's bytes. For the same reason no caller
+    // sets ChecksumAlgorithm on a streamed body (test/core/s3-client.test.ts pins what goes on the wire).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   }

@@ -4,7 +4,7 @@ import {Readable} from 'node:stream'
 import {createHash} from 'node:crypto'
 
 import {RemoteError} from '../errors/errors.js'
-import {BodyDigest, cleanEtag} from './body-digest.js'
+import {BodyDigest, cleanEtag, etagVouchesFor, multipartEtag, type SentBody} from './body-digest.js'
 import {type FastHead, type FastListPage, FastPathError, FastS3, objectHeaders} from './fast-s3.js'
 import {listManyInOrder} from './list-many.js'
 import type {S3Connection, S3RequestStats} from './s3-client.js'
@@ -234,8 +234,9 @@ export class S3Storage implements Storage {
   /**
    * Writes a body: one PUT when it fits in a part, else a multipart upload with `queueSize` parts in flight. Each
    * request goes on the lean path and, when that fails, again through the SDK (retries, error translation). Every
-   * PUT and part carries its Content-MD5, and the stored object's ETag is checked against the bytes sent: an object
-   * the store kept other bytes of is removed. A multipart upload that fails is aborted, leaving no parts behind.
+   * PUT and part carries its Content-MD5, and the write is checked against the bytes sent (see
+   * {@link confirmWrite}): an object the store kept other bytes of is removed, one it kept exactly never is. A
+   * multipart upload that fails is aborted, leaving no parts behind.
    */
   async write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options: WriteOptions = {}): Promise<WriteResult> {
     const digest = new BodyDigest()
@@ -248,39 +249,86 @@ export class S3Storage implements Storage {
     // A body in hand that fits one part goes up as it is; anything else is cut into parts.
     const parts = whole && whole.length <= this.partSize ? onePart(whole, onBytes) : partsOf(whole ? [whole] : (body as AsyncIterable<Uint8Array | string>), pool, onBytes)
     const first = await parts.next()
-    let stored: {etag?: string; serverSideEncryption?: string}
-    let expected: string
-    let partCount = 0
-    let summary: {md5: string; sha256: string}
-    if (first.done || first.value.last) {
-      summary = digest.finish()
-      const bytes = first.done ? Buffer.alloc(0) : first.value.body
-      stored = await this.putObject(key, bytes, Buffer.from(summary.md5, 'hex').toString('base64'), options)
-      expected = summary.md5
-    } else {
-      const upload = await this.multipart(key, first.value.body, parts, pool, options)
-      summary = digest.finish()
-      ;({expected, parts: partCount} = upload)
-      stored = upload
+    const finish = (partMd5s?: Buffer[]): SentBody => {
+      const {md5, sha256} = digest.finish()
+      return {size: digest.size, md5, sha256, multipartEtag: partMd5s && multipartEtag(partMd5s)}
     }
-    const etag = stored.etag
-    // SSE-KMS objects' ETags are not the MD5 of their bytes; Content-MD5 checked every request's bytes instead.
-    const comparable = etag && /^[0-9a-f]{32}(-\d+)?$/.test(etag) && !stored.serverSideEncryption?.startsWith('aws:kms')
-    if (comparable && etag !== expected) {
-      // The store kept other bytes than we sent: remove them rather than leave a corrupt object under the name.
-      const [{DeleteObjectCommand}, client] = await this.sdk()
-      await client.send(new DeleteObjectCommand({Bucket: this.bucket, Key: this.full(key)})).catch(() => {})
-      throw new RemoteError(`S3 stored different bytes than were sent for ${this.uri}${key} (ETag ${etag}, expected ${expected}); the object was removed.`, {
-        code: 'WRITE_CORRUPTED',
-        nextSteps: ['Run again. If it repeats, the S3-compatible server mishandles uploads (e.g. aws-chunked encoding).'],
-        details: {key: this.full(key), etag, expected},
+    let stored: StoredWrite
+    let sent: SentBody
+    let partCount = 0
+    if (first.done || first.value.last) {
+      sent = finish()
+      const bytes = first.done ? Buffer.alloc(0) : first.value.body
+      stored = await this.putObject(key, bytes, Buffer.from(sent.md5, 'hex').toString('base64'), options)
+    } else {
+      ;({sent, parts: partCount, ...stored} = await this.multipart(key, first.value.body, parts, pool, finish, options))
+    }
+    await this.confirmWrite(key, stored, sent, options.signal)
+    return {key, size: sent.size, etag: stored.etag, md5: sent.md5, sha256: sent.sha256, parts: partCount}
+  }
+
+  /**
+   * Checks that the store kept exactly the bytes sent. An ETag that is the MD5 of the body, or the multipart ETag of
+   * the parts as sent, says so (S3's forms; s3rver answers a multipart upload with the whole body's MD5). Under
+   * SSE-KMS the ETag is no MD5; Content-MD5 checked every request's bytes instead. Any other answer — another form
+   * or another value — proves nothing by itself, so the store is asked what it holds: its size, a full-object
+   * SHA-256 when it keeps one, else the bytes read back. Only an object proven to differ is removed and reported
+   * corrupted; one that cannot be read back is reported unverified and left alone.
+   */
+  private async confirmWrite(key: string, stored: StoredWrite, sent: SentBody, signal?: AbortSignal): Promise<void> {
+    if (etagVouchesFor(stored.etag, sent) || stored.serverSideEncryption?.startsWith('aws:kms')) return
+    let held: {size: number; sha256?: string} | undefined
+    try {
+      const head = await this.head(key, {checksum: true, signal})
+      if (head) {
+        const sha256 = fullSha256(head)
+        held = head.size !== sent.size || sha256 ? {size: head.size, sha256} : await this.digestOf(key, signal)
+      }
+    } catch (error) {
+      if ((error as Error).name === 'AbortError') throw error
+      throw new RemoteError(`S3 answered the write of ${this.uri}${key} with ETag ${stored.etag ?? '(none)'}, which does not vouch for the bytes sent, and the object could not be read back to check them.`, {
+        code: 'WRITE_UNVERIFIED',
+        nextSteps: ['Run again. The object was left as it is: it may be complete.'],
+        details: {key: this.full(key), etag: stored.etag, md5: sent.md5},
+        cause: error,
       })
     }
-    return {key, size: digest.size, etag, md5: summary.md5, sha256: summary.sha256, parts: partCount}
+    if (held?.size === sent.size && held.sha256 === sent.sha256) return
+    // The store kept other bytes than were sent (or none): remove them rather than leave a corrupt object under the name.
+    const removed = held !== undefined && (await this.delete([key]).then((result) => result.errors.length === 0, () => false))
+    const found = held ? `${held.size} bytes with SHA-256 ${held.sha256}` : 'no object'
+    throw new RemoteError(`S3 stored different bytes than were sent for ${this.uri}${key}: it holds ${found}, not the ${sent.size} bytes with SHA-256 ${sent.sha256} sent (ETag ${stored.etag ?? '(none)'}, expected ${sent.multipartEtag ?? sent.md5})${removed ? '; the object was removed' : held ? '; the object could not be removed' : ''}.`, {
+      code: 'WRITE_CORRUPTED',
+      nextSteps: ['Run again. If it repeats, the S3-compatible server mishandles uploads (e.g. aws-chunked encoding).'],
+      details: {key: this.full(key), etag: stored.etag, expected: sent.multipartEtag ?? sent.md5, size: held?.size, sha256: held?.sha256, removed},
+    })
+  }
+
+  /** Size, hex MD5 and base64 SHA-256 of an object's bytes, read back. */
+  private async digestOf(key: string, signal?: AbortSignal): Promise<{size: number; md5: string; sha256: string}> {
+    const md5 = createHash('md5')
+    const sha256 = createHash('sha256')
+    let size = 0
+    for await (const chunk of await this.read(key, {signal})) {
+      md5.update(chunk as Buffer)
+      sha256.update(chunk as Buffer)
+      size += (chunk as Buffer).length
+    }
+    return {size, md5: md5.digest('hex'), sha256: sha256.digest('base64')}
+  }
+
+  /** Whether two objects of the same size hold the same bytes, by the cheapest proof at hand (see {@link move}). */
+  private async sameBytes(aKey: string, a: ObjectInfo, bKey: string, b: ObjectInfo, signal?: AbortSignal): Promise<boolean> {
+    if (a.etag !== undefined && a.etag === b.etag) return true
+    if (fullSha256(a) && fullSha256(b)) return fullSha256(a) === fullSha256(b)
+    const source = await this.digestOf(aKey, signal)
+    if (source.md5 === b.etag) return true
+    const copy = await this.digestOf(bKey, signal)
+    return source.size === copy.size && source.sha256 === copy.sha256
   }
 
   /** One PUT of a whole body with its Content-MD5. */
-  private async putObject(key: string, bytes: Buffer, md5Base64: string, options: WriteOptions): Promise<{etag?: string; serverSideEncryption?: string}> {
+  private async putObject(key: string, bytes: Buffer, md5Base64: string, options: WriteOptions): Promise<StoredWrite> {
     const fast = await this.viaFastPath('PutObject', (lean) => lean.put(this.bucket, this.full(key), bytes, md5Base64, undefined, objectHeaders(options), options.signal))
     if (fast) return fast
     const [{PutObjectCommand}, client] = await this.sdk()
@@ -295,9 +343,10 @@ export class S3Storage implements Storage {
 
   /**
    * A multipart upload of `first` and the parts that follow, `queueSize` parts in flight while the body is read on;
-   * aborted (its parts removed) when anything fails. Returns the stored ETag and the one expected of the bytes sent.
+   * aborted (its parts removed) when anything fails. Returns what the store answered and, from `finish` once the
+   * body is read, the digests of what was sent.
    */
-  private async multipart(key: string, first: Buffer, rest: AsyncIterator<Part>, pool: PartBuffers, options: WriteOptions): Promise<{etag?: string; serverSideEncryption?: string; expected: string; parts: number}> {
+  private async multipart(key: string, first: Buffer, rest: AsyncIterator<Part>, pool: PartBuffers, finish: (partMd5s: Buffer[]) => SentBody, options: WriteOptions): Promise<StoredWrite & {sent: SentBody; parts: number}> {
     const uploadId = await this.createUpload(key, options)
     const stop = new AbortController()
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
@@ -331,9 +380,9 @@ export class S3Storage implements Storage {
       await Promise.all(inFlight)
       if (failure) throw failure.error
       options.signal?.throwIfAborted()
-      const expected = `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${etags.length}`
-      const done = await this.completeUpload(key, uploadId, etags, expected, signal)
-      return {...done, expected, parts: etags.length}
+      const sent = finish(digests)
+      const done = await this.completeUpload(key, uploadId, etags, sent, signal)
+      return {...done, sent, parts: etags.length}
     } catch (error) {
       stop.abort()
       await Promise.all(inFlight)
@@ -368,7 +417,7 @@ export class S3Storage implements Storage {
     return {md5, etag}
   }
 
-  private async completeUpload(key: string, uploadId: string, etags: string[], expected: string, signal: AbortSignal): Promise<{etag?: string; serverSideEncryption?: string}> {
+  private async completeUpload(key: string, uploadId: string, etags: string[], sent: SentBody, signal: AbortSignal): Promise<StoredWrite> {
     const fast = await this.viaFastPath('CompleteMultipartUpload', (lean) => lean.completeMultipart(this.bucket, this.full(key), uploadId, etags, signal))
     if (fast) return fast
     const [{CompleteMultipartUploadCommand}, client] = await this.sdk()
@@ -382,7 +431,7 @@ export class S3Storage implements Storage {
       // The lean request may have completed the upload before its answer was lost: then the object is there.
       if ((error as Error).name === 'NoSuchUpload') {
         const now = await this.head(key, {signal})
-        if (now?.etag === expected) return {etag: now.etag}
+        if (etagVouchesFor(now?.etag, sent)) return {etag: now!.etag}
       }
       if ((error as Error).name === 'AbortError') throw error
       throw translateS3Error(error, this.context('CompleteMultipartUpload', key))
@@ -428,17 +477,36 @@ export class S3Storage implements Storage {
 
   async copy(fromKey: string, toKey: string, options: {signal?: AbortSignal} = {}): Promise<void> {
     const [{CopyObjectCommand}, client] = await this.sdk()
-    const source = `${this.bucket}/${this.full(fromKey)}`.split('/').map(encodeURIComponent).join('/')
-    await this.call('CopyObject', toKey, () => client.send(new CopyObjectCommand({Bucket: this.bucket, Key: this.full(toKey), CopySource: source}), {abortSignal: options.signal}))
+    const path = `${this.bucket}/${this.full(fromKey)}`.split('/')
+    const send = (source: string) => client.send(new CopyObjectCommand({Bucket: this.bucket, Key: this.full(toKey), CopySource: source}), {abortSignal: options.signal})
+    const source = path.map(encodeURIComponent).join('/')
+    // Some stores (s3rver) decode the copy source with decodeURI, which leaves `%3D`, `%26`, `%3A`… encoded, and
+    // then find no such key: once more with those characters as they are (never `+ ? #`, which S3 would misread).
+    const lenient = path.map((part) => encodeURIComponent(part).replaceAll(/%(3B|2C|3A|40|26|3D|24)/g, (escape) => decodeURIComponent(escape))).join('/')
+    await this.call('CopyObject', toKey, () =>
+      send(source).catch((error: unknown) => {
+        if ((error as Error).name !== 'NoSuchKey' || lenient === source) throw error
+        return send(lenient)
+      }),
+    )
   }
 
+  /**
+   * Copies, proves the copy holds the source's bytes, then deletes the source. The proof: the same ETag (a copy of
+   * a single-part object keeps its MD5), else the same full-object SHA-256, else the bytes read back — the source's
+   * MD5 against the copy's ETag (a copy of a multipart object is stored whole, its ETag the MD5), then both SHA-256s.
+   */
   async move(fromKey: string, toKey: string, options: {signal?: AbortSignal} = {}): Promise<void> {
-    const before = await this.head(fromKey)
+    const before = await this.head(fromKey, {checksum: true, signal: options.signal})
     if (!before) throw translateS3Error({name: 'NoSuchKey', $metadata: {httpStatusCode: 404}}, this.context('CopyObject', fromKey))
     await this.copy(fromKey, toKey, options)
-    const after = await this.head(toKey)
-    if (!after || after.size !== before.size) {
-      throw new RemoteError(`Copy of ${this.uri}${fromKey} to ${toKey} could not be verified; the source was kept.`, {code: 'COPY_UNVERIFIED'})
+    const after = await this.head(toKey, {checksum: true, signal: options.signal})
+    if (!after || after.size !== before.size || !(await this.sameBytes(fromKey, before, toKey, after, options.signal))) {
+      throw new RemoteError(`The copy of ${this.uri}${fromKey} to ${toKey} ${after ? 'holds other bytes than the source' : 'is not there'}; the source was kept.`, {
+        code: 'COPY_UNVERIFIED',
+        nextSteps: ['Run again: the move is redone from the source.'],
+        details: {from: this.full(fromKey), to: this.full(toKey), etag: before.etag, copyEtag: after?.etag, size: before.size, copySize: after?.size},
+      })
     }
     const deleted = await this.delete([fromKey], options)
     if (deleted.errors.length > 0) throw new RemoteError(`Could not delete ${this.uri}${fromKey} after copying it: ${deleted.errors[0].message}`, {code: 'DELETE_FAILED'})
@@ -453,6 +521,12 @@ export class S3Storage implements Storage {
     this.fast?.close()
     this.connection.close()
   }
+}
+
+/** What the store answered a PUT or a completed multipart upload with. */
+interface StoredWrite {
+  etag?: string
+  serverSideEncryption?: string
 }
 
 /** One part of a body being written, and whether it is the last. */
@@ -517,6 +591,11 @@ async function* partsOf(source: AsyncIterable<Uint8Array | string> | Iterable<Ui
     }
   }
   yield held ? {body: held, last: true} : {body: part ? part.subarray(0, fill) : Buffer.alloc(0), last: true}
+}
+
+/** The SHA-256 of the whole object a store keeps, if any (not a multipart upload's composite of its parts'). */
+function fullSha256(info: ObjectInfo): string | undefined {
+  return info.checksums?.find((c) => c.algorithm === 'SHA256' && c.type !== 'COMPOSITE' && !c.value.includes('-'))?.value
 }
 
 /** An object's info from a HEAD (lean, or the SDK's in the same shape): its checksums, the MD5 when the ETag is one. */
