@@ -1,4 +1,4 @@
-// Runs s3rver 3.x (filesystem-backed, checks SigV4 with S3RVER/S3RVER) on a free loopback port in its own process,
+// Runs s3rver 3.x (filesystem-backed; it refuses an access key other than S3RVER, though it does not check the signature itself) on a free loopback port in its own process,
 // started with --openssl-legacy-provider (its paginated listings hash with MD4, which OpenSSL 3 keeps out by default).
 // Prints `{"port":N}` on stdout once listening; stops on SIGTERM or when stdin closes (the test process died).
 const S3rver = require('s3rver')

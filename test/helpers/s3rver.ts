@@ -4,12 +4,12 @@ import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-/** s3rver's fixed credentials: it checks every request's SigV4 signature against them. */
+/** s3rver's fixed credentials: it refuses any other access key id (it does not verify the signature itself). */
 export const S3RVER_CREDENTIALS = {accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER'}
 
 /**
  * The second S3 implementation of the suite: s3rver 3.x in a child process, storing objects in a fresh temporary
- * folder that `stop` removes. Unlike fauxqs it checks signatures, returns the whole object's MD5 as a multipart
+ * folder that `stop` removes. Unlike fauxqs it checks the access key, returns the whole object's MD5 as a multipart
  * upload's ETag and stores aws-chunked framing verbatim, so code that passes on both is S3 code, not fauxqs code.
  */
 export async function startS3rver(): Promise<{endpoint: string; stop: () => Promise<void>}> {
