@@ -75,7 +75,8 @@ describe('upload-daemon --once', () => {
     await writeStable(path.join(root, 'distributed_colony', 'x', 'y.txt'), 'colony')
 
     const unmapped = await runDaemon(['--once', '-d', root])
-    expect(unmapped.exitCode).toBe(0)
+    // Files left behind because of an error: cron must see it.
+    expect(unmapped.exitCode).toBe(1)
     expect(unmapped.stderr).toMatch(/ERROR Directory "distributed_colony" is not a valid S3 bucket name; 1 file\(s\) under it skipped\. Map it to a real bucket: --bucket-map distributed_colony=<bucket>/)
     expect(existsSync(path.join(root, 'distributed_colony', 'x', 'y.txt'))).toBe(true)
 
@@ -100,8 +101,9 @@ describe('upload-daemon --once', () => {
     await writeStable(path.join(root, missing, 'two.txt'), '2')
     await writeStable(path.join(root, bucket, 'ok.txt'), 'ok')
 
-    const run = await runDaemon(['--once', '-d', root])
-    expect(run.exitCode).toBe(0)
+    const run = await runDaemon(['--once', '-d', root, '--json'])
+    expect(run.exitCode).toBe(1)
+    expect(run.result).toMatchObject({counters: {uploaded: 1, bucketSkipped: 2}, unshippedByError: 2})
     expect(run.stderr.match(new RegExp(`ERROR Bucket "${missing}" does not exist`, 'g'))).toHaveLength(1)
     expect(run.stderr).toMatch(/Skipped 2 file\(s\)/)
     expect(existsSync(path.join(root, missing, 'one.txt'))).toBe(true)
@@ -230,7 +232,9 @@ describe('upload-daemon --once', () => {
     }
     try {
       const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint, '--json'])
-      expect(run.exitCode).toBe(0)
+      const counters = (run.result as {counters: {failed: number}}).counters
+      // Exit 1 exactly when a file was left behind by a failure.
+      expect(run.exitCode).toBe(counters.failed > 0 ? 1 : 0)
     } finally {
       proxy.plan = () => ({type: 'pass'})
     }
@@ -252,8 +256,9 @@ describe('upload-daemon --once', () => {
     await writeStable(path.join(root, bucket, 'fine.txt'), 'fine')
     proxy.plan = ({method, url}) => (method === 'PUT' && url.includes('stubborn') ? {type: 'status', status: 500, code: 'InternalError'} : {type: 'pass'})
     try {
-      const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint], {BUCKETWRIGHT_MAX_ATTEMPTS: '2'})
-      expect(run.exitCode).toBe(0)
+      const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint, '--json'], {BUCKETWRIGHT_MAX_ATTEMPTS: '2'})
+      expect(run.exitCode).toBe(1)
+      expect(run.result).toMatchObject({counters: {uploaded: 1, failed: 1}, unshippedByError: 1})
       expect(run.stderr).toMatch(/ERROR Upload of .*stubborn\.txt to s3:\/\/.*\/stubborn\.txt failed, retried next scan/)
     } finally {
       proxy.plan = () => ({type: 'pass'})
@@ -271,7 +276,7 @@ describe('upload-daemon --once', () => {
     proxy.plan = ({method}) => (method === 'PUT' ? {type: 'status', status: 403, code: 'AccessDenied'} : {type: 'pass'})
     try {
       const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint])
-      expect(run.exitCode).toBe(0)
+      expect(run.exitCode).toBe(1)
       expect(run.stderr).toMatch(/ERROR Upload of .*denied\.txt .*failed, retried next scan: Access denied: PutObject .*Grant the identity in use s3:PutObject on arn:aws:s3:::bw-daemon-[0-9a-f]+\/denied\.txt/)
     } finally {
       proxy.plan = () => ({type: 'pass'})

@@ -1,6 +1,6 @@
 import path from 'node:path'
 
-import {BaseCommand, type CommandFlags, UsageError} from '../../plugins/core/index.js'
+import {BaseCommand, type CommandFlags, ExitCode, UsageError} from '../../plugins/core/index.js'
 import {uploadDaemonFlags} from '../../plugins/core/upload-daemon/flags.js'
 import type {UploadDaemonResult} from '../../plugins/core/upload-daemon/service.js'
 
@@ -27,7 +27,7 @@ Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in 
     const settings = await this.daemonSettings(flags)
     if (flags['print-systemd-unit']) {
       const {systemdUnit} = await import('../../plugins/core/upload-daemon/systemd.js')
-      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), bucketMap: flags['bucket-map'], includeTemp: flags['include-temp'], user: process.env.USER})
+      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], user: process.env.USER})
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }
@@ -37,11 +37,12 @@ Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in 
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
     try {
-      return await runUploadDaemon({
+      const result = await runUploadDaemon({
         ...settings,
         intervalSeconds: flags.interval,
         stabilitySeconds: flags.stability,
         includeTemp: flags['include-temp'],
+        exclude: flags.exclude,
         bucketMap: settings.bucketMapping,
         partSize: 8 * 1024 * 1024,
         singlePutLimit: flags['multipart-threshold'] * 1024 * 1024,
@@ -52,6 +53,9 @@ Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in 
         stateFile: flags['state-file'],
         onReady: (daemon) => void daemon.writeState(true),
       })
+      // Cron sees only the exit code: a run that left files behind because of an error must not look like success.
+      if (flags.once && result.unshippedByError > 0) this.setOutcome(ExitCode.Failure)
+      return result
     } finally {
       process.off('SIGTERM', stop)
       process.off('SIGINT', stop)
