@@ -118,13 +118,14 @@ const NOBODY = 65534
 export function handOver(dir: string, keep: string[] = []): void {
   if (!AS_ROOT) return
   const kept = new Set(keep.map((entry) => path.resolve(entry)))
-  const walk = (entry: string) => {
-    if (kept.has(entry)) return
+  // Paths as bytes: names that are not UTF-8 must be reached too.
+  const walk = (entry: Buffer) => {
+    if (kept.has(entry.toString())) return
     lchownSync(entry, NOBODY, NOBODY)
-    const stats = lstatSync(entry)
-    if (stats.isDirectory()) for (const name of readdirSync(entry)) walk(path.join(entry, name))
+    if (!lstatSync(entry).isDirectory()) return
+    for (const name of readdirSync(entry, {encoding: 'buffer'})) walk(Buffer.concat([entry, Buffer.from('/'), name]))
   }
-  walk(path.resolve(dir))
+  walk(Buffer.from(path.resolve(dir)))
 }
 
 /** A spawned daemon: its process, its output so far, and its exit. */
