@@ -297,18 +297,25 @@ describe('upload-daemon --once', () => {
   it('-h prints the help, with the flags and environment variables of the specification', async () => {
     const run = await runCli(['upload-daemon', '-h'])
     expect(run.code).toBe(0)
-    for (const text of ['-i, --interval', 'S3_UPLOAD_INTERVAL', '-d, --directory', 'S3_ROOT_DIR', '-r, --region', 'AWS_REGION', '-p, --profile', 'AWS_PROFILE', '-s, --stability', 'FILE_STABILITY_SECONDS', 'default: eu-west-1', 'default: output/s3']) {
+    for (const text of ['-i, --interval', 'S3_UPLOAD_INTERVAL', '-d, --directory', 'S3_ROOT_DIR', '-r, --region', 'AWS_REGION', '-p, --profile', 'AWS_PROFILE', '-s, --stability', 'FILE_STABILITY_SECONDS', 'default: eu-west-1', 'default: output/s3', '--exclude=GLOB']) {
       expect(run.stdout).toContain(text)
     }
+    // What it does with bad input, and its exit codes.
+    const text = run.stdout.replaceAll(/\s+/g, ' ')
+    expect(text).toContain('two local files mapping to one key are both kept and neither shipped')
+    expect(text).toContain('Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left behind by an error')
+    expect(text).toContain('2 usage error, e.g. a --directory that does not exist or is a file')
   })
 
   it('prints a systemd unit with the settings as environment', async () => {
-    const run = await runDaemon(['--print-systemd-unit', '-d', '/data/out/s3', '-i', '30', '--bucket-map', 'a_b=a-b'])
+    const run = await runDaemon(['--print-systemd-unit', '-d', '/data/out/s3', '-i', '30', '--bucket-map', 'a_b=a-b', '--exclude', '*.log', '--exclude', 'scratch/**'])
     expect(run.exitCode).toBe(0)
     expect(run.stdout).toMatch(/^\[Service\]$/m)
     expect(run.stdout).toMatch(/^Environment=S3_ROOT_DIR=\/data\/out\/s3$/m)
     expect(run.stdout).toMatch(/^Environment=S3_UPLOAD_INTERVAL=30$/m)
-    expect(run.stdout).toMatch(/^ExecStart=\S+\/node \S+\/bin\/run\.js upload-daemon --bucket-map a_b=a-b$/m)
+    expect(run.stdout).toMatch(/^ExecStart=\S+\/node \S+\/bin\/run\.js upload-daemon --bucket-map a_b=a-b --exclude "\*\.log" --exclude "scratch\/\*\*"$/m)
+    // A usage error (a root that does not exist) is not restarted in a loop.
+    expect(run.stdout).toMatch(/^RestartPreventExitStatus=2$/m)
     expect(run.stdout).toMatch(/^Environment=AWS_REGION=us-east-1$/m)
     expect(run.stdout).toMatch(/^KillSignal=SIGTERM$/m)
   })
