@@ -187,6 +187,25 @@ describe.each(s3Servers())('upload-daemon safety on $name', ({name, endpoint}) =
     await expectStored(bucket, 'k.bin', other)
   })
 
+  it('a multipart part answered with the MD5 of other bytes: aborted before completion, the object already there untouched, file kept', async () => {
+    const root = await makeRoot()
+    const bucket = await createTestBucket('bw-part', client)
+    const old = randomBytes(9 * MIB + 1)
+    await client.send(new PutObjectCommand({Bucket: bucket, Key: 'big.bin', Body: old.subarray(0, 1000)}))
+    await writeStable(path.join(root, bucket, 'big.bin'), old)
+    liar.rule = ({method, url}) => (method === 'PUT' && url.includes('partNumber=2') ? {replaceEtag: '0123456789abcdef0123456789abcdef'} : {})
+    try {
+      const run = await once(['-d', root, '--multipart-threshold', '8', '--endpoint', liar.endpoint])
+      expect(run.exitCode).toBe(1)
+      expect(run.result).toMatchObject({counters: {uploaded: 0, failed: 1}})
+      expect(run.stderr).toMatch(/ERROR Upload of .*big\.bin .*Part 2 of .* the MD5 of other bytes/)
+    } finally {
+      liar.rule = () => ({})
+    }
+    expect(existsSync(path.join(root, bucket, 'big.bin'))).toBe(true)
+    await expectStored(bucket, 'big.bin', old.subarray(0, 1000))
+  })
+
   it('two local files that map to one key: neither shipped, both kept, one ERROR naming both; unstable ones count too; exit 1', async () => {
     const root = await makeRoot()
     const bucket = await createTestBucket('bw-clash', client)

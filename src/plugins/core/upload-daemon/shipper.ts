@@ -4,11 +4,11 @@ import {closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Sta
 import {type FileHandle, open} from 'node:fs/promises'
 import path from 'node:path'
 
-import {BucketwrightError, RemoteError, UserError} from '../errors/errors.js'
+import {BucketwrightError, RemoteError, UserError, VerificationError} from '../errors/errors.js'
 import {translateS3Error} from '../storage/s3-errors.js'
 import {FastPathError, type FastS3} from '../storage/fast-s3.js'
 import {type BodyDigests, type HashWorker, sharedBuffer} from './hash-worker.js'
-import {compareContent, crc32Base64, digestBody, digestFile, type LocalDigests, type RemoteObject, wantedDigests, type WantedDigests} from './same-content.js'
+import {compareContent, crc32Base64, digestBody, digestFile, etagParts, type LocalDigests, type RemoteObject, wantedDigests, type WantedDigests} from './same-content.js'
 import type {Candidate} from './scan.js'
 import {isNotFound, remoteFromSdk, type VerifiedBy, verifyWrite} from './verify-write.js'
 
@@ -362,9 +362,18 @@ export class Shipper {
               client.send(new UploadPartCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId, PartNumber: index + 1, Body: buffer, ContentMD5: md5.toString('base64')}), {abortSignal: signal}),
             )
           }
-          // A part ETag other than the part's MD5 is not taken as proof of damage: the whole object is verified
-          // after completion by what the store can attest (see verifyWrite), down to reading it back.
-          etags[index] = `"${out.ETag?.replaceAll('"', '')}"`
+          const etag = out.ETag?.replaceAll('"', '')
+          // A part ETag that is an MD5 of other bytes: abort before completing, so that an object already under the
+          // key is not replaced. Any other form is no digest: the whole object is verified after completion by what
+          // the store attests (see verifyWrite), down to reading it back.
+          if (etagParts(etag) === 0 && etag !== md5.toString('hex') && !out.ServerSideEncryption?.startsWith('aws:kms')) {
+            throw new VerificationError(`Part ${index + 1} of s3://${bucket}/${candidate.key} was stored with ETag ${etag}, the MD5 of other bytes than the ${md5.toString('hex')} sent; the upload is aborted and the local file kept.`, {
+              code: 'UPLOAD_CORRUPTED',
+              nextSteps: ['It is uploaded again on the next scan. If this repeats, the S3-compatible server mishandles uploads (e.g. stores aws-chunked framing).'],
+              details: {bucket, key: candidate.key, part: index + 1, etag, expected: md5.toString('hex')},
+            })
+          }
+          etags[index] = `"${etag}"`
         } finally {
           partsInFlight.release()
         }
