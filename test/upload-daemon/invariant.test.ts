@@ -252,7 +252,8 @@ describe.each(s3Servers())('upload-daemon invariant on $name', ({endpoint}) => {
     } finally {
       proxy.plan = () => ({type: 'pass'})
     }
-  })
+    // About 10 s a seed on an idle machine; room for a loaded one.
+  }, 120_000)
 })
 
 /** Other bytes of the same length and CRC32 (from the test's own PRNG, so a seed rebuilds the same tree). */
