@@ -340,11 +340,22 @@ export class UploadDaemon {
    * the stable one now would let the other overwrite it later.
    */
   private withoutCollisions(candidates: Candidate[], pending: Pending[], summary: ScanSummary): Candidate[] {
+    // Within one directory every key is its own (names that are not UTF-8 are left out by the scan): only
+    // directories that share a bucket can collide, so the common case costs one pass over the directory names.
+    const dirs = new Set<string>()
+    for (const file of candidates) dirs.add(file.bucketDir)
+    for (const file of pending) dirs.add(file.bucketDir)
+    const dirsByBucket = new Map<string, string[]>()
+    for (const dir of dirs) {
+      const bucket = this.bucketFor(dir)
+      if (bucket) dirsByBucket.set(bucket, [...(dirsByBucket.get(bucket) ?? []), dir])
+    }
+    const shared = new Set([...dirsByBucket.values()].filter((list) => list.length > 1).flat())
+    if (shared.size === 0) return candidates
     const byTarget = new Map<string, Pending[]>()
     for (const file of [...candidates, ...pending]) {
-      const bucket = this.bucketFor(file.bucketDir)
-      if (!bucket) continue
-      const target = `s3://${bucket}/${file.key}`
+      if (!shared.has(file.bucketDir)) continue
+      const target = `s3://${this.bucketFor(file.bucketDir)}/${file.key}`
       const list = byTarget.get(target)
       if (list) list.push(file)
       else byTarget.set(target, [file])
