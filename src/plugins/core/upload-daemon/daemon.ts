@@ -365,7 +365,7 @@ export class UploadDaemon {
       if (files.length < 2) continue
       const paths = files.map((file) => file.path).sort()
       for (const file of paths) held.add(file)
-      this.logger.error(`${paths.length} local files map to ${target}: ${paths.join(' and ')}. Neither is uploaded or deleted. Rename one, or change --bucket-map so that each directory has its own bucket.`, {target, files: paths})
+      this.logger.error(`${paths.length} local files map to ${target}: ${paths.join(' and ')}. None of them is uploaded or deleted. Rename all but one, or change --bucket-map so that each directory has its own bucket.`, {target, files: paths})
     }
     summary.collisions = held.size
     return held.size === 0 ? candidates : candidates.filter((candidate) => !held.has(candidate.path))

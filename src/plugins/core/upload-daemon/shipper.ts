@@ -201,7 +201,7 @@ export class Shipper {
       if (code === 'ENOENT') return outcome
       return {
         ...outcome,
-        deleteError: new UserError(`Cannot delete ${file} after its verified upload: ${code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'permission denied (its directory is not writable)' : (error as Error).message}.`, {
+        deleteError: new UserError(`Cannot delete ${file} after its verified upload: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied (its directory is not writable)' : code === 'EROFS' ? 'the file system is read-only' : (error as Error).message}.`, {
           code: 'DELETE_FAILED',
           nextSteps: [`Let the daemon's user write to ${path.dirname(file)}; the next scan finds the copy in S3 and deletes the file then.`],
           details: {file, errno: code},
@@ -214,7 +214,8 @@ export class Shipper {
   /**
    * Opens without following a link and reads a small file whole. Synchronous on purpose: on a local, page-cached
    * file each call takes microseconds, while a thread-pool round trip costs tens of microseconds of the JS thread
-   * on a busy machine, and small files go by thousands. `undefined` when the file changed since the scan.
+   * on a busy machine, and small files go by thousands. When the file is gone or changed since the scan, the
+   * outcome to report instead.
    */
   private readSmall(candidate: Candidate): {body: Buffer; before: Stats} | ShipOutcome {
     let fd: number
@@ -301,7 +302,7 @@ export class Shipper {
     return verifyWrite({client, fast, bucket, key, answer, size: local.size, expectedEtag, partSize, local, digest, context: {bucket, key, endpoint, region, profile}, signal})
   }
 
-  /** Multipart: parts read at their offsets, each with its MD5 (Content-MD5), verified as a whole by the ETag. */
+  /** Multipart: parts read at their offsets, each with its MD5 (Content-MD5); the whole verified by verifyWrite. */
   private async shipLarge(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
     const opened = await openUnchanged(target)
     if (!('handle' in opened)) return opened
