@@ -99,9 +99,9 @@ const rows: Record<string, Row[]> = {
     {args: ['ingest', OUT, '--source', 'coinbase', '--rotate-size', 'abc'], exit: 2, code: 'BAD_SIZE', names: 'abc'},
   ],
   'upload-daemon': [
-    {args: ['upload-daemon', '--once', '-d', NOPE], exit: 2, code: 'NO_SUCH_LOCATION', names: NOPE},
-    {args: ['upload-daemon', '--once', '-d', FILE], exit: 2, code: 'NOT_A_DIRECTORY', names: FILE},
-    {args: ['upload-daemon', 'start', '-d', NOPE, '--run-dir', `${OUT}-run`], exit: 2, code: 'NO_SUCH_LOCATION', names: NOPE},
+    {args: ['upload-daemon', '--once', '-d', NOPE], exit: 2, code: 'ROOT_NOT_FOUND', names: NOPE},
+    {args: ['upload-daemon', '--once', '-d', FILE], exit: 2, code: 'ROOT_NOT_A_DIRECTORY', names: FILE},
+    {args: ['upload-daemon', 'start', '-d', NOPE, '--run-dir', `${OUT}-run`], exit: 2, code: 'ROOT_NOT_FOUND', names: NOPE},
     {args: ['upload-daemon', '--once', '-d', IN, '--bucket-map', 'a=Not_Valid'], exit: 2, code: 'BAD_BUCKET_MAP', names: 'Not_Valid'},
     {args: ['upload-daemon', '--once', '-d', IN, '-i', '0'], exit: 2, code: 'USAGE', names: '0'},
     {args: ['upload-daemon', '--once', '-d', IN, '-i', '1', '-i', '2'], exit: 2, code: 'USAGE', names: '--interval'},

@@ -1,19 +1,52 @@
 import {GetObjectCommand, ListObjectsV2Command, type S3Client} from '@aws-sdk/client-s3'
-import {mkdir, mkdtemp, utimes, writeFile} from 'node:fs/promises'
+import {type ChildProcess, spawn} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {chmodSync, lchownSync, lstatSync, readdirSync} from 'node:fs'
+import {mkdir, mkdtemp, rm, utimes, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import {onTestFinished} from 'vitest'
 
-import {runInProcess} from '../helpers/cli.js'
+import {BIN, runInProcess} from '../helpers/cli.js'
 import {s3Env} from '../helpers/s3.js'
 
-/** A fresh root directory for one test. */
+/** Folders made by {@link makeRoot} outside a test (removed by {@link removeRoots}). */
+const leftover: string[] = []
+
+/** Gives every directory under `dir` its owner's permissions back, so that it can be removed. */
+function unlock(dir: string): void {
+  try {
+    chmodSync(dir, 0o700)
+    for (const entry of readdirSync(dir, {withFileTypes: true})) if (entry.isDirectory() && !entry.isSymbolicLink()) unlock(path.join(dir, entry.name))
+  } catch {
+    // Best effort: rm reports what is left.
+  }
+}
+
+async function removeRoot(dir: string): Promise<void> {
+  unlock(dir)
+  await rm(dir, {recursive: true, force: true})
+}
+
+/** A fresh root directory for one test, removed when the test ends (unreadable entries included). */
 export async function makeRoot(): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), 'bw-daemon-'))
+  const root = await mkdtemp(path.join(os.tmpdir(), 'bw-daemon-'))
+  try {
+    onTestFinished(() => removeRoot(root))
+  } catch {
+    leftover.push(root)
+  }
+  return root
+}
+
+/** Removes the roots made outside a test (call from afterAll). */
+export async function removeRoots(): Promise<void> {
+  await Promise.all(leftover.splice(0).map((dir) => removeRoot(dir)))
 }
 
 /** Writes a file and dates it back, so the daemon sees it as stable. */
-export async function writeStable(file: string, content: string | Buffer, ageSeconds = 30): Promise<void> {
-  await mkdir(path.dirname(file), {recursive: true})
+export async function writeStable(file: string | Buffer, content: string | Buffer, ageSeconds = 30): Promise<void> {
+  await mkdir(path.dirname(file.toString()), {recursive: true})
   await writeFile(file, content)
   const then = new Date(Date.now() - ageSeconds * 1000)
   await utimes(file, then, then)
@@ -30,10 +63,21 @@ export async function objectBody(client: S3Client, bucket: string, key: string):
   }
 }
 
+/** SHA-256 (hex) of bytes. */
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
 /** Every key in a bucket. */
 export async function bucketKeys(client: S3Client, bucket: string): Promise<string[]> {
-  const out = await client.send(new ListObjectsV2Command({Bucket: bucket}))
-  return (out.Contents ?? []).map((item) => item.Key!).sort()
+  const keys: string[] = []
+  let token: string | undefined
+  do {
+    const out = await client.send(new ListObjectsV2Command({Bucket: bucket, ContinuationToken: token}))
+    keys.push(...(out.Contents ?? []).map((item) => item.Key!))
+    token = out.IsTruncated ? out.NextContinuationToken : undefined
+  } while (token)
+  return keys.sort()
 }
 
 /** Environment for daemon runs against the loopback server: no metadata service, fast retries. */
@@ -58,4 +102,68 @@ export async function runDaemon(args: string[], env: Record<string, string | und
       else process.env[key] = value
     }
   }
+}
+
+/**
+ * Root ignores file permissions, so a test of unreadable entries runs the daemon as `nobody` (setpriv) when the
+ * suite runs as root (as here and in CI), and as the current user otherwise (where chmod works as it is).
+ */
+export const AS_ROOT = process.getuid?.() === 0
+const NOBODY = 65534
+
+/**
+ * Hands a tree over to the user the daemon runs as in {@link spawnDaemon}: as root, everything under `dir` (and `dir`
+ * itself) becomes nobody's, except the paths in `keep`, which stay root's (so that mode 000 shuts nobody out).
+ */
+export function handOver(dir: string, keep: string[] = []): void {
+  if (!AS_ROOT) return
+  const kept = new Set(keep.map((entry) => path.resolve(entry)))
+  // Paths as bytes: names that are not UTF-8 must be reached too.
+  const walk = (entry: Buffer) => {
+    if (kept.has(entry.toString())) return
+    lchownSync(entry, NOBODY, NOBODY)
+    if (!lstatSync(entry).isDirectory()) return
+    for (const name of readdirSync(entry, {encoding: 'buffer'})) walk(Buffer.concat([entry, Buffer.from('/'), name]))
+  }
+  walk(Buffer.from(path.resolve(dir)))
+}
+
+/** A spawned daemon: its process, its output so far, and its exit. */
+export interface SpawnedDaemon {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  exited: Promise<number>
+}
+
+/**
+ * Spawns `bucketwright upload-daemon ARGS` (the built CLI) as the unprivileged user of {@link handOver} when the
+ * suite runs as root, with a HOME of its own. The caller kills it (or it exits by itself with --once).
+ */
+export async function spawnDaemon(args: string[], env: Record<string, string>): Promise<SpawnedDaemon> {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'bw-daemon-home-'))
+  handOver(home)
+  const command = AS_ROOT ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, BIN] : [process.execPath, BIN]
+  const child = spawn(command[0], [...command.slice(1), 'upload-daemon', ...args], {
+    env: {...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_CACHE_HOME: path.join(home, '.cache'), XDG_DATA_HOME: path.join(home, '.local/share'), ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk) => (stdout += chunk))
+  child.stderr!.on('data', (chunk) => (stderr += chunk))
+  const exited = new Promise<number>((resolve) =>
+    child.on('close', (code, signal) => {
+      void rm(home, {recursive: true, force: true})
+      resolve(code ?? (signal ? 128 : 1))
+    }),
+  )
+  try {
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    })
+  } catch {
+    // Outside a test: the caller stops it.
+  }
+  return {child, stdout: () => stdout, stderr: () => stderr, exited}
 }

@@ -1,8 +1,7 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
-import {appendFile, mkdir, mkdtemp, readFile, writeFile} from 'node:fs/promises'
-import os from 'node:os'
+import {appendFile, mkdir, readFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
@@ -61,10 +60,10 @@ function alive(pid: number): boolean {
 describe('upload-daemon start | status | stop', () => {
   it('starts in the background, refuses a second start, reports PID, uptime and counters, and stops cleanly', async () => {
     const root = await makeRoot()
-    const runDir = await mkdtemp(path.join(os.tmpdir(), 'bw-rundir-'))
+    const runDir = await makeRoot()
     const bucket = await createTestBucket('bw-life')
     const env = daemonEnv()
-    const started = await runCli(['upload-daemon', 'start', '-d', root, '-i', '1', '-s', '0', '--run-dir', runDir, '--json'], {env})
+    const started = await runCli(['upload-daemon', 'start', '-d', root, '-i', '1', '-s', '0', '--run-dir', runDir, '--bucket-map', `alias_dir=${bucket}`, '--json'], {env})
     expect(started.code).toBe(0)
     const {pid, logFile} = JSON.parse(started.stdout) as {pid: number; logFile: string}
     expect(alive(pid)).toBe(true)
@@ -91,6 +90,15 @@ describe('upload-daemon start | status | stop', () => {
     expect(text.stdout).toMatch(new RegExp(`running\\s+PID ${pid}\\s+uptime \\d+s`))
     expect(text.stdout).toMatch(/uploaded 1 /)
 
+    // Two files for one key: held back, and status says so.
+    await writeStable(path.join(root, bucket, 'c.txt'), 'one')
+    await writeStable(path.join(root, 'alias_dir', 'c.txt'), 'two')
+    await until('the collision in status', async () => {
+      const run = await runCli(['upload-daemon', 'status', '--run-dir', runDir], {env})
+      return /held\s+key collisions 2/.test(run.stdout)
+    })
+    expect(await readFile(path.join(root, 'alias_dir', 'c.txt'), 'utf8')).toBe('two')
+
     const stopped = await runCli(['upload-daemon', 'stop', '--run-dir', runDir, '--json'], {env})
     expect(stopped.code).toBe(0)
     expect(JSON.parse(stopped.stdout)).toMatchObject({stopped: true, pid})
@@ -106,7 +114,7 @@ describe('upload-daemon start | status | stop', () => {
   })
 
   it('start reports a daemon that dies at start (bad credentials) with the end of its log, and leaves no PID file', async () => {
-    const runDir = await mkdtemp(path.join(os.tmpdir(), 'bw-rundir-'))
+    const runDir = await makeRoot()
     proxy.plan = ({method, url}) => (method === 'GET' && url.split('?')[0] === '/' ? {type: 'status', status: 403, code: 'SignatureDoesNotMatch'} : {type: 'pass'})
     const run = await runCli(['upload-daemon', 'start', '-d', await makeRoot(), '--endpoint', proxy.endpoint, '--run-dir', runDir], {env: daemonEnv()})
     expect(run.code).toBe(1)

@@ -75,7 +75,8 @@ describe('upload-daemon --once', () => {
     await writeStable(path.join(root, 'distributed_colony', 'x', 'y.txt'), 'colony')
 
     const unmapped = await runDaemon(['--once', '-d', root])
-    expect(unmapped.exitCode).toBe(0)
+    // Files left behind because of an error: cron must see it.
+    expect(unmapped.exitCode).toBe(1)
     expect(unmapped.stderr).toMatch(/ERROR Directory "distributed_colony" is not a valid S3 bucket name; 1 file\(s\) under it skipped\. Map it to a real bucket: --bucket-map distributed_colony=<bucket>/)
     expect(existsSync(path.join(root, 'distributed_colony', 'x', 'y.txt'))).toBe(true)
 
@@ -100,8 +101,9 @@ describe('upload-daemon --once', () => {
     await writeStable(path.join(root, missing, 'two.txt'), '2')
     await writeStable(path.join(root, bucket, 'ok.txt'), 'ok')
 
-    const run = await runDaemon(['--once', '-d', root])
-    expect(run.exitCode).toBe(0)
+    const run = await runDaemon(['--once', '-d', root, '--json'])
+    expect(run.exitCode).toBe(1)
+    expect(run.result).toMatchObject({counters: {uploaded: 1, bucketSkipped: 2}, unshippedByError: 2})
     expect(run.stderr.match(new RegExp(`ERROR Bucket "${missing}" does not exist`, 'g'))).toHaveLength(1)
     expect(run.stderr).toMatch(/Skipped 2 file\(s\)/)
     expect(existsSync(path.join(root, missing, 'one.txt'))).toBe(true)
@@ -230,7 +232,9 @@ describe('upload-daemon --once', () => {
     }
     try {
       const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint, '--json'])
-      expect(run.exitCode).toBe(0)
+      const counters = (run.result as {counters: {failed: number}}).counters
+      // Exit 1 exactly when a file was left behind by a failure.
+      expect(run.exitCode).toBe(counters.failed > 0 ? 1 : 0)
     } finally {
       proxy.plan = () => ({type: 'pass'})
     }
@@ -252,8 +256,9 @@ describe('upload-daemon --once', () => {
     await writeStable(path.join(root, bucket, 'fine.txt'), 'fine')
     proxy.plan = ({method, url}) => (method === 'PUT' && url.includes('stubborn') ? {type: 'status', status: 500, code: 'InternalError'} : {type: 'pass'})
     try {
-      const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint], {BUCKETWRIGHT_MAX_ATTEMPTS: '2'})
-      expect(run.exitCode).toBe(0)
+      const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint, '--json'], {BUCKETWRIGHT_MAX_ATTEMPTS: '2'})
+      expect(run.exitCode).toBe(1)
+      expect(run.result).toMatchObject({counters: {uploaded: 1, failed: 1}, unshippedByError: 1})
       expect(run.stderr).toMatch(/ERROR Upload of .*stubborn\.txt to s3:\/\/.*\/stubborn\.txt failed, retried next scan/)
     } finally {
       proxy.plan = () => ({type: 'pass'})
@@ -271,7 +276,7 @@ describe('upload-daemon --once', () => {
     proxy.plan = ({method}) => (method === 'PUT' ? {type: 'status', status: 403, code: 'AccessDenied'} : {type: 'pass'})
     try {
       const run = await runDaemon(['--once', '-d', root, '--endpoint', proxy.endpoint])
-      expect(run.exitCode).toBe(0)
+      expect(run.exitCode).toBe(1)
       expect(run.stderr).toMatch(/ERROR Upload of .*denied\.txt .*failed, retried next scan: Access denied: PutObject .*Grant the identity in use s3:PutObject on arn:aws:s3:::bw-daemon-[0-9a-f]+\/denied\.txt/)
     } finally {
       proxy.plan = () => ({type: 'pass'})
@@ -292,18 +297,25 @@ describe('upload-daemon --once', () => {
   it('-h prints the help, with the flags and environment variables of the specification', async () => {
     const run = await runCli(['upload-daemon', '-h'])
     expect(run.code).toBe(0)
-    for (const text of ['-i, --interval', 'S3_UPLOAD_INTERVAL', '-d, --directory', 'S3_ROOT_DIR', '-r, --region', 'AWS_REGION', '-p, --profile', 'AWS_PROFILE', '-s, --stability', 'FILE_STABILITY_SECONDS', 'default: eu-west-1', 'default: output/s3']) {
+    for (const text of ['-i, --interval', 'S3_UPLOAD_INTERVAL', '-d, --directory', 'S3_ROOT_DIR', '-r, --region', 'AWS_REGION', '-p, --profile', 'AWS_PROFILE', '-s, --stability', 'FILE_STABILITY_SECONDS', 'default: eu-west-1', 'default: output/s3', '--exclude=GLOB']) {
       expect(run.stdout).toContain(text)
     }
+    // What it does with bad input, and its exit codes.
+    const text = run.stdout.replaceAll(/\s+/g, ' ')
+    expect(text).toContain('two local files mapping to one key are both kept and neither shipped')
+    expect(text).toContain('Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left behind by an error')
+    expect(text).toContain('2 usage error, e.g. a --directory that does not exist or is a file')
   })
 
   it('prints a systemd unit with the settings as environment', async () => {
-    const run = await runDaemon(['--print-systemd-unit', '-d', '/data/out/s3', '-i', '30', '--bucket-map', 'a_b=a-b'])
+    const run = await runDaemon(['--print-systemd-unit', '-d', '/data/out/s3', '-i', '30', '--bucket-map', 'a_b=a-b', '--exclude', '*.log', '--exclude', 'scratch/**'])
     expect(run.exitCode).toBe(0)
     expect(run.stdout).toMatch(/^\[Service\]$/m)
     expect(run.stdout).toMatch(/^Environment=S3_ROOT_DIR=\/data\/out\/s3$/m)
     expect(run.stdout).toMatch(/^Environment=S3_UPLOAD_INTERVAL=30$/m)
-    expect(run.stdout).toMatch(/^ExecStart=\S+\/node \S+\/bin\/run\.js upload-daemon --bucket-map a_b=a-b$/m)
+    expect(run.stdout).toMatch(/^ExecStart=\S+\/node \S+\/bin\/run\.js upload-daemon --bucket-map a_b=a-b --exclude "\*\.log" --exclude "scratch\/\*\*"$/m)
+    // A usage error (a root that does not exist) is not restarted in a loop.
+    expect(run.stdout).toMatch(/^RestartPreventExitStatus=2$/m)
     expect(run.stdout).toMatch(/^Environment=AWS_REGION=us-east-1$/m)
     expect(run.stdout).toMatch(/^KillSignal=SIGTERM$/m)
   })

@@ -1,6 +1,6 @@
 import path from 'node:path'
 
-import {BaseCommand, checkLocalDirectory, type CommandFlags, UsageError} from '../../plugins/core/index.js'
+import {BaseCommand, type CommandFlags, ExitCode, UsageError} from '../../plugins/core/index.js'
 import {uploadDaemonFlags} from '../../plugins/core/upload-daemon/flags.js'
 import type {UploadDaemonResult} from '../../plugins/core/upload-daemon/service.js'
 
@@ -9,13 +9,18 @@ export type UploadDaemonCommandResult = UploadDaemonResult | {systemdUnit: strin
 
 export default class UploadDaemon extends BaseCommand<UploadDaemonCommandResult> {
   static override summary = 'Ship files written under a local root to S3: <root>/<bucket>/<key>, deleted locally once verified.'
-  static override description = `Scans --directory every --interval seconds. The first directory under the root is the bucket (--bucket-map for names that are not valid bucket names), the rest of the path is the key. A file is uploaded once it has been left alone for --stability seconds; if the bucket already holds the same content (checked by checksum, never by size alone) the local copy is deleted without a second upload; otherwise it is uploaded, verified (MD5 / multipart ETag of the bytes sent) and only then deleted. Failures are logged and retried on the next scan.
+  static override description = `Scans --directory every --interval seconds. The first directory under the root is the bucket (--bucket-map for names that are not valid bucket names), the rest of the path is the key. A file is uploaded once it has been left alone for --stability seconds. It is deleted locally only when a byte-identical copy is proven to be in the bucket: before an upload, by a strong digest of the whole bytes (a full-object SHA-256/SHA-1, an MD5 ETag, a multipart ETag recomputed with the same parts — never size or CRC32 alone; otherwise it is uploaded again); after an upload, by the ETag of the bytes sent or, from a store that answers another form, by what the store attests, down to reading the object back.
 
-Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in the background with \`upload-daemon start|stop|status\`. SIGTERM finishes single uploads in flight, aborts multipart uploads, and deletes nothing unverified. Symbolic links are never followed; temporary files (*.tmp, *.part, *~, dotfiles) are left alone unless --include-temp. See docs/upload-daemon.md for EC2 user data and the IAM policy.`
+Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in the background with \`upload-daemon start|stop|status\`. SIGTERM finishes single uploads in flight, aborts multipart uploads, and deletes nothing unverified. Symbolic links are never followed; temporary names (dotfiles, *.tmp, *.part, *.partial, *.crdownload, *.swp, *.swx, *~, #*#) are left alone unless --include-temp; --exclude GLOB leaves out more.
+
+Bad input: two local files mapping to one key are both kept and neither shipped (ERROR naming both); a directory or file it may not read, a name that is not UTF-8, a missing bucket, a failed upload or delete are each an ERROR naming the path, and the rest is shipped; a file that vanishes or changes meanwhile is a WARN and is left. A foreground daemon keeps running through all of these.
+
+Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left behind by an error (counts in --json: counters and unshippedByError), or credentials/root unusable; 2 usage error, e.g. a --directory that does not exist or is a file. See docs/upload-daemon.md for the full table, EC2 user data and the IAM policy.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --once -d /data/out/s3 --bucket-map distributed_colony=distributed-colony',
+    "<%= config.bin %> <%= command.id %> --once -d /data/out/s3 --exclude '*.log' --exclude 'scratch/**'",
     '<%= config.bin %> <%= command.id %> --print-systemd-unit | sudo tee /etc/systemd/system/bucketwright-upload-daemon.service',
     '<%= config.bin %> <%= command.id %> start -d ~/exports',
   ]
@@ -27,22 +32,22 @@ Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in 
     const settings = await this.daemonSettings(flags)
     if (flags['print-systemd-unit']) {
       const {systemdUnit} = await import('../../plugins/core/upload-daemon/systemd.js')
-      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), bucketMap: flags['bucket-map'], includeTemp: flags['include-temp'], user: process.env.USER})
+      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], user: process.env.USER})
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }
-    await checkLocalDirectory(flags.directory, {role: 'input', flag: '--directory'})
     const {runUploadDaemon} = await import('../../plugins/core/upload-daemon/service.js')
     const controller = new AbortController()
     const stop = () => controller.abort()
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
     try {
-      return await runUploadDaemon({
+      const result = await runUploadDaemon({
         ...settings,
         intervalSeconds: flags.interval,
         stabilitySeconds: flags.stability,
         includeTemp: flags['include-temp'],
+        exclude: flags.exclude,
         bucketMap: settings.bucketMapping,
         partSize: 8 * 1024 * 1024,
         singlePutLimit: flags['multipart-threshold'] * 1024 * 1024,
@@ -53,6 +58,9 @@ Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in 
         stateFile: flags['state-file'],
         onReady: (daemon) => void daemon.writeState(true),
       })
+      // Cron sees only the exit code: a run that left files behind because of an error must not look like success.
+      if (flags.once && result.unshippedByError > 0) this.setOutcome(ExitCode.Failure)
+      return result
     } finally {
       process.off('SIGTERM', stop)
       process.off('SIGINT', stop)

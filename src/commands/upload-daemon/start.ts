@@ -1,6 +1,6 @@
 import path from 'node:path'
 
-import {BaseCommand, checkLocalDirectory} from '../../plugins/core/index.js'
+import {BaseCommand} from '../../plugins/core/index.js'
 import {type StartResult, runFiles, startDetached} from '../../plugins/core/upload-daemon/control.js'
 import {runDirFlag, uploadDaemonFlags} from '../../plugins/core/upload-daemon/flags.js'
 
@@ -12,7 +12,9 @@ export default class UploadDaemonStart extends BaseCommand<StartResult> {
 
   async run(): Promise<StartResult> {
     const {flags} = await this.parse(UploadDaemonStart)
-    await checkLocalDirectory(flags.directory, {role: 'input', flag: '--directory'})
+    // A root that does not exist is the user's to fix (exit 2) before anything starts in the background.
+    const {resolveRoot} = await import('../../plugins/core/upload-daemon/service.js')
+    await resolveRoot(flags.directory)
     const files = runFiles(flags['run-dir'] ?? path.join(this.config.dataDir, 'upload-daemon'))
     // The daemon parses the very same arguments; only the run directory and --json stay here.
     const args = this.argv.filter((arg, index, all) => arg !== '--json' && !arg.startsWith('--run-dir') && all[index - 1] !== '--run-dir')

@@ -2,7 +2,7 @@ import type {S3Client} from '@aws-sdk/client-s3'
 import {rename, rmdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
-import {type BucketwrightError, toBucketwrightError} from '../errors/errors.js'
+import {type BucketwrightError, toBucketwrightError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
 import {isValidBucketName} from '../storage/location.js'
 import {translateS3Error} from '../storage/s3-errors.js'
@@ -10,7 +10,7 @@ import type {FastS3} from '../storage/fast-s3.js'
 import type {HashWorker} from './hash-worker.js'
 import {LIST_THRESHOLD, listKeyRange} from './remote-index.js'
 import type {RemoteObject} from './same-content.js'
-import {type Candidate, scanRoot} from './scan.js'
+import {type Candidate, type Pending, scanRoot, type ScanResult} from './scan.js'
 import {Semaphore, type ShipOutcome, Shipper} from './shipper.js'
 
 /** Everything the daemon needs to know, from flags and environment. */
@@ -21,6 +21,8 @@ export interface UploadDaemonOptions {
   stabilitySeconds: number
   concurrency: number
   includeTemp: boolean
+  /** `--exclude` globs (see scan.ts). */
+  exclude: string[]
   /** Local bucket directory → real bucket name. */
   bucketMap: Record<string, string>
   partSize: number
@@ -41,13 +43,29 @@ export interface UploadCounters {
   /** Files whose content the store already had: deleted locally without a second upload. */
   alreadyThere: number
   failed: number
+  /** Files whose copy in S3 is verified but that could not be deleted locally (kept; deleted on a later scan). */
+  deleteFailed: number
   /** Files that changed while they were read or sent: kept, retried when stable. */
   changed: number
+  /** Files that vanished between the scan and their upload (removed or renamed by someone else). */
+  vanished: number
   /** Files not yet stable in the last scan. */
   unstable: number
   /** Files skipped in the last scan because their bucket is missing, invalid or unreachable. */
   bucketSkipped: number
+  /** Files held back in the last scan because another local file maps to the same bucket and key. */
+  collisions: number
+  /** Entries the last scan could not read or cannot ship as they are (unreadable, name not UTF-8, key too long). */
+  scanErrors: number
   inFlight: number
+}
+
+/**
+ * Files a scan left unshipped because of an error the user must see: failed uploads and deletes, missing or invalid
+ * buckets, collisions, unreadable or unshippable entries. `upload-daemon --once` exits 1 when this is not zero.
+ */
+export function unshippedByError(counts: Pick<UploadCounters, 'failed' | 'deleteFailed' | 'bucketSkipped' | 'collisions' | 'scanErrors'>): number {
+  return counts.failed + counts.deleteFailed + counts.bucketSkipped + counts.collisions + counts.scanErrors
 }
 
 /** The state file's contents. */
@@ -91,7 +109,7 @@ function formatBytes(bytes: number): string {
  * aborted, nothing unverified is deleted). A failure never stops the scan; the file is retried on the next one.
  */
 export class UploadDaemon {
-  readonly counters: UploadCounters = {scans: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, changed: 0, unstable: 0, bucketSkipped: 0, inFlight: 0}
+  readonly counters: UploadCounters = {scans: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, deleteFailed: 0, changed: 0, vanished: 0, unstable: 0, bucketSkipped: 0, collisions: 0, scanErrors: 0, inFlight: 0}
   private readonly shipper: Shipper
   private readonly startedAt = new Date()
   private readonly warned = new Set<string>()
@@ -123,10 +141,21 @@ export class UploadDaemon {
     })
   }
 
-  /** Scans until `signal` is aborted; with `once`, a single scan. */
+  /**
+   * Scans until `signal` is aborted; with `once`, a single scan. In the foreground a scan that fails as a whole (the
+   * root became unreadable) is an ERROR and the next one tries again: one bad directory must not make systemd
+   * restart the daemon in a loop. With `once` it is the run's error.
+   */
   async run(signal: AbortSignal, once = false): Promise<UploadCounters> {
     for (;;) {
-      await this.scan(signal)
+      try {
+        await this.scan(signal)
+      } catch (error) {
+        if (once) throw error
+        const converted = toBucketwrightError(error)
+        this.lastError = converted.message
+        this.logger.error(`Scan ${this.counters.scans} failed, retried in ${this.options.intervalSeconds} s: ${converted.message}${converted.nextSteps[0] ? ` ${converted.nextSteps[0]}` : ''}`, {code: converted.code})
+      }
       if (once || signal.aborted) break
       this.phase = 'idle'
       await this.writeState(true)
@@ -170,18 +199,25 @@ export class UploadDaemon {
     const started = Date.now()
     this.phase = 'scanning'
     this.counters.scans++
-    const summary: ScanSummary = {candidates: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, changed: 0, unstable: 0, bucketSkipped: 0, durationMs: 0}
-    const scan = await scanRoot(this.options.root, {stabilitySeconds: this.options.stabilitySeconds, includeTemp: this.options.includeTemp})
-    summary.candidates = scan.candidates.length
+    const summary: ScanSummary = {candidates: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, deleteFailed: 0, changed: 0, vanished: 0, unstable: 0, bucketSkipped: 0, collisions: 0, scanErrors: 0, durationMs: 0}
+    const scan = await this.walk()
     summary.unstable = scan.skipped.unstable
+    summary.scanErrors = scan.problems.length
     for (const warning of scan.warnings) {
+      if (warning.reason === 'vanished') {
+        this.logger.warn(`${warning.path} vanished while the scan looked at it (removed or renamed by someone else); nothing to ship.`, {file: warning.path})
+        continue
+      }
       const what = {symlink: 'a symbolic link (links are never followed)', 'not-a-file': 'not a regular file', 'outside-bucket': 'directly under the root, so it has no bucket directory'}[warning.reason as 'symlink']
       this.warnOnce(`${warning.reason}:${warning.path}`, `Skipped ${warning.path}: ${what}.`)
     }
+    for (const problem of scan.problems) this.logger.error(problem.message, {file: problem.path, reason: problem.reason})
     if (summary.unstable > 0) this.logger.warn(`${summary.unstable} file(s) modified less than ${this.options.stabilitySeconds} s ago: left for the next scan.`)
+    const candidates = this.withoutCollisions(scan.candidates, scan.pending, summary)
+    summary.candidates = candidates.length
 
     const byBucket = new Map<string, Candidate[]>()
-    for (const candidate of scan.candidates) {
+    for (const candidate of candidates) {
       const list = byBucket.get(candidate.bucketDir) ?? []
       list.push(candidate)
       byBucket.set(candidate.bucketDir, list)
@@ -262,32 +298,109 @@ export class UploadDaemon {
     summary.durationMs = Date.now() - started
     this.counters.unstable = summary.unstable
     this.counters.bucketSkipped = summary.bucketSkipped
+    this.counters.collisions = summary.collisions
+    this.counters.scanErrors = summary.scanErrors
     this.lastScan = {startedAt: new Date(started).toISOString(), durationMs: summary.durationMs}
-    if (summary.candidates > 0 || summary.bucketSkipped > 0) {
-      this.logger.info(
-        `Scan ${this.counters.scans} done in ${(summary.durationMs / 1000).toFixed(1)} s: ${summary.uploaded} uploaded (${formatBytes(summary.uploadedBytes)}), ${summary.alreadyThere} already there, ${summary.failed} failed, ${summary.changed} changed while read, ${summary.unstable} not yet stable. Totals: ${this.counters.uploaded} uploaded, ${this.counters.failed} failed.`,
-        {scan: this.counters.scans, ...summary},
-      )
+    const errors = unshippedByError(summary)
+    if (summary.candidates > 0 || errors > 0) {
+      const held = [
+        summary.deleteFailed > 0 ? `${summary.deleteFailed} not deleted` : '',
+        summary.bucketSkipped > 0 ? `${summary.bucketSkipped} skipped for their bucket` : '',
+        summary.collisions > 0 ? `${summary.collisions} held back by key collisions` : '',
+        summary.scanErrors > 0 ? `${summary.scanErrors} unreadable or unshippable` : '',
+      ].filter(Boolean)
+      const message = `Scan ${this.counters.scans} done in ${(summary.durationMs / 1000).toFixed(1)} s: ${summary.uploaded} uploaded (${formatBytes(summary.uploadedBytes)}), ${summary.alreadyThere} already there, ${summary.failed} failed, ${summary.changed} changed while read, ${summary.unstable} not yet stable${held.length > 0 ? `, ${held.join(', ')}` : ''}. Totals: ${this.counters.uploaded} uploaded, ${this.counters.failed} failed.`
+      if (errors > 0) this.logger.warn(message, {scan: this.counters.scans, ...summary})
+      else this.logger.info(message, {scan: this.counters.scans, ...summary})
     }
     await this.writeState(true)
     return summary
   }
 
+  /** Walks the root; a root that cannot be read is a UserError naming it (the scan fails, the daemon goes on). */
+  private async walk(): Promise<ScanResult> {
+    const {root} = this.options
+    try {
+      return await scanRoot(root, {stabilitySeconds: this.options.stabilitySeconds, includeTemp: this.options.includeTemp, exclude: this.options.exclude})
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      throw new UserError(`Cannot list the root ${root}: ${code === 'ENOENT' ? 'it no longer exists' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error).message}.`, {
+        code: 'ROOT_UNREADABLE',
+        nextSteps: [code === 'ENOENT' ? `Create it again (mkdir -p ${root}).` : `Let the daemon's user read ${root} (chmod/chown).`],
+        details: {root, errno: code},
+        cause: error,
+      })
+    }
+  }
+
+  /**
+   * Leaves out every file whose bucket and key another local file also maps to (two directories mapped to one
+   * bucket with --bucket-map, a directory named like another's mapped bucket): uploading both would keep one and
+   * delete both. Neither is shipped or deleted; one ERROR names them all. Files not yet stable count too: shipping
+   * the stable one now would let the other overwrite it later.
+   */
+  private withoutCollisions(candidates: Candidate[], pending: Pending[], summary: ScanSummary): Candidate[] {
+    // Within one directory every key is its own (names that are not UTF-8 are left out by the scan): only
+    // directories that share a bucket can collide, so the common case costs one pass over the directory names.
+    const dirs = new Set<string>()
+    for (const file of candidates) dirs.add(file.bucketDir)
+    for (const file of pending) dirs.add(file.bucketDir)
+    const dirsByBucket = new Map<string, string[]>()
+    for (const dir of dirs) {
+      const bucket = this.bucketFor(dir)
+      if (bucket) dirsByBucket.set(bucket, [...(dirsByBucket.get(bucket) ?? []), dir])
+    }
+    const shared = new Set([...dirsByBucket.values()].filter((list) => list.length > 1).flat())
+    if (shared.size === 0) return candidates
+    const byTarget = new Map<string, Pending[]>()
+    for (const file of [...candidates, ...pending]) {
+      if (!shared.has(file.bucketDir)) continue
+      const target = `s3://${this.bucketFor(file.bucketDir)}/${file.key}`
+      const list = byTarget.get(target)
+      if (list) list.push(file)
+      else byTarget.set(target, [file])
+    }
+    const held = new Set<string>()
+    for (const [target, files] of byTarget) {
+      if (files.length < 2) continue
+      const paths = files.map((file) => file.path).sort()
+      for (const file of paths) held.add(file)
+      this.logger.error(`${paths.length} local files map to ${target}: ${paths.join(' and ')}. None of them is uploaded or deleted. Rename all but one, or change --bucket-map so that each directory has its own bucket.`, {target, files: paths})
+    }
+    summary.collisions = held.size
+    return held.size === 0 ? candidates : candidates.filter((candidate) => !held.has(candidate.path))
+  }
+
   private record(summary: ScanSummary, bucket: string, candidate: Candidate, outcome: ShipOutcome): void {
     const target = `s3://${bucket}/${candidate.key}`
+    const deleted = outcome.deleteError ? `local file NOT deleted: ${outcome.deleteError.message}` : 'local file deleted'
+    if (outcome.deleteError) {
+      summary.deleteFailed++
+      this.counters.deleteFailed++
+      this.lastError = outcome.deleteError.message
+    }
+    const log = (message: string, fields: Record<string, unknown>) =>
+      outcome.deleteError ? this.logger.error(`${message} ${outcome.deleteError.nextSteps[0] ?? ''}`.trim(), {...fields, code: outcome.deleteError.code}) : this.logger.info(message, fields)
     switch (outcome.status) {
       case 'uploaded': {
         summary.uploaded++
         summary.uploadedBytes += outcome.bytes
         this.counters.uploaded++
         this.counters.uploadedBytes += outcome.bytes
-        this.logger.info(`Uploaded ${candidate.path} → ${target} (${formatBytes(outcome.bytes)}${outcome.method === 'multipart' ? ', multipart' : ''}, verified; local file deleted)`, {file: candidate.path, bucket, key: candidate.key, bytes: outcome.bytes})
+        const how = outcome.verifiedBy === 'store-digest' ? 'verified by the digest the store reports' : outcome.verifiedBy === 'read-back' ? 'verified by reading it back' : outcome.verifiedBy === 'content-md5' ? 'verified by Content-MD5 (SSE-KMS)' : 'verified'
+        log(`Uploaded ${candidate.path} → ${target} (${formatBytes(outcome.bytes)}${outcome.method === 'multipart' ? ', multipart' : ''}, ${how}; ${deleted})`, {file: candidate.path, bucket, key: candidate.key, bytes: outcome.bytes, verifiedBy: outcome.verifiedBy})
         break
       }
       case 'already-there': {
         summary.alreadyThere++
         this.counters.alreadyThere++
-        this.logger.info(`${target} already holds the same content as ${candidate.path}; local file deleted without uploading.`, {file: candidate.path, bucket, key: candidate.key})
+        log(`${target} already holds the same content as ${candidate.path}; ${outcome.deleteError ? deleted : 'local file deleted without uploading'}.`, {file: candidate.path, bucket, key: candidate.key})
+        break
+      }
+      case 'vanished': {
+        summary.vanished++
+        this.counters.vanished++
+        this.logger.warn(`${candidate.path} vanished before it could be read (removed or renamed by someone else); nothing to ship.`, {file: candidate.path, bucket, key: candidate.key})
         break
       }
       case 'changed': {

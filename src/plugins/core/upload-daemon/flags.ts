@@ -34,7 +34,19 @@ export const uploadDaemonFlags = {
     min: 1,
     max: 5120,
   }),
-  'include-temp': Flags.boolean({summary: 'Also upload temporary files (*.tmp, *.part, *~, dotfiles).', env: 'BUCKETWRIGHT_INCLUDE_TEMP', default: false}),
+  'include-temp': Flags.boolean({
+    summary: 'Also upload temporary files (dotfiles, *.tmp, *.part, *.partial, *.crdownload, *.swp, *.swx, *~, #*#).',
+    env: 'BUCKETWRIGHT_INCLUDE_TEMP',
+    default: false,
+  }),
+  exclude: Flags.string({
+    summary: 'Leave out files matching GLOB (repeatable), as rclone does; they stay where they are.',
+    description:
+      'GLOB is matched against the path below the root (<bucket dir>/<key>): * and ? stay within one path segment, ** crosses them, [abc] and {a,b} work, and * matches dotfiles too. A GLOB starting with / is anchored at the root; any other matches at any depth (*.log is every .log file). A GLOB ending in /** (or /) leaves out a whole directory, which is then not even listed: --exclude \'scratch/**\'.',
+    multiple: true,
+    default: [],
+    helpValue: 'GLOB',
+  }),
   once: Flags.boolean({summary: 'One scan, then exit (for cron).', exclusive: ['print-systemd-unit']}),
   'print-systemd-unit': Flags.boolean({summary: 'Print a systemd unit that runs the daemon with these settings, and exit.'}),
   'state-file': Flags.string({summary: 'Keep counters in this file (written by `upload-daemon start`).', hidden: true}),

@@ -2,13 +2,16 @@ import {createHash, type Hash} from 'node:crypto'
 import type {FileHandle} from 'node:fs/promises'
 import {crc32} from 'node:zlib'
 
-/** What the store says about an object already under the key (from a listing or a HEAD). */
+/** What the store says about an object (from a listing, a HEAD, or the answer to a write). */
 export interface RemoteObject {
   size: number
   etag?: string
-  /** Base64 CRC32 (HEAD with checksum mode). */
-  crc32?: string
+  /** Base64 `x-amz-checksum-<algorithm>` values the store reported, by lowercase algorithm (crc32, sha256, …). */
+  checksums?: Record<string, string>
+  /** `FULL_OBJECT` or `COMPOSITE` (a checksum of part checksums); absent means full object. */
   checksumType?: string
+  /** `x-amz-server-side-encryption`, when the store said (a listing does not). */
+  serverSideEncryption?: string
 }
 
 /** Digests of the local file, as far as they are known. */
@@ -16,18 +19,35 @@ export interface LocalDigests {
   size: number
   /** Hex MD5 of the whole file. */
   md5?: string
-  /** Base64 big-endian CRC32 of the whole file. */
+  /** Base64 SHA-256 of the whole file. */
+  sha256?: string
+  /** Base64 SHA-1 of the whole file. */
+  sha1?: string
+  /** Base64 big-endian CRC32 of the whole file (can prove a difference, never sameness). */
   crc32?: string
   /** Multipart ETags (`md5-of-md5s-N`) by part size. */
   multipart?: Map<number, string>
 }
 
-/** `same`: proven identical; `different`: proven not; `unknown`: nothing to compare with (then upload). */
+/** `same`: proven identical; `different`: proven not; `unknown`: nothing strong enough to tell (then upload). */
 export type Sameness = 'same' | 'different' | 'unknown'
+
+/** What must be computed locally to compare with a remote object. */
+export interface WantedDigests {
+  md5: boolean
+  sha256: boolean
+  sha1: boolean
+  /** Part sizes whose multipart ETag could match. */
+  partSizes: number[]
+}
 
 const MIB = 1024 * 1024
 /** Part sizes that common uploaders use (the SDKs, the AWS CLI, rclone, bucketwright's own 8 MiB). */
 const COMMON_PART_SIZES = [5 * MIB, 8 * MIB, 10 * MIB, 15 * MIB, 16 * MIB, 32 * MIB, 64 * MIB, 100 * MIB, 128 * MIB]
+/** Digests strong enough to prove two byte sequences equal. A 32-bit CRC is not: collisions are easy to make. */
+const STRONG_CHECKSUMS = ['sha256', 'sha1'] as const
+/** Checksums that can only prove a difference. */
+const WEAK_CHECKSUMS = ['crc32'] as const
 
 /** Base64 of a CRC32 in the big-endian byte order S3 uses. */
 export function crc32Base64(data: Uint8Array): string {
@@ -51,22 +71,60 @@ export function partSizesFor(size: number, parts: number, preferred: number): nu
   return [...new Set(candidates)].filter((partSize) => partSize > 0 && Math.ceil(size / partSize) === parts).slice(0, 4)
 }
 
+/** Under SSE-KMS (and DSSE-KMS) S3's ETag is not an MD5 of the bytes. */
+function etagIsNoDigest(remote: RemoteObject): boolean {
+  return remote.serverSideEncryption?.startsWith('aws:kms') ?? false
+}
+
+/** A checksum of the whole object, or undefined when the store gave none (or only a composite of parts). */
+function fullObjectChecksum(remote: RemoteObject, algorithm: string): string | undefined {
+  if ((remote.checksumType ?? 'FULL_OBJECT') !== 'FULL_OBJECT') return undefined
+  const value = remote.checksums?.[algorithm]
+  // A composite checksum reads `…-N`: of the parts, not of the bytes.
+  return value && !value.includes('-') ? value : undefined
+}
+
+/** The local digests that could decide a comparison with `remote`, strongest first; nothing when sizes differ. */
+export function wantedDigests(remote: RemoteObject, size: number, preferredPartSize: number): WantedDigests {
+  const wanted: WantedDigests = {md5: false, sha256: false, sha1: false, partSizes: []}
+  if (remote.size !== size) return wanted
+  for (const algorithm of STRONG_CHECKSUMS) {
+    if (fullObjectChecksum(remote, algorithm)) {
+      wanted[algorithm] = true
+      return wanted
+    }
+  }
+  if (etagIsNoDigest(remote)) return wanted
+  const parts = etagParts(remote.etag)
+  if (parts === 0) wanted.md5 = true
+  else if (parts) wanted.partSizes = partSizesFor(size, parts, preferredPartSize)
+  return wanted
+}
+
 /**
- * Decides whether the object already stored is the local file, by checksum only: a CRC32 the store kept, the MD5
- * ETag of a single PUT, or the multipart ETag computed locally for the same part size. A size mismatch proves a
- * difference; a size match alone proves nothing.
+ * The one place that decides whether a stored object holds exactly the local bytes — before an upload (to skip it
+ * and delete the local file) and after one (to verify the write). Only a digest of the whole bytes that neither an
+ * accident nor a crafted file matches by chance proves sameness: a full-object SHA-256 or SHA-1 the store reports,
+ * the MD5 ETag of an object not encrypted with KMS (a single PUT, or a store that gives a multipart upload the
+ * whole object's MD5), or a multipart ETag recomputed locally with the same part layout. A size or CRC32 mismatch
+ * proves a difference; a size or CRC32 match proves nothing. Anything else is `unknown`, and the file is uploaded
+ * again (a PUT is idempotent).
  */
 export function compareContent(remote: RemoteObject, local: LocalDigests): Sameness {
   if (remote.size !== local.size) return 'different'
-  if (remote.crc32 && local.crc32 && (remote.checksumType ?? 'FULL_OBJECT') === 'FULL_OBJECT') return remote.crc32 === local.crc32 ? 'same' : 'different'
-  const parts = etagParts(remote.etag)
-  if (parts === 0 && local.md5) return remote.etag === local.md5 ? 'same' : 'different'
-  if (parts !== undefined && parts > 0 && local.multipart) {
-    const matched = [...local.multipart.values()].some((etag) => etag === remote.etag)
-    if (matched) return 'same'
-    // Computed for every plausible part size and none matched: other bytes.
-    if (local.multipart.size > 0) return 'different'
+  for (const algorithm of [...STRONG_CHECKSUMS, ...WEAK_CHECKSUMS]) {
+    const theirs = fullObjectChecksum(remote, algorithm)
+    const ours = local[algorithm]
+    if (theirs && ours && theirs !== ours) return 'different'
   }
+  for (const algorithm of STRONG_CHECKSUMS) {
+    const theirs = fullObjectChecksum(remote, algorithm)
+    if (theirs && local[algorithm] === theirs) return 'same'
+  }
+  if (etagIsNoDigest(remote)) return 'unknown'
+  const parts = etagParts(remote.etag)
+  if (parts === 0 && local.md5 === remote.etag) return 'same'
+  if (parts && local.multipart && [...local.multipart.values()].includes(remote.etag!)) return 'same'
   return 'unknown'
 }
 
@@ -101,26 +159,71 @@ export class MultipartEtag {
   }
 }
 
+/** Computes, in one pass over the bytes, the digests {@link wantedDigests} asked for. */
+export class DigestBuilder {
+  private readonly md5?: Hash
+  private readonly sha256?: Hash
+  private readonly sha1?: Hash
+  private readonly multipart: MultipartEtag[]
+  private size = 0
+
+  constructor(wanted: WantedDigests) {
+    if (wanted.md5) this.md5 = createHash('md5')
+    if (wanted.sha256) this.sha256 = createHash('sha256')
+    if (wanted.sha1) this.sha1 = createHash('sha1')
+    this.multipart = wanted.partSizes.map((partSize) => new MultipartEtag(partSize))
+  }
+
+  update(chunk: Uint8Array): void {
+    this.size += chunk.length
+    this.md5?.update(chunk)
+    this.sha256?.update(chunk)
+    this.sha1?.update(chunk)
+    for (const etag of this.multipart) etag.update(chunk)
+  }
+
+  digests(): LocalDigests {
+    return {
+      size: this.size,
+      md5: this.md5?.digest('hex'),
+      sha256: this.sha256?.digest('base64'),
+      sha1: this.sha1?.digest('base64'),
+      multipart: new Map(this.multipart.map((etag) => [etag.partSize, etag.finish()])),
+    }
+  }
+}
+
+/** Digests of a body in memory, as {@link wantedDigests} asks, added to those already known. */
+export function digestBody(body: Uint8Array, wanted: WantedDigests, known: LocalDigests): LocalDigests {
+  const missing: WantedDigests = {md5: wanted.md5 && !known.md5, sha256: wanted.sha256 && !known.sha256, sha1: wanted.sha1 && !known.sha1, partSizes: wanted.partSizes}
+  if (!missing.md5 && !missing.sha256 && !missing.sha1 && missing.partSizes.length === 0) return known
+  const builder = new DigestBuilder(missing)
+  builder.update(body)
+  const computed = builder.digests()
+  return {...known, md5: known.md5 ?? computed.md5, sha256: known.sha256 ?? computed.sha256, sha1: known.sha1 ?? computed.sha1, multipart: computed.multipart}
+}
+
 /**
- * Reads an open file once and computes what is needed to compare it with `remote`: the whole MD5 for a plain ETag,
- * or the multipart ETags for every plausible part size. Returns the digests and the bytes read.
+ * Reads an open file once and computes the digests `wanted`. Returns them and the bytes read (fewer than `size`:
+ * the file shrank meanwhile).
  */
-export async function digestForComparison(handle: FileHandle, size: number, remote: RemoteObject, preferredPartSize: number): Promise<{digests: LocalDigests; bytesRead: number}> {
-  const parts = etagParts(remote.etag)
-  const md5 = parts === 0 || parts === undefined ? createHash('md5') : undefined
-  const multipart = parts ? partSizesFor(size, parts, preferredPartSize).map((partSize) => new MultipartEtag(partSize)) : []
+export async function digestFile(handle: FileHandle, size: number, wanted: WantedDigests): Promise<{digests: LocalDigests; bytesRead: number}> {
+  const builder = new DigestBuilder(wanted)
   const buffer = Buffer.allocUnsafe(Math.min(Math.max(size, 1), 4 * MIB))
   let position = 0
   for (;;) {
     const {bytesRead} = await handle.read(buffer, 0, buffer.length, position)
     if (bytesRead === 0) break
-    const chunk = buffer.subarray(0, bytesRead)
-    md5?.update(chunk)
-    for (const etag of multipart) etag.update(chunk)
+    builder.update(buffer.subarray(0, bytesRead))
     position += bytesRead
   }
-  return {
-    digests: {size: position, md5: md5?.digest('hex'), multipart: new Map(multipart.map((etag) => [etag.partSize, etag.finish()]))},
-    bytesRead: position,
-  }
+  return {digests: builder.digests(), bytesRead: position}
+}
+
+/**
+ * Reads an open file once and computes what is needed to compare it with `remote`. Returns the digests and the
+ * bytes read.
+ */
+export async function digestForComparison(handle: FileHandle, size: number, remote: RemoteObject, preferredPartSize: number): Promise<{digests: LocalDigests; bytesRead: number}> {
+  return digestFile(handle, size, wantedDigests(remote, size, preferredPartSize))
 }

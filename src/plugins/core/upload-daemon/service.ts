@@ -1,11 +1,12 @@
-import {mkdir, realpath} from 'node:fs/promises'
+import {constants} from 'node:fs'
+import {access, realpath, stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {UsageError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
 import type {S3ConnectionOptions} from '../storage/s3-client.js'
 import {checkCredentials, CREDENTIAL_STEPS} from './credentials.js'
-import {type UploadCounters, UploadDaemon, type UploadDaemonOptions} from './daemon.js'
+import {unshippedByError, type UploadCounters, UploadDaemon, type UploadDaemonOptions} from './daemon.js'
 import {detectEc2, type Ec2Detection} from './ec2.js'
 
 /** The `--json` result of `upload-daemon` (foreground or `--once`). */
@@ -16,6 +17,11 @@ export interface UploadDaemonResult {
   /** The identity STS reported, when credentials were checked with STS. */
   identity?: string
   counters: UploadCounters
+  /**
+   * Files left unshipped because of an error (failed uploads or deletes, missing or invalid buckets, collisions,
+   * unreadable or unshippable entries; see the counters). With `--once`, anything but 0 is exit 1.
+   */
+  unshippedByError: number
 }
 
 /** Settings of {@link runUploadDaemon}. */
@@ -37,12 +43,7 @@ export interface RunUploadDaemonOptions extends Omit<UploadDaemonOptions, 'root'
  */
 export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<UploadDaemonResult> {
   const {logger} = options
-  const root = await realpath(path.resolve(options.directory)).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error
-    // A fresh machine: writers may create the root later; create it so the daemon can start watching.
-    await mkdir(path.resolve(options.directory), {recursive: true})
-    return realpath(path.resolve(options.directory))
-  })
+  const root = await resolveRoot(options.directory)
   const ec2 = await detectEc2()
   logger.info(ec2.onEc2 ? `Running on EC2 (instance ${ec2.instanceId}${ec2.region ? `, ${ec2.region}` : ''}).` : `Not on EC2 (${ec2.reason}); using local credentials.`)
 
@@ -75,7 +76,7 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
     }, {once: true})
     options.onReady?.(daemon)
     const counters = await daemon.run(options.signal, options.once)
-    return {root, mode: options.once ? 'once' : 'foreground', ec2, identity: check.identity, counters}
+    return {root, mode: options.once ? 'once' : 'foreground', ec2, identity: check.identity, counters, unshippedByError: unshippedByError(counters)}
   } finally {
     fast.close()
     client.destroy()
@@ -88,4 +89,43 @@ export function validateDaemonNumbers(values: {interval: number; stability: numb
   if (!(values.interval > 0)) throw new UsageError(`--interval must be a positive number of seconds (got ${values.interval}).`, {code: 'BAD_INTERVAL'})
   if (!(values.stability >= 0)) throw new UsageError(`--stability must be zero or more seconds (got ${values.stability}).`, {code: 'BAD_STABILITY'})
   if (!(values.concurrency >= 1)) throw new UsageError(`--concurrency must be at least 1 (got ${values.concurrency}).`, {code: 'BAD_CONCURRENCY'})
+}
+
+/**
+ * The root as an absolute real path. It must exist and be a directory the daemon can list: a missing root or a file
+ * is a usage error (exit 2) — the daemon never creates it, since a typo would then watch a folder nobody writes to.
+ */
+export async function resolveRoot(directory: string): Promise<string> {
+  const absolute = path.resolve(directory)
+  const pointAt = 'Or point -d (S3_ROOT_DIR) at the folder your programs write <bucket>/<key> files to.'
+  let stats
+  try {
+    stats = await stat(absolute)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') {
+      throw new UsageError(`The root directory ${absolute} does not exist.`, {code: 'ROOT_NOT_FOUND', nextSteps: [`Create it: mkdir -p ${absolute}`, pointAt], details: {root: absolute}})
+    }
+    if (code === 'ENOTDIR') {
+      throw new UsageError(`The root ${absolute} is not a directory: a part of that path is a file.`, {code: 'ROOT_NOT_A_DIRECTORY', nextSteps: [pointAt], details: {root: absolute}})
+    }
+    throw rootUnreadable(absolute, error as NodeJS.ErrnoException)
+  }
+  if (!stats.isDirectory()) {
+    throw new UsageError(`The root ${absolute} is a file, not a directory.`, {code: 'ROOT_NOT_A_DIRECTORY', nextSteps: [pointAt, 'The daemon watches a directory whose subdirectories are buckets: <root>/<bucket>/<key>.'], details: {root: absolute}})
+  }
+  try {
+    await access(absolute, constants.R_OK | constants.X_OK)
+  } catch (error) {
+    throw rootUnreadable(absolute, error as NodeJS.ErrnoException)
+  }
+  return realpath(absolute)
+}
+
+function rootUnreadable(root: string, error: NodeJS.ErrnoException): UserError {
+  return new UserError(`Cannot read the root directory ${root}: ${error.code === 'EACCES' || error.code === 'EPERM' ? 'permission denied' : error.message}.`, {
+    code: 'ROOT_UNREADABLE',
+    nextSteps: [`Let the daemon's user list ${root} (chmod/chown), or run the daemon as its owner.`],
+    details: {root, errno: error.code},
+  })
 }

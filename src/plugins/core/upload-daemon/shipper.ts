@@ -2,16 +2,22 @@ import type {S3Client} from '@aws-sdk/client-s3'
 import {createHash} from 'node:crypto'
 import {closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats, unlinkSync} from 'node:fs'
 import {type FileHandle, open} from 'node:fs/promises'
+import path from 'node:path'
 
-import {BucketwrightError, RemoteError, VerificationError} from '../errors/errors.js'
+import {BucketwrightError, RemoteError, UserError, VerificationError} from '../errors/errors.js'
 import {translateS3Error} from '../storage/s3-errors.js'
 import {FastPathError, type FastS3} from '../storage/fast-s3.js'
 import {type BodyDigests, type HashWorker, sharedBuffer} from './hash-worker.js'
-import {compareContent, crc32Base64, digestForComparison, type LocalDigests, type RemoteObject} from './same-content.js'
+import {compareContent, crc32Base64, digestBody, digestFile, etagParts, type LocalDigests, type RemoteObject, wantedDigests, type WantedDigests} from './same-content.js'
 import type {Candidate} from './scan.js'
+import {isNotFound, remoteFromSdk, type VerifiedBy, verifyWrite} from './verify-write.js'
 
-/** What happened to one file. */
-export type ShipStatus = 'uploaded' | 'already-there' | 'changed' | 'aborted'
+/**
+ * What happened to one file: `uploaded` (and verified), `already-there` (the bucket proved to hold these bytes),
+ * `changed` (modified while read or sent: kept for a later scan), `vanished` (gone before it could be read),
+ * `aborted` (stopped by shutdown).
+ */
+export type ShipStatus = 'uploaded' | 'already-there' | 'changed' | 'vanished' | 'aborted'
 
 /** The outcome of shipping one file. */
 export interface ShipOutcome {
@@ -20,6 +26,10 @@ export interface ShipOutcome {
   bytes: number
   /** How the upload went up: one PUT or a multipart upload. */
   method?: 'put' | 'multipart'
+  /** How the stored copy was verified (uploads only). */
+  verifiedBy?: VerifiedBy
+  /** The copy in S3 is verified, but the local file could not be deleted. */
+  deleteError?: BucketwrightError
 }
 
 /** A counting semaphore; `acquire(n)` takes n units at once (FIFO, so a large request is not starved). */
@@ -45,6 +55,21 @@ export class Semaphore {
 
 /** The store refused a body this large in one PUT (HTTP 413); the file goes up as a multipart upload instead. */
 class TooLargeForOnePut extends Error {}
+
+/** The file changed (shrank) while it was read: kept, and shipped on a later scan once stable. */
+class FileChanged extends Error {}
+
+/** A local file the daemon cannot open: a user error naming the file, never a bug. */
+function unreadable(file: string, error: NodeJS.ErrnoException): UserError {
+  return new UserError(`Cannot read ${file}: ${error.code === 'EACCES' || error.code === 'EPERM' ? 'permission denied' : error.message}.`, {
+    code: 'FILE_UNREADABLE',
+    nextSteps: [`Let the daemon's user read it (chmod/chown), or leave it out with --exclude.`],
+    details: {file, errno: error.code},
+    cause: error,
+  })
+}
+
+const GONE = ['ENOENT', 'ENOTDIR']
 
 /** Small files are read synchronously (see readSmall); above this, reads go through the thread pool. */
 const SYNC_READ_LIMIT = 1024 * 1024
@@ -100,12 +125,17 @@ export class Shipper {
 
   async ship(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
     const {size} = target.candidate
-    if (size <= SYNC_READ_LIMIT && size <= this.singlePutLimit) return this.shipSmall(target)
-    if (size <= this.singlePutLimit) {
-      const outcome = await this.shipWhole(target)
-      if (outcome) return outcome
+    try {
+      if (size <= SYNC_READ_LIMIT && size <= this.singlePutLimit) return await this.shipSmall(target)
+      if (size <= this.singlePutLimit) {
+        const outcome = await this.shipWhole(target)
+        if (outcome) return outcome
+      }
+      return await this.shipLarge(target, signal)
+    } catch (error) {
+      if (error instanceof FileChanged) return {status: 'changed', bytes: 0}
+      throw error
     }
-    return this.shipLarge(target, signal)
   }
 
   /**
@@ -117,7 +147,7 @@ export class Shipper {
     await this.options.partsInFlight.acquire(units)
     try {
       const opened = await openUnchanged(target)
-      if (!opened) return {status: 'changed', bytes: 0}
+      if (!('handle' in opened)) return opened
       const {handle, before} = opened
       let body: Buffer
       try {
@@ -144,43 +174,59 @@ export class Shipper {
         if (error instanceof RemoteError) return undefined
         throw error
       }
-      if (outcome.status !== 'uploaded' && outcome.status !== 'already-there') return outcome
-      return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
+      return this.finish(target.candidate.path, before, outcome)
     } finally {
       this.options.partsInFlight.release(units)
     }
   }
 
-  /** Deletes the local file when it is still exactly the one that was read; false when it changed. */
-  private deleteIfUnchanged(file: string, before: Stats): boolean {
+  /**
+   * After a verified upload (or a proof that the bucket already held the bytes): deletes the local file when it is
+   * still exactly the one that was read — `changed` when it is not. A file that cannot be deleted (a read-only
+   * directory) stays, with the reason in `deleteError`; its copy in S3 is verified all the same.
+   */
+  private finish(file: string, before: Stats, outcome: ShipOutcome): ShipOutcome {
+    if (outcome.status !== 'uploaded' && outcome.status !== 'already-there') return outcome
     let after: Stats
     try {
       after = lstatSync(file)
     } catch {
-      return false
+      return {...outcome, status: 'changed'}
     }
-    if (!after.isFile() || !sameFile(after, before)) return false
-    unlinkSync(file)
-    return true
+    if (!after.isFile() || !sameFile(after, before)) return {...outcome, status: 'changed'}
+    try {
+      unlinkSync(file)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return outcome
+      return {
+        ...outcome,
+        deleteError: new UserError(`Cannot delete ${file} after its verified upload: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied (its directory is not writable)' : code === 'EROFS' ? 'the file system is read-only' : (error as Error).message}.`, {
+          code: 'DELETE_FAILED',
+          nextSteps: [`Let the daemon's user write to ${path.dirname(file)}; the next scan finds the copy in S3 and deletes the file then.`],
+          details: {file, errno: code},
+        }),
+      }
+    }
+    return outcome
   }
 
   /**
    * Opens without following a link and reads a small file whole. Synchronous on purpose: on a local, page-cached
    * file each call takes microseconds, while a thread-pool round trip costs tens of microseconds of the JS thread
-   * on a busy machine, and small files go by thousands. `undefined` when the file changed since the scan.
+   * on a busy machine, and small files go by thousands. When the file is gone or changed since the scan, the
+   * outcome to report instead.
    */
-  private readSmall(candidate: Candidate): {body: Buffer; before: Stats} | undefined {
+  private readSmall(candidate: Candidate): {body: Buffer; before: Stats} | ShipOutcome {
     let fd: number
     try {
       fd = openSync(candidate.path, constants.O_RDONLY | constants.O_NOFOLLOW)
     } catch (error) {
-      // Gone (a writer renamed it away) or replaced by a link since the scan: nothing of ours to ship.
-      if (['ENOENT', 'ELOOP'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined
-      throw error
+      return openFailed(candidate.path, error as NodeJS.ErrnoException)
     }
     try {
       const before = fstatSync(fd)
-      if (!before.isFile() || !sameFile(before, candidate) || before.size > SYNC_READ_LIMIT) return undefined
+      if (!before.isFile() || !sameFile(before, candidate) || before.size > SYNC_READ_LIMIT) return {status: 'changed', bytes: 0}
       const body = Buffer.allocUnsafe(before.size)
       let filled = 0
       while (filled < body.length) {
@@ -189,7 +235,7 @@ export class Shipper {
         filled += bytesRead
       }
       // Shorter than its size a moment ago: truncated while we read; leave it for a later scan.
-      return filled === before.size ? {body, before} : undefined
+      return filled === before.size ? {body, before} : {status: 'changed', bytes: 0}
     } finally {
       closeSync(fd)
     }
@@ -198,17 +244,16 @@ export class Shipper {
   private async remoteOf(target: ShipTarget): Promise<RemoteObject | undefined> {
     if (target.remote !== undefined) return target.remote ?? undefined
     try {
-      return await this.options.fast.head(target.bucket, target.candidate.key)
+      const head = await this.options.fast.head(target.bucket, target.candidate.key)
+      return head && {size: head.size, etag: head.etag, checksums: head.checksums, checksumType: head.checksumType, serverSideEncryption: head.serverSideEncryption}
     } catch (error) {
       if (!(error instanceof FastPathError)) throw error
     }
     const {HeadObjectCommand} = await sdk()
     try {
-      const out = await this.options.client.send(new HeadObjectCommand({Bucket: target.bucket, Key: target.candidate.key, ChecksumMode: 'ENABLED'}))
-      return {size: out.ContentLength ?? 0, etag: out.ETag?.replaceAll('"', ''), crc32: out.ChecksumCRC32, checksumType: out.ChecksumType}
+      return remoteFromSdk(await this.options.client.send(new HeadObjectCommand({Bucket: target.bucket, Key: target.candidate.key, ChecksumMode: 'ENABLED'})))
     } catch (error) {
-      const status = (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
-      if ((error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey' || status === 404) return undefined
+      if (isNotFound(error)) return undefined
       throw translateS3Error(error, this.context('HeadObject', target.bucket, target.candidate.key))
     }
   }
@@ -216,18 +261,19 @@ export class Shipper {
   /** A small file whole in memory: one read, MD5 + CRC32, one HEAD at most, one PUT. */
   private async shipSmall(target: ShipTarget): Promise<ShipOutcome> {
     const read = this.readSmall(target.candidate)
-    if (!read) return {status: 'changed', bytes: 0}
+    if ('status' in read) return read
     const {body, before} = read
-    const outcome = await this.shipSmallBody(target, body)
-    if (outcome.status !== 'uploaded' && outcome.status !== 'already-there') return outcome
-    return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
+    return this.finish(target.candidate.path, before, await this.shipSmallBody(target, body))
   }
 
   private async shipSmallBody(target: ShipTarget, body: Buffer, digests?: BodyDigests): Promise<ShipOutcome> {
     const md5 = digests?.md5 ?? createHash('md5').update(body).digest()
-    const local: LocalDigests = {size: body.length, md5: md5.toString('hex'), crc32: digests?.crc32 ?? crc32Base64(body)}
+    let local: LocalDigests = {size: body.length, md5: md5.toString('hex'), crc32: digests?.crc32 ?? crc32Base64(body)}
     const remote = await this.remoteOf(target)
-    if (remote && compareContent(remote, local) === 'same') return {status: 'already-there', bytes: 0}
+    if (remote) {
+      local = digestBody(body, wantedDigests(remote, body.length, this.options.partSize), local)
+      if (compareContent(remote, local) === 'same') return {status: 'already-there', bytes: 0}
+    }
     const {bucket, candidate} = target
     let stored: {etag?: string; serverSideEncryption?: string}
     try {
@@ -245,33 +291,24 @@ export class Shipper {
         throw translateS3Error(sdkError, this.context('PutObject', bucket, candidate.key))
       }
     }
-    this.verify(bucket, candidate.key, stored, local.md5!)
-    return {status: 'uploaded', bytes: body.length, method: 'put'}
+    // The ETag of exactly these bytes settles it (the common case, kept free of the general check's allocations).
+    const verifiedBy = stored.etag === local.md5 ? 'etag' : await this.verifyStored(bucket, candidate.key, stored, local, local.md5!, async (wanted) => digestBody(body, wanted, {size: body.length}))
+    return {status: 'uploaded', bytes: body.length, method: 'put', verifiedBy}
   }
 
-  /**
-   * The store accepted the Content-MD5 (it refuses a body that does not match); the ETag must also be the MD5 of
-   * what was sent, except under KMS encryption where S3's ETag is not an MD5.
-   */
-  private verify(bucket: string, key: string, stored: {etag?: string; serverSideEncryption?: string}, expected: string): void {
-    if (stored.etag === expected) return
-    if (stored.serverSideEncryption?.startsWith('aws:kms')) return
-    throw new VerificationError(`s3://${bucket}/${key} was stored with ETag ${stored.etag ?? '(none)'}, not the ${expected} of the bytes sent; the local file is kept.`, {
-      code: 'UPLOAD_UNVERIFIED',
-      nextSteps: ['It is uploaded again on the next scan. If this repeats, the S3-compatible server mishandles uploads.'],
-      details: {bucket, key, etag: stored.etag, expected},
-    })
+  /** Checks what the store kept against the bytes sent (see {@link verifyWrite}). */
+  private verifyStored(bucket: string, key: string, answer: {etag?: string; serverSideEncryption?: string}, local: LocalDigests, expectedEtag: string, digest: (wanted: WantedDigests) => Promise<LocalDigests>, signal?: AbortSignal): Promise<VerifiedBy> {
+    const {client, fast, partSize, endpoint, region, profile} = this.options
+    return verifyWrite({client, fast, bucket, key, answer, size: local.size, expectedEtag, partSize, local, digest, context: {bucket, key, endpoint, region, profile}, signal})
   }
 
-  /** Multipart: parts read at their offsets, each with its MD5 (Content-MD5), verified as a whole by the ETag. */
+  /** Multipart: parts read at their offsets, each with its MD5 (Content-MD5); the whole verified by verifyWrite. */
   private async shipLarge(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
     const opened = await openUnchanged(target)
-    if (!opened) return {status: 'changed', bytes: 0}
+    if (!('handle' in opened)) return opened
     const {handle, before} = opened
     try {
-      const outcome = await this.uploadLarge(target, handle, before, signal)
-      if (outcome.status !== 'uploaded' && outcome.status !== 'already-there') return outcome
-      return this.deleteIfUnchanged(target.candidate.path, before) ? outcome : {...outcome, status: 'changed'}
+      return this.finish(target.candidate.path, before, await this.uploadLarge(target, handle, before, signal))
     } finally {
       await handle.close()
     }
@@ -281,7 +318,7 @@ export class Shipper {
     const {bucket, candidate} = target
     const remote = await this.remoteOf(target)
     if (remote && remote.size === before.size) {
-      const {digests, bytesRead} = await digestForComparison(handle, before.size, remote, this.options.partSize)
+      const {digests, bytesRead} = await digestFile(handle, before.size, wantedDigests(remote, before.size, this.options.partSize))
       if (bytesRead !== before.size) return {status: 'changed', bytes: 0}
       if (compareContent(remote, digests) === 'same') return {status: 'already-there', bytes: 0}
     }
@@ -299,6 +336,7 @@ export class Shipper {
     const count = Math.ceil(before.size / partSize)
     const digests: Buffer[] = Array.from({length: count})
     const etags: string[] = Array.from({length: count})
+    let completed = false
     try {
       const uploadPart = async (index: number) => {
         await partsInFlight.acquire()
@@ -310,7 +348,7 @@ export class Shipper {
           let filled = 0
           while (filled < length) {
             const {bytesRead} = await handle.read(buffer, filled, length - filled, offset + filled)
-            if (bytesRead === 0) throw new VerificationError(`${candidate.path} shrank while it was uploaded.`, {code: 'FILE_CHANGED'})
+            if (bytesRead === 0) throw new FileChanged()
             filled += bytesRead
           }
           const {md5} = await this.options.hasher.digest(buffer)
@@ -327,8 +365,15 @@ export class Shipper {
             )
           }
           const etag = out.ETag?.replaceAll('"', '')
-          if (etag !== md5.toString('hex') && !out.ServerSideEncryption?.startsWith('aws:kms')) {
-            throw new VerificationError(`Part ${index + 1} of s3://${bucket}/${candidate.key} was stored with ETag ${etag}, not ${md5.toString('hex')}.`, {code: 'UPLOAD_UNVERIFIED'})
+          // A part ETag that is an MD5 of other bytes: abort before completing, so that an object already under the
+          // key is not replaced. Any other form is no digest: the whole object is verified after completion by what
+          // the store attests (see verifyWrite), down to reading it back.
+          if (etagParts(etag) === 0 && etag !== md5.toString('hex') && !out.ServerSideEncryption?.startsWith('aws:kms')) {
+            throw new VerificationError(`Part ${index + 1} of s3://${bucket}/${candidate.key} was stored with ETag ${etag}, the MD5 of other bytes than the ${md5.toString('hex')} sent; the upload is aborted and the local file kept.`, {
+              code: 'UPLOAD_CORRUPTED',
+              nextSteps: ['It is uploaded again on the next scan. If this repeats, the S3-compatible server mishandles uploads (e.g. stores aws-chunked framing).'],
+              details: {bucket, key: candidate.key, part: index + 1, etag, expected: md5.toString('hex')},
+            })
           }
           etags[index] = `"${etag}"`
         } finally {
@@ -348,29 +393,46 @@ export class Shipper {
           {abortSignal: signal},
         ),
       )
+      completed = true
       const expected = `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${count}`
-      this.verify(bucket, candidate.key, {etag: done.ETag?.replaceAll('"', ''), serverSideEncryption: done.ServerSideEncryption}, expected)
-      return {status: 'uploaded', bytes: before.size, method: 'multipart'}
+      const local: LocalDigests = {size: before.size, multipart: new Map([[partSize, expected]])}
+      const verifiedBy = await this.verifyStored(bucket, candidate.key, {etag: done.ETag?.replaceAll('"', ''), serverSideEncryption: done.ServerSideEncryption}, local, expected, async (wanted) => {
+        // The store attests something else than the multipart ETag: read the file again for that digest.
+        const {digests: more, bytesRead} = await digestFile(handle, before.size, wanted)
+        if (bytesRead !== before.size) throw new FileChanged()
+        return more
+      }, signal)
+      return {status: 'uploaded', bytes: before.size, method: 'multipart', verifiedBy}
     } catch (error) {
-      // Never leave the parts behind: they cost storage and no reader can see them.
-      await client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId})).catch(() => {})
+      // Never leave the parts behind: they cost storage and no reader can see them. (After completion there are no
+      // parts left, and the object stays: it is never deleted, whatever its verification found.)
+      if (!completed) await client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId})).catch(() => {})
       if (signal.aborted) return {status: 'aborted', bytes: 0}
-      throw error instanceof BucketwrightError ? error : new RemoteError(`Upload of ${candidate.path} failed: ${(error as Error).message}`, {code: 'UPLOAD_FAILED', cause: error})
+      throw error instanceof BucketwrightError || error instanceof FileChanged ? error : new RemoteError(`Upload of ${candidate.path} failed: ${(error as Error).message}`, {code: 'UPLOAD_FAILED', cause: error})
     }
   }
 }
 
 /**
- * Opens a candidate without following links and checks it is still the file the scan saw (same size, mtime, inode);
- * `undefined` when it is gone, became a link, or changed — the caller reports it changed and retries next scan.
+ * Why a file could not be opened, as an outcome: gone since the scan (`vanished`), replaced by a link (`changed`:
+ * links are never followed); anything else — permission denied above all — is a {@link UserError} naming the file.
  */
-async function openUnchanged(target: ShipTarget): Promise<{handle: FileHandle; before: Stats} | undefined> {
+function openFailed(file: string, error: NodeJS.ErrnoException): ShipOutcome {
+  if (GONE.includes(error.code ?? '')) return {status: 'vanished', bytes: 0}
+  if (error.code === 'ELOOP') return {status: 'changed', bytes: 0}
+  throw unreadable(file, error)
+}
+
+/**
+ * Opens a candidate without following links and checks it is still the file the scan saw (same size, mtime, inode);
+ * when it is gone, became a link, or changed, the outcome to report instead (retried next scan).
+ */
+async function openUnchanged(target: ShipTarget): Promise<{handle: FileHandle; before: Stats} | ShipOutcome> {
   let handle: FileHandle
   try {
     handle = await open(target.candidate.path, constants.O_RDONLY | constants.O_NOFOLLOW)
   } catch (error) {
-    if (['ENOENT', 'ELOOP'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined
-    throw error
+    return openFailed(target.candidate.path, error as NodeJS.ErrnoException)
   }
   try {
     const before = await handle.stat()
@@ -380,5 +442,5 @@ async function openUnchanged(target: ShipTarget): Promise<{handle: FileHandle; b
     throw error
   }
   await handle.close()
-  return undefined
+  return {status: 'changed', bytes: 0}
 }

@@ -12,6 +12,7 @@ export interface SystemdUnitOptions {
   endpoint?: string
   concurrency: number
   bucketMap: string[]
+  exclude: string[]
   includeTemp: boolean
   user?: string
 }
@@ -35,7 +36,7 @@ export function systemdUnit(options: SystemdUnitOptions): string {
     ...(options.endpoint ? [`BUCKETWRIGHT_ENDPOINT=${options.endpoint}`] : []),
     ...(options.includeTemp ? ['BUCKETWRIGHT_INCLUDE_TEMP=true'] : []),
   ]
-  const extra = options.bucketMap.map((entry) => ` --bucket-map ${quote(entry)}`).join('')
+  const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${quote(entry)}`), ...options.exclude.map((glob) => ` --exclude ${quote(glob)}`)].join('')
   return `# /etc/systemd/system/bucketwright-upload-daemon.service
 # Install: sudo systemctl daemon-reload && sudo systemctl enable --now bucketwright-upload-daemon
 # Logs:    journalctl -u bucketwright-upload-daemon -f
@@ -52,6 +53,8 @@ KillSignal=SIGTERM
 TimeoutStopSec=120
 Restart=on-failure
 RestartSec=10
+# Exit 2 is a usage error (a root that does not exist, a bad flag): restarting cannot fix it.
+RestartPreventExitStatus=2
 
 [Install]
 WantedBy=multi-user.target
