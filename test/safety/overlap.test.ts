@@ -140,19 +140,19 @@ describe('the overlap rule: one place, however it is written', () => {
     // A sibling whose name starts with the input's is elsewhere, not inside.
     expect((await locationOverlap(input, await openStorage(path.join(root, 'in2')))).kind).toBe('apart')
 
-    const bucket = await openStorage('s3://b/', {endpoint: 'http://127.0.0.1:9', region: 'us-east-1'})
-    for (const spelling of ['s3://b/v2', 's3://b/v2/', 'S3://b/v2']) {
+    const bucket = await openStorage('s3://bkt/', {endpoint: 'http://127.0.0.1:9', region: 'us-east-1'})
+    for (const spelling of ['s3://bkt/v2', 's3://bkt/v2/', 'S3://bkt/v2']) {
       const overlap = await locationOverlap(bucket, await openStorage(spelling, {endpoint: 'http://127.0.0.1:9', region: 'us-east-1'}))
       expect([overlap.kind, overlap.outputPrefix], spelling).toEqual(['output-inside-input', 'v2/'])
     }
-    expect((await locationOverlap(bucket, await openStorage('s3://b', {endpoint: 'http://127.0.0.1:9'}))).kind).toBe('same')
-    expect((await locationOverlap(bucket, await openStorage('s3://c/v2/', {endpoint: 'http://127.0.0.1:9'}))).kind).toBe('apart')
+    expect((await locationOverlap(bucket, await openStorage('s3://bkt', {endpoint: 'http://127.0.0.1:9'}))).kind).toBe('same')
+    expect((await locationOverlap(bucket, await openStorage('s3://ccc/v2/', {endpoint: 'http://127.0.0.1:9'}))).kind).toBe('apart')
     expect((await locationOverlap(bucket, input)).kind).toBe('apart')
-    expect((await locationOverlap(await openStorage('s3://b/v2', {endpoint: 'http://127.0.0.1:9'}), await openStorage('s3://b/v', {endpoint: 'http://127.0.0.1:9'}))).kind).toBe('apart')
+    expect((await locationOverlap(await openStorage('s3://bkt/v2', {endpoint: 'http://127.0.0.1:9'}), await openStorage('s3://bkt/v', {endpoint: 'http://127.0.0.1:9'}))).kind).toBe('apart')
   })
 
   it('leaves out every _manifests/ folder and our temp files, wherever they lie, and compact hides them too', async () => {
-    const overlap = await locationOverlap({uri: 's3://b/'}, {uri: 's3://other/'})
+    const overlap = await locationOverlap({uri: 's3://bkt/'}, {uri: 's3://other/'})
     for (const key of ['_manifests/2021-11-10.jsonl.gz.json', 'deep/er/_manifests/x-2021-11-10.json', 'a/.bw-tmp-0011aabb-12-ff-2021-11-10.json.tmp']) {
       expect(overlap.excludesInput(key), key).toBe(true)
       expect(isHiddenKey(key), key).toBe(true)
