@@ -1,6 +1,7 @@
 import {type ChildProcess, execFileSync, spawn, spawnSync} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, afterEach, describe, expect, it} from 'vitest'
@@ -152,5 +153,33 @@ describe.skipIf(!oldNode)('signals reach the real process when bin/run.js re-run
     const code = await new Promise<number | null>((resolve) => run.on('exit', resolve))
     expect(code).toBe(2)
     expect(stderr).toMatch(/no-such-command/)
+  })
+})
+
+describe('a SIGTERM while upload-daemon waits on its start-up checks', () => {
+  it('stops it at once (exit 0, nothing shipped), not after the credential check times out', async () => {
+    // An endpoint that accepts connections and never answers: the credential check would wait out its 15 s timeout.
+    const silent = net.createServer((socket) => socket.on('error', () => {}))
+    const connected = new Promise<void>((resolve) => silent.once('connection', () => resolve()))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const root = await mkdtemp(path.join(os.tmpdir(), 'bw-signal-'))
+    temps.push(root)
+    try {
+      const endpoint = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`
+      const daemon = spawn(process.execPath, [BIN, 'upload-daemon', '-d', root, '-i', '1'], {env: {...process.env, ...s3Env(endpoint), AWS_EC2_METADATA_DISABLED: 'true'}, stdio: ['ignore', 'ignore', 'pipe']})
+      started.push(daemon)
+      let stderr = ''
+      daemon.stderr!.on('data', (chunk) => (stderr += chunk))
+      const exited = new Promise<number | null>((resolve) => daemon.on('exit', resolve))
+      await connected
+      daemon.kill('SIGTERM')
+      // Well under the check's own 15 s timeout: the signal, not the timeout, ended it.
+      const end = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 10_000))])
+      expect(end, stderr).toBe(0)
+      expect(stderr).toMatch(/Stopped before the first scan/)
+      expect(stderr).not.toMatch(/ERROR/)
+    } finally {
+      silent.close()
+    }
   })
 })

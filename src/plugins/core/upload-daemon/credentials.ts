@@ -25,8 +25,10 @@ export const CREDENTIAL_STEPS = [
  * (MinIO and other S3-compatible stores have no STS) a ListBuckets. An AccessDenied on ListBuckets still proves the
  * credentials were accepted.
  */
-export async function checkCredentials(client: S3Client, options: {endpoint?: string; region: string; profile?: string; timeoutMs?: number}): Promise<CredentialCheck> {
-  const signal = AbortSignal.timeout(options.timeoutMs ?? 15_000)
+export async function checkCredentials(client: S3Client, options: {endpoint?: string; region: string; profile?: string; timeoutMs?: number; signal?: AbortSignal}): Promise<CredentialCheck> {
+  // A SIGTERM while the check waits on an unreachable endpoint stops it at once, not after the retries.
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 15_000)
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout
   if (options.endpoint) {
     const {ListBucketsCommand} = await import('@aws-sdk/client-s3')
     try {

@@ -148,6 +148,8 @@ export class UploadDaemon {
    */
   async run(signal: AbortSignal, once = false): Promise<UploadCounters> {
     for (;;) {
+      // Stopped before a scan began (a SIGTERM during the start-up checks): no scan starts.
+      if (signal.aborted) break
       try {
         await this.scan(signal)
       } catch (error) {

@@ -52,9 +52,10 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
   const fast = new FastS3(client, Math.max(options.concurrency, 16))
   const hasher = new HashWorker()
   try {
-    const check = await checkCredentials(client, {endpoint: options.connection.endpoint, region: options.region, profile: options.profile})
+    const check = await checkCredentials(client, {endpoint: options.connection.endpoint, region: options.region, profile: options.profile, signal: options.signal})
     let credentialError: string | undefined
-    if (!check.ok) {
+    // Stopped during the check: nothing was shipped and nothing is wrong; the run below ends before its first scan.
+    if (!check.ok && !options.signal.aborted) {
       if (!ec2.onEc2) {
         throw new UserError(`Cannot start the upload daemon: ${check.error!.message}`, {
           code: check.error!.code ?? 'NO_CREDENTIALS',
@@ -70,6 +71,7 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
     const daemon = new UploadDaemon({...options, root}, client, fast, logger, hasher)
     if (credentialError) daemon.noteError(credentialError)
     logger.info(`Watching ${root} every ${options.intervalSeconds} s (stable after ${options.stabilitySeconds} s, ${options.concurrency} uploads at once)${options.once ? ', one scan' : ''}.`)
+    if (options.signal.aborted) logger.info('Stopped before the first scan; nothing was shipped.')
     options.signal.addEventListener('abort', () => {
       logger.info('Stopping: single uploads in flight finish, multipart uploads are aborted; nothing unverified is deleted.')
       daemon.stopping()
