@@ -1,3 +1,5 @@
+import {systemdArgument, systemdText} from '../config/service-lines.js'
+
 /** Settings written into the unit's `Environment=` lines. */
 export interface SystemdUnitOptions {
   /** Absolute path of the Node.js (22+) that runs bucketwright. */
@@ -17,9 +19,6 @@ export interface SystemdUnitOptions {
   user?: string
 }
 
-function quote(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
-}
 
 /**
  * A systemd unit running the daemon in the foreground: settings as environment, logs to the journal, restarts on
@@ -36,19 +35,19 @@ export function systemdUnit(options: SystemdUnitOptions): string {
     ...(options.endpoint ? [`BUCKETWRIGHT_ENDPOINT=${options.endpoint}`] : []),
     ...(options.includeTemp ? ['BUCKETWRIGHT_INCLUDE_TEMP=true'] : []),
   ]
-  const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${quote(entry)}`), ...options.exclude.map((glob) => ` --exclude ${quote(glob)}`)].join('')
+  const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`), ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`)].join('')
   return `# /etc/systemd/system/bucketwright-upload-daemon.service
 # Install: sudo systemctl daemon-reload && sudo systemctl enable --now bucketwright-upload-daemon
 # Logs:    journalctl -u bucketwright-upload-daemon -f
 [Unit]
-Description=bucketwright upload daemon: ship files under ${options.directory} to S3
+Description=bucketwright upload daemon: ship files under ${systemdText(options.directory)} to S3
 Wants=network-online.target
 After=network-online.target
 
 [Service]
 Type=simple
-${options.user ? `User=${options.user}\n` : ''}${env.map((line) => `Environment=${quote(line)}`).join('\n')}
-ExecStart=${quote(options.node)} ${quote(options.bin)} upload-daemon${extra}
+${options.user ? `User=${systemdText(options.user)}\n` : ''}${env.map((line) => `Environment=${systemdArgument(line, {exec: false})}`).join('\n')}
+ExecStart=${systemdArgument(options.node)} ${systemdArgument(options.bin)} upload-daemon${extra}
 KillSignal=SIGTERM
 TimeoutStopSec=120
 Restart=on-failure
