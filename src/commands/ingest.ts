@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
+import {stat} from 'node:fs/promises'
 import path from 'node:path'
 
 import {BaseCommand, ingest, type IngestResult, parseDuration, parseSize, stopOnSignals, UserError} from '../plugins/core/index.js'
@@ -28,7 +29,16 @@ Exit codes: 0 done, 1 failure (S3, or the local disk: the error names the path),
 
   static override flags = {
     source: Flags.string({summary: 'Data source the lines belong to (names the segment folder).', env: 'BUCKETWRIGHT_SOURCE', helpGroup: 'SOURCE'}),
-    file: Flags.file({summary: 'Read this file instead of stdin (it must exist).', exists: true}),
+    // Not Flags.file's `exists`, which takes regular files only: a pipe (`--file <(…)`, a FIFO) or /dev/stdin is input too.
+    file: Flags.string({
+      summary: 'Read this file (or pipe) instead of stdin; it must exist.',
+      async parse(input) {
+        const stats = await stat(input).catch(() => undefined)
+        if (!stats) throw new Error(`${input} does not exist`)
+        if (stats.isDirectory()) throw new Error(`${input} is a directory, not a file`)
+        return input
+      },
+    }),
     'rotate-size': size({summary: 'Make a segment ready once it holds this much (100MB, 64MiB).', default: 100_000_000, defaultHelp: async () => '100MB'}),
     'rotate-age': duration({summary: 'Make a segment ready this long after it was opened (10m, 1h).', default: 600_000, defaultHelp: async () => '10m'}),
     'flush-every': duration({summary: 'Write buffered lines at least this often; a crash loses at most this much.', default: 1000, defaultHelp: async () => '1s'}),

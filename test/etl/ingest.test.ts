@@ -1,5 +1,5 @@
 import {GetObjectCommand} from '@aws-sdk/client-s3'
-import {spawn} from 'node:child_process'
+import {execFileSync, spawn} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -117,6 +117,19 @@ describe('ingest', {timeout: 180_000}, () => {
     const ready = path.join(root, 'raw/ready/coinbase')
     expect(fs.readFileSync(path.join(ready, files(ready)[0]), 'utf8')).toBe(lines.slice(0, 25).join('\n') + '\n')
     expect(files(active)).toEqual([])
+  })
+
+  it('reads a pipe given as --file (a FIFO, as `--file <(…)` passes), not only a regular file', async () => {
+    const root = mkdtemp()
+    const fifo = path.join(mkdtemp(), 'feed')
+    execFileSync('mkfifo', [fifo])
+    const lines = ['{"channel":"heartbeats","timestamp":"2024-01-01T00:00:00Z","sequence_num":1,"events":[]}', '{"channel":"heartbeats","timestamp":"2024-01-01T00:00:01Z","sequence_num":2,"events":[]}']
+    // The writer opens the pipe once ingest opens it for reading; both sides run at once.
+    const writer = fs.promises.writeFile(fifo, lines.join('\n') + '\n')
+    const run = await runInProcess<IngestResult>(['ingest', root, '--source', 'coinbase', '--file', fifo, '--json'])
+    await writer
+    expect(run.exitCode).toBe(0)
+    expect(run.result!.lines).toBe(2)
   })
 
   it('on S3 keeps the active segment on local disk and uploads only whole segments to ready/', async () => {

@@ -169,12 +169,12 @@ export function parseFailure(error: unknown): BucketwrightError {
 
 /**
  * oclif's parse messages, without its wrapping: "Parsing --flag \n\t<message>" around what a flag's parse function
- * threw, "The following error occurred:" before a flag relation, "See more help with --help" after (the next step
+ * threw becomes "--flag: <message>" (the flag stays named: "received: 0" alone does not say where), "The following error occurred:" before a flag relation, "See more help with --help" after (the next step
  * says so).
  */
 function stripParseWrapper(message: string): string {
   return message
-    .replace(/^Parsing --[\w-]+ \n\t/, '')
+    .replace(/^Parsing (--[\w-]+) \n\t/, '$1: ')
     .replace(/^The following errors? occurred:\s*/, '')
     .replace(/\s*See more help with --help\s*$/, '')
     .replace(/\n\s+/g, '\n')
