@@ -19,7 +19,7 @@ import {promisify} from 'node:util'
 
 import {downloadOutputs, pythonWithBoto3, uploadDir} from '../test/convert/archive.js'
 import {writeBustimesArchive, type WrittenData} from './data.js'
-import {benchRounds, BIN, compare, type Contender, formatResult, log, machineLine, measureChild, processCpuSeconds, saveResults, SHARED_BENCH} from './harness.js'
+import {BASELINE_BIN, benchRounds, BIN, compare, type Contender, formatResult, log, machineLine, measureChild, processCpuSeconds, saveResults, SHARED_BENCH} from './harness.js'
 import {listingBench} from './listing.js'
 import {benchS3Client, createBucket, s3Env, type ServerProcess, startS3Server} from './servers.js'
 
@@ -61,9 +61,9 @@ async function main(): Promise<void> {
 }
 
 /** Converts s3://bucket/ into s3://outputs/prefix, or into a local folder; measured. */
-async function bucketwright(server: ServerProcess, bucket: string, target: string) {
+async function bucketwright(server: ServerProcess, bucket: string, target: string, bin = BIN) {
   const serverCpu = processCpuSeconds(server.pid)
-  const out = await measureChild(process.execPath, [BIN, 'convert', `s3://${bucket}/`, target, '--source', 'bustimes', '--json'], {env: s3Env(server.endpoint)})
+  const out = await measureChild(process.execPath, [bin, 'convert', `s3://${bucket}/`, target, '--source', 'bustimes', '--json'], {env: s3Env(server.endpoint)})
   const serverCpuSeconds = processCpuSeconds(server.pid) - serverCpu
   if (out.status !== 0 && out.status !== 4) throw new Error(`convert exited ${out.status}: ${out.stderr.slice(-2000)}`)
   return {...out, serverCpuSeconds, records: (JSON.parse(out.stdout) as {records: number}).records}
@@ -114,6 +114,16 @@ async function convertBench(server: ServerProcess, client: S3Client, work: strin
       },
     },
   ]
+  if (BASELINE_BIN) {
+    contenders.push({
+      name: 'baseline → S3',
+      async run(round) {
+        const out = await bucketwright(server, bucket, `s3://${outputs}/base-${round}/`, BASELINE_BIN)
+        expectRecords(this.name, out.records)
+        return out
+      },
+    })
+  }
   if ('python' in reference) {
     contenders.push({
       name: 'reference → local',
@@ -131,7 +141,10 @@ async function convertBench(server: ServerProcess, client: S3Client, work: strin
     title: `convert ${data.objects} bustimes objects from the loopback S3 server`,
     work: {bytes: data.bytes, items: data.records, itemUnit: 'records'},
     contenders,
-    pairs: 'python' in reference ? [['bucketwright → S3', 'reference → local'], ['bucketwright → local', 'reference → local']] : [['bucketwright → S3', 'bucketwright → local']],
+    pairs: [
+      ...('python' in reference ? ([['bucketwright → S3', 'reference → local'], ['bucketwright → local', 'reference → local']] as [string, string][]) : ([['bucketwright → S3', 'bucketwright → local']] as [string, string][])),
+      ...(BASELINE_BIN ? ([['bucketwright → S3', 'baseline → S3']] as [string, string][]) : []),
+    ],
     warmup: 1,
     rounds: ROUNDS,
   })

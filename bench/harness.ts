@@ -15,6 +15,11 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** The built CLI, as users run it. */
 export const BIN = path.join(ROOT, 'bin', 'run.js')
 /**
+ * Another checkout of bucketwright, built (`BASELINE=/path/to/checkout`: its `bin/run.js`), run as one more contender
+ * in the same interleaved rounds: "did this change make it slower?" answered on one machine at one time.
+ */
+export const BASELINE_BIN = process.env.BASELINE ? path.join(path.resolve(process.env.BASELINE), 'bin', 'run.js') : undefined
+/**
  * The peers' kit (rclone/AWS CLI set-up, the original Python converter): `SHARED_BENCH` when set, else the nearest
  * `shared/bench` beside the repository or one of its parents (a git worktree sits a level deeper than the clone).
  * Benchmarks use it only when it is there, and say so when it is not.

@@ -22,7 +22,7 @@ import os from 'node:os'
 import path from 'node:path'
 
 import {filesUnder, type FileSet, writeUploadSets} from './data.js'
-import {benchRounds, BIN, compare, type Contender, formatResult, log, machineLine, type Measurement, measureChild, processCpuSeconds, saveResults, SHARED_BENCH} from './harness.js'
+import {BASELINE_BIN, benchRounds, BIN, compare, type Contender, formatResult, log, machineLine, type Measurement, measureChild, processCpuSeconds, saveResults, SHARED_BENCH} from './harness.js'
 import {benchS3Client, createBucket, emptyBucket, listKeys, s3Env, startS3Server} from './servers.js'
 
 const ROUNDS = benchRounds()
@@ -93,12 +93,12 @@ function availablePeers(peerEnv: NodeJS.ProcessEnv | undefined): {present: Set<s
 
 function contenders(set: FileSet, peerEnv: NodeJS.ProcessEnv | undefined, peers: Set<string>): Contender[] {
   const list: Contender[] = []
-  if (TOOLS.includes('bucketwright')) {
+  const daemon = (name: string, bin: string) =>
     list.push({
-      name: 'bucketwright',
+      name,
       async run(round) {
         // A fresh root of hard links each run: the daemon deletes what it has shipped.
-        const bucket = await createBucket(client, `bw-${set.name}-d`)
+        const bucket = await createBucket(client, `bw-${set.name}-${name === 'bucketwright' ? 'd' : 'b'}`)
         const root = path.join(work, 'roots', `${bucket}-${round}`)
         for (const file of filesUnder(set.dir)) {
           const target = path.join(root, bucket, 'p', path.relative(set.dir, file))
@@ -106,7 +106,7 @@ function contenders(set: FileSet, peerEnv: NodeJS.ProcessEnv | undefined, peers:
           linkSync(file, target)
         }
         try {
-          const measured = await timed('upload-daemon', process.execPath, [BIN, 'upload-daemon', '--once', '-d', root, '--endpoint', endpoint, '--concurrency', String(CONCURRENCY)], s3Env(endpoint))
+          const measured = await timed(name, process.execPath, [bin, 'upload-daemon', '--once', '-d', root, '--endpoint', endpoint, '--concurrency', String(CONCURRENCY)], s3Env(endpoint))
           await collect(bucket, set, 'upload-daemon')
           return measured
         } finally {
@@ -114,7 +114,8 @@ function contenders(set: FileSet, peerEnv: NodeJS.ProcessEnv | undefined, peers:
         }
       },
     })
-  }
+  if (TOOLS.includes('bucketwright')) daemon('bucketwright', BIN)
+  if (TOOLS.includes('bucketwright') && BASELINE_BIN) daemon('baseline', BASELINE_BIN)
   const peer = (name: string, binary: string, args: (bucket: string) => string[]) => {
     if (!peers.has(name) || !peerEnv) return
     list.push({
