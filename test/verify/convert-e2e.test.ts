@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -6,7 +5,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import bustimesSource from '../../src/plugins/bustimes/index.js'
 import {LocalStorage, type VerifyResult} from '../../src/plugins/core/index.js'
 import {runInProcess} from '../helpers/cli.js'
-import {tempDir} from './helpers.js'
+import {removeTempDirs, tempDir} from './helpers.js'
+
+afterAll(removeTempDirs)
 
 const failing = (result: VerifyResult) => result.checks.filter((check) => check.status === 'fail').map((check) => check.name)
 
@@ -25,9 +26,6 @@ describe('verify of a real convert run (bustimes)', () => {
     for await (const object of bustimesSource.generate!({range: {from: new Date('2021-11-01T00:00:00Z'), to: new Date('2021-11-22T00:00:00Z')}, rate: 1 / 6, seed: 3})) {
       await raw.write(object.key, object.body)
     }
-  })
-  afterAll(async () => {
-    await fs.rm(root, {recursive: true, force: true})
   })
 
   const convert = async (out: string, ...flags: string[]) => {
