@@ -24,6 +24,8 @@ const GRACE_MS = 3000
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const outer = {TMPDIR: process.env.TMPDIR, TMP: process.env.TMP, TEMP: process.env.TEMP}
   const runTemp = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'bw-test-run-')))
+  // As /tmp itself: tests run processes as an unprivileged user, whose files and temp files live in here too.
+  await fs.chmod(runTemp, 0o1777)
   Object.assign(process.env, {TMPDIR: runTemp, TMP: runTemp, TEMP: runTemp, [MARKER]: runTemp})
   const [server, s3rver] = await Promise.all([startS3Server(), startS3rver()])
   project.provide('s3Endpoint', server.endpoint)
