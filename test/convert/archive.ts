@@ -12,11 +12,11 @@ import {ROOT} from '../helpers/cli.js'
 
 const run = promisify(execFile)
 /**
- * The peers' benchmark helpers beside the repository (`../shared/bench`, or BW_BENCH): the owner's original Python
- * converter and the week comparer. They carry no licence, so they are not in the repository: the tests that compare
- * with them run only when they are there.
+ * The peers' benchmark kit beside the repository (`../shared/bench`, or SHARED_BENCH as for the benchmarks): the
+ * owner's original Python converter and the week comparer. They carry no licence, so they are not in the
+ * repository: the tests that compare with them run only when they are there.
  */
-export const BENCH = process.env.BW_BENCH ?? path.resolve(ROOT, '..', 'shared', 'bench')
+export const BENCH = process.env.SHARED_BENCH ?? path.resolve(ROOT, '..', 'shared', 'bench')
 export const BENCH_SCRIPTS = ['reference_convert.py', 'compare_weeks.py'].map((script) => path.join(BENCH, script))
 export const hasBench = BENCH_SCRIPTS.every((script) => existsSync(script))
 
