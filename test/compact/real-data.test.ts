@@ -4,11 +4,9 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type CompactResult, LocalStorage} from '../../src/plugins/core/index.js'
-import {ROOT, runInProcess} from '../helpers/cli.js'
+import {advancedTradeFrames, wydotBsmV1, wydotBsmV3, wydotBsmV6Pretty} from '../fixtures/generated.js'
+import {runInProcess} from '../helpers/cli.js'
 import {columnTypes, daysAgo, keysOf, query, removeTempDirs, rowDifference, tempDir} from './fixtures.js'
-
-/** The real sample data, read in place (never copied into the repository). */
-const REAL = path.resolve(ROOT, '..', 'shared', 'real-data')
 
 let root: string
 let storage: LocalStorage
@@ -22,14 +20,15 @@ afterAll(async () => {
   await fs.rm(root, {recursive: true, force: true})
 })
 
-describe('compact on real records', () => {
+/** Records in the shapes of the real samples (generated where those may not be vendored; see test/fixtures/README.md). */
+describe('compact on records shaped like the real ones', () => {
   it('WYDOT BSM records of three schema versions (deeply nested, UUIDs, empty objects) merge losslessly', async () => {
     const dir = `wydot/BSM/date=${daysAgo(4)}/`
-    const names = ['wydot-filtered-bsm-1502840971677.json', 'wydot-filtered-bsm-1511788035889.json', 'wydot-filtered-bsm-schemaVersion6.json']
+    const samples = {'wydot-filtered-bsm-v1.json': await wydotBsmV1(), 'wydot-filtered-bsm-v3.json': await wydotBsmV3(), 'wydot-filtered-bsm-v6.json': await wydotBsmV6Pretty()}
     const originals: string[] = []
-    for (const name of names) {
-      // Each real record on one line: NDJSON segments as the ingester writes them.
-      const record = JSON.stringify(JSON.parse(await fs.readFile(path.join(REAL, 'wydot', name), 'utf8')))
+    for (const [name, text] of Object.entries(samples)) {
+      // Each record on one line: NDJSON segments as the ingester writes them.
+      const record = JSON.stringify(JSON.parse(text))
       for (let copy = 0; copy < 3; copy++) {
         await storage.write(`${dir}${name.replace('.json', `-${copy}.ndjson`)}`, `${record}\n${record}\n`)
         originals.push(path.join(root, `${dir}${name.replace('.json', `-${copy}.ndjson`)}`))
@@ -55,7 +54,7 @@ describe('compact on real records', () => {
 
   it('Coinbase Advanced Trade frames (every channel in one stream, drifting event shapes) merge losslessly', async () => {
     const dir = `coinbase/raw/date=${daysAgo(5)}/`
-    const lines = (await fs.readFile(path.join(REAL, 'coinbase', 'derived', 'COINBASE.advanced-trade.recv-frames.no-l2-snapshots.ndjson'), 'utf8')).trimEnd().split('\n')
+    const lines = await advancedTradeFrames()
     const segments: string[] = []
     for (let start = 0, index = 0; start < lines.length; start += 150, index++) {
       const key = `${dir}segment_${index}.ndjson`

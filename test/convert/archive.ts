@@ -1,14 +1,24 @@
 import {GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
-import {execFile} from 'node:child_process'
+import {execFile, spawnSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import {promisify} from 'node:util'
+import zlib from 'node:zlib'
 
+import {REPR_CUTOFF_TIME} from '../../src/plugins/bustimes/index.js'
+import {bustimesObject} from '../fixtures/generated.js'
 import {ROOT} from '../helpers/cli.js'
 
 const run = promisify(execFile)
-/** The peers' benchmark helpers, beside the repository. */
-export const BENCH = path.resolve(ROOT, '..', 'shared', 'bench')
+/**
+ * The peers' benchmark kit beside the repository (`../shared/bench`, or SHARED_BENCH as for the benchmarks): the
+ * owner's original Python converter and the week comparer. They carry no licence, so they are not in the
+ * repository: the tests that compare with them run only when they are there.
+ */
+export const BENCH = process.env.SHARED_BENCH ?? path.resolve(ROOT, '..', 'shared', 'bench')
+export const BENCH_SCRIPTS = ['reference_convert.py', 'compare_weeks.py'].map((script) => path.join(BENCH, script))
+export const hasBench = BENCH_SCRIPTS.every((script) => existsSync(script))
 
 /** Python with boto3 for the reference's S3 mode (Debian's python3-boto3), if this machine has one. */
 export async function pythonWithBoto3(): Promise<string | undefined> {
@@ -21,21 +31,76 @@ export async function pythonWithBoto3(): Promise<string | undefined> {
   return undefined
 }
 
+/** What {@link makeBustimesArchive} wrote. */
+export interface BustimesArchive {
+  /** Keys (relative paths) in time order. */
+  keys: string[]
+  /** Vehicles written in all, as the generator counted them. */
+  records: number
+  /** Bytes written in all. */
+  bytes: number
+}
+
 /**
- * A realistic bustimes archive (make_bustimes.py, built from the real TriMet samples): Sunday 2021-11-07 22:00 to
- * Wednesday 2021-11-10 10:30 every 30 minutes — two ISO weeks, across the 2021-11-10 07:15 repr→JSON cutoff, the
- * first objects at the legacy root level, every third JSON object a full API response.
+ * A bustimes archive from the project's generator, laid out as the real bucket was: by default Sunday 2021-11-07
+ * 22:00 to Wednesday 2021-11-10 09:30 every 30 minutes — two ISO weeks, across the 2021-11-10 07:15:05 repr→JSON
+ * cutoff, the first five objects at the legacy root level, every third JSON object a full API response.
  */
-export async function makeBustimesArchive(dir: string, options: {start?: string; count?: number; every?: number} = {}): Promise<void> {
-  await run('python3', [
-    path.join(BENCH, 'make_bustimes.py'),
-    dir,
-    '--start', options.start ?? '2021-11-07T22:00:00',
-    '--count', String(options.count ?? 126),
-    '--every', String(options.every ?? 1800),
-    '--root-level', '5',
-    '--envelope-every', '3',
-  ])
+export async function makeBustimesArchive(dir: string, options: {start?: string; count?: number; every?: number; rootLevel?: number; envelopeEvery?: number} = {}): Promise<BustimesArchive> {
+  const start = Date.parse(`${options.start ?? '2021-11-07T22:00:00'}Z`)
+  const count = options.count ?? 126
+  const every = (options.every ?? 1800) * 1000
+  const rootLevel = options.rootLevel ?? 5
+  const envelopeEvery = options.envelopeEvery ?? 3
+  const archive: BustimesArchive = {keys: [], records: 0, bytes: 0}
+  let json = 0
+  for (let i = 0; i < count; i++) {
+    const time = start + i * every
+    const object = await bustimesObject(new Date(time).toISOString())
+    const key = i < rootLevel ? object.key.slice('raw/'.length) : object.key
+    let body = object.body.toString('utf8')
+    if (time > REPR_CUTOFF_TIME && envelopeEvery > 0 && json++ % envelopeEvery === envelopeEvery - 1) body = `{"resultSet": {"queryTime": ${time}, "vehicle": ${body}}}`
+    await fs.mkdir(path.dirname(path.join(dir, key)), {recursive: true})
+    await fs.writeFile(path.join(dir, key), body)
+    archive.keys.push(key)
+    archive.records += object.records
+    archive.bytes += Buffer.byteLength(body)
+  }
+  return archive
+}
+
+/** A record as canonical JSON (keys sorted at every level), so records compare by value. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (value !== null && typeof value === 'object') return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(',')}}`
+  return JSON.stringify(value)
+}
+
+/**
+ * Python's own reading of every object of an archive — `ast.literal_eval` or `json.loads` by the cutoff rule, plus
+ * snapshot_time from the key (test/sources/fixtures/literal_oracle.py) — as sorted canonical records.
+ */
+export async function pythonReading(dir: string, keys: string[]): Promise<string[]> {
+  const input = (await Promise.all(keys.map(async (key) => JSON.stringify({key, body: (await fs.readFile(path.join(dir, key))).toString('base64')})))).join('\n') + '\n'
+  const oracle = path.join(ROOT, 'test', 'sources', 'fixtures', 'literal_oracle.py')
+  const python = spawnSync('python3', [oracle, 'bustimes'], {input, encoding: 'utf8', maxBuffer: 1 << 30})
+  if (python.status !== 0) throw new Error(`literal_oracle.py failed: ${python.stderr}`)
+  const records: string[] = []
+  for (const line of python.stdout.trim().split('\n')) {
+    const text = JSON.parse(line) as string | null
+    if (text === null) throw new Error('Python refuses an object of the archive')
+    for (const record of JSON.parse(text) as unknown[]) records.push(canonical(record))
+  }
+  return records.sort()
+}
+
+/** The records of the weekly outputs (`*.jsonl.gz`, manifests aside) in a directory, as sorted canonical records. */
+export async function outputRecords(dir: string): Promise<string[]> {
+  const records: string[] = []
+  for (const file of (await fs.readdir(dir)).filter((name) => name.endsWith('.jsonl.gz'))) {
+    for (const line of zlib.gunzipSync(await fs.readFile(path.join(dir, file))).toString('utf8').split('\n')) if (line) records.push(canonical(JSON.parse(line)))
+  }
+  return records.sort()
 }
 
 /** Runs the original Python converter (reference_convert.py) on a directory or an S3 location. */

@@ -10,9 +10,13 @@ import {startPostgres} from '../helpers/postgres.js'
 import {createTestBucket, s3Env} from '../helpers/s3.js'
 import {cut, download, expectedCounts, parquetCounts, putSegments, replicatedAdvancedFrames, s3Keys} from './fixtures.js'
 
-/** Starts the built CLI and SIGKILLs it once `ready()` holds (polled), i.e. while it is inside a segment. */
-async function killWhen(args: string[], ready: () => boolean | Promise<boolean>, env: Record<string, string> = {}): Promise<void> {
-  const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT, env: {...process.env, ...env}, stdio: 'ignore'})
+/**
+ * Starts the built CLI and SIGKILLs it once `ready()` holds (polled), i.e. while it is inside a segment. A killed
+ * process cannot remove its staging and DuckDB spill folders: it gets a TMPDIR of its own, `tmp`, for the caller
+ * to remove.
+ */
+async function killWhen(args: string[], ready: () => boolean | Promise<boolean>, tmp: string, env: Record<string, string> = {}): Promise<void> {
+  const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT, env: {...process.env, TMPDIR: tmp, ...env}, stdio: 'ignore'})
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline && child.exitCode === null && !(await ready())) await new Promise((resolve) => setTimeout(resolve, 10))
@@ -68,7 +72,7 @@ describe('etl survives a crash mid-segment and runs side by side with another et
     // Killed once the second segment's first outputs (ticker) are written and the rest are not: mid-segment.
     const tickerDir = path.join(root, 'processed/coinbase/ticker')
     const written = () => fs.existsSync(tickerDir) && (fs.readdirSync(tickerDir, {recursive: true}) as string[]).some((name) => path.basename(name) === 'part_segment_20260809T21_1.parquet')
-    await killWhen(['etl', root, '--source', 'coinbase', '--to', root], written)
+    await killWhen(['etl', root, '--source', 'coinbase', '--to', root], written, mkdtemp())
     expect(listDir(path.join(root, 'processed/coinbase/market_trades')).length > 0 && (fs.readdirSync(path.join(root, 'processed/coinbase/market_trades'), {recursive: true}) as string[]).some((name) => name.endsWith('part_segment_20260809T21_1.parquet'))).toBe(false)
     // Segment 1 was in hand; segments 2 and 3 may have been claimed already (decoded while 1 is written).
     expect(listDir(processing)).toContain('segment_20260809T21_1.ndjson')
@@ -86,7 +90,7 @@ describe('etl survives a crash mid-segment and runs side by side with another et
     const url = server.url
     const args = ['etl', root, '--source', 'coinbase', '--to', url, '--pg-schema', 'crash']
     // Killed while a COPY of the segment is running (seen in pg_stat_activity).
-    await killWhen(args, async () => (await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY %FROM STDIN%' AND state = 'active'")).rows[0].n > 0)
+    await killWhen(args, async () => (await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY %FROM STDIN%' AND state = 'active'")).rows[0].n > 0, mkdtemp())
     expect(listDir(path.join(root, 'raw/processing/coinbase')).length).toBeGreaterThanOrEqual(1)
     const rerun = await runCli([...args, '--stale-after', '0s', '--json'])
     expect(rerun.code).toBe(0)

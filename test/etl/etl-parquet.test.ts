@@ -43,7 +43,8 @@ describe.each(['local', 's3'] as const)('etl to Parquet on %s storage', {timeout
   /** The outputs as local files, for DuckDB. */
   async function outputs(): Promise<string> {
     if (kind === 'local') return root
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-etl-dl-'))
+    // Under root (only the S3 case gets here, where root holds nothing else), so afterAll removes it.
+    const dir = fs.mkdtempSync(path.join(root, 'download-'))
     await download(bucket, '', dir)
     return dir
   }

@@ -3,21 +3,28 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {openDuckDB} from '../../src/plugins/core/index.js'
+import {advancedTradeFrames as generatedFrames} from '../fixtures/generated.js'
 import {ROOT} from '../helpers/cli.js'
 import {testS3Client} from '../helpers/s3.js'
 
-/** The real captures, read in place (never copied into the repository). */
-export const REAL = path.resolve(ROOT, '..', 'shared', 'real-data', 'coinbase')
+/**
+ * Advanced Trade frames (about 1,000 lines, 2026-08-09 21:05:48–21:06:12 UTC) in the shapes of cryptofeed's capture,
+ * generated: the real capture is AGPL-3.0 (see test/fixtures/README.md).
+ */
+const ADVANCED_TRADE = await generatedFrames()
 
-/** Raw Advanced Trade frames (1,028 lines, 2026-08-09 21:05–21:06 UTC), one per line, as the feed sent them. */
+/** Raw Advanced Trade frames, one per line, as the feed sends them (every channel, snapshots but the l2 books). */
 export function advancedTradeFrames(): string[] {
-  return fs.readFileSync(path.join(REAL, 'derived', 'COINBASE.advanced-trade.recv-frames.no-l2-snapshots.ndjson'), 'utf8').split('\n').filter(Boolean)
+  return [...ADVANCED_TRADE]
 }
 
-/** Raw legacy Exchange frames (2021-04-17), taken out of cryptofeed's `<epoch>: <frame>` capture lines. */
+/** The legacy Exchange capture (2021-04-17, cryptofeed's master branch, BSD-style; vendored, first 500 lines). */
+export const EXCHANGE_CAPTURE = path.join(ROOT, 'test', 'fixtures', 'coinbase', 'COINBASE.ws.28.0')
+
+/** Raw legacy Exchange frames, taken out of cryptofeed's `<epoch>: <frame>` capture lines. */
 export function exchangeFrames(): string[] {
   return fs
-    .readFileSync(path.join(REAL, 'COINBASE.ws.28.0'), 'utf8')
+    .readFileSync(EXCHANGE_CAPTURE, 'utf8')
     .split('\n')
     .filter((line) => /^\d+\.\d+: \{/.test(line))
     .map((line) => line.slice(line.indexOf(': ') + 2))
@@ -124,8 +131,8 @@ export function sumCounts(...all: Record<string, number>[]): Record<string, numb
 }
 
 /**
- * The real Advanced Trade frames repeated `times` times, each copy with its own range of sequence numbers and trade
- * ids — so every copy's records are new records with the real shapes, sizes and quirks.
+ * The Advanced Trade frames repeated `times` times, each copy with its own range of sequence numbers and trade
+ * ids — so every copy's records are new records with the same shapes, sizes and quirks.
  */
 export function replicatedAdvancedFrames(times: number, offset = 0): string[] {
   const lines = advancedTradeFrames()

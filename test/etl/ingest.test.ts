@@ -8,9 +8,8 @@ import {afterAll, describe, expect, it} from 'vitest'
 import type {IngestResult} from '../../src/commands/ingest.js'
 import {BIN, ROOT, runInProcess} from '../helpers/cli.js'
 import {createTestBucket, s3Env, testS3Client, useS3Env} from '../helpers/s3.js'
-import {REAL, s3Keys} from './fixtures.js'
+import {advancedTradeFrames, s3Keys} from './fixtures.js'
 
-const CAPTURE = path.join(REAL, 'derived', 'COINBASE.advanced-trade.recv-frames.no-l2-snapshots.ndjson')
 const temp: string[] = []
 function mkdtemp(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-ingest-'))
@@ -20,6 +19,10 @@ function mkdtemp(): string {
 afterAll(() => {
   for (const dir of temp) fs.rmSync(dir, {recursive: true, force: true})
 })
+
+/** A capture to ingest: the Advanced Trade frames, one per line. */
+const CAPTURE = path.join(mkdtemp(), 'advanced-trade.ndjson')
+fs.writeFileSync(CAPTURE, advancedTradeFrames().join('\n') + '\n')
 
 function files(dir: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []

@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {LocalStorage, Logger, printable, shortened} from '../../src/plugins/core/index.js'
 import type {ConvertResult} from '../../src/plugins/core/convert/types.js'
 import {runCli} from '../helpers/cli.js'
-import {buildDataset, linkTinybusPlugin, tempDir, writeOutput} from '../verify/helpers.js'
+import {buildDataset, linkTinybusPlugin, removeTempDirs, tempDir, writeOutput} from '../verify/helpers.js'
 
 /** What a terminal would act on: C0 but the line feed, DEL, C1, line/paragraph separators, bidi controls. */
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
@@ -57,9 +57,7 @@ describe('text output of the commands escapes control characters in keys and val
     env = await linkTinybusPlugin()
     root = await tempDir('bw-text-output-')
   })
-  afterAll(async () => {
-    await fs.rm(root, {recursive: true, force: true})
-  })
+  afterAll(removeTempDirs)
 
   /** Stdout has nothing a terminal acts on, and `lines` lines. */
   const expectInert = (stdout: string) => {

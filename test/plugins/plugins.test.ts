@@ -12,7 +12,8 @@ import {createTestBucket, s3Env, testS3Client} from '../helpers/s3.js'
 const EXAMPLE = path.join(ROOT, 'examples', 'plugin-clinicaltrials')
 const BROKEN = path.join(ROOT, 'test', 'fixtures', 'plugin-broken')
 const INVALID = path.join(ROOT, 'test', 'fixtures', 'plugin-invalid')
-const REAL = path.resolve(ROOT, '..', 'shared', 'real-data', 'clinicaltrials')
+/** Real ClinicalTrials.gov v2 study records, vendored (MIT, from ctti-clinicaltrials/aact; see test/fixtures/README.md). */
+const REAL = path.join(ROOT, 'test', 'fixtures', 'clinicaltrials')
 const STUDIES = ['NCT00973089.json', 'NCT05594173.json', 'NCT06171568.json']
 
 /** A CLI with its own oclif data, config and cache dirs: plugins installed here touch nothing else. */

@@ -1,14 +1,10 @@
-import {readFileSync} from 'node:fs'
-import path from 'node:path'
 import {Readable} from 'node:stream'
 import zlib from 'node:zlib'
 import {describe, expect, it} from 'vitest'
 
 import {DecodeError, type DataSource, type SourceRecord} from '../../src/plugins/core/index.js'
 import {jsonSource, makeJsonSource, ndjsonSource, parseTimeValue, timeInKey, DEFAULT_KEY_TIME} from '../../src/plugins/json/index.js'
-import {ROOT} from '../helpers/cli.js'
-
-const REAL = path.resolve(ROOT, '..', 'shared', 'real-data')
+import {advancedTradeCaptureFile, theaSpatPretty, wydotBsmV3, wydotBsmV6Pretty, wydotTimPretty} from '../fixtures/generated.js'
 
 async function decode(source: DataSource, body: string | Uint8Array, key = 'data/2021-11-10/part.json'): Promise<SourceRecord[]> {
   const records: SourceRecord[] = []
@@ -36,11 +32,13 @@ describe('json source', () => {
     expect(await decode(jsonSource, zlib.zstdCompressSync('{"z": true}'))).toEqual([{z: true}])
   })
 
-  it('reads the real pretty-printed WYDOT BSM and TIM records', async () => {
-    for (const file of ['wydot-filtered-bsm-schemaVersion6.json', 'wydot-filtered-tim-schemaVersion6_single.json', 'thea-filtered-spat-schemaVersion1.json']) {
-      const records = await decode(jsonSource, readFileSync(path.join(REAL, 'wydot', file)))
-      expect(records, file).toHaveLength(1)
-      expect(records[0].metadata, file).toBeTypeOf('object')
+  it('reads pretty-printed WYDOT BSM, TIM and SPaT records (the USDOT sandbox samples\' shapes, generated)', async () => {
+    for (const [name, body] of Object.entries({bsm: await wydotBsmV6Pretty(), tim: wydotTimPretty(), spat: theaSpatPretty()})) {
+      expect(body.split('\n').length, name).toBeGreaterThan(20)
+      const records = await decode(jsonSource, body)
+      expect(records, name).toHaveLength(1)
+      // As text: the TIM's packetID is beyond 2^53 and stays exact (a raw JSON number).
+      expect(JSON.stringify(records[0]), name).toBe(JSON.stringify(JSON.parse(body)))
     }
   })
 
@@ -70,19 +68,22 @@ describe('ndjson source', () => {
     expect(await decode(ndjsonSource, '{"a": 1}\r\n\n{"a": 2}\n{"a": 3}')).toEqual([{a: 1}, {a: 2}, {a: 3}])
   })
 
-  it('reads the real zstd-compressed Coinbase capture, with record times from an epoch-seconds field', async () => {
+  it('reads a zstd-compressed cryptofeed capture (generated like the Coinbase one), with record times from an epoch-seconds field', async () => {
     const source = ndjsonSource.configure!({timeField: 'ts'})
-    const records = await decode(source, readFileSync(path.join(REAL, 'coinbase', 'COINBASE.jsonl.zst')), 'coinbase/2026-08-09/COINBASE.jsonl.zst')
-    expect(records).toHaveLength(1038)
+    const capture = await advancedTradeCaptureFile()
+    const lines = zlib.zstdDecompressSync(capture).toString('utf8').trimEnd().split('\n')
+    const records = await decode(source, capture, 'coinbase/2026-08-09/COINBASE.jsonl.zst')
+    expect(records).toHaveLength(lines.length)
     expect(records[0].t).toBe('header')
+    // Every record but the header carries `ts`.
     const timed = records.filter((record) => source.recordTime!(record) !== undefined)
-    expect(timed.length).toBeGreaterThan(1000)
-    expect(source.recordTime!(records[1])?.toISOString()).toBe(new Date(1786309548026.294).toISOString())
+    expect(timed).toHaveLength(lines.length - 1)
+    expect(source.recordTime!(records[1])?.toISOString()).toBe(new Date(JSON.parse(lines[1]).ts * 1000).toISOString())
   })
 
-  it('reads the real WYDOT one-line BSM with its "…Z[UTC]" time via a dotted time field', async () => {
+  it('reads a one-line WYDOT BSM with its "…Z[UTC]" time via a dotted time field', async () => {
     const source = ndjsonSource.configure!({timeField: 'metadata.recordGeneratedAt'})
-    const [record] = await decode(source, readFileSync(path.join(REAL, 'wydot', 'wydot-filtered-bsm-1511788035889.json')))
+    const [record] = await decode(source, await wydotBsmV3())
     expect(source.recordTime!(record)?.toISOString()).toBe('2017-11-20T12:13:36.398Z')
     expect(source.timeField).toBe('metadata.recordGeneratedAt')
   })

@@ -6,7 +6,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type CheckResult, LocalStorage, openStorage, type VerifyResult} from '../../src/plugins/core/index.js'
 import {runInProcess} from '../helpers/cli.js'
 import {createTestBucket, s3Servers, testS3Client, useS3Env} from '../helpers/s3.js'
-import {buildDataset, linkTinybusPlugin, tempDir} from './helpers.js'
+import {buildDataset, linkTinybusPlugin, removeTempDirs, tempDir} from './helpers.js'
+
+afterAll(removeTempDirs)
 
 /** Every file under a folder with the SHA-256 of its bytes: what a run may not change. */
 async function snapshot(root: string): Promise<Record<string, string>> {

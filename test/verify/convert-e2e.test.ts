@@ -1,11 +1,13 @@
 import path from 'node:path'
 import zlib from 'node:zlib'
-import {beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import bustimesSource from '../../src/plugins/bustimes/index.js'
 import {LocalStorage, type VerifyResult} from '../../src/plugins/core/index.js'
 import {runInProcess} from '../helpers/cli.js'
-import {tempDir} from './helpers.js'
+import {removeTempDirs, tempDir} from './helpers.js'
+
+afterAll(removeTempDirs)
 
 const failing = (result: VerifyResult) => result.checks.filter((check) => check.status === 'fail').map((check) => check.name)
 

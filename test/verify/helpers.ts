@@ -10,20 +10,29 @@ import {ROOT} from '../helpers/cli.js'
 /** The test-only source plugin (declared like any third-party plugin). */
 export const PLUGIN_DIR = path.join(ROOT, 'test', 'verify', 'fixtures', 'tinybus-plugin')
 
+const tempDirs: string[] = []
+
+/** Removes every directory {@link tempDir} and {@link linkTinybusPlugin} made (call it in the file's afterAll). */
+export async function removeTempDirs(): Promise<void> {
+  await Promise.all(tempDirs.splice(0).map((dir) => fs.rm(dir, {recursive: true, force: true})))
+}
+
 /**
  * Makes the CLI see the tinybus plugin the way `bucketwright plugins link` would: a data dir whose package.json
  * lists it as a linked plugin. Returns the environment for spawned runs; in-process runs get it in process.env.
  */
 export async function linkTinybusPlugin(): Promise<Record<string, string>> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-verify-data-'))
+  const dataDir = await tempDir('bw-verify-data-')
   await fs.writeFile(path.join(dataDir, 'package.json'), JSON.stringify({private: true, oclif: {schema: 1, plugins: [{type: 'link', name: 'bucketwright-plugin-tinybus', root: PLUGIN_DIR}]}}))
   process.env.BUCKETWRIGHT_DATA_DIR = dataDir
   return {BUCKETWRIGHT_DATA_DIR: dataDir}
 }
 
-/** A fresh local temp directory. */
+/** A fresh local temp directory, removed by {@link removeTempDirs}. */
 export async function tempDir(prefix = 'bw-verify-'): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix))
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix))
+  tempDirs.push(dir)
+  return dir
 }
 
 const stamp = (time: Date) => time.toISOString().slice(0, 19).replace('T', '__').replaceAll(':', '-')

@@ -1,10 +1,12 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import {afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import {type CheckResult, LocalStorage, readManifest, type VerifyResult} from '../../src/plugins/core/index.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
-import {buildDataset, type Dataset, linkTinybusPlugin, tempDir, writeOutput} from './helpers.js'
+import {buildDataset, type Dataset, linkTinybusPlugin, removeTempDirs, tempDir, writeOutput} from './helpers.js'
+
+afterAll(removeTempDirs)
 
 const check = (result: VerifyResult, name: string): CheckResult => result.checks.find((candidate) => candidate.name === name)!
 const statusOf = (result: VerifyResult, key: string) => result.buckets.find((bucket) => bucket.key === key)?.status

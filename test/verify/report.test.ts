@@ -2,11 +2,13 @@ import {existsSync} from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
-import {beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {LocalStorage, type VerifyResult} from '../../src/plugins/core/index.js'
 import {ROOT, runInProcess} from '../helpers/cli.js'
-import {buildDataset, linkTinybusPlugin, rewriteOutput, tempDir} from './helpers.js'
+import {buildDataset, linkTinybusPlugin, removeTempDirs, rewriteOutput, tempDir} from './helpers.js'
+
+afterAll(removeTempDirs)
 
 const CHROMIUM = '/usr/bin/chromium'
 const hasChromium = existsSync(CHROMIUM)

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 
 import bustimesSource from '../../src/plugins/bustimes/index.js'
 import {bucketKey, type BucketSize, bucketStart} from '../../src/plugins/core/convert/buckets.js'
@@ -11,7 +11,9 @@ import {inventoryOutputs} from '../../src/plugins/core/verify/outputs.js'
 import {chooseSample, parseShare} from '../../src/plugins/core/verify/sample.js'
 import {parseCheckFile} from '../../src/plugins/core/verify/sql-checks.js'
 import {runInProcess} from '../helpers/cli.js'
-import {buildDataset, linkTinybusPlugin, tempDir} from './helpers.js'
+import {buildDataset, linkTinybusPlugin, removeTempDirs, tempDir} from './helpers.js'
+
+afterAll(removeTempDirs)
 
 describe('buckets', () => {
   it('labels every hour of 2020–2022 exactly as convert names its buckets', () => {

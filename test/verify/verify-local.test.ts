@@ -1,11 +1,13 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import {beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import type {CheckResult, VerifyResult} from '../../src/plugins/core/index.js'
 import {LocalStorage} from '../../src/plugins/core/index.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
-import {buildDataset, type Dataset, linkTinybusPlugin, readOutputLines, rewriteOutput, tempDir, truncateOutput} from './helpers.js'
+import {buildDataset, type Dataset, linkTinybusPlugin, readOutputLines, removeTempDirs, rewriteOutput, tempDir, truncateOutput} from './helpers.js'
+
+afterAll(removeTempDirs)
 
 const check = (result: VerifyResult, name: string): CheckResult => {
   const found = result.checks.find((candidate) => candidate.name === name)

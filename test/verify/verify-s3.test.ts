@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import {openStorage, type Storage, type VerifyResult} from '../../src/plugins/core/index.js'
 import {runInProcess} from '../helpers/cli.js'
 import {createTestBucket, s3Endpoint, useS3Env} from '../helpers/s3.js'
-import {buildDataset, type Dataset, linkTinybusPlugin, rewriteOutput, truncateOutput} from './helpers.js'
+import {buildDataset, type Dataset, linkTinybusPlugin, removeTempDirs, rewriteOutput, tempDir, truncateOutput} from './helpers.js'
+
+afterAll(removeTempDirs)
 
 const failing = (result: VerifyResult) => result.checks.filter((check) => check.status === 'fail').map((check) => check.name)
 
@@ -42,7 +42,7 @@ describe('verify (S3, loopback server)', () => {
 
   it('passes a clean dataset on S3, the raw archive beside it not mistaken for outputs', async () => {
     // A private temp dir, to see that the spooled copies are gone afterwards.
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-verify-tmp-'))
+    const tmp = await tempDir('bw-verify-tmp-')
     const saved = process.env.TMPDIR
     process.env.TMPDIR = tmp
     const {result, exitCode} = await verify('--check', 'SELECT * FROM records WHERE vehicleID IS NULL').finally(() => {

@@ -1,6 +1,4 @@
 import {createHash} from 'node:crypto'
-import {readFile} from 'node:fs/promises'
-import path from 'node:path'
 import {Readable} from 'node:stream'
 import zlib from 'node:zlib'
 import {describe, expect, it} from 'vitest'
@@ -8,9 +6,8 @@ import {describe, expect, it} from 'vitest'
 import {DecodeError, RecordValidator, type SourceRecord} from '../../src/plugins/core/index.js'
 import {WYOMING} from '../../src/plugins/wydot-bsm/generate.js'
 import {wydotBsmSource} from '../../src/plugins/wydot-bsm/index.js'
-import {ROOT} from '../helpers/cli.js'
+import {theaSpatPretty, wydotBsmV1, wydotBsmV3, wydotBsmV6Pretty, wydotTimPretty} from '../fixtures/generated.js'
 
-const REAL = path.resolve(ROOT, '..', 'shared', 'real-data', 'wydot')
 const source = wydotBsmSource()
 
 async function decode(body: Buffer | string, key = 'wydot/BSM/2018/05/06/20/x.json'): Promise<SourceRecord[]> {
@@ -19,15 +16,26 @@ async function decode(body: Buffer | string, key = 'wydot/BSM/2018/05/06/20/x.js
   return records
 }
 
-const real = (name: string) => readFile(path.join(REAL, name))
+/**
+ * Records in the shapes of the USDOT sandbox samples (which carry no licence; see test/fixtures/README.md), named
+ * after them: BSM schema v1 (2017-08) and v3 (2017-11) as one-line objects, v6 pretty-printed, a TIM and a SPaT.
+ */
+const SAMPLES: Record<string, () => Promise<string> | string> = {
+  'wydot-filtered-bsm-1502840971677.json': wydotBsmV1,
+  'wydot-filtered-bsm-1511788035889.json': wydotBsmV3,
+  'wydot-filtered-bsm-schemaVersion6.json': wydotBsmV6Pretty,
+  'wydot-filtered-tim-schemaVersion6_single.json': wydotTimPretty,
+  'thea-filtered-spat-schemaVersion1.json': theaSpatPretty,
+}
+const sample = async (name: string) => Buffer.from(await SAMPLES[name]())
 const BSM_FILES = ['wydot-filtered-bsm-1502840971677.json', 'wydot-filtered-bsm-1511788035889.json', 'wydot-filtered-bsm-schemaVersion6.json']
 
-describe('wydot-bsm source: real records', () => {
-  it('decodes and validates the real schema v1, v3 and v6 records (compact one-liners and a pretty-printed file)', async () => {
+describe('wydot-bsm source: records in the sandbox samples\' shapes', () => {
+  it('decodes and validates schema v1, v3 and v6 records (compact one-liners and a pretty-printed file)', async () => {
     const validator = await RecordValidator.create(source.schema!)
     const versions: number[] = []
     for (const file of BSM_FILES) {
-      const records = await decode(await real(file))
+      const records = await decode(await sample(file))
       expect(records).toHaveLength(1)
       versions.push((records[0].metadata as {schemaVersion: number}).schemaVersion)
       expect(validator.validate(records[0], file), JSON.stringify(validator.violations())).toBe(true)
@@ -37,18 +45,18 @@ describe('wydot-bsm source: real records', () => {
 
   it('reads the event time with and without the [UTC] suffix (v1 generatedAt, v3 and v6 recordGeneratedAt)', async () => {
     const times = []
-    for (const file of BSM_FILES) times.push(source.recordTime!((await decode(await real(file)))[0])?.toISOString())
+    for (const file of BSM_FILES) times.push(source.recordTime!((await decode(await sample(file)))[0])?.toISOString())
     expect(times).toEqual(['2017-08-15T23:46:00.645Z', '2017-11-20T12:13:36.398Z', '2018-05-06T20:26:28.690Z'])
   })
 
   it('decodes a gzip NDJSON object of many records, one a line', async () => {
-    const lines = await Promise.all(BSM_FILES.map(async (file) => JSON.stringify(JSON.parse((await real(file)).toString()))))
+    const lines = await Promise.all(BSM_FILES.map(async (file) => JSON.stringify(JSON.parse((await sample(file)).toString()))))
     const records = await decode(zlib.gzipSync(lines.join('\n') + '\n'))
     expect(records.map((record) => (record.metadata as {schemaVersion: number}).schemaVersion)).toEqual([1, 3, 6])
   })
 
   it('rejects a record with a wrong type, naming the field path', async () => {
-    const record = (await decode(await real('wydot-filtered-bsm-schemaVersion6.json')))[0] as any
+    const record = (await decode(await sample('wydot-filtered-bsm-schemaVersion6.json')))[0] as any
     record.payload.data.coreData.position.elevation = '2179.1'
     record.metadata.serialId.recordId = 'two'
     const validator = await RecordValidator.create(source.schema!)
@@ -60,9 +68,9 @@ describe('wydot-bsm source: real records', () => {
   })
 
   it('quarantines bad bytes with the line: a broken line, and a document cut off', async () => {
-    const good = JSON.stringify(JSON.parse((await real('wydot-filtered-bsm-schemaVersion6.json')).toString()))
+    const good = JSON.stringify(JSON.parse((await sample('wydot-filtered-bsm-schemaVersion6.json')).toString()))
     await expect(decode(`${good}\n{"metadata": nope}\n`)).rejects.toMatchObject({name: 'DecodeError', where: {line: 2}})
-    const pretty = (await real('wydot-filtered-bsm-schemaVersion6.json')).toString()
+    const pretty = (await sample('wydot-filtered-bsm-schemaVersion6.json')).toString()
     const cut = pretty.slice(0, pretty.length / 2)
     const error = await decode(cut).catch((caught) => caught)
     expect(error).toBeInstanceOf(DecodeError)
@@ -72,7 +80,7 @@ describe('wydot-bsm source: real records', () => {
   it('TIM and SPaT files are other message types: they decode as JSON, fail the BSM schema by path, and are outside the BSM layout', async () => {
     const validator = await RecordValidator.create(source.schema!)
     for (const file of ['wydot-filtered-tim-schemaVersion6_single.json', 'thea-filtered-spat-schemaVersion1.json']) {
-      const [record] = await decode(await real(file))
+      const [record] = await decode(await sample(file))
       expect(validator.validate(record, file)).toBe(false)
     }
     const paths = validator.violations().map((violation) => violation.path)
@@ -80,7 +88,7 @@ describe('wydot-bsm source: real records', () => {
     expect(paths).toContain('metadata.payloadType')
     expect(paths).toContain('payload.data.coreData')
     // SPaT times are local Eastern with a space: not a UTC instant, so no event time rather than a wrong one.
-    const [spat] = await decode(await real('thea-filtered-spat-schemaVersion1.json'))
+    const [spat] = await decode(await sample('thea-filtered-spat-schemaVersion1.json'))
     expect(source.recordTime!(spat)).toBeUndefined()
     expect(source.layout.timeFromKey('wydot/TIM/2018/12/10/15/wydot-filtered-tim-1.json')).toBeUndefined()
     expect(source.layout.timeFromKey('wydot/BSM/2018/12/10/15/wydot-filtered-bsm-1.json')?.toISOString()).toBe('2018-12-10T15:00:00.000Z')

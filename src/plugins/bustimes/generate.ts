@@ -135,8 +135,8 @@ function jsonScalar(value: string | number | boolean | null): string {
   return typeof value === 'string' ? `"${value}"` : String(value)
 }
 
-/** Repr order differs from JSON order, as a Python-2 dict's hash order did. */
-const REPR_ORDER = [18, 13, 20, 25, 19, 22, 11, 5, 8, 12, 4, 14, 7, 15, 0, 17, 6, 10, 3, 1, 2, 16, 9, 21, 24, 26, 27, 23]
+/** Repr order differs from JSON order: a Python-2 dict's hash order, as the real repr objects have it. */
+const REPR_ORDER = [10, 13, 20, 25, 18, 22, 9, 5, 16, 11, 8, 21, 6, 1, 2, 4, 7, 15, 12, 0, 17, 27, 3, 14, 19, 24, 26, 23]
 
 function reprVehicle(fields: Fields): string {
   let text = '{'

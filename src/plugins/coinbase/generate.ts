@@ -27,10 +27,13 @@ function size(random: () => number, scale: number): string {
   return fixed
 }
 
-/** RFC 3339 with nanoseconds, trailing zeros trimmed (so the number of fraction digits varies, like the real feed). */
+/**
+ * RFC 3339 with nanoseconds, trailing zeros trimmed (so the number of fraction digits varies, like the real feed):
+ * `ms` and then `nanos` (taken below a millisecond), so frame times follow sequence numbers as the feed's do.
+ */
 function timestamp(ms: number, nanos: number): string {
   const base = new Date(ms).toISOString().slice(0, 19)
-  const fraction = String(nanos).padStart(9, '0').replace(/0+$/, '')
+  const fraction = String((ms % 1000) * 1_000_000 + (nanos % 1_000_000)).padStart(9, '0').replace(/0+$/, '')
   return fraction ? `${base}.${fraction}Z` : `${base}Z`
 }
 
