@@ -7,20 +7,29 @@ export type Feed = 'advanced_trade' | 'exchange'
 export type ExtraChannel = 'heartbeats' | 'candles'
 
 /**
- * Per-segment decoding state. The legacy Exchange level2 channel carries no sequence number, so frames of one
- * product with the same timestamp are numbered in feed order (`sequence` 0, 1, 2…) to keep their updates apart;
- * legacy snapshots carry no time at all and take the last event time seen before them (else the segment's hour).
+ * Per-segment decoding state. The legacy Exchange level2 channel carries no sequence number, so its records take
+ * their frame's place in the feed as `sequence`: the segment's number times {@link FRAMES_PER_SEGMENT} plus the
+ * frame's position in it. That keeps two updates of one price level at one timestamp apart and in feed order even
+ * when they fall into different segments (a per-segment count gave both 0 there, and the upsert kept only one), and
+ * it is the same on every reprocessing of a segment. Legacy snapshots carry no time at all and take the last event
+ * time seen before them (else the segment's hour).
  */
 export interface FrameState {
   lastTime?: string
   fallbackTime?: string
-  level2Ordinal: Map<string, {time: string; next: number}>
+  /** `sequence` of the segment's first frame: its number (`segment_<hour>_<n>`) times FRAMES_PER_SEGMENT. */
+  segmentBase: number
+  /** Frames (non-empty lines) decoded so far. */
+  frames: number
   keep: ReadonlySet<ExtraChannel>
 }
 
-/** A fresh state for one segment. */
-export function newFrameState(keep: ReadonlySet<ExtraChannel>, segmentTime?: Date): FrameState {
-  return {level2Ordinal: new Map(), keep, fallbackTime: segmentTime ? segmentTime.toISOString().replace(/\.\d{3}Z$/, '.000000Z') : undefined}
+/** Room for the frames of one segment in a level2 `sequence` (a 100 MB segment holds about a million frames). */
+export const FRAMES_PER_SEGMENT = 1_000_000_000
+
+/** A fresh state for one segment (`segmentNumber`: the `n` of `segment_<hour>_<n>`, 0 for other objects). */
+export function newFrameState(keep: ReadonlySet<ExtraChannel>, segmentTime?: Date, segmentNumber = 0): FrameState {
+  return {segmentBase: segmentNumber * FRAMES_PER_SEGMENT, frames: 0, keep, fallbackTime: segmentTime ? segmentTime.toISOString().replace(/\.\d{3}Z$/, '.000000Z') : undefined}
 }
 
 const TIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]00:?00)$/
@@ -87,6 +96,7 @@ type Json = Record<string, unknown>
  * or lacks what its channel needs raises a {@link DecodeError}.
  */
 export function decodeFrame(line: string, state: FrameState, out: SourceRecord[]): void {
+  state.frames++
   let frame: Json
   try {
     frame = JSON.parse(line) as Json
@@ -188,7 +198,7 @@ function exchange(frame: Json, state: FrameState, out: SourceRecord[]): void {
       const productId = text(frame.product_id, 'product_id') as string
       const time = eventTime(frame.time, 'time')
       state.lastTime = time
-      const sequence = level2Ordinal(state, productId, time)
+      const sequence = state.segmentBase + state.frames
       for (const change of list(frame.changes, 'changes')) {
         const [side, price, size] = list(change, 'changes[]')
         out.push({
@@ -202,7 +212,7 @@ function exchange(frame: Json, state: FrameState, out: SourceRecord[]): void {
       const productId = text(frame.product_id, 'product_id') as string
       const time = state.lastTime ?? state.fallbackTime
       if (!time) throw new DecodeError('snapshot frame has no time and no earlier frame or segment time to take it from')
-      const sequence = level2Ordinal(state, productId, time)
+      const sequence = state.segmentBase + state.frames
       for (const [field, side] of [['bids', 'bid'], ['asks', 'offer']] as const) {
         for (const level of list(frame[field], field)) {
           const [price, size] = list(level, `${field}[]`)
@@ -232,11 +242,4 @@ function exchange(frame: Json, state: FrameState, out: SourceRecord[]): void {
       // subscriptions, error, status and the full channel's order messages carry no market data for these tables.
       return
   }
-}
-
-function level2Ordinal(state: FrameState, productId: string, time: string): number {
-  const seen = state.level2Ordinal.get(productId)
-  if (seen && seen.time === time) return seen.next++
-  state.level2Ordinal.set(productId, {time, next: 1})
-  return 0
 }

@@ -8,6 +8,7 @@ import {
   type GeneratedObject,
   type LineDecoder,
   maybeDecompress,
+  parseSegmentName,
   type RawObjectRef,
   readLines,
   segmentLayout,
@@ -62,7 +63,7 @@ class CoinbaseSource implements DataSource, LineDecoder, SqlDecoder {
   }
 
   startObject(object: RawObjectRef): unknown {
-    return newFrameState(this.keep, object.time ?? this.layout.timeFromKey(object.key))
+    return newFrameState(this.keep, object.time ?? this.layout.timeFromKey(object.key), parseSegmentName(object.key)?.n ?? 0)
   }
 
   decodeLine(text: string, state: unknown, out: SourceRecord[]): void {
