@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
@@ -42,6 +42,7 @@ describe('actionable errors, produced for real', () => {
 
   afterAll(async () => {
     await proxy.stop()
+    await fs.rm(home, {recursive: true, force: true})
   })
 
   it('no credentials: lists the ways to configure them and --anonymous', async () => {
@@ -119,6 +120,7 @@ describe('actionable errors, produced for real', () => {
 
   it('success: exit 0 and stdout holds exactly one JSON document', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-ls-'))
+    onTestFinished(() => fs.rm(dir, {recursive: true, force: true}))
     await fs.mkdir(path.join(dir, 'a'))
     await fs.writeFile(path.join(dir, 'a', 'one.txt'), 'one')
     await fs.writeFile(path.join(dir, 'two.txt'), 'two!')

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
@@ -31,6 +31,7 @@ describe('settings: config file < BUCKETWRIGHT_* environment < flags; credential
 
   afterAll(async () => {
     await proxy.stop()
+    await fs.rm(dir, {recursive: true, force: true})
   })
 
   it('takes the endpoint from the config file, then the environment, then the flag', async () => {
@@ -70,6 +71,7 @@ describe('settings: config file < BUCKETWRIGHT_* environment < flags; credential
 
   it('--profile signs with that profile from the shared credentials file', async () => {
     const home = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-home-'))
+    onTestFinished(() => fs.rm(home, {recursive: true, force: true}))
     await fs.mkdir(path.join(home, '.aws'))
     await fs.writeFile(path.join(home, '.aws', 'credentials'), '[default]\naws_access_key_id = AKIADEFAULT0000000000\naws_secret_access_key = d\n\n[archive]\naws_access_key_id = AKIAARCHIVE000000000\naws_secret_access_key = s\n')
     await fs.writeFile(path.join(home, '.aws', 'config'), '[profile archive]\nregion = eu-west-1\n')

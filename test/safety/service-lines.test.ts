@@ -39,13 +39,13 @@ describe('lines for systemd and cron carry any path exactly, and nothing more', 
     expect(systemdRead(root, false)).toBe(`S3_ROOT_DIR=${HOSTILE}`)
     const exec = /^ExecStart=(.*)$/m.exec(unit)![1]
     const words = exec.match(/"(?:\\.|[^"\\])*"|\S+/g)!
-    expect(words.map(systemdRead)).toEqual(['/usr/bin/node', '/opt/bw/bin/run.js', 'upload-daemon', '--bucket-map', `raw=${AWKWARD}`, '--exclude', '*.tmp'])
+    expect(words.map((word) => systemdRead(word))).toEqual(['/usr/bin/node', '/opt/bw/bin/run.js', 'upload-daemon', '--bucket-map', `raw=${AWKWARD}`, '--exclude', '*.tmp'])
   })
 
   it('init units and timers quote job arguments the same way', () => {
     const units = systemdUnits({jobs: {nightly: {command: 'convert', args: [AWKWARD, '/out'], schedule: '0 3 * * *'}}} as never, {bin: '/opt/bw/bin/run.js', configFile: '/etc/bw.json'})
     const exec = /^ExecStart=(.*)$/m.exec(units[0].content)![1]
-    expect(exec.match(/"(?:\\.|[^"\\])*"|\S+/g)!.map(systemdRead)).toEqual(['/opt/bw/bin/run.js', 'convert', AWKWARD, '/out', '--config', '/etc/bw.json'])
+    expect(exec.match(/"(?:\\.|[^"\\])*"|\S+/g)!.map((word) => systemdRead(word))).toEqual(['/opt/bw/bin/run.js', 'convert', AWKWARD, '/out', '--config', '/etc/bw.json'])
   })
 
   it('a cron line gives the program exactly its arguments, through cron\'s % rule and a real shell', () => {

@@ -1,11 +1,11 @@
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {mkdtemp} from 'node:fs/promises'
+import {mkdtemp, rm} from 'node:fs/promises'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 
 import {detectEc2} from '../../src/plugins/core/upload-daemon/ec2.js'
 import {runCli} from '../helpers/cli.js'
@@ -120,6 +120,7 @@ describe('credential check at start (spawned CLI)', () => {
 
   it('on a laptop with no credentials at all: exits 1 with setup instructions (aws configure, aws sso login, --profile)', async () => {
     const home = await mkdtemp(path.join(os.tmpdir(), 'bw-empty-home-'))
+    onTestFinished(() => rm(home, {recursive: true, force: true}))
     const run = await runCli(['upload-daemon', '--once', '-d', await makeRoot()], {
       env: {
         HOME: home,
