@@ -8,6 +8,7 @@ import {runCli} from '../helpers/cli.js'
 import {buildDataset, linkTinybusPlugin, tempDir, writeOutput} from '../verify/helpers.js'
 
 /** What a terminal would act on: C0 but the line feed, DEL, C1, line/paragraph separators, bidi controls. */
+// eslint-disable-next-line no-control-regex -- matching control characters is what it is for
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
 const HOSTILE = '\u001b[31mRED\r\nFAKE LINE\u0007\u009b2J\u202eevil'
 const SHOWN = '\\x1b[31mRED\\r\\nFAKE LINE\\x07\\x9b2J\\u202eevil'
@@ -117,7 +118,7 @@ describe('text output of the commands escapes control characters in keys and val
     const lines = expectInert(text.stdout)
     const quarantined = lines.find((line) => line.includes('quarantined raw/tinybus__2024-01-02__00-01-00.json'))!
     // V8's JSON.parse message quotes the start of the body: its ESC, CR and LF arrive escaped.
-    expect(quarantined).toMatch(/^    quarantined raw\/tinybus__2024-01-02__00-01-00\.json: undecodable: .*\\x1b\[31mRED\\r\\n/)
+    expect(quarantined).toMatch(/^ {4}quarantined raw\/tinybus__2024-01-02__00-01-00\.json: undecodable: .*\\x1b\[31mRED\\r\\n/)
     expect(lines).toContain(`    latitude: 1× must be number, e.g. ${'x'.repeat(199)}… (shortened) at raw/tinybus__2024-01-02__00-00-00.json`)
     expect(lines.every((line) => line.length < 400)).toBe(true)
   })
