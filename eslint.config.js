@@ -33,6 +33,8 @@ export default tseslint.config(
       // An async generator cannot be an arrow function, so it reaches its object through `self`.
       '@typescript-eslint/no-this-alias': ['error', {allowedNames: ['self']}],
       eqeqeq: ['error', 'smart'],
+      // Off: the control characters in our patterns are the point (printable.ts escapes them, the unit and cron writers refuse them).
+      'no-control-regex': 'off',
     },
   },
   {
@@ -54,8 +56,9 @@ export default tseslint.config(
     rules: {'@typescript-eslint/no-require-imports': 'off'},
   },
   {
-    // Tests read into decoded records and JSON documents of no declared type.
+    // Tests read into decoded records and JSON documents of no declared type, and clean up on a best-effort basis
+    // (`catch {}` around a kill or a removal); in src/ an empty catch stays an error: it would hide a failure.
     files: ['test/**', 'bench/**'],
-    rules: {'@typescript-eslint/no-explicit-any': 'off'},
+    rules: {'@typescript-eslint/no-explicit-any': 'off', 'no-empty': ['error', {allowEmptyCatch: true}]},
   },
 )

@@ -16,7 +16,7 @@ export async function pythonWithBoto3(): Promise<string | undefined> {
     try {
       await run(python, ['-c', 'import boto3'])
       return python
-    } catch { /* this python has no boto3: try the next */ }
+    } catch {}
   }
   return undefined
 }

@@ -8,7 +8,6 @@ import {runCli} from '../helpers/cli.js'
 import {buildDataset, linkTinybusPlugin, tempDir, writeOutput} from '../verify/helpers.js'
 
 /** What a terminal would act on: C0 but the line feed, DEL, C1, line/paragraph separators, bidi controls. */
-// eslint-disable-next-line no-control-regex -- matching control characters is what it is for
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
 const HOSTILE = '\u001b[31mRED\r\nFAKE LINE\u0007\u009b2J\u202eevil'
 const SHOWN = '\\x1b[31mRED\\r\\nFAKE LINE\\x07\\x9b2J\\u202eevil'

@@ -3,10 +3,8 @@
  * the line, BEL rings), DEL, C1 controls (U+009B is a one-byte CSI on some terminals), the Unicode line and
  * paragraph separators, and the bidirectional overrides and isolates that reorder what is shown.
  */
-/* eslint-disable no-control-regex -- matching control characters is what these are for */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 const CONTROL_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
-/* eslint-enable no-control-regex */
 
 const NAMED: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
 
