@@ -1,6 +1,4 @@
 import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type CompactResult, openStorage, readCompactionManifest, type Storage} from '../../src/plugins/core/index.js'

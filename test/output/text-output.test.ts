@@ -115,7 +115,7 @@ describe('text output of the commands escapes control characters in keys and val
     const lines = expectInert(text.stdout)
     const quarantined = lines.find((line) => line.includes('quarantined raw/tinybus__2024-01-02__00-01-00.json'))!
     // V8's JSON.parse message quotes the start of the body: its ESC, CR and LF arrive escaped.
-    expect(quarantined).toMatch(/^    quarantined raw\/tinybus__2024-01-02__00-01-00\.json: undecodable: .*\\x1b\[31mRED\\r\\n/)
+    expect(quarantined).toMatch(/^ {4}quarantined raw\/tinybus__2024-01-02__00-01-00\.json: undecodable: .*\\x1b\[31mRED\\r\\n/)
     expect(lines).toContain(`    latitude: 1× must be number, e.g. ${'x'.repeat(199)}… (shortened) at raw/tinybus__2024-01-02__00-00-00.json`)
     expect(lines.every((line) => line.length < 400)).toBe(true)
   })

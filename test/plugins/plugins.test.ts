@@ -63,7 +63,7 @@ describe('the example plugin is typed against the public API', () => {
   it('type-checks (JSDoc, strict) against bucketwright/core', async () => {
     const {execFile} = await import('node:child_process')
     const result = await new Promise<{code: number; output: string}>((resolve) => {
-      execFile(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', EXAMPLE], {cwd: ROOT}, (error, stdout, stderr) =>
+      execFile(process.execPath, [path.join(ROOT, 'node_modules', '@typescript', 'native', 'bin', 'tsc'), '-p', EXAMPLE], {cwd: ROOT}, (error, stdout, stderr) =>
         resolve({code: error ? Number((error as {code?: number}).code ?? 1) : 0, output: stdout + stderr}),
       )
     })

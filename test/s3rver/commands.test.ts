@@ -94,7 +94,7 @@ describe.each(s3Servers())('commands end to end on $name', ({name, endpoint}) =>
   })
 
   // etl loads segments from S3 into Parquet on S3; compact then merges that lake's Hive partitions in place.
-  let loaded: Record<string, number> = {}
+  const loaded: Record<string, number> = {}
 
   it('etl: segments from S3 into Parquet on S3, each segment once, read back; a rerun loads nothing', async () => {
     const generated = await json(['generate', `s3://${bucket}/coinbase/`, '--source', 'coinbase', '--from', '2025-12-03T10:00', '--to', '2025-12-03T10:20', '--seed', '3'])

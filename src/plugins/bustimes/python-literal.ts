@@ -917,7 +917,6 @@ export class LiteralTranscoder {
     p += triple ? 3 : 1
     const table = bytes ? (quote === Ch.SQuote ? SPECIAL_SINGLE_BYTES : SPECIAL_DOUBLE_BYTES) : quote === Ch.SQuote ? SPECIAL_SINGLE : SPECIAL_DOUBLE
     const end = this.end
-    const literalStart = this.pos
     for (;;) {
       const runStart = p
       while (p < end && table[src[p]] === 0) p++

@@ -121,7 +121,7 @@ export class ParquetSink implements EtlSink {
     const allFiles = toUpload.flatMap(({files}) => files)
     const footers = allFiles.length === 0 ? [] : await duckdb.query<{file: string; rows: number}>(`SELECT file_name AS file, num_rows::BIGINT AS rows FROM parquet_file_metadata(${sqlList(allFiles)})`)
     const byFile = new Map(footers.map((row) => [path.resolve(row.file), Number(row.rows)]))
-    for (const {staged, outDir, files} of toUpload) {
+    for (const {staged, files} of toUpload) {
       const counted = files.filter((file) => byFile.has(path.resolve(file)))
       const total = counted.reduce((sum, file) => sum + byFile.get(path.resolve(file))!, 0)
       if (total !== staged.rows || counted.length !== files.length) {

@@ -3,7 +3,7 @@ import {createReadStream, createWriteStream} from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import {once} from 'node:events'
-import {Readable, Transform} from 'node:stream'
+import {type Readable, Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
 import {makeDirectory} from './make-directory.js'

@@ -5,7 +5,7 @@ import {createHash} from 'node:crypto'
 
 import {RemoteError} from '../errors/errors.js'
 import {BodyDigest, cleanEtag, etagVouchesFor, multipartEtag, type SentBody} from './body-digest.js'
-import {type FastHead, type FastListPage, FastPathError, FastS3, objectHeaders} from './fast-s3.js'
+import {type FastHead, type FastListPage, FastS3, objectHeaders} from './fast-s3.js'
 import {listManyInOrder} from './list-many.js'
 import type {S3Connection, S3RequestStats} from './s3-client.js'
 import {type S3ErrorContext, translateS3Error} from './s3-errors.js'

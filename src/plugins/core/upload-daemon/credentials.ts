@@ -1,6 +1,6 @@
 import type {S3Client} from '@aws-sdk/client-s3'
 
-import {BucketwrightError, UserError} from '../errors/errors.js'
+import {type BucketwrightError, UserError} from '../errors/errors.js'
 import {translateS3Error} from '../storage/s3-errors.js'
 
 /** Who the credentials belong to, when they could be checked. */

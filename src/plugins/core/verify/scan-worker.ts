@@ -8,7 +8,10 @@ import {scanJsonl} from './scan.js'
 
 let compiled: {schema: JsonSchema; validator: Promise<RecordValidator>} | undefined
 
-parentPort!.on('message', async (job: ScanJob) => {
+// Every failure of a job is caught and sent back as its reply, so nothing waits on the promise.
+parentPort!.on('message', (job: ScanJob) => void scanFile(job))
+
+async function scanFile(job: ScanJob): Promise<void> {
   try {
     if (compiled?.schema !== job.schema && job.schema) compiled = {schema: job.schema, validator: RecordValidator.create(job.schema)}
     // A fork per file: the file's own tally, merged by the main thread in file order.
@@ -19,4 +22,4 @@ parentPort!.on('message', async (job: ScanJob) => {
   } catch (error) {
     parentPort!.postMessage({id: job.id, error: (error as Error).message} satisfies ScanReply)
   }
-})
+}

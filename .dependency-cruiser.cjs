@@ -1,0 +1,50 @@
+// The checked form of docs/ARCHITECTURE.md's layering (its "Rules checked in CI" section names each rule).
+// `npm run lint` runs `depcruise src --ignore-known`: a violation recorded in
+// .dependency-cruiser-known-violations.json (a debt the architecture issue pays off) is reported but does not fail;
+// any new one does. Regenerate that file only when a debt is paid: `npm run lint:deps:baseline`.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No import cycles: a module in a cycle cannot be loaded, tested or replaced on its own, and its load order decides what is undefined.',
+      from: {},
+      to: {circular: true},
+    },
+    {
+      name: 'core-not-to-commands',
+      severity: 'error',
+      comment: 'Commands depend on the core plugin, never the other way: core (and the plugins beside it) is what a third-party plugin or command builds on.',
+      from: {path: '^src/plugins/'},
+      to: {path: '^src/commands/'},
+    },
+    {
+      name: 'builtin-sources-only-source-kit',
+      severity: 'error',
+      comment:
+        'A built-in data source uses only the source kit (bucketwright/sources), its own folder, node: modules and npm packages — exactly what a stranger’s plugin can use, so a built-in proves the public API is enough.',
+      from: {path: '^src/plugins/(bustimes|coinbase|json|wydot-bsm)/'},
+      to: {path: '^src/', pathNot: ['^src/plugins/core/source-kit[.]ts$', '^src/plugins/$1/']},
+    },
+    {
+      name: 'aws-sdk-only-in-storage',
+      severity: 'error',
+      comment: 'Only the storage layer (src/plugins/core/storage/) talks to the AWS SDK; everything else goes through the Storage interface and S3Connection.',
+      from: {path: '^src/', pathNot: '^src/plugins/core/storage/'},
+      to: {dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], path: '(^|/)node_modules/@(aws-sdk|smithy)/'},
+    },
+  ],
+  options: {
+    doNotFollow: {path: 'node_modules'},
+    // Type-only imports count: a module that names the SDK's or another layer's types depends on them.
+    tsPreCompilationDeps: true,
+    tsConfig: {fileName: 'tsconfig.json'},
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+    reporterOptions: {text: {highlightFocused: true}},
+  },
+}
