@@ -102,6 +102,9 @@ async function main() {
     }
   }
 
+  // Always the built dist/: oclif would otherwise load src/*.ts under NODE_ENV=development or test whenever the
+  // `typescript` package can read tsconfig.json (slow, and a second copy of every module beside dist's).
+  globalThis.oclif = {...globalThis.oclif, enableAutoTranspile: false}
   const {execute} = await import('@oclif/core')
   await execute({dir: import.meta.url})
 }

@@ -3,6 +3,12 @@ import {spawn} from 'node:child_process'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+// In-process runs load the built dist/, as the spawned CLI does: with NODE_ENV=test, oclif would otherwise map
+// commands and hooks to src/*.ts (once the `typescript` package can read tsconfig.json), and a command's modules from
+// src beside a hook's from dist make two copies of each class (an `instanceof` across them fails).
+;(globalThis as {oclif?: Record<string, unknown>}).oclif ??= {}
+;(globalThis as {oclif?: Record<string, unknown>}).oclif!.enableAutoTranspile = false
+
 /** The repository root (where package.json and bin/ are). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 /** The built CLI entry. Tests run after `npm run build` (npm test does that). */
