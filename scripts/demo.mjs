@@ -34,3 +34,8 @@ const convert = (label) => {
 convert('first run: writes every week')
 convert('second run: nothing changed, every week is skipped')
 console.log(`Outputs: ${(await fs.readdir(v2)).filter((name) => !name.startsWith('_')).join(', ')} (manifests in demo/v2/_manifests/).`)
+console.log(`
+Next:
+  ./bin/run.js verify demo/v2 --raw demo/raw --source bustimes     # prove nothing was lost (DuckDB), exit 3 if something was
+  ./bin/run.js convert demo/raw demo/v2 --source bustimes --dry-run # the plan and its S3 request cost, nothing written
+  ./bin/run.js --help                                              # every command`)
