@@ -1,35 +1,13 @@
 import {GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
-import {execFile, spawnSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import {promisify} from 'node:util'
 import zlib from 'node:zlib'
 
 import {REPR_CUTOFF_TIME} from '../../src/plugins/bustimes/index.js'
 import {bustimesObject} from '../fixtures/generated.js'
 import {ROOT} from '../helpers/cli.js'
 
-const run = promisify(execFile)
-/**
- * The peers' benchmark kit beside the repository (`../shared/bench`, or SHARED_BENCH as for the benchmarks): the
- * owner's original Python converter and the week comparer. They carry no licence, so they are not in the
- * repository: the tests that compare with them run only when they are there.
- */
-export const BENCH = process.env.SHARED_BENCH ?? path.resolve(ROOT, '..', 'shared', 'bench')
-export const BENCH_SCRIPTS = ['reference_convert.py', 'compare_weeks.py'].map((script) => path.join(BENCH, script))
-export const hasBench = BENCH_SCRIPTS.every((script) => existsSync(script))
-
-/** Python with boto3 for the reference's S3 mode (Debian's python3-boto3), if this machine has one. */
-export async function pythonWithBoto3(): Promise<string | undefined> {
-  for (const python of ['/usr/bin/python3', 'python3']) {
-    try {
-      await run(python, ['-c', 'import boto3'])
-      return python
-    } catch {}
-  }
-  return undefined
-}
 
 /** What {@link makeBustimesArchive} wrote. */
 export interface BustimesArchive {
@@ -101,24 +79,6 @@ export async function outputRecords(dir: string): Promise<string[]> {
     for (const line of zlib.gunzipSync(await fs.readFile(path.join(dir, file))).toString('utf8').split('\n')) if (line) records.push(canonical(JSON.parse(line)))
   }
   return records.sort()
-}
-
-/** Runs the original Python converter (reference_convert.py) on a directory or an S3 location. */
-export async function referenceConvert(src: string, out: string, options: {python?: string; endpoint?: string; env?: Record<string, string>} = {}): Promise<void> {
-  const args = [path.join(BENCH, 'reference_convert.py'), src, out]
-  if (options.endpoint) args.push('--endpoint', options.endpoint)
-  await run(options.python ?? 'python3', args, {env: {...process.env, ...options.env}, maxBuffer: 1 << 24})
-}
-
-/** compare_weeks.py on two directories of weekly outputs: its verdict and summary. */
-export async function compareWeeks(a: string, b: string): Promise<{equal: boolean; summary: {records_a: number; records_b: number; differing_records: number; weeks_a: string[]; weeks_b: string[]}}> {
-  try {
-    const {stdout} = await run('python3', [path.join(BENCH, 'compare_weeks.py'), a, b], {maxBuffer: 1 << 24})
-    return {equal: true, summary: JSON.parse(stdout)}
-  } catch (error) {
-    const stdout = (error as {stdout?: string}).stdout ?? '{}'
-    return {equal: false, summary: JSON.parse(stdout || '{}')}
-  }
 }
 
 /** Every file under a directory, as keys relative to it. */
