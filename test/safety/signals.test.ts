@@ -8,6 +8,7 @@ import {afterAll, afterEach, describe, expect, it} from 'vitest'
 
 import {BIN} from '../helpers/cli.js'
 import {createTestBucket, s3Env} from '../helpers/s3.js'
+import {until} from '../helpers/wait.js'
 
 /**
  * A Node older than 22 outside node_modules (the system's), on which bin/run.js re-runs itself on the bundled Node:
@@ -50,15 +51,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 const started: ChildProcess[] = []
 const strays: number[] = []

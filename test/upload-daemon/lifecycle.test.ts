@@ -8,6 +8,7 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {BIN, runCli} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, testS3Client} from '../helpers/s3.js'
+import {until} from '../helpers/wait.js'
 import {bucketKeys, daemonEnv, makeRoot, objectBody, writeStable} from './helpers.js'
 
 const client = testS3Client()
@@ -26,15 +27,6 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL')
 })
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 /** Starts `upload-daemon ARGS` in the foreground, as systemd would; stderr is collected. */
 function foreground(args: string[], env: Record<string, string | undefined> = {}): {child: ChildProcess; stderr: () => string; exited: Promise<number | null>} {
