@@ -1,18 +1,8 @@
 import {type Hook, toConfiguredId} from '@oclif/core'
+import {distance} from 'fastest-levenshtein'
 
 import {UsageError} from '../errors/errors.js'
 import {outputFormatOf, reportError} from '../errors/report.js'
-
-/** Edit distance (insertions, deletions, substitutions) between two words. */
-function distance(a: string, b: string): number {
-  let previous = Array.from({length: b.length + 1}, (_, index) => index)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    previous = current
-  }
-  return previous[b.length]!
-}
 
 /** The command meant by a mistyped one: the nearest by edit distance, if it is near enough to be a typo. */
 export function closestCommand(typed: string, commands: readonly string[]): string | undefined {
