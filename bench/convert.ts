@@ -17,13 +17,24 @@ import os from 'node:os'
 import path from 'node:path'
 import {promisify} from 'node:util'
 
-import {downloadOutputs, pythonWithBoto3, uploadDir} from '../test/convert/archive.js'
+import {downloadOutputs, uploadDir} from '../test/convert/archive.js'
 import {writeBustimesArchive, type WrittenData} from './data.js'
 import {BASELINE_BIN, benchRounds, BIN, compare, type Contender, formatResult, log, machineLine, measureChild, processCpuSeconds, saveResults, SHARED_BENCH} from './harness.js'
 import {listingBench} from './listing.js'
 import {benchS3Client, createBucket, s3Env, type ServerProcess, startS3Server} from './servers.js'
 
 const run = promisify(execFile)
+
+/** Python with boto3 for the reference's S3 mode (Debian's python3-boto3), if this machine has one. */
+async function pythonWithBoto3(): Promise<string | undefined> {
+  for (const python of ['/usr/bin/python3', 'python3']) {
+    try {
+      await run(python, ['-c', 'import boto3'])
+      return python
+    } catch {}
+  }
+  return undefined
+}
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const ROUNDS = benchRounds()
 const OBJECTS = env('OBJECTS', 200)
