@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, ExitCode, resolveShard, shardFlags} from '../plugins/core/index.js'
+import {BaseCommand, durationFlag, ExitCode, resolveShard, shardFlags, sizeFlag} from '../plugins/core/index.js'
+import {checkTimeZone} from '../plugins/core/compact/age.js'
 import {resolveCompactOptions} from '../plugins/core/compact/options.js'
 import type {CompactResult} from '../plugins/core/compact/result.js'
 import {describePartition, runCompaction} from '../plugins/core/compact/run.js'
@@ -13,7 +14,7 @@ export default class Compact extends BaseCommand<CompactResult> {
 
 Per partition: list → merge (DuckDB) → verify the new files against the inputs (row count and an order-independent checksum of every row) → record a manifest under _manifests/ naming every input with its ETag → delete exactly those inputs. Today's partition is never touched. A run stopped at any point is finished (or cleanly undone) by the next run; files that arrive meanwhile are kept and merged next time.
 
-Settings come from flags, then their BUCKETWRIGHT_* variables, then "commands": {"compact": {...}} in the config file.
+Settings come from flags, then their BUCKETWRIGHT_* variables, then "commands": {"compact": {...}} in the config file (as every command's).
 
 Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage error, nothing done (e.g. a LOCATION that does not exist or is a file, a bucket name that cannot exist), 3 a partition did not verify (nothing of it was deleted).`
 
@@ -30,23 +31,23 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage error, no
 
   static override flags = {
     ...shardFlags,
-    'min-age': Flags.string({summary: 'Only partitions at least this old, from the start of their day (default 1d; 36h, 0). Today\'s is never compacted.', env: 'BUCKETWRIGHT_MIN_AGE'}),
-    timezone: Flags.string({summary: 'Time zone that decides which day is today (default UTC).', env: 'BUCKETWRIGHT_TIMEZONE'}),
-    'min-files': Flags.integer({summary: 'Only partitions with at least this many files (default 2).', min: 1, env: 'BUCKETWRIGHT_MIN_FILES'}),
+    'min-age': durationFlag('d')({summary: 'Only partitions at least this old, from the start of their day (36h, 0; a bare number is days). Today\'s is never compacted.', default: 86_400_000, defaultHelp: async () => '1d', env: 'BUCKETWRIGHT_MIN_AGE'}),
+    timezone: Flags.custom<string>({parse: async (input) => checkTimeZone(input)})({summary: 'Time zone that decides which day is today.', default: 'UTC', env: 'BUCKETWRIGHT_TIMEZONE'}),
+    'min-files': Flags.integer({summary: 'Only partitions with at least this many files.', default: 2, min: 1, env: 'BUCKETWRIGHT_MIN_FILES'}),
     pattern: Flags.string({summary: 'Partition folder template instead of staging/Hive detection, e.g. "events/{date}/" or "logs/{YYYY}/{MM}/{DD}/" (* = one segment).', env: 'BUCKETWRIGHT_PATTERN'}),
-    'target-size': Flags.string({summary: 'Size of each output file, about (default 128MB); a larger partition gives several.', env: 'BUCKETWRIGHT_TARGET_SIZE'}),
+    'target-size': sizeFlag({summary: 'Size of each output file, about (128MB = 128×10⁶ bytes); a larger partition gives several.', default: 128e6, defaultHelp: async () => '128MB', env: 'BUCKETWRIGHT_TARGET_SIZE'}),
     'row-group-size': Flags.integer({summary: 'Rows per Parquet row group (default 122,880); files are cut between row groups.', min: 1, env: 'BUCKETWRIGHT_ROW_GROUP_SIZE'}),
-    'memory-limit': Flags.string({summary: 'Memory of the run (default 1GB): DuckDB gets all but Node\'s share, and spills to disk beyond it.', env: 'BUCKETWRIGHT_MEMORY_LIMIT'}),
-    'disk-budget': Flags.string({summary: 'Local disk for S3 inputs being merged (default 4GB).', env: 'BUCKETWRIGHT_DISK_BUDGET'}),
+    'memory-limit': sizeFlag({summary: 'Memory of the run: DuckDB gets all but Node\'s share, and spills to disk beyond it.', default: 1e9, defaultHelp: async () => '1GB', env: 'BUCKETWRIGHT_MEMORY_LIMIT'}),
+    'disk-budget': sizeFlag({summary: 'Local disk for S3 inputs being merged (4GB = 4×10⁹ bytes).', default: 4e9, defaultHelp: async () => '4GB', env: 'BUCKETWRIGHT_DISK_BUDGET'}),
     threads: Flags.integer({summary: 'DuckDB threads (default: all cores).', min: 1, env: 'BUCKETWRIGHT_THREADS'}),
     'dry-run': Flags.boolean({summary: 'Show partitions, files, bytes and the requests it would make; change nothing.', default: false}),
-    'delete-batch': Flags.integer({summary: 'Inputs per delete request (default 1000).', min: 1, max: 1000, hidden: true}),
+    'delete-batch': Flags.integer({summary: 'Inputs per delete request.', default: 1000, min: 1, max: 1000, hidden: true}),
     strategy: Flags.option({options: ['single-pass', 'two-pass'] as const, default: 'single-pass' as const, summary: 'Checksum the inputs in the merging scan, or in a second read.', hidden: true})(),
   }
 
   async run(): Promise<CompactResult> {
     const {args, flags} = await this.parse(Compact)
-    const options = resolveCompactOptions(flags, this.settings.commands?.compact, {
+    const options = resolveCompactOptions(flags, {
       dryRun: flags['dry-run'],
       shard: resolveShard(flags),
       strategy: flags.strategy,

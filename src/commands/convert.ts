@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 // Straight from the modules, not the core's index: convert's start-up is part of its benchmark, and the index loads
 // twice the modules (~20 ms).
 import {BaseCommand} from '../plugins/core/command/base-command.js'
-import {shardFlags, sourceFlags} from '../plugins/core/command/flags.js'
+import {instantFlag, parseSourceOptions, shardFlags, sourceFlags} from '../plugins/core/command/flags.js'
 import {resolveShard} from '../plugins/core/command/shard.js'
 import {ExitCode} from '../plugins/core/errors/errors.js'
 import {checkKeyTemplate, defaultKeyTemplate} from '../plugins/core/convert/buckets.js'
@@ -12,7 +12,7 @@ import {runConvert, startEncoders} from '../plugins/core/convert/service.js'
 import {workerLoader} from '../plugins/core/convert/source-handle.js'
 import {formatConvertSummary} from '../plugins/core/convert/summary.js'
 import type {ConvertResult} from '../plugins/core/convert/types.js'
-import {timeFlag, timeRange} from '../plugins/core/sources/time-range.js'
+import {timeRange} from '../plugins/core/sources/time-range.js'
 
 export type {ConvertBucketResult, ConvertResult} from '../plugins/core/convert/types.js'
 
@@ -39,8 +39,8 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
     format: Flags.option({options: ['jsonl', 'parquet'] as const, default: 'jsonl', summary: 'Output format.'})(),
     compression: Flags.option({options: ['gzip', 'zstd', 'none'] as const, summary: 'Output compression (default gzip for JSONL, zstd for Parquet).'})(),
     level: Flags.integer({summary: 'Compression level (default 6 for gzip, 3 for zstd).', min: 1, max: 19}),
-    from: timeFlag('from')({summary: 'Start of the time range (inclusive): 2021-11-08, 2021-11-08T06:00 (UTC) or 2021-W45. Default: the earliest object.'}),
-    to: timeFlag('to')({summary: 'End of the time range (exclusive); must be after --from. Default: now.'}),
+    from: instantFlag({summary: 'Start of the time range (inclusive): 2021-11-08, 2021-11-08T06:00 (UTC) or 2021-W45. Default: the earliest object.'}),
+    to: instantFlag({summary: 'End of the time range (exclusive); must be after --from. Default: now.'}),
     'include-current': Flags.boolean({summary: 'Also convert the current, unfinished bucket (it is rebuilt as objects arrive).'}),
     'dry-run': Flags.boolean({summary: 'Print the plan (buckets, objects, bytes, S3 requests and cost); write nothing.'}),
     validate: Flags.boolean({summary: "Check every record against the source's JSON Schema; violations are counted per field path."}),
@@ -52,7 +52,7 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
   async run(): Promise<ConvertResult> {
     const {args, flags} = await this.parse(Convert)
     const source = await this.dataSource(flags.source, flags['source-option'])
-    const loader = workerLoader(this.config, await this.sources(), source.name, sourceOptions(flags['source-option']))
+    const loader = workerLoader(this.config, await this.sources(), source.name, parseSourceOptions(flags['source-option']))
     // The encoder threads take ~150 ms to start: bin/run.js started them before oclif loaded, and they get the source
     // now (or they start now), while the lock, the storages and the probe are made.
     const encoders = flags['dry-run'] ? undefined : startEncoders({source, loader, workers: flags.workers})
@@ -100,8 +100,4 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
       await encoders?.close()
     }
   }
-}
-
-function sourceOptions(options: string[] = []): Record<string, string> {
-  return Object.fromEntries(options.map((option) => [option.slice(0, option.indexOf('=')), option.slice(option.indexOf('=') + 1)]))
 }

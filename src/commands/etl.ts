@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 import os from 'node:os'
 
-import {BaseCommand, channelTables, type DataSource, type EtlResult, type EtlSink, ExitCode, ParquetSink, parseDuration, PostgresSink, runEtl, sourceFlags, stopOnSignals} from '../plugins/core/index.js'
+import {BaseCommand, channelTables, type DataSource, type EtlResult, type EtlSink, ExitCode, ParquetSink, durationFlag, PostgresSink, runEtl, sourceFlags, stopOnSignals} from '../plugins/core/index.js'
 
 export type {EtlResult, SegmentResult} from '../plugins/core/index.js'
 
-const duration = Flags.custom<number>({parse: async (input) => parseDuration(input)})
+const duration = durationFlag()
 
 export default class Etl extends BaseCommand<EtlResult> {
   static override summary = 'Load ready NDJSON segments into Hive-partitioned Parquet or Postgres, exactly once.'

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, cacheFlags, fetchRange, type FetchSummary, parseLocation, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
+import {BaseCommand, cacheFlags, formatBytes, fetchRange, type FetchSummary, parseLocation, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
 
 /** The JSON contract of `bucketwright fetch`. */
 export interface FetchResult extends FetchSummary {
@@ -44,7 +44,7 @@ Exit codes: 0 done, 1 failure (S3, or the local disk: the error names the path),
     const to = await this.openStorage(args.directory)
     const summary = await fetchRange(source, from, to, {range, concurrency: flags.concurrency, logger: this.logger})
     const cache = this.cacheStats() ?? null
-    this.logger.info(`Fetched ${summary.objects} objects (${summary.bytes} bytes) from ${summary.prefixes.length} prefixes` + (cache ? `; cache: ${cache.hits} hits, ${cache.misses} downloads` : ''))
+    this.logger.info(`Fetched ${summary.objects} objects (${formatBytes(summary.bytes)}) from ${summary.prefixes.length} prefixes` + (cache ? `; cache: ${cache.hits} hits, ${cache.misses} downloads` : ''))
     if (!this.jsonEnabled()) this.log(`${summary.objects} objects, ${summary.bytes} bytes → ${to.uri}`)
     return {location: from.uri, destination: to.uri, source: source.name, from: range.from.toISOString(), to: range.to.toISOString(), ...summary, cache}
   }

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, type GenerateResult, sourceFlags, timeRange, timeRangeFlags, writeGenerated} from '../plugins/core/index.js'
+import {BaseCommand, formatBytes, type GenerateResult, sourceFlags, timeRange, timeRangeFlags, writeGenerated} from '../plugins/core/index.js'
 
 export default class Generate extends BaseCommand<GenerateResult> {
   static override summary = 'Write realistic synthetic data for a source, in its real key layout, to a local path or S3.'
@@ -28,7 +28,7 @@ Exit codes: 0 done, 1 failure (S3, or the local disk: the error names the path),
     this.logger.info(`Generating ${source.name} data for ${range.from.toISOString()} to ${range.to.toISOString()} into ${storage.uri}`)
     const result = await writeGenerated(source, storage, {range, seed: flags.seed, rate: flags.rate, concurrency: flags.concurrency, logger: this.logger})
     const rate = result.recordsPerSecond === null ? '' : `, ${result.recordsPerSecond} records/s`
-    this.logger.info(`Wrote ${result.objects} objects, ${result.records ?? '?'} records, ${(result.bytes / 1e6).toFixed(1)} MB in ${result.seconds} s${rate}`)
+    this.logger.info(`Wrote ${result.objects} objects, ${result.records ?? '?'} records, ${formatBytes(result.bytes)} in ${result.seconds} s${rate}`)
     if (!this.jsonEnabled()) this.log(`${result.objects} objects, ${result.records ?? 'unknown'} records, ${result.bytes} bytes → ${result.location}`)
     return result
   }

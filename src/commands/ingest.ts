@@ -4,12 +4,11 @@ import {createReadStream} from 'node:fs'
 import {stat} from 'node:fs/promises'
 import path from 'node:path'
 
-import {BaseCommand, ingest, type IngestResult, parseDuration, parseSize, stopOnSignals, UserError} from '../plugins/core/index.js'
+import {BaseCommand, durationFlag, ingest, type IngestResult, sizeFlag, stopOnSignals, UserError} from '../plugins/core/index.js'
 
 export type {IngestResult} from '../plugins/core/index.js'
 
-const duration = Flags.custom<number>({parse: async (input) => parseDuration(input)})
-const size = Flags.custom<number>({parse: async (input) => parseSize(input)})
+const duration = durationFlag()
 
 export default class Ingest extends BaseCommand<IngestResult> {
   static override summary = 'Write NDJSON lines from stdin (or a file) into rotating segments for etl.'
@@ -39,7 +38,7 @@ Exit codes: 0 done, 1 failure (S3, or the local disk: the error names the path),
         return input
       },
     }),
-    'rotate-size': size({summary: 'Make a segment ready once it holds this much (100MB, 64MiB).', default: 100_000_000, defaultHelp: async () => '100MB'}),
+    'rotate-size': sizeFlag({summary: 'Make a segment ready once it holds this much (100MB, 64MiB).', default: 100_000_000, defaultHelp: async () => '100MB'}),
     'rotate-age': duration({summary: 'Make a segment ready this long after it was opened (10m, 1h).', default: 600_000, defaultHelp: async () => '10m'}),
     'flush-every': duration({summary: 'Write buffered lines at least this often; a crash loses at most this much.', default: 1000, defaultHelp: async () => '1s'}),
     'spool-dir': Flags.string({summary: 'Local directory for active segments when the location is on S3.'}),

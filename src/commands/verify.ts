@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 
-import {BaseCommand, ExitCode, printable, sourceFlags} from '../plugins/core/index.js'
+import {BaseCommand, ExitCode, printable, sizeFlag, sourceFlags} from '../plugins/core/index.js'
 import {athenaDdl} from '../plugins/core/verify/athena.js'
 import {inventoryOutputs} from '../plugins/core/verify/outputs.js'
 import {renderReport} from '../plugins/core/verify/report-html.js'
@@ -25,14 +25,6 @@ const share = (allowZero: boolean) =>
       return value
     },
   })
-
-const bytes = Flags.custom<number>({
-  parse: async (input) => {
-    const found = input.trim().match(/^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i)
-    if (!found) throw new Error(`"${input}" is not a size: use e.g. 500MB or 4GB.`)
-    return Math.round(Number(found[1]) * 1024 ** ' KMGT'.indexOf(found[2]!.toUpperCase() || ' '))
-  },
-})
 
 export default class Verify extends BaseCommand<VerifyCommandResult> {
   static override summary = 'Prove that converted data is complete and sound: integrity, counts, gaps, duplicates, schema, your own SQL.'
@@ -74,8 +66,8 @@ not one SELECT).`
     'drop-window': Flags.integer({summary: 'Neighbours on each side a bucket is compared with.', default: 2, min: 1, helpGroup: 'CHECKS'}),
     check: Flags.string({summary: 'One SELECT over the view "records" that must return no rows (repeatable; a first line "-- name: x" names it).', multiple: true, multipleNonGreedy: true, helpGroup: 'CHECKS'}),
     'check-file': Flags.file({summary: 'File of such SELECTs separated by ";" ("-- name: x" before a query names it).', multiple: true, multipleNonGreedy: true, exists: true, helpGroup: 'CHECKS'}),
-    'memory-limit': Flags.string({summary: 'DuckDB memory limit; larger work spills to disk.', default: '512MB', helpGroup: 'RESOURCES'}),
-    'disk-budget': bytes({summary: 'Disk for S3 outputs spooled for DuckDB; checks run in batches of buckets that fit.', default: 2 * 1024 ** 3, defaultHelp: async () => '2GB', helpGroup: 'RESOURCES'}),
+    'memory-limit': sizeFlag({summary: 'DuckDB memory limit (512MB = 512×10⁶ bytes, 1GiB = 2³⁰); larger work spills to disk.', default: 512e6, defaultHelp: async () => '512MB', helpGroup: 'RESOURCES'}),
+    'disk-budget': sizeFlag({summary: 'Disk for S3 outputs spooled for DuckDB (2GB = 2×10⁹ bytes); checks run in batches of buckets that fit.', default: 2e9, defaultHelp: async () => '2GB', helpGroup: 'RESOURCES'}),
     threads: Flags.integer({summary: 'DuckDB threads (default: the cores).', min: 1, helpGroup: 'RESOURCES'}),
     'scan-threads': Flags.integer({summary: 'Threads reading and validating JSONL outputs (default: the cores, at most 4; 0: the main thread).', min: 0, max: 64, helpGroup: 'RESOURCES'}),
     report: Flags.string({summary: 'Write an offline HTML report (charts, checks, schema findings) to this file.', helpGroup: 'OUTPUT'}),
@@ -104,7 +96,7 @@ not one SELECT).`
       dropThreshold: flags['drop-threshold'],
       dropWindow: flags['drop-window'],
       checks,
-      memoryLimit: flags['memory-limit'],
+      memoryLimitBytes: flags['memory-limit'],
       threads: flags.threads,
       scanThreads: flags['scan-threads'],
       diskBudgetBytes: flags['disk-budget'],

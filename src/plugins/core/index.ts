@@ -3,7 +3,7 @@
  * Import it as `bucketwright/core`.
  */
 export {BaseCommand, type CommandArgs, type CommandFlags} from './command/base-command.js'
-export {baseFlags, shardFlags, sourceFlags} from './command/flags.js'
+export {baseFlags, durationFlag, instantFlag, shardFlags, sizeFlag, sourceFlags, timeRangeFlags} from './command/flags.js'
 export {printable, shortened} from './command/printable.js'
 export {
   BucketwrightError,
@@ -57,7 +57,7 @@ export {type CompactionManifest, type CompactionOutput, type CompactionState, re
 export {type ColumnType, type RowChecksum} from './compact/merge.js'
 export type {CompactResult, OutputFileResult, PartitionResult, PartitionStatus, RequestCounts} from './compact/result.js'
 // plugins, generate, fetch cache, init (issue 8)
-export {parseUtcTime, timeFlag, timeRange, timeRangeFlags} from './sources/time-range.js'
+export {parseUtcTime, timeRange} from './sources/time-range.js'
 export {type GenerateResult, type GenerateRunOptions, writeGenerated} from './generate/generate.js'
 export {CachedStorage, ReadCache, type ReadCacheOptions, type ReadCacheStats, withReadCache} from './storage/cache.js'
 export {type CacheFlagValues, cacheFlags, cacheSettings} from './command/cache-flags.js'
@@ -75,7 +75,7 @@ export {decodeSegment, type DecodedSegment, discardStaged, type QuarantinedLine,
 export {type EtlOptions, type EtlResult, runEtl, runEtlPass, type SegmentResult} from './etl/etl.js'
 export {defaultParquetConcurrency, type EtlSink, type ParquetOutput, ParquetSink, type ParquetSinkOptions, type SinkResult} from './etl/parquet-sink.js'
 export {LEDGER_TABLE, PostgresSink, type PostgresSinkOptions, redactConnectionString} from './etl/postgres-sink.js'
-export {type DurationUnit, parseDuration, parseSize} from './command/units.js'
+export {type DurationUnit, formatBytes, parseDuration, parseSize} from './command/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'
 export {ingest, type IngestOptions, type IngestResult, type ReadySegment} from './ingest/ingest.js'
 // upload-daemon

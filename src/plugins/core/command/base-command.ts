@@ -2,6 +2,7 @@ import {Command, Errors, type Interfaces} from '@oclif/core'
 import path from 'node:path'
 import {format} from 'node:util'
 
+import {applyCommandDefaults} from '../config/command-defaults.js'
 import {type BucketwrightConfig, configPath, loadConfig} from '../config/config.js'
 import {acquireRunLock, type RunLock} from '../config/run-lock.js'
 import {ExitCode, parseFailure, toBucketwrightError, UsageError} from '../errors/errors.js'
@@ -14,7 +15,7 @@ import {ReadCache, type ReadCacheStats, withReadCache} from '../storage/cache.js
 import {type OpenStorageOptions, openStorage} from '../storage/open.js'
 import type {Storage} from '../storage/types.js'
 import {type CacheFlagValues, cacheSettings} from './cache-flags.js'
-import {baseFlags} from './flags.js'
+import {baseFlags, parseSourceOptions} from './flags.js'
 import {printable} from './printable.js'
 
 /** The parsed flags of a command class, base flags included. */
@@ -40,6 +41,7 @@ export abstract class BaseCommand<T> extends Command {
   private base!: Interfaces.InferredFlags<typeof baseFlags>
   private readonly opened: Storage[] = []
   private readonly locks: RunLock[] = []
+  private settingsLoaded = false
   private registry?: SourceRegistry
   private objectCache?: ReadCache
   private outcome: ExitCode = ExitCode.Ok
@@ -59,7 +61,25 @@ export abstract class BaseCommand<T> extends Command {
     if (this.base['log-format'] === 'json') logProcessWarnings(this.logger)
     this.settingsFile = configPath(this.config.configDir, this.base.config)
     this.settings = await loadConfig(this.settingsFile)
+    this.settingsLoaded = true
     this.progress = progressMode({json: this.jsonEnabled(), quiet: this.base.quiet, logFormat: this.base['log-format']})
+  }
+
+  /**
+   * Parses the command line, then fills the flags it left to their defaults from the config file's
+   * `commands["<command>"]` entry ({@link applyCommandDefaults}): command line and `BUCKETWRIGHT_*` variables first,
+   * then the config file, then the flag's default — for every command.
+   */
+  protected override async parse<F extends Record<string, unknown>, B extends Record<string, unknown>, A extends Record<string, unknown>>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const output = await super.parse(options, argv)
+    // init's own parse runs before the config file is known (--config is one of the flags).
+    if (this.settingsLoaded && options && this.id) {
+      await applyCommandDefaults(output, {...options.baseFlags, ...options.flags} as Interfaces.FlagInput, this.id, this.settings, this.settingsFile)
+    }
+    return output
   }
 
   /** oclif's warnings go through the logger, so `--log-format json` keeps stderr all JSON. */
@@ -139,12 +159,7 @@ export abstract class BaseCommand<T> extends Command {
     // Not among the named ones: the whole registry, whose error lists every source there is.
     const source = (found.has(chosen) ? found : await this.sources()).get(chosen)
     if (options.length === 0) return source
-    const parsed: Record<string, string> = {}
-    for (const option of options) {
-      const eq = option.indexOf('=')
-      if (eq <= 0) throw new UsageError(`--source-option "${option}" is not key=value.`, {code: 'BAD_SOURCE_OPTION'})
-      parsed[option.slice(0, eq)] = option.slice(eq + 1)
-    }
+    const parsed = parseSourceOptions(options)
     if (!source.configure) {
       throw new UsageError(`Source "${chosen}" takes no options.`, {code: 'BAD_SOURCE_OPTION', nextSteps: ['Remove --source-option.']})
     }

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import path from 'node:path'
 
 import type {ReadCacheOptions} from '../storage/cache.js'
-import {parseDuration, parseSize} from './units.js'
+import {durationFlag, sizeFlag} from './flags.js'
 
 /**
  * The read-through cache of S3 objects, for commands that read raw objects: a second run over the same objects
@@ -11,16 +11,18 @@ import {parseDuration, parseSize} from './units.js'
 export const cacheFlags = {
   cache: Flags.boolean({summary: 'Serve S3 object reads from the local cache (--no-cache: always GET).', default: true, allowNo: true, env: 'BUCKETWRIGHT_OBJECT_CACHE', helpGroup: 'CACHE'}),
   'cache-dir': Flags.string({summary: 'Directory of the object cache (default: objects/ in the bucketwright cache dir).', env: 'BUCKETWRIGHT_OBJECT_CACHE_DIR', helpGroup: 'CACHE'}),
-  'cache-ttl': Flags.string({summary: 'Age after which a cached object is downloaded again (90s, 12h, 7d).', default: '7d', env: 'BUCKETWRIGHT_OBJECT_CACHE_TTL', helpGroup: 'CACHE'}),
-  'cache-max-size': Flags.string({summary: 'Size cap of the cache; least recently used objects are evicted beyond it (500MB, 10GB).', default: '2GB', env: 'BUCKETWRIGHT_OBJECT_CACHE_MAX_SIZE', helpGroup: 'CACHE'}),
+  'cache-ttl': durationFlag()({summary: 'Age after which a cached object is downloaded again (90s, 12h, 7d).', default: 7 * 86_400_000, defaultHelp: async () => '7d', env: 'BUCKETWRIGHT_OBJECT_CACHE_TTL', helpGroup: 'CACHE'}),
+  'cache-max-size': sizeFlag({summary: 'Size cap of the cache; least recently used objects are evicted beyond it (500MB, 10GB).', default: 2e9, defaultHelp: async () => '2GB', env: 'BUCKETWRIGHT_OBJECT_CACHE_MAX_SIZE', helpGroup: 'CACHE'}),
 }
 
 /** The parsed values of {@link cacheFlags}. */
 export interface CacheFlagValues {
   cache: boolean
   'cache-dir'?: string
-  'cache-ttl': string
-  'cache-max-size': string
+  /** Milliseconds. */
+  'cache-ttl': number
+  /** Bytes. */
+  'cache-max-size': number
 }
 
 /** Cache settings from the flags, or `undefined` with `--no-cache`. `defaultRoot` is oclif's cache dir. */
@@ -28,7 +30,7 @@ export function cacheSettings(flags: CacheFlagValues, defaultRoot: string): Read
   if (!flags.cache) return undefined
   return {
     dir: path.resolve(flags['cache-dir'] ?? path.join(defaultRoot, 'objects')),
-    ttlMs: parseDuration(flags['cache-ttl'], {flag: 'cache-ttl'}),
-    maxBytes: parseSize(flags['cache-max-size'], {flag: 'cache-max-size'}),
+    ttlMs: flags['cache-ttl'],
+    maxBytes: flags['cache-max-size'],
   }
 }

@@ -1,5 +1,30 @@
 import {Flags} from '@oclif/core'
 
+import {UsageError} from '../errors/errors.js'
+import {parseUtcTime} from '../sources/time-range.js'
+import {type DurationUnit, parseDuration, parseSize} from './units.js'
+
+/**
+ * A size flag, parsed into bytes by {@link parseSize}: KB/MB/GB/TB are powers of 1000 (`2GB` = 2,000,000,000 bytes),
+ * KiB/MiB/GiB/TiB and the short k/m/g/t powers of 1024 — the same in every command. A bad value is a usage error
+ * naming the flag. `sizeFlag({summary, default: 2e9, defaultHelp: async () => '2GB'})`.
+ */
+export const sizeFlag = Flags.custom<number>({parse: async (input, _context, flag) => parseSize(input, {flag: flag.name})})
+
+/**
+ * A duration flag, parsed into milliseconds by {@link parseDuration} (`500ms`, `90s`, `10m`, `36h`, `7d`, `1w`); a bare
+ * number is in `defaultUnit` (seconds unless given). A bad value is a usage error naming the flag.
+ */
+export function durationFlag(defaultUnit: DurationUnit = 's') {
+  return Flags.custom<number>({parse: async (input, _context, flag) => parseDuration(input, {flag: flag.name, defaultUnit})})
+}
+
+/**
+ * An instant flag, parsed into a `Date` by {@link parseUtcTime}, the one time parser: `2021-11-08`, `2021-11-08T06:00`,
+ * an ISO week `2021-W45` (its Monday), a month `2021-11`, UTC unless a zone is given — the same in every command.
+ */
+export const instantFlag = Flags.custom<Date>({parse: async (input, _context, flag) => parseUtcTime(input, flag.name)})
+
 /**
  * Flags every command has: config file, logging and S3 connection. Each has a `BUCKETWRIGHT_*` environment variable;
  * values from the config file apply under both.
@@ -26,4 +51,24 @@ export const shardFlags = {
 export const sourceFlags = {
   source: Flags.string({summary: 'Data source (see `bucketwright sources`).', env: 'BUCKETWRIGHT_SOURCE', helpGroup: 'SOURCE'}),
   'source-option': Flags.string({summary: 'Option of the data source, as key=value (repeatable).', multiple: true, helpGroup: 'SOURCE'}),
+}
+
+/** `--from` and `--to` (UTC, `[from, to)`), parsed into instants. */
+export const timeRangeFlags = {
+  from: instantFlag({summary: 'Start of the range, inclusive (UTC): 2018-05-06, 2018-05-06T20:00, 2018-W18, or ISO 8601 with a zone.', required: true}),
+  to: instantFlag({summary: 'End of the range, exclusive (UTC).', required: true}),
+}
+
+/**
+ * `--source-option key=value` flags as an object, the one parser of them (a later key wins). A usage error naming
+ * the option when one is not key=value.
+ */
+export function parseSourceOptions(options: string[] = []): Record<string, string> {
+  const parsed: Record<string, string> = {}
+  for (const option of options) {
+    const eq = option.indexOf('=')
+    if (eq <= 0) throw new UsageError(`--source-option "${option}" is not key=value.`, {code: 'BAD_SOURCE_OPTION', nextSteps: ['Write it as --source-option key=value.']})
+    parsed[option.slice(0, eq)] = option.slice(eq + 1)
+  }
+  return parsed
 }

@@ -47,3 +47,18 @@ export function parseSize(text: string, options: {flag?: string} = {}): number {
   if (!match || unit === undefined) throw badValue('size', text, options.flag, '128MB, 1GiB or 512m')
   return Math.round(Number(match[1]) * unit)
 }
+
+/**
+ * Bytes as people read them, in the units {@link parseSize} reads the same way (powers of 1000): `512 B`, `1.5 MB`,
+ * `128 MB`, `2.1 GB`. One decimal below 100 of a unit, none above.
+ */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = 0
+  while (Math.abs(value) >= 1000 && unit < units.length - 1) {
+    value /= 1000
+    unit++
+  }
+  return `${Math.abs(value) >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
+}

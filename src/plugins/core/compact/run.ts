@@ -1,6 +1,7 @@
 import type {ListrTask} from 'listr2'
 
 import {printable} from '../command/printable.js'
+import {formatBytes} from '../command/units.js'
 import type {Logger} from '../progress/logger.js'
 import {type ProgressMode, runTasks} from '../progress/tasks.js'
 import type {Storage} from '../storage/types.js'
@@ -13,17 +14,6 @@ import type {CompactResult, PartitionResult, RequestCounts} from './result.js'
 const PRICE_PER_1000 = {write: 0.005, read: 0.0004}
 
 const SKIPPED = new Set<PartitionResult['status']>(['up-to-date', 'too-recent', 'too-few-files'])
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
-  let value = bytes
-  let unit = 0
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000
-    unit++
-  }
-  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
-}
 
 /** One line about a partition's outcome, for progress and logs (keys and reasons printable). */
 export function describePartition(result: PartitionResult): string {

@@ -1,10 +1,11 @@
+import {pMapIterable} from 'p-map'
+
 import type {QuarantineEntry} from '../manifest/manifest.js'
 import type {SchemaViolation} from '../schema/validator.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import type {OutputCompression} from './buckets.js'
 import type {ChunkObject, ChunkResult} from './chunk-encoder.js'
 import type {EncoderPool} from './encoder-pool.js'
-import {orderedMap} from './ordered.js'
 
 /** One input object of a bucket, with its time from the key. */
 export interface BucketInput extends ObjectInfo {
@@ -80,14 +81,19 @@ async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, 
  * bounded by `concurrency` objects plus four chunks per encoder thread, whatever the bucket's size.
  */
 export async function* encodeBucket(inputs: BucketInput[], tally: BucketTally, options: EncodeBucketOptions): AsyncIterable<Uint8Array> {
-  const fetched = orderedMap(inputs, options.concurrency, (object) => fetchObject(options.storage, object, options.signal))
-  let id = 0
+  // p-map's ordered iterable: at most `concurrency` calls started and not yet consumed (its backpressure), results in
+  // input order, a failure thrown at its own turn.
+  const fetched = pMapIterable(inputs, (object) => fetchObject(options.storage, object, options.signal), {concurrency: Math.max(1, options.concurrency)})
   const totalBytes = inputs.reduce((sum, input) => sum + input.size, 0)
   const chunks = chunksOf(fetched, options.chunkBytes ?? 4 * 1024 * 1024, options.chunkObjects ?? 256, totalBytes)
-  const encoded = orderedMap(chunks, Math.max(2, options.pool.size * 4), (objects) => {
-    const bytes = objects.reduce((sum, object) => sum + object.body.byteLength, 0)
-    return options.pool.encode({id: id++, objects, compression: options.compression, level: options.level, validate: options.validate}).then((result) => ({result, count: objects.length, bytes}))
-  })
+  const encoded = pMapIterable(
+    chunks,
+    (objects, id) => {
+      const bytes = objects.reduce((sum, object) => sum + object.body.byteLength, 0)
+      return options.pool.encode({id, objects, compression: options.compression, level: options.level, validate: options.validate}).then((result) => ({result, count: objects.length, bytes}))
+    },
+    {concurrency: Math.max(2, options.pool.size * 4)},
+  )
   let emitted = 0
   for await (const {result, count, bytes} of encoded) {
     absorb(tally, result, count, bytes)
@@ -98,7 +104,7 @@ export async function* encodeBucket(inputs: BucketInput[], tally: BucketTally, o
   }
   if (emitted === 0) {
     // A bucket whose every object was quarantined still gets a valid (empty) output.
-    const empty = await options.pool.encode({id: id++, objects: [], compression: options.compression, level: options.level, validate: false})
+    const empty = await options.pool.encode({id: 0, objects: [], compression: options.compression, level: options.level, validate: false})
     yield empty.data
   }
 }

@@ -1,3 +1,5 @@
+import pLimit from 'p-limit'
+
 import {UsageError} from '../errors/errors.js'
 import type {DataSource, TimeRange} from '../sources/types.js'
 import {pagesOf} from '../storage/list-many.js'
@@ -237,26 +239,6 @@ export interface ListWindowsOptions {
   exclude?: (key: string) => boolean
 }
 
-/** A counting semaphore: at most `size` tasks run at once, the others wait in the order they asked. */
-class Slots {
-  private running = 0
-  private readonly waiting: (() => void)[] = []
-
-  constructor(private readonly size: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve))
-    else this.running++
-    try {
-      return await task()
-    } finally {
-      const next = this.waiting.shift()
-      if (next) next()
-      else this.running--
-    }
-  }
-}
-
 /**
  * Lists window after window by the source's day prefixes, yielding the windows in order. All windows being listed
  * share one pool of `prefixConcurrency` listings, served in window order, and windows are started while fewer than
@@ -265,7 +247,8 @@ class Slots {
  * `range` or of no bucket are dropped.
  */
 export async function* listWindows(storage: Storage, source: DataSource, windows: Iterable<ListingWindow>, range: TimeRange, options: ListWindowsOptions = {}): AsyncIterable<ListedWindow> {
-  const slots = new Slots(Math.max(1, options.prefixConcurrency ?? 32))
+  // One pool of listings for every window, served in the order asked (p-limit's queue is first in, first out).
+  const slots = pLimit(Math.max(1, options.prefixConcurrency ?? 32))
   const exclude = options.exclude ?? (() => false)
   const ahead = options.prefixesAhead ?? 64
   // Leaving early (an error, a consumer that stops) cancels the listings still in flight for later windows.
@@ -284,7 +267,7 @@ export async function* listWindows(storage: Storage, source: DataSource, windows
         prefixes.map(
           (prefix) =>
             options.known?.(prefix) ??
-            slots.run(async () => {
+            slots(async () => {
               const infos: ObjectInfo[] = []
               for await (const page of pagesOf(storage, prefix, {signal})) {
                 requests++

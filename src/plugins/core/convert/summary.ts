@@ -1,8 +1,7 @@
 import {printable} from '../command/printable.js'
+import {formatBytes} from '../command/units.js'
 import type {SchemaViolation} from '../schema/validator.js'
 import type {ConvertResult} from './types.js'
-
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
 
 /** A schema violation's example as text: its (already shortened) JSON and where it was, printable. */
 export function describeExample(example: SchemaViolation['example']): string {
@@ -18,14 +17,14 @@ export function formatConvertSummary(result: ConvertResult): string {
     const what = bucket.status === 'planned' ? `would ${bucket.action}` : bucket.status
     const bad = bucket.quarantined.length > 0 ? `, ${bucket.quarantined.length} quarantined` : ''
     const why = bucket.reason ? ` (${bucket.reason})` : ''
-    lines.push(`${printable(bucket.output).padEnd(24)} ${what}${why}: ${bucket.objects} objects, ${bucket.records} records, ${mb(bucket.bytesIn)} in, ${mb(bucket.bytesOut)} out${bad}`)
+    lines.push(`${printable(bucket.output).padEnd(24)} ${what}${why}: ${bucket.objects} objects, ${bucket.records} records, ${formatBytes(bucket.bytesIn)} in, ${formatBytes(bucket.bytesOut)} out${bad}`)
     for (const entry of bucket.quarantined.slice(0, 5)) lines.push(`    quarantined ${printable(entry.key)}: ${printable(entry.reason)}`)
   }
   if (result.buckets.length === 0) lines.push(`No objects of source ${printable(result.source)} under ${printable(result.input)}${result.from ? ` between ${result.from} and ${result.to}` : ''}.`)
   // The rate of the records this run encoded: skipped buckets' records come from their manifests.
   const encoded = result.buckets.reduce((sum, bucket) => sum + (bucket.status === 'written' || bucket.status === 'rebuilt' ? bucket.records : 0), 0)
   const rate = result.seconds > 0 && encoded > 0 ? ` (${Math.round(encoded / result.seconds)} records/s encoded)` : ''
-  lines.push(`${result.dryRun ? 'Plan' : 'Total'}: ${result.buckets.length} buckets, ${result.objects} objects, ${result.records} records, ${mb(result.bytesIn)} in, ${mb(result.bytesOut)} out, ${result.quarantined} quarantined, ${result.seconds} s${rate}`)
+  lines.push(`${result.dryRun ? 'Plan' : 'Total'}: ${result.buckets.length} buckets, ${result.objects} objects, ${result.records} records, ${formatBytes(result.bytesIn)} in, ${formatBytes(result.bytesOut)} out, ${result.quarantined} quarantined, ${result.seconds} s${rate}`)
   if (result.requests) {
     const r = result.requests
     lines.push(`S3 requests${r.estimated ? ' (planned)' : ''}: ${r.list} LIST, ${r.get} GET, ${r.head} HEAD, ${r.put} PUT — $${r.cost.total.toFixed(4)} (LIST $${r.cost.list.toFixed(4)}, GET/HEAD $${r.cost.get.toFixed(4)}, PUT $${r.cost.put.toFixed(4)})`)

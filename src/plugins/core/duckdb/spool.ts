@@ -5,6 +5,7 @@ import path from 'node:path'
 import {pipeline} from 'node:stream/promises'
 
 import {UserError} from '../errors/errors.js'
+import {forEachLimit} from '../kit/concurrency.js'
 import {LocalStorage} from '../storage/local.js'
 import type {Storage} from '../storage/types.js'
 
@@ -32,7 +33,7 @@ export class Spool {
   /** A local path holding the object's bytes. */
   async path(key: string, size?: number): Promise<string> {
     if (this.storage instanceof LocalStorage) return this.storage.pathOf(key)
-    const budget = this.options.budgetBytes ?? 2 * 1024 ** 3
+    const budget = this.options.budgetBytes ?? 2e9
     const expected = size ?? (await this.storage.head(key))?.size ?? 0
     if (this.used + expected > budget) {
       throw new UserError(`Spooling ${key} (${expected} bytes) would exceed the disk budget of ${budget} bytes.`, {
@@ -70,16 +71,11 @@ export class Spool {
    */
   async paths(objects: {key: string; size?: number}[], concurrency = 16): Promise<string[]> {
     const out: string[] = new Array(objects.length)
-    let next = 0
-    let failed = false
-    const worker = async () => {
-      while (!failed && next < objects.length) {
-        const index = next++
-        out[index] = await this.path(objects[index].key, objects[index].size)
-      }
-    }
     try {
-      await Promise.all(Array.from({length: Math.min(concurrency, objects.length)}, () => worker().catch((error) => ((failed = true), Promise.reject(error)))))
+      // Settles only once every fetch in flight has, so none of this call's files is left behind a failure.
+      await forEachLimit(objects, concurrency, async (object, index) => {
+        out[index] = await this.path(object.key, object.size)
+      })
     } catch (error) {
       await Promise.all(out.filter(Boolean).map((file) => this.release(file)))
       throw error

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {pipeline} from 'node:stream/promises'
+import pMap from 'p-map'
 
 import {type DuckDB, openDuckDB, sqlIdentifier, sqlList, sqlString} from '../duckdb/duckdb.js'
 import {VerificationError} from '../errors/errors.js'
@@ -134,7 +135,7 @@ export class ParquetSink implements EtlSink {
     }
     // Nothing is uploaded unless every channel adds up (an upload that fails midway is redone, same names, on rerun).
     for (const {staged, outDir, files} of toUpload) {
-      const outputs = await inParallel(files, UPLOADS_IN_FLIGHT, async (file): Promise<ParquetOutput> => {
+      const outputs = await pMap(files, async (file): Promise<ParquetOutput> => {
         const relative = path.relative(outDir, file).split(path.sep)
         const partitionDirs = relative.slice(0, -1).join('/')
         // DuckDB numbers the files of a partition (part_<segment>0.parquet …); the first keeps the plain name.
@@ -159,7 +160,7 @@ export class ParquetSink implements EtlSink {
           extra: {channel: staged.table.channel, segment: decoded.segment},
         })
         return {key, channel: staged.table.channel, rows, size: written.size}
-      })
+      }, {concurrency: UPLOADS_IN_FLIGHT})
       result.outputs!.push(...outputs)
     }
     return result
@@ -227,20 +228,6 @@ export class ParquetSink implements EtlSink {
 
 /** Files uploaded at once: each local write ends in an fsync and each S3 write is a request, so they overlap well. */
 const UPLOADS_IN_FLIGHT = 8
-
-/** Maps items through `work` with at most `limit` in flight; results in input order. */
-async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await work(items[index])
-    }
-  }
-  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
-  return results
-}
 
 /** `COPY (select) TO dir` as Hive-partitioned, zstd Parquet files named `part_<segment><i>.parquet`. */
 function copyTo(select: string, table: ChannelTable, outDir: string, base: string): string {

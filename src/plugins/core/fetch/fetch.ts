@@ -1,4 +1,5 @@
 import {UsageError} from '../errors/errors.js'
+import {forEachLimit} from '../kit/concurrency.js'
 import type {Logger} from '../progress/logger.js'
 import type {DataSource, TimeRange} from '../sources/types.js'
 import {locationOverlap} from '../storage/overlap.js'
@@ -54,30 +55,19 @@ export async function fetchRange(source: DataSource, from: Storage, to: Storage,
       },
     )
   }
-  const inFlight = new Set<Promise<void>>()
-  let failure: unknown
   options.logger?.info(`Listing ${prefixes.length} prefix(es) of ${from.uri} for ${source.name}`)
-  for await (const info of from.listMany(prefixes, {signal: options.signal})) {
-    if (failure) break
-    if (overlap.excludesInput(info.key)) continue
-    const time = source.layout.timeFromKey(info.key)?.getTime()
-    if (time === undefined || time < start || time >= end) {
-      summary.outsideRange++
-      continue
+  const inRange = async function* () {
+    for await (const info of from.listMany(prefixes, {signal: options.signal})) {
+      if (overlap.excludesInput(info.key)) continue
+      const time = source.layout.timeFromKey(info.key)?.getTime()
+      if (time === undefined || time < start || time >= end) summary.outsideRange++
+      else yield info
     }
-    const copy = (async () => {
-      const written = await to.write(info.key, await from.read(info.key, {signal: options.signal}), {signal: options.signal})
-      summary.objects++
-      summary.bytes += written.size
-    })()
-      .catch((error: unknown) => {
-        failure ??= error
-      })
-      .finally(() => inFlight.delete(copy))
-    inFlight.add(copy)
-    if (inFlight.size >= concurrency) await Promise.race(inFlight)
   }
-  await Promise.all(inFlight)
-  if (failure) throw failure
+  await forEachLimit(inRange(), concurrency, async (info) => {
+    const written = await to.write(info.key, await from.read(info.key, {signal: options.signal}), {signal: options.signal})
+    summary.objects++
+    summary.bytes += written.size
+  })
   return summary
 }

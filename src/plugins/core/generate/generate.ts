@@ -1,4 +1,6 @@
+import {formatBytes} from '../command/units.js'
 import {UsageError} from '../errors/errors.js'
+import {forEachLimit} from '../kit/concurrency.js'
 import type {Logger} from '../progress/logger.js'
 import type {DataSource, TimeRange} from '../sources/types.js'
 import type {Storage} from '../storage/types.js'
@@ -47,33 +49,24 @@ export async function writeGenerated(source: DataSource, storage: Storage, optio
   let records = 0
   let counted = true
   let lastLog = started
-  const inFlight = new Set<Promise<void>>()
-  let failure: unknown
-  for await (const object of source.generate({range: options.range, seed: options.seed, rate: options.rate})) {
-    if (failure) break
+  const generated = async function* () {
+    for await (const object of source.generate!({range: options.range, seed: options.seed, rate: options.rate})) {
+      if (object.records === undefined) counted = false
+      else records += object.records
+      yield object
+    }
+  }
+  await forEachLimit(generated(), concurrency, async (object) => {
     const size = typeof object.body === 'string' ? Buffer.byteLength(object.body) : object.body.byteLength
-    const write = storage
-      .write(object.key, object.body, {signal: options.signal, contentType: 'application/json'})
-      .then(() => {
-        objects++
-        bytes += size
-      })
-      .catch((error: unknown) => {
-        failure ??= error
-      })
-      .finally(() => inFlight.delete(write))
-    inFlight.add(write)
-    if (object.records === undefined) counted = false
-    else records += object.records
-    if (inFlight.size >= concurrency) await Promise.race(inFlight)
+    await storage.write(object.key, object.body, {signal: options.signal, contentType: 'application/json'})
+    objects++
+    bytes += size
     const now = performance.now()
     if (options.logger && now - lastLog > 5_000) {
       lastLog = now
-      options.logger.info(`Generated ${objects} objects (${(bytes / 1e6).toFixed(1)} MB) so far`)
+      options.logger.info(`Generated ${objects} objects (${formatBytes(bytes)}) so far`)
     }
-  }
-  await Promise.all(inFlight)
-  if (failure) throw failure
+  })
   const seconds = (performance.now() - started) / 1000
   return {
     location: storage.uri,

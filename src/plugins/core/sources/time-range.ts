@@ -1,5 +1,3 @@
-import {Flags} from '@oclif/core'
-
 import {UsageError} from '../errors/errors.js'
 import type {TimeRange} from './types.js'
 
@@ -83,13 +81,3 @@ export function timeRange(from: Date, to: Date, options: {toIsNow?: boolean} = {
   return {from, to}
 }
 
-/** A flag holding a time, parsed by {@link parseUtcTime}: `timeFlag('from')({summary, required})`. */
-export function timeFlag(name: string) {
-  return Flags.custom<Date>({parse: async (input) => parseUtcTime(input, name)})
-}
-
-/** `--from` and `--to` (UTC, `[from, to)`), parsed into dates. */
-export const timeRangeFlags = {
-  from: timeFlag('from')({summary: 'Start of the range, inclusive (UTC): 2018-05-06, 2018-05-06T20:00, 2018-W18, or ISO 8601 with a zone.', required: true}),
-  to: timeFlag('to')({summary: 'End of the range, exclusive (UTC).', required: true}),
-}

@@ -1,4 +1,5 @@
 import type {OutputCompression, OutputFormat} from '../convert/buckets.js'
+import {forEachLimit} from '../kit/concurrency.js'
 import {type OutputManifest, readManifest} from '../manifest/manifest.js'
 import type {Storage} from '../storage/types.js'
 import {type BucketKind, type BucketSpan, bucketOf, kindOfSpan, parseBucketKey} from './buckets.js'
@@ -103,13 +104,4 @@ export async function inventoryOutputs(storage: Storage, options: {concurrency?:
   files.sort((a, b) => a.bucket.start.getTime() - b.bucket.start.getTime() || (a.key < b.key ? -1 : 1))
   const kinds = new Set(files.map((file) => file.bucket.kind))
   return {files, orphanManifests, unbucketed: unbucketed.sort(), kind: kinds.size === 1 ? [...kinds][0] : files[0]?.bucket.kind}
-}
-
-/** Runs `work` over items with at most `limit` in flight. */
-export async function forEachLimit<T>(items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  const iterator = items[Symbol.iterator]()
-  const runners = Array.from({length: Math.max(1, limit)}, async () => {
-    for (let next = iterator.next(); !next.done; next = iterator.next()) await work(next.value)
-  })
-  await Promise.all(runners)
 }

@@ -1,7 +1,7 @@
 import type {DataSource} from '../sources/types.js'
 import type {Storage} from '../storage/types.js'
 import {type BucketKind, type BucketSpan, bucketOf} from './buckets.js'
-import {forEachLimit} from './outputs.js'
+import {forEachLimit} from '../kit/concurrency.js'
 
 /** Raw objects of one bucket, as listed: counts only, so a listing of millions of keys stays small. */
 export interface RawBucketListing {

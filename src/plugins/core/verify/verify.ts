@@ -7,7 +7,8 @@ import {LocalStorage} from '../storage/local.js'
 import {locationOverlap} from '../storage/overlap.js'
 import type {Storage} from '../storage/types.js'
 import {assembleResult, type FileFindings, type RawComparison} from './assemble.js'
-import {forEachLimit, inventoryOutputs, type OutputFile} from './outputs.js'
+import {forEachLimit} from '../kit/concurrency.js'
+import {inventoryOutputs, type OutputFile} from './outputs.js'
 import {countRawBucket, listRawBuckets, type RawBucketCount} from './raw.js'
 import type {VerifyResult} from './result.js'
 import {chooseSample, seededRandom} from './sample.js'
@@ -32,8 +33,8 @@ export interface VerifyOptions {
   dropThreshold: number
   dropWindow: number
   checks: UserCheck[]
-  /** DuckDB memory limit (`--memory-limit`), e.g. `512MB`. */
-  memoryLimit: string
+  /** DuckDB memory limit in bytes (`--memory-limit`). */
+  memoryLimitBytes: number
   threads?: number
   /** Threads that read and validate JSONL outputs (default: the cores, at most 4; 0: on the main thread). */
   scanThreads?: number
@@ -85,7 +86,7 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
         paths.set(finding, await spool.path(finding.file.key, finding.file.size))
       })
       // One DuckDB per batch, able to read this batch's files and nothing else: users' checks run in it.
-      const db = await openSandboxedDuckDB([...paths.values()], {memoryLimit: options.memoryLimit, threads: options.threads})
+      const db = await openSandboxedDuckDB([...paths.values()], {memoryLimit: `${options.memoryLimitBytes}B`, threads: options.threads})
       const checksConnection = await db.instance.connect()
       try {
         await checkBatch(batch, paths, db, sqlRunner(checksConnection), {pool, validator}, options, {userRuns, duplicateExamples, duplicateErrors})
