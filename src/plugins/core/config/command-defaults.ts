@@ -6,7 +6,7 @@ import type {BucketwrightConfig} from './config.js'
 /** Flags that make no sense as a stored default: the config file itself, and help. */
 const NOT_FROM_CONFIG = new Set(['config', 'help', 'version'])
 
-/** The config-file key of a command: its id as typed (`upload-daemon run`), not oclif's `upload-daemon:run`. */
+/** The config-file key of a command: its id as typed (`upload-daemon status`), not oclif's `upload-daemon:status`. */
 export function commandKey(id: string): string {
   return id.replaceAll(':', ' ')
 }
