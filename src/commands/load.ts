@@ -31,6 +31,12 @@ Exit codes: 0 all loaded, 1 a file failed (nothing of it loaded; later files not
   async run(): Promise<LoadResult> {
     const {args, flags} = await this.parse(Load)
     if (!/^postgres(ql)?:\/\//.test(flags.to)) throw new UsageError(`--to ${flags.to} is not a postgres:// URL.`, {code: 'BAD_TARGET', nextSteps: ['Pass --to postgres://user@host/database.']})
+    if ((!flags.key || !flags.table) && !flags.source && !this.settings.source) {
+      throw new UsageError(`Name the table and its record key: ${[!flags.table && '--table', !flags.key && '--key'].filter(Boolean).join(' and ')} (or --source, whose name and record key are taken).`, {
+        code: 'NO_TABLE_OR_KEY',
+        nextSteps: ['Pass --table NAME --key COLUMN[,COLUMN…] (a dotted path reaches into a struct: --key protocolSection.identificationModule.nctId).'],
+      })
+    }
     const source = flags.key && flags.table ? undefined : await this.dataSource(flags.source, flags['source-option'])
     const key = flags.key ? flags.key.split(',').map((part) => part.trim()).filter(Boolean) : (source?.recordKey ?? [])
     if (key.length === 0) throw new UsageError(`No record key: ${source ? `source "${source.name}" declares none` : 'pass --key'}.`, {code: 'NO_RECORD_KEY', nextSteps: ['Pass --key with the column(s) that identify a record, e.g. --key id or --key product_id,trade_id.']})

@@ -8,6 +8,7 @@ import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {LoadResult} from '../../src/plugins/core/index.js'
+import {pgName} from '../../src/plugins/core/load/plan.js'
 import {advancedTradeFrames, cut, replicatedAdvancedFrames} from '../etl/fixtures.js'
 import {BIN, ROOT, runCli} from '../helpers/cli.js'
 import {startPostgres} from '../helpers/postgres.js'
@@ -110,6 +111,51 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
       {file: 'compacted/2024-06-10.parquet', rows: 3, schema_version: 1},
       {file: 'compacted/2024-06-11.parquet', rows: 2, schema_version: 2},
     ])
+  })
+
+  it('ClinicalTrials --normalize: struct fields become columns (long paths cut to a stable name), lists child tables', async () => {
+    const root = mkdtemp()
+    for (const study of studies) write(root, `staging/2024-06-10/${study.protocolSection.identificationModule.nctId}.json`, JSON.stringify(study))
+    await compact(root)
+    const run = await load([root, '--table', 'trials', '--key', NCT_KEY, '--normalize'])
+    expect(run.code, run.stderr).toBe(0)
+    const key = 'protocolSection__identificationModule__nctId'
+    const section = (id: string) => studies.find((study) => study.protocolSection.identificationModule.nctId === id)!.protocolSection as Record<string, Record<string, unknown>>
+    expect(await rows(`SELECT "${key}" AS id, "protocolSection__statusModule__overallStatus" AS status FROM trials ORDER BY 1`)).toEqual(nctIds.map((id) => ({id, status: section(id).statusModule.overallStatus})))
+    // 83 characters: Postgres would cut it at 63 and could confuse it with another; it is cut with a hash instead.
+    const long = pgName('protocolSection__sponsorCollaboratorsModule__responsibleParty__investigatorFullName')
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(63)
+    const party = (id: string) => (section(id).sponsorCollaboratorsModule.responsibleParty as {investigatorFullName?: string} | undefined)?.investigatorFullName ?? null
+    expect(await rows(`SELECT "${key}" AS id, "${long}" AS name FROM trials ORDER BY 1`)).toEqual(nctIds.map((id) => ({id, name: party(id)})))
+    // A list of strings: one child row per element, in order, under the study's key.
+    const conditions = await rows('SELECT _parent_key AS id, _pos AS pos, value FROM "trials__protocolSection__conditionsModule__conditions" ORDER BY 1, 2')
+    expect(conditions).toEqual(nctIds.flatMap((id) => (section(id).conditionsModule.conditions as string[]).map((value, pos) => ({id, pos, value}))))
+    // A list of structs: a column per field.
+    const interventions = await rows('SELECT _parent_key AS id, _pos AS pos, name, type FROM "trials__protocolSection__armsInterventionsModule__interventions" ORDER BY 1, 2')
+    expect(interventions).toEqual(nctIds.flatMap((id) => (section(id).armsInterventionsModule.interventions as {name: string; type: string}[]).map(({name, type}, pos) => ({id, pos, name, type}))))
+    // A later JSON Lines file of one study maps every field to the same columns: nothing added, nothing refused.
+    write(root, 'staging/2024-06-11/again.jsonl', JSON.stringify(studies[0]) + '\n')
+    const later = await load([root, '--table', 'trials', '--key', NCT_KEY, '--normalize'])
+    expect(later.code, later.stderr).toBe(0)
+    expect(later.result.files.find((file) => file.file === 'staging/2024-06-11/again.jsonl')).toMatchObject({status: 'loaded', rows: 1, schemaVersion: 1})
+    expect(later.result.files.find((file) => file.file === 'staging/2024-06-11/again.jsonl')!.added).toBeUndefined()
+  })
+
+  it('usage errors exit 2 before anything is read; an empty file is loaded as nothing, a broken one stops with its name', async () => {
+    const root = mkdtemp()
+    const noKey = await runCli(['load', root, '--to', server.url, '--table', 'x'])
+    expect(noKey.code).toBe(2)
+    expect(noKey.stderr).toContain('NO_TABLE_OR_KEY')
+    const notPostgres = await runCli(['load', root, '--to', root, '--table', 'x', '--key', 'id'])
+    expect(notPostgres.code).toBe(2)
+    expect(notPostgres.stderr).toContain('BAD_TARGET')
+    write(root, 'a/1-empty.jsonl', '')
+    write(root, 'a/2-broken.parquet', 'PAR1 this is no parquet file')
+    const run = await load([root, '--table', 'brittle', '--key', 'id'])
+    expect(run.code).toBe(1)
+    expect(run.result.files.map((file) => [file.file, file.status, file.rows])).toEqual([['a/1-empty.jsonl', 'loaded', 0], ['a/2-broken.parquet', 'failed', 0]])
+    expect(run.result.files[1].error).toMatchObject({code: 'LOAD_READ_FAILED', message: expect.stringContaining('a/2-broken.parquet')})
+    expect(await rows(`SELECT file, rows::int FROM bucketwright_load_ledger WHERE target_table = 'brittle'`)).toEqual([{file: 'a/1-empty.jsonl', rows: 0}])
   })
 
   it('a type the column cannot hold stops at that file: exit 1, file, column and both types named, nothing of it loaded', async () => {

@@ -112,6 +112,10 @@ async function stageFile(db: DuckDB, file: string, key: string, options: LoadOpt
   const types = described.columnTypes()
   const hive = hiveColumns(key).filter(([name]) => !names.includes(name))
   const source = hive.length > 0 ? `(SELECT *, ${hive.map(([name, value]) => `${sqlString(value)} AS ${sqlIdentifier(name)}`).join(', ')} FROM ${relation})` : relation
+  // An empty JSON Lines file reads as one VARCHAR column `json` and no rows: loaded as nothing (a ledger row).
+  if (names.length === 1 && names[0] === 'json' && (await db.query<{n: number}>(`SELECT count(*)::INTEGER AS n FROM ${relation}`))[0].n === 0) {
+    return {plan: {columns: [], key: [], children: []}, rows: 0, csv: '', children: [], dir: ''}
+  }
   const columns: {name: string; type: DuckDBType}[] = names.map((name, i) => ({name, type: types[i]}))
   if (hive.length > 0) {
     const typed = await db.connection.run(`SELECT * FROM ${source} LIMIT 0`)
@@ -318,6 +322,12 @@ async function loadStaged(client: Client, staged: StagedFile, info: ObjectInfo, 
       await client.query('ROLLBACK')
       return {file: info.key, status: 'already-loaded', rows: 0, schemaVersion: done.rows[0].schema_version}
     }
+    if (plan.columns.length === 0) {
+      const {rows} = await client.query<{version: number}>(`SELECT coalesce(max(schema_version), 0)::int AS version FROM ${ledger} WHERE target_table = $1`, [options.table])
+      await client.query(`INSERT INTO ${ledger} (target_table, file, etag, rows, schema_version) VALUES ($1, $2, $3, 0, $4)`, [options.table, info.key, identity, rows[0].version])
+      await client.query('COMMIT')
+      return {file: info.key, status: 'loaded', rows: 0, schemaVersion: rows[0].version}
+    }
     const changes = {created: false, added: [] as string[], widened: [] as string[]}
     const evolve = async (table: string, columns: PlannedColumn[], key: string[]) => {
       const change = await evolveTable(client, schema, table, columns, key, info.key)
@@ -410,7 +420,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           fileResult = await loadStaged(client, staged, info, identity, options, ++ordinal)
         }
       } catch (error) {
-        const failure = error instanceof BucketwrightError ? error : new RemoteError(`${info.key}: ${(error as Error).message}`, {code: 'LOAD_READ_FAILED', nextSteps: ['Check that the file is valid Parquet or JSON Lines; nothing of it was loaded.'], cause: error})
+        // What DuckDB cannot read is the file's problem (truncated Parquet, a line that is not JSON), not a remote one.
+        const failure = error instanceof BucketwrightError ? error : new UserError(`${info.key}: cannot be read: ${(error as Error).message}; nothing of it was loaded.`, {code: 'LOAD_READ_FAILED', nextSteps: [`Check that ${info.key} is whole, valid Parquet or JSON Lines; replace or remove it and run load again.`], cause: error, details: {file: info.key}})
         fileResult = {file: info.key, status: 'failed', rows: 0, error: {code: failure.code ?? 'ERROR', message: failure.message, nextSteps: failure.nextSteps}}
         result.files.push(fileResult)
         result.totals.failed++
@@ -419,7 +430,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         throw failure
       } finally {
         if (local) await spool.release(local)
-        if (staged) await fs.rm(staged.dir, {recursive: true, force: true})
+        if (staged?.dir) await fs.rm(staged.dir, {recursive: true, force: true})
       }
       if (fileResult.status === 'loaded') {
         result.totals.loaded++
