@@ -189,7 +189,12 @@ async function evolveTable(client: Client, schema: string, table: string, column
   const existing = await tableColumns(client, qualified)
   const casts = new Map<string, string>()
   if (!existing) {
-    const definitions = columns.map((column) => `${quote(column.name)} ${column.pgType}${key.includes(column.name) ? ' NOT NULL' : ''}`)
+    // Text key columns compare bytewise (COLLATE "C"), as etl's tables: a locale-aware primary key made every
+    // index insert of an upsert several times slower, and keys have no linguistic order to keep.
+    const definitions = columns.map((column) => {
+      const keyed = key.includes(column.name)
+      return `${quote(column.name)} ${column.pgType}${keyed && column.pgType === 'text' ? ' COLLATE "C"' : ''}${keyed ? ' NOT NULL' : ''}`
+    })
     await client.query(`CREATE TABLE ${qualified} (${definitions.join(', ')}, PRIMARY KEY (${key.map(quote).join(', ')}))`)
     return {created: true, added: [], widened: [], casts}
   }
@@ -248,14 +253,28 @@ interface TableChange {
 }
 
 /**
- * COPYs a staged CSV into a temporary table of the file's types and inserts it into the table: upserted on the key
- * (`conflict`), or plainly (child rows, whose parents' old rows were deleted first).
+ * Puts a staged CSV into the table: straight COPY when every key is new, else COPY into a temporary table of the
+ * file's types and `INSERT … ON CONFLICT (key) DO UPDATE` (`upsertKey`), or plain INSERT (child rows, whose parents'
+ * old rows were deleted first).
  */
 async function insertStaged(client: Client, stage: string, target: string, columns: PlannedColumn[], csv: string, casts: Map<string, string>, upsertKey?: string[]): Promise<void> {
   const {from} = await import('pg-copy-streams')
+  const names = columns.map((column) => quote(column.name))
+  if (casts.size === 0) {
+    // New keys, the usual case (the file's own duplicates were merged by DuckDB): COPY straight into the table inside
+    // a savepoint. Only when the primary key refuses a row already there is it rolled back for the general way.
+    await client.query('SAVEPOINT direct')
+    try {
+      await pipeline(createReadStream(csv), client.query(from(`COPY ${target} (${names.join(', ')}) FROM STDIN (FORMAT csv)`)))
+      await client.query('RELEASE SAVEPOINT direct')
+      return
+    } catch (error) {
+      if ((error as {code?: string}).code !== '23505' || !upsertKey) throw error
+      await client.query('ROLLBACK TO SAVEPOINT direct')
+    }
+  }
   await client.query(`CREATE TEMPORARY TABLE ${stage} (${columns.map((column) => `${quote(column.name)} ${column.pgType}`).join(', ')}) ON COMMIT DROP`)
   await pipeline(createReadStream(csv), client.query(from(`COPY ${stage} FROM STDIN (FORMAT csv)`)))
-  const names = columns.map((column) => quote(column.name))
   const values = columns.map((column) => casts.get(column.name) ?? quote(column.name))
   let conflict = ''
   if (upsertKey) {
