@@ -6,6 +6,11 @@
  *     tables that already hold half the keys — every other row of each segment, so half the rows update existing
  *     ones — beside plain COPY of the same rows into tables without keys holding the same half. CPU = this process
  *     plus its Postgres backend (pg_backend_pid), where a load spends most of its CPU.
+ * (3) `load` of staging Parquet (the largest channel's rows of the same segments, one Parquet file per segment) into
+ *     an empty keyed table — DuckDB reads, dedupes and writes CSV, COPY into a temp table, INSERT … ON CONFLICT,
+ *     ledger, one transaction per file — beside plain COPY of the same rows (as CSV) into an empty table without a
+ *     key. CPU = this process only (DuckDB's threads included; the loader's backend ends with its connection, so
+ *     neither side's backend is counted): compare rows/s.
  * Also the generator's records/s. MB = bytes of the NDJSON segments (Parquet), of the CSV rows loaded (Postgres).
  * Env: ROUNDS (5), BENCH_ETL_MB (200), BENCH_PG_MB (40), BENCH_ONLY (parquet or postgres: run one half),
  *      BENCH_CONCURRENCY (segments in work, default the sink's), BENCH_DIR (default the OS temp folder).
@@ -228,6 +233,84 @@ function postgresContenders(url: string, decoded: DecodedSegment[], halves: Map<
   ]
 }
 
+/** The largest channel's rows of the decoded segments as one Parquet file per segment (outside the timing). */
+async function parquetStaging(decoded: DecodedSegment[], dir: string): Promise<{table: ChannelTable; csvs: string[]; rows: number; bytes: number}> {
+  const rowsOf = (channel: string) => decoded.reduce((sum, segment) => sum + (segment.channels.find((staged) => staged.table.channel === channel)?.rows ?? 0), 0)
+  const table = [...tables].sort((a, b) => rowsOf(b.channel) - rowsOf(a.channel))[0]
+  const db = await core.openDuckDB({threads: 2})
+  const csvs: string[] = []
+  let bytes = 0
+  try {
+    fs.mkdirSync(dir, {recursive: true})
+    const columns = `{${table.columns.map((column) => `'${column.name}': '${column.sqlType === 'JSON' ? 'VARCHAR' : column.sqlType}'`).join(', ')}}`
+    for (const segment of decoded) {
+      const staged = segment.channels.find((channel) => channel.table.channel === table.channel)
+      if (!staged || staged.rows === 0) continue
+      csvs.push(staged.file)
+      bytes += fs.statSync(staged.file).size
+      const out = path.join(dir, `${segment.segment.replace(/\.ndjson$/, '')}.parquet`)
+      await db.run(`COPY (SELECT * FROM read_csv('${staged.file}', header = false, columns = ${columns})) TO '${out}' (FORMAT parquet, COMPRESSION zstd)`)
+    }
+  } finally {
+    await db.close()
+  }
+  return {table, csvs, rows: rowsOf(table.channel), bytes}
+}
+
+function loadContenders(url: string, staging: string, table: ChannelTable, csvs: string[], rows: number): Contender[] {
+  const expectRows = (who: string, loaded: number) => {
+    if (loaded !== rows) throw new Error(`${who} loaded ${loaded} rows of ${rows}`)
+    return loaded
+  }
+  return [
+    {
+      name: 'bucketwright load (Parquet)',
+      async run(round) {
+        const schema = `load_${round < 0 ? `w${-round}` : round}`
+        const helper = new pg.Client({connectionString: url, application_name: 'bench helper'})
+        await helper.connect()
+        try {
+          const measured = await measureInProcess(async () => {
+            const result = await core.runLoad({staging: new core.LocalStorage(staging), url, table: table.channel, schema, key: table.recordKey})
+            if (result.totals.failed > 0) throw new Error(`load failed: ${JSON.stringify(result.files.find((file) => file.status === 'failed'))}`)
+            return result.totals.rows
+          })
+          await helper.query(`DROP SCHEMA ${quote(schema)} CASCADE`)
+          return {...measured, items: expectRows(this.name, measured.value)}
+        } finally {
+          await helper.end()
+        }
+      },
+    },
+    {
+      name: 'plain COPY (CSV)',
+      async run(round) {
+        const schema = `loadcopy_${round < 0 ? `w${-round}` : round}`
+        const client = new pg.Client({connectionString: url, application_name: 'bench plain copy'})
+        await client.connect()
+        try {
+          await client.query(`CREATE SCHEMA ${quote(schema)}`)
+          const target = `${quote(schema)}.${quote(table.channel)}`
+          await client.query(`CREATE TABLE ${target} (${table.columns.map((column) => `${quote(column.name)} ${column.pgType}`).join(', ')})`)
+          const measured = await measureInProcess(async () => {
+            let loaded = 0
+            for (const csv of csvs) {
+              const stream = client.query(copyFrom(`COPY ${target} FROM STDIN (FORMAT csv)`))
+              await pipeline(fs.createReadStream(csv), stream)
+              loaded += Number(stream.rowCount)
+            }
+            return loaded
+          })
+          await client.query(`DROP SCHEMA ${quote(schema)} CASCADE`)
+          return {...measured, items: expectRows(this.name, measured.value)}
+        } finally {
+          await client.end()
+        }
+      },
+    },
+  ]
+}
+
 const report = [machineLine()]
 const results: unknown[] = []
 try {
@@ -272,6 +355,15 @@ try {
       report.push(
         `${formatResult(result)}\n  before each load the tables held ${preloaded.rows.toLocaleString('en-US')} rows (every other row of each segment) of the ${rows.toLocaleString('en-US')} loaded; target: the upsert at least 0.5× plain COPY's rows/s (plain COPY at most 2× faster)`,
       )
+      const staging = await parquetStaging(decoded, path.join(work, 'staging'))
+      const loaded = await compare({
+        title: `load → Postgres: ${staging.table.channel} rows of the same segments as ${staging.csvs.length} Parquet file${staging.csvs.length === 1 ? '' : 's'}, into an empty keyed table`,
+        work: {bytes: staging.bytes, items: staging.rows, itemUnit: 'rows'},
+        contenders: loadContenders(server.url, path.join(work, 'staging'), staging.table, staging.csvs, staging.rows),
+        rounds: ROUNDS,
+      })
+      results.push(loaded)
+      report.push(`${formatResult(loaded)}\n  MB = the rows as CSV; CPU = this process only (Postgres backends not counted on either side): compare rows/s`)
     } finally {
       await server.stop()
       for (const segment of decoded) await core.discardStaged(segment)

@@ -78,6 +78,8 @@ export {LEDGER_TABLE, PostgresSink, type PostgresSinkOptions, redactConnectionSt
 export {type DurationUnit, formatBytes, parseDuration, parseSize} from './command/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'
 export {ingest, type IngestOptions, type IngestResult, type ReadySegment} from './ingest/ingest.js'
+// load: staging Parquet / JSON Lines → Postgres (issue 18)
+export {LOAD_LEDGER_TABLE, type LoadFileResult, type LoadOptions, type LoadResult, runLoad} from './load/load.js'
 // upload-daemon
 export type {DaemonState, ScanSummary, UploadCounters} from './upload-daemon/daemon.js'
 export type {StartResult, StatusResult, StopResult} from './upload-daemon/control.js'
