@@ -9,6 +9,7 @@ import {Spool} from '../duckdb/spool.js'
 import {BucketwrightError, UserError, VerificationError} from '../errors/errors.js'
 import {inputsDigest} from '../manifest/manifest.js'
 import {makeDirectory} from '../storage/make-directory.js'
+import {type RequestCounts, uploadRequests} from '../storage/requests.js'
 import type {Storage} from '../storage/types.js'
 import {ageCheck} from './age.js'
 import {corruptMergedFile, crashPoint} from './faults.js'
@@ -16,7 +17,7 @@ import {type ListedInput, PartitionCommit} from './commit.js'
 import {type Partition, type PartitionScheme, pendingKeyFor} from './layout.js'
 import {type CompactionManifest, type CompactionOutput, readCompactionManifest} from './manifest.js'
 import {type ColumnType, columnDifference, combineChecksums, inspectParquet, type MergeStrategy, mergeToParquet, sameChecksum} from './merge.js'
-import type {PartitionResult, RequestCounts} from './result.js'
+import type {PartitionResult} from './result.js'
 
 /** Settings of a compaction run (the command's flags, parsed). */
 export interface CompactOptions {
@@ -348,10 +349,7 @@ export class Compactor {
   private estimate(partition: Partition, inputs: ListedInput[]): RequestCounts {
     const bytes = inputs.reduce((sum, input) => sum + input.size, 0)
     const outputs = Math.max(1, Math.ceil(bytes / this.options.targetSizeBytes))
-    const partSize = 8 * 1024 ** 2
-    // An output up to one part is a single PUT; a larger one is a multipart upload (create, parts, complete).
-    const perOutput = Math.min(bytes / outputs, this.options.targetSizeBytes)
-    const putsPerOutput = perOutput <= partSize ? 1 : Math.ceil(perOutput / partSize) + 2
+    const putsPerOutput = uploadRequests(Math.min(bytes / outputs, this.options.targetSizeBytes))
     const pages = partition.prefixes.length + Math.floor(inputs.length / 1000)
     const collisions = inputs.filter((input) => input.compacted && partition.layout === 'staging').length
     return {

@@ -2,14 +2,14 @@ import {ownsUnit, type Shard} from '../command/shard.js'
 import {UsageError, UserError} from '../errors/errors.js'
 import {inputsDigest, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from '../manifest/manifest.js'
 import {locationOverlap} from '../storage/overlap.js'
+import {requestCost, RequestTally} from '../storage/requests.js'
 import type {WriteResult} from '../storage/types.js'
 import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from './bucket-stream.js'
 import type {TimeBucket} from './buckets.js'
-import {RequestCounter} from './cost.js'
 import {EncoderPool} from './encoder-pool.js'
 import {defaultWorkers} from './encoder-threads.js'
 import {checkConvertLocations, type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
-import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
+import type {ConvertBucketResult, ConvertOptions, ConvertResult, RequestPlan} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
 const ESTIMATED_RATIO = {gzip: 0.1, zstd: 0.1, none: 1.05, parquet: 0.08}
@@ -34,7 +34,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   const exclude = overlap.excludesInput
   const now = options.now ?? new Date()
   const shard = options.shard ?? {index: 0, count: 1}
-  const counter = new RequestCounter()
+  const counter = new RequestTally()
   const result: ConvertResult = {
     source: options.source.name,
     input: options.input.uri,
@@ -71,10 +71,15 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
     }
     result.validation = validation
   }
-  counter.estimated = result.dryRun
-  result.requests = options.input.kind === 's3' || options.output.kind === 's3' ? counter.plan() : undefined
+  result.requests = options.input.kind === 's3' || options.output.kind === 's3' ? requestPlan(counter, result.dryRun) : undefined
   result.seconds = Math.round((Date.now() - started) / 10) / 100
   return result
+}
+
+/** The requests of the run (planned ones in a dry run), priced. */
+function requestPlan(counter: RequestTally, estimated: boolean): RequestPlan {
+  const {list, get, head, put} = counter
+  return {list, get, head, put, cost: requestCost({list, get, head, put}), estimated}
 }
 
 /** Encoder threads being started; whoever starts them closes them. */
@@ -94,7 +99,7 @@ export function startEncoders(options: Pick<ConvertOptions, 'source' | 'loader' 
 }
 
 /** Probes, lists and converts bucket after bucket, adding to `result`. */
-async function convertAll(options: ConvertOptions, result: ConvertResult, run: {now: Date; shard: Shard; counter: RequestCounter; validation?: Validation; exclude: (key: string) => boolean; starting?: Promise<EncoderPool>}): Promise<void> {
+async function convertAll(options: ConvertOptions, result: ConvertResult, run: {now: Date; shard: Shard; counter: RequestTally; validation?: Validation; exclude: (key: string) => boolean; starting?: Promise<EncoderPool>}): Promise<void> {
   const {now, shard, counter, validation, exclude} = run
   // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
   // Windows are listed as soon as the starts are known; the search for the end narrows the map while they are.
@@ -151,7 +156,7 @@ class Manifests {
 
   constructor(
     private readonly options: ConvertOptions,
-    private readonly counter: RequestCounter,
+    private readonly counter: RequestTally,
     private readonly now: Date,
   ) {}
 
@@ -195,7 +200,7 @@ function* firstReadAhead(windows: Iterable<ListingWindow>, start: (window: Listi
 
 interface RunState {
   now: Date
-  counter: RequestCounter
+  counter: RequestTally
   pool?: EncoderPool
   /** The bucket's manifest, being read (see {@link Manifests}). */
   manifest: Promise<OutputManifest | undefined>

@@ -1,5 +1,7 @@
 import type {Readable} from 'node:stream'
 
+import type {RequestStats} from './requests.js'
+
 /** A content checksum as S3 reports it (base64 for CRC/SHA, hex for MD5). */
 export interface Checksum {
   algorithm: 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256' | 'MD5'
@@ -89,6 +91,12 @@ export interface Storage {
   readonly kind: 'local' | 's3'
   /** The root location as a URI (`s3://bucket/prefix/` or `file:///abs/path/`). */
   readonly uri: string
+  /**
+   * Capability of a store reached by billed requests (S3): its requests so far, by operation (shared by every
+   * storage of one connection). Absent where requests cost nothing (local disk): a run plans and prices requests
+   * only on stores that have it.
+   */
+  readonly stats?: RequestStats
   /** Lists every object whose key starts with `prefix`, in key order. */
   list(prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo>
   /**
