@@ -261,7 +261,7 @@ export class Compactor {
   private async mergeAndVerify(partition: Partition, inputs: ListedInput[], report: (message: string) => void): Promise<CompactionManifest> {
     const db = await this.duck()
     const work = await this.workDir()
-    if (this.storage.kind === 's3') report(`fetching ${inputs.length} files`)
+    if (!this.storage.localPath) report(`fetching ${inputs.length} files`)
     const paths = await this.spool.paths(inputs)
     this.pathNames = new Map(paths.map((file, index) => [file, inputs[index].key]))
     const merged = await mergeToParquet(
@@ -354,7 +354,8 @@ export class Compactor {
     const collisions = inputs.filter((input) => input.compacted && partition.layout === 'staging').length
     return {
       list: 2 * pages,
-      get: (this.storage.kind === 's3' ? inputs.length : 0) + 1,
+      // Inputs that are not local files are fetched first.
+      get: (this.storage.localPath ? 0 : inputs.length) + 1,
       head: 1 + 2 * outputs,
       // The outputs, one manifest each, and the three states of the compaction manifest.
       put: outputs * putsPerOutput + outputs + 3,

@@ -71,7 +71,8 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
     }
     result.validation = validation
   }
-  result.requests = options.input.kind === 's3' || options.output.kind === 's3' ? requestPlan(counter, result.dryRun) : undefined
+  // Requests are planned and priced where they are billed: on stores that count them (Storage.stats).
+  result.requests = options.input.stats || options.output.stats ? requestPlan(counter, result.dryRun) : undefined
   result.seconds = Math.round((Date.now() - started) / 10) / 100
   return result
 }
@@ -118,7 +119,7 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
     let bad = 0
     for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, known: probe.known, exclude, onKeys: (keys) => options.progress?.listing(keys)})) {
       if (probeFailure) throw probeFailure
-      if (options.input.kind === 's3') counter.list += listed.requests
+      if (options.input.stats) counter.list += listed.requests
       // The window's manifests are read at once (an hour window has 24), then its buckets converted in order.
       const occupied = listed.window.buckets.filter((bucket) => (listed.objects.get(bucket.key)?.length ?? 0) > 0)
       manifests.readAll(occupied)
@@ -136,7 +137,7 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
     }
   }
   const probed = await probe.done
-  if (options.input.kind === 's3') counter.list += probed.requests
+  if (options.input.stats) counter.list += probed.requests
   const span = overallSpan(probed.spans)
   const to = options.to ?? (span ? new Date(Math.min(now.getTime(), span.to.getTime())) : now)
   if (from && from < to) {
@@ -164,7 +165,7 @@ class Manifests {
     for (const bucket of buckets) {
       if (this.reads.has(bucket.key) || (bucket.to > this.now && !this.options.includeCurrent)) continue
       const read = readManifest(this.options.output, bucket.outputKey).then((manifest) => {
-        if (this.options.output.kind === 's3') {
+        if (this.options.output.stats) {
           this.counter.head += 1
           if (manifest) this.counter.get += 1
         }
@@ -212,7 +213,7 @@ interface RunState {
 async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: ConvertOptions, state: RunState): Promise<ConvertBucketResult> {
   const bytesIn = inputs.reduce((sum, input) => sum + input.size, 0)
   const base = {key: bucket.key, output: bucket.outputKey, objects: inputs.length, bytesIn, quarantined: [] as QuarantineEntry[]}
-  const outputS3 = options.output.kind === 's3'
+  const outputBilled = options.output.stats !== undefined
   if (bucket.to > state.now && !options.includeCurrent) {
     options.progress?.skipped(bucket.key, `current ${options.bucket}, not finished until ${bucket.to.toISOString()} (--include-current converts it)`)
     return {...base, status: options.dryRun ? 'planned' : 'skipped', action: options.dryRun ? 'skip' : undefined, reason: 'current', records: 0, bytesOut: 0}
@@ -222,7 +223,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   const manifest = await state.manifest
   if (manifest && manifest.inputsDigest === digest) {
     const existing = await options.output.head(bucket.outputKey)
-    if (outputS3) state.counter.head += 1
+    if (outputBilled) state.counter.head += 1
     if (existing && existing.size === manifest.output.size) {
       options.progress?.skipped(bucket.key, 'up to date')
       const skipped = {...base, records: manifest.counts.records, bytesOut: manifest.output.size, quarantined: manifest.quarantined}
@@ -230,10 +231,10 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
     }
   }
   const status = manifest ? 'rebuilt' : 'written'
-  if (options.input.kind === 's3') state.counter.get += inputs.filter((input) => input.size > 0).length
+  if (options.input.stats) state.counter.get += inputs.filter((input) => input.size > 0).length
   if (options.dryRun) {
     const estimate = Math.round(bytesIn * (options.format === 'parquet' ? ESTIMATED_RATIO.parquet : ESTIMATED_RATIO[options.compression]))
-    if (outputS3) {
+    if (outputBilled) {
       state.counter.upload(estimate)
       state.counter.put += 1
     }
@@ -273,7 +274,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   } finally {
     controller.abort()
   }
-  if (outputS3) state.counter.upload(written.size)
+  if (outputBilled) state.counter.upload(written.size)
 
   const manifest2: OutputManifest = {
     manifestVersion: 1,
@@ -290,7 +291,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
     extra: options.validate ? {validation: {recordsChecked: tally.recordsChecked, recordsInvalid: tally.recordsInvalid, violations: tally.violations}} : undefined,
   }
   await writeManifest(options.output, manifest2)
-  if (outputS3) state.counter.put += 1
+  if (outputBilled) state.counter.put += 1
   return {
     ...base,
     status,

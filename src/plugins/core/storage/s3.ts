@@ -29,7 +29,6 @@ const sdk = () => import('@aws-sdk/client-s3')
 
 /** S3 storage rooted at `s3://bucket/prefix/`. */
 export class S3Storage implements Storage {
-  readonly kind = 's3' as const
   readonly uri: string
   private readonly partSize: number
   private fast?: FastS3
