@@ -3,6 +3,7 @@ import type {ListrTask} from 'listr2'
 import {printable} from '../command/printable.js'
 import type {Logger} from '../progress/logger.js'
 import {type ProgressMode, runTasks} from '../progress/tasks.js'
+import {DryRunStorage} from '../storage/dry-run.js'
 import {listRequests, requestCost, RequestTally} from '../storage/requests.js'
 import type {Storage} from '../storage/types.js'
 import {dayIn} from './age.js'
@@ -38,7 +39,8 @@ export function describePartition(result: PartitionResult): string {
  * each), with a progress line per partition. Partitions fail independently; the result says how each ended.
  */
 export async function runCompaction(storage: Storage, options: CompactOptions & {pattern?: string}, ui: {mode: ProgressMode; logger: Logger}): Promise<CompactResult> {
-  const compactor = new Compactor(storage, partitionScheme(options.pattern), options)
+  // A dry run reads the store and changes nothing in it, whatever path it takes.
+  const compactor = new Compactor(options.dryRun ? new DryRunStorage(storage) : storage, partitionScheme(options.pattern), options)
   const results: PartitionResult[] = []
   try {
     ui.logger.info(`Listing ${storage.uri}`)

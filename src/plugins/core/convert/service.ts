@@ -2,6 +2,7 @@ import {ownsUnit, type Shard} from '../command/shard.js'
 import {UsageError, UserError} from '../errors/errors.js'
 import {inputsDigest, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from '../manifest/manifest.js'
 import {locationOverlap} from '../storage/overlap.js'
+import {DryRunStorage} from '../storage/dry-run.js'
 import {requestCost, RequestTally} from '../storage/requests.js'
 import type {WriteResult} from '../storage/types.js'
 import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from './bucket-stream.js'
@@ -19,8 +20,10 @@ const ESTIMATED_RATIO = {gzip: 0.1, zstd: 0.1, none: 1.05, parquet: 0.08}
  * bucket's day prefixes in parallel (a few buckets ahead), skips buckets whose manifest matches their inputs,
  * streams the others through the encoder threads straight to the output, then writes the manifest.
  */
-export async function runConvert(options: ConvertOptions): Promise<ConvertResult> {
+export async function runConvert(given: ConvertOptions): Promise<ConvertResult> {
   const started = Date.now()
+  // A dry run reads the stores and changes nothing in them, whatever path it takes.
+  const options = given.dryRun ? {...given, output: new DryRunStorage(given.output)} : given
   if (options.validate && !options.source.schema) {
     throw new UsageError(`Source "${options.source.name}" has no JSON Schema to validate against.`, {code: 'NO_SCHEMA', nextSteps: ['Run without --validate.']})
   }
