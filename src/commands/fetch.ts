@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, cacheFlags, formatBytes, fetchRange, type FetchSummary, parseLocation, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
+import {BaseCommand, cacheFlags, formatBytes, fetchRange, type FetchSummary, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
 
 /** The JSON contract of `bucketwright fetch`. */
 export interface FetchResult extends FetchSummary {
@@ -35,12 +35,14 @@ Exit codes: 0 done, 1 failure (S3, or the local disk: the error names the path),
 
   async run(): Promise<FetchResult> {
     const {args, flags} = await this.parse(Fetch)
-    if (parseLocation(args.location).kind !== 's3') {
+    // Opening makes no request; a location whose objects are local files has nothing to download.
+    const remote = await this.openStorage(args.location)
+    if (remote.localPath) {
       throw new UsageError(`fetch reads from S3; "${args.location}" is not an s3:// location.`, {code: 'NOT_S3', nextSteps: ['Pass the source location as s3://bucket/prefix/.']})
     }
     const source = await this.dataSource(flags.source, flags['source-option'])
     const range = timeRange(flags.from, flags.to)
-    const from = this.withCache(await this.openStorage(args.location), flags)
+    const from = this.withCache(remote, flags)
     const to = await this.openStorage(args.directory)
     const summary = await fetchRange(source, from, to, {range, concurrency: flags.concurrency, logger: this.logger})
     const cache = this.cacheStats() ?? null

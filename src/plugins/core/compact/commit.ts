@@ -3,7 +3,6 @@ import fs from 'node:fs/promises'
 
 import {RemoteError, VerificationError} from '../errors/errors.js'
 import {type ManifestInput, manifestKeyFor, type OutputManifest} from '../manifest/manifest.js'
-import {LocalStorage} from '../storage/local.js'
 import type {Storage} from '../storage/types.js'
 import {crashPoint} from './faults.js'
 import {compactionManifestKey, type InputFormat, type Partition, type PartitionScheme} from './layout.js'
@@ -110,7 +109,7 @@ export class PartitionCommit {
       deleted += out.deleted.length
       if (start === 0) crashPoint('mid-delete')
     }
-    if (this.storage instanceof LocalStorage) await this.removeEmptyFolders(partition)
+    await this.removeEmptyFolders(partition)
     // Earlier compacted files merged into this one take their manifests with them.
     const superseded = manifest.inputs.filter((input) => !outputKeys.has(input.key) && this.scheme.classify(input.key)?.compacted)
     if (superseded.length > 0) await this.storage.delete(superseded.map((input) => manifestKeyFor(input.key)))
@@ -122,10 +121,10 @@ export class PartitionCommit {
     return {deleted, kept}
   }
 
-  /** On local disk a deleted partition leaves its folder behind; S3 has no folders. Non-empty ones stay. */
+  /** Files on disk leave a deleted partition's folder behind; object stores have no folders. Non-empty ones stay. */
   private async removeEmptyFolders(partition: Partition): Promise<void> {
-    const storage = this.storage as LocalStorage
-    for (const prefix of partition.prefixes) if (prefix.endsWith('/')) await fs.rmdir(storage.pathOf(prefix)).catch(() => {})
+    if (!this.storage.localPath) return
+    for (const prefix of partition.prefixes) if (prefix.endsWith('/')) await fs.rmdir(this.storage.localPath(prefix)).catch(() => {})
   }
 
   /** The core per-output manifest (what verify and audits read), beside every compacted file. */

@@ -9,6 +9,7 @@ import {Spool} from '../duckdb/spool.js'
 import {BucketwrightError, UserError, VerificationError} from '../errors/errors.js'
 import {inputsDigest} from '../manifest/manifest.js'
 import {makeDirectory} from '../storage/make-directory.js'
+import {type RequestCounts, uploadRequests} from '../storage/requests.js'
 import type {Storage} from '../storage/types.js'
 import {ageCheck} from './age.js'
 import {corruptMergedFile, crashPoint} from './faults.js'
@@ -16,7 +17,7 @@ import {type ListedInput, PartitionCommit} from './commit.js'
 import {type Partition, type PartitionScheme, pendingKeyFor} from './layout.js'
 import {type CompactionManifest, type CompactionOutput, readCompactionManifest} from './manifest.js'
 import {type ColumnType, columnDifference, combineChecksums, inspectParquet, type MergeStrategy, mergeToParquet, sameChecksum} from './merge.js'
-import type {PartitionResult, RequestCounts} from './result.js'
+import type {PartitionResult} from './result.js'
 
 /** Settings of a compaction run (the command's flags, parsed). */
 export interface CompactOptions {
@@ -260,7 +261,7 @@ export class Compactor {
   private async mergeAndVerify(partition: Partition, inputs: ListedInput[], report: (message: string) => void): Promise<CompactionManifest> {
     const db = await this.duck()
     const work = await this.workDir()
-    if (this.storage.kind === 's3') report(`fetching ${inputs.length} files`)
+    if (!this.storage.localPath) report(`fetching ${inputs.length} files`)
     const paths = await this.spool.paths(inputs)
     this.pathNames = new Map(paths.map((file, index) => [file, inputs[index].key]))
     const merged = await mergeToParquet(
@@ -348,15 +349,13 @@ export class Compactor {
   private estimate(partition: Partition, inputs: ListedInput[]): RequestCounts {
     const bytes = inputs.reduce((sum, input) => sum + input.size, 0)
     const outputs = Math.max(1, Math.ceil(bytes / this.options.targetSizeBytes))
-    const partSize = 8 * 1024 ** 2
-    // An output up to one part is a single PUT; a larger one is a multipart upload (create, parts, complete).
-    const perOutput = Math.min(bytes / outputs, this.options.targetSizeBytes)
-    const putsPerOutput = perOutput <= partSize ? 1 : Math.ceil(perOutput / partSize) + 2
+    const putsPerOutput = uploadRequests(Math.min(bytes / outputs, this.options.targetSizeBytes))
     const pages = partition.prefixes.length + Math.floor(inputs.length / 1000)
     const collisions = inputs.filter((input) => input.compacted && partition.layout === 'staging').length
     return {
       list: 2 * pages,
-      get: (this.storage.kind === 's3' ? inputs.length : 0) + 1,
+      // Inputs that are not local files are fetched first.
+      get: (this.storage.localPath ? 0 : inputs.length) + 1,
       head: 1 + 2 * outputs,
       // The outputs, one manifest each, and the three states of the compaction manifest.
       put: outputs * putsPerOutput + outputs + 3,

@@ -1,4 +1,5 @@
 import type {ManifestInput} from '../manifest/manifest.js'
+import type {RequestCounts} from '../storage/requests.js'
 import type {CompactLayout} from './layout.js'
 
 /**
@@ -14,14 +15,7 @@ import type {CompactLayout} from './layout.js'
 export type PartitionStatus = 'compacted' | 'would-compact' | 'up-to-date' | 'too-recent' | 'too-few-files' | 'verification-failed' | 'failed'
 
 /** Requests a compaction makes (S3 request kinds; on local disk the same count of file operations). */
-export interface RequestCounts {
-  list: number
-  get: number
-  head: number
-  put: number
-  copy: number
-  delete: number
-}
+export type {RequestCounts} from '../storage/requests.js'
 
 /** One output file written. */
 export interface OutputFileResult {

@@ -4,14 +4,13 @@ import {printable} from '../command/printable.js'
 import {formatBytes} from '../command/units.js'
 import type {Logger} from '../progress/logger.js'
 import {type ProgressMode, runTasks} from '../progress/tasks.js'
+import {DryRunStorage} from '../storage/dry-run.js'
+import {listRequests, requestCost, RequestTally} from '../storage/requests.js'
 import type {Storage} from '../storage/types.js'
 import {dayIn} from './age.js'
 import {type CompactOptions, Compactor} from './compactor.js'
 import {partitionScheme} from './layout.js'
-import type {CompactResult, PartitionResult, RequestCounts} from './result.js'
-
-/** S3 Standard request prices (USD per 1,000): PUT/COPY/LIST, and GET/HEAD; DELETE is free. */
-const PRICE_PER_1000 = {write: 0.005, read: 0.0004}
+import type {CompactResult, PartitionResult} from './result.js'
 
 const SKIPPED = new Set<PartitionResult['status']>(['up-to-date', 'too-recent', 'too-few-files'])
 
@@ -30,7 +29,8 @@ export function describePartition(result: PartitionResult): string {
  * each), with a progress line per partition. Partitions fail independently; the result says how each ended.
  */
 export async function runCompaction(storage: Storage, options: CompactOptions & {pattern?: string}, ui: {mode: ProgressMode; logger: Logger}): Promise<CompactResult> {
-  const compactor = new Compactor(storage, partitionScheme(options.pattern), options)
+  // A dry run reads the store and changes nothing in it, whatever path it takes.
+  const compactor = new Compactor(options.dryRun ? new DryRunStorage(storage) : storage, partitionScheme(options.pattern), options)
   const results: PartitionResult[] = []
   try {
     ui.logger.info(`Listing ${storage.uri}`)
@@ -57,7 +57,7 @@ export async function runCompaction(storage: Storage, options: CompactOptions & 
   } finally {
     await compactor.close()
   }
-  return summarize(storage.uri, options, results, Math.ceil(compactor.listedKeys / 1000) || 1)
+  return summarize(storage.uri, options, results, listRequests(compactor.listedKeys))
 }
 
 function summarize(location: string, options: CompactOptions, partitions: PartitionResult[], discoveryPages: number): CompactResult {
@@ -83,10 +83,10 @@ function summarize(location: string, options: CompactOptions, partitions: Partit
     },
   }
   if (options.dryRun) {
-    const requests: RequestCounts = {list: discoveryPages, get: 0, head: 0, put: 0, copy: 0, delete: 0}
-    for (const partition of partitions) for (const kind of Object.keys(requests) as (keyof RequestCounts)[]) requests[kind] += partition.requests?.[kind] ?? 0
-    const estimatedCostUsd = ((requests.list + requests.put + requests.copy) * PRICE_PER_1000.write + (requests.get + requests.head) * PRICE_PER_1000.read) / 1000
-    result.requests = {...requests, estimatedCostUsd: Math.round(estimatedCostUsd * 1e6) / 1e6}
+    const requests = new RequestTally()
+    requests.list = discoveryPages
+    for (const partition of partitions) requests.add(partition.requests ?? {})
+    result.requests = {...requests.counts(), estimatedCostUsd: requestCost(requests).total}
   }
   return result
 }

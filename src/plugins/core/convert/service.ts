@@ -2,14 +2,15 @@ import {ownsUnit, type Shard} from '../command/shard.js'
 import {UsageError, UserError} from '../errors/errors.js'
 import {inputsDigest, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from '../manifest/manifest.js'
 import {locationOverlap} from '../storage/overlap.js'
+import {DryRunStorage} from '../storage/dry-run.js'
+import {requestCost, RequestTally} from '../storage/requests.js'
 import type {WriteResult} from '../storage/types.js'
 import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from './bucket-stream.js'
 import type {TimeBucket} from './buckets.js'
-import {RequestCounter} from './cost.js'
 import {EncoderPool} from './encoder-pool.js'
 import {defaultWorkers} from './encoder-threads.js'
 import {checkConvertLocations, type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
-import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
+import type {ConvertBucketResult, ConvertOptions, ConvertResult, RequestPlan} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
 const ESTIMATED_RATIO = {gzip: 0.1, zstd: 0.1, none: 1.05, parquet: 0.08}
@@ -19,8 +20,10 @@ const ESTIMATED_RATIO = {gzip: 0.1, zstd: 0.1, none: 1.05, parquet: 0.08}
  * bucket's day prefixes in parallel (a few buckets ahead), skips buckets whose manifest matches their inputs,
  * streams the others through the encoder threads straight to the output, then writes the manifest.
  */
-export async function runConvert(options: ConvertOptions): Promise<ConvertResult> {
+export async function runConvert(given: ConvertOptions): Promise<ConvertResult> {
   const started = Date.now()
+  // A dry run reads the stores and changes nothing in them, whatever path it takes.
+  const options = given.dryRun ? {...given, output: new DryRunStorage(given.output)} : given
   if (options.validate && !options.source.schema) {
     throw new UsageError(`Source "${options.source.name}" has no JSON Schema to validate against.`, {code: 'NO_SCHEMA', nextSteps: ['Run without --validate.']})
   }
@@ -34,7 +37,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   const exclude = overlap.excludesInput
   const now = options.now ?? new Date()
   const shard = options.shard ?? {index: 0, count: 1}
-  const counter = new RequestCounter()
+  const counter = new RequestTally()
   const result: ConvertResult = {
     source: options.source.name,
     input: options.input.uri,
@@ -71,10 +74,16 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
     }
     result.validation = validation
   }
-  counter.estimated = result.dryRun
-  result.requests = options.input.kind === 's3' || options.output.kind === 's3' ? counter.plan() : undefined
+  // Requests are planned and priced where they are billed: on stores that count them (Storage.stats).
+  result.requests = options.input.stats || options.output.stats ? requestPlan(counter, result.dryRun) : undefined
   result.seconds = Math.round((Date.now() - started) / 10) / 100
   return result
+}
+
+/** The requests of the run (planned ones in a dry run), priced. */
+function requestPlan(counter: RequestTally, estimated: boolean): RequestPlan {
+  const {list, get, head, put} = counter
+  return {list, get, head, put, cost: requestCost({list, get, head, put}), estimated}
 }
 
 /** Encoder threads being started; whoever starts them closes them. */
@@ -94,7 +103,7 @@ export function startEncoders(options: Pick<ConvertOptions, 'source' | 'loader' 
 }
 
 /** Probes, lists and converts bucket after bucket, adding to `result`. */
-async function convertAll(options: ConvertOptions, result: ConvertResult, run: {now: Date; shard: Shard; counter: RequestCounter; validation?: Validation; exclude: (key: string) => boolean; starting?: Promise<EncoderPool>}): Promise<void> {
+async function convertAll(options: ConvertOptions, result: ConvertResult, run: {now: Date; shard: Shard; counter: RequestTally; validation?: Validation; exclude: (key: string) => boolean; starting?: Promise<EncoderPool>}): Promise<void> {
   const {now, shard, counter, validation, exclude} = run
   // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
   // Windows are listed as soon as the starts are known; the search for the end narrows the map while they are.
@@ -113,7 +122,7 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
     let bad = 0
     for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, known: probe.known, exclude, onKeys: (keys) => options.progress?.listing(keys)})) {
       if (probeFailure) throw probeFailure
-      if (options.input.kind === 's3') counter.list += listed.requests
+      if (options.input.stats) counter.list += listed.requests
       // The window's manifests are read at once (an hour window has 24), then its buckets converted in order.
       const occupied = listed.window.buckets.filter((bucket) => (listed.objects.get(bucket.key)?.length ?? 0) > 0)
       manifests.readAll(occupied)
@@ -131,7 +140,7 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
     }
   }
   const probed = await probe.done
-  if (options.input.kind === 's3') counter.list += probed.requests
+  if (options.input.stats) counter.list += probed.requests
   const span = overallSpan(probed.spans)
   const to = options.to ?? (span ? new Date(Math.min(now.getTime(), span.to.getTime())) : now)
   if (from && from < to) {
@@ -151,7 +160,7 @@ class Manifests {
 
   constructor(
     private readonly options: ConvertOptions,
-    private readonly counter: RequestCounter,
+    private readonly counter: RequestTally,
     private readonly now: Date,
   ) {}
 
@@ -159,7 +168,7 @@ class Manifests {
     for (const bucket of buckets) {
       if (this.reads.has(bucket.key) || (bucket.to > this.now && !this.options.includeCurrent)) continue
       const read = readManifest(this.options.output, bucket.outputKey).then((manifest) => {
-        if (this.options.output.kind === 's3') {
+        if (this.options.output.stats) {
           this.counter.head += 1
           if (manifest) this.counter.get += 1
         }
@@ -195,7 +204,7 @@ function* firstReadAhead(windows: Iterable<ListingWindow>, start: (window: Listi
 
 interface RunState {
   now: Date
-  counter: RequestCounter
+  counter: RequestTally
   pool?: EncoderPool
   /** The bucket's manifest, being read (see {@link Manifests}). */
   manifest: Promise<OutputManifest | undefined>
@@ -207,7 +216,7 @@ interface RunState {
 async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: ConvertOptions, state: RunState): Promise<ConvertBucketResult> {
   const bytesIn = inputs.reduce((sum, input) => sum + input.size, 0)
   const base = {key: bucket.key, output: bucket.outputKey, objects: inputs.length, bytesIn, quarantined: [] as QuarantineEntry[]}
-  const outputS3 = options.output.kind === 's3'
+  const outputBilled = options.output.stats !== undefined
   if (bucket.to > state.now && !options.includeCurrent) {
     options.progress?.skipped(bucket.key, `current ${options.bucket}, not finished until ${bucket.to.toISOString()} (--include-current converts it)`)
     return {...base, status: options.dryRun ? 'planned' : 'skipped', action: options.dryRun ? 'skip' : undefined, reason: 'current', records: 0, bytesOut: 0}
@@ -217,7 +226,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   const manifest = await state.manifest
   if (manifest && manifest.inputsDigest === digest) {
     const existing = await options.output.head(bucket.outputKey)
-    if (outputS3) state.counter.head += 1
+    if (outputBilled) state.counter.head += 1
     if (existing && existing.size === manifest.output.size) {
       options.progress?.skipped(bucket.key, 'up to date')
       const skipped = {...base, records: manifest.counts.records, bytesOut: manifest.output.size, quarantined: manifest.quarantined}
@@ -225,10 +234,10 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
     }
   }
   const status = manifest ? 'rebuilt' : 'written'
-  if (options.input.kind === 's3') state.counter.get += inputs.filter((input) => input.size > 0).length
+  if (options.input.stats) state.counter.get += inputs.filter((input) => input.size > 0).length
   if (options.dryRun) {
     const estimate = Math.round(bytesIn * (options.format === 'parquet' ? ESTIMATED_RATIO.parquet : ESTIMATED_RATIO[options.compression]))
-    if (outputS3) {
+    if (outputBilled) {
       state.counter.upload(estimate)
       state.counter.put += 1
     }
@@ -268,7 +277,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   } finally {
     controller.abort()
   }
-  if (outputS3) state.counter.upload(written.size)
+  if (outputBilled) state.counter.upload(written.size)
 
   const manifest2: OutputManifest = {
     manifestVersion: 1,
@@ -285,7 +294,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
     extra: options.validate ? {validation: {recordsChecked: tally.recordsChecked, recordsInvalid: tally.recordsInvalid, violations: tally.violations}} : undefined,
   }
   await writeManifest(options.output, manifest2)
-  if (outputS3) state.counter.put += 1
+  if (outputBilled) state.counter.put += 1
   return {
     ...base,
     status,

@@ -6,11 +6,10 @@ import {pipeline} from 'node:stream/promises'
 
 import {UserError} from '../errors/errors.js'
 import {forEachLimit} from '../kit/concurrency.js'
-import {LocalStorage} from '../storage/local.js'
 import type {Storage} from '../storage/types.js'
 
 /**
- * Gives DuckDB local file paths for objects of any storage: local objects are used in place; S3 objects are
+ * Gives DuckDB local file paths for objects of any storage: local files are used in place; remote objects are
  * downloaded to a temp dir under a disk budget (DuckDB's httpfs cannot be installed offline, and spooling keeps
  * credentials out of SQL). Call {@link release} when a file is done, {@link close} at the end.
  */
@@ -32,7 +31,8 @@ export class Spool {
 
   /** A local path holding the object's bytes. */
   async path(key: string, size?: number): Promise<string> {
-    if (this.storage instanceof LocalStorage) return this.storage.pathOf(key)
+    const inPlace = this.storage.localPath?.(key)
+    if (inPlace !== undefined) return inPlace
     const budget = this.options.budgetBytes ?? 2e9
     const expected = size ?? (await this.storage.head(key))?.size ?? 0
     if (this.used + expected > budget) {

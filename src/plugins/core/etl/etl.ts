@@ -4,7 +4,6 @@ import os from 'node:os'
 import {BucketwrightError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
 import type {DataSource} from '../sources/types.js'
-import {LocalStorage} from '../storage/local.js'
 import {locationOverlap} from '../storage/overlap.js'
 import type {ObjectInfo, Storage} from '../storage/types.js'
 import {channelTables} from './columns.js'
@@ -70,24 +69,26 @@ function isGone(error: unknown): boolean {
 }
 
 /**
- * Claims a ready segment by moving it to processing/. Local disk: one rename, so of two racing processes exactly
- * one wins. S3: copy then delete, not atomic — a segment already present in processing/ is left to its claimant,
- * and when two processes still both copy it, both produce the same outputs (files named from the segment, Postgres
+ * Claims a ready segment by moving it to processing/. Where a move is atomic (local disk: one rename), of two racing
+ * processes exactly one wins. Elsewhere (S3: copy then delete) it is not — a segment already present in processing/
+ * is left to its claimant, and when two processes still both copy it, both produce the same outputs (files named from the segment, Postgres
  * ledger), so the race costs work, never data. The claim's time is set to now: staleness counts from the claim.
  */
 async function claim(raw: Storage, source: string, name: string): Promise<boolean> {
   const from = segmentKey('ready', source, name)
   const to = segmentKey('processing', source, name)
   try {
-    if (raw.kind === 's3' && (await raw.head(to))) return false
+    if (!raw.atomicMove && (await raw.head(to))) return false
     await raw.move(from, to)
   } catch (error) {
     if (isGone(error)) return false
     throw error
   }
-  if (raw instanceof LocalStorage) {
+  // A renamed file keeps its time; a copied object has the new one already.
+  const file = raw.localPath?.(to)
+  if (file !== undefined) {
     const now = new Date()
-    await fs.utimes(raw.pathOf(to), now, now).catch(() => {})
+    await fs.utimes(file, now, now).catch(() => {})
   }
   return true
 }

@@ -10,7 +10,6 @@ import {type DuckDB, openDuckDB, sqlIdentifier, sqlList, sqlString} from '../duc
 import {VerificationError} from '../errors/errors.js'
 import {inputsDigest, writeManifest} from '../manifest/manifest.js'
 import type {DataSource, RawObjectRef} from '../sources/types.js'
-import {LocalStorage} from '../storage/local.js'
 import {makeDirectory} from '../storage/make-directory.js'
 import type {Storage} from '../storage/types.js'
 import type {ChannelTable} from './columns.js'
@@ -191,8 +190,9 @@ export class ParquetSink implements EtlSink {
     const connection = await duckdb.instance.connect()
     const rowsOf = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[]
     try {
-      const file = raw instanceof LocalStorage ? raw.pathOf(key) : path.join(dir, segment)
-      if (!(raw instanceof LocalStorage)) await pipeline(await raw.read(key), createWriteStream(file))
+      const inPlace = raw.localPath?.(key)
+      const file = inPlace ?? path.join(dir, segment)
+      if (inPlace === undefined) await pipeline(await raw.read(key), createWriteStream(file))
       const decoding = source.sqlDecoding(file, `bw_${randomBytes(4).toString('hex')}`)
       if (!decoding) throw new Error('no SQL decoding for this configuration')
       for (const sql of decoding.statements) await connection.run(sql)

@@ -6,7 +6,6 @@ import type {Readable} from 'node:stream'
 import {parseSegmentName, segmentHour, segmentKey, segmentName, segmentPrefix} from '../etl/segments.js'
 import type {Logger} from '../progress/logger.js'
 import {readLines} from '../sources/codec.js'
-import {LocalStorage} from '../storage/local.js'
 import {makeDirectory} from '../storage/make-directory.js'
 import type {Storage} from '../storage/types.js'
 
@@ -41,20 +40,22 @@ export interface IngestOptions {
   flushEveryMs?: number
   /** Also write once this many bytes are buffered (default 1 MiB). */
   batchBytes?: number
-  /** Where active segments are kept when `raw` is S3 (S3 objects cannot be appended to). */
+  /** Where active segments are kept when `raw` is not local files (S3 objects cannot be appended to). */
   spoolDir: string
   signal?: AbortSignal
   logger?: Logger
 }
 
 /**
- * Where the active segment lives and how it becomes ready. Local disk: in `raw/active/<source>/` beside the others,
- * made ready by an atomic rename. S3: on local disk in the spool directory, made ready by one whole-object upload
+ * Where the active segment lives and how it becomes ready. A store of local files: in `raw/active/<source>/` beside
+ * the others, made ready by an atomic rename. Any other store (S3): on local disk in the spool directory, made ready by one whole-object upload
  * to `raw/ready/` (a PUT or multipart upload is visible only complete), then removed locally — so ready/ never holds
  * part of a segment, and a crash leaves the flushed lines on local disk for the next start to upload.
  */
 interface SegmentPlace {
   activeDir: string
+  /** Where the active segment is, for the user. */
+  shown: string
   promote(file: string, name: string): Promise<string>
   /** Hour-scoped names already used in the store, so a new segment never reuses one. */
   usedNumbers(hour: string): Promise<number[]>
@@ -67,20 +68,24 @@ function placeFor(options: IngestOptions): SegmentPlace {
     for (const stage of stages) for await (const info of raw.list(`${segmentPrefix(stage, source)}segment_${hour}_`)) numbers.push(parseSegmentName(info.key)?.n ?? 0)
     return numbers
   }
-  if (raw instanceof LocalStorage) {
+  if (raw.localPath) {
+    const pathOf = (key: string) => raw.localPath!(key)
     return {
-      activeDir: raw.pathOf(segmentPrefix('active', source)),
+      activeDir: pathOf(segmentPrefix('active', source)),
+      shown: raw.uri + segmentPrefix('active', source),
       async promote(file, name) {
         const key = segmentKey('ready', source, name)
-        await makeDirectory(path.dirname(raw.pathOf(key)))
-        await fs.rename(file, raw.pathOf(key))
+        await makeDirectory(path.dirname(pathOf(key)))
+        await fs.rename(file, pathOf(key))
         return key
       },
       usedNumbers: (hour) => usedIn(['active', 'ready', 'processing'], hour),
     }
   }
+  const activeDir = path.join(options.spoolDir, 'raw', 'active', source)
   return {
-    activeDir: path.join(options.spoolDir, 'raw', 'active', source),
+    activeDir,
+    shown: activeDir,
     async promote(file, name) {
       const key = segmentKey('ready', source, name)
       await raw.write(key, createReadStream(file), {contentType: 'application/x-ndjson'})
@@ -178,7 +183,7 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
   const batchBytes = options.batchBytes ?? 1 << 20
   const result: IngestResult = {source: options.source, location: options.raw.uri, lines: 0, bytes: 0, segments: await recoverActive(place)}
   for (const segment of result.segments) options.logger?.warn(`Recovered ${segment.key} (${segment.lines} lines) left active by an earlier run.`)
-  options.logger?.info(`Reading lines into ${options.raw.kind === 's3' ? place.activeDir : options.raw.uri + segmentPrefix('active', options.source)} (ready at ${options.rotateBytes} bytes or ${options.rotateAgeMs / 1000} s).`)
+  options.logger?.info(`Reading lines into ${place.shown} (ready at ${options.rotateBytes} bytes or ${options.rotateAgeMs / 1000} s).`)
 
   let active: ActiveSegment | undefined
   let batch: string[] = []

@@ -219,7 +219,6 @@ const REMEMBERED_ETAGS = 200_000
  * downloaded again and a deleted one is not served. Writes, copies, moves and deletes pass straight through.
  */
 export class CachedStorage implements Storage {
-  readonly kind: Storage['kind']
   readonly uri: string
   private readonly etags = new Map<string, {etag: string; size: number}>()
 
@@ -227,8 +226,15 @@ export class CachedStorage implements Storage {
     readonly inner: Storage,
     readonly cache: ReadCache,
   ) {
-    this.kind = inner.kind
     this.uri = inner.uri
+  }
+
+  get stats(): Storage['stats'] {
+    return this.inner.stats
+  }
+
+  get atomicMove(): boolean | undefined {
+    return this.inner.atomicMove
   }
 
   private remember(info: ObjectInfo): void {
@@ -335,9 +341,9 @@ export class CachedStorage implements Storage {
   }
 }
 
-/** Wraps S3 storages in the cache; local storages gain nothing from it and are returned as they are. */
+/** Wraps remote storages in the cache; one whose objects are local files gains nothing from it and is returned as is. */
 export function withReadCache(storage: Storage, cache: ReadCache | undefined): Storage {
-  if (!cache || storage.kind !== 's3') return storage
+  if (!cache || storage.localPath) return storage
   return new CachedStorage(storage, cache)
 }
 

@@ -45,8 +45,9 @@ async function sweepTemps(dir: string): Promise<void> {
 
 /** Local-disk storage: keys are paths under `root`; writes go to a temp file in the same directory, then rename. */
 export class LocalStorage implements Storage {
-  readonly kind = 'local' as const
   readonly uri: string
+  /** A move is a rename. */
+  readonly atomicMove = true
   /** Folders already cleared of dead writers' temp files by this instance. */
   private readonly swept = new Set<string>()
 
@@ -68,6 +69,11 @@ export class LocalStorage implements Storage {
       throw new UserError(`Key "${key}" points outside ${this.root}.`, {code: 'KEY_OUTSIDE_ROOT'})
     }
     return full
+  }
+
+  /** The {@link Storage.localPath} capability: objects are files. */
+  localPath(key: string): string {
+    return this.pathOf(key)
   }
 
   async *list(prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {

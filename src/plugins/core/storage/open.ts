@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 
-import {UsageError} from '../errors/errors.js'
+import {BugError, UsageError} from '../errors/errors.js'
 import {fileSystemError} from '../errors/filesystem.js'
 import {LocalStorage} from './local.js'
 import {parseLocation} from './location.js'
@@ -21,17 +21,53 @@ export interface OpenStorageOptions extends S3ConnectionOptions, Pick<S3StorageO
   role?: LocationRole
 }
 
+/** Opens a location of one scheme; the backend checks and parses the location itself. */
+export type StorageOpener = (location: string, options: OpenStorageOptions) => Promise<Storage>
+
 /**
- * Opens the storage a location names: `s3://bucket/prefix/` → S3, anything else → local disk. A local location is
- * checked first ({@link checkLocalDirectory}): a mistyped input is a usage error, not an empty run reported as done.
- * S3 modules are loaded only when an S3 location is opened.
+ * The backends, by URI scheme (lowercase, without the colon); a location without a scheme is a local path. A new
+ * backend (GCS, Azure) is one file implementing {@link Storage} and one line here, or one call of
+ * {@link registerStorageScheme} from a plugin or a test.
+ */
+const backends = new Map<string, StorageOpener>([
+  ['file', openLocal],
+  ['s3', openS3],
+])
+
+/** Registers (or replaces) the backend of a URI scheme, e.g. `registerStorageScheme('gs', openGcs)`. */
+export function registerStorageScheme(scheme: string, open: StorageOpener): void {
+  backends.set(scheme.toLowerCase(), open)
+}
+
+/**
+ * Opens the storage a location names, by its scheme: `s3://bucket/prefix/` → S3, `file:///abs/path` or a plain
+ * path → local disk, any other registered scheme → its backend. A location of a scheme no backend has is a usage
+ * error before any request. A name with a colon but no `//` (`data:2021`) is a local path unless its scheme is
+ * registered, so `s3:/bucket` reaches the S3 backend, which says what was meant.
  */
 export async function openStorage(location: string, options: OpenStorageOptions = {}): Promise<Storage> {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(location)?.[1].toLowerCase()
+  const open = scheme === undefined ? undefined : backends.get(scheme)
+  if (open) return open(location, options)
+  if (scheme !== undefined && location.startsWith('//', scheme.length + 1)) parseLocation(location) // throws: no such backend
+  return openLocal(location, options)
+}
+
+/**
+ * Local disk. The location is checked first ({@link checkLocalDirectory}): a mistyped input is a usage error, not
+ * an empty run reported as done.
+ */
+async function openLocal(location: string, options: OpenStorageOptions): Promise<Storage> {
   const parsed = parseLocation(location)
-  if (parsed.kind === 'local') {
-    await checkLocalDirectory(parsed.root, {role: options.role ?? 'output', given: location})
-    return new LocalStorage(parsed.root)
-  }
+  if (parsed.kind !== 'local') throw new BugError(`${location} reached the local backend.`) // s3: has its own opener
+  await checkLocalDirectory(parsed.root, {role: options.role ?? 'output', given: location})
+  return new LocalStorage(parsed.root)
+}
+
+/** S3; its modules are loaded only when an S3 location is opened. Opening makes no request. */
+async function openS3(location: string, options: OpenStorageOptions): Promise<Storage> {
+  const parsed = parseLocation(location)
+  if (parsed.kind !== 's3') throw new BugError(`${location} reached the S3 backend.`) // parseLocation reads s3: as S3
   const [{S3Connection}, {S3Storage}] = await Promise.all([import('./s3-client.js'), import('./s3.js')])
   return new S3Storage(new S3Connection(options), parsed.bucket, parsed.prefix, {
     partSize: options.partSize,

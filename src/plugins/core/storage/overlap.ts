@@ -3,7 +3,6 @@ import path from 'node:path'
 
 import {UsageError} from '../errors/errors.js'
 import {LOCAL_TEMP_MARK} from './local.js'
-import {parseLocation} from './location.js'
 import type {Storage} from './types.js'
 
 /**
@@ -94,20 +93,26 @@ async function realDirectory(dir: string): Promise<string> {
   }
 }
 
-async function placeOf(location: Pick<Storage, 'uri'>): Promise<Place> {
-  const parsed = parseLocation(location.uri)
-  if (parsed.kind === 's3') return {store: `s3://${parsed.bucket}`, path: `/${parsed.prefix}`}
-  const real = (await realDirectory(parsed.root)).split(path.sep).join('/')
-  return {store: 'file://', path: real.endsWith('/') ? real : `${real}/`}
+/** A store of local files by its real folder; any other by its URI: `scheme://bucket` and the prefix as the path. */
+async function placeOf(location: Pick<Storage, 'uri' | 'localPath'>): Promise<Place> {
+  const root = location.localPath?.('')
+  if (root !== undefined) {
+    const real = (await realDirectory(root)).split(path.sep).join('/')
+    return {store: 'file://', path: real.endsWith('/') ? real : `${real}/`}
+  }
+  const match = /^([a-z][a-z0-9+.-]*:\/\/[^/]*)(\/.*)?$/i.exec(location.uri)
+  const store = match?.[1] ?? location.uri
+  const prefix = match?.[2] ?? '/'
+  return {store, path: prefix.endsWith('/') ? prefix : `${prefix}/`}
 }
 
 /**
  * How `output` lies relative to `input` (both storages' root locations). Local paths are compared after resolving
- * symbolic links, so `./in/out`, `in/out/`, `file:///abs/in/out` and a symlinked spelling are one place; S3
- * locations by bucket and prefix (`s3://b/v2` is `s3://b/v2/`). Without an output (etl into Postgres) only the
- * bookkeeping is left out.
+ * symbolic links, so `./in/out`, `in/out/`, `file:///abs/in/out` and a symlinked spelling are one place; other
+ * locations by their normalized URI, i.e. bucket and prefix (`s3://b/v2` is `s3://b/v2/`). Without an output (etl
+ * into Postgres) only the bookkeeping is left out.
  */
-export async function locationOverlap(input: Pick<Storage, 'uri'>, output?: Pick<Storage, 'uri'>, options: OverlapOptions = {}): Promise<LocationOverlap> {
+export async function locationOverlap(input: Pick<Storage, 'uri' | 'localPath'>, output?: Pick<Storage, 'uri' | 'localPath'>, options: OverlapOptions = {}): Promise<LocationOverlap> {
   const [from, to] = await Promise.all([placeOf(input), output ? placeOf(output) : undefined])
   let outputPrefix: string | undefined
   let inputPrefix: string | undefined

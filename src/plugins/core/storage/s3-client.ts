@@ -2,6 +2,7 @@ import type {S3Client, S3ClientConfig} from '@aws-sdk/client-s3'
 import {createRequire} from 'node:module'
 
 import {type FastS3Target, sdkTarget} from './fast-s3.js'
+import type {RequestStats} from './requests.js'
 import type {SigningCredentials} from './sigv4.js'
 
 /** How to reach S3 and who to be there. Every field has a flag, an environment variable and a config entry. */
@@ -25,11 +26,7 @@ export interface S3ConnectionOptions {
 }
 
 /** Counters of one client's traffic, by operation; attempts include retries. */
-export interface S3RequestStats {
-  requests: Record<string, number>
-  attempts: number
-  retries: number
-}
+export type S3RequestStats = RequestStats
 
 /**
  * Creates an S3 client with keep-alive sockets, exponential backoff with full jitter on throttling, 5xx and

@@ -7,6 +7,7 @@ import {RemoteError} from '../errors/errors.js'
 import {BodyDigest, cleanEtag, etagVouchesFor, multipartEtag, type SentBody} from './body-digest.js'
 import {type FastHead, type FastListPage, FastS3, objectHeaders} from './fast-s3.js'
 import {listManyInOrder} from './list-many.js'
+import {DEFAULT_PART_SIZE} from './requests.js'
 import type {S3Connection, S3RequestStats} from './s3-client.js'
 import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
 import type {Checksum, DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
@@ -28,7 +29,6 @@ const sdk = () => import('@aws-sdk/client-s3')
 
 /** S3 storage rooted at `s3://bucket/prefix/`. */
 export class S3Storage implements Storage {
-  readonly kind = 's3' as const
   readonly uri: string
   private readonly partSize: number
   private fast?: FastS3
@@ -41,7 +41,7 @@ export class S3Storage implements Storage {
     private readonly options: S3StorageOptions = {},
   ) {
     this.uri = `s3://${bucket}/${prefix}`
-    this.partSize = options.partSize ?? 8 * 1024 * 1024
+    this.partSize = options.partSize ?? DEFAULT_PART_SIZE
   }
 
   /** Requests and retries so far, by operation (shared by every storage of the same connection). */

@@ -1,5 +1,7 @@
 import type {Readable} from 'node:stream'
 
+import type {RequestStats} from './requests.js'
+
 /** A content checksum as S3 reports it (base64 for CRC/SHA, hex for MD5). */
 export interface Checksum {
   algorithm: 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256' | 'MD5'
@@ -81,14 +83,29 @@ export interface DeleteResult {
 }
 
 /**
- * One interface over local disk and S3. Keys are `/`-separated and relative to the storage root; listings come in
- * byte order of the key (as S3 lists), so every consumer can rely on the same order on both.
+ * One interface over every store (local disk, S3, any backend registered in storage/schemes.ts). Keys are
+ * `/`-separated and relative to the storage root; listings come in byte order of the key (as S3 lists), so every
+ * consumer can rely on the same order everywhere. What a store can do beyond the interface it says by optional
+ * capabilities (`localPath`, `atomicMove`, `stats`), never by its kind: a service asks for a capability, and a new
+ * backend gets the right behaviour by having it or not.
  */
 export interface Storage {
-  /** `local` or `s3`. */
-  readonly kind: 'local' | 's3'
   /** The root location as a URI (`s3://bucket/prefix/` or `file:///abs/path/`). */
   readonly uri: string
+  /**
+   * Capability of a store reached by billed requests (S3): its requests so far, by operation (shared by every
+   * storage of one connection). Absent where requests cost nothing (local disk): a run plans and prices requests
+   * only on stores that have it.
+   */
+  readonly stats?: RequestStats
+  /**
+   * Capability of a store whose objects are files on this machine: the path of a key (of a folder for a prefix),
+   * refusing keys that would escape the root. Readers use it in place instead of downloading (DuckDB, the spool);
+   * the few writers that need a file's own operations (append, rename, folder cleanup) bypass decorators with it.
+   */
+  localPath?(key: string): string
+  /** Capability: {@link move} is one atomic step (a rename): of two racing moves of a key, exactly one succeeds. */
+  readonly atomicMove?: boolean
   /** Lists every object whose key starts with `prefix`, in key order. */
   list(prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo>
   /**

@@ -3,7 +3,6 @@ import {Spool} from '../duckdb/spool.js'
 import {UserError} from '../errors/errors.js'
 import {RecordValidator} from '../schema/validator.js'
 import type {DataSource} from '../sources/types.js'
-import {LocalStorage} from '../storage/local.js'
 import {locationOverlap} from '../storage/overlap.js'
 import type {Storage} from '../storage/types.js'
 import {assembleResult, type FileFindings, type RawComparison} from './assemble.js'
@@ -74,7 +73,7 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
   const userRuns = new Map(options.checks.map((check) => [check.name, {rows: 0, examples: [] as Record<string, unknown>[], errors: [] as string[]}]))
   const duplicateExamples: Record<string, unknown>[] = []
   const duplicateErrors: string[] = []
-  const batches = batchBySize(findings, options.output instanceof LocalStorage ? Number.POSITIVE_INFINITY : options.diskBudgetBytes)
+  const batches = batchBySize(findings, options.output.localPath ? Number.POSITIVE_INFINITY : options.diskBudgetBytes)
 
   const spool = new Spool(options.output, {budgetBytes: options.diskBudgetBytes})
   const pool = options.scanThreads !== 0 && inventory.files.some((file) => file.format === 'jsonl') ? await ScanPool.start(options.scanThreads) : undefined
