@@ -77,7 +77,8 @@ export {defaultParquetConcurrency, type EtlSink, type ParquetOutput, ParquetSink
 export {LEDGER_TABLE, PostgresSink, type PostgresSinkOptions, redactConnectionString} from './etl/postgres-sink.js'
 export {type DurationUnit, parseDuration, parseSize} from './command/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'
-export {ingest, type IngestOptions, type IngestResult, type ReadySegment} from './ingest/ingest.js'
+export {ingest, type IngestOptions, type IngestResult, type ReadySegment, type SegmentMeta} from './ingest/ingest.js'
+export {FeedClient, type FeedClientOptions, FeedConnectError, type FeedReport, feedSettings, subscribeMessages} from './ingest/feed.js'
 // upload-daemon
 export type {DaemonState, ScanSummary, UploadCounters} from './upload-daemon/daemon.js'
 export type {StartResult, StatusResult, StopResult} from './upload-daemon/control.js'
