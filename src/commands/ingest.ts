@@ -52,7 +52,7 @@ Exit codes: 0 done, 1 failure (S3, the local disk: the error names the path; the
     feed: Flags.boolean({summary: "Connect to the source's own live WebSocket feed (coinbase) instead of reading stdin.", helpGroup: 'FEED'}),
     url: Flags.string({summary: 'Connect to this WebSocket feed (ws:// or wss://) instead of reading stdin.', helpGroup: 'FEED'}),
     'subscribe-file': Flags.string({summary: "Messages to send after each connect (a JSON value, a JSON array, or one per line); default: the source's subscription.", helpGroup: 'FEED'}),
-    'silence-timeout': duration({summary: 'Drop and replace a connection that sends nothing (no frame, no pong) this long.', helpGroup: 'FEED'}),
+    'silence-timeout': duration({summary: 'Drop and replace a connection that sends nothing (no frame, no pong) this long.', defaultHelp: async () => "the source's (coinbase 10s), else 30s", helpGroup: 'FEED'}),
     'reconnect-delay': duration({summary: 'First reconnect delay; doubled per failed attempt, with jitter.', default: 1000, defaultHelp: async () => '1s', helpGroup: 'FEED'}),
     'reconnect-max': duration({summary: 'Longest reconnect delay.', default: 60_000, defaultHelp: async () => '60s', helpGroup: 'FEED'}),
   }
