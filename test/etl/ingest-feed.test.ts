@@ -4,15 +4,17 @@ import type {AddressInfo} from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
+import {GetObjectCommand} from '@aws-sdk/client-s3'
 import {afterAll, describe, expect, it} from 'vitest'
 import {type WebSocket, WebSocketServer} from 'ws'
 
 import type {IngestResult} from '../../src/commands/ingest.js'
 import type {EtlResult, SegmentMeta} from '../../src/plugins/core/index.js'
 import {BIN, ROOT, runCli, runInProcess} from '../helpers/cli.js'
+import {createTestBucket, s3Env, s3Servers, testS3Client} from '../helpers/s3.js'
 import {until} from '../helpers/wait.js'
 import {advancedTradeFramesWithSnapshots} from '../fixtures/generated.js'
-import {advancedTradeFrames, expectedCounts} from './fixtures.js'
+import {advancedTradeFrames, expectedCounts, s3Keys} from './fixtures.js'
 
 const temp: string[] = []
 function mkdtemp(): string {
@@ -76,8 +78,8 @@ function pinged(socket: WebSocket): Promise<void> {
 }
 
 /** The built CLI, running; resolves its exit code, stdout and stderr. */
-function startIngest(args: string[]) {
-  const child = spawn(process.execPath, [BIN, 'ingest', ...args], {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
+function startIngest(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, 'ingest', ...args], {cwd: ROOT, env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']})
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => (stdout += chunk))
@@ -238,6 +240,52 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
     expect(fs.readdirSync(path.join(root, 'raw/active/coinbase'))).toEqual([])
   })
 
+  for (const {name, endpoint} of s3Servers()) {
+    it(`on S3 (${name}): a feed's compressed segments and their metadata are uploaded whole on SIGTERM, and etl loads them`, async () => {
+      const burst = frames.slice(0, 300)
+      let delivered: Promise<void> | undefined
+      const server = await feedServer(COINBASE_SUBSCRIBES, (connection) => {
+        delivered = (async () => {
+          await send(connection.socket, burst.filter((_, i) => i !== 100))
+          await pinged(connection.socket)
+        })()
+      })
+      const client = testS3Client(endpoint)
+      const bucket = await createTestBucket('bw-feed', client)
+      const spool = mkdtemp()
+      const env = s3Env(endpoint)
+      const run = startIngest([`s3://${bucket}/`, ...SUBSCRIBE_COINBASE, '--url', server.url, '--flush-every', '100ms', '--rotate-size', '100KB', '--compress', 'zstd', '--spool-dir', spool, '--json'], env)
+      await until('the subscription', () => delivered !== undefined, 60_000)
+      await delivered
+      run.child.kill('SIGTERM')
+      const out = await run.done
+      expect(out.code, out.stderr).toBe(0)
+      const result = JSON.parse(out.stdout) as IngestResult
+      const keys = await s3Keys(bucket, '', client)
+      const segments = result.segments.map((segment) => segment.key)
+      expect(segments.length).toBeGreaterThan(1)
+      expect(keys.sort()).toEqual([...segments, ...result.segments.map((segment) => segment.metaKey!)].sort())
+      const body = async (key: string) => Buffer.from(await (await client.send(new GetObjectCommand({Bucket: bucket, Key: key}))).Body!.transformToByteArray())
+      const lines: string[] = []
+      for (const key of segments) {
+        expect(key).toMatch(/\.ndjson\.zst$/)
+        lines.push(...zlib.zstdDecompressSync(await body(key)).toString('utf8').split('\n').filter(Boolean))
+      }
+      const expected = burst.filter((_, i) => i !== 100)
+      expect(lines).toEqual(expected)
+      const metas = await Promise.all(result.segments.map(async (segment) => JSON.parse((await body(segment.metaKey!)).toString('utf8')) as SegmentMeta))
+      expect(metas.flatMap((meta) => meta.gaps)).toEqual([expect.objectContaining({expected: 100, got: 101})])
+      expect(fs.readdirSync(path.join(spool, 'raw/active/coinbase'))).toEqual([])
+      const etl = await runCli(['etl', `s3://${bucket}/`, '--source', 'coinbase', '--to', path.join(mkdtemp(), 'out'), '--json'], {env})
+      expect(etl.code, etl.stderr).toBe(0)
+      const loaded = JSON.parse(etl.stdout) as EtlResult
+      expect(loaded.totals).toMatchObject({segments: segments.length, lines: expected.length, quarantined: 0, failed: 0})
+      const records: Record<string, number> = {}
+      for (const segment of loaded.segments) for (const [channel, rows] of Object.entries(segment.records)) records[channel] = (records[channel] ?? 0) + rows
+      expect(records).toMatchObject(expectedCounts(expected))
+    })
+  }
+
   it('a generic feed: --url with the messages of --subscribe-file, frames stored as sent', async () => {
     const subscribeFile = path.join(mkdtemp(), 'subscribe.json')
     const messages = [{op: 'subscribe', args: ['trades']}, {op: 'subscribe', args: ['quotes']}]
@@ -289,6 +337,28 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
 })
 
 describe('compressed segments', {timeout: 240_000}, () => {
+  it('a crash while compressing neither loses nor duplicates a segment', async () => {
+    const root = mkdtemp()
+    const active = path.join(root, 'raw/active/coinbase')
+    const ready = path.join(root, 'raw/ready/coinbase')
+    fs.mkdirSync(active, {recursive: true})
+    fs.mkdirSync(ready, {recursive: true})
+    const lines = advancedTradeFrames().slice(0, 15)
+    // Segment 5 was compressed into ready/ and the crash came before its plain copy was removed.
+    const five = lines.slice(0, 10).join('\n') + '\n'
+    fs.writeFileSync(path.join(active, 'segment_20260809T21_5.ndjson'), five)
+    fs.writeFileSync(path.join(ready, 'segment_20260809T21_5.ndjson.zst'), zlib.zstdCompressSync(five))
+    // Segment 6 was being compressed (a partial file) with a torn last line in the plain one.
+    fs.writeFileSync(path.join(active, 'segment_20260809T21_6.ndjson'), lines.slice(10).join('\n') + '\n{"channel":"tick')
+    fs.writeFileSync(path.join(active, 'segment_20260809T21_6.ndjson.zst.partial'), zlib.zstdCompressSync('{"chan'))
+    const run = await runInProcess<IngestResult>(['ingest', root, '--source', 'coinbase', '--file', '/dev/null', '--compress', 'zstd', '--json'])
+    expect(run.exitCode).toBe(0)
+    expect(run.result!.segments).toEqual([expect.objectContaining({key: 'raw/ready/coinbase/segment_20260809T21_6.ndjson.zst', lines: 5, reason: 'recovered'})])
+    expect(fs.readdirSync(active)).toEqual([])
+    expect(fs.readdirSync(ready).sort()).toEqual(['segment_20260809T21_5.ndjson.zst', 'segment_20260809T21_6.ndjson.zst'])
+    expect(readyLines(root)).toEqual(lines)
+  })
+
   it('etl loads .ndjson.gz and .ndjson.zst segments with the same counts as .ndjson', async () => {
     const file = path.join(mkdtemp(), 'frames.ndjson')
     const frames = advancedTradeFrames()
