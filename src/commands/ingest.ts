@@ -61,6 +61,7 @@ Exit codes: 0 done, 1 failure (S3, the local disk: the error names the path; the
     const {args, flags} = await this.parse(Ingest)
     const source = await this.dataSource(flags.source, flags['source-option'])
     const live = flags.feed || flags.url !== undefined
+    if (!live && flags['subscribe-file']) throw new UsageError('--subscribe-file is for a live feed.', {code: 'SUBSCRIBE_WITHOUT_FEED', nextSteps: ['Add --url wss://… (or --feed for the source\'s own feed), or leave --subscribe-file out.']})
     const subscribe = flags['subscribe-file'] ? subscribeMessages(await readSubscribeFile(flags['subscribe-file']), flags['subscribe-file']) : undefined
     const settings = live ? feedSettings(source, flags.url, subscribe) : undefined
     const raw = await this.openStorage(args.location)

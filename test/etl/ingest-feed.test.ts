@@ -1,5 +1,6 @@
 import {spawn} from 'node:child_process'
 import fs from 'node:fs'
+import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -332,7 +333,22 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
     const unreachable = await runCli(['ingest', root, ...SUBSCRIBE_COINBASE, '--url', `ws://127.0.0.1:${port}`, '--json'])
     expect(unreachable.code).toBe(1)
     expect(JSON.parse(unreachable.stdout).error).toMatchObject({code: 'FEED_UNREACHABLE'})
-    expect(fs.existsSync(path.join(root, 'raw/ready'))).toBe(false)
+    // A server that refuses the WebSocket handshake: the error says what it answered.
+    const http = createServer((_request, response) => response.writeHead(404).end())
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    const refused = await runCli(['ingest', root, ...SUBSCRIBE_COINBASE, '--url', `ws://127.0.0.1:${(http.address() as AddressInfo).port}`, '--json'])
+    await new Promise((resolve) => http.close(resolve))
+    expect(refused.code).toBe(1)
+    expect(JSON.parse(refused.stdout).error).toMatchObject({code: 'FEED_UNREACHABLE', message: expect.stringContaining('404')})
+    const empty = path.join(mkdtemp(), 'empty.json')
+    fs.writeFileSync(empty, '\n\n')
+    const noMessages = await runCli(['ingest', root, '--source', 'ndjson', '--url', 'ws://127.0.0.1:1', '--subscribe-file', empty, '--json'])
+    expect(noMessages.code).toBe(2)
+    expect(JSON.parse(noMessages.stdout).error).toMatchObject({code: 'EMPTY_SUBSCRIBE_FILE'})
+    const notLive = await runCli(['ingest', root, '--source', 'ndjson', '--subscribe-file', empty, '--json'])
+    expect(notLive.code).toBe(2)
+    expect(JSON.parse(notLive.stdout).error).toMatchObject({code: 'SUBSCRIBE_WITHOUT_FEED'})
+    expect(fs.existsSync(path.join(root, 'raw'))).toBe(false)
   })
 })
 

@@ -197,11 +197,8 @@ export class FeedClient {
       // JSON allows newlines only between tokens, where a space means the same: one frame stays one line.
       this.push({line: /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text})
     })
+    // ws reports a refused handshake as "Unexpected server response: 404", a refused connection as ECONNREFUSED.
     socket.on('error', (error) => (closedReason = error.message))
-    socket.on('unexpected-response', (_request, response) => {
-      closedReason = `HTTP ${response.statusCode} ${response.statusMessage ?? ''}`.trim()
-      socket.terminate()
-    })
     socket.on('close', (code, why) => {
       clearInterval(pingTimer)
       if (this.socket === socket) this.socket = undefined

@@ -1,7 +1,7 @@
 import {createReadStream, createWriteStream} from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type {Readable, Transform} from 'node:stream'
+import {pipeline as streamPipeline, type Readable, type Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import zlib from 'node:zlib'
 
@@ -146,7 +146,8 @@ function placeFor(options: IngestOptions): SegmentPlace {
     async promote(file, name) {
       const key = segmentKey('ready', source, readyName(name))
       const compress = compressor(compression)
-      const body = compress ? createReadStream(file).pipe(compress) : createReadStream(file)
+      // pipeline, not pipe: a read error fails the upload instead of leaving it waiting.
+      const body = compress ? streamPipeline(createReadStream(file), compress, () => {}) : createReadStream(file)
       const written = await raw.write(key, body, {contentType: compression === 'none' ? 'application/x-ndjson' : compression === 'gzip' ? 'application/gzip' : 'application/zstd'})
       await fs.rm(file, {force: true})
       return {key, storedBytes: written.size}
