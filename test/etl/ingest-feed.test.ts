@@ -45,14 +45,16 @@ interface Connection {
  * A local feed on 127.0.0.1: hands each connection to `onConnection` once it has sent `expectSubscribes` messages
  * (the subscription), so a script can replay frames, drop the socket or fall silent.
  */
-async function feedServer(expectSubscribes: number, onConnection: (connection: Connection, index: number) => void, options: {autoPong?: boolean} = {}) {
-  const server = new WebSocketServer({host: '127.0.0.1', port: 0, autoPong: options.autoPong ?? true})
+async function feedServer(expectSubscribes: number, onConnection: (connection: Connection, index: number) => void, options: {silentConnection?: number} = {}) {
+  // Pings answered by hand, so that one connection (silentConnection) can leave them unanswered.
+  const server = new WebSocketServer({host: '127.0.0.1', port: 0, autoPong: false})
   servers.push(server)
   const connections: Connection[] = []
   server.on('connection', (socket) => {
     const connection: Connection = {socket, subscriptions: []}
     const index = connections.push(connection) - 1
     socket.on('error', () => {})
+    socket.on('ping', (data) => index !== options.silentConnection && socket.pong(data))
     socket.on('message', (data) => {
       connection.subscriptions.push(data.toString())
       if (connection.subscriptions.length === expectSubscribes) onConnection(connection, index)
@@ -133,13 +135,13 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
         } else if (index === 1) {
           await send(connection.socket, second)
           sent.push(...second)
-          // Silent from here on: no frames, and (autoPong off) no answer to the client's pings.
+          // Silent from here on: no frames, and no answer to the client's pings.
         } else if (index === 2) {
           await send(connection.socket, third)
           sent.push(...third)
         }
       })()
-    }, {autoPong: false})
+    }, {silentConnection: 1})
     const root = mkdtemp()
     const run = startIngest([root, ...SUBSCRIBE_COINBASE, '--url', server.url, '--rotate-size', '150KB', '--flush-every', '100ms', '--silence-timeout', '1s', '--reconnect-delay', '50ms', '--reconnect-max', '200ms', '--json'])
     // Every frame the server sent is in a segment (ready or still active): then stop the ingest.
@@ -304,7 +306,7 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
     })
     const root = mkdtemp()
     const run = startIngest([root, '--source', 'ndjson', '--url', server.url, '--subscribe-file', subscribeFile, '--flush-every', '100ms', '--json'])
-    await until('the frames to be flushed', () => server.connections.length === 1 && fs.existsSync(path.join(root, 'raw/active/ndjson')) && fs.readdirSync(path.join(root, 'raw/active/ndjson')).some((name) => fs.statSync(path.join(root, 'raw/active/ndjson', name)).size > 0), 60_000)
+    await until('the frames to be flushed', () => fs.existsSync(path.join(root, 'raw/active/ndjson')) && fs.readdirSync(path.join(root, 'raw/active/ndjson')).some((name) => fs.statSync(path.join(root, 'raw/active/ndjson', name)).size > 0), 60_000)
     await until('the client to see the close', () => run.stderr().includes('reconnecting'), 60_000)
     run.child.kill('SIGINT')
     const out = await run.done
