@@ -97,7 +97,26 @@ describe('coinbase source', () => {
     expect(counts.heartbeats).toBeGreaterThan(0)
     expect(counts.candles).toBeGreaterThan(4)
     expect(() => source.configure!({keep: 'status'})).toThrow(/heartbeats, candles/)
-    expect(() => source.configure!({channels: 'x'})).toThrow(/unknown option/)
+    expect(() => source.configure!({colour: 'x'})).toThrow(/unknown option "colour"/)
+  })
+
+  it('subscribes to the live feed from its options: one message per channel, heartbeats always, products required', () => {
+    const feed = source.configure!({products: 'BTC-USD,ETH-USD', channels: 'ticker,candles'}).feed!
+    expect(feed.url).toBe('wss://advanced-trade-ws.coinbase.com')
+    expect(feed.subscribeMessages().map((message) => JSON.parse(message))).toEqual([
+      {type: 'subscribe', product_ids: ['BTC-USD', 'ETH-USD'], channel: 'ticker'},
+      {type: 'subscribe', product_ids: ['BTC-USD', 'ETH-USD'], channel: 'candles'},
+      {type: 'subscribe', product_ids: ['BTC-USD', 'ETH-USD'], channel: 'heartbeats'},
+    ])
+    expect(source.configure!({products: 'SOL-USD'}).feed!.subscribeMessages().map((message) => JSON.parse(message).channel)).toEqual(['level2', 'ticker', 'market_trades', 'heartbeats'])
+    expect(() => source.feed!.subscribeMessages()).toThrow(/products is missing/)
+    expect(() => source.configure!({channels: 'x'})).toThrow(/channels=x: not a channel/)
+    expect(() => source.configure!({products: 'btc usd'})).toThrow(/products=btc usd/)
+    // One run of sequence numbers per connection, across channels, read from each frame.
+    expect(feed.sequenceScope).toBe('connection')
+    const frames = advancedTradeFrames().map((line) => JSON.parse(line))
+    expect(frames.map((frame) => feed.frameSequence!(frame))).toEqual(frames.map((frame) => ({channel: frame.channel, sequence: frame.sequence_num})))
+    expect(feed.frameSequence!({type: 'subscriptions'})).toBeUndefined()
   })
 
   it('refuses what it cannot keep exactly, naming the field', () => {

@@ -74,11 +74,11 @@ export async function putSegments(target: {dir: string} | {bucket: string}, segm
 }
 
 /** Keys under a prefix of a bucket. */
-export async function s3Keys(bucket: string, prefix: string): Promise<string[]> {
+export async function s3Keys(bucket: string, prefix: string, client = testS3Client()): Promise<string[]> {
   const keys: string[] = []
   let token: string | undefined
   do {
-    const page = await testS3Client().send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix, ContinuationToken: token}))
+    const page = await client.send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix, ContinuationToken: token}))
     for (const object of page.Contents ?? []) keys.push(object.Key!)
     token = page.NextContinuationToken
   } while (token)

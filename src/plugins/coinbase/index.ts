@@ -4,9 +4,11 @@ import {
   type Channel,
   DecodeError,
   type DataSource,
+  type FrameSequence,
   type GenerateOptions,
   type GeneratedObject,
   type LineDecoder,
+  type LiveFeed,
   maybeDecompress,
   parseSegmentName,
   type RawObjectRef,
@@ -23,6 +25,44 @@ import {advancedTradeSql} from './sql.js'
 
 const EXTRAS = new Set<ExtraChannel>(['heartbeats', 'candles'])
 
+/** The Advanced Trade market data feed (no authentication for these channels). */
+export const ADVANCED_TRADE_URL = 'wss://advanced-trade-ws.coinbase.com'
+/** Channels one can subscribe to without authentication; `heartbeats` is always added. */
+const FEED_CHANNELS = new Set(['level2', 'ticker', 'ticker_batch', 'market_trades', 'candles', 'heartbeats', 'status'])
+const DEFAULT_FEED_CHANNELS = ['level2', 'ticker', 'market_trades']
+
+/** What `ingest --feed` subscribes to, from `--source-option products=… channels=…`. */
+interface FeedOptions {
+  products: string[]
+  channels: string[]
+}
+
+/**
+ * The Advanced Trade feed: one subscribe message per channel (the feed takes one channel per message) plus
+ * `heartbeats`, which keeps quiet subscriptions open (the feed closes them after a minute or so without updates).
+ * `sequence_num` counts every frame of a connection, across channels (the recorded captures' numbers run 0, 1, 2, …
+ * through all of them), so one run of numbers covers the connection.
+ */
+class AdvancedTradeFeed implements LiveFeed {
+  readonly url = ADVANCED_TRADE_URL
+  readonly sequenceScope = 'connection'
+  // Heartbeats come every second: ten silent seconds mean the connection is gone.
+  readonly silenceTimeoutMs = 10_000
+
+  constructor(private readonly options: FeedOptions) {}
+
+  subscribeMessages(): string[] {
+    const {products, channels} = this.options
+    if (products.length === 0) throw new Error('products is missing: name the products to subscribe to, e.g. products=BTC-USD,ETH-USD')
+    const all = [...new Set([...channels, 'heartbeats'])]
+    return all.map((channel) => JSON.stringify({type: 'subscribe', product_ids: products, channel}))
+  }
+
+  frameSequence(frame: Record<string, unknown>): FrameSequence | undefined {
+    return typeof frame.sequence_num === 'number' && typeof frame.channel === 'string' ? {channel: frame.channel, sequence: frame.sequence_num} : undefined
+  }
+}
+
 /**
  * Coinbase WebSocket market data as an ingester writes it: one raw frame per NDJSON line, from the Advanced Trade
  * feed (`channel`, `timestamp`, `sequence_num`, `events[…]`) or the legacy Exchange feed (`type`). Records go to the
@@ -36,22 +76,40 @@ class CoinbaseSource implements DataSource, LineDecoder, SqlDecoder {
   readonly partitionBy = ['product_id', 'date']
   readonly recordKey = ['product_id', 'sequence', 'time']
   readonly channels: Channel[]
-  readonly options = {keep: 'Extra channels to keep, comma-separated: heartbeats, candles (ignored by default).'}
+  readonly options = {
+    keep: 'Extra channels to keep, comma-separated: heartbeats, candles (ignored by default).',
+    products: 'ingest --feed: products to subscribe to, comma-separated (BTC-USD,ETH-USD).',
+    channels: `ingest --feed: channels to subscribe to, comma-separated (default ${DEFAULT_FEED_CHANNELS.join(',')}; heartbeats always).`,
+  }
+  readonly feed: LiveFeed
 
-  constructor(private readonly keep: ReadonlySet<ExtraChannel> = new Set()) {
+  constructor(
+    private readonly keep: ReadonlySet<ExtraChannel> = new Set(),
+    feedOptions: FeedOptions = {products: [], channels: DEFAULT_FEED_CHANNELS},
+  ) {
     this.channels = [...CHANNELS, ...EXTRA_CHANNELS.filter((channel) => keep.has(channel.name as ExtraChannel))]
+    this.feed = new AdvancedTradeFeed(feedOptions)
   }
 
   configure(options: Record<string, string>): DataSource {
     const keep = new Set<ExtraChannel>()
+    const feed: FeedOptions = {products: [], channels: DEFAULT_FEED_CHANNELS}
+    const list = (value: string) => value.split(',').map((part) => part.trim()).filter(Boolean)
     for (const [key, value] of Object.entries(options)) {
-      if (key !== 'keep') throw new Error(`unknown option "${key}" (known: keep)`)
-      for (const name of value.split(',').map((part) => part.trim()).filter(Boolean)) {
-        if (!EXTRAS.has(name as ExtraChannel)) throw new Error(`keep=${name}: not a channel that can be kept (heartbeats, candles)`)
-        keep.add(name as ExtraChannel)
-      }
+      if (key === 'keep') {
+        for (const name of list(value)) {
+          if (!EXTRAS.has(name as ExtraChannel)) throw new Error(`keep=${name}: not a channel that can be kept (heartbeats, candles)`)
+          keep.add(name as ExtraChannel)
+        }
+      } else if (key === 'products') {
+        feed.products = list(value)
+        for (const product of feed.products) if (!/^[A-Z0-9]+-[A-Z0-9]+$/.test(product)) throw new Error(`products=${product}: not a product id like BTC-USD`)
+      } else if (key === 'channels') {
+        feed.channels = list(value)
+        for (const channel of feed.channels) if (!FEED_CHANNELS.has(channel)) throw new Error(`channels=${channel}: not a channel of the feed (${[...FEED_CHANNELS].join(', ')})`)
+      } else throw new Error(`unknown option "${key}" (known: ${Object.keys(this.options).join(', ')})`)
     }
-    return new CoinbaseSource(keep)
+    return new CoinbaseSource(keep, feed)
   }
 
   channelOf(record: SourceRecord): string | undefined {

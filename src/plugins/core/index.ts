@@ -77,7 +77,8 @@ export {defaultParquetConcurrency, type EtlSink, type ParquetOutput, ParquetSink
 export {LEDGER_TABLE, PostgresSink, type PostgresSinkOptions, redactConnectionString} from './etl/postgres-sink.js'
 export {type DurationUnit, formatBytes, parseDuration, parseSize} from './command/units.js'
 export {stopOnSignals} from './etl/stop-signal.js'
-export {ingest, type IngestOptions, type IngestResult, type ReadySegment} from './ingest/ingest.js'
+export {ingest, type IngestOptions, type IngestResult, type ReadySegment, type SegmentMeta} from './ingest/ingest.js'
+export {FeedClient, type FeedClientOptions, FeedConnectError, type FeedReport, feedSettings, subscribeMessages} from './ingest/feed.js'
 // load: staging Parquet / JSON Lines → Postgres (issue 18)
 export {LOAD_LEDGER_TABLE, type LoadFileResult, type LoadOptions, type LoadResult, runLoad} from './load/load.js'
 // upload-daemon

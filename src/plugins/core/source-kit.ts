@@ -7,10 +7,12 @@
 export type {
   Channel,
   DataSource,
+  FrameSequence,
   GeneratedObject,
   GenerateOptions,
   JsonLines,
   JsonSchema,
+  LiveFeed,
   RawLayout,
   RawObjectRef,
   SourceFactory,
@@ -25,5 +27,5 @@ export {type Compression, type Line, maybeDecompress, readAll, readLines, sniffC
 export {seededRandom} from './sources/random.js'
 export {isLineDecoder, type LineDecoder} from './etl/line-decoder.js'
 export {isSqlDecoder, type SqlDecoder, type SqlDecoding} from './etl/sql-decoder.js'
-export {parseSegmentName, segmentHour, segmentKey, segmentLayout, segmentName, segmentPrefix, type SegmentStage} from './etl/segments.js'
+export {parseSegmentName, segmentBaseName, segmentHour, segmentKey, segmentLayout, segmentName, segmentPrefix, type SegmentCompression, type SegmentStage} from './etl/segments.js'
 export {sqlIdentifier, sqlList, sqlString} from './duckdb/duckdb.js'

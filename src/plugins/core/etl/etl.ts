@@ -9,7 +9,7 @@ import type {ObjectInfo, Storage} from '../storage/types.js'
 import {channelTables} from './columns.js'
 import {type DecodedSegment, decodeSegment, discardStaged, type QuarantinedLine} from './decode-segment.js'
 import type {EtlSink, ParquetOutput} from './parquet-sink.js'
-import {parseSegmentName, segmentKey, segmentPrefix} from './segments.js'
+import {parseSegmentName, segmentBaseName, segmentKey, segmentPrefix} from './segments.js'
 
 /** What etl did with one segment: the `--json` contract, one entry per segment. */
 export interface SegmentResult {
@@ -218,7 +218,7 @@ async function finishSegment(raw: Storage, decoded: DecodedSegment, options: Etl
     unrouted: decoded.unrouted || undefined,
   }
   if (decoded.quarantined.length > 0) {
-    result.quarantineKey = segmentKey('quarantine', source.name, decoded.segment.replace(/\.ndjson$/, '.quarantine.jsonl'))
+    result.quarantineKey = segmentKey('quarantine', source.name, `${segmentBaseName(decoded.segment)}.quarantine.jsonl`)
     await raw.write(result.quarantineKey, decoded.quarantined.map((line) => JSON.stringify(line)).join('\n') + '\n', {contentType: 'application/x-ndjson'})
     result.quarantine = decoded.quarantined.slice(0, 20).map(({segment, line, reason}) => ({segment, line, reason}))
     logger?.warn(`${decoded.segment}: ${decoded.quarantined.length} bad line(s) quarantined to ${result.quarantineKey} (first: line ${decoded.quarantined[0].line}: ${decoded.quarantined[0].reason})`)

@@ -15,6 +15,7 @@ import type {Storage} from '../storage/types.js'
 import type {ChannelTable} from './columns.js'
 import type {DecodedSegment, StagedChannel} from './decode-segment.js'
 import {isSqlDecoder} from './sql-decoder.js'
+import {segmentBaseName} from './segments.js'
 
 /** One Parquet file written for a segment. */
 export interface ParquetOutput {
@@ -107,7 +108,7 @@ export class ParquetSink implements EtlSink {
 
   async load(decoded: DecodedSegment): Promise<SinkResult> {
     const duckdb = await this.db()
-    const base = decoded.segment.replace(/\.ndjson$/, '')
+    const base = segmentBaseName(decoded.segment)
     const result: SinkResult = {rows: {}, outputs: []}
     const toUpload: {staged: StagedChannel; outDir: string; files: string[]}[] = []
     for (const staged of decoded.channels) {
@@ -184,7 +185,7 @@ export class ParquetSink implements EtlSink {
     if (!isSqlDecoder(source)) return undefined
     const duckdb = await this.db()
     const segment = key.slice(key.lastIndexOf('/') + 1)
-    const base = segment.replace(/\.ndjson$/, '')
+    const base = segmentBaseName(segment)
     const dir = await fs.mkdtemp(path.join(tempRoot, 'bw-etl-'))
     // Its own connection: its temporary tables stay private, and it runs beside the previous segment's writes.
     const connection = await duckdb.instance.connect()

@@ -112,6 +112,38 @@ export interface DataSource {
   configure?(options: Record<string, string>): DataSource
   /** The options {@link configure} accepts, with a description each (shown by `sources`). */
   readonly options?: Record<string, string>
+  /** How `ingest --feed` connects to the source's live WebSocket feed, for sources that have one. */
+  readonly feed?: LiveFeed
+}
+
+/** A frame's place in its feed, read by {@link LiveFeed.frameSequence} for gap detection. */
+export interface FrameSequence {
+  /** The frame's channel (named in gap warnings; the run of numbers when the scope is `channel`). */
+  channel: string
+  sequence: number
+}
+
+/**
+ * The live part of a source (`ingest --feed`): where its WebSocket feed is, what to send to subscribe, and how to
+ * read a frame's sequence number so gaps are seen. Built from the configured source options (`configure`).
+ */
+export interface LiveFeed {
+  /** The feed's endpoint when `--url` is not given. */
+  readonly url?: string
+  /**
+   * The messages sent after each connect and reconnect, from the source options. Throws an `Error` naming a missing
+   * or bad option (a usage error: nothing was done).
+   */
+  subscribeMessages(): string[]
+  /** The channel and sequence number of a parsed frame; `undefined` for frames without one (acknowledgements). */
+  frameSequence?(frame: Record<string, unknown>): FrameSequence | undefined
+  /**
+   * What one run of sequence numbers covers: each channel its own (`channel`, the default) or every frame of the
+   * connection (`connection`). Numbers restart with each connection either way.
+   */
+  readonly sequenceScope?: 'channel' | 'connection'
+  /** A connection that sends nothing (no frame, no pong) this long is dropped and replaced (default 30 s). */
+  readonly silenceTimeoutMs?: number
 }
 
 /** One raw object as JSON lines (see {@link DataSource.toJsonLines}). */
