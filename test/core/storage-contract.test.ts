@@ -6,7 +6,7 @@ import {Readable} from 'node:stream'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {LocalStorage, openStorage, type Storage} from '../../src/plugins/core/index.js'
-import type {S3Storage} from '../../src/plugins/core/storage/s3.js'
+import type {S3Storage} from '../../src/plugins/core/storage/s3/storage.js'
 import {createTestBucket, s3Servers, testS3Client, useS3Env} from '../helpers/s3.js'
 
 /** A deterministic body of `size` bytes, produced in 1 MiB chunks so nothing holds it whole. */

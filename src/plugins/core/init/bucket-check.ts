@@ -1,5 +1,5 @@
 import type {BucketwrightError} from '../errors/errors.js'
-import {translateS3Error} from '../storage/s3-errors.js'
+import {translateS3Error} from '../storage/s3/s3-errors.js'
 import {UserError} from '../errors/errors.js'
 
 /** What the live bucket check needs. */
@@ -24,7 +24,7 @@ export interface BucketCheckResult {
  * bucket, endpoint unreachable — each with next steps.
  */
 export async function checkBucket(input: BucketCheckInput): Promise<BucketCheckResult> {
-  const [{createS3Client}, {HeadBucketCommand, GetBucketLocationCommand}] = await Promise.all([import('../storage/s3-client.js'), import('@aws-sdk/client-s3')])
+  const [{createS3Client}, {HeadBucketCommand, GetBucketLocationCommand}] = await Promise.all([import('../storage/s3/s3-client.js'), import('@aws-sdk/client-s3')])
   const {client} = await createS3Client({region: input.region, endpoint: input.endpoint, profile: input.profile, anonymous: input.anonymous, maxAttempts: 2, retryBaseMs: 50})
   const context = {bucket: input.bucket, endpoint: input.endpoint, region: input.region, profile: input.profile}
   try {

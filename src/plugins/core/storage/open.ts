@@ -5,8 +5,8 @@ import {UsageError} from '../errors/errors.js'
 import {fileSystemError} from '../errors/filesystem.js'
 import {LocalStorage} from './local.js'
 import {parseLocation} from './location.js'
-import type {S3ConnectionOptions} from './s3-client.js'
-import type {S3StorageOptions} from './s3.js'
+import type {S3ConnectionOptions} from './s3/s3-client.js'
+import type {S3StorageOptions} from './s3/storage.js'
 import type {Storage} from './types.js'
 
 /**
@@ -32,7 +32,7 @@ export async function openStorage(location: string, options: OpenStorageOptions 
     await checkLocalDirectory(parsed.root, {role: options.role ?? 'output', given: location})
     return new LocalStorage(parsed.root)
   }
-  const [{S3Connection}, {S3Storage}] = await Promise.all([import('./s3-client.js'), import('./s3.js')])
+  const [{S3Connection}, {S3Storage}] = await Promise.all([import('./s3/s3-client.js'), import('./s3/storage.js')])
   return new S3Storage(new S3Connection(options), parsed.bucket, parsed.prefix, {
     partSize: options.partSize,
     queueSize: options.queueSize,

@@ -1,6 +1,6 @@
 import type {S3Client} from '@aws-sdk/client-s3'
 
-import {type S3ErrorContext, translateS3Error} from '../storage/s3-errors.js'
+import {type S3ErrorContext, translateS3Error} from '../storage/s3/s3-errors.js'
 import type {RemoteObject} from './same-content.js'
 
 /** Below this many files in one directory, a HEAD per file is as cheap as listing. */

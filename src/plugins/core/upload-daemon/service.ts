@@ -4,7 +4,7 @@ import path from 'node:path'
 
 import {UsageError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
-import type {S3ConnectionOptions} from '../storage/s3-client.js'
+import type {S3ConnectionOptions} from '../storage/s3/s3-client.js'
 import {checkCredentials, CREDENTIAL_STEPS} from './credentials.js'
 import {unshippedByError, type UploadCounters, UploadDaemon, type UploadDaemonOptions} from './daemon.js'
 import {detectEc2, type Ec2Detection} from './ec2.js'
@@ -47,7 +47,7 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
   const ec2 = await detectEc2()
   logger.info(ec2.onEc2 ? `Running on EC2 (instance ${ec2.instanceId}${ec2.region ? `, ${ec2.region}` : ''}).` : `Not on EC2 (${ec2.reason}); using local credentials.`)
 
-  const [{createS3Client}, {FastS3}, {HashWorker}] = await Promise.all([import('../storage/s3-client.js'), import('../storage/fast-s3.js'), import('./hash-worker.js')])
+  const [{createS3Client}, {FastS3}, {HashWorker}] = await Promise.all([import('../storage/s3/s3-client.js'), import('../storage/s3/fast-s3.js'), import('./hash-worker.js')])
   const {client} = await createS3Client({...options.connection, maxSockets: Math.max(options.concurrency, 16)})
   const fast = new FastS3(client, Math.max(options.concurrency, 16))
   const hasher = new HashWorker()

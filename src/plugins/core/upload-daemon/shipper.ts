@@ -5,10 +5,11 @@ import {type FileHandle, open} from 'node:fs/promises'
 import path from 'node:path'
 
 import {BucketwrightError, RemoteError, UserError, VerificationError} from '../errors/errors.js'
-import {translateS3Error} from '../storage/s3-errors.js'
-import {FastPathError, type FastS3} from '../storage/fast-s3.js'
+import {translateS3Error} from '../storage/s3/s3-errors.js'
+import {etagParts, multipartEtag} from '../storage/s3/etag.js'
+import {FastPathError, type FastS3} from '../storage/s3/fast-s3.js'
 import {type BodyDigests, type HashWorker, sharedBuffer} from './hash-worker.js'
-import {compareContent, crc32Base64, digestBody, digestFile, etagParts, type LocalDigests, type RemoteObject, wantedDigests, type WantedDigests} from './same-content.js'
+import {compareContent, crc32Base64, digestBody, digestFile, type LocalDigests, type RemoteObject, wantedDigests, type WantedDigests} from './same-content.js'
 import type {Candidate} from './scan.js'
 import {isNotFound, remoteFromSdk, type VerifiedBy, verifyWrite} from './verify-write.js'
 
@@ -394,7 +395,7 @@ export class Shipper {
         ),
       )
       completed = true
-      const expected = `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${count}`
+      const expected = multipartEtag(digests)
       const local: LocalDigests = {size: before.size, multipart: new Map([[partSize, expected]])}
       const verifiedBy = await this.verifyStored(bucket, candidate.key, {etag: done.ETag?.replaceAll('"', ''), serverSideEncryption: done.ServerSideEncryption}, local, expected, async (wanted) => {
         // The store attests something else than the multipart ETag: read the file again for that digest.

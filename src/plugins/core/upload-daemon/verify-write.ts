@@ -1,9 +1,10 @@
 import type {S3Client} from '@aws-sdk/client-s3'
 
 import {VerificationError} from '../errors/errors.js'
-import {FastPathError, type FastS3} from '../storage/fast-s3.js'
-import {type S3ErrorContext, translateS3Error} from '../storage/s3-errors.js'
-import {compareContent, DigestBuilder, etagParts, type LocalDigests, type RemoteObject, type Sameness, wantedDigests, type WantedDigests} from './same-content.js'
+import {etagParts} from '../storage/s3/etag.js'
+import {FastPathError, type FastS3} from '../storage/s3/fast-s3.js'
+import {type S3ErrorContext, translateS3Error} from '../storage/s3/s3-errors.js'
+import {compareContent, DigestBuilder, type LocalDigests, type RemoteObject, type Sameness, wantedDigests, type WantedDigests} from './same-content.js'
 
 /**
  * How a write was verified: `etag` — the ETag S3 gives exactly these bytes; `content-md5` — under SSE-KMS, where the

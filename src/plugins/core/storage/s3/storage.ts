@@ -3,13 +3,14 @@ import {Readable} from 'node:stream'
 
 import {createHash} from 'node:crypto'
 
-import {RemoteError} from '../errors/errors.js'
-import {BodyDigest, cleanEtag, etagVouchesFor, multipartEtag, type SentBody} from './body-digest.js'
+import {RemoteError} from '../../errors/errors.js'
+import {BodyDigest} from '../body-digest.js'
+import {cleanEtag, etagVouchesFor, multipartEtag, type SentBody} from './etag.js'
 import {type FastHead, type FastListPage, FastS3, objectHeaders} from './fast-s3.js'
-import {listManyInOrder} from './list-many.js'
+import {listManyInOrder} from '../list-many.js'
 import type {S3Connection, S3RequestStats} from './s3-client.js'
 import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
-import type {Checksum, DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
+import type {Checksum, DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from '../types.js'
 
 /** Tuning of an {@link S3Storage}. */
 export interface S3StorageOptions {
