@@ -5,7 +5,7 @@ import path from 'node:path'
 import {type BucketwrightError, toBucketwrightError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
 import {isValidBucketName} from '../storage/location.js'
-import {translateS3Error} from '../storage/s3/s3-errors.js'
+import {headBucket} from '../storage/s3/bucket.js'
 import type {FastS3} from '../storage/s3/fast-s3.js'
 import type {HashWorker} from './hash-worker.js'
 import {LIST_THRESHOLD, listKeyRange} from './remote-index.js'
@@ -420,13 +420,7 @@ export class UploadDaemon {
 
   /** HeadBucket once per bucket per scan: a missing or forbidden bucket is one ERROR, not one per file. */
   private async checkBucket(bucket: string, signal: AbortSignal): Promise<BucketwrightError | undefined> {
-    const {HeadBucketCommand} = await import('@aws-sdk/client-s3')
-    try {
-      await this.client.send(new HeadBucketCommand({Bucket: bucket}), {abortSignal: signal})
-      return undefined
-    } catch (error) {
-      return translateS3Error(error, {operation: 'HeadBucket', bucket, endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile})
-    }
+    return headBucket(this.client, bucket, {endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile}, signal)
   }
 
   /**

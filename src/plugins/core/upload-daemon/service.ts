@@ -5,7 +5,7 @@ import path from 'node:path'
 import {UsageError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
 import type {S3ConnectionOptions} from '../storage/s3/s3-client.js'
-import {checkCredentials, CREDENTIAL_STEPS} from './credentials.js'
+import {checkCredentials, CREDENTIAL_STEPS} from '../storage/s3/credentials.js'
 import {unshippedByError, type UploadCounters, UploadDaemon, type UploadDaemonOptions} from './daemon.js'
 import {detectEc2, type Ec2Detection} from './ec2.js'
 
