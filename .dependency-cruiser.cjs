@@ -30,8 +30,8 @@ module.exports = {
     {
       name: 'aws-sdk-only-in-storage',
       severity: 'error',
-      comment: 'Only the storage layer (src/plugins/core/storage/) talks to the AWS SDK; everything else goes through the Storage interface and S3Connection.',
-      from: {path: '^src/', pathNot: '^src/plugins/core/storage/'},
+      comment: 'Only the S3 storage (src/plugins/core/storage/s3/) talks to the AWS SDK; everything else goes through the Storage interface and S3Connection.',
+      from: {path: '^src/', pathNot: '^src/plugins/core/storage/s3/'},
       to: {dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], path: '(^|/)node_modules/@(aws-sdk|smithy)/'},
     },
   ],

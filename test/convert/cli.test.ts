@@ -214,7 +214,7 @@ describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, 
     expect(run.code).toBe(0)
     expect((JSON.parse(run.stdout) as ConvertResult).buckets.map((b) => b.status)).toEqual(['written', 'written'])
     const loaded = JSON.parse(await fs.readFile(record, 'utf8')) as string[]
-    expect(loaded.some((url) => url.endsWith('/storage/fast-s3.js'))).toBe(true)
+    expect(loaded.some((url) => url.endsWith('/storage/s3/fast-s3.js'))).toBe(true)
     expect(loaded.filter((url) => /@aws-sdk\/(client-s3|lib-storage|credential-providers)\//.test(url))).toEqual([])
     // bin/run.js started the threads before loading oclif, and the command took them over: one per core, no more.
     const early = loaded.findIndex((url) => url.endsWith('/convert/encoder-threads.js'))

@@ -1,8 +1,8 @@
 import {S3Client} from '@aws-sdk/client-s3'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import {FastS3, sdkTarget} from '../../src/plugins/core/storage/fast-s3.js'
-import {quickTarget} from '../../src/plugins/core/storage/s3-client.js'
+import {FastS3, sdkTarget} from '../../src/plugins/core/storage/s3/fast-s3.js'
+import {quickTarget} from '../../src/plugins/core/storage/s3/s3-client.js'
 
 // The lean path must address a bucket exactly as the SDK would, or its requests go to the wrong host.
 describe('FastS3 endpoint resolution (no network)', () => {
@@ -68,7 +68,7 @@ describe('the lean target resolved without the SDK (no network)', () => {
 
 describe('lean ListObjectsV2 parsing (no network)', () => {
   it('decodes entities and character references, and takes the token of a truncated page', async () => {
-    const {parseListPage} = await import('../../src/plugins/core/storage/fast-s3.js')
+    const {parseListPage} = await import('../../src/plugins/core/storage/s3/fast-s3.js')
     const xml = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>p/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys><IsTruncated>true</IsTruncated><Contents><Key>p/a&amp;b&lt;c&gt;&quot;&apos;&#x41;&#66;</Key><LastModified>2024-01-02T03:04:05.000Z</LastModified><ETag>&quot;0123456789abcdef0123456789abcdef&quot;</ETag><Size>12</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>p/z</Key><LastModified>2024-01-02T03:04:06.000Z</LastModified><ETag>"abc-2"</ETag><Size>0</Size></Contents><NextContinuationToken>tok&amp;en</NextContinuationToken></ListBucketResult>`
     expect(parseListPage(xml)).toEqual({
       objects: [
@@ -80,7 +80,7 @@ describe('lean ListObjectsV2 parsing (no network)', () => {
   })
 
   it('reads times in other forms than the one S3 writes, and sizes beyond 2^32', async () => {
-    const {parseListPage} = await import('../../src/plugins/core/storage/fast-s3.js')
+    const {parseListPage} = await import('../../src/plugins/core/storage/s3/fast-s3.js')
     const page = parseListPage(
       `<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key><LastModified>2024-01-02T03:04:05Z</LastModified><Size>5000000000000</Size></Contents><Contents><Key>b</Key><LastModified>2024-01-02T03:04:05.123+01:00</LastModified><Size>0</Size></Contents><Contents><Key>c</Key><Size>7</Size></Contents></ListBucketResult>`,
     )
@@ -92,7 +92,7 @@ describe('lean ListObjectsV2 parsing (no network)', () => {
   })
 
   it('refuses what it does not understand, so the SDK lists that page instead', async () => {
-    const {FastPathError, parseListPage} = await import('../../src/plugins/core/storage/fast-s3.js')
+    const {FastPathError, parseListPage} = await import('../../src/plugins/core/storage/s3/fast-s3.js')
     expect(() => parseListPage('<Error><Code>AccessDenied</Code></Error>')).toThrow(FastPathError)
     expect(() => parseListPage('<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>')).toThrow(/without a continuation token/)
     expect(() => parseListPage('<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>')).toThrow(/without Key or Size/)

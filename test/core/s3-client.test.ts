@@ -4,8 +4,8 @@ import {Readable} from 'node:stream'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import {openStorage} from '../../src/plugins/core/index.js'
-import {createS3Client} from '../../src/plugins/core/storage/s3-client.js'
-import type {S3Storage} from '../../src/plugins/core/storage/s3.js'
+import {createS3Client} from '../../src/plugins/core/storage/s3/s3-client.js'
+import type {S3Storage} from '../../src/plugins/core/storage/s3/storage.js'
 import {FaultProxy, type ProxiedRequest} from '../helpers/fault-proxy.js'
 import {createTestBucket, credentialsFor, s3rverEndpoint, testS3Client, useS3Env} from '../helpers/s3.js'
 

@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import {openStorage, RemoteError, type Storage} from '../../src/plugins/core/index.js'
-import type {S3Storage} from '../../src/plugins/core/storage/s3.js'
+import type {S3Storage} from '../../src/plugins/core/storage/s3/storage.js'
 import {type Fault, FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, credentialsFor, s3Servers, testS3Client, useS3Env} from '../helpers/s3.js'
 

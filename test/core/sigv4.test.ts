@@ -2,7 +2,7 @@ import {SignatureV4} from '@smithy/signature-v4'
 import {createHash, createHmac} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
 
-import {S3RequestSigner} from '../../src/plugins/core/storage/sigv4.js'
+import {S3RequestSigner} from '../../src/plugins/core/storage/s3/sigv4.js'
 
 class NodeSha256 {
   private readonly hash

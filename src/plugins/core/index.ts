@@ -27,8 +27,8 @@ export type {Checksum, DeleteResult, ListManyOptions, ListOptions, ListProgress,
 export {bucketNameProblem, checkBucketName, isValidBucketName, joinKey, type Location, parseLocation} from './storage/location.js'
 export {checkLocalDirectory, type LocationRole, openStorage, type OpenStorageOptions} from './storage/open.js'
 export {LocalStorage} from './storage/local.js'
-export {type S3ConnectionOptions, type S3RequestStats} from './storage/s3-client.js'
-export {translateS3Error, type S3ErrorContext} from './storage/s3-errors.js'
+export {type S3ConnectionOptions, type S3RequestStats} from './storage/s3/s3-client.js'
+export {translateS3Error, type S3ErrorContext} from './storage/s3/s3-errors.js'
 export {BodyDigest} from './storage/body-digest.js'
 // Everything a data source's decoding code needs, also importable on its own as `bucketwright/sources`.
 export * from './source-kit.js'

@@ -1,5 +1,4 @@
 import type {BucketwrightError} from '../errors/errors.js'
-import {translateS3Error} from '../storage/s3-errors.js'
 import {UserError} from '../errors/errors.js'
 
 /** What the live bucket check needs. */
@@ -24,37 +23,17 @@ export interface BucketCheckResult {
  * bucket, endpoint unreachable — each with next steps.
  */
 export async function checkBucket(input: BucketCheckInput): Promise<BucketCheckResult> {
-  const [{createS3Client}, {HeadBucketCommand, GetBucketLocationCommand}] = await Promise.all([import('../storage/s3-client.js'), import('@aws-sdk/client-s3')])
-  const {client} = await createS3Client({region: input.region, endpoint: input.endpoint, profile: input.profile, anonymous: input.anonymous, maxAttempts: 2, retryBaseMs: 50})
-  const context = {bucket: input.bucket, endpoint: input.endpoint, region: input.region, profile: input.profile}
-  try {
-    let headRegion: string | undefined
-    try {
-      headRegion = (await client.send(new HeadBucketCommand({Bucket: input.bucket}))).BucketRegion
-    } catch (error) {
-      throw translateS3Error(error, {...context, operation: 'HeadBucket'})
-    }
-    let region = headRegion
-    try {
-      const location = await client.send(new GetBucketLocationCommand({Bucket: input.bucket}))
-      const constraint = location.LocationConstraint as string | undefined
-      region = !constraint ? 'us-east-1' : constraint === 'EU' ? 'eu-west-1' : constraint
-    } catch (error) {
-      if (!headRegion) throw translateS3Error(error, {...context, operation: 'GetBucketLocation'})
-    }
-    region ??= input.region ?? 'us-east-1'
-    // S3-compatible stores answer with whatever region they were configured for; only AWS pins a bucket to one.
-    if (input.region && !input.endpoint && region !== input.region) {
-      throw new UserError(`Bucket ${input.bucket} is in ${region}, not ${input.region}.`, {
-        code: 'WRONG_REGION',
-        nextSteps: [`Use region ${region} (or leave the region empty to have it discovered).`],
-        details: {bucket: input.bucket, region},
-      })
-    }
-    return {bucket: input.bucket, region}
-  } finally {
-    client.destroy()
+  const {locateBucket} = await import('../storage/s3/bucket.js')
+  const region = (await locateBucket(input.bucket, {region: input.region, endpoint: input.endpoint, profile: input.profile, anonymous: input.anonymous})) ?? input.region ?? 'us-east-1'
+  // S3-compatible stores answer with whatever region they were configured for; only AWS pins a bucket to one.
+  if (input.region && !input.endpoint && region !== input.region) {
+    throw new UserError(`Bucket ${input.bucket} is in ${region}, not ${input.region}.`, {
+      code: 'WRONG_REGION',
+      nextSteps: [`Use region ${region} (or leave the region empty to have it discovered).`],
+      details: {bucket: input.bucket, region},
+    })
   }
+  return {bucket: input.bucket, region}
 }
 
 /** The lines that explain a failed check, for the wizard to print before asking again. */

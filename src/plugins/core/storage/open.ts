@@ -5,8 +5,8 @@ import {BugError, UsageError} from '../errors/errors.js'
 import {fileSystemError} from '../errors/filesystem.js'
 import {LocalStorage} from './local.js'
 import {parseLocation} from './location.js'
-import type {S3ConnectionOptions} from './s3-client.js'
-import type {S3StorageOptions} from './s3.js'
+import type {S3ConnectionOptions} from './s3/s3-client.js'
+import type {S3StorageOptions} from './s3/storage.js'
 import type {Storage} from './types.js'
 
 /**
@@ -68,7 +68,7 @@ async function openLocal(location: string, options: OpenStorageOptions): Promise
 async function openS3(location: string, options: OpenStorageOptions): Promise<Storage> {
   const parsed = parseLocation(location)
   if (parsed.kind !== 's3') throw new BugError(`${location} reached the S3 backend.`) // parseLocation reads s3: as S3
-  const [{S3Connection}, {S3Storage}] = await Promise.all([import('./s3-client.js'), import('./s3.js')])
+  const [{S3Connection}, {S3Storage}] = await Promise.all([import('./s3/s3-client.js'), import('./s3/storage.js')])
   return new S3Storage(new S3Connection(options), parsed.bucket, parsed.prefix, {
     partSize: options.partSize,
     queueSize: options.queueSize,

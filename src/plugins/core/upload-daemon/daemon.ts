@@ -1,12 +1,12 @@
-import type {S3Client} from '@aws-sdk/client-s3'
 import {rename, rmdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
 import {type BucketwrightError, toBucketwrightError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
 import {isValidBucketName} from '../storage/location.js'
-import {translateS3Error} from '../storage/s3-errors.js'
-import type {FastS3} from '../storage/fast-s3.js'
+import {headBucket} from '../storage/s3/bucket.js'
+import type {S3Connection} from '../storage/s3/s3-client.js'
+import {S3Storage} from '../storage/s3/storage.js'
 import type {HashWorker} from './hash-worker.js'
 import {LIST_THRESHOLD, listKeyRange} from './remote-index.js'
 import type {RemoteObject} from './same-content.js'
@@ -111,6 +111,7 @@ function formatBytes(bytes: number): string {
 export class UploadDaemon {
   readonly counters: UploadCounters = {scans: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, deleteFailed: 0, changed: 0, vanished: 0, unstable: 0, bucketSkipped: 0, collisions: 0, scanErrors: 0, inFlight: 0}
   private readonly shipper: Shipper
+  private readonly storages = new Map<string, S3Storage>()
   private readonly startedAt = new Date()
   private readonly warned = new Set<string>()
   private phase: DaemonState['phase'] = 'starting'
@@ -121,15 +122,13 @@ export class UploadDaemon {
 
   constructor(
     private readonly options: UploadDaemonOptions,
-    private readonly client: S3Client,
-    fast: FastS3,
+    private readonly connection: S3Connection,
     private readonly logger: Logger,
     hasher: HashWorker,
   ) {
     const partsBudget = Math.max(4, Math.min(32, options.concurrency))
     this.shipper = new Shipper({
-      client,
-      fast,
+      storage: (bucket) => this.storage(bucket),
       partSize: options.partSize,
       singlePutLimit: options.singlePutLimit,
       partsInFlight: new Semaphore(partsBudget),
@@ -187,6 +186,16 @@ export class UploadDaemon {
     if (this.warned.has(key)) return
     this.warned.add(key)
     this.logger.warn(message)
+  }
+
+  /** The storage of a bucket's whole key space, on the daemon's one connection (made once per bucket). */
+  private storage(bucket: string): S3Storage {
+    let storage = this.storages.get(bucket)
+    if (!storage) {
+      storage = new S3Storage(this.connection, bucket, '', {partSize: this.options.partSize, endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile})
+      this.storages.set(bucket, storage)
+    }
+    return storage
   }
 
   /** Resolves the bucket a top-level directory goes to, or reports why it cannot. */
@@ -281,7 +290,7 @@ export class UploadDaemon {
               group.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
               await listings.acquire()
               try {
-                known = await listKeyRange(this.client, bucket, group.map((candidate) => candidate.key), {endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile}, signal)
+                known = await listKeyRange(this.storage(bucket), group.map((candidate) => candidate.key), signal)
               } catch (error) {
                 // Not fatal: every file then gets its own HEAD.
                 this.logger.debug(`Listing s3://${bucket}/${group[0].key}… failed (${(error as Error).message}); using HEAD per file.`)
@@ -420,13 +429,7 @@ export class UploadDaemon {
 
   /** HeadBucket once per bucket per scan: a missing or forbidden bucket is one ERROR, not one per file. */
   private async checkBucket(bucket: string, signal: AbortSignal): Promise<BucketwrightError | undefined> {
-    const {HeadBucketCommand} = await import('@aws-sdk/client-s3')
-    try {
-      await this.client.send(new HeadBucketCommand({Bucket: bucket}), {abortSignal: signal})
-      return undefined
-    } catch (error) {
-      return translateS3Error(error, {operation: 'HeadBucket', bucket, endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile})
-    }
+    return headBucket(await this.connection.client(), bucket, {endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile}, signal)
   }
 
   /**

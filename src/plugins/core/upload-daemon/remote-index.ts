@@ -1,6 +1,4 @@
-import type {S3Client} from '@aws-sdk/client-s3'
-
-import {type S3ErrorContext, translateS3Error} from '../storage/s3-errors.js'
+import type {S3Storage} from '../storage/s3/storage.js'
 import type {RemoteObject} from './same-content.js'
 
 /** Below this many files in one directory, a HEAD per file is as cheap as listing. */
@@ -17,8 +15,7 @@ function commonPrefix(a: string, b: string): string {
  * 1,000 keys instead of one HEAD per file). Keys the listing covered map to the object or `null` (absent); keys it
  * did not reach (the range held far more objects than files to ship) are left out, for a HEAD each.
  */
-export async function listKeyRange(client: S3Client, bucket: string, sortedKeys: string[], context: Omit<S3ErrorContext, 'operation' | 'bucket'>, signal?: AbortSignal): Promise<Map<string, RemoteObject | null>> {
-  const {ListObjectsV2Command} = await import('@aws-sdk/client-s3')
+export async function listKeyRange(storage: S3Storage, sortedKeys: string[], signal?: AbortSignal): Promise<Map<string, RemoteObject | null>> {
   const first = sortedKeys[0]
   const last = sortedKeys.at(-1)!
   const prefix = commonPrefix(first, last)
@@ -28,31 +25,20 @@ export async function listKeyRange(client: S3Client, bucket: string, sortedKeys:
   const seen = new Map<string, RemoteObject>()
   let listed = 0
   let reached = ''
-  let complete = false
-  let token: string | undefined
-  do {
-    let page
-    try {
-      page = await client.send(
-        new ListObjectsV2Command({Bucket: bucket, Prefix: prefix || undefined, StartAfter: token ? undefined : startAfter || undefined, ContinuationToken: token}),
-        {abortSignal: signal},
-      )
-    } catch (error) {
-      throw translateS3Error(error, {...context, operation: 'ListObjectsV2', bucket})
-    }
-    for (const item of page.Contents ?? []) {
-      if (!item.Key) continue
+  let complete = true
+  pages: for await (const page of storage.listPages(prefix, {startAfter: startAfter || undefined, signal})) {
+    for (const item of page) {
       listed++
-      reached = item.Key
-      if (item.Key > last) {
-        complete = true
-        break
-      }
-      seen.set(item.Key, {size: item.Size ?? 0, etag: item.ETag?.replaceAll('"', '')})
+      reached = item.key
+      if (item.key > last) break pages
+      seen.set(item.key, {size: item.size, etag: item.etag})
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined
-    if (!token) complete = true
-  } while (!complete && listed < budget)
+    // The range holds far more objects than files to ship: the rest get a HEAD each.
+    if (listed >= budget) {
+      complete = false
+      break
+    }
+  }
   const result = new Map<string, RemoteObject | null>()
   for (const key of sortedKeys) {
     if (complete || key <= reached) result.set(key, seen.get(key) ?? null)

@@ -2,6 +2,8 @@ import {createHash, type Hash} from 'node:crypto'
 import type {FileHandle} from 'node:fs/promises'
 import {crc32} from 'node:zlib'
 
+import {etagParts, MultipartEtag} from '../storage/s3/etag.js'
+
 /** What the store says about an object (from a listing, a HEAD, or the answer to a write). */
 export interface RemoteObject {
   size: number
@@ -54,14 +56,6 @@ export function crc32Base64(data: Uint8Array): string {
   const out = Buffer.allocUnsafe(4)
   out.writeUInt32BE(crc32(data) >>> 0)
   return out.toString('base64')
-}
-
-/** The number of parts of a multipart ETag (`…-N`), or 0 for a plain MD5 ETag, or undefined for anything else. */
-export function etagParts(etag: string | undefined): number | undefined {
-  if (!etag) return undefined
-  if (/^[0-9a-f]{32}$/.test(etag)) return 0
-  const match = /^[0-9a-f]{32}-(\d+)$/.exec(etag)
-  return match ? Number(match[1]) : undefined
 }
 
 /** Part sizes that split `size` bytes into exactly `parts` parts, most likely first. */
@@ -126,37 +120,6 @@ export function compareContent(remote: RemoteObject, local: LocalDigests): Samen
   if (parts === 0 && local.md5 === remote.etag) return 'same'
   if (parts && local.multipart && [...local.multipart.values()].includes(remote.etag!)) return 'same'
   return 'unknown'
-}
-
-/** Incremental multipart ETag for one part size. */
-export class MultipartEtag {
-  private part: Hash = createHash('md5')
-  private fill = 0
-  private readonly digests: Buffer[] = []
-
-  constructor(readonly partSize: number) {}
-
-  update(chunk: Uint8Array): void {
-    let offset = 0
-    while (offset < chunk.length) {
-      const take = Math.min(chunk.length - offset, this.partSize - this.fill)
-      this.part.update(chunk.subarray(offset, offset + take))
-      this.fill += take
-      offset += take
-      if (this.fill === this.partSize) this.flush()
-    }
-  }
-
-  private flush(): void {
-    this.digests.push(this.part.digest())
-    this.part = createHash('md5')
-    this.fill = 0
-  }
-
-  finish(): string {
-    if (this.fill > 0) this.flush()
-    return `${createHash('md5').update(Buffer.concat(this.digests)).digest('hex')}-${this.digests.length}`
-  }
 }
 
 /** Computes, in one pass over the bytes, the digests {@link wantedDigests} asked for. */

@@ -4,8 +4,8 @@ import path from 'node:path'
 
 import {UsageError, UserError} from '../errors/errors.js'
 import type {Logger} from '../progress/logger.js'
-import type {S3ConnectionOptions} from '../storage/s3-client.js'
-import {checkCredentials, CREDENTIAL_STEPS} from './credentials.js'
+import type {S3ConnectionOptions} from '../storage/s3/s3-client.js'
+import {checkCredentials, CREDENTIAL_STEPS} from '../storage/s3/credentials.js'
 import {unshippedByError, type UploadCounters, UploadDaemon, type UploadDaemonOptions} from './daemon.js'
 import {detectEc2, type Ec2Detection} from './ec2.js'
 
@@ -47,12 +47,12 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
   const ec2 = await detectEc2()
   logger.info(ec2.onEc2 ? `Running on EC2 (instance ${ec2.instanceId}${ec2.region ? `, ${ec2.region}` : ''}).` : `Not on EC2 (${ec2.reason}); using local credentials.`)
 
-  const [{createS3Client}, {FastS3}, {HashWorker}] = await Promise.all([import('../storage/s3-client.js'), import('../storage/fast-s3.js'), import('./hash-worker.js')])
-  const {client} = await createS3Client({...options.connection, maxSockets: Math.max(options.concurrency, 16)})
-  const fast = new FastS3(client, Math.max(options.concurrency, 16))
+  const [{S3Connection}, {HashWorker}] = await Promise.all([import('../storage/s3/s3-client.js'), import('./hash-worker.js')])
+  // One connection (sockets, credentials, the lean path and the SDK) for every bucket the daemon ships to.
+  const connection = new S3Connection({...options.connection, maxSockets: Math.max(options.concurrency, 16)})
   const hasher = new HashWorker()
   try {
-    const check = await checkCredentials(client, {endpoint: options.connection.endpoint, region: options.region, profile: options.profile, signal: options.signal})
+    const check = await checkCredentials(await connection.client(), {endpoint: options.connection.endpoint, region: options.region, profile: options.profile, signal: options.signal})
     let credentialError: string | undefined
     // Stopped during the check: nothing was shipped and nothing is wrong; the run below ends before its first scan.
     if (!check.ok && !options.signal.aborted) {
@@ -68,7 +68,7 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
     } else {
       logger.info(check.identity ? `Credentials OK: ${check.identity}.` : `Credentials accepted by ${options.connection.endpoint}.`)
     }
-    const daemon = new UploadDaemon({...options, root}, client, fast, logger, hasher)
+    const daemon = new UploadDaemon({...options, root}, connection, logger, hasher)
     if (credentialError) daemon.noteError(credentialError)
     logger.info(`Watching ${root} every ${options.intervalSeconds} s (stable after ${options.stabilitySeconds} s, ${options.concurrency} uploads at once)${options.once ? ', one scan' : ''}.`)
     if (options.signal.aborted) logger.info('Stopped before the first scan; nothing was shipped.')
@@ -80,8 +80,7 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
     const counters = await daemon.run(options.signal, options.once)
     return {root, mode: options.once ? 'once' : 'foreground', ec2, identity: check.identity, counters, unshippedByError: unshippedByError(counters)}
   } finally {
-    fast.close()
-    client.destroy()
+    connection.close()
     await hasher.close()
   }
 }

@@ -1,16 +1,17 @@
-import type {S3Client} from '@aws-sdk/client-s3'
 import {createHash} from 'node:crypto'
 import {closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats, unlinkSync} from 'node:fs'
 import {type FileHandle, open} from 'node:fs/promises'
 import path from 'node:path'
 
 import {BucketwrightError, RemoteError, UserError, VerificationError} from '../errors/errors.js'
-import {translateS3Error} from '../storage/s3-errors.js'
-import {FastPathError, type FastS3} from '../storage/fast-s3.js'
+import {etagParts, multipartEtag} from '../storage/s3/etag.js'
+import {FastPathError, type FastHead} from '../storage/s3/fast-s3.js'
+import type {S3Storage} from '../storage/s3/storage.js'
+import type {S3Transport} from '../storage/s3/transport.js'
 import {type BodyDigests, type HashWorker, sharedBuffer} from './hash-worker.js'
-import {compareContent, crc32Base64, digestBody, digestFile, etagParts, type LocalDigests, type RemoteObject, wantedDigests, type WantedDigests} from './same-content.js'
+import {compareContent, crc32Base64, digestBody, digestFile, type LocalDigests, type RemoteObject, wantedDigests, type WantedDigests} from './same-content.js'
 import type {Candidate} from './scan.js'
-import {isNotFound, remoteFromSdk, type VerifiedBy, verifyWrite} from './verify-write.js'
+import {type VerifiedBy, verifyWrite} from './verify-write.js'
 
 /**
  * What happened to one file: `uploaded` (and verified), `already-there` (the bucket proved to hold these bytes),
@@ -76,8 +77,8 @@ const SYNC_READ_LIMIT = 1024 * 1024
 
 /** Settings of a {@link Shipper}. */
 export interface ShipperOptions {
-  client: S3Client
-  fast: FastS3
+  /** The storage of a bucket's whole key space; every bucket's on the daemon's one connection. */
+  storage: (bucket: string) => S3Storage
   /** Multipart part size (8 MiB: below the 11 MiB PUT body limit of some S3-compatible servers). */
   partSize: number
   /** Files up to this size go up in one PUT; larger ones as multipart uploads. Lowered for good after a 413. */
@@ -100,8 +101,6 @@ export interface ShipTarget {
   /** From this scan's listing: the object there (`null`: listed, nothing there; `undefined`: not listed → HEAD). */
   remote: RemoteObject | null | undefined
 }
-
-const sdk = () => import('@aws-sdk/client-s3')
 
 function sameFile(a: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>, b: Pick<Stats, 'size' | 'mtimeMs' | 'ino'>): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino
@@ -243,19 +242,7 @@ export class Shipper {
 
   private async remoteOf(target: ShipTarget): Promise<RemoteObject | undefined> {
     if (target.remote !== undefined) return target.remote ?? undefined
-    try {
-      const head = await this.options.fast.head(target.bucket, target.candidate.key)
-      return head && {size: head.size, etag: head.etag, checksums: head.checksums, checksumType: head.checksumType, serverSideEncryption: head.serverSideEncryption}
-    } catch (error) {
-      if (!(error instanceof FastPathError)) throw error
-    }
-    const {HeadObjectCommand} = await sdk()
-    try {
-      return remoteFromSdk(await this.options.client.send(new HeadObjectCommand({Bucket: target.bucket, Key: target.candidate.key, ChecksumMode: 'ENABLED'})))
-    } catch (error) {
-      if (isNotFound(error)) return undefined
-      throw translateS3Error(error, this.context('HeadObject', target.bucket, target.candidate.key))
-    }
+    return remoteOf(await this.options.storage(target.bucket).headObject(target.candidate.key, {checksum: true}))
   }
 
   /** A small file whole in memory: one read, MD5 + CRC32, one HEAD at most, one PUT. */
@@ -276,20 +263,20 @@ export class Shipper {
     }
     const {bucket, candidate} = target
     let stored: {etag?: string; serverSideEncryption?: string}
+    // A body the store refuses as too large for one PUT (413) is not sent again: it goes up in parts instead.
+    const tooLarge = (error: unknown) => (error instanceof FastPathError && error.status === 413) || (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode === 413 || (error as Error).name === 'EntityTooLarge'
     try {
-      stored = await this.options.fast.put(bucket, candidate.key, body, md5.toString('base64'), local.crc32!)
+      stored = await this.options.storage(bucket).requests().send(
+        this.context('PutObject', bucket, candidate.key),
+        (transport) => transport.put(bucket, candidate.key, body, md5.toString('base64'), {crc32: local.crc32}),
+        async (error) => {
+          if (tooLarge(error)) throw new TooLargeForOnePut()
+          return undefined
+        },
+        tooLarge,
+      )
     } catch (error) {
-      if (!(error instanceof FastPathError)) throw error
-      if (error.status === 413) throw new TooLargeForOnePut()
-      const {PutObjectCommand} = await sdk()
-      try {
-        const out = await this.options.client.send(new PutObjectCommand({Bucket: bucket, Key: candidate.key, Body: body, ContentMD5: md5.toString('base64'), ChecksumCRC32: local.crc32}))
-        stored = {etag: out.ETag?.replaceAll('"', ''), serverSideEncryption: out.ServerSideEncryption}
-      } catch (sdkError) {
-        const status = (sdkError as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
-        if (status === 413 || (sdkError as Error).name === 'EntityTooLarge') throw new TooLargeForOnePut()
-        throw translateS3Error(sdkError, this.context('PutObject', bucket, candidate.key))
-      }
+      throw tooLarge(error) ? new TooLargeForOnePut() : error
     }
     // The ETag of exactly these bytes settles it (the common case, kept free of the general check's allocations).
     const verifiedBy = stored.etag === local.md5 ? 'etag' : await this.verifyStored(bucket, candidate.key, stored, local, local.md5!, async (wanted) => digestBody(body, wanted, {size: body.length}))
@@ -298,8 +285,8 @@ export class Shipper {
 
   /** Checks what the store kept against the bytes sent (see {@link verifyWrite}). */
   private verifyStored(bucket: string, key: string, answer: {etag?: string; serverSideEncryption?: string}, local: LocalDigests, expectedEtag: string, digest: (wanted: WantedDigests) => Promise<LocalDigests>, signal?: AbortSignal): Promise<VerifiedBy> {
-    const {client, fast, partSize, endpoint, region, profile} = this.options
-    return verifyWrite({client, fast, bucket, key, answer, size: local.size, expectedEtag, partSize, local, digest, context: {bucket, key, endpoint, region, profile}, signal})
+    const {partSize} = this.options
+    return verifyWrite({storage: this.options.storage(bucket), bucket, key, answer, size: local.size, expectedEtag, partSize, local, digest, signal})
   }
 
   /** Multipart: parts read at their offsets, each with its MD5 (Content-MD5); the whole verified by verifyWrite. */
@@ -322,17 +309,12 @@ export class Shipper {
       if (bytesRead !== before.size) return {status: 'changed', bytes: 0}
       if (compareContent(remote, digests) === 'same') return {status: 'already-there', bytes: 0}
     }
-    const {CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand} = await sdk()
-    const {client, partSize, partsInFlight} = this.options
-    const call = async <T>(operation: string, send: () => Promise<T>): Promise<T> => {
-      try {
-        return await send()
-      } catch (error) {
-        throw signal.aborted ? error : translateS3Error(error, this.context(operation, bucket, candidate.key))
-      }
-    }
-    const created = await call('CreateMultipartUpload', () => client.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: candidate.key}), {abortSignal: signal}))
-    const uploadId = created.UploadId!
+    const {partSize, partsInFlight} = this.options
+    const requests = this.options.storage(bucket).requests()
+    // Each request on the lean path, then through the SDK (see requests.ts); an abort stops at once.
+    const call = <T>(operation: string, request: (transport: S3Transport) => Promise<T>): Promise<T> => requests.send(this.context(operation, bucket, candidate.key), request)
+    const uploadId = await call('CreateMultipartUpload', (transport) => transport.createMultipart(bucket, candidate.key, {}, signal))
+    if (!uploadId) throw new RemoteError(`S3 started no multipart upload for s3://${bucket}/${candidate.key} (no UploadId in its answer).`, {code: 'UPLOAD_FAILED'})
     const count = Math.ceil(before.size / partSize)
     const digests: Buffer[] = Array.from({length: count})
     const etags: string[] = Array.from({length: count})
@@ -353,29 +335,19 @@ export class Shipper {
           }
           const {md5} = await this.options.hasher.digest(buffer)
           digests[index] = md5
-          let out: {ETag?: string; ServerSideEncryption?: string}
-          try {
-            const fast = await this.options.fast.uploadPart(bucket, candidate.key, uploadId, index + 1, buffer, md5.toString('base64'), signal)
-            out = {ETag: fast.etag, ServerSideEncryption: fast.serverSideEncryption}
-          } catch (error) {
-            if (!(error instanceof FastPathError) || signal.aborted) throw error
-            // The SDK retries with backoff and translates what finally fails.
-            out = await call('UploadPart', () =>
-              client.send(new UploadPartCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId, PartNumber: index + 1, Body: buffer, ContentMD5: md5.toString('base64')}), {abortSignal: signal}),
-            )
-          }
-          const etag = out.ETag?.replaceAll('"', '')
+          const out = await call('UploadPart', (transport) => transport.uploadPart(bucket, candidate.key, uploadId, index + 1, buffer, md5.toString('base64'), signal))
+          const etag = out.etag
           // A part ETag that is an MD5 of other bytes: abort before completing, so that an object already under the
           // key is not replaced. Any other form is no digest: the whole object is verified after completion by what
           // the store attests (see verifyWrite), down to reading it back.
-          if (etagParts(etag) === 0 && etag !== md5.toString('hex') && !out.ServerSideEncryption?.startsWith('aws:kms')) {
+          if (etagParts(etag) === 0 && etag !== md5.toString('hex') && !out.serverSideEncryption?.startsWith('aws:kms')) {
             throw new VerificationError(`Part ${index + 1} of s3://${bucket}/${candidate.key} was stored with ETag ${etag}, the MD5 of other bytes than the ${md5.toString('hex')} sent; the upload is aborted and the local file kept.`, {
               code: 'UPLOAD_CORRUPTED',
               nextSteps: ['It is uploaded again on the next scan. If this repeats, the S3-compatible server mishandles uploads (e.g. stores aws-chunked framing).'],
               details: {bucket, key: candidate.key, part: index + 1, etag, expected: md5.toString('hex')},
             })
           }
-          etags[index] = `"${etag}"`
+          etags[index] = etag ?? ''
         } finally {
           partsInFlight.release()
         }
@@ -387,16 +359,11 @@ export class Shipper {
           while (next < count) await uploadPart(next++)
         }),
       )
-      const done = await call('CompleteMultipartUpload', () =>
-        client.send(
-          new CompleteMultipartUploadCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId, MultipartUpload: {Parts: etags.map((ETag, index) => ({ETag, PartNumber: index + 1}))}}),
-          {abortSignal: signal},
-        ),
-      )
+      const done = await call('CompleteMultipartUpload', (transport) => transport.completeMultipart(bucket, candidate.key, uploadId, etags, signal))
       completed = true
-      const expected = `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${count}`
+      const expected = multipartEtag(digests)
       const local: LocalDigests = {size: before.size, multipart: new Map([[partSize, expected]])}
-      const verifiedBy = await this.verifyStored(bucket, candidate.key, {etag: done.ETag?.replaceAll('"', ''), serverSideEncryption: done.ServerSideEncryption}, local, expected, async (wanted) => {
+      const verifiedBy = await this.verifyStored(bucket, candidate.key, {etag: done.etag, serverSideEncryption: done.serverSideEncryption}, local, expected, async (wanted) => {
         // The store attests something else than the multipart ETag: read the file again for that digest.
         const {digests: more, bytesRead} = await digestFile(handle, before.size, wanted)
         if (bytesRead !== before.size) throw new FileChanged()
@@ -406,7 +373,7 @@ export class Shipper {
     } catch (error) {
       // Never leave the parts behind: they cost storage and no reader can see them. (After completion there are no
       // parts left, and the object stays: it is never deleted, whatever its verification found.)
-      if (!completed) await client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: candidate.key, UploadId: uploadId})).catch(() => {})
+      if (!completed) await requests.send(this.context('AbortMultipartUpload', bucket, candidate.key), (transport) => transport.abortMultipart(bucket, candidate.key, uploadId)).catch(() => {})
       if (signal.aborted) return {status: 'aborted', bytes: 0}
       throw error instanceof BucketwrightError || error instanceof FileChanged ? error : new RemoteError(`Upload of ${candidate.path} failed: ${(error as Error).message}`, {code: 'UPLOAD_FAILED', cause: error})
     }
@@ -443,4 +410,9 @@ async function openUnchanged(target: ShipTarget): Promise<{handle: FileHandle; b
   }
   await handle.close()
   return {status: 'changed', bytes: 0}
+}
+
+/** What a HEAD says about the object, for the same-content rules; `undefined` when there is none. */
+function remoteOf(head: FastHead | undefined): RemoteObject | undefined {
+  return head && {size: head.size, etag: head.etag, checksums: head.checksums, checksumType: head.checksumType, serverSideEncryption: head.serverSideEncryption}
 }

@@ -1,9 +1,7 @@
-import type {S3Client} from '@aws-sdk/client-s3'
-
 import {VerificationError} from '../errors/errors.js'
-import {FastPathError, type FastS3} from '../storage/fast-s3.js'
-import {type S3ErrorContext, translateS3Error} from '../storage/s3-errors.js'
-import {compareContent, DigestBuilder, etagParts, type LocalDigests, type RemoteObject, type Sameness, wantedDigests, type WantedDigests} from './same-content.js'
+import {etagParts} from '../storage/s3/etag.js'
+import type {S3Storage} from '../storage/s3/storage.js'
+import {compareContent, DigestBuilder, type LocalDigests, type RemoteObject, type Sameness, wantedDigests, type WantedDigests} from './same-content.js'
 
 /**
  * How a write was verified: `etag` — the ETag S3 gives exactly these bytes; `content-md5` — under SSE-KMS, where the
@@ -15,8 +13,8 @@ export type VerifiedBy = 'etag' | 'content-md5' | 'store-digest' | 'read-back'
 
 /** What {@link verifyWrite} needs to know about one write. */
 export interface WriteCheck {
-  client: S3Client
-  fast: FastS3
+  /** The storage of the bucket's whole key space (keys are its keys). */
+  storage: S3Storage
   bucket: string
   key: string
   /** The store's answer to the PUT or CompleteMultipartUpload. */
@@ -31,11 +29,8 @@ export interface WriteCheck {
   local: LocalDigests
   /** Computes more digests of the bytes sent (from memory, or by reading the file again). */
   digest: (wanted: WantedDigests) => Promise<LocalDigests>
-  context: Omit<S3ErrorContext, 'operation'>
   signal?: AbortSignal
 }
-
-const sdk = () => import('@aws-sdk/client-s3')
 
 /**
  * Verifies that the store holds exactly the bytes sent. The expected ETag settles it at no cost; a store that answers
@@ -89,34 +84,16 @@ function merge(known: LocalDigests, more: LocalDigests): LocalDigests {
   }
 }
 
-/** HEAD with checksum mode: the lean path, the SDK when that fails; `undefined` when there is no such object. */
+/** HEAD with checksum mode (lean, then the SDK: see requests.ts); `undefined` when there is no such object. */
 async function headObject(check: WriteCheck): Promise<RemoteObject | undefined> {
-  try {
-    const head = await check.fast.head(check.bucket, check.key, {signal: check.signal})
-    return head && {size: head.size, etag: head.etag, checksums: head.checksums, checksumType: head.checksumType, serverSideEncryption: head.serverSideEncryption}
-  } catch (error) {
-    if (!(error instanceof FastPathError) || check.signal?.aborted) throw error
-  }
-  const {HeadObjectCommand} = await sdk()
-  try {
-    const out = await check.client.send(new HeadObjectCommand({Bucket: check.bucket, Key: check.key, ChecksumMode: 'ENABLED'}), {abortSignal: check.signal})
-    return remoteFromSdk(out)
-  } catch (error) {
-    if (isNotFound(error)) return undefined
-    throw translateS3Error(error, {...check.context, operation: 'HeadObject'})
-  }
+  const head = await check.storage.headObject(check.key, {checksum: true, signal: check.signal})
+  return head && {size: head.size, etag: head.etag, checksums: head.checksums, checksumType: head.checksumType, serverSideEncryption: head.serverSideEncryption}
 }
 
-/** The MD5 and size of the object as stored, read back whole through the SDK (streamed, never held in memory). */
+/** The MD5 and size of the object as stored, read back whole (streamed, never held in memory). */
 async function readBack(check: WriteCheck): Promise<{size: number; md5: string}> {
-  const {GetObjectCommand} = await sdk()
   const builder = new DigestBuilder({md5: true, sha256: false, sha1: false, partSizes: []})
-  try {
-    const out = await check.client.send(new GetObjectCommand({Bucket: check.bucket, Key: check.key}), {abortSignal: check.signal})
-    for await (const chunk of out.Body as AsyncIterable<Uint8Array>) builder.update(chunk)
-  } catch (error) {
-    throw translateS3Error(error, {...check.context, operation: 'GetObject'})
-  }
+  for await (const chunk of await check.storage.read(check.key, {signal: check.signal})) builder.update(chunk as Uint8Array)
   const digests = builder.digests()
   return {size: digests.size, md5: digests.md5!}
 }
@@ -128,10 +105,4 @@ export function remoteFromSdk(out: {ContentLength?: number; ETag?: string; Check
   if (out.ChecksumSHA1) checksums.sha1 = out.ChecksumSHA1
   if (out.ChecksumSHA256) checksums.sha256 = out.ChecksumSHA256
   return {size: out.ContentLength ?? 0, etag: out.ETag?.replaceAll('"', ''), checksums, checksumType: out.ChecksumType, serverSideEncryption: out.ServerSideEncryption}
-}
-
-/** A 404 from the SDK (HEAD has no body, so no error code). */
-export function isNotFound(error: unknown): boolean {
-  const status = (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
-  return (error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey' || status === 404
 }

@@ -1,7 +1,7 @@
 import type {S3Client} from '@aws-sdk/client-s3'
 
-import {type BucketwrightError, UserError} from '../errors/errors.js'
-import {translateS3Error} from '../storage/s3-errors.js'
+import {type BucketwrightError, UserError} from '../../errors/errors.js'
+import {translateS3Error} from './s3-errors.js'
 
 /** Who the credentials belong to, when they could be checked. */
 export interface CredentialCheck {

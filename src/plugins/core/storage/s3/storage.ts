@@ -3,14 +3,16 @@ import {Readable} from 'node:stream'
 
 import {createHash} from 'node:crypto'
 
-import {RemoteError} from '../errors/errors.js'
-import {BodyDigest, cleanEtag, etagVouchesFor, multipartEtag, type SentBody} from './body-digest.js'
-import {type FastHead, type FastListPage, FastS3, objectHeaders} from './fast-s3.js'
-import {listManyInOrder} from './list-many.js'
-import {DEFAULT_PART_SIZE} from './requests.js'
+import {RemoteError} from '../../errors/errors.js'
+import {etagVouchesFor, type SentBody} from './etag.js'
+import type {FastHead, FastListPage} from './fast-s3.js'
+import {listManyInOrder} from '../list-many.js'
+import {DEFAULT_PART_SIZE} from '../requests.js'
 import type {S3Connection, S3RequestStats} from './s3-client.js'
 import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
-import type {Checksum, DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
+import {Upload} from './upload.js'
+import type {S3Requests} from './fallback.js'
+import type {Checksum, DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from '../types.js'
 
 /** Tuning of an {@link S3Storage}. */
 export interface S3StorageOptions {
@@ -31,8 +33,6 @@ const sdk = () => import('@aws-sdk/client-s3')
 export class S3Storage implements Storage {
   readonly uri: string
   private readonly partSize: number
-  private fast?: FastS3
-  private fastFailures = 0
 
   constructor(
     private readonly connection: S3Connection,
@@ -92,26 +92,9 @@ export class S3Storage implements Storage {
   }
 
   /** One page of a listing: on the lean path, or through the SDK (retries, error translation) when that fails. */
-  private async listPage(prefix: string, options: ListOptions, token: string | undefined): Promise<FastListPage> {
-    const fast = await this.viaFastPath('ListObjectsV2', (lean) => lean.listPage(this.bucket, {prefix: this.full(prefix), token, startAfter: options.startAfter === undefined ? undefined : this.full(options.startAfter), maxKeys: options.pageSize, signal: options.signal}))
-    if (fast) return fast
-    const [{ListObjectsV2Command}, client] = await this.sdk()
-    const page = await this.call('ListObjectsV2', undefined, () =>
-      client.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: this.full(prefix),
-          ContinuationToken: token,
-          StartAfter: token || options.startAfter === undefined ? undefined : this.full(options.startAfter),
-          MaxKeys: options.pageSize,
-        }),
-        {abortSignal: options.signal},
-      ),
-    )
-    return {
-      objects: (page.Contents ?? []).filter((item) => item.Key).map((item) => ({key: item.Key!, size: item.Size ?? 0, lastModified: item.LastModified ?? new Date(0), etag: cleanEtag(item.ETag)})),
-      nextToken: page.IsTruncated ? page.NextContinuationToken : undefined,
-    }
+  private listPage(prefix: string, options: ListOptions, token: string | undefined): Promise<FastListPage> {
+    const startAfter = options.startAfter === undefined ? undefined : this.full(options.startAfter)
+    return this.connection.requests().send(this.context('ListObjectsV2'), (transport) => transport.listPage(this.bucket, {prefix: this.full(prefix), token, startAfter, maxKeys: options.pageSize, signal: options.signal}))
   }
 
   listMany(prefixes: string[], options: ListManyOptions = {}): AsyncIterable<ObjectInfo> {
@@ -119,26 +102,18 @@ export class S3Storage implements Storage {
   }
 
   async head(key: string, options: {checksum?: boolean; signal?: AbortSignal} = {}): Promise<ObjectInfo | undefined> {
-    const fast = await this.viaFastPath('HeadObject', async (lean) => (await lean.head(this.bucket, this.full(key), options)) ?? null)
-    if (fast === null) return undefined
-    if (fast) return headInfo(key, fast)
-    const [{HeadObjectCommand}, client] = await this.sdk()
-    try {
-      const out = await client.send(new HeadObjectCommand({Bucket: this.bucket, Key: this.full(key), ChecksumMode: options.checksum ? 'ENABLED' : undefined}), {abortSignal: options.signal})
-      const checksums = {crc32: out.ChecksumCRC32, crc32c: out.ChecksumCRC32C, crc64nvme: out.ChecksumCRC64NVME, sha1: out.ChecksumSHA1, sha256: out.ChecksumSHA256}
-      return headInfo(key, {
-        size: out.ContentLength ?? 0,
-        etag: cleanEtag(out.ETag),
-        lastModified: out.LastModified,
-        checksums: Object.fromEntries(Object.entries(checksums).filter((entry): entry is [string, string] => Boolean(entry[1]))),
-        checksumType: out.ChecksumType,
-        metadata: out.Metadata ?? {},
-      })
-    } catch (error) {
-      const status = (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
-      if ((error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey' || (status === 404 && (error as Error).name !== 'NoSuchBucket')) return undefined
-      throw translateS3Error(error, this.context('HeadObject', key))
-    }
+    const head = await this.headObject(key, options)
+    return head && headInfo(key, head)
+  }
+
+  /** HEAD as S3 answers it (with its server-side encryption); `undefined` when there is no such key. */
+  headObject(key: string, options: {checksum?: boolean; signal?: AbortSignal} = {}): Promise<FastHead | undefined> {
+    return this.connection.requests().send(this.context('HeadObject', key), (transport) => transport.head(this.bucket, this.full(key), options))
+  }
+
+  /** The connection's requests (lean first, then the SDK), for an upload of this storage's keys. */
+  requests(): S3Requests {
+    return this.connection.requests()
   }
 
   async read(key: string, options: ReadOptions = {}): Promise<Readable> {
@@ -185,37 +160,6 @@ export class S3Storage implements Storage {
     return Readable.from(body(), {objectMode: false})
   }
 
-  /** The lean request path for listings and whole small objects, made on first use (its own keep-alive sockets). */
-  private fastPath(): FastS3 {
-    this.fast ??= new FastS3(this.connection.leanTarget(), 64)
-    return this.fast
-  }
-
-  /**
-   * Runs a request on the lean path unless it has kept failing (a bucket in another region answers 301 to every
-   * request until the SDK follows it), counted in the stats as the SDK's requests are; `undefined` means "do it
-   * through the SDK".
-   */
-  private async viaFastPath<T>(operation: string, request: (fast: FastS3) => Promise<T>): Promise<T | undefined> {
-    if (this.fastFailures >= 3) return undefined
-    this.stats.requests[operation] = (this.stats.requests[operation] ?? 0) + 1
-    this.stats.attempts++
-    try {
-      const out = await request(this.fastPath())
-      this.fastFailures = 0
-      return out
-    } catch (error) {
-      // Whatever went wrong (a status, a cut-off body, credentials that will not resolve), the SDK does it again
-      // and reports it in its words; only an abort stops here. The SDK counts its request itself: this attempt
-      // becomes a retry of it.
-      if ((error as Error).name === 'AbortError') throw error
-      this.fastFailures++
-      this.stats.requests[operation]--
-      this.stats.retries++
-      return undefined
-    }
-  }
-
   /**
    * Reads a whole object into one buffer of its own. Without a range it goes through the lean GET (a fraction of
    * the SDK's per-request CPU, which dominates when a run reads thousands of small objects); any failure there —
@@ -223,8 +167,8 @@ export class S3Storage implements Storage {
    */
   async readBytes(key: string, options: ReadOptions = {}): Promise<Buffer> {
     if (!options.range) {
-      const fast = await this.viaFastPath('GetObject', (lean) => lean.get(this.bucket, this.full(key), options.signal))
-      if (fast) return fast
+      const lean = await this.connection.requests().leanOnly(this.context('GetObject', key), (transport) => transport.get(this.bucket, this.full(key), options.signal))
+      if (lean) return lean.value
     }
     const chunks: Buffer[] = []
     for await (const chunk of await this.read(key, options)) chunks.push(chunk as Buffer)
@@ -239,32 +183,21 @@ export class S3Storage implements Storage {
    * multipart upload that fails is aborted, leaving no parts behind.
    */
   async write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options: WriteOptions = {}): Promise<WriteResult> {
-    const digest = new BodyDigest()
-    const whole = typeof body === 'string' || body instanceof Uint8Array ? Buffer.from(body) : undefined
-    const pool = new PartBuffers(this.partSize)
-    const onBytes = (bytes: Uint8Array) => {
-      digest.update(bytes)
-      options.onProgress?.(digest.size)
-    }
-    // A body in hand that fits one part goes up as it is; anything else is cut into parts.
-    const parts = whole && whole.length <= this.partSize ? onePart(whole, onBytes) : partsOf(whole ? [whole] : (body as AsyncIterable<Uint8Array | string>), pool, onBytes)
-    const first = await parts.next()
-    const finish = (partMd5s?: Buffer[]): SentBody => {
-      const {md5, sha256} = digest.finish()
-      return {size: digest.size, md5, sha256, multipartEtag: partMd5s && multipartEtag(partMd5s)}
-    }
-    let stored: StoredWrite
-    let sent: SentBody
-    let partCount = 0
-    if (first.done || first.value.last) {
-      sent = finish()
-      const bytes = first.done ? Buffer.alloc(0) : first.value.body
-      stored = await this.putObject(key, bytes, Buffer.from(sent.md5, 'hex').toString('base64'), options)
-    } else {
-      ;({sent, parts: partCount, ...stored} = await this.multipart(key, first.value.body, parts, pool, finish, options))
-    }
+    const upload = new Upload({
+      requests: this.connection.requests(),
+      bucket: this.bucket,
+      key: this.full(key),
+      body,
+      partSize: this.partSize,
+      queueSize: this.options.queueSize,
+      attributes: {contentType: options.contentType, contentEncoding: options.contentEncoding, metadata: options.metadata},
+      signal: options.signal,
+      context: {endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile},
+    })
+    if (options.onProgress) upload.on('progress', ({loaded}) => options.onProgress!(loaded))
+    const {sent, parts, ...stored} = await upload.done()
     await this.confirmWrite(key, stored, sent, options.signal)
-    return {key, size: sent.size, etag: stored.etag, md5: sent.md5, sha256: sent.sha256, parts: partCount}
+    return {key, size: sent.size, etag: stored.etag, md5: sent.md5, sha256: sent.sha256, parts}
   }
 
   /**
@@ -325,127 +258,6 @@ export class S3Storage implements Storage {
     if (source.md5 === b.etag) return true
     const copy = await this.digestOf(bKey, signal)
     return source.size === copy.size && source.sha256 === copy.sha256
-  }
-
-  /** One PUT of a whole body with its Content-MD5. */
-  private async putObject(key: string, bytes: Buffer, md5Base64: string, options: WriteOptions): Promise<StoredWrite> {
-    const fast = await this.viaFastPath('PutObject', (lean) => lean.put(this.bucket, this.full(key), bytes, md5Base64, undefined, objectHeaders(options), options.signal))
-    if (fast) return fast
-    const [{PutObjectCommand}, client] = await this.sdk()
-    const out = await this.call('PutObject', key, () =>
-      client.send(
-        new PutObjectCommand({Bucket: this.bucket, Key: this.full(key), Body: bytes, ContentMD5: md5Base64, ContentType: options.contentType, ContentEncoding: options.contentEncoding, Metadata: options.metadata}),
-        {abortSignal: options.signal},
-      ),
-    )
-    return {etag: cleanEtag(out.ETag), serverSideEncryption: out.ServerSideEncryption}
-  }
-
-  /**
-   * A multipart upload of `first` and the parts that follow, `queueSize` parts in flight while the body is read on;
-   * aborted (its parts removed) when anything fails. Returns what the store answered and, from `finish` once the
-   * body is read, the digests of what was sent.
-   */
-  private async multipart(key: string, first: Buffer, rest: AsyncIterator<Part>, pool: PartBuffers, finish: (partMd5s: Buffer[]) => SentBody, options: WriteOptions): Promise<StoredWrite & {sent: SentBody; parts: number}> {
-    const uploadId = await this.createUpload(key, options)
-    const stop = new AbortController()
-    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal
-    const digests: Buffer[] = []
-    const etags: string[] = []
-    const inFlight = new Set<Promise<void>>()
-    let failure: {error: unknown} | undefined
-    try {
-      let part: Buffer | undefined = first
-      for (let index = 0; part; index++) {
-        const number = index + 1
-        const sending = part
-        const task: Promise<void> = this.uploadPart(key, uploadId, number, sending, signal).then(
-          (sent) => {
-            digests[index] = sent.md5
-            etags[index] = sent.etag
-            pool.release(sending)
-          },
-          (error: unknown) => {
-            failure ??= {error}
-            stop.abort()
-          },
-        )
-        inFlight.add(task)
-        void task.then(() => inFlight.delete(task))
-        if (inFlight.size >= (this.options.queueSize ?? 4)) await Promise.race(inFlight)
-        if (failure) break
-        const next = await rest.next()
-        part = next.done ? undefined : next.value.body
-      }
-      await Promise.all(inFlight)
-      if (failure) throw failure.error
-      options.signal?.throwIfAborted()
-      const sent = finish(digests)
-      const done = await this.completeUpload(key, uploadId, etags, sent, signal)
-      return {...done, sent, parts: etags.length}
-    } catch (error) {
-      stop.abort()
-      await Promise.all(inFlight)
-      await this.abortUpload(key, uploadId)
-      // Let go of the body's source (a file stream is closed) unless it is what failed.
-      await rest.return?.(undefined)?.catch(() => {})
-      throw error
-    }
-  }
-
-  private async createUpload(key: string, options: WriteOptions): Promise<string> {
-    const fast = await this.viaFastPath('CreateMultipartUpload', (lean) => lean.createMultipart(this.bucket, this.full(key), objectHeaders(options), options.signal))
-    if (fast) return fast
-    const [{CreateMultipartUploadCommand}, client] = await this.sdk()
-    const out = await this.call('CreateMultipartUpload', key, () =>
-      client.send(new CreateMultipartUploadCommand({Bucket: this.bucket, Key: this.full(key), ContentType: options.contentType, ContentEncoding: options.contentEncoding, Metadata: options.metadata}), {abortSignal: options.signal}),
-    )
-    if (!out.UploadId) throw new RemoteError(`S3 started no multipart upload for ${this.uri}${key} (no UploadId in its answer).`, {code: 'UPLOAD_FAILED'})
-    return out.UploadId
-  }
-
-  private async uploadPart(key: string, uploadId: string, number: number, body: Buffer, signal: AbortSignal): Promise<{md5: Buffer; etag: string}> {
-    const md5 = createHash('md5').update(body).digest()
-    const md5Base64 = md5.toString('base64')
-    let etag = (await this.viaFastPath('UploadPart', (lean) => lean.uploadPart(this.bucket, this.full(key), uploadId, number, body, md5Base64, signal)))?.etag
-    if (etag === undefined) {
-      const [{UploadPartCommand}, client] = await this.sdk()
-      const out = await this.call('UploadPart', key, () => client.send(new UploadPartCommand({Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumber: number, Body: body, ContentMD5: md5Base64}), {abortSignal: signal}))
-      etag = cleanEtag(out.ETag)
-    }
-    if (!etag) throw new RemoteError(`S3 returned no ETag for part ${number} of ${this.uri}${key}.`, {code: 'UPLOAD_FAILED'})
-    return {md5, etag}
-  }
-
-  private async completeUpload(key: string, uploadId: string, etags: string[], sent: SentBody, signal: AbortSignal): Promise<StoredWrite> {
-    const fast = await this.viaFastPath('CompleteMultipartUpload', (lean) => lean.completeMultipart(this.bucket, this.full(key), uploadId, etags, signal))
-    if (fast) return fast
-    const [{CompleteMultipartUploadCommand}, client] = await this.sdk()
-    try {
-      const out = await client.send(
-        new CompleteMultipartUploadCommand({Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, MultipartUpload: {Parts: etags.map((etag, index) => ({ETag: `"${etag}"`, PartNumber: index + 1}))}}),
-        {abortSignal: signal},
-      )
-      return {etag: cleanEtag(out.ETag), serverSideEncryption: out.ServerSideEncryption}
-    } catch (error) {
-      // The lean request may have completed the upload before its answer was lost: then the object is there.
-      if ((error as Error).name === 'NoSuchUpload') {
-        const now = await this.head(key, {signal})
-        if (etagVouchesFor(now?.etag, sent)) return {etag: now!.etag}
-      }
-      if ((error as Error).name === 'AbortError') throw error
-      throw translateS3Error(error, this.context('CompleteMultipartUpload', key))
-    }
-  }
-
-  private async abortUpload(key: string, uploadId: string): Promise<void> {
-    const fast = await this.viaFastPath('AbortMultipartUpload', async (lean) => {
-      await lean.abortMultipart(this.bucket, this.full(key), uploadId)
-      return true
-    }).catch(() => undefined)
-    if (fast) return
-    const [{AbortMultipartUploadCommand}, client] = await this.sdk()
-    await client.send(new AbortMultipartUploadCommand({Bucket: this.bucket, Key: this.full(key), UploadId: uploadId})).catch(() => {})
   }
 
   async delete(keys: Iterable<string> | AsyncIterable<string>, options: {signal?: AbortSignal} = {}): Promise<DeleteResult> {
@@ -518,7 +330,6 @@ export class S3Storage implements Storage {
   }
 
   async close(): Promise<void> {
-    this.fast?.close()
     this.connection.close()
   }
 }
@@ -527,70 +338,6 @@ export class S3Storage implements Storage {
 interface StoredWrite {
   etag?: string
   serverSideEncryption?: string
-}
-
-/** One part of a body being written, and whether it is the last. */
-interface Part {
-  body: Buffer
-  last: boolean
-}
-
-/**
- * Part-size buffers, reused: an upload holds at most `queueSize` parts in flight, one held back and one filling, so
- * its memory stays the same whatever the body's size, and no part becomes garbage for the GC to find later.
- */
-class PartBuffers {
-  private readonly free: Buffer[] = []
-
-  constructor(readonly size: number) {}
-
-  take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size)
-  }
-
-  /** Gives back a part that has been sent (a full one: the last, shorter part is never reused). */
-  release(part: Buffer): void {
-    if (part.length === this.size && part.byteOffset === 0 && part.buffer.byteLength === this.size) this.free.push(part)
-  }
-}
-
-/** A body already in hand, as its single last part. */
-async function* onePart(body: Buffer, onBytes: (bytes: Uint8Array) => void): AsyncGenerator<Part> {
-  if (body.length > 0) onBytes(body)
-  yield {body, last: true}
-}
-
-/**
- * Cuts a body into parts of exactly the pool's size (the last one shorter, or empty for an empty body), copying the
- * chunks into reused part buffers and calling `onBytes` for each chunk read. A full part is held back until the
- * next byte shows whether more follows, so a body of one part goes up in a single PUT.
- */
-async function* partsOf(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, pool: PartBuffers, onBytes: (bytes: Uint8Array) => void): AsyncGenerator<Part> {
-  let part: Buffer | undefined
-  let fill = 0
-  let held: Buffer | undefined
-  for await (const chunk of source) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-    if (bytes.length === 0) continue
-    onBytes(bytes)
-    for (let offset = 0; offset < bytes.length; ) {
-      if (held) {
-        yield {body: held, last: false}
-        held = undefined
-      }
-      part ??= pool.take()
-      const n = Math.min(pool.size - fill, bytes.length - offset)
-      part.set(bytes.subarray(offset, offset + n), fill)
-      fill += n
-      offset += n
-      if (fill === pool.size) {
-        held = part
-        part = undefined
-        fill = 0
-      }
-    }
-  }
-  yield held ? {body: held, last: true} : {body: part ? part.subarray(0, fill) : Buffer.alloc(0), last: true}
 }
 
 /** The SHA-256 of the whole object a store keeps, if any (not a multipart upload's composite of its parts'). */

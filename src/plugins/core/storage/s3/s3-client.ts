@@ -1,9 +1,11 @@
 import type {S3Client, S3ClientConfig} from '@aws-sdk/client-s3'
 import {createRequire} from 'node:module'
 
-import {type FastS3Target, sdkTarget} from './fast-s3.js'
-import type {RequestStats} from './requests.js'
+import {FastS3, type FastS3Target, sdkTarget} from './fast-s3.js'
+import type {RequestStats} from '../requests.js'
 import type {SigningCredentials} from './sigv4.js'
+import {S3Requests} from './fallback.js'
+import {LeanTransport, SdkTransport} from './transport.js'
 
 /** How to reach S3 and who to be there. Every field has a flag, an environment variable and a config entry. */
 export interface S3ConnectionOptions {
@@ -121,8 +123,19 @@ export class S3Connection {
   private sdkClient?: Promise<S3Client>
   private made?: S3Client
   private target?: Promise<FastS3Target>
+  private lean?: LeanTransport
+  private sent?: S3Requests
 
   constructor(readonly options: S3ConnectionOptions) {}
+
+  /**
+   * The connection's requests: the lean transport (its own keep-alive sockets, made on first use) and the SDK's,
+   * under the one fallback policy (requests.ts). Every storage of the connection shares them.
+   */
+  requests(): S3Requests {
+    this.sent ??= new S3Requests(() => (this.lean ??= new LeanTransport(new FastS3(this.leanTarget(), this.options.maxSockets ?? 64))), new SdkTransport(() => this.client()), this.stats)
+    return this.sent
+  }
 
   /** The SDK client, made on first use. */
   client(): Promise<S3Client> {
@@ -143,8 +156,11 @@ export class S3Connection {
     }
   }
 
-  /** Closes the SDK client's sockets, if it was made. */
+  /** Closes the lean transport's and the SDK client's sockets, if they were made. */
   close(): void {
+    this.lean?.close()
+    // A storage closed while another of the connection goes on (a sub-storage) must not leave it dead sockets.
+    this.lean = undefined
     this.made?.destroy()
   }
 }

@@ -1,4 +1,4 @@
-import {BucketwrightError, RemoteError, UserError} from '../errors/errors.js'
+import {BucketwrightError, RemoteError, UserError} from '../../errors/errors.js'
 
 /** What was being attempted when an S3 call failed; used to say what permission is missing. */
 export interface S3ErrorContext {
