@@ -54,7 +54,7 @@ export default class Init extends BaseCommand<InitResult> {
       bin: path.join(this.config.root, 'bin', 'run.js'),
       logDir: path.join(this.config.cacheDir, 'logs'),
       say: (line) => process.stderr.write(line + '\n'),
-      requireFlags: (missing) => this.requireFlags(missing),
+      requireFlags: (missing, examples) => this.requireFlags(missing, examples),
     })
     if (!this.jsonEnabled()) this.log(formatInitResult(result))
     return result
