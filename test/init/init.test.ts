@@ -66,7 +66,10 @@ describe('bucketwright init', () => {
     })
     expect(result.checkedRegion).toBe('us-east-1')
     expect(result.cron).toHaveLength(3)
-    expect(result.cron[0]).toBe(`15 * * * * ${BIN} convert s3://${bucket}/raw/ s3://${bucket}/raw/converted/ --config ${configFile} >> ${path.join(home, 'cache', 'logs', 'convert.log')} 2>&1`)
+    // Absolute Node and bin (cron's PATH may have no Node), run in the folder init ran in (runCli's: the repository).
+    expect(result.cron[0]).toBe(`15 * * * * cd ${ROOT} && ${process.execPath} ${BIN} convert s3://${bucket}/raw/ s3://${bucket}/raw/converted/ --config ${configFile} >> ${path.join(home, 'cache', 'logs', 'convert.log')} 2>&1`)
+    expect(result.systemd[0].content).toContain(`WorkingDirectory=${ROOT}\n`)
+    expect(result.systemd[0].content).toContain(`ExecStart=${process.execPath} ${BIN} convert`)
     expect(result.cron[2]).toMatch(/^\* \* \* \* \* .* upload-daemon .* --once --config /)
     expect(result.systemd.map((unit: {name: string}) => unit.name)).toEqual([
       'bucketwright-convert.service', 'bucketwright-convert.timer', 'bucketwright-verify.service', 'bucketwright-verify.timer', 'bucketwright-upload-daemon.service',

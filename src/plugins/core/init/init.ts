@@ -8,7 +8,7 @@ import {makeDirectory} from '../storage/make-directory.js'
 import {checkLocalDirectory} from '../storage/open.js'
 import {configFromAnswers, type InitAnswers} from './answers.js'
 import {checkBucket} from './bucket-check.js'
-import {cronLines, type SystemdUnit, systemdUnits} from './schedule.js'
+import {cronLines, type ScheduleOptions, type SystemdUnit, systemdUnits} from './schedule.js'
 import {answersWithoutPrompts, askAnswers, flagExamples, type GivenAnswers} from './wizard.js'
 
 /** The JSON contract of `bucketwright init`. */
@@ -32,8 +32,8 @@ export interface InitOptions {
   force: boolean
   configFile: string
   registry: SourceRegistry
-  /** The command line that runs the CLI, for cron and systemd. */
-  bin: string
+  /** The Node, the CLI's bin and the folder the jobs run in, for cron and systemd (see {@link ScheduleOptions}). */
+  schedule: Omit<ScheduleOptions, 'configFile'>
   logDir: string
   say: (line: string) => void
   /** Fails fast naming the flags that would answer the questions, with examples (BaseCommand.requireFlags). */
@@ -92,8 +92,8 @@ export async function runInit(options: InitOptions): Promise<InitResult> {
     configFile: options.configFile,
     config,
     checkedRegion,
-    cron: cronLines(config, {bin: options.bin, configFile: options.configFile, logDir: options.logDir}),
-    systemd: systemdUnits(config, {bin: options.bin, configFile: options.configFile}),
+    cron: cronLines(config, {...options.schedule, configFile: options.configFile, logDir: options.logDir}),
+    systemd: systemdUnits(config, {...options.schedule, configFile: options.configFile}),
   }
 }
 
