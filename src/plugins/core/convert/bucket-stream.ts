@@ -37,6 +37,8 @@ export interface EncodeBucketOptions {
   chunkObjects?: number
   signal?: AbortSignal
   onObjects?: (done: number) => void
+  /** Called as each object has been read (before its chunk is encoded): progress finer than chunks. */
+  onFetched?: (fetched: number) => void
   /** Called after each quarantined object with the running total; throw to stop the bucket. */
   onQuarantine?: (entry: QuarantineEntry) => void
 }
@@ -80,7 +82,12 @@ async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, 
  * bounded by `concurrency` objects plus four chunks per encoder thread, whatever the bucket's size.
  */
 export async function* encodeBucket(inputs: BucketInput[], tally: BucketTally, options: EncodeBucketOptions): AsyncIterable<Uint8Array> {
-  const fetched = orderedMap(inputs, options.concurrency, (object) => fetchObject(options.storage, object, options.signal))
+  let fetchedCount = 0
+  const fetched = orderedMap(inputs, options.concurrency, async (object) => {
+    const read = await fetchObject(options.storage, object, options.signal)
+    options.onFetched?.(++fetchedCount)
+    return read
+  })
   let id = 0
   const totalBytes = inputs.reduce((sum, input) => sum + input.size, 0)
   const chunks = chunksOf(fetched, options.chunkBytes ?? 4 * 1024 * 1024, options.chunkObjects ?? 256, totalBytes)
