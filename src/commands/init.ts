@@ -51,10 +51,10 @@ export default class Init extends BaseCommand<InitResult> {
       force: flags.force,
       configFile: this.settingsFile,
       registry: await this.sources(),
-      bin: path.join(this.config.root, 'bin', 'run.js'),
+      schedule: {node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd()},
       logDir: path.join(this.config.cacheDir, 'logs'),
       say: (line) => process.stderr.write(line + '\n'),
-      requireFlags: (missing) => this.requireFlags(missing),
+      requireFlags: (missing, examples) => this.requireFlags(missing, examples),
     })
     if (!this.jsonEnabled()) this.log(formatInitResult(result))
     return result

@@ -1,4 +1,4 @@
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -66,7 +66,10 @@ describe('bucketwright init', () => {
     })
     expect(result.checkedRegion).toBe('us-east-1')
     expect(result.cron).toHaveLength(3)
-    expect(result.cron[0]).toBe(`15 * * * * ${BIN} convert s3://${bucket}/raw/ s3://${bucket}/raw/converted/ --config ${configFile} >> ${path.join(home, 'cache', 'logs', 'convert.log')} 2>&1`)
+    // Absolute Node and bin (cron's PATH may have no Node), run in the folder init ran in (runCli's: the repository).
+    expect(result.cron[0]).toBe(`15 * * * * cd ${ROOT} && ${process.execPath} ${BIN} convert s3://${bucket}/raw/ s3://${bucket}/raw/converted/ --config ${configFile} >> ${path.join(home, 'cache', 'logs', 'convert.log')} 2>&1`)
+    expect(result.systemd[0].content).toContain(`WorkingDirectory=${ROOT}\n`)
+    expect(result.systemd[0].content).toContain(`ExecStart=${process.execPath} ${BIN} convert`)
     expect(result.cron[2]).toMatch(/^\* \* \* \* \* .* upload-daemon .* --once --config /)
     expect(result.systemd.map((unit: {name: string}) => unit.name)).toEqual([
       'bucketwright-convert.service', 'bucketwright-convert.timer', 'bucketwright-verify.service', 'bucketwright-verify.timer', 'bucketwright-upload-daemon.service',
@@ -83,6 +86,41 @@ describe('bucketwright init', () => {
     expect(error.details.missing).toEqual(['bucket', 'source'])
     const profile = await runCli(['init', '--yes', '--storage', 'local', '--path', home, '--credentials', 'profile', '--config', path.join(home, 'none.json'), '--json'], {env})
     expect(JSON.parse(profile.stdout).error.details.missing).toEqual(['source', 'profile'])
+  })
+
+  it('without a terminal and without any answer, names every missing flag at once with an example; the examples, filled in, run', async () => {
+    const configFile = path.join(home, 'examples.json')
+    const bare = await runCli(['init', '--config', configFile, '--json'], {env})
+    expect(bare.code).toBe(2)
+    const error = JSON.parse(bare.stdout).error
+    expect(error.code).toBe('MISSING_FLAGS')
+    expect(error.details.missing).toEqual(['storage', 'source'])
+    expect(error.message).toContain('--storage (e.g. --storage s3 --bucket my-raw-data)')
+    expect(error.message).toContain('--source (e.g. --source bustimes)')
+    const local = JSON.parse((await runCli(['init', '--storage', 'local', '--config', configFile, '--json'], {env})).stdout).error
+    expect(local.details.examples).toEqual({path: '--path ./raw', source: '--source bustimes'})
+    expect(local.nextSteps[0]).toContain('--path ./raw --source bustimes')
+    // The example values are real flags with values of the right shape: with the folder made, they answer everything.
+    const raw = path.join(home, 'raw')
+    await mkdir(raw)
+    const filled = local.nextSteps[0].slice(local.nextSteps[0].indexOf('--path')).split(' ')
+    const run = await runCli(['init', '--storage', 'local', ...filled, '--config', configFile, '--json'], {env, cwd: home})
+    expect(run.code, run.stdout + run.stderr).toBe(0)
+    expect(JSON.parse(run.stdout).config.location).toBe(raw)
+  })
+
+  it('--path must be an existing folder: a missing one or a file is exit 2, and nothing is written', async () => {
+    const configFile = path.join(home, 'bad-path.json')
+    const missing = await runCli(['init', '--yes', '--path', path.join(home, 'not-there'), '--source', 'bustimes', '--config', configFile, '--json'], {env})
+    expect(missing.code).toBe(2)
+    const error = JSON.parse(missing.stdout).error
+    expect(error.code).toBe('NO_SUCH_LOCATION')
+    expect(error.message).toContain(`--path "${path.join(home, 'not-there')}"`)
+    const file = path.join(home, 'aws-config')
+    const notFolder = await runCli(['init', '--yes', '--path', file, '--source', 'bustimes', '--config', configFile, '--json'], {env})
+    expect(notFolder.code).toBe(2)
+    expect(JSON.parse(notFolder.stdout).error.code).toBe('NOT_A_DIRECTORY')
+    await expect(readFile(configFile)).rejects.toMatchObject({code: 'ENOENT'})
   })
 
   it('a bucket that fails the live check is explained, and nothing is written', async () => {
@@ -166,6 +204,33 @@ describe('bucketwright init', () => {
     const fromWizard = JSON.parse(await readFile(configFile, 'utf8'))
     const fromFlags = JSON.parse(await readFile(path.join(home, 'flags.json'), 'utf8'))
     expect(fromWizard).toEqual(fromFlags)
+  })
+
+  it('the wizard in a real terminal (tmux): a local folder that does not exist is refused, and asked again', async () => {
+    const configFile = path.join(home, 'wizard-local.json')
+    const script = path.join(home, 'wizard-local.sh')
+    const exports = Object.entries(env).map(([key, value]) => (value === undefined ? `unset ${key}` : `export ${key}='${value}'`))
+    await writeFile(script, ['#!/bin/bash', ...exports, `'${process.execPath}' '${BIN}' init --config '${configFile}'`, `echo "EXIT:$?"`].join('\n') + '\n')
+    const terminal = new TmuxTerminal()
+    try {
+      await terminal.start(`bash '${script}'`)
+      await terminal.waitFor(/Where is the raw data\?/)
+      await terminal.press('Down', 'Enter') // a local directory
+      await terminal.waitFor(/Directory of the raw data/)
+      await terminal.type(path.join(home, 'no-such-raw'))
+      await terminal.press('Enter')
+      const refused = await terminal.waitFor(/does not exist/)
+      expect(refused).toContain(path.join(home, 'no-such-raw'))
+      expect(refused).not.toMatch(/Data source:/)
+      await terminal.press('C-u')
+      await terminal.type(home)
+      await terminal.press('Enter')
+      await terminal.waitFor(/Data source:/)
+      await terminal.press('C-c')
+      await terminal.waitFor(/EXIT:\d+/)
+    } finally {
+      await terminal.stop()
+    }
   })
 
   it('Ctrl+C in the wizard stops cleanly: exit 1, a message, no config file', async () => {

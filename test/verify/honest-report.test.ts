@@ -62,7 +62,7 @@ describe('verify reports what it found, no more and no less', () => {
       expect(statusOf(result!, w3)).toBe('missing')
       expect(check(result!, 'missing-buckets')).toMatchObject({
         status: 'fail',
-        summary: `1 week(s) missing: ${w3} (no output between ${w1} and ${w4}, 6 raw object(s)); 1 week(s) without data (no output, no raw objects): ${w2}`,
+        summary: `1 week missing: ${w3} (no output between ${w1} and ${w4}, 6 raw object(s)); 1 week without data (no output, no raw objects): ${w2}`,
         details: {missing: [{bucket: w3, expectedKey: `${w3}.jsonl.gz`, reason: `no output between ${w1} and ${w4}, 6 raw object(s)`}], noData: [w2], unlisted: 0},
       })
       expect(result!.totals).toMatchObject({missing: 1, noData: 1, buckets: 6})
@@ -71,7 +71,7 @@ describe('verify reports what it found, no more and no less', () => {
       await raw.delete(w3Raw)
       const again = await verifyText(['--raw', raw.pathOf(''), '--all-buckets'])
       expect(again.code).toBe(0)
-      expect(again.stdout).toMatch(new RegExp(`PASS\\s+missing-buckets\\s+no week missing between ${w0} and ${w5}; 2 week\\(s\\) without data \\(no output, no raw objects\\): ${w2} to ${w3} \\(2\\)`))
+      expect(again.stdout).toMatch(new RegExp(`PASS\\s+missing-buckets\\s+no week missing between ${w0} and ${w5}; 2 weeks without data \\(no output, no raw objects\\): ${w2} to ${w3} \\(2\\)`))
       expect(again.stdout).toMatch(new RegExp(`^${w2}\\s+no-data\\s+-\\s+-\\s+0\\s+${w2}\\.jsonl\\.gz$`, 'm'))
       expect(again.stdout).toMatch(/^PASSED: 4 outputs, 480 records in 4 weeks, 2 without data \(/m)
     })
@@ -103,11 +103,11 @@ describe('verify reports what it found, no more and no less', () => {
       expect(rows[0]).toMatch(/^2024-W02\s+missing\s+-\s+-\s+-\s+2024-W02\.jsonl\.gz$/)
       expect(rows.at(-1)).toMatch(/^2024-W39\s+missing/)
       const summary = run.stdout.split('\n').find((line) => /^FAIL\s+missing-buckets/.test(line))!
-      expect(summary).toMatch(/FAIL\s+missing-buckets\s+38 week\(s\) missing: 2024-W02 to 2024-W39 \(38\)$/)
+      expect(summary).toMatch(/FAIL\s+missing-buckets\s+38 weeks missing: 2024-W02 to 2024-W39 \(38\)$/)
       // The problem of each bucket, once, on its own line; the ERROR line on stderr is as short as the summary.
       expect(run.stdout.split('\n').filter((line) => line === '  2024-W17: missing, no output between 2024-W01 and 2024-W40')).toHaveLength(1)
       const error = run.stderr.split('\n').find((line) => line.includes('ERROR Check missing-buckets failed'))!
-      expect(error).toMatch(/ERROR Check missing-buckets failed: 38 week\(s\) missing: 2024-W02 to 2024-W39 \(38\)$/)
+      expect(error).toMatch(/ERROR Check missing-buckets failed: 38 weeks missing: 2024-W02 to 2024-W39 \(38\)$/)
       expect(run.stdout).toMatch(/^FAILED: 2 outputs, 240 records in 2 weeks, 38 missing \(/m)
       const json = await verify([])
       expect((check(json.result!, 'missing-buckets').details.missing as unknown[]).length).toBe(38)
@@ -126,7 +126,7 @@ describe('verify reports what it found, no more and no less', () => {
       expect(result!.totals.missing).toBe(6 + 1427)
       expect(result!.buckets.filter((bucket) => bucket.status === 'missing')).toHaveLength(6 + 1000)
       expect(check(result!, 'missing-buckets').summary).toBe(
-        '1433 hour(s) missing: 2024-01-01T01 (no output between 2024-01-01T00 and 2024-01-01T02), 2024-01-01T03 (no output between 2024-01-01T02 and 2024-01-01T04), 2024-01-01T05 (no output between 2024-01-01T04 and 2024-01-01T06), 2024-01-01T07 (no output between 2024-01-01T06 and 2024-01-01T08), 2024-01-01T09 (no output between 2024-01-01T08 and 2024-01-01T10), and 1001 more (427 of them in gaps too long to list)',
+        '1,433 hours missing: 2024-01-01T01 (no output between 2024-01-01T00 and 2024-01-01T02), 2024-01-01T03 (no output between 2024-01-01T02 and 2024-01-01T04), 2024-01-01T05 (no output between 2024-01-01T04 and 2024-01-01T06), 2024-01-01T07 (no output between 2024-01-01T06 and 2024-01-01T08), 2024-01-01T09 (no output between 2024-01-01T08 and 2024-01-01T10), and 1001 more (427 of them in gaps too long to list)',
       )
       expect(check(result!, 'missing-buckets').details.unlisted).toBe(427)
     })
@@ -180,7 +180,7 @@ describe('verify reports what it found, no more and no less', () => {
       expect(lost.exitCode).toBe(3)
       expect(check(lost.result!, 'missing-buckets')).toMatchObject({
         status: 'fail',
-        summary: '1 week(s) missing: lost.jsonl.gz (its manifest _manifests/lost.jsonl.gz.json exists (not readable) but the output lost.jsonl.gz is gone)',
+        summary: '1 week missing: lost.jsonl.gz (its manifest _manifests/lost.jsonl.gz.json exists (not readable) but the output lost.jsonl.gz is gone)',
         details: {missing: [{output: 'lost.jsonl.gz', expectedKey: 'lost.jsonl.gz', reason: expect.stringContaining('is gone')}]},
       })
       expect(lost.result!.totals.missing).toBe(1)

@@ -73,7 +73,7 @@ describe('verify (local)', () => {
     expect(failing(result)).toEqual(['missing-buckets'])
     const missing = check(result, 'missing-buckets')
     // --raw lists 6 raw objects for the week: missing, not "no data".
-    expect(missing.summary).toBe(`1 week(s) missing: ${week} (no output between ${dataset.weeks[1]} and ${dataset.weeks[3]}, 6 raw object(s))`)
+    expect(missing.summary).toBe(`1 week missing: ${week} (no output between ${dataset.weeks[1]} and ${dataset.weeks[3]}, 6 raw object(s))`)
     expect(missing.details.missing).toEqual([{bucket: week, expectedKey: `${week}.jsonl.gz`, reason: `no output between ${dataset.weeks[1]} and ${dataset.weeks[3]}, 6 raw object(s)`}])
     expect(result.buckets.find((bucket) => bucket.key === week)).toMatchObject({status: 'missing', output: `${week}.jsonl.gz`})
     expect(stderr).toContain(`Check missing-buckets failed`)

@@ -183,13 +183,17 @@ export abstract class BaseCommand<T> extends Command {
     return Boolean(process.stdin.isTTY && process.stderr.isTTY) && !this.jsonEnabled()
   }
 
-  /** Fails fast where a prompt would be needed but cannot be shown, naming the flags that answer it. */
-  protected requireFlags(missing: string[]): void {
+  /**
+   * Fails fast where a prompt would be needed but cannot be shown, naming every flag that answers one at once, each
+   * with an example value when `examples` has one (`{bucket: '--bucket my-raw-data'}`).
+   */
+  protected requireFlags(missing: string[], examples: Record<string, string> = {}): void {
     if (missing.length === 0) return
-    throw new UsageError(`Missing ${missing.map((flag) => `--${flag}`).join(', ')} (no terminal to ask on).`, {
+    const example = (flag: string) => examples[flag] ?? `--${flag} VALUE`
+    throw new UsageError(`Missing ${missing.map((flag) => `--${flag}${examples[flag] ? ` (e.g. ${examples[flag]})` : ''}`).join(', ')} (no terminal to ask on).`, {
       code: 'MISSING_FLAGS',
-      nextSteps: [`Pass ${missing.map((flag) => `--${flag}`).join(' ')}, or run in a terminal.`],
-      details: {missing},
+      nextSteps: [`Add them to the command, with your own values: ${missing.map(example).join(' ')}`, 'Or run it in a terminal, which asks.'],
+      details: {missing, examples: Object.fromEntries(missing.map((flag) => [flag, example(flag)]))},
     })
   }
 

@@ -38,3 +38,18 @@ export function cronArgument(value: string): string {
   const quoted = PLAIN.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`
   return quoted.replaceAll('%', '\\%')
 }
+
+/**
+ * A path as a systemd setting that takes one path (`WorkingDirectory=`): systemd does not unquote it, so only `%`
+ * is escaped; a control character (a line break would start a setting of its own) is refused.
+ */
+export function systemdPath(value: string): string {
+  if (CONTROL.test(value)) {
+    throw new UsageError(`${JSON.stringify(value)} holds a control character (a line break?), which a systemd unit cannot carry as a path.`, {
+      code: 'UNSCHEDULABLE_PATH',
+      nextSteps: ['Run from a folder whose path has no control characters.'],
+      details: {value},
+    })
+  }
+  return value.replaceAll('%', '%%')
+}

@@ -38,6 +38,8 @@ export interface EncodeBucketOptions {
   chunkObjects?: number
   signal?: AbortSignal
   onObjects?: (done: number) => void
+  /** Called as each object has been read (before its chunk is encoded): progress finer than chunks. */
+  onFetched?: (fetched: number) => void
   /** Called after each quarantined object with the running total; throw to stop the bucket. */
   onQuarantine?: (entry: QuarantineEntry) => void
 }
@@ -83,7 +85,16 @@ async function* chunksOf(objects: AsyncIterable<ChunkObject>, maxBytes: number, 
 export async function* encodeBucket(inputs: BucketInput[], tally: BucketTally, options: EncodeBucketOptions): AsyncIterable<Uint8Array> {
   // p-map's ordered iterable: at most `concurrency` calls started and not yet consumed (its backpressure), results in
   // input order, a failure thrown at its own turn.
-  const fetched = pMapIterable(inputs, (object) => fetchObject(options.storage, object, options.signal), {concurrency: Math.max(1, options.concurrency)})
+  let fetchedCount = 0
+  const fetched = pMapIterable(
+    inputs,
+    async (object) => {
+      const read = await fetchObject(options.storage, object, options.signal)
+      options.onFetched?.(++fetchedCount)
+      return read
+    },
+    {concurrency: Math.max(1, options.concurrency)},
+  )
   const totalBytes = inputs.reduce((sum, input) => sum + input.size, 0)
   const chunks = chunksOf(fetched, options.chunkBytes ?? 4 * 1024 * 1024, options.chunkObjects ?? 256, totalBytes)
   const encoded = pMapIterable(

@@ -1,6 +1,7 @@
 import type {Logger} from '../progress/logger.js'
 import {type ProgressMode, runTasks} from '../progress/tasks.js'
-import type {ConvertProgress} from './types.js'
+import {RateMeter} from '../progress/rate.js'
+import type {ConvertProgress, ObjectCounts} from './types.js'
 
 /** Seconds between status lines when not on a terminal (cron logs want a pulse, not a flood). */
 const PLAIN_EVERY_MS = 15_000
@@ -28,7 +29,7 @@ export class ConvertProgressView implements ConvertProgress {
     }
   }
 
-  async bucket<T>(key: string, work: (update: (status: string) => void) => Promise<T>): Promise<T> {
+  async bucket<T>(key: string, work: (update: (status: string, counts?: ObjectCounts) => void) => Promise<T>): Promise<T> {
     if (this.mode === 'silent') return work(() => {})
     let result: T | undefined
     let lastLine = 0
@@ -38,10 +39,12 @@ export class ConvertProgressView implements ConvertProgress {
           title: key,
           task: async (_ctx, task) => {
             this.current = task
-            const update = (status: string) => {
+            const meter = new RateMeter()
+            const update = (status: string, counts?: ObjectCounts) => {
               if (this.mode === 'plain' && Date.now() - lastLine < PLAIN_EVERY_MS && !/^(written|rebuilt)/.test(status)) return
               lastLine = Date.now()
-              task.title = `${key}: ${status}`
+              // Rate and time left while objects are read (on a terminal live, under cron in each plain line).
+              task.title = `${key}: ${status}${counts ? `, ${meter.describe(counts.done, counts.total, counts.records)}` : ''}`
             }
             try {
               result = await work(update)

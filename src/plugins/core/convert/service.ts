@@ -10,7 +10,7 @@ import type {TimeBucket} from './buckets.js'
 import {EncoderPool} from './encoder-pool.js'
 import {defaultWorkers} from './encoder-threads.js'
 import {checkConvertLocations, type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
-import type {ConvertBucketResult, ConvertOptions, ConvertResult, RequestPlan} from './types.js'
+import type {ConvertBucketResult, ConvertOptions, ConvertResult, ObjectCounts, RequestPlan} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
 const ESTIMATED_RATIO = {gzip: 0.1, zstd: 0.1, none: 1.05, parquet: 0.08}
@@ -249,7 +249,7 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
   let written: WriteResult
   try {
-    const work = async (update: (status: string) => void): Promise<WriteResult> => {
+    const work = async (update: (status: string, counts?: ObjectCounts) => void): Promise<WriteResult> => {
       update(`0/${inputs.length} objects`)
       const parquet = options.format === 'parquet'
       const stream = encodeBucket(inputs, tally, {
@@ -261,7 +261,8 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
         concurrency: options.concurrency ?? 16,
         chunkBytes: options.chunkBytes,
         signal,
-        onObjects: (done) => update(`${done}/${inputs.length} objects, ${tally.records} records`),
+        // Progress as objects are read: chunks are encoded a few hundred objects at a time, too coarse for a rate.
+        onFetched: (done) => update(`${done}/${inputs.length} objects, ${tally.records} records`, {done, total: inputs.length, records: tally.records}),
         onQuarantine: (entry) => {
           const bad = state.addBad()
           if (options.maxBad !== undefined && bad > options.maxBad) throw tooManyBad(options.maxBad, entry)

@@ -10,21 +10,48 @@ export function describeExample(example: SchemaViolation['example']): string {
   return printable(`${value}${example.truncated ? ' (shortened)' : ''}${example.where ? ` at ${example.where}` : ''}`)
 }
 
-/** The human summary of a convert run (stdout without --json): one line per bucket, totals, plan cost; keys and values printable. */
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`
+
+/**
+ * The human summary of a convert run (stdout without --json): one line per bucket, totals, plan cost; keys and values
+ * printable. The totals are the sums of the bucket lines above them — skipped buckets included, with what their
+ * manifests say — so the numbers agree; what this run itself wrote and quarantined is said beside them.
+ */
 export function formatConvertSummary(result: ConvertResult): string {
   const lines: string[] = []
+  // A bucket a dry run would write has an estimated size and records not yet counted (unless a manifest has them).
+  const estimated = (bucket: ConvertResult['buckets'][number]) => bucket.status === 'planned' && bucket.action !== 'skip'
   for (const bucket of result.buckets) {
     const what = bucket.status === 'planned' ? `would ${bucket.action}` : bucket.status
     const bad = bucket.quarantined.length > 0 ? `, ${bucket.quarantined.length} quarantined` : ''
     const why = bucket.reason ? ` (${bucket.reason})` : ''
-    lines.push(`${printable(bucket.output).padEnd(24)} ${what}${why}: ${bucket.objects} objects, ${bucket.records} records, ${formatBytes(bucket.bytesIn)} in, ${formatBytes(bucket.bytesOut)} out${bad}`)
+    const records = estimated(bucket) && bucket.records === 0 ? '' : ` ${bucket.records} records,`
+    const out = estimated(bucket) ? `~${formatBytes(bucket.bytesOut)} out (estimated)` : `${formatBytes(bucket.bytesOut)} out`
+    lines.push(`${printable(bucket.output).padEnd(24)} ${what}${why}: ${bucket.objects} objects,${records} ${formatBytes(bucket.bytesIn)} in, ${out}${bad}`)
     for (const entry of bucket.quarantined.slice(0, 5)) lines.push(`    quarantined ${printable(entry.key)}: ${printable(entry.reason)}`)
   }
   if (result.buckets.length === 0) lines.push(`No objects of source ${printable(result.source)} under ${printable(result.input)}${result.from ? ` between ${result.from} and ${result.to}` : ''}.`)
   // The rate of the records this run encoded: skipped buckets' records come from their manifests.
-  const encoded = result.buckets.reduce((sum, bucket) => sum + (bucket.status === 'written' || bucket.status === 'rebuilt' ? bucket.records : 0), 0)
+  const done = result.buckets.filter((bucket) => bucket.status === 'written' || bucket.status === 'rebuilt')
+  const encoded = done.reduce((sum, bucket) => sum + bucket.records, 0)
   const rate = result.seconds > 0 && encoded > 0 ? ` (${Math.round(encoded / result.seconds)} records/s encoded)` : ''
-  lines.push(`${result.dryRun ? 'Plan' : 'Total'}: ${result.buckets.length} buckets, ${result.objects} objects, ${result.records} records, ${formatBytes(result.bytesIn)} in, ${formatBytes(result.bytesOut)} out, ${result.quarantined} quarantined, ${result.seconds} s${rate}`)
+  const sum = (of: (bucket: ConvertResult['buckets'][number]) => number) => result.buckets.reduce((total, bucket) => total + of(bucket), 0)
+  const statuses = new Map<string, number>()
+  for (const bucket of result.buckets) {
+    const what = bucket.status === 'planned' ? `to ${bucket.action}` : bucket.status
+    statuses.set(what, (statuses.get(what) ?? 0) + 1)
+  }
+  const byStatus = result.buckets.length > 0 ? ` (${[...statuses].map(([what, count]) => `${count} ${what}`).join(', ')})` : ''
+  const quarantined = sum((bucket) => bucket.quarantined.length)
+  if (result.dryRun) {
+    const recordsKnown = !result.buckets.some((bucket) => estimated(bucket) && bucket.records === 0)
+    const outEstimated = result.buckets.some(estimated)
+    lines.push(`Plan: ${plural(result.buckets.length, 'bucket')}${byStatus}, ${result.objects} objects,${recordsKnown ? ` ${sum((bucket) => bucket.records)} records,` : ''} ${formatBytes(result.bytesIn)} in, ${outEstimated ? '~' : ''}${formatBytes(sum((bucket) => bucket.bytesOut))} out${outEstimated ? ' (estimated)' : ''}${quarantined > 0 ? `, ${quarantined} quarantined` : ''}, ${result.seconds} s`)
+  } else {
+    // result.quarantined counts this run's only (the exit code's); the sum includes what skipped buckets' manifests hold.
+    const fresh = quarantined !== result.quarantined ? ` (${result.quarantined} this run)` : ''
+    lines.push(`Total: ${plural(result.buckets.length, 'bucket')}${byStatus}, ${result.objects} objects, ${sum((bucket) => bucket.records)} records, ${formatBytes(result.bytesIn)} in, ${formatBytes(sum((bucket) => bucket.bytesOut))} out, ${quarantined} quarantined${fresh}, ${result.seconds} s${rate}`)
+  }
   if (result.requests) {
     const r = result.requests
     lines.push(`S3 requests${r.estimated ? ' (planned)' : ''}: ${r.list} LIST, ${r.get} GET, ${r.head} HEAD, ${r.put} PUT — $${r.cost.total.toFixed(4)} (LIST $${r.cost.list.toFixed(4)}, GET/HEAD $${r.cost.get.toFixed(4)}, PUT $${r.cost.put.toFixed(4)})`)

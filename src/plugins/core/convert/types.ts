@@ -69,12 +69,19 @@ export interface ConvertResult {
   validation?: {recordsChecked: number; recordsInvalid: number; violations: SchemaViolation[]}
 }
 
+/** How far a bucket is: objects read of its total, and the records they held. */
+export interface ObjectCounts {
+  done: number
+  total: number
+  records: number
+}
+
 /** Progress hooks of a convert run (listr2 tasks on a terminal, plain lines under cron, nothing under --json). */
 export interface ConvertProgress {
   /** Keys found so far by the listings. */
   listing(keysFound: number): void
-  /** Runs one bucket's conversion; `update` sets its status line. */
-  bucket<T>(key: string, work: (update: (status: string) => void) => Promise<T>): Promise<T>
+  /** Runs one bucket's conversion; `update` sets its status line, with `counts` while objects are read (rate, ETA). */
+  bucket<T>(key: string, work: (update: (status: string, counts?: ObjectCounts) => void) => Promise<T>): Promise<T>
   /** A bucket that is left alone, and why. */
   skipped(key: string, why: string): void
 }

@@ -5,10 +5,11 @@ import {type BucketwrightConfig, saveConfig} from '../config/config.js'
 import {UserError} from '../errors/errors.js'
 import type {SourceRegistry} from '../sources/registry.js'
 import {makeDirectory} from '../storage/make-directory.js'
+import {checkLocalDirectory} from '../storage/open.js'
 import {configFromAnswers, type InitAnswers} from './answers.js'
 import {checkBucket} from './bucket-check.js'
-import {cronLines, type SystemdUnit, systemdUnits} from './schedule.js'
-import {answersWithoutPrompts, askAnswers, type GivenAnswers} from './wizard.js'
+import {cronLines, type ScheduleOptions, type SystemdUnit, systemdUnits} from './schedule.js'
+import {answersWithoutPrompts, askAnswers, flagExamples, type GivenAnswers} from './wizard.js'
 
 /** The JSON contract of `bucketwright init`. */
 export interface InitResult {
@@ -31,12 +32,12 @@ export interface InitOptions {
   force: boolean
   configFile: string
   registry: SourceRegistry
-  /** The command line that runs the CLI, for cron and systemd. */
-  bin: string
+  /** The Node, the CLI's bin and the folder the jobs run in, for cron and systemd (see {@link ScheduleOptions}). */
+  schedule: Omit<ScheduleOptions, 'configFile'>
   logDir: string
   say: (line: string) => void
-  /** Fails fast naming the flags that would answer the questions (BaseCommand.requireFlags). */
-  requireFlags: (missing: string[]) => void
+  /** Fails fast naming the flags that would answer the questions, with examples (BaseCommand.requireFlags). */
+  requireFlags: (missing: string[], examples: Record<string, string>) => void
 }
 
 const checkerFor = (enabled: boolean) =>
@@ -58,6 +59,9 @@ export async function runInit(options: InitOptions): Promise<InitResult> {
       details: {configFile: options.configFile},
     })
   }
+  // The jobs will read this folder: a mistyped one fails now, before any question, not in the first cron run (the
+  // wizard checks a typed one the same way).
+  if (options.given.path !== undefined && options.given.storage !== 's3') await checkLocalDirectory(options.given.path, {role: 'input', flag: '--path'})
   const check = checkerFor(options.check)
   let answers: InitAnswers
   let checkedRegion: string | null = null
@@ -72,7 +76,7 @@ export async function runInit(options: InitOptions): Promise<InitResult> {
     if (check && answers.storage === 's3') checkedRegion = answers.region ?? null
   } else {
     const resolved = answersWithoutPrompts(options.given)
-    options.requireFlags(resolved.missing)
+    options.requireFlags(resolved.missing, flagExamples(options.registry.list()))
     answers = resolved.answers
     if (check && answers.storage === 's3') {
       answers.region = (await check(answers)).region
@@ -88,8 +92,8 @@ export async function runInit(options: InitOptions): Promise<InitResult> {
     configFile: options.configFile,
     config,
     checkedRegion,
-    cron: cronLines(config, {bin: options.bin, configFile: options.configFile, logDir: options.logDir}),
-    systemd: systemdUnits(config, {bin: options.bin, configFile: options.configFile}),
+    cron: cronLines(config, {...options.schedule, configFile: options.configFile, logDir: options.logDir}),
+    systemd: systemdUnits(config, {...options.schedule, configFile: options.configFile}),
   }
 }
 

@@ -1,5 +1,6 @@
 import {BucketwrightError, toBucketwrightError} from '../errors/errors.js'
 import {isValidBucketName} from '../storage/location.js'
+import {checkLocalDirectory} from '../storage/open.js'
 import type {SourceListing} from '../sources/registry.js'
 import {type CredentialMode, DEFAULT_JOBS, defaultOutput, type InitAnswers, JOB_NAMES, type JobName} from './answers.js'
 import {listAwsProfiles} from './aws-profiles.js'
@@ -19,6 +20,20 @@ export interface WizardContext {
 
 /** The flag that answers each question, for "missing flags" errors. */
 export const QUESTION_FLAGS = {storage: 'storage', bucket: 'bucket', path: 'path', source: 'source', profile: 'profile'} as const
+
+/**
+ * An example for each flag that answers a question without a default, for the error that lists them all at once
+ * (no terminal): command-line fragments a user can paste and edit. `--storage` brings the flag it then needs.
+ */
+export function flagExamples(sources: SourceListing[]): Record<string, string> {
+  return {
+    storage: '--storage s3 --bucket my-raw-data',
+    bucket: '--bucket my-raw-data',
+    path: '--path ./raw',
+    source: `--source ${sources[0]?.name ?? 'NAME'}`,
+    profile: '--profile my-profile',
+  }
+}
 
 const needsOutput = (jobs: JobName[]) => jobs.some((job) => job !== 'upload-daemon')
 
@@ -76,7 +91,7 @@ export async function askAnswers(given: GivenAnswers, context: WizardContext): P
     ))
   const answers: InitAnswers = {storage, credentials: 'default', source: '', jobs: [], output: ''}
   if (storage === 'local') {
-    answers.path = given.path ?? (await input({message: 'Directory of the raw data:', default: './data', validate: (value) => value.trim() !== '' || 'Enter a directory.'}, io))
+    answers.path = given.path ?? (await input({message: 'Directory of the raw data:', default: './data', validate: existingFolder}, io))
   } else {
     let ask: GivenAnswers = given
     for (;;) {
@@ -140,6 +155,15 @@ export async function askAnswers(given: GivenAnswers, context: WizardContext): P
     delete answers.prefix
   }
   return answers
+}
+
+/** The wizard's check of a local raw-data folder: it must exist (the same check as `--path`), else why not. */
+async function existingFolder(value: string): Promise<string | true> {
+  if (value.trim() === '') return 'Enter a directory.'
+  return checkLocalDirectory(value, {role: 'input'}).then(
+    () => true,
+    (error: Error) => error.message,
+  )
 }
 
 async function askProfile(previous: string | undefined, context: WizardContext): Promise<string> {

@@ -1,4 +1,6 @@
-import {systemdArgument, systemdText} from '../config/service-lines.js'
+import path from 'node:path'
+
+import {systemdArgument, systemdPath, systemdText} from '../config/service-lines.js'
 
 /** Settings written into the unit's `Environment=` lines. */
 export interface SystemdUnitOptions {
@@ -6,7 +8,10 @@ export interface SystemdUnitOptions {
   node: string
   /** Absolute path of bucketwright's bin/run.js. */
   bin: string
+  /** The root the daemon watches; a relative one is taken from `workingDirectory`. */
   directory: string
+  /** The folder the daemon runs in (`WorkingDirectory=`): where the unit was printed. */
+  workingDirectory: string
   interval: number
   stability: number
   region: string
@@ -25,8 +30,11 @@ export interface SystemdUnitOptions {
  * failure, and a stop timeout long enough for uploads in flight to finish (SIGTERM is the daemon's stop signal).
  */
 export function systemdUnit(options: SystemdUnitOptions): string {
+  // systemd starts the daemon elsewhere: every path in the unit is absolute.
+  const workingDirectory = path.resolve(options.workingDirectory)
+  const directory = path.resolve(workingDirectory, options.directory)
   const env = [
-    `S3_ROOT_DIR=${options.directory}`,
+    `S3_ROOT_DIR=${directory}`,
     `S3_UPLOAD_INTERVAL=${options.interval}`,
     `FILE_STABILITY_SECONDS=${options.stability}`,
     `AWS_REGION=${options.region}`,
@@ -40,14 +48,15 @@ export function systemdUnit(options: SystemdUnitOptions): string {
 # Install: sudo systemctl daemon-reload && sudo systemctl enable --now bucketwright-upload-daemon
 # Logs:    journalctl -u bucketwright-upload-daemon -f
 [Unit]
-Description=bucketwright upload daemon: ship files under ${systemdText(options.directory)} to S3
+Description=bucketwright upload daemon: ship files under ${systemdText(directory)} to S3
 Wants=network-online.target
 After=network-online.target
 
 [Service]
 Type=simple
 ${options.user ? `User=${systemdText(options.user)}\n` : ''}${env.map((line) => `Environment=${systemdArgument(line, {exec: false})}`).join('\n')}
-ExecStart=${systemdArgument(options.node)} ${systemdArgument(options.bin)} upload-daemon${extra}
+WorkingDirectory=${systemdPath(workingDirectory)}
+ExecStart=${systemdArgument(path.resolve(workingDirectory, options.node))} ${systemdArgument(path.resolve(workingDirectory, options.bin))} upload-daemon${extra}
 KillSignal=SIGTERM
 TimeoutStopSec=120
 Restart=on-failure

@@ -7,6 +7,7 @@ import type {RawBucketCount} from './raw.js'
 import type {BucketResult, CheckResult, SchemaSummary, VerifyResult, VerifyWarning} from './result.js'
 import type {FileScan} from './scan.js'
 import type {SchemaTally} from './scan-pool.js'
+import {plural} from './table.js'
 import type {VerifyOptions} from './verify.js'
 
 /** Per-file findings, gathered while reading. */
@@ -209,9 +210,9 @@ function compareRaw(present: BucketEntry[], read: ReadFindings): string[] {
 function buildChecks(options: VerifyOptions, read: ReadFindings, table: BucketTable, found: MissingFindings & {rawFailures: string[]; drops: Drop[]; schema: SchemaSummary; present: number}): CheckResult[] {
   const {findings, raw, duplicateRun, validator} = read
   const {missing, rawFailures, drops, schema} = found
-  const kinds = `${read.kind ?? 'bucket'}(s)`
+  const kinds = (count: number) => plural(count, read.kind ?? 'bucket')
   const missingCount = missing.size + found.unlisted
-  const noData = found.noData.length > 0 ? `; ${found.noData.length} ${kinds} without data (no output, no raw objects): ${describeRuns(found.noData)}` : ''
+  const noData = found.noData.length > 0 ? `; ${kinds(found.noData.length)} without data (no output, no raw objects): ${describeRuns(found.noData)}` : ''
   // Duplicates and SQL checks see one batch of outputs at a time when S3 outputs exceed the disk budget.
   const scope = read.batches === 1 ? 'all outputs at once' : `${read.batches} batches of outputs that fit the disk budget, one at a time`
   const recordKey = options.source.recordKey ?? []
@@ -235,7 +236,7 @@ function buildChecks(options: VerifyOptions, read: ReadFindings, table: BucketTa
           withoutManifest: unmanifested,
         }),
     raw
-      ? checkOf('raw-counts', rawFailures.length, `${raw.counted.size} bucket(s) re-read from raw match (${raw.chosen.size}/${found.present} chosen, seed ${options.seed})`, firstFew(rawFailures.flatMap(rawProblems)), {
+      ? checkOf('raw-counts', rawFailures.length, `${kinds(raw.counted.size)} re-read from raw match (${raw.chosen.size}/${found.present} chosen, seed ${options.seed})`, firstFew(rawFailures.flatMap(rawProblems)), {
           bucketsReRead: [...raw.counted.keys()].sort(),
           share: options.rawShare,
           seed: options.seed,
@@ -250,7 +251,7 @@ function buildChecks(options: VerifyOptions, read: ReadFindings, table: BucketTa
       'missing-buckets',
       missingCount,
       `${read.kind ? `no ${read.kind} missing between ${ordered.find((entry) => entry.status !== 'no-data')?.key} and ${ordered.findLast((entry) => entry.status !== 'no-data')?.key}` : 'no buckets missing'}${noData}`,
-      `${missingCount} ${kinds} missing: ${describeRuns([...missing.values()])}${found.unlisted > 0 ? ` (${found.unlisted} of them in gaps too long to list)` : ''}${noData}`,
+      `${kinds(missingCount)} missing: ${describeRuns([...missing.values()])}${found.unlisted > 0 ? ` (${found.unlisted} of them in gaps too long to list)` : ''}${noData}`,
       {
         missing: [...missing.values()].map(({span, label, reason, expectedKey}) => ({bucket: span?.label, ...(span ? {} : {output: label}), expectedKey, reason})),
         unlisted: found.unlisted,
@@ -265,7 +266,7 @@ function buildChecks(options: VerifyOptions, read: ReadFindings, table: BucketTa
     recordKey.length === 0
       ? {name: 'duplicates', status: 'skip', summary: `source ${options.source.name} declares no record key`, details: {}}
       : duplicateRun.errors.length > 0
-        ? {name: 'duplicates', status: 'fail', summary: `the duplicates query failed: ${duplicateRun.errors[0]}`, details: {recordKey, scope, error: duplicateRun.errors[0]}}
+        ? {name: 'duplicates', status: 'fail', summary: `the duplicates query failed: ${oneLine(duplicateRun.errors[0]!.split('\n\n')[0]!)}`, details: {recordKey, scope, error: duplicateRun.errors[0]}}
         : checkOf('duplicates', duplicateTotal, `no duplicates on ${recordKey.join(' + ')}`, `${duplicateTotal} duplicate record(s) on ${recordKey.join(' + ')} in ${firstFew(findings.filter((finding) => finding.duplicates > 0).map((finding) => finding.file.key), 5, ', ')}`, {
             recordKey,
             scope,
@@ -279,11 +280,14 @@ function buildChecks(options: VerifyOptions, read: ReadFindings, table: BucketTa
     ...[...read.userRuns].map(([name, run]): CheckResult => {
       const check = options.checks.find((candidate) => candidate.name === name)!
       // DuckDB's message, without the excerpt of the (wrapped) query it quotes after a blank line; whole in details.
-      if (run.errors.length > 0) return {name: `sql:${name}`, status: 'fail', summary: `the query failed: ${run.errors[0]!.split('\n\n')[0]}`, details: {sql: check.sql, error: run.errors[0]}}
+      if (run.errors.length > 0) return {name: `sql:${name}`, status: 'fail', summary: `the query failed: ${oneLine(run.errors[0]!.split('\n\n')[0]!)}`, details: {sql: check.sql, error: run.errors[0]}}
       return checkOf(`sql:${name}`, run.rows, 'returned no rows', `returned ${run.rows} row(s), e.g. ${shortened(JSON.stringify(run.examples[0]) ?? '', 200)}`, {sql: check.sql, scope, rows: run.rows, examples: run.examples})
     }),
   ]
 }
+
+/** A DuckDB message as one line (a summary is one line: a table cell, a log line); the whole is in `details`. */
+const oneLine = (message: string) => message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ')
 
 /**
  * Turns what was read into the result: one entry per bucket (missing ones included), the checks in their fixed

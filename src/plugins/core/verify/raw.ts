@@ -19,10 +19,11 @@ export interface RawBucketCount {
 }
 
 /**
- * Lists every raw object of the source and counts them per bucket of `kind`. `exclude` leaves out keys that are not
+ * Lists every raw object of the source and counts them per bucket of `kind`, telling `onProgress` the raw objects
+ * found every 10,000 and, once listed, all of them (`done`). `exclude` leaves out keys that are not
  * raw objects (the outputs' when they lie under the raw location, manifests: storage/overlap.ts).
  */
-export async function listRawBuckets(storage: Storage, source: DataSource, kind: BucketKind, onProgress?: (keys: number) => void, exclude: (key: string) => boolean = () => false): Promise<Map<string, RawBucketListing>> {
+export async function listRawBuckets(storage: Storage, source: DataSource, kind: BucketKind, onProgress?: (keys: number, done: boolean) => void, exclude: (key: string) => boolean = () => false): Promise<Map<string, RawBucketListing>> {
   const buckets = new Map<string, RawBucketListing>()
   let keys = 0
   for await (const object of storage.listMany(source.layout.allPrefixes())) {
@@ -34,8 +35,10 @@ export async function listRawBuckets(storage: Storage, source: DataSource, kind:
     entry.objects++
     entry.bytes += object.size
     buckets.set(bucket.label, entry)
-    if (++keys % 10_000 === 0) onProgress?.(keys)
+    if (++keys % 10_000 === 0) onProgress?.(keys, false)
   }
+  // The count at the end, not the last round ten thousand.
+  onProgress?.(keys, true)
   return buckets
 }
 

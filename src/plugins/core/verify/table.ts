@@ -2,7 +2,11 @@ import {printable} from '../command/printable.js'
 import type {AthenaDdlResult, VerifyResult} from './result.js'
 
 const number = (value: number | undefined) => (value === undefined ? '-' : value.toLocaleString('en-US'))
-const plural = (count: number, word: string) => `${number(count)} ${word}${count === 1 ? '' : 's'}`
+/** `1 day`, `2 days`, `10,080 objects`. */
+export const plural = (count: number, word: string) => `${number(count)} ${word}${count === 1 ? '' : 's'}`
+
+/** A failed query's error (DuckDB's, several lines): shown under the table, not in its cell. */
+const queryError = (check: VerifyResult['checks'][number]) => (check.status === 'fail' && typeof check.details.error === 'string' ? check.details.error.split('\n\n')[0]!.split('\n').filter((line) => line.trim() !== '') : undefined)
 
 /** Rows as aligned columns; every cell printable (escaped before measuring, so the columns stay aligned). */
 function columns(rows: string[][]): string[] {
@@ -18,7 +22,11 @@ function columns(rows: string[][]): string[] {
  */
 export function formatVerifyTable(result: VerifyResult, options: {allBuckets?: boolean} = {}): string {
   const lines: string[] = []
-  lines.push(...columns([['STATUS', 'CHECK', 'RESULT'], ...result.checks.map((check) => [check.status.toUpperCase(), check.name, check.summary])]))
+  lines.push(...columns([['STATUS', 'CHECK', 'RESULT'], ...result.checks.map((check) => [check.status.toUpperCase(), check.name, queryError(check) ? 'the query failed (error below)' : check.summary])]))
+  for (const check of result.checks) {
+    const error = queryError(check)
+    if (error) lines.push('', `${check.name}: the query failed:`, ...error.map((line) => `  ${printable(line)}`))
+  }
   const shown = options.allBuckets ? result.buckets : result.buckets.filter((bucket) => bucket.status === 'failed' || bucket.status === 'missing')
   if (shown.length > 0) {
     lines.push('')

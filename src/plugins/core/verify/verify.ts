@@ -255,7 +255,7 @@ async function compareWithRaw(options: VerifyOptions, files: OutputFile[], kind:
   progress(`Listing raw objects under ${options.raw.uri}`)
   const outputKeys = new Set(files.map((file) => file.key))
   const {excludesInput: exclude} = await locationOverlap(options.raw, options.output, {isOutput: (key) => outputKeys.has(key)})
-  const listed = await listRawBuckets(options.raw, options.source, kind, (keys) => progress(`Listed ${keys} raw objects`), exclude)
+  const listed = await listRawBuckets(options.raw, options.source, kind, (keys, done) => progress(done ? `Listed ${keys} raw objects` : `Listing raw objects: ${keys} so far`), exclude)
   const present = new Map(files.map((file) => [file.bucket.label, file.bucket]))
   const chosen = chooseSample([...present.keys()].filter((label) => listed.has(label)), options.rawShare, options.seed)
   const counted = new Map<string, RawBucketCount>()

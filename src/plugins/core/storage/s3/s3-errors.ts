@@ -90,7 +90,10 @@ export function translateS3Error(error: unknown, context: S3ErrorContext): Bucke
   if (name === 'NoSuchBucket' || (status === 404 && context.operation === 'HeadBucket')) {
     return new UserError(`Bucket "${context.bucket}" does not exist${context.endpoint ? ` at ${context.endpoint}` : ''}.`, {
       code: 'NO_SUCH_BUCKET',
-      nextSteps: ['Check the bucket name in the location (s3://BUCKET/prefix/).', 'List the buckets you can see: `aws s3 ls`.', 'If it is on an S3-compatible store, pass --endpoint.'],
+      // With an endpoint given, advising --endpoint would send the user to what they already did.
+      nextSteps: context.endpoint
+        ? ['Check the bucket name in the location (s3://BUCKET/prefix/).', `List the buckets you can see there: \`aws s3 ls --endpoint-url ${context.endpoint}\`.`, `Check that ${context.endpoint} is the store that holds the bucket.`]
+        : ['Check the bucket name in the location (s3://BUCKET/prefix/).', 'List the buckets you can see: `aws s3 ls`.', 'If it is on an S3-compatible store, pass --endpoint.'],
       details,
       cause: error,
     })
