@@ -17,7 +17,7 @@ export function formatConvertSummary(result: ConvertResult): string {
   for (const bucket of result.buckets) {
     const what = bucket.status === 'planned' ? `would ${bucket.action}` : bucket.status
     const bad = bucket.quarantined.length > 0 ? `, ${bucket.quarantined.length} quarantined` : ''
-    const why = bucket.reason ? ` (${bucket.reason})` : ''
+    const why = bucket.reason === 'foreign' ? ' (made by another tool: no manifest)' : bucket.reason ? ` (${bucket.reason})` : ''
     lines.push(`${printable(bucket.output).padEnd(24)} ${what}${why}: ${bucket.objects} objects, ${bucket.records} records, ${mb(bucket.bytesIn)} in, ${mb(bucket.bytesOut)} out${bad}`)
     for (const entry of bucket.quarantined.slice(0, 5)) lines.push(`    quarantined ${printable(entry.key)}: ${printable(entry.reason)}`)
   }
@@ -26,6 +26,9 @@ export function formatConvertSummary(result: ConvertResult): string {
   const encoded = result.buckets.reduce((sum, bucket) => sum + (bucket.status === 'written' || bucket.status === 'rebuilt' ? bucket.records : 0), 0)
   const rate = result.seconds > 0 && encoded > 0 ? ` (${Math.round(encoded / result.seconds)} records/s encoded)` : ''
   lines.push(`${result.dryRun ? 'Plan' : 'Total'}: ${result.buckets.length} buckets, ${result.objects} objects, ${result.records} records, ${mb(result.bytesIn)} in, ${mb(result.bytesOut)} out, ${result.quarantined} quarantined, ${result.seconds} s${rate}`)
+  if (result.foreign > 0) {
+    lines.push(`${result.foreign} output(s) made by another tool (no manifest) left alone: \`verify --adopt\` checks them against the raw objects and adopts them; --rebuild-foreign rebuilds them.`)
+  }
   if (result.requests) {
     const r = result.requests
     lines.push(`S3 requests${r.estimated ? ' (planned)' : ''}: ${r.list} LIST, ${r.get} GET, ${r.head} HEAD, ${r.put} PUT — $${r.cost.total.toFixed(4)} (LIST $${r.cost.list.toFixed(4)}, GET/HEAD $${r.cost.get.toFixed(4)}, PUT $${r.cost.put.toFixed(4)})`)
