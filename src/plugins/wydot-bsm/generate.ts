@@ -41,7 +41,7 @@ export interface BsmGeneratorSettings {
 /** From this day on the ODE writes NDJSON files holding many records (schema v6); before, one record per file (v3). */
 export const NDJSON_SINCE = Date.UTC(2018, 0, 18)
 
-/** Default rate: BSM records per hour (about ten vehicles reporting once a second). */
+/** Default rate: BSM records per hour (ten a second; the vehicles report in turn, 50 of them each every 5 s). */
 export const DEFAULT_RECORDS_PER_HOUR = 36_000
 
 /** An NDJSON object is cut every five minutes of record time, or at this many records. */
