@@ -91,9 +91,9 @@ async function main() {
   }
 
   // convert's encoder threads boot (~150 ms each) while oclif loads, instead of after: the command takes them over.
-  // Not for help or a dry run (which encodes nothing), nor with --workers (the command starts its own number).
+  // Not for help or a dry run (which encodes nothing), nor with --threads (the command starts its own number).
   const argv = process.argv.slice(2)
-  if (argv[0] === 'convert' && !argv.some((arg) => ['--help', '-h', '--dry-run', '--workers'].includes(arg.split('=')[0]))) {
+  if (argv[0] === 'convert' && !argv.some((arg) => ['--help', '-h', '--dry-run', '--threads'].includes(arg.split('=')[0]))) {
     try {
       const {prestartEncoders} = await import('../dist/plugins/core/convert/encoder-threads.js')
       prestartEncoders()

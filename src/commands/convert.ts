@@ -6,8 +6,9 @@ import {BaseCommand} from '../plugins/core/command/base-command.js'
 import {instantFlag, parseSourceOptions, shardFlags, sourceFlags} from '../plugins/core/command/flags.js'
 import {resolveShard} from '../plugins/core/command/shard.js'
 import {ExitCode} from '../plugins/core/errors/errors.js'
-import {checkKeyTemplate, defaultKeyTemplate} from '../plugins/core/convert/buckets.js'
+import {checkKeyTemplate, defaultKeyTemplate, parseBucketList} from '../plugins/core/convert/buckets.js'
 import {ConvertProgressView} from '../plugins/core/convert/progress-view.js'
+import {encoderThreads} from '../plugins/core/convert/encoder-threads.js'
 import {runConvert, startEncoders} from '../plugins/core/convert/service.js'
 import {workerLoader} from '../plugins/core/convert/source-handle.js'
 import {formatConvertSummary} from '../plugins/core/convert/summary.js'
@@ -41,12 +42,15 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
     level: Flags.integer({summary: 'Compression level (default 6 for gzip, 3 for zstd).', min: 1, max: 19}),
     from: instantFlag({summary: 'Start of the time range (inclusive): 2021-11-08, 2021-11-08T06:00 (UTC) or 2021-W45. Default: the earliest object.'}),
     to: instantFlag({summary: 'End of the time range (exclusive); must be after --from. Default: now.'}),
+    weeks: Flags.string({summary: 'Only these buckets, comma-separated, each of the --bucket size: 2021-W45,2021-W47 (days: 2021-11-09,2021-11-12).', exclusive: ['from', 'to']}),
     'include-current': Flags.boolean({summary: 'Also convert the current, unfinished bucket (it is rebuilt as objects arrive).'}),
+    'rebuild-foreign': Flags.boolean({summary: 'Rebuild outputs that have no manifest (made by another tool, e.g. the original converter); by default they are left alone and reported.'}),
     'dry-run': Flags.boolean({summary: 'Print the plan (buckets, objects, bytes, S3 requests and cost); write nothing.'}),
     validate: Flags.boolean({summary: "Check every record against the source's JSON Schema; violations are counted per field path."}),
     'max-bad': Flags.integer({summary: 'Fail when more than this many objects are quarantined (default: no limit).', min: 0}),
-    concurrency: Flags.integer({summary: 'Objects fetched in parallel.', default: 16, min: 1, max: 256}),
-    workers: Flags.integer({summary: 'Encoder threads (default: one per core; 0 encodes on the main thread).', min: 0, max: 64}),
+    // --workers is the original bustimes converter's name for parallel downloads (its default was 16 too).
+    concurrency: Flags.integer({summary: 'Objects fetched in parallel (--workers is the same).', default: 16, min: 1, max: 256, aliases: ['workers']}),
+    threads: Flags.integer({summary: 'Encoder threads (default: one per core; more than the cores are capped; 0 encodes on the main thread).', min: 0}),
   }
 
   async run(): Promise<ConvertResult> {
@@ -55,14 +59,18 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
     const loader = workerLoader(this.config, await this.sources(), source.name, parseSourceOptions(flags['source-option']))
     // The encoder threads take ~150 ms to start: bin/run.js started them before oclif loaded, and they get the source
     // now (or they start now), while the lock, the storages and the probe are made.
-    const encoders = flags['dry-run'] ? undefined : startEncoders({source, loader, workers: flags.workers})
+    const threads = encoderThreads(flags.threads)
+    if (threads < (flags.threads ?? 0)) this.logger.warn(`--threads ${flags.threads} is more than the ${threads} cores: using ${threads} encoder threads (more only share the same cores, and cost memory).`)
+    const encoders = flags['dry-run'] ? undefined : startEncoders({source, loader, threads})
     try {
       const shard = resolveShard(flags)
       const compression = flags.compression ?? (flags.format === 'parquet' ? 'zstd' : 'gzip')
       const keyTemplate = flags['key-template'] ?? defaultKeyTemplate(flags.bucket, flags.format, compression)
       checkKeyTemplate(keyTemplate, flags.bucket)
-      const {from, to} = flags
-      if (from) timeRange(from, to ?? new Date(), {toIsNow: !to})
+      const selected = flags.weeks === undefined ? undefined : parseBucketList(flags.weeks, flags.bucket, 'weeks')
+      const from = selected ? selected[0].from : flags.from
+      const to = selected ? selected.at(-1)!.to : flags.to
+      if (from && !selected) timeRange(from, to ?? new Date(), {toIsNow: !to})
       // The lock is taken while the storages open (opening writes nothing); whatever fails, the lock is settled
       // (and so released with the command) before the error goes on.
       const lock = flags['dry-run'] ? undefined : this.lockJob(`convert ${args.output} ${keyTemplate} shard ${shard.index}/${shard.count}`)
@@ -83,13 +91,15 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
         level: flags.level,
         from,
         to,
+        only: selected?.map((bucket) => bucket.key),
         includeCurrent: flags['include-current'],
+        rebuildForeign: flags['rebuild-foreign'],
         dryRun: flags['dry-run'],
         validate: flags.validate,
         maxBad: flags['max-bad'],
         shard,
         concurrency: flags.concurrency,
-        workers: flags.workers,
+        threads,
         toolVersion: this.config.version,
         progress: new ConvertProgressView(this.progress, this.logger),
       })

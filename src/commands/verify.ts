@@ -72,6 +72,7 @@ not one SELECT).`
     'scan-threads': Flags.integer({summary: 'Threads reading and validating JSONL outputs (default: the cores, at most 4; 0: the main thread).', min: 0, max: 64, helpGroup: 'RESOURCES'}),
     report: Flags.string({summary: 'Write an offline HTML report (charts, checks, schema findings) to this file.', helpGroup: 'OUTPUT'}),
     'all-buckets': Flags.boolean({summary: 'List every bucket in the table, not only those with problems.', helpGroup: 'OUTPUT'}),
+    adopt: Flags.boolean({summary: 'Adopt outputs made by another tool (no manifest): check them against every raw object of their buckets (records, integrity, schema) and write their manifests; nothing is written when a check fails.', dependsOn: ['raw'], helpGroup: 'COUNTS'}),
     'athena-ddl': Flags.boolean({summary: 'Print the Athena CREATE EXTERNAL TABLE and count queries instead of verifying.', exclusive: ['raw', 'check', 'check-file', 'report'], helpGroup: 'OUTPUT'}),
   }
 
@@ -90,7 +91,8 @@ not one SELECT).`
       output,
       raw,
       source,
-      rawShare: flags.sample,
+      // Adopting vouches for every adopted bucket: all of them are re-read, not a sample.
+      rawShare: flags.adopt ? 1 : flags.sample,
       schemaShare: flags['schema-sample'],
       seed: flags.seed,
       dropThreshold: flags['drop-threshold'],
@@ -101,12 +103,19 @@ not one SELECT).`
       scanThreads: flags['scan-threads'],
       diskBudgetBytes: flags['disk-budget'],
       onProgress: step,
+      adopt: flags.adopt ? {version: this.config.version} : undefined,
     }))
     if (flags.report) {
       result.report = path.resolve(flags.report)
       await fs.writeFile(result.report, renderReport(result))
     }
     if (!this.jsonEnabled()) this.log(formatVerifyTable(result, {allBuckets: flags['all-buckets']}))
+    const adoption = result.adoption
+    if (adoption) {
+      for (const key of adoption.adopted) this.logger.info(printable(`Adopted ${key}: manifest written (made by another tool; checked against its raw objects)`))
+      for (const refused of adoption.refused) this.logger.warn(printable(`Not adopted ${refused.output}: ${refused.reason}`))
+      if (!this.jsonEnabled()) this.log(adoption.failedChecks ? `Adopted nothing: check ${adoption.failedChecks.join(', ')} failed; no manifest was written.` : `Adopted ${adoption.adopted.length} output(s) made by another tool${adoption.refused.length > 0 ? `; ${adoption.refused.length} not adopted (see the log)` : ''}.`)
+    }
     for (const check of result.checks.filter((candidate) => candidate.status === 'fail')) this.logger.error(printable(`Check ${check.name} failed: ${check.summary}`))
     if (result.warnings.length > 0) this.logger.warn(printable(`${result.warnings.length} warning(s), not checked: ${result.warnings[0]!.message}${result.warnings.length > 1 ? ', …' : ''}`))
     if (!result.ok) this.setOutcome(ExitCode.VerificationFailed)

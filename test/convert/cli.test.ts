@@ -172,7 +172,7 @@ describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, 
     const bucket = await s3Archive()
     const runs = await Promise.all(
       [0, 1, 2].map((index) =>
-        runCli(['convert', `s3://${bucket}/data/`, `s3://${bucket}/v2/`, '--source', 'bustimes', '--bucket', 'hour', '--shards', '3', '--workers', '1', '--json'], {
+        runCli(['convert', `s3://${bucket}/data/`, `s3://${bucket}/v2/`, '--source', 'bustimes', '--bucket', 'hour', '--shards', '3', '--threads', '1', '--json'], {
           env: {...s3Env(), JOB_COMPLETION_INDEX: String(index)},
         }),
       ),

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
@@ -26,7 +27,7 @@ async function setup() {
     compression: 'gzip',
     keyTemplate: '{YYYY}-W{WW}.jsonl.gz',
     toolVersion: 'test',
-    workers: 2,
+    threads: 2,
   }
   return {root, raw, out, base}
 }
@@ -55,10 +56,11 @@ describe('convert service (test NDJSON source)', () => {
     const {raw, out, base} = await setup()
     await writeEvents(raw, '2021-11-15T00:00:00Z', 40, 30, 50)
     const digests: string[] = []
-    for (const workers of [0, 1, 2]) {
+    for (const threads of [0, 1, 2]) {
       await fs.rm(out, {recursive: true, force: true})
-      const result = await runConvert({...base, workers, chunkBytes: 4096})
+      const result = await runConvert({...base, threads, chunkBytes: 4096})
       expect(result.records).toBe(2000)
+      expect(result.threads).toBe(Math.min(threads, os.availableParallelism()))
       const manifest = JSON.parse(await fs.readFile(path.join(out, '_manifests', '2021-W46.jsonl.gz.json'), 'utf8'))
       digests.push(manifest.output.sha256)
     }
@@ -94,13 +96,20 @@ describe('convert service: resume, quarantine, plan, formats', () => {
     expect((await fs.stat(path.join(out, '2021-W45.jsonl.gz'))).size).toBeGreaterThan(w45Before.size)
   })
 
-  it('rewrites a bucket whose output exists without a manifest (a crash between the two)', async () => {
+  it('leaves a bucket whose output exists without a manifest alone (another tool, or a crash between the two), and rebuilds it when asked', async () => {
     const {raw, out, base} = await setup()
     await writeEvents(raw, '2021-11-01T00:00:00Z', 3, 60, 2)
     await runConvert(base)
     await fs.rm(path.join(out, '_manifests'), {recursive: true})
+    const before = await fs.readFile(path.join(out, '2021-W44.jsonl.gz'))
     const rerun = await runConvert(base)
-    expect(rerun.buckets.map((bucket) => bucket.status)).toEqual(['written'])
+    expect(rerun.buckets.map((bucket) => [bucket.status, bucket.reason])).toEqual([['skipped', 'foreign']])
+    expect(rerun.foreign).toBe(1)
+    expect((await fs.readFile(path.join(out, '2021-W44.jsonl.gz'))).equals(before)).toBe(true)
+    await expect(fs.stat(path.join(out, '_manifests'))).rejects.toThrow()
+    const rebuilt = await runConvert({...base, rebuildForeign: true})
+    expect(rebuilt.buckets.map((bucket) => bucket.status)).toEqual(['rebuilt'])
+    expect((await fs.readdir(path.join(out, '_manifests'))).length).toBe(1)
   })
 
   it('quarantines empty, truncated and undecodable objects, goes on, and records them in the manifest', async () => {
@@ -244,7 +253,7 @@ describe('convert service with the bustimes fast path', () => {
     const {bustimesSource} = await import('../../src/plugins/bustimes/index.js')
     await fs.mkdir(path.join(raw, 'raw'), {recursive: true})
     await fs.writeFile(path.join(raw, 'raw', 'bustimes__2021-11-09__00-00-00.json'), "[{u'vehicleID': 101, u'latitude': 45.0, u'longitude': -122.5, u'delay': None}]")
-    const options = {...base, source: bustimesSource, workers: 0}
+    const options = {...base, source: bustimesSource, threads: 0}
     const plain = await runConvert(options)
     expect(plain.records).toBe(1)
     const {gunzipSync} = await import('node:zlib')

@@ -170,7 +170,7 @@ describe.each(STORES)('convert, output inside its input ($name)', {timeout: 60_0
     const statuses: string[][] = []
     const snapshots: string[][] = []
     for (let i = 0; i < 3; i++) {
-      const {result, exitCode, stderr} = await run<ConvertResult>(store, ['convert', `${root}in`, inside, '--source', 'json', '--bucket', 'day', '--workers', '0'])
+      const {result, exitCode, stderr} = await run<ConvertResult>(store, ['convert', `${root}in`, inside, '--source', 'json', '--bucket', 'day', '--threads', '0'])
       expect(exitCode, stderr).toBe(0)
       expect(result!.objects, `run ${i + 1}`).toBe(rawKeys.length)
       expect(result!.quarantined).toBe(0)
@@ -184,7 +184,7 @@ describe.each(STORES)('convert, output inside its input ($name)', {timeout: 60_0
     expect(snapshots[2]).toEqual(snapshots[0])
 
     const separate = await freshRoot(store)
-    const once = await run<ConvertResult>(store, ['convert', `${root}in/`, `${separate}once/`, '--source', 'json', '--bucket', 'day', '--workers', '0'])
+    const once = await run<ConvertResult>(store, ['convert', `${root}in/`, `${separate}once/`, '--source', 'json', '--bucket', 'day', '--threads', '0'])
     expect(once.exitCode, once.stderr).toBe(0)
     const output = await open(inside, store)
     const records = await outputRecords(output)
@@ -203,13 +203,13 @@ describe.each(STORES)('convert, output inside its input ($name)', {timeout: 60_0
     const rawCount = (await snapshot(input)).length
     expect(rawCount).toBe(8)
     for (let i = 0; i < 3; i++) {
-      const {result, exitCode, stderr} = await run<ConvertResult>(store, ['convert', root, `${root}v2`, '--source', 'bustimes', '--bucket', 'day', '--workers', '0'])
+      const {result, exitCode, stderr} = await run<ConvertResult>(store, ['convert', root, `${root}v2`, '--source', 'bustimes', '--bucket', 'day', '--threads', '0'])
       expect(exitCode, stderr).toBe(0)
       expect(result!.objects).toBe(rawCount)
       expect(result!.buckets.map((bucket) => bucket.status)).toEqual(i === 0 ? ['written', 'written'] : ['skipped', 'skipped'])
     }
     const separate = await freshRoot(store)
-    expect((await run<ConvertResult>(store, ['convert', root, `${separate}once`, '--source', 'bustimes', '--bucket', 'day', '--workers', '0'])).exitCode).toBe(0)
+    expect((await run<ConvertResult>(store, ['convert', root, `${separate}once`, '--source', 'bustimes', '--bucket', 'day', '--threads', '0'])).exitCode).toBe(0)
     expect(await outputRecords(await open(`${root}v2/`, store))).toEqual(await outputRecords(await open(`${separate}once/`, store)))
     expect((await manifests(await open(`${root}v2/`, store))).reduce((sum, manifest) => sum + manifest.counts.objects, 0)).toBe(rawCount)
 
@@ -241,7 +241,7 @@ describe.each(STORES)('convert, output inside its input ($name)', {timeout: 60_0
 
     // The output around the input with the default template is fine: outputs land beside raw/, never in it.
     for (let i = 0; i < 3; i++) {
-      const {result, exitCode, stderr} = await run<ConvertResult>(store, ['convert', `${root}data/raw`, `${root}data`, '--source', 'json', '--bucket', 'day', '--workers', '0'])
+      const {result, exitCode, stderr} = await run<ConvertResult>(store, ['convert', `${root}data/raw`, `${root}data`, '--source', 'json', '--bucket', 'day', '--threads', '0'])
       expect(exitCode, stderr).toBe(0)
       expect(result!.objects).toBe(6)
     }
@@ -266,7 +266,7 @@ describe('convert: every spelling of an output inside the input is one place', (
     ]
     for (const [name, output] of variants) {
       for (let i = 0; i < 3; i++) {
-        const {result, exitCode, stderr} = await run<ConvertResult>({name: 'local'}, ['convert', path.join(root, 'link'), output, '--source', 'json', '--bucket', 'day', '--workers', '0'])
+        const {result, exitCode, stderr} = await run<ConvertResult>({name: 'local'}, ['convert', path.join(root, 'link'), output, '--source', 'json', '--bucket', 'day', '--threads', '0'])
         expect(exitCode, `${name}: ${stderr}`).toBe(0)
         // The earlier variants' folders lie in the input too, with outputs a json listing takes: they are left out
         // by their manifests (an earlier run's output folder), this run's own folder as the output location.
@@ -360,7 +360,7 @@ describe.each(STORES)('verify --raw beside the outputs ($name)', {timeout: 60_00
   it('outputs inside the raw location are not raw objects, raw objects inside the output location are not outputs', async () => {
     const root = await freshRoot(store)
     await putJsonRaw(await open(`${root}in/`, store))
-    expect((await run(store, ['convert', `${root}in`, `${root}in/out`, '--source', 'json', '--bucket', 'day', '--workers', '0'])).exitCode).toBe(0)
+    expect((await run(store, ['convert', `${root}in`, `${root}in/out`, '--source', 'json', '--bucket', 'day', '--threads', '0'])).exitCode).toBe(0)
     const inside = await run<VerifyResult>(store, ['verify', `${root}in/out`, '--raw', `${root}in`, '--source', 'json', '--schema-sample', '0'])
     expect(inside.exitCode, inside.stderr).toBe(0)
     expect(inside.result!.buckets.map((bucket) => [bucket.key, bucket.rawObjects, bucket.rawRecords, bucket.records])).toEqual(
@@ -370,7 +370,7 @@ describe.each(STORES)('verify --raw beside the outputs ($name)', {timeout: 60_00
     // ndjson raw objects in data/raw/, outputs beside them in data/: the raw .ndjson files are not outputs.
     const raw = await open(`${root}data/raw/`, store)
     for (const day of ['10', '11']) await raw.write(`ev-2021-11-${day}T01.ndjson`, `{"day":${day}}\n{"day":${day}}\n{"day":${day}}\n`)
-    expect((await run(store, ['convert', `${root}data/raw`, `${root}data`, '--source', 'ndjson', '--bucket', 'day', '--workers', '0'])).exitCode).toBe(0)
+    expect((await run(store, ['convert', `${root}data/raw`, `${root}data`, '--source', 'ndjson', '--bucket', 'day', '--threads', '0'])).exitCode).toBe(0)
     const around = await run<VerifyResult>(store, ['verify', `${root}data`, '--raw', `${root}data/raw/`, '--source', 'ndjson', '--schema-sample', '0'])
     expect(around.exitCode, around.stderr).toBe(0)
     expect(around.result!.totals.files).toBe(2)

@@ -204,7 +204,7 @@ describe('bustimes fast path (flat vehicle dicts) against the general path and t
         const expectedKeys = vehicle.pairs.map(([name]) => name).filter((name) => name !== 'snapshot_time')
         // The vehicle's own snapshot_time (anywhere) is replaced by the key's, written last.
         if (JSON.stringify(Object.keys(record)) !== JSON.stringify([...expectedKeys, 'snapshot_time'])) failures.push(`keys of ${lines[i]}`)
-        if (record.snapshot_time !== (syntax === 'python' ? '2018-08-03T03:06:51Z' : '2021-11-10T07:16:05Z')) failures.push(`snapshot_time of ${lines[i]}`)
+        if (record.snapshot_time !== (syntax === 'python' ? '2018-08-03T03:06:51+00:00' : '2021-11-10T07:16:05+00:00')) failures.push(`snapshot_time of ${lines[i]}`)
         for (const [name, value] of vehicle.pairs) {
           if (name !== 'snapshot_time' && !value.check(record[name])) failures.push(`${name}: ${value.describe} became ${JSON.stringify(record[name])} in ${lines[i]}`)
         }

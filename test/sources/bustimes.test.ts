@@ -82,13 +82,13 @@ describe('bustimes decoding of a repr object and a real API response', () => {
     expect(typeof records[0].latitude).toBe('number')
     for (const record of records) {
       expect(Object.keys(record).at(-1)).toBe('snapshot_time')
-      expect(record.snapshot_time).toBe('2018-08-03T03:06:51Z')
+      expect(record.snapshot_time).toBe('2018-08-03T03:06:51+00:00')
     }
     expect(lines(repr, PRE)).toEqual(records)
   })
 
   it.skipIf(!hasPython)('writes exactly what ast.literal_eval + json.dumps give for the repr object', () => {
-    const script = `import ast,json,sys\nv=ast.literal_eval(open(sys.argv[1]).read())\nfor x in v: x['snapshot_time']='2018-08-03T03:06:51Z'\nprint(json.dumps(v))`
+    const script = `import ast,json,sys\nv=ast.literal_eval(open(sys.argv[1]).read())\nfor x in v: x['snapshot_time']='2018-08-03T03:06:51+00:00'\nprint(json.dumps(v))`
     const python = spawnSync('python3', ['-c', script, REPR_FILE], {encoding: 'utf8', maxBuffer: 64 << 20})
     expect(python.status, python.stderr).toBe(0)
     const got = `[${toJsonLines(repr, PRE).lines.toString('utf8').trim().split('\n').join(',')}]`
@@ -99,7 +99,7 @@ describe('bustimes decoding of a repr object and a real API response', () => {
     const records = lines(envelope, POST)
     expect(records).toHaveLength(ENVELOPE_VEHICLES)
     expect(records.filter((record) => record.tripID === null)).toHaveLength(ENVELOPE_IDLE)
-    expect(records[0]).toMatchObject({vehicleID: 101, expires: 1509754800000, latitude: 45.435812, snapshot_time: '2021-11-10T07:16:05Z'})
+    expect(records[0]).toMatchObject({vehicleID: 101, expires: 1509754800000, latitude: 45.435812, snapshot_time: '2021-11-10T07:16:05+00:00'})
     expect(toJsonLines(envelope, POST).syntax).toBe('json')
   })
 
@@ -109,6 +109,17 @@ describe('bustimes decoding of a repr object and a real API response', () => {
     expect(validator.recordsChecked).toBe(reprObject.records + ENVELOPE_VEHICLES)
     expect(validator.violations()).toEqual([])
     expect(validator.validate({...lines(repr, PRE)[0], latitude: 'north'})).toBe(false)
+  })
+
+  it("accepts snapshot_time as the original converter wrote it (+00:00) and as earlier bucketwright did (Z), nothing else", async () => {
+    const validator = await RecordValidator.create(bustimesSource.schema!)
+    const record = lines(repr, PRE)[0]
+    expect(record.snapshot_time).toBe('2018-08-03T03:06:51+00:00')
+    expect(validator.validate({...record, snapshot_time: '2018-08-03T03:06:51Z'})).toBe(true)
+    for (const other of ['2018-08-03T03:06:51+01:00', '2018-08-03T03:06:51', '2018-08-03 03:06:51+00:00x', '2018-08-03T03:06:51-00:00']) {
+      expect(validator.validate({...record, snapshot_time: other}), other).toBe(false)
+    }
+    expect(bustimesSource.recordTime!({snapshot_time: '2018-08-03T03:06:51+00:00'})).toEqual(new Date('2018-08-03T03:06:51Z'))
   })
 
   it('decodes by content when the bytes disagree with the cutoff rule', () => {
@@ -138,8 +149,8 @@ describe('bustimes decoding of a repr object and a real API response', () => {
   it('reads an API response written as a Python repr, and gzip/zstd-compressed bodies', () => {
     const body = "{u'resultSet': {u'queryTime': 1533265611045, u'vehicle': [{u'vehicleID': 1, u'time': 5}, {u'vehicleID': 2, u'time': 6}]}}"
     expect(lines(Buffer.from(body), PRE)).toEqual([
-      {vehicleID: 1, time: 5, snapshot_time: '2018-08-03T03:06:51Z'},
-      {vehicleID: 2, time: 6, snapshot_time: '2018-08-03T03:06:51Z'},
+      {vehicleID: 1, time: 5, snapshot_time: '2018-08-03T03:06:51+00:00'},
+      {vehicleID: 2, time: 6, snapshot_time: '2018-08-03T03:06:51+00:00'},
     ])
     expect(lines(zlib.gzipSync(repr), PRE)).toHaveLength(reprObject.records)
     expect(lines(zlib.zstdCompressSync(envelope), POST)).toHaveLength(ENVELOPE_VEHICLES)
@@ -147,9 +158,9 @@ describe('bustimes decoding of a repr object and a real API response', () => {
 
   it("replaces a vehicle's own snapshot_time with the key's, as the last property", () => {
     const [record] = lines(Buffer.from('[{"snapshot_time": "old", "vehicleID": 3}]'), POST)
-    expect(record).toEqual({vehicleID: 3, snapshot_time: '2021-11-10T07:16:05Z'})
+    expect(record).toEqual({vehicleID: 3, snapshot_time: '2021-11-10T07:16:05+00:00'})
     expect(Object.keys(record)).toEqual(['vehicleID', 'snapshot_time'])
-    expect(lines(Buffer.from('[{}]'), POST)).toEqual([{snapshot_time: '2021-11-10T07:16:05Z'}])
+    expect(lines(Buffer.from('[{}]'), POST)).toEqual([{snapshot_time: '2021-11-10T07:16:05+00:00'}])
     expect(lines(Buffer.from('[]'), POST)).toEqual([])
   })
 
@@ -166,7 +177,7 @@ describe('bustimes decoding of a repr object and a real API response', () => {
   it('takes plain Uint8Array views at any offset, and reports offsets relative to the view', () => {
     const padded = new Uint8Array(Buffer.concat([Buffer.from('garbage'), Buffer.from("[{u'vehicleID': 1}, {u'vehicleID': ?}]")]))
     const view = padded.subarray(7)
-    expect(lines(new Uint8Array(Buffer.from("garbage[{u'vehicleID': 1}]")).subarray(7), PRE)).toEqual([{vehicleID: 1, snapshot_time: '2018-08-03T03:06:51Z'}])
+    expect(lines(new Uint8Array(Buffer.from("garbage[{u'vehicleID': 1}]")).subarray(7), PRE)).toEqual([{vehicleID: 1, snapshot_time: '2018-08-03T03:06:51+00:00'}])
     const error = decodeError(view)
     expect(error.where.offset).toBe(35)
     expect(error.message).toContain("{u'vehicleID': ⟨here⟩?}]…")
@@ -175,8 +186,8 @@ describe('bustimes decoding of a repr object and a real API response', () => {
 
   it('keeps integers beyond 2^53 exact in records and in JSON lines', () => {
     const body = Buffer.from('[{"vehicleID": 12345678901234567890, "time": 1}]')
-    expect(toJsonLines(body, POST).lines.toString()).toBe('{"vehicleID":12345678901234567890,"time":1,"snapshot_time":"2021-11-10T07:16:05Z"}\n')
-    expect(JSON.stringify(decodeVehicles(body, POST))).toBe('[{"vehicleID":12345678901234567890,"time":1,"snapshot_time":"2021-11-10T07:16:05Z"}]')
+    expect(toJsonLines(body, POST).lines.toString()).toBe('{"vehicleID":12345678901234567890,"time":1,"snapshot_time":"2021-11-10T07:16:05+00:00"}\n')
+    expect(JSON.stringify(decodeVehicles(body, POST))).toBe('[{"vehicleID":12345678901234567890,"time":1,"snapshot_time":"2021-11-10T07:16:05+00:00"}]')
   })
 })
 

@@ -28,14 +28,15 @@ function snapshotOf(key: string): {time: number; fields: string[]} | undefined {
 }
 
 /**
- * The snapshot time in a bustimes key as ISO 8601 UTC (`2021-11-10T07:15:05Z`), or undefined for other keys or
- * impossible dates (`2021-02-30`).
+ * The snapshot time in a bustimes key as ISO 8601 UTC, written as the original converter wrote it — Python's
+ * `datetime.isoformat()` of an aware UTC time, `2021-11-10T07:15:05+00:00` — so weeks made by either are byte for byte
+ * alike; undefined for other keys or impossible dates (`2021-02-30`).
  */
 export function snapshotTimeOf(key: string): string | undefined {
   const snapshot = snapshotOf(key)
   if (!snapshot) return undefined
   const [y, mo, d, h, mi, s] = snapshot.fields
-  return `${y}-${mo}-${d}T${h}:${mi}:${s}Z`
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}+00:00`
 }
 
 /** `YYYY-MM-DD` of a UTC time. */

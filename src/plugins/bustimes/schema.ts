@@ -47,7 +47,8 @@ export const vehicleSchema: JsonSchema = {
     time: epochMs,
     expires: {type: ['integer', 'null'], minimum: 0},
     serviceDate: {type: ['integer', 'null'], minimum: 0},
-    snapshot_time: {type: 'string', format: 'date-time', pattern: 'Z$'},
+    // UTC, as the original converter wrote it (`…+00:00`, what bucketwright writes) or as `…Z` (earlier bucketwright).
+    snapshot_time: {type: 'string', format: 'date-time', pattern: '(?:Z|\\+00:00)$'},
   },
   additionalProperties: true,
 }

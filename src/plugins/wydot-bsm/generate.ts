@@ -1,18 +1,52 @@
 import {type GeneratedObject, type GenerateOptions, type RawLayout, seededRandom} from '../core/source-kit.js'
+import {ANOMALY_KINDS} from './schema.js'
 
-/** Wyoming's bounds: every generated position lies inside them. */
-export const WYOMING = {minLatitude: 41, maxLatitude: 45, minLongitude: -111.05, maxLongitude: -104.05} as const
+export {ANOMALY_KINDS} from './schema.js'
+
+/** A box of latitudes and longitudes (degrees). */
+export interface Bounds {
+  minLatitude: number
+  maxLatitude: number
+  minLongitude: number
+  maxLongitude: number
+}
+
+/** Wyoming's bounds: by default every generated position lies inside them. */
+export const WYOMING: Readonly<Bounds> = {minLatitude: 41, maxLatitude: 45, minLongitude: -111.05, maxLongitude: -104.05}
+
+/** Vehicles on the road at any time, by default (as the original generator had). */
+export const DEFAULT_VEHICLES = 50
+
+/**
+ * Anomalies the generator injects (`anomalies=0.3`: about 30 % of records), each record marked with its kind in
+ * `metadata.anomaly` (null for a normal record) so that a detector can be scored against it:
+ * - `position-jump`: the reported position is 2–20 km off the vehicle's track (the next record is back on it);
+ * - `speed-spike`: the reported speed is 60–160 m/s (the vehicle's real one stays 20–38 m/s);
+ * - `replay`: the payload of one of the last minute's records of another report, sent again byte for byte
+ *   (same `id`, `msgCnt`, `secMark`, position), with new metadata;
+ * - `spoofed-id`: a vehicle reports under another vehicle's `id` (two tracks for one id).
+ */
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number]
+
+/** What the generator is asked for besides range, seed and rate (the source's `--source-option`s). */
+export interface BsmGeneratorSettings {
+  /** Vehicles on the road at once (default {@link DEFAULT_VEHICLES}). */
+  vehicles?: number
+  /** Fraction of records that are anomalies, 0–1 (default 0: none, and no `metadata.anomaly` field). */
+  anomalies?: number
+  /** Every position lies inside these bounds (default {@link WYOMING}); the part of I-80 inside is driven. */
+  bounds?: Bounds
+}
 
 /** From this day on the ODE writes NDJSON files holding many records (schema v6); before, one record per file (v3). */
 export const NDJSON_SINCE = Date.UTC(2018, 0, 18)
 
-/** Default rate: BSM records per hour (about ten vehicles reporting once a second). */
+/** Default rate: BSM records per hour (ten a second; the vehicles report in turn, 50 of them each every 5 s). */
 export const DEFAULT_RECORDS_PER_HOUR = 36_000
 
 /** An NDJSON object is cut every five minutes of record time, or at this many records. */
 const OBJECT_WINDOW_MS = 5 * 60_000
 const MAX_RECORDS_PER_OBJECT = 10_000
-const VEHICLES = 24
 
 /** I-80 across Wyoming, west to east: [latitude, longitude, elevation m] at towns and passes on the way. */
 const I80: [number, number, number][] = [
@@ -89,10 +123,18 @@ const uuid = (random: () => number) => {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`.toLowerCase()
 }
 
-function newVehicle(random: () => number, time: number, anywhere: boolean): Vehicle {
+/** The stretch of I-80 that is driven: from `start` to `end` metres along the route (west to east). */
+interface Stretch {
+  start: number
+  end: number
+  bounds: Bounds
+}
+
+function newVehicle(random: () => number, time: number, anywhere: boolean, stretch: Stretch): Vehicle {
   const direction = random() < 0.5 ? 1 : -1
   const truck = random() < 0.45 // I-80 carries a lot of freight
-  const distance = anywhere ? random() * ROUTE_LENGTH : direction === 1 ? 0 : ROUTE_LENGTH
+  const length = stretch.end - stretch.start
+  const distance = stretch.start + (anywhere ? random() * length : direction === 1 ? 0 : length)
   const vehicle: Vehicle = {
     id: hex8(random),
     distance,
@@ -155,7 +197,36 @@ interface Fix {
   heading: string
 }
 
-function fixOf(vehicle: Vehicle): Fix {
+/** Latitude and longitude at `distance` metres along I-80's centre line. */
+function pointAt(distance: number): [number, number] {
+  const segment = SEGMENTS[segmentAt(distance, 0)]
+  const along = clamp((distance - segment.start) / segment.length, 0, 1)
+  return [segment.lat + segment.dLat * along, segment.lon + segment.dLon * along]
+}
+
+const inside = (bounds: Bounds, [lat, lon]: [number, number]) => lat >= bounds.minLatitude && lat <= bounds.maxLatitude && lon >= bounds.minLongitude && lon <= bounds.maxLongitude
+
+/**
+ * The longest stretch of I-80 inside `bounds` (found every 100 m, the ends pulled in by 100 m so that lane offsets
+ * stay inside too), or undefined when the road does not cross them.
+ */
+export function stretchInside(bounds: Bounds): Stretch | undefined {
+  const STEP = 100
+  let best: Stretch | undefined
+  let runStart = -1
+  for (let d = 0; d <= ROUTE_LENGTH + STEP; d += STEP) {
+    const within = d <= ROUTE_LENGTH && inside(bounds, pointAt(d))
+    if (within && runStart < 0) runStart = d
+    if (!within && runStart >= 0) {
+      const run = {start: runStart + STEP, end: d - 2 * STEP, bounds}
+      if (run.end > run.start && (!best || run.end - run.start > best.end - best.start)) best = run
+      runStart = -1
+    }
+  }
+  return best
+}
+
+function fixOf(vehicle: Vehicle, bounds: Bounds): Fix {
   const segment = SEGMENTS[vehicle.segment]
   const along = clamp((vehicle.distance - segment.start) / segment.length, 0, 1)
   const heading = vehicle.direction === 1 ? segment.heading : (segment.heading + 180) % 360
@@ -166,8 +237,8 @@ function fixOf(vehicle: Vehicle): Fix {
   return {
     lat,
     headingDegrees: heading,
-    latitude: clamp(lat, WYOMING.minLatitude, WYOMING.maxLatitude).toFixed(7),
-    longitude: clamp(lon, WYOMING.minLongitude, WYOMING.maxLongitude).toFixed(7),
+    latitude: clamp(lat, bounds.minLatitude, bounds.maxLatitude).toFixed(7),
+    longitude: clamp(lon, bounds.minLongitude, bounds.maxLongitude).toFixed(7),
     elevation: (segment.elev + segment.dElev * along).toFixed(1),
     speed: vehicle.speed.toFixed(2),
     heading: heading.toFixed(4),
@@ -199,11 +270,11 @@ const SEMI_MAJOR = hundredths(1.5, 3.5)
 const SEMI_MINOR = hundredths(2, 4)
 const pick = (values: string[], random: () => number) => values[Math.floor(random() * values.length)]
 
-function coreData(vehicle: Vehicle, time: number, fix: Fix, random: () => number): string {
+function coreData(vehicle: Vehicle, id: string, time: number, fix: Fix, random: () => number): string {
   const accelLong = pick(ACCEL_LONG, random)
   const accelYaw = pick(ACCEL_YAW, random)
   return (
-    `{"msgCnt":${vehicle.msgCnt},"id":"${vehicle.id}","secMark":${time % 60_000},` +
+    `{"msgCnt":${vehicle.msgCnt},"id":"${id}","secMark":${time % 60_000},` +
     `"position":{"latitude":${fix.latitude},"longitude":${fix.longitude},"elevation":${fix.elevation}},` +
     `"accelSet":{"accelLat":0,"accelLong":${accelLong},"accelVert":0,"accelYaw":${accelYaw}},` +
     `"accuracy":{"semiMajor":${pick(SEMI_MAJOR, random)},"semiMinor":${pick(SEMI_MINOR, random)}},` +
@@ -227,9 +298,36 @@ interface Serial {
   recordId: number
 }
 
+/** What one record is: normal, or an anomaly of a kind (see {@link ANOMALY_KINDS}), and whether it is marked. */
+interface Report {
+  anomaly: AnomalyKind | null
+  /** Write `metadata.anomaly` (only when anomalies were asked for). */
+  mark: boolean
+  bounds: Bounds
+  /** `spoofed-id`: the id reported instead of the vehicle's own. */
+  id?: string
+  /** `replay`: the payload data sent again. */
+  replayed?: string
+}
+
+const KM_PER_DEG_LAT = M_PER_DEG_LAT / 1000
+
+/** `position-jump`: 2–20 km off the track in a random direction, the other way when that leaves the bounds. */
+function jumped(fix: Fix, bounds: Bounds, random: () => number): Fix {
+  const km = 2 + random() * 18
+  const angle = random() * 2 * Math.PI
+  const cosLat = Math.cos((fix.lat * Math.PI) / 180)
+  const at = (sign: number): [number, number] => [fix.lat + (sign * km * Math.cos(angle)) / KM_PER_DEG_LAT, Number(fix.longitude) + (sign * km * Math.sin(angle)) / (KM_PER_DEG_LAT * cosLat)]
+  const forward = at(1)
+  const [lat, lon] = inside(bounds, forward) ? forward : at(-1)
+  return {...fix, latitude: clamp(lat, bounds.minLatitude, bounds.maxLatitude).toFixed(7), longitude: clamp(lon, bounds.minLongitude, bounds.maxLongitude).toFixed(7)}
+}
+
 /** One record in the v6 shape (plain ISO times, receivedMessageDetails) or the v3 shape (`[UTC]` times). */
-function record(vehicle: Vehicle, time: number, serial: Serial, random: () => number): string {
-  const fix = fixOf(vehicle)
+function record(vehicle: Vehicle, time: number, serial: Serial, random: () => number, report: Report): {line: string; data: string} {
+  let fix = fixOf(vehicle, report.bounds)
+  if (report.anomaly === 'position-jump') fix = jumped(fix, report.bounds, random)
+  if (report.anomaly === 'speed-spike') fix = {...fix, speed: (60 + random() * 100).toFixed(2)}
   const v6 = time >= NDJSON_SINCE
   const received = time + 200 + Math.floor(random() * 2_000)
   const serialId = `{"streamId":"${serial.streamId}","bundleSize":${serial.bundleSize},"bundleId":${serial.bundleId},"recordId":${serial.recordId},"serialNumber":${serial.recordId}}`
@@ -237,8 +335,14 @@ function record(vehicle: Vehicle, time: number, serial: Serial, random: () => nu
   const metadata = v6
     ? `{"bsmSource":"EV","logFileName":"${logFile}","recordType":"bsmTx","securityResultCode":"success","receivedMessageDetails":{"locationData":{"latitude":"${fix.latitude}","longitude":"${fix.longitude}","elevation":"${fix.elevation}","speed":"${fix.speed}","heading":"${fix.heading}"},"rxSource":"NA"},"payloadType":"us.dot.its.jpo.ode.model.OdeBsmPayload","serialId":${serialId},"odeReceivedAt":"${receivedAt(received, false)}","schemaVersion":6,"recordGeneratedAt":"${generatedAt(time, false)}","recordGeneratedBy":"OBU","sanitized":false}`
     : `{"logFileName":"${logFile}","recordType":"bsmTx","payloadType":"us.dot.its.jpo.ode.model.OdeBsmPayload","serialId":${serialId},"odeReceivedAt":"${receivedAt(received, true)}","schemaVersion":3,"recordGeneratedAt":"${generatedAt(time, true)}","recordGeneratedBy":"OBU","validSignature":true,"sanitized":true}`
-  return `{"metadata":${metadata},"payload":{"dataType":"us.dot.its.jpo.ode.plugin.j2735.J2735Bsm","data":{"coreData":${coreData(vehicle, time, fix, random)},"partII":${partII(vehicle, fix, random)}}}}`
+  // The mark goes in the ODE's metadata, beside what the receiver knows, never into the J2735 payload a detector reads.
+  const marked = report.mark ? `${metadata.slice(0, -1)},"anomaly":${report.anomaly === null ? 'null' : `"${report.anomaly}"`}}` : metadata
+  const data = report.replayed ?? `{"coreData":${coreData(vehicle, report.id ?? vehicle.id, time, fix, random)},"partII":${partII(vehicle, fix, random)}}`
+  return {line: `{"metadata":${marked},"payload":{"dataType":"us.dot.its.jpo.ode.plugin.j2735.J2735Bsm","data":${data}}}`, data}
 }
+
+/** Payloads of the latest normal records, for `replay` anomalies. */
+const REPLAY_WINDOW = 256
 
 /**
  * NDJSON lines written straight into bytes: records are ASCII, so a latin1 write is exact and skips both joining
@@ -275,15 +379,21 @@ class ObjectBuffer {
  * v3, `[UTC]` times); from then on records go into NDJSON objects of up to five minutes (schema v6). The same
  * seed and range give the same bytes. `rate` is BSM records per hour (default {@link DEFAULT_RECORDS_PER_HOUR}).
  */
-export async function* generateBsm(options: GenerateOptions, layout: RawLayout): AsyncIterable<GeneratedObject & {records: number}> {
+export async function* generateBsm(options: GenerateOptions, layout: RawLayout, settings: BsmGeneratorSettings = {}): AsyncIterable<GeneratedObject & {records: number}> {
   const random = seededRandom(options.seed)
   const rate = options.rate ?? DEFAULT_RECORDS_PER_HOUR
   if (!(rate > 0)) throw new Error(`rate must be a positive number of records per hour, not ${rate}`)
+  const count = settings.vehicles ?? DEFAULT_VEHICLES
+  const anomalies = settings.anomalies ?? 0
+  const bounds = settings.bounds ?? WYOMING
+  const stretch = stretchInside(bounds)
+  if (!stretch) throw new Error(`the bounds ${describeBounds(bounds)} do not cross I-80 (41.12–41.79°N, 111.03–104.07°W), where the vehicles drive`)
+  const replayable: string[] = []
   const interval = 3_600_000 / rate
   const from = options.range.from.getTime()
   const to = options.range.to.getTime()
   const keyFor = layout.keyFor!
-  const vehicles = Array.from({length: VEHICLES}, () => newVehicle(random, from, true))
+  const vehicles = Array.from({length: count}, () => newVehicle(random, from, true, stretch))
   const body = new ObjectBuffer()
   let objectStart = 0
   let window = -1
@@ -303,18 +413,36 @@ export async function* generateBsm(options: GenerateOptions, layout: RawLayout):
   for (let i = 0; ; i++) {
     const time = Math.floor(from + i * interval)
     if (time >= to) break
-    const index = i % VEHICLES
+    const index = i % count
     let vehicle = vehicles[index]
     vehicle.distance += (vehicle.direction * vehicle.speed * (time - vehicle.lastTime)) / 1000
     vehicle.lastTime = time
-    if (vehicle.distance < 0 || vehicle.distance > ROUTE_LENGTH) {
-      vehicle = vehicles[index] = newVehicle(random, time, false)
+    if (vehicle.distance < stretch.start || vehicle.distance > stretch.end) {
+      vehicle = vehicles[index] = newVehicle(random, time, false, stretch)
     }
     vehicle.segment = segmentAt(vehicle.distance, vehicle.segment)
     vehicle.speed = clamp(vehicle.speed + (random() - 0.5) * 0.3, 20, 38)
     vehicle.msgCnt = (vehicle.msgCnt + 1) % 128
+    const report: Report = {anomaly: null, mark: anomalies > 0, bounds}
+    if (anomalies > 0 && random() < anomalies) {
+      report.anomaly = ANOMALY_KINDS[Math.floor(random() * ANOMALY_KINDS.length)]
+      if (report.anomaly === 'replay' && replayable.length === 0) report.anomaly = 'position-jump'
+      if (report.anomaly === 'replay') report.replayed = replayable[Math.floor(random() * replayable.length)]
+      if (report.anomaly === 'spoofed-id') {
+        const other = vehicles[(index + 1 + Math.floor(random() * (count - 1))) % count]
+        report.id = other === vehicle ? hex8(random) : other.id
+      }
+    }
+    const write = (serial: Serial): string => {
+      const made = record(vehicle, time, serial, random, report)
+      if (anomalies > 0 && report.anomaly === null) {
+        if (replayable.length === REPLAY_WINDOW) replayable.shift()
+        replayable.push(made.data)
+      }
+      return made.line
+    }
     if (time < NDJSON_SINCE) {
-      const line = record(vehicle, time, {streamId: uuid(random), bundleSize: 1, bundleId: bundleId++ % 65_536, recordId: 0}, random)
+      const line = write({streamId: uuid(random), bundleSize: 1, bundleId: bundleId++ % 65_536, recordId: 0})
       // Single-record files of the early years: one compact line without a trailing newline, as the real ones.
       yield {key: key(time), body: line, records: 1}
       continue
@@ -326,7 +454,40 @@ export async function* generateBsm(options: GenerateOptions, layout: RawLayout):
       objectStart = time
       serial = {streamId: uuid(random), bundleSize: MAX_RECORDS_PER_OBJECT, bundleId: bundleId++ % 65_536, recordId: 0}
     }
-    body.append(record(vehicle, time, {...serial, recordId: body.lines}, random))
+    body.append(write({...serial, recordId: body.lines}))
   }
   if (body.lines > 0) yield flush()
+}
+
+function describeBounds(bounds: Bounds): string {
+  return `${bounds.minLongitude},${bounds.minLatitude},${bounds.maxLongitude},${bounds.maxLatitude}`
+}
+
+/**
+ * Reads the generator's source options: `vehicles` (a whole number ≥ 1), `anomalies` (a fraction 0–1) and `bbox`
+ * (`minLon,minLat,maxLon,maxLat` in degrees, GeoJSON's order). Throws an Error naming the option and value.
+ */
+export function generatorSettings(options: Record<string, string>): BsmGeneratorSettings {
+  const settings: BsmGeneratorSettings = {}
+  if (options.vehicles !== undefined) {
+    const vehicles = Number(options.vehicles)
+    if (!/^\d+$/.test(options.vehicles.trim()) || vehicles < 1 || vehicles > 100_000) throw new Error(`vehicles=${options.vehicles} is not a number of vehicles (1 to 100000)`)
+    settings.vehicles = vehicles
+  }
+  if (options.anomalies !== undefined) {
+    const anomalies = Number(options.anomalies)
+    if (options.anomalies.trim() === '' || !(anomalies >= 0 && anomalies <= 1)) throw new Error(`anomalies=${options.anomalies} is not a fraction of records from 0 to 1 (0.3: about 30 %)`)
+    settings.anomalies = anomalies
+  }
+  if (options.bbox !== undefined) {
+    const parts = options.bbox.split(',').map((part) => (part.trim() === '' ? Number.NaN : Number(part)))
+    const [minLongitude, minLatitude, maxLongitude, maxLatitude] = parts
+    if (parts.length !== 4 || parts.some((part) => !Number.isFinite(part)) || !(minLongitude < maxLongitude && minLatitude < maxLatitude) || minLatitude < -90 || maxLatitude > 90 || minLongitude < -180 || maxLongitude > 180) {
+      throw new Error(`bbox=${options.bbox} is not minLon,minLat,maxLon,maxLat in degrees (e.g. bbox=-106.5,41,-105,41.5 around Laramie)`)
+    }
+    const bounds = {minLatitude, maxLatitude, minLongitude, maxLongitude}
+    if (!stretchInside(bounds)) throw new Error(`bbox=${options.bbox} does not cross I-80 (41.12–41.79°N, 111.03–104.07°W), where the vehicles drive`)
+    settings.bounds = bounds
+  }
+  return settings
 }

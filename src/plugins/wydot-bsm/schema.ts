@@ -1,5 +1,8 @@
 import type {JsonSchema} from '../core/source-kit.js'
 
+/** Kinds of anomaly the generator injects; documented at the generator (generate.ts). */
+export const ANOMALY_KINDS = ['position-jump', 'speed-spike', 'replay', 'spoofed-id'] as const
+
 const odeTime = {type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})(\\[UTC\\])?$'}
 const number = {type: 'number'}
 const integer = {type: 'integer'}
@@ -37,6 +40,8 @@ export const bsmSchema: JsonSchema = {
         validSignature: {type: 'boolean'},
         sanitized: {type: 'boolean'},
         latency: number,
+        // Only in generated data with anomalies asked for: the truth a detector is scored against (see generate.ts).
+        anomaly: {enum: [...ANOMALY_KINDS, null]},
         serialId: {
           type: 'object',
           required: ['streamId', 'bundleSize', 'bundleId', 'recordId', 'serialNumber'],

@@ -1,4 +1,5 @@
 import {UsageError} from '../errors/errors.js'
+import {parseUtcTime} from '../sources/time-range.js'
 
 /** The time span of one output file. */
 export type BucketSize = 'hour' | 'day' | 'week' | 'month'
@@ -116,4 +117,40 @@ export function* bucketsBetween(size: BucketSize, from: Date, to: Date, template
   for (let start = bucketStart(size, from); start < to; start = nextBucketStart(size, start)) {
     yield {key: bucketKey(size, start), from: start, to: nextBucketStart(size, start), outputKey: renderKeyTemplate(template, size, start)}
   }
+}
+
+/**
+ * The buckets of a list as the original bustimes converter took them (`--weeks 2021-W45,2021-W47`): each item is a
+ * bucket of `size` written as its key in the outputs and `--json` (`2021-W45`, `2021-11-09`, `2021-11-09T13`,
+ * `2021-11`), read by the one time parser; in time order, each once. An item that is not a bucket of that size
+ * (`2021-11-09` for weeks, `2021-W54`, an empty item) is a usage error naming it.
+ */
+export function parseBucketList(list: string, size: BucketSize, flag: string): {key: string; from: Date; to: Date}[] {
+  const buckets = new Map<string, {key: string; from: Date; to: Date}>()
+  for (const [index, raw] of list.split(',').entries()) {
+    const item = raw.trim()
+    const example = bucketKey(size, new Date(Date.UTC(2021, 10, 9, 13)))
+    const bad = (why: string): never => {
+      throw new UsageError(`--${flag} item ${index + 1} "${raw}" ${why}.`, {
+        code: 'BAD_BUCKET_LIST',
+        nextSteps: [`Write each ${size} as in the output names, comma-separated: --${flag} ${example},${bucketKey(size, nextBucketStart(size, bucketStart(size, new Date(Date.UTC(2021, 10, 9, 13)))))} (the size is --bucket, ${size} now).`],
+        details: {flag, item: raw, bucket: size},
+      })
+    }
+    if (item === '') bad('is empty')
+    let time: Date
+    try {
+      time = parseUtcTime(item, flag)
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error
+      // The parser's reason (`2021 has ISO weeks 01 to 52`), with this flag's own next step.
+      const why = /: (.*)\.$/.exec(error.message)?.[1]
+      return bad(`is not a ${size} (${why ?? `a ${size} is written like ${example}`})`)
+    }
+    const start = bucketStart(size, time)
+    const key = bucketKey(size, start)
+    if (key !== item.toUpperCase()) bad(`is not a ${size} (a ${size} is written like ${example})`)
+    buckets.set(key, {key, from: start, to: nextBucketStart(size, start)})
+  }
+  return [...buckets.values()].sort((a, b) => a.from.getTime() - b.from.getTime())
 }

@@ -22,6 +22,14 @@ export function defaultWorkers(): number {
 }
 
 /**
+ * Encoder threads for a requested number (`--threads`): one per core by default, never more than the cores —
+ * encoding is CPU-bound, so more threads only share the cores and each costs memory.
+ */
+export function encoderThreads(requested?: number): number {
+  return Math.min(requested ?? defaultWorkers(), defaultWorkers())
+}
+
+/**
  * Detaches a throwaway ArrayBuffer. V8 optimises typed-array code on the promise that no ArrayBuffer was ever
  * detached in the thread (its "detaching protector"); the first transfer of a buffer to or from an encoder thread
  * breaks that promise and throws away every such optimised function — the decoder's hot loops, the GET path — which

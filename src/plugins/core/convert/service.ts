@@ -8,7 +8,7 @@ import type {WriteResult} from '../storage/types.js'
 import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from './bucket-stream.js'
 import type {TimeBucket} from './buckets.js'
 import {EncoderPool} from './encoder-pool.js'
-import {defaultWorkers} from './encoder-threads.js'
+import {encoderThreads} from './encoder-threads.js'
 import {checkConvertLocations, type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
 import type {ConvertBucketResult, ConvertOptions, ConvertResult, ObjectCounts, RequestPlan} from './types.js'
 
@@ -54,7 +54,10 @@ export async function runConvert(given: ConvertOptions): Promise<ConvertResult> 
     bytesIn: 0,
     bytesOut: 0,
     quarantined: 0,
+    foreign: 0,
     seconds: 0,
+    concurrency: options.concurrency ?? 16,
+    threads: 0,
   }
   const validation: Validation | undefined = options.validate ? {recordsChecked: 0, recordsInvalid: 0, violations: []} : undefined
 
@@ -64,6 +67,7 @@ export async function runConvert(given: ConvertOptions): Promise<ConvertResult> 
   const encoders = options.dryRun ? undefined : (options.encoders ?? own)
   try {
     await convertAll(options, result, {now, shard, counter, validation, exclude, starting: encoders?.pool})
+    if (encoders) result.threads = (await encoders.pool).size
   } finally {
     await own?.close()
   }
@@ -96,8 +100,8 @@ export interface Encoders {
  * Starts the encoder threads, which load the source (~150 ms): a command starts them as soon as it knows the source
  * and passes them to {@link runConvert}, so they are ready when the first objects arrive.
  */
-export function startEncoders(options: Pick<ConvertOptions, 'source' | 'loader' | 'workers'>): Encoders {
-  const pool = EncoderPool.start(options.source, options.loader, options.workers ?? defaultWorkers())
+export function startEncoders(options: Pick<ConvertOptions, 'source' | 'loader' | 'threads'>): Encoders {
+  const pool = EncoderPool.start(options.source, options.loader, encoderThreads(options.threads))
   pool.catch(() => {}) // awaited by the run; this only keeps an early failure from counting as unhandled
   return {pool, close: () => pool.then((started) => started.close(), () => {})}
 }
@@ -117,7 +121,8 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
   if (from && from < until) {
     const range = {from, to: until}
     const manifests = new Manifests(options, counter, now)
-    const windows = firstReadAhead(listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key)), (window) => manifests.readAll(window.buckets))
+    const only = options.only && new Set(options.only)
+    const windows = firstReadAhead(listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key) && (!only || only.has(bucket.key))), (window) => manifests.readAll(window.buckets))
     const pool = await run.starting
     let bad = 0
     for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, known: probe.known, exclude, onKeys: (keys) => options.progress?.listing(keys)})) {
@@ -135,6 +140,7 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
         result.bytesIn += entry.bytesIn
         result.bytesOut += entry.status === 'skipped' || entry.status === 'planned' ? 0 : entry.bytesOut
         result.quarantined += entry.status === 'skipped' ? 0 : entry.quarantined.length
+        if (entry.reason === 'foreign') result.foreign += 1
         if (validation && entry.violations) mergeViolations(validation.violations, entry.violations)
       }
     }
@@ -233,7 +239,16 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
       return options.dryRun ? {...skipped, status: 'planned', action: 'skip', reason: 'up-to-date'} : {...skipped, status: 'skipped', reason: 'up-to-date'}
     }
   }
-  const status = manifest ? 'rebuilt' : 'written'
+  // An output without a manifest was made by another tool (the original bustimes converter): rebuilding it would
+  // GET the bucket's raw objects all over again, so it is left alone and reported unless asked.
+  const foreign = manifest ? undefined : await options.output.head(bucket.outputKey)
+  if (!manifest && outputBilled) state.counter.head += 1
+  if (foreign && !options.rebuildForeign) {
+    options.progress?.skipped(bucket.key, `${bucket.outputKey} was made by another tool (no manifest): left alone (--rebuild-foreign rebuilds it; verify --adopt checks it and adopts it)`)
+    const left = {...base, records: 0, bytesOut: foreign.size, reason: 'foreign' as const}
+    return options.dryRun ? {...left, status: 'planned', action: 'skip'} : {...left, status: 'skipped'}
+  }
+  const status = manifest || foreign ? 'rebuilt' : 'written'
   if (options.input.stats) state.counter.get += inputs.filter((input) => input.size > 0).length
   if (options.dryRun) {
     const estimate = Math.round(bytesIn * (options.format === 'parquet' ? ESTIMATED_RATIO.parquet : ESTIMATED_RATIO[options.compression]))

@@ -24,7 +24,7 @@ export function formatConvertSummary(result: ConvertResult): string {
   for (const bucket of result.buckets) {
     const what = bucket.status === 'planned' ? `would ${bucket.action}` : bucket.status
     const bad = bucket.quarantined.length > 0 ? `, ${bucket.quarantined.length} quarantined` : ''
-    const why = bucket.reason ? ` (${bucket.reason})` : ''
+    const why = bucket.reason === 'foreign' ? ' (made by another tool: no manifest)' : bucket.reason ? ` (${bucket.reason})` : ''
     const records = estimated(bucket) && bucket.records === 0 ? '' : ` ${bucket.records} records,`
     const out = estimated(bucket) ? `~${formatBytes(bucket.bytesOut)} out (estimated)` : `${formatBytes(bucket.bytesOut)} out`
     lines.push(`${printable(bucket.output).padEnd(24)} ${what}${why}: ${bucket.objects} objects,${records} ${formatBytes(bucket.bytesIn)} in, ${out}${bad}`)
@@ -51,6 +51,9 @@ export function formatConvertSummary(result: ConvertResult): string {
     // result.quarantined counts this run's only (the exit code's); the sum includes what skipped buckets' manifests hold.
     const fresh = quarantined !== result.quarantined ? ` (${result.quarantined} this run)` : ''
     lines.push(`Total: ${plural(result.buckets.length, 'bucket')}${byStatus}, ${result.objects} objects, ${sum((bucket) => bucket.records)} records, ${formatBytes(result.bytesIn)} in, ${formatBytes(sum((bucket) => bucket.bytesOut))} out, ${quarantined} quarantined${fresh}, ${result.seconds} s${rate}`)
+  }
+  if (result.foreign > 0) {
+    lines.push(`${plural(result.foreign, 'output')} made by another tool (no manifest) left alone: \`verify --adopt\` checks them against the raw objects and adopts them; --rebuild-foreign rebuilds them.`)
   }
   if (result.requests) {
     const r = result.requests

@@ -19,8 +19,12 @@ export interface ConvertBucketResult {
   status: BucketStatus
   /** Under `--dry-run`: what a real run would do. */
   action?: 'write' | 'rebuild' | 'skip'
-  /** Why a bucket was skipped: `up-to-date` (manifest matches the inputs) or `current` (not finished yet). */
-  reason?: 'up-to-date' | 'current'
+  /**
+   * Why a bucket was skipped: `up-to-date` (manifest matches the inputs), `current` (not finished yet) or `foreign`
+   * (an output without a manifest is there, made by another tool such as the original converter: left alone unless
+   * `--rebuild-foreign`; `verify --adopt` adopts it).
+   */
+  reason?: 'up-to-date' | 'current' | 'foreign'
   objects: number
   records: number
   bytesIn: number
@@ -64,6 +68,12 @@ export interface ConvertResult {
   bytesOut: number
   quarantined: number
   seconds: number
+  /** Buckets whose existing output was made by another tool (no manifest) and was left alone. */
+  foreign: number
+  /** Objects fetched in parallel (`--concurrency`, alias `--workers`). */
+  concurrency: number
+  /** Encoder threads the run used (`--threads`; 0: on the main thread, or none under `--dry-run`). */
+  threads: number
   /** Requests and cost: incurred, or under `--dry-run` planned. */
   requests?: RequestPlan
   validation?: {recordsChecked: number; recordsInvalid: number; violations: SchemaViolation[]}
@@ -101,15 +111,19 @@ export interface ConvertOptions {
   level?: number
   from?: Date
   to?: Date
+  /** Only these buckets (canonical keys, `2021-W45`), within from/to: `--weeks`. */
+  only?: string[]
   includeCurrent?: boolean
+  /** Rebuild outputs that exist without a manifest (made by another tool); by default they are left alone. */
+  rebuildForeign?: boolean
   dryRun?: boolean
   validate?: boolean
   maxBad?: number
   shard?: Shard
   /** GETs in flight (default 16). */
   concurrency?: number
-  /** Encoder threads (default: one per core; 0 encodes on the main thread). */
-  workers?: number
+  /** Encoder threads (default: one per core, never more than the cores; 0 encodes on the main thread). */
+  threads?: number
   /** Encoder threads already starting (`startEncoders`), closed by their starter; by default runConvert starts its own. */
   encoders?: Encoders
   /** Raw bytes per independent gzip member / zstd frame (default 4 MiB); output depends on it, never on timing. */

@@ -1,3 +1,4 @@
+import type {ManifestInput} from '../manifest/manifest.js'
 import type {DataSource} from '../sources/types.js'
 import type {Storage} from '../storage/types.js'
 import {type BucketKind, type BucketSpan, bucketOf} from './buckets.js'
@@ -16,6 +17,9 @@ export interface RawBucketCount {
   records: number
   /** Objects the source could not decode (convert quarantines them, so their records are not expected). */
   undecodable: {key: string; reason: string}[]
+  /** The objects read, as convert records its inputs (`verify --adopt` writes them into a manifest). */
+  inputs: ManifestInput[]
+  bytes: number
 }
 
 /**
@@ -53,7 +57,7 @@ export async function countRawBucket(storage: Storage, source: DataSource, bucke
     const time = source.layout.timeFromKey(object.key)
     if (time && time >= bucket.start && time < bucket.end) objects.push({key: object.key, size: object.size, etag: object.etag, time})
   }
-  const result: RawBucketCount = {objects: objects.length, records: 0, undecodable: []}
+  const result: RawBucketCount = {objects: objects.length, records: 0, undecodable: [], inputs: objects.map(({key, size, etag}) => ({key, size, etag})), bytes: objects.reduce((sum, object) => sum + object.size, 0)}
   await forEachLimit(objects, options.concurrency ?? 8, async (object) => {
     let records = 0
     try {

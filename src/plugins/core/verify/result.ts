@@ -96,6 +96,8 @@ export interface VerifyResult {
   totals: {buckets: number; missing: number; noData: number; failed: number; files: number; records: number; bytes: number; rawObjectsRead: number; warnings: number; seconds: number}
   /** Path of the HTML report, when `--report` was given. */
   report?: string
+  /** `--adopt`: outputs made by another tool that got a manifest, those that did not and why. */
+  adoption?: AdoptionResult
 }
 
 /** `verify --athena-ddl`: the table definition and the queries to run in Athena instead of verifying here. */
@@ -108,4 +110,12 @@ export interface AthenaDdlResult {
   ddl: string
   queries: {name: string; description: string; sql: string}[]
   notes: string[]
+}
+
+/** What `verify --adopt` did: the outputs it wrote a manifest for, and those it could not adopt (and why). */
+export interface AdoptionResult {
+  adopted: string[]
+  refused: {output: string; reason: string}[]
+  /** Set when nothing was adopted because a check failed (the exit code is then 3). */
+  failedChecks?: string[]
 }

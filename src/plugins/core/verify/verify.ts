@@ -5,6 +5,7 @@ import {RecordValidator} from '../schema/validator.js'
 import type {DataSource} from '../sources/types.js'
 import {locationOverlap} from '../storage/overlap.js'
 import type {Storage} from '../storage/types.js'
+import {adoptForeignOutputs} from './adopt.js'
 import {assembleResult, type FileFindings, type RawComparison} from './assemble.js'
 import {forEachLimit} from '../kit/concurrency.js'
 import {inventoryOutputs, type OutputFile} from './outputs.js'
@@ -42,6 +43,11 @@ export interface VerifyOptions {
   /** Buckets ending after this time are still being filled: not missing when absent. Default: now. */
   now?: Date
   onProgress?: (message: string) => void
+  /**
+   * `--adopt`: write the manifests of outputs made by another tool once they pass the checks against the raw objects
+   * (needs `raw`; every bucket is re-read). The tool version goes into the manifests.
+   */
+  adopt?: {version: string}
 }
 
 /**
@@ -103,7 +109,7 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
   // File by file, in key order: the schema examples do not depend on which thread finished first.
   for (const finding of findings) if (finding.tally) validator?.merge(finding.tally)
   const rawCounts = options.raw ? await compareWithRaw(options, inventory.files, inventory.kind, progress) : undefined
-  return assembleResult(options, {
+  const result = assembleResult(options, {
     kind: inventory.kind,
     findings,
     orphans: inventory.orphanManifests,
@@ -115,6 +121,8 @@ export async function verifyDataset(options: VerifyOptions): Promise<VerifyResul
     started,
     batches: batches.length,
   })
+  if (options.adopt) result.adoption = await adoptForeignOutputs(options.output, result, findings, rawCounts, options.adopt)
+  return result
 }
 
 /** What the SQL checks found over all batches so far. */
