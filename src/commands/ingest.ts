@@ -4,9 +4,11 @@ import {createReadStream} from 'node:fs'
 import {stat} from 'node:fs/promises'
 import path from 'node:path'
 
-import {BaseCommand, ingest, type IngestResult, parseDuration, parseSize, stopOnSignals, UserError} from '../plugins/core/index.js'
+import {BaseCommand, parseDuration, parseSize, UserError} from '../plugins/core/index.js'
+import {stopOnSignals} from '../plugins/core/etl/stop-signal.js'
+import {ingest, type IngestResult} from '../plugins/core/ingest/ingest.js'
 
-export type {IngestResult} from '../plugins/core/index.js'
+export type {IngestResult} from '../plugins/core/ingest/ingest.js'
 
 const duration = Flags.custom<number>({parse: async (input) => parseDuration(input)})
 const size = Flags.custom<number>({parse: async (input) => parseSize(input)})

@@ -9,7 +9,9 @@ import {RequestCounter} from './cost.js'
 import {EncoderPool} from './encoder-pool.js'
 import {defaultWorkers} from './encoder-threads.js'
 import {checkConvertLocations, type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
-import type {ConvertBucketResult, ConvertOptions, ConvertResult} from './types.js'
+import type {ConvertBucketResult, ConvertOptions, ConvertResult, Encoders} from './types.js'
+
+export type {Encoders} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
 const ESTIMATED_RATIO = {gzip: 0.1, zstd: 0.1, none: 1.05, parquet: 0.08}
@@ -75,12 +77,6 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertResult
   result.requests = options.input.kind === 's3' || options.output.kind === 's3' ? counter.plan() : undefined
   result.seconds = Math.round((Date.now() - started) / 10) / 100
   return result
-}
-
-/** Encoder threads being started; whoever starts them closes them. */
-export interface Encoders {
-  pool: Promise<EncoderPool>
-  close(): Promise<void>
 }
 
 /**

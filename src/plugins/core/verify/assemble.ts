@@ -7,7 +7,7 @@ import type {RawBucketCount} from './raw.js'
 import type {BucketResult, CheckResult, SchemaSummary, VerifyResult, VerifyWarning} from './result.js'
 import type {FileScan} from './scan.js'
 import type {SchemaTally} from './scan-pool.js'
-import type {VerifyOptions} from './verify.js'
+import type {VerifyOptions} from './options.js'
 
 /** Per-file findings, gathered while reading. */
 export interface FileFindings {
