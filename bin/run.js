@@ -105,8 +105,22 @@ async function main() {
   // Always the built dist/: oclif would otherwise load src/*.ts under NODE_ENV=development or test whenever the
   // `typescript` package can read tsconfig.json (slow, and a second copy of every module beside dist's).
   globalThis.oclif = {...globalThis.oclif, enableAutoTranspile: false}
-  const {execute} = await import('@oclif/core')
-  await execute({dir: import.meta.url})
+  const {flush, handle, run} = await import('@oclif/core')
+  try {
+    await run(process.argv.slice(2), import.meta.url)
+    await flush()
+  } catch (thrown) {
+    // oclif prints the error and ends the process; the exit code is core's exitCodeFor, the one map from any error
+    // (ours, oclif's, a plugin command's) to the documented codes, as BaseCommand uses for a command's own errors.
+    const error = thrown instanceof Error ? thrown : new Error(String(thrown))
+    try {
+      const {exitCodeFor} = await import('../dist/plugins/core/errors/normalise.js')
+      error.oclif = {...error.oclif, exit: exitCodeFor(error)}
+    } catch {
+      // Without it (a broken install), oclif's own code stands.
+    }
+    await handle(error)
+  }
 }
 
 /**

@@ -14,7 +14,8 @@ import {fileSystemError} from './filesystem.js'
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof BucketwrightError) return error.exitCode
   if (isOclifParseError(error)) return ExitCode.Usage
-  const exit = (error as {oclif?: {exit?: unknown}} | undefined)?.oclif?.exit
+  // Only an Error's: a thrown plain object claiming `{oclif: {exit: 0}}` is not a success.
+  const exit = error instanceof Error ? (error as {oclif?: {exit?: unknown}}).oclif?.exit : undefined
   if (typeof exit === 'number' && (Object.values(ExitCode) as number[]).includes(exit)) return exit as ExitCode
   return ExitCode.Failure
 }
