@@ -90,16 +90,13 @@ async function main() {
     // A cache that cannot be written only costs start-up time.
   }
 
-  // convert's encoder threads boot (~150 ms each) while oclif loads, instead of after: the command takes them over.
-  // Not for help or a dry run (which encodes nothing), nor with --workers (the command starts its own number).
-  const argv = process.argv.slice(2)
-  if (argv[0] === 'convert' && !argv.some((arg) => ['--help', '-h', '--dry-run', '--workers'].includes(arg.split('=')[0]))) {
-    try {
-      const {prestartEncoders} = await import('../dist/plugins/core/convert/encoder-threads.js')
-      prestartEncoders()
-    } catch {
-      // The command starts its threads itself.
-    }
+  // A command may start work (convert: its encoder threads, ~150 ms of boot each) while oclif loads, instead of after;
+  // which command and when is the command's own business (src/plugins/core/command/prestart.ts).
+  try {
+    const {prestart} = await import('../dist/plugins/core/command/prestart.js')
+    await prestart(process.argv.slice(2))
+  } catch {
+    // The command starts its work itself.
   }
 
   // Always the built dist/: oclif would otherwise load src/*.ts under NODE_ENV=development or test whenever the
