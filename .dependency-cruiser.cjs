@@ -28,6 +28,29 @@ module.exports = {
       to: {path: '^src/', pathNot: ['^src/plugins/core/source-kit[.]ts$', '^src/plugins/$1/']},
     },
     {
+      name: 'plugins-reach-core-through-source-kit',
+      severity: 'error',
+      comment:
+        'Every plugin beside core (a data source in src/plugins/<source>/, builtin-sources.ts) reaches core only through the source kit, as a third-party plugin must: core’s other modules are internal.',
+      from: {path: '^src/plugins/', pathNot: '^src/plugins/core/'},
+      to: {path: '^src/plugins/core/', pathNot: '^src/plugins/core/source-kit[.]ts$'},
+    },
+    {
+      name: 'core-not-to-public-entry',
+      severity: 'error',
+      comment: 'Core’s own modules never import bucketwright/core (index.ts): the entry point re-exports them, so importing it back is a cycle, and a module that needs a neighbour imports that module.',
+      from: {path: '^src/plugins/core/'},
+      to: {path: '^src/plugins/core/index[.]ts$'},
+    },
+    {
+      name: 'public-api-without-services',
+      severity: 'error',
+      comment:
+        'bucketwright/core (index.ts) is what a command author needs — commands, flags, errors, storage, logging, source types — and exports no service: convert, verify, compact, etl, ingest, upload-daemon, fetch, generate, init, manifests and DuckDB stay internal (commands import them by relative path).',
+      from: {path: '^src/plugins/core/index[.]ts$'},
+      to: {path: '^src/plugins/core/(compact|convert|duckdb|etl|fetch|generate|ingest|init|manifest|schema|upload-daemon|verify)/'},
+    },
+    {
       name: 'aws-sdk-only-in-storage',
       severity: 'error',
       comment: 'Only the S3 storage (src/plugins/core/storage/s3/) talks to the AWS SDK; everything else goes through the Storage interface and S3Connection.',

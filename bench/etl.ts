@@ -24,11 +24,20 @@ import type {Client} from 'pg'
 import {benchRounds, compare, type Contender, formatResult, loadBuilt, log, machineLine, measureInProcess, processCpuSeconds, saveResults} from './harness.js'
 import {startPostgres} from './servers.js'
 
-type Core = typeof import('../src/plugins/core/index.js')
-type DecodedSegment = import('../src/plugins/core/index.js').DecodedSegment
-type ChannelTable = import('../src/plugins/core/index.js').ChannelTable
+type DecodedSegment = import('../src/plugins/core/etl/decode-segment.js').DecodedSegment
+type ChannelTable = import('../src/plugins/core/etl/columns.js').ChannelTable
 
-const core = await loadBuilt<Core>('plugins/core/index.js')
+// The etl service's modules (internal: not part of bucketwright/core), from dist/.
+const core = {
+  ...(await loadBuilt<typeof import('../src/plugins/core/etl/columns.js')>('plugins/core/etl/columns.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/etl/decode-segment.js')>('plugins/core/etl/decode-segment.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/etl/etl.js')>('plugins/core/etl/etl.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/etl/parquet-sink.js')>('plugins/core/etl/parquet-sink.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/etl/postgres-sink.js')>('plugins/core/etl/postgres-sink.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/storage/local.js')>('plugins/core/storage/local.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/duckdb/duckdb.js')>('plugins/core/duckdb/duckdb.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/load/load.js')>('plugins/core/load/load.js')),
+}
 const {coinbaseSource} = await loadBuilt<typeof import('../src/plugins/coinbase/index.js')>('plugins/coinbase/index.js')
 const {default: pg} = await import('pg')
 const {from: copyFrom} = await import('pg-copy-streams')

@@ -12,7 +12,8 @@ import {benchRounds, compare, type Contender, formatResult, loadBuilt, machineLi
 
 const ROUNDS = benchRounds()
 const HOURS = Number(process.env.HOURS ?? 5)
-const {LocalStorage, writeGenerated} = await loadBuilt<typeof import('../src/plugins/core/index.js')>('plugins/core/index.js')
+const {LocalStorage} = await loadBuilt<typeof import('../src/plugins/core/storage/local.js')>('plugins/core/storage/local.js')
+const {writeGenerated} = await loadBuilt<typeof import('../src/plugins/core/generate/generate.js')>('plugins/core/generate/generate.js')
 const {wydotBsmSource} = await loadBuilt<typeof import('../src/plugins/wydot-bsm/index.js')>('plugins/wydot-bsm/index.js')
 const source = wydotBsmSource()
 const from = new Date('2019-03-01T00:00:00Z')

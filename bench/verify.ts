@@ -18,7 +18,6 @@ import zlib from 'node:zlib'
 
 import {benchRounds, BIN, compare, type Contender, formatResult, loadBuilt, log, machineLine, measureChild, ROOT, saveResults} from './harness.js'
 
-type Core = typeof import('../src/plugins/core/index.js')
 type Vehicle = Record<string, unknown> & {latitude: number | null; longitude: number | null; time: number; expires: number; delay: number | null}
 
 const ROUNDS = benchRounds()
@@ -28,7 +27,13 @@ const THREADS = os.availableParallelism()
 const DIR = path.join(ROOT, '.bench', 'verify', `generated-w${WEEKS}-s${SNAPSHOTS}`)
 const OUT = path.join(DIR, 'v2')
 
-const core = await loadBuilt<Core>('plugins/core/index.js')
+// The modules behind verify (internal: not part of bucketwright/core), from dist/.
+const core = {
+  ...(await loadBuilt<typeof import('../src/plugins/core/storage/local.js')>('plugins/core/storage/local.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/verify/buckets.js')>('plugins/core/verify/buckets.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/manifest/manifest.js')>('plugins/core/manifest/manifest.js')),
+  ...(await loadBuilt<typeof import('../src/plugins/core/sources/random.js')>('plugins/core/sources/random.js')),
+}
 const {generateBustimes} = await loadBuilt<typeof import('../src/plugins/bustimes/index.js')>('plugins/bustimes/index.js')
 
 /** The fleet of one generated snapshot per seed, as records. */
@@ -45,7 +50,7 @@ async function generatedFleet(seeds: number[]): Promise<Vehicle[]> {
 }
 
 /** Writes one week as convert would: the fleet once per snapshot, jittered, plus snapshot_time; and its manifest. */
-async function writeWeek(storage: InstanceType<Core['LocalStorage']>, fleet: Vehicle[], monday: Date, weekIndex: number): Promise<number> {
+async function writeWeek(storage: InstanceType<typeof core.LocalStorage>, fleet: Vehicle[], monday: Date, weekIndex: number): Promise<number> {
   const next = core.seededRandom(1000 + weekIndex)
   const week = core.bucketOf('week', monday)
   const key = `${week.label}.jsonl.gz`

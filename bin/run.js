@@ -90,23 +90,34 @@ async function main() {
     // A cache that cannot be written only costs start-up time.
   }
 
-  // convert's encoder threads boot (~150 ms each) while oclif loads, instead of after: the command takes them over.
-  // Not for help or a dry run (which encodes nothing), nor with --threads (the command starts its own number).
-  const argv = process.argv.slice(2)
-  if (argv[0] === 'convert' && !argv.some((arg) => ['--help', '-h', '--dry-run', '--threads'].includes(arg.split('=')[0]))) {
-    try {
-      const {prestartEncoders} = await import('../dist/plugins/core/convert/encoder-threads.js')
-      prestartEncoders()
-    } catch {
-      // The command starts its threads itself.
-    }
+  // A command may start work (convert: its encoder threads, ~150 ms of boot each) while oclif loads, instead of after;
+  // which command and when is the command's own business (src/plugins/core/command/prestart.ts).
+  try {
+    const {prestart} = await import('../dist/plugins/core/command/prestart.js')
+    await prestart(process.argv.slice(2))
+  } catch {
+    // The command starts its work itself.
   }
 
   // Always the built dist/: oclif would otherwise load src/*.ts under NODE_ENV=development or test whenever the
   // `typescript` package can read tsconfig.json (slow, and a second copy of every module beside dist's).
   globalThis.oclif = {...globalThis.oclif, enableAutoTranspile: false}
-  const {execute} = await import('@oclif/core')
-  await execute({dir: import.meta.url})
+  const {flush, handle, run} = await import('@oclif/core')
+  try {
+    await run(process.argv.slice(2), import.meta.url)
+    await flush()
+  } catch (thrown) {
+    // oclif prints the error and ends the process; the exit code is core's exitCodeFor, the one map from any error
+    // (ours, oclif's, a plugin command's) to the documented codes, as BaseCommand uses for a command's own errors.
+    const error = thrown instanceof Error ? thrown : new Error(String(thrown))
+    try {
+      const {exitCodeFor} = await import('../dist/plugins/core/errors/normalise.js')
+      error.oclif = {...error.oclif, exit: exitCodeFor(error)}
+    } catch {
+      // Without it (a broken install), oclif's own code stands.
+    }
+    await handle(error)
+  }
 }
 
 /**

@@ -1,9 +1,14 @@
 import {Args, Flags} from '@oclif/core'
 import os from 'node:os'
 
-import {BaseCommand, channelTables, type DataSource, type EtlResult, type EtlSink, ExitCode, ParquetSink, durationFlag, PostgresSink, runEtl, sourceFlags, stopOnSignals} from '../plugins/core/index.js'
+import {BaseCommand, type DataSource, durationFlag, ExitCode, sourceFlags} from '../plugins/core/index.js'
+import {channelTables} from '../plugins/core/etl/columns.js'
+import {type EtlResult, runEtl} from '../plugins/core/etl/etl.js'
+import {type EtlSink, ParquetSink} from '../plugins/core/etl/parquet-sink.js'
+import {PostgresSink} from '../plugins/core/etl/postgres-sink.js'
+import {stopOnSignals} from '../plugins/core/etl/stop-signal.js'
 
-export type {EtlResult, SegmentResult} from '../plugins/core/index.js'
+export type {EtlResult, SegmentResult} from '../plugins/core/etl/etl.js'
 
 const duration = durationFlag()
 

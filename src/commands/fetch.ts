@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, cacheFlags, formatBytes, fetchRange, type FetchSummary, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
+import {BaseCommand, cacheFlags, formatBytes, type ReadCacheStats, sourceFlags, timeRange, timeRangeFlags, UsageError} from '../plugins/core/index.js'
+import {fetchRange, type FetchSummary} from '../plugins/core/fetch/fetch.js'
 
 /** The JSON contract of `bucketwright fetch`. */
 export interface FetchResult extends FetchSummary {

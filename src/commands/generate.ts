@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, formatBytes, type GenerateResult, sourceFlags, timeRange, timeRangeFlags, writeGenerated} from '../plugins/core/index.js'
+import {BaseCommand, formatBytes, sourceFlags, timeRange, timeRangeFlags} from '../plugins/core/index.js'
+import {type GenerateResult, writeGenerated} from '../plugins/core/generate/generate.js'
 
 export default class Generate extends BaseCommand<GenerateResult> {
   static override summary = 'Write realistic synthetic data for a source, in its real key layout, to a local path or S3.'

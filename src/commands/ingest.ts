@@ -4,9 +4,12 @@ import {createReadStream} from 'node:fs'
 import {readFile, stat} from 'node:fs/promises'
 import path from 'node:path'
 
-import {BaseCommand, durationFlag, ExitCode, FeedClient, FeedConnectError, feedSettings, ingest, type IngestResult, sizeFlag, sourceFlags, stopOnSignals, subscribeMessages, UsageError, UserError} from '../plugins/core/index.js'
+import {BaseCommand, durationFlag, ExitCode, sizeFlag, sourceFlags, UsageError, UserError} from '../plugins/core/index.js'
+import {stopOnSignals} from '../plugins/core/etl/stop-signal.js'
+import {FeedClient, FeedConnectError, feedSettings, subscribeMessages} from '../plugins/core/ingest/feed.js'
+import {ingest, type IngestResult} from '../plugins/core/ingest/ingest.js'
 
-export type {IngestResult} from '../plugins/core/index.js'
+export type {IngestResult} from '../plugins/core/ingest/ingest.js'
 
 const duration = durationFlag()
 

@@ -1,7 +1,11 @@
 import {Flags} from '@oclif/core'
 import path from 'node:path'
 
-import {BaseCommand, checkBucketName, formatInitResult, type GivenAnswers, type InitResult, JOB_NAMES, type JobName, runInit, sourceFlags} from '../plugins/core/index.js'
+import {BaseCommand, sourceFlags} from '../plugins/core/index.js'
+import {JOB_NAMES, type JobName} from '../plugins/core/init/answers.js'
+import {formatInitResult, type InitResult, runInit} from '../plugins/core/init/init.js'
+import {type GivenAnswers} from '../plugins/core/init/wizard.js'
+import {checkBucketName} from '../plugins/core/storage/location.js'
 
 export default class Init extends BaseCommand<InitResult> {
   static override summary = 'Set a project up: storage, credentials, data source and jobs; writes the config file and prints cron lines and systemd units.'

@@ -1,9 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 import os from 'node:os'
 
-import {BaseCommand, ExitCode, type LoadResult, runLoad, sourceFlags, stopOnSignals, UsageError} from '../plugins/core/index.js'
+import {BaseCommand, ExitCode, sourceFlags, UsageError} from '../plugins/core/index.js'
+import {stopOnSignals} from '../plugins/core/etl/stop-signal.js'
+import {type LoadResult, runLoad} from '../plugins/core/load/load.js'
 
-export type {LoadFileResult, LoadResult} from '../plugins/core/index.js'
+export type {LoadFileResult, LoadResult} from '../plugins/core/load/load.js'
 
 export default class Load extends BaseCommand<LoadResult> {
   static override summary = 'Upsert staging Parquet or JSON Lines files into a Postgres table, each file exactly once.'

@@ -1,4 +1,4 @@
-import {namedSource, type SourceFactory} from './core/sources/types.js'
+import {namedSource, type SourceFactory} from './core/source-kit.js'
 
 /**
  * The built-in data sources, contributed through the same `bucketwright:sources` hook a third-party plugin uses.

@@ -4,8 +4,9 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
-import type {CompactResult} from '../../src/plugins/core/index.js'
-import {LocalStorage, readCompactionManifest} from '../../src/plugins/core/index.js'
+import type {CompactResult} from '../../src/plugins/core/compact/result.js'
+import {readCompactionManifest} from '../../src/plugins/core/compact/manifest.js'
+import {LocalStorage} from '../../src/plugins/core/storage/local.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
 import {codecOf, columnTypes, daysAgo, keysOf, putNdjson, putParquet, removeTempDirs, rowDifference, rowSummary, tempDir, testCompactor} from './fixtures.js'
 
@@ -344,7 +345,7 @@ describe('compact fails safe (the built binary)', () => {
   it('takes a run lock: a second run of the same job while one is running stops, changing nothing', async () => {
     const inputs = await stagingDay(daysAgo(2), 3, 10)
     const cache = await tempDir('bw-cache-')
-    const {acquireRunLock} = await import('../../src/plugins/core/index.js')
+    const {acquireRunLock} = await import('../../src/plugins/core/config/run-lock.js')
     const lock = await acquireRunLock(path.join(cache, 'locks'), `compact ${storage.uri} shard 0/1`)
     try {
       const run = await runCli(['compact', root, '--json'], {env: {BUCKETWRIGHT_CACHE_DIR: cache}})

@@ -1,7 +1,9 @@
 import fs from 'node:fs/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type CompactResult, openStorage, readCompactionManifest, type Storage} from '../../src/plugins/core/index.js'
+import {openStorage, type Storage} from '../../src/plugins/core/index.js'
+import {readCompactionManifest} from '../../src/plugins/core/compact/manifest.js'
+import {type CompactResult} from '../../src/plugins/core/compact/result.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, s3Env, useS3Env} from '../helpers/s3.js'

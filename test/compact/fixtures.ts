@@ -5,7 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import {gzipSync} from 'node:zlib'
 
-import {dayIn, type Storage} from '../../src/plugins/core/index.js'
+import {type Storage} from '../../src/plugins/core/index.js'
+import {dayIn} from '../../src/plugins/core/compact/age.js'
 
 let connection: DuckDBConnection | undefined
 const tempDirs: string[] = []

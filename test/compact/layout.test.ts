@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {ageCheck, partitionScheme, startOfDay} from '../../src/plugins/core/index.js'
+import {ageCheck, startOfDay} from '../../src/plugins/core/compact/age.js'
+import {partitionScheme} from '../../src/plugins/core/compact/layout.js'
 import {parseDuration, parseSize} from '../../src/plugins/core/command/units.js'
 import {isHiddenKey, pendingKeyFor} from '../../src/plugins/core/compact/layout.js'
 

@@ -10,7 +10,7 @@ import {BIN, ROOT, runCli, runInProcess} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, s3Env, testS3Client, useS3Env} from '../helpers/s3.js'
 import type {ConvertResult} from '../../src/plugins/core/convert/types.js'
-import type {OutputManifest} from '../../src/plugins/core/index.js'
+import type {OutputManifest} from '../../src/plugins/core/manifest/manifest.js'
 import {type BustimesArchive, downloadOutputs, filesUnder, listKeys, makeBustimesArchive, outputRecords, pythonReading, readJsonObject, uploadDir} from './archive.js'
 import {tempDir} from './helpers.js'
 
@@ -247,7 +247,7 @@ describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, 
     expect(run.result!.buckets.map((bucket) => bucket.output)).toEqual(['2021-11-09.parquet'])
     const dir = path.join(work, 'parquet')
     await downloadOutputs(client, bucket, 'daily/', dir)
-    const {openDuckDB} = await import('../../src/plugins/core/index.js')
+    const {openDuckDB} = await import('../../src/plugins/core/duckdb/duckdb.js')
     const db = await openDuckDB({threads: 1})
     try {
       const [row] = await db.query<{n: number; snapshots: number}>(`SELECT count(*)::INTEGER AS n, count(DISTINCT snapshot_time)::INTEGER AS snapshots FROM read_parquet('${path.join(dir, '2021-11-09.parquet')}')`)

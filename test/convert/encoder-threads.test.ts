@@ -5,7 +5,8 @@ import {pathToFileURL} from 'node:url'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {EncoderPool} from '../../src/plugins/core/convert/encoder-pool.js'
-import {discardPrestarted, prestartEncoders, takePrestarted} from '../../src/plugins/core/convert/encoder-threads.js'
+import {prestart} from '../../src/plugins/core/command/prestart.js'
+import {defaultWorkers, discardPrestarted, prestartEncoders, takePrestarted} from '../../src/plugins/core/convert/encoder-threads.js'
 import {linesSource, tempDir} from './helpers.js'
 
 const body = (lines: object[]) => new Uint8Array(Buffer.from(lines.map((line) => JSON.stringify(line)).join('\n') + '\n'))
@@ -50,6 +51,44 @@ describe('encoder threads started early', () => {
       expect(result.records).toBe(1)
     } finally {
       await pool.close()
+    }
+  })
+})
+
+// bin/run.js hands every command line to the prestart registry before oclif loads; only convert starts threads, and
+// only when the run will encode with the default number of them.
+describe('the prestart registry (bin/run.js → command/prestart.ts → convert)', () => {
+  afterEach(() => discardPrestarted())
+
+  it('starts one encoder thread per core for a convert that will encode', async () => {
+    for (const argv of [
+      ['convert', 'raw/', 'out/', '--source', 'bustimes'],
+      // After `--` everything is an argument, not a flag.
+      ['convert', '--source', 'bustimes', '--', 'raw/', '--dry-run'],
+      // --workers is the old converter's download concurrency, not threads.
+      ['convert', 'raw/', 'out/', '--workers', '32'],
+    ]) {
+      await prestart(argv)
+      const taken = takePrestarted(defaultWorkers())
+      expect(taken, argv.join(' ')).toHaveLength(defaultWorkers())
+      await Promise.all(taken!.map((worker) => worker.terminate()))
+    }
+  })
+
+  it('starts nothing for help, a dry run, --threads, another command, or a name that is not a command', async () => {
+    for (const argv of [
+      ['convert', '--help'],
+      ['convert', 'raw/', 'out/', '-h'],
+      ['convert', 'raw/', 'out/', '--dry-run'],
+      ['convert', 'raw/', 'out/', '--threads', '2'],
+      ['convert', 'raw/', 'out/', '--threads=2'],
+      ['verify', 'out/'],
+      ['constructor'],
+      ['__proto__'],
+      [],
+    ]) {
+      await prestart(argv)
+      expect(takePrestarted(defaultWorkers()), argv.join(' ')).toBeUndefined()
     }
   })
 })

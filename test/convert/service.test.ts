@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
-import {LocalStorage} from '../../src/plugins/core/index.js'
+import {LocalStorage} from '../../src/plugins/core/storage/local.js'
 import {runConvert} from '../../src/plugins/core/convert/service.js'
 import type {ConvertOptions} from '../../src/plugins/core/convert/types.js'
 import {linesSource, readJsonl, tempDir, writeEvents} from './helpers.js'
@@ -218,7 +218,7 @@ describe('convert service: resume, quarantine, plan, formats', () => {
     let members = 0
     for (let i = gz.indexOf(Buffer.from([0x1f, 0x8b, 0x08])); i !== -1; i = gz.indexOf(Buffer.from([0x1f, 0x8b, 0x08]), i + 1)) members++
     expect(members).toBeGreaterThan(5)
-    const {openDuckDB} = await import('../../src/plugins/core/index.js')
+    const {openDuckDB} = await import('../../src/plugins/core/duckdb/duckdb.js')
     const db = await openDuckDB({threads: 1})
     try {
       const [parquet] = await db.query<{n: number; ids: number; first: number}>(`SELECT count(*)::INTEGER AS n, count(DISTINCT id)::INTEGER AS ids, first(id)::INTEGER AS first FROM read_parquet('${path.join(out, '2021-W46.parquet')}')`)

@@ -5,7 +5,8 @@ import path from 'node:path'
 import {Readable} from 'node:stream'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {LocalStorage, openStorage, type Storage} from '../../src/plugins/core/index.js'
+import {openStorage, type Storage} from '../../src/plugins/core/index.js'
+import {LocalStorage} from '../../src/plugins/core/storage/local.js'
 import '../helpers/memory-storage.js'
 import {createTestBucket, s3Servers, testS3Client, useS3Env} from '../helpers/s3.js'
 

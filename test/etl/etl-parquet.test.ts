@@ -4,7 +4,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {EtlResult} from '../../src/commands/etl.js'
-import {openDuckDB} from '../../src/plugins/core/index.js'
+import {openDuckDB} from '../../src/plugins/core/duckdb/duckdb.js'
 import {runInProcess} from '../helpers/cli.js'
 import {createTestBucket, useS3Env} from '../helpers/s3.js'
 import {advancedTradeFrames, cut, download, exchangeFrames, expectedCounts, parquetCounts, putSegments, s3Keys} from './fixtures.js'

@@ -2,7 +2,7 @@ import {GetObjectCommand, ListObjectsV2Command, PutObjectCommand} from '@aws-sdk
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {openDuckDB} from '../../src/plugins/core/index.js'
+import {openDuckDB} from '../../src/plugins/core/duckdb/duckdb.js'
 import {advancedTradeFrames as generatedFrames} from '../fixtures/generated.js'
 import {ROOT} from '../helpers/cli.js'
 import {testS3Client} from '../helpers/s3.js'

@@ -4,7 +4,10 @@ import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {coinbaseSource} from '../../src/plugins/coinbase/index.js'
-import {channelTables, type DecodedSegment, discardStaged, LocalStorage, ParquetSink} from '../../src/plugins/core/index.js'
+import {channelTables} from '../../src/plugins/core/etl/columns.js'
+import {type DecodedSegment, discardStaged} from '../../src/plugins/core/etl/decode-segment.js'
+import {ParquetSink} from '../../src/plugins/core/etl/parquet-sink.js'
+import {LocalStorage} from '../../src/plugins/core/storage/local.js'
 import {advancedTradeFrames, putSegments} from './fixtures.js'
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-etl-verify-'))

@@ -4,7 +4,11 @@ import path from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {coinbaseSource} from '../../src/plugins/coinbase/index.js'
-import {channelTables, decodeSegment, discardStaged, LocalStorage, openDuckDB, ParquetSink} from '../../src/plugins/core/index.js'
+import {openDuckDB} from '../../src/plugins/core/duckdb/duckdb.js'
+import {channelTables} from '../../src/plugins/core/etl/columns.js'
+import {decodeSegment, discardStaged} from '../../src/plugins/core/etl/decode-segment.js'
+import {ParquetSink} from '../../src/plugins/core/etl/parquet-sink.js'
+import {LocalStorage} from '../../src/plugins/core/storage/local.js'
 import {advancedTradeFrames, putSegments} from './fixtures.js'
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-etl-sql-'))

@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {RecordValidator} from '../../src/plugins/core/index.js'
+import {RecordValidator} from '../../src/plugins/core/schema/validator.js'
 import {wydotBsmSource} from '../../src/plugins/wydot-bsm/index.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
 import {createTestBucket, testS3Client, useS3Env} from '../helpers/s3.js'

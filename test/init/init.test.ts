@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {listAwsProfiles} from '../../src/plugins/core/index.js'
+import {listAwsProfiles} from '../../src/plugins/core/init/aws-profiles.js'
 import {BIN, ROOT, runCli} from '../helpers/cli.js'
 import {createTestBucket, s3Endpoint} from '../helpers/s3.js'
 import {TmuxTerminal} from './tmux.js'

@@ -7,7 +7,7 @@ import zlib from 'node:zlib'
 import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import type {LoadResult} from '../../src/plugins/core/index.js'
+import type {LoadResult} from '../../src/plugins/core/load/load.js'
 import {pgName} from '../../src/plugins/core/load/plan.js'
 import {advancedTradeFrames, cut, replicatedAdvancedFrames} from '../etl/fixtures.js'
 import {BIN, ROOT, runCli} from '../helpers/cli.js'

@@ -15,9 +15,10 @@ describe('lean source modules', () => {
     const offenders: string[] = []
     for (const name of ['bustimes', 'json', 'coinbase', 'wydot-bsm']) {
       const dir = path.join(ROOT, 'src', 'plugins', name)
-      for (const file of await fs.readdir(dir)) {
+      // Subfolders too (bustimes/python-literal/), whose way to core is one more `../`.
+      for (const file of (await fs.readdir(dir, {recursive: true})).filter((entry) => entry.endsWith('.ts'))) {
         const text = await fs.readFile(path.join(dir, file), 'utf8')
-        if (/from '\.\.\/core\/index\.js'/.test(text.replaceAll(/^import type .*$/gm, ''))) offenders.push(`${name}/${file}`)
+        if (/from '(\.\.\/)+core\/index\.js'/.test(text.replaceAll(/^import type .*$/gm, ''))) offenders.push(`${name}/${file}`)
       }
     }
     expect(offenders).toEqual([])

@@ -5,7 +5,8 @@ import path from 'node:path'
 import {Readable} from 'node:stream'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import * as core from '../../src/plugins/core/index.js'
+import type {SourceKit} from '../../src/plugins/core/source-kit.js'
+import * as core from '../../src/plugins/core/source-kit.js'
 import {ROOT, runCli} from '../helpers/cli.js'
 import {createTestBucket, s3Env, testS3Client} from '../helpers/s3.js'
 
@@ -32,8 +33,22 @@ interface SourcesJson {
   brokenPlugins: {plugin: string; message: string}[]
 }
 
+// The hook's `core` is the source kit's module as the registry loads it: the SourceKit interface must name exactly the
+// kit's runtime values (a value missing from the interface would be untyped for plugins; one missing from the kit
+// would be undefined at run time). Checked by tsc -p test (npm run lint).
+const kitMatches: [Exclude<keyof typeof core, keyof SourceKit>, Exclude<keyof SourceKit, keyof typeof core>] extends [never, never] ? true : false = true
+
 describe('the example clinicaltrials plugin, as code', () => {
-  it('decodes the real ClinicalTrials.gov v2 studies with the host core API, and they validate', async () => {
+  it('the registry hands plugins the source kit, whose values SourceKit names', async () => {
+    expect(kitMatches).toBe(true)
+    const kit: SourceKit = await import('../../src/plugins/core/source-kit.js')
+    // The kit a hook gets carries no CLI framework and no service: a plugin cannot reach into core's internals.
+    expect(Object.keys(kit).sort()).toEqual(
+      ['DecodeError', 'RecordValidator', 'isLineDecoder', 'isSqlDecoder', 'maybeDecompress', 'namedSource', 'parseSegmentName', 'readAll', 'readLines', 'seededRandom', 'segmentHour', 'segmentKey', 'segmentLayout', 'segmentName', 'segmentPrefix', 'sniffCompression', 'sqlIdentifier', 'sqlList', 'sqlString'].sort(),
+    )
+  })
+
+  it('decodes the real ClinicalTrials.gov v2 studies with the host source kit, and they validate', async () => {
     const {default: hook} = await import(path.join(EXAMPLE, 'src', 'index.js'))
     const [source] = (await hook({core, config: undefined})) as core.DataSource[]
     const validator = await core.RecordValidator.create(source.schema!)
@@ -60,7 +75,7 @@ describe('the example clinicaltrials plugin, as code', () => {
 })
 
 describe('the example plugin is typed against the public API', () => {
-  it('type-checks (JSDoc, strict) against bucketwright/core', async () => {
+  it('type-checks (JSDoc, strict) against bucketwright/sources', async () => {
     const {execFile} = await import('node:child_process')
     const result = await new Promise<{code: number; output: string}>((resolve) => {
       execFile(process.execPath, [path.join(ROOT, 'node_modules', '@typescript', 'native', 'bin', 'tsc'), '-p', EXAMPLE], {cwd: ROOT}, (error, stdout, stderr) =>

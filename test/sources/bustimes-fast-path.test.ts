@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
 import {toJsonLines} from '../../src/plugins/bustimes/index.js'
-import {DecodeError, seededRandom} from '../../src/plugins/core/index.js'
+import {DecodeError} from '../../src/plugins/core/sources/decode-error.js'
+import {seededRandom} from '../../src/plugins/core/sources/random.js'
 
 /*
  * Property test of the flat-dict fast path of the bustimes decoder (copying while scanning, strings and digits a

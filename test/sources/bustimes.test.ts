@@ -7,7 +7,10 @@ import zlib from 'node:zlib'
 import {afterAll, describe, expect, it} from 'vitest'
 
 import {bustimesLayout, bustimesSource, decodeVehicles, expectedSyntax, generateBustimes, REPR_CUTOFF_KEY, toJsonLines} from '../../src/plugins/bustimes/index.js'
-import {DecodeError, type GeneratedObject, RecordValidator, seededRandom, type SourceRecord} from '../../src/plugins/core/index.js'
+import {type GeneratedObject, type SourceRecord} from '../../src/plugins/core/index.js'
+import {RecordValidator} from '../../src/plugins/core/schema/validator.js'
+import {DecodeError} from '../../src/plugins/core/sources/decode-error.js'
+import {seededRandom} from '../../src/plugins/core/sources/random.js'
 import {bustimesReprObject} from '../fixtures/generated.js'
 import {ROOT} from '../helpers/cli.js'
 

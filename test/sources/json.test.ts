@@ -2,7 +2,8 @@ import {Readable} from 'node:stream'
 import zlib from 'node:zlib'
 import {describe, expect, it} from 'vitest'
 
-import {DecodeError, type DataSource, type SourceRecord} from '../../src/plugins/core/index.js'
+import {type DataSource, type SourceRecord} from '../../src/plugins/core/index.js'
+import {DecodeError} from '../../src/plugins/core/sources/decode-error.js'
 import {jsonSource, makeJsonSource, ndjsonSource, parseTimeValue, timeInKey, DEFAULT_KEY_TIME} from '../../src/plugins/json/index.js'
 import {advancedTradeCaptureFile, theaSpatPretty, wydotBsmV3, wydotBsmV6Pretty, wydotTimPretty} from '../fixtures/generated.js'
 

@@ -5,10 +5,10 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {generateBustimes} from '../../src/plugins/bustimes/generate.js'
-import {pythonLiteralToJson} from '../../src/plugins/bustimes/python-literal.js'
+import {pythonLiteralToJson} from '../../src/plugins/bustimes/python-literal/index.js'
 import {decodeVehicles, toJsonLines} from '../../src/plugins/bustimes/vehicles.js'
 import type {ConvertResult} from '../../src/plugins/core/convert/types.js'
-import {DecodeError} from '../../src/plugins/core/index.js'
+import {DecodeError} from '../../src/plugins/core/sources/decode-error.js'
 import {ROOT, runInProcess} from '../helpers/cli.js'
 
 const ORACLE = path.join(ROOT, 'test', 'sources', 'fixtures', 'literal_oracle.py')

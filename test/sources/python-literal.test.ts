@@ -3,8 +3,8 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
 
-import {type LiteralSyntax, LiteralTranscoder, parsePythonLiteral, pythonLiteralToJson} from '../../src/plugins/bustimes/python-literal.js'
-import {DecodeError} from '../../src/plugins/core/index.js'
+import {type LiteralSyntax, LiteralTranscoder, parsePythonLiteral, pythonLiteralToJson} from '../../src/plugins/bustimes/python-literal/index.js'
+import {DecodeError} from '../../src/plugins/core/sources/decode-error.js'
 
 const ORACLE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'literal_oracle.py')
 const hasPython = spawnSync('python3', ['--version']).status === 0

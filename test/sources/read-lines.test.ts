@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {readLines} from '../../src/plugins/core/index.js'
+import {readLines} from '../../src/plugins/core/sources/codec.js'
 
 async function linesOf(chunks: (string | Buffer)[]): Promise<string[]> {
   const out: string[] = []

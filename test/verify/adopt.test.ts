@@ -10,7 +10,7 @@ import zlib from 'node:zlib'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {ConvertResult} from '../../src/plugins/core/convert/types.js'
-import type {OutputManifest} from '../../src/plugins/core/index.js'
+import type {OutputManifest} from '../../src/plugins/core/manifest/manifest.js'
 import type {VerifyResult} from '../../src/plugins/core/verify/result.js'
 import {makeBustimesArchive} from '../convert/archive.js'
 import {tempDir} from '../convert/helpers.js'

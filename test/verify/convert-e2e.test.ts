@@ -3,7 +3,8 @@ import zlib from 'node:zlib'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import bustimesSource from '../../src/plugins/bustimes/index.js'
-import {LocalStorage, type VerifyResult} from '../../src/plugins/core/index.js'
+import {LocalStorage} from '../../src/plugins/core/storage/local.js'
+import {type VerifyResult} from '../../src/plugins/core/verify/result.js'
 import {runInProcess} from '../helpers/cli.js'
 import {removeTempDirs, tempDir} from './helpers.js'
 

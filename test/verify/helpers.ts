@@ -3,7 +3,9 @@ import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
 
-import {inputsDigest, type OutputManifest, readManifest, seededRandom, type Storage, writeManifest} from '../../src/plugins/core/index.js'
+import {type Storage} from '../../src/plugins/core/index.js'
+import {inputsDigest, type OutputManifest, readManifest, writeManifest} from '../../src/plugins/core/manifest/manifest.js'
+import {seededRandom} from '../../src/plugins/core/sources/random.js'
 import {bucketOf} from '../../src/plugins/core/verify/buckets.js'
 import {ROOT} from '../helpers/cli.js'
 

@@ -2,7 +2,9 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
-import {type CheckResult, LocalStorage, readManifest, type VerifyResult} from '../../src/plugins/core/index.js'
+import {readManifest} from '../../src/plugins/core/manifest/manifest.js'
+import {LocalStorage} from '../../src/plugins/core/storage/local.js'
+import {type CheckResult, type VerifyResult} from '../../src/plugins/core/verify/result.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
 import {buildDataset, type Dataset, linkTinybusPlugin, removeTempDirs, tempDir, writeOutput} from './helpers.js'
 

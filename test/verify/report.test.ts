@@ -4,7 +4,8 @@ import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {LocalStorage, type VerifyResult} from '../../src/plugins/core/index.js'
+import {LocalStorage} from '../../src/plugins/core/storage/local.js'
+import {type VerifyResult} from '../../src/plugins/core/verify/result.js'
 import {ROOT, runInProcess} from '../helpers/cli.js'
 import {buildDataset, linkTinybusPlugin, removeTempDirs, rewriteOutput, tempDir} from './helpers.js'
 

@@ -2,8 +2,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
-import type {CheckResult, VerifyResult} from '../../src/plugins/core/index.js'
-import {LocalStorage} from '../../src/plugins/core/index.js'
+import type {CheckResult, VerifyResult} from '../../src/plugins/core/verify/result.js'
+import {LocalStorage} from '../../src/plugins/core/storage/local.js'
 import {runCli, runInProcess} from '../helpers/cli.js'
 import {buildDataset, type Dataset, linkTinybusPlugin, readOutputLines, removeTempDirs, rewriteOutput, tempDir, truncateOutput} from './helpers.js'
 

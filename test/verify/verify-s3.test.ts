@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
-import {openStorage, type Storage, type VerifyResult} from '../../src/plugins/core/index.js'
+import {openStorage, type Storage} from '../../src/plugins/core/index.js'
+import {type VerifyResult} from '../../src/plugins/core/verify/result.js'
 import {runInProcess} from '../helpers/cli.js'
 import {createTestBucket, s3Endpoint, useS3Env} from '../helpers/s3.js'
 import {buildDataset, type Dataset, linkTinybusPlugin, removeTempDirs, rewriteOutput, tempDir, truncateOutput} from './helpers.js'

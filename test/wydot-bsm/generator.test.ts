@@ -9,7 +9,7 @@ import path from 'node:path'
 import {Readable} from 'node:stream'
 import {describe, expect, it} from 'vitest'
 
-import {RecordValidator, type SourceRecord} from '../../src/plugins/core/index.js'
+import {RecordValidator, type SourceRecord} from '../../src/plugins/core/source-kit.js'
 import {ANOMALY_KINDS, DEFAULT_VEHICLES, WYOMING} from '../../src/plugins/wydot-bsm/generate.js'
 import {wydotBsmSource} from '../../src/plugins/wydot-bsm/index.js'
 import {runCli} from '../helpers/cli.js'

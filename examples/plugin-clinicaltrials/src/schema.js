@@ -3,7 +3,7 @@
 /** A ClinicalTrials.gov partial date: YYYY, YYYY-MM or YYYY-MM-DD. */
 const partialDate = {type: ['string', 'null'], pattern: '^\\d{4}(-\\d{2}(-\\d{2})?)?$'}
 
-/** @type {import('bucketwright/core').JsonSchema} */
+/** @type {import('bucketwright/sources').JsonSchema} */
 export const studySchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'ClinicalTrials.gov study (API v2), as archived by bucketwright',

@@ -10,7 +10,7 @@ const dayPath = (time) => `${time.getUTCFullYear()}/${two(time.getUTCMonth() + 1
  * The raw layout: a harvester saves what the API returned each day, one study per file
  * (`ctgov/YYYY/MM/DD/NCT01234567.json`, the body of GET /api/v2/studies/{nctId}) or search pages
  * (`ctgov/YYYY/MM/DD/page-0001.json`, the body of GET /api/v2/studies: {"studies": [...], "nextPageToken"}).
- * @returns {import('bucketwright/core').RawLayout}
+ * @returns {import('bucketwright/sources').RawLayout}
  */
 function layout(prefix) {
   const pattern = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d{4})/(\\d{2})/(\\d{2})/[^/]+\\.json(\\.gz)?$`)
@@ -57,10 +57,10 @@ function toRecord(study, core, key) {
 }
 
 /**
- * The `clinicaltrials` data source, built with the host's core API.
- * @param {import('bucketwright/core').BucketwrightCore} core
+ * The `clinicaltrials` data source, built with the host's source kit.
+ * @param {import('bucketwright/sources').SourceKit} core
  * @param {string} [prefix]
- * @returns {import('bucketwright/core').DataSource}
+ * @returns {import('bucketwright/sources').DataSource}
  */
 export function clinicalTrialsSource(core, prefix = 'ctgov/') {
   return {

@@ -1,6 +1,6 @@
 import {type GeneratedObject, type GenerateOptions, seededRandom} from '../core/source-kit.js'
 import {bustimesLayout, REPR_CUTOFF_TIME} from './layout.js'
-import {formatFloat} from './python-literal.js'
+import {formatFloat} from './python-literal/index.js'
 
 /**
  * A synthetic TriMet-like fleet (invented for bucketwright, not real data): routes as polylines around Portland,

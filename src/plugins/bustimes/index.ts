@@ -8,7 +8,7 @@ import {decodeVehicles, toJsonLines} from './vehicles.js'
 
 export {generateBustimes} from './generate.js'
 export {bustimesLayout, REPR_CUTOFF_KEY, REPR_CUTOFF_TIME, snapshotTimeOf} from './layout.js'
-export {formatFloat, type LiteralSyntax, LiteralTranscoder, parsePythonLiteral, parseTranscoded, pythonLiteralToJson} from './python-literal.js'
+export {formatFloat, type LiteralSyntax, LiteralTranscoder, parsePythonLiteral, parseTranscoded, pythonLiteralToJson} from './python-literal/index.js'
 export {vehicleSchema} from './schema.js'
 export {decodeVehicles, expectedSyntax, toJsonLines, type VehicleLines} from './vehicles.js'
 

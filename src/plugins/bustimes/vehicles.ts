@@ -2,7 +2,7 @@ import zlib from 'node:zlib'
 
 import {DecodeError, type SourceRecord, sniffCompression} from '../core/source-kit.js'
 import {REPR_CUTOFF_TIME, snapshotTimeOf} from './layout.js'
-import {type LiteralSyntax, LiteralTranscoder, parseTranscoded} from './python-literal.js'
+import {type LiteralSyntax, LiteralTranscoder, parseTranscoded} from './python-literal/index.js'
 
 /** JSON lines of one bustimes object: one compact JSON object per vehicle, each ending in `\n`. */
 export interface VehicleLines {

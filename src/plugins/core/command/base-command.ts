@@ -5,7 +5,8 @@ import {format} from 'node:util'
 import {applyCommandDefaults} from '../config/command-defaults.js'
 import {type BucketwrightConfig, configPath, loadConfig} from '../config/config.js'
 import {acquireRunLock, type RunLock} from '../config/run-lock.js'
-import {ExitCode, parseFailure, toBucketwrightError, UsageError} from '../errors/errors.js'
+import {ExitCode, UsageError} from '../errors/errors.js'
+import {exitCodeFor, parseFailure, toBucketwrightError} from '../errors/normalise.js'
 import {outputFormatOf, reportError} from '../errors/report.js'
 import {Logger, logProcessWarnings} from '../progress/logger.js'
 import {progressMode, type ProgressMode} from '../progress/tasks.js'
@@ -215,7 +216,7 @@ export abstract class BaseCommand<T> extends Command {
     if (error instanceof Errors.ExitError && error.oclif.exit === 0) throw error
     const converted = toBucketwrightError(error)
     if (this.jsonEnabled()) {
-      process.exitCode = converted.exitCode
+      process.exitCode = exitCodeFor(converted)
       reportError(converted, {json: true, logFormat: 'text'})
       return
     }

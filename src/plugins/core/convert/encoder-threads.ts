@@ -1,5 +1,6 @@
 /**
- * Convert's encoder threads, started early: `bin/run.js` starts them for `convert` before the CLI framework loads,
+ * Convert's encoder threads, started early: `bin/run.js` starts them for `convert` before the CLI framework loads
+ * (through command/prestart.ts, {@link prestartForConvert}),
  * so the ~150 ms a thread takes to boot and load its modules overlap oclif's own start instead of following it.
  * Such a thread waits for its source; the command's {@link EncoderPool} takes them over, or starts its own.
  */
@@ -61,6 +62,17 @@ export function prestartEncoders(count = defaultWorkers()): number[] {
   }
   early = started
   return started.workers.map((worker) => worker.threadId)
+}
+
+/**
+ * convert's prestart (command/prestart.ts), given the command line after `convert`: starts the encoder threads unless
+ * the run will encode nothing (help, a dry run) or starts its own number of them (`--threads`; `--workers` is download concurrency).
+ */
+export function prestartForConvert(argv: readonly string[]): void {
+  const end = argv.indexOf('--')
+  const flags = end === -1 ? argv : argv.slice(0, end)
+  if (flags.some((arg) => ['--help', '-h', '--dry-run', '--threads'].includes(arg.split('=')[0]!))) return
+  prestartEncoders()
 }
 
 /**

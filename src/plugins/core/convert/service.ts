@@ -10,7 +10,9 @@ import type {TimeBucket} from './buckets.js'
 import {EncoderPool} from './encoder-pool.js'
 import {encoderThreads} from './encoder-threads.js'
 import {checkConvertLocations, type ListingWindow, listingWindows, listWindows, overallSpan, startProbe} from './listing.js'
-import type {ConvertBucketResult, ConvertOptions, ConvertResult, ObjectCounts, RequestPlan} from './types.js'
+import type {ConvertBucketResult, ConvertOptions, ConvertResult, Encoders, ObjectCounts, RequestPlan} from './types.js'
+
+export type {Encoders} from './types.js'
 
 /** Output-to-input size ratios used to estimate PUT requests before anything is written. */
 const ESTIMATED_RATIO = {gzip: 0.1, zstd: 0.1, none: 1.05, parquet: 0.08}
@@ -88,12 +90,6 @@ export async function runConvert(given: ConvertOptions): Promise<ConvertResult> 
 function requestPlan(counter: RequestTally, estimated: boolean): RequestPlan {
   const {list, get, head, put} = counter
   return {list, get, head, put, cost: requestCost({list, get, head, put}), estimated}
-}
-
-/** Encoder threads being started; whoever starts them closes them. */
-export interface Encoders {
-  pool: Promise<EncoderPool>
-  close(): Promise<void>
 }
 
 /**

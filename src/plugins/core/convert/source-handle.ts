@@ -2,6 +2,7 @@ import type {Config} from '@oclif/core'
 import path from 'node:path'
 import {pathToFileURL} from 'node:url'
 
+import type {SourcesHookOptions} from '../sources/hook.js'
 import type {SourceRegistry} from '../sources/registry.js'
 import {type DataSource, type SourceFactory, SOURCES_HOOK} from '../sources/types.js'
 
@@ -51,15 +52,15 @@ export async function loadSource(loader: SourceLoader): Promise<DataSource> {
   let source: DataSource | undefined
   if (loader.kind === 'hook') {
     // A hook is called without oclif's context; one that needs it falls back to loading the registry. A plugin's
-    // hook gets the host's core API, exactly as the registry hands it (plugins take DecodeError, readAll… from it);
-    // bucketwright's own hook needs none, and a thread spared loading the core (and oclif) starts ~150 ms sooner.
+    // hook gets the source kit, exactly as the registry hands it (plugins take DecodeError, readAll… from it);
+    // bucketwright's own hook needs none.
     const quiet = {config: undefined, debug() {}, log() {}, warn() {}, error(message: string) { throw new Error(message) }, exit() {}}
     const builtin = new URL('../../builtin-sources.js', import.meta.url).href
     try {
       for (const hook of loader.modules) {
         const module = (await import(hook.url)) as Record<string, unknown>
         const fn = module[hook.identifier] ?? module.default
-        const options = hook.url === builtin ? {} : {core: await import('../index.js')}
+        const options: Partial<SourcesHookOptions> = hook.url === builtin ? {} : {core: await import('../source-kit.js')}
         source ??= await findIn(entriesOf(typeof fn === 'function' ? await (fn as (this: unknown, options: unknown) => unknown).call(quiet, options) : fn), loader.name)
       }
     } catch {

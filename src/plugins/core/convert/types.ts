@@ -4,7 +4,7 @@ import type {SchemaViolation} from '../schema/validator.js'
 import type {DataSource} from '../sources/types.js'
 import type {Storage} from '../storage/types.js'
 import type {BucketSize, OutputCompression, OutputFormat} from './buckets.js'
-import type {Encoders} from './service.js'
+import type {EncoderPool} from './encoder-pool.js'
 import type {SourceLoader} from './source-handle.js'
 
 /** What convert did with a bucket: `planned` only under `--dry-run` (see {@link ConvertBucketResult.action}). */
@@ -132,4 +132,10 @@ export interface ConvertOptions {
   now?: Date
   progress?: ConvertProgress
   signal?: AbortSignal
+}
+
+/** Encoder threads being started; whoever starts them closes them. */
+export interface Encoders {
+  pool: Promise<EncoderPool>
+  close(): Promise<void>
 }

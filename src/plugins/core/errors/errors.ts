@@ -1,7 +1,5 @@
 import {CLIError} from '@oclif/core/errors'
 
-import {fileSystemError} from './filesystem.js'
-
 /**
  * The documented exit codes of every bucketwright command.
  *
@@ -39,7 +37,8 @@ export interface BucketwrightErrorOptions {
 
 /**
  * Base class of every error bucketwright raises on purpose. It is an oclif `CLIError`, so oclif prints the message
- * with the next steps as suggestions and exits with {@link exitCodeFor}'s code.
+ * with the next steps as suggestions and exits with its {@link BucketwrightError.exitCode} (normalise.ts's `exitCodeFor`
+ * maps any error to an exit code).
  */
 export abstract class BucketwrightError extends CLIError {
   abstract readonly cause_: ErrorCause
@@ -118,70 +117,4 @@ export class BugError extends BucketwrightError {
   constructor(message: string, options: Partial<BucketwrightErrorOptions> = {}) {
     super(message, {code: 'BUG', ...options, nextSteps: options.nextSteps ?? ['Please report this with the command you ran and the output of `bucketwright --version`.']}, ExitCode.Failure)
   }
-}
-
-/**
- * The one place that decides a process exit code from an error: bucketwright errors carry their own; oclif's
- * parse errors (unknown flag, missing argument, bad value) are usage errors; anything else is a failure.
- */
-export function exitCodeFor(error: unknown): ExitCode {
-  if (error instanceof BucketwrightError) return error.exitCode
-  if (isOclifParseError(error)) return ExitCode.Usage
-  const exit = (error as {oclif?: {exit?: unknown}} | undefined)?.oclif?.exit
-  if (typeof exit === 'number' && (Object.values(ExitCode) as number[]).includes(exit)) return exit as ExitCode
-  return ExitCode.Failure
-}
-
-function isOclifParseError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false
-  // oclif rethrows what a flag's own parse function threw, its message prefixed with "Parsing --<flag>".
-  if (/^Parsing --/.test(error.message)) return true
-  // Every oclif parser error (missing argument, unknown flag, bad option…) extends CLIParseError, which sets `parse`.
-  return 'parse' in error
-}
-
-/**
- * Turns any thrown value into a bucketwright error: a local file-system error becomes a {@link UserError} naming the
- * path; an oclif parse error a {@link UsageError}; anything else a {@link BugError} keeping the message.
- */
-export function toBucketwrightError(error: unknown): BucketwrightError {
-  if (error instanceof BucketwrightError) return unwrapParseMessage(error)
-  if (isOclifParseError(error)) return parseFailure(error)
-  const fromFileSystem = fileSystemError(error)
-  if (fromFileSystem) return fromFileSystem
-  const message = error instanceof Error ? error.message : String(error)
-  return new BugError(message, {code: 'UNEXPECTED', cause: error})
-}
-
-/**
- * A failure while oclif parses the command line (whatever it throws: a parse error, a flag given twice, a flag's
- * own parse function) is a usage error; a bucketwright error thrown by a flag's parse function keeps its code.
- */
-export function parseFailure(error: unknown): BucketwrightError {
-  if (error instanceof BucketwrightError) return unwrapParseMessage(error)
-  const message = stripParseWrapper(error instanceof Error ? error.message : String(error))
-  const once = /^Flag --([\w-]+) can only be specified once/.exec(message)
-  if (once) {
-    return new UsageError(`--${once[1]} was given more than once; it takes one value.`, {code: 'USAGE', nextSteps: [`Give --${once[1]} once.`], details: {flag: once[1]}})
-  }
-  return new UsageError(message, {code: 'USAGE', nextSteps: ['Run the command with --help to see its arguments and flags.']})
-}
-
-/**
- * oclif's parse messages, without its wrapping: "Parsing --flag \n\t<message>" around what a flag's parse function
- * threw becomes "--flag: <message>" (the flag stays named: "received: 0" alone does not say where), "The following error occurred:" before a flag relation, "See more help with --help" after (the next step
- * says so).
- */
-function stripParseWrapper(message: string): string {
-  return message
-    .replace(/^Parsing (--[\w-]+) \n\t/, '$1: ')
-    .replace(/^The following errors? occurred:\s*/, '')
-    .replace(/\s*See more help with --help\s*$/, '')
-    .replace(/\n\s+/g, '\n')
-}
-
-function unwrapParseMessage(error: BucketwrightError): BucketwrightError {
-  const message = stripParseWrapper(error.message)
-  if (message !== error.message) error.message = message
-  return error
 }

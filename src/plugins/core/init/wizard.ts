@@ -1,4 +1,5 @@
-import {BucketwrightError, toBucketwrightError} from '../errors/errors.js'
+import {BucketwrightError} from '../errors/errors.js'
+import {toBucketwrightError} from '../errors/normalise.js'
 import {isValidBucketName} from '../storage/location.js'
 import {checkLocalDirectory} from '../storage/open.js'
 import type {SourceListing} from '../sources/registry.js'

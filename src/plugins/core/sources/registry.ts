@@ -1,26 +1,14 @@
 import type {Config} from '@oclif/core'
 
 import {UsageError} from '../errors/errors.js'
+import type {SourceKit} from './hook.js'
 import {type DataSource, SOURCES_HOOK, type SourceOrigin, type SourcePluginModule} from './types.js'
 
 export {SOURCES_HOOK} from './types.js'
+export type {SourceKit, SourcesHookOptions} from './hook.js'
 
 /** How long one plugin's hook may take before it is reported as broken instead of holding every command up. */
 const HOOK_TIMEOUT_MS = 15_000
-
-/** The core plugin's public API, as handed to every `bucketwright:sources` hook. */
-export type BucketwrightCore = typeof import('../index.js')
-
-/**
- * What a `bucketwright:sources` hook receives: the host's core API and the oclif config. A plugin takes runtime
- * values (DecodeError, readLines, maybeDecompress…) from `core`, so it shares the host's classes (a DecodeError
- * it throws is the host's DecodeError) and needs no copy of bucketwright installed beside it; it imports only
- * types from `bucketwright/core`.
- */
-export interface SourcesHookOptions {
-  core: BucketwrightCore
-  config: Config
-}
 
 /** A source as listed by `bucketwright sources`. */
 export interface SourceListing {
@@ -55,10 +43,10 @@ export class SourceRegistry {
    * holds that source, and any a plugin did not name ahead).
    */
   static async load(config: Config, options: {only?: string} = {}): Promise<SourceRegistry> {
-    // Plugins get the core API in the hook's options. bucketwright's own hook needs none, so without other plugins
-    // the core's index (twice the modules a command loads) is not loaded at all.
+    // Plugins get the source kit in the hook's options (as `core`). bucketwright's own hook needs none, so without
+    // other plugins it is not loaded here.
     const others = [...config.plugins.values()].some((plugin) => plugin.name !== config.name && (plugin.hooks[SOURCES_HOOK]?.length ?? 0) > 0)
-    const core = others ? await import('../index.js') : undefined
+    const core: SourceKit | undefined = others ? await import('../source-kit.js') : undefined
     // Capture every error (even an oclif exit from a plugin's this.error()): one broken plugin must not stop the CLI.
     const result = await config.runHook(SOURCES_HOOK as never, {core} as never, HOOK_TIMEOUT_MS, true)
     const sources = new Map<string, {source: DataSource; origin: SourceOrigin}>()

@@ -1,7 +1,8 @@
 import {rename, rmdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 
-import {type BucketwrightError, toBucketwrightError, UserError} from '../errors/errors.js'
+import {type BucketwrightError, UserError} from '../errors/errors.js'
+import {toBucketwrightError} from '../errors/normalise.js'
 import type {Logger} from '../progress/logger.js'
 import {isValidBucketName} from '../storage/location.js'
 import {headBucket} from '../storage/s3/bucket.js'

@@ -8,7 +8,7 @@ import type {BucketResult, CheckResult, SchemaSummary, VerifyResult, VerifyWarni
 import type {FileScan} from './scan.js'
 import type {SchemaTally} from './scan-pool.js'
 import {plural} from './table.js'
-import type {VerifyOptions} from './verify.js'
+import type {VerifyOptions} from './options.js'
 
 /** Per-file findings, gathered while reading. */
 export interface FileFindings {
