@@ -23,6 +23,11 @@ export interface UploadDaemonOptions {
   includeTemp: boolean
   /** `--exclude` globs (see scan.ts). */
   exclude: string[]
+  /**
+   * `--prune-empty-dirs`: remove the directories the daemon itself emptied (it shipped and deleted their last file).
+   * Off by default: a writer that made its folder once must find it there for its next file.
+   */
+  pruneEmptyDirs?: boolean
   /** Local bucket directory → real bucket name. */
   bucketMap: Record<string, string>
   partSize: number
@@ -234,7 +239,8 @@ export class UploadDaemon {
       byBucket.set(candidate.bucketDir, list)
     }
     const pool = new Semaphore(this.options.concurrency)
-    const touchedDirectories = new Set<string>()
+    /** Directories this scan deleted a shipped file from: the only ones `--prune-empty-dirs` may remove. */
+    const emptiedFrom = new Set<string>()
     const shipping: Promise<void>[] = []
 
     const shipOne = async (bucket: string, candidate: Candidate, remote: RemoteObject | null | undefined) => {
@@ -244,7 +250,7 @@ export class UploadDaemon {
       try {
         const outcome = await this.shipper.ship({bucket, candidate, remote}, signal)
         this.record(summary, bucket, candidate, outcome)
-        if (outcome.status === 'uploaded' || outcome.status === 'already-there') touchedDirectories.add(path.dirname(candidate.path))
+        if ((outcome.status === 'uploaded' || outcome.status === 'already-there') && !outcome.deleteError) emptiedFrom.add(path.dirname(candidate.path))
       } catch (error) {
         summary.failed++
         this.counters.failed++
@@ -304,7 +310,7 @@ export class UploadDaemon {
       }),
     )
     await Promise.all(shipping)
-    await this.removeEmptyDirectories([...touchedDirectories, ...scan.emptyDirectories])
+    if (this.options.pruneEmptyDirs) await this.removeEmptiedDirectories([...emptiedFrom])
 
     summary.durationMs = Date.now() - started
     this.counters.unstable = summary.unstable
@@ -433,10 +439,12 @@ export class UploadDaemon {
   }
 
   /**
-   * Removes directories left empty, deepest first, up to but never including a bucket directory or the root. rmdir
-   * only ever removes an empty directory, so a file a writer just created there stops it.
+   * `--prune-empty-dirs`: removes the directories this scan emptied by deleting shipped files, deepest first, and
+   * each parent that removing them emptied in turn, up to but never including a bucket directory or the root. A
+   * directory found empty (made by the user, or emptied by someone else) is never in the list. rmdir only ever
+   * removes an empty directory, so a file or folder a writer just created there stops it.
    */
-  private async removeEmptyDirectories(directories: string[]): Promise<void> {
+  private async removeEmptiedDirectories(directories: string[]): Promise<void> {
     const root = this.options.root
     const ordered = [...new Set(directories)].sort((a, b) => b.length - a.length)
     for (let directory of ordered) {

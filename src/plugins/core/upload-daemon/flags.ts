@@ -47,6 +47,12 @@ export const uploadDaemonFlags = {
     default: [],
     helpValue: 'GLOB',
   }),
+  'prune-empty-dirs': Flags.boolean({
+    summary: 'Remove the folders the daemon empties by shipping their last file (never one you made empty, a bucket folder or the root).',
+    description: 'Off by default: a writer that made its folder once must still find it for its next file. With it, writers must create their folder before each file (mkdir -p).',
+    env: 'BUCKETWRIGHT_PRUNE_EMPTY_DIRS',
+    default: false,
+  }),
   once: Flags.boolean({summary: 'One scan, then exit (for cron).', exclusive: ['print-systemd-unit']}),
   'print-systemd-unit': Flags.boolean({summary: 'Print a systemd unit that runs the daemon with these settings, and exit.'}),
   'state-file': Flags.string({summary: 'Keep counters in this file (written by `upload-daemon start`).', hidden: true}),
