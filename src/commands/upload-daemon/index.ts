@@ -32,7 +32,7 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
     const settings = await this.daemonSettings(flags)
     if (flags['print-systemd-unit']) {
       const {systemdUnit} = await import('../../plugins/core/upload-daemon/systemd.js')
-      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], pruneEmptyDirs: flags['prune-empty-dirs'], user: process.env.USER})
+      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], pruneEmptyDirs: flags['prune-empty-dirs'], keep: flags.keep, user: process.env.USER})
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }
@@ -49,6 +49,7 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
         includeTemp: flags['include-temp'],
         exclude: flags.exclude,
         pruneEmptyDirs: flags['prune-empty-dirs'],
+        keep: flags.keep,
         bucketMap: settings.bucketMapping,
         partSize: 8 * 1024 * 1024,
         singlePutLimit: flags['multipart-threshold'] * 1024 * 1024,

@@ -47,6 +47,12 @@ export const uploadDaemonFlags = {
     default: [],
     helpValue: 'GLOB',
   }),
+  keep: Flags.boolean({
+    summary: 'Copy: ship files and keep them locally (never delete). Files already in the bucket are not uploaded again.',
+    description: 'A file is uploaded again only when the bucket does not prove, by a strong digest, to hold its bytes. Within one run, a file already shipped is not read again until its size, mtime or inode change.',
+    env: 'BUCKETWRIGHT_KEEP',
+    default: false,
+  }),
   'prune-empty-dirs': Flags.boolean({
     summary: 'Remove the folders the daemon empties by shipping their last file (never one you made empty, a bucket folder or the root).',
     description: 'Off by default: a writer that made its folder once must still find it for its next file. With it, writers must create their folder before each file (mkdir -p).',

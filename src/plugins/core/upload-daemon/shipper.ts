@@ -90,6 +90,8 @@ export interface ShipperOptions {
   partsBudget: number
   /** Hashes bodies above SYNC_READ_LIMIT off the JS thread. */
   hasher: HashWorker
+  /** `--keep`: never delete the local file (a copy, not a move). */
+  keep?: boolean
   endpoint?: string
   region?: string
   profile?: string
@@ -194,6 +196,7 @@ export class Shipper {
       return {...outcome, status: 'changed'}
     }
     if (!after.isFile() || !sameFile(after, before)) return {...outcome, status: 'changed'}
+    if (this.options.keep) return outcome
     try {
       unlinkSync(file)
     } catch (error) {

@@ -22,6 +22,7 @@ export interface SystemdUnitOptions {
   exclude: string[]
   includeTemp: boolean
   pruneEmptyDirs?: boolean
+  keep?: boolean
   user?: string
 }
 
@@ -44,6 +45,7 @@ export function systemdUnit(options: SystemdUnitOptions): string {
     ...(options.endpoint ? [`BUCKETWRIGHT_ENDPOINT=${options.endpoint}`] : []),
     ...(options.includeTemp ? ['BUCKETWRIGHT_INCLUDE_TEMP=true'] : []),
     ...(options.pruneEmptyDirs ? ['BUCKETWRIGHT_PRUNE_EMPTY_DIRS=true'] : []),
+    ...(options.keep ? ['BUCKETWRIGHT_KEEP=true'] : []),
   ]
   const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`), ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`)].join('')
   return `# /etc/systemd/system/bucketwright-upload-daemon.service
