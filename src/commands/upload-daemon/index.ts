@@ -29,10 +29,11 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
 
   async run(): Promise<UploadDaemonCommandResult> {
     const {flags} = await this.parse(UploadDaemon)
+    if (flags['log-timezone'] === 'local') this.logger = this.logger.inTimezone('local')
     const settings = await this.daemonSettings(flags)
     if (flags['print-systemd-unit']) {
       const {systemdUnit} = await import('../../plugins/core/upload-daemon/systemd.js')
-      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], pruneEmptyDirs: flags['prune-empty-dirs'], keep: flags.keep, user: process.env.USER})
+      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], pruneEmptyDirs: flags['prune-empty-dirs'], keep: flags.keep, logTimezone: flags['log-timezone'] as 'utc' | 'local', user: process.env.USER})
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }

@@ -59,6 +59,13 @@ export const uploadDaemonFlags = {
     env: 'BUCKETWRIGHT_PRUNE_EMPTY_DIRS',
     default: false,
   }),
+  'log-timezone': Flags.string({
+    summary: 'Time zone of log timestamps: utc, or local (the machine\'s, as the original daemon logged).',
+    description: 'UTC by default: a text timestamp carries no zone, and in local time an hour repeats when summer time ends; UTC lines from machines in different zones sort together, and EC2 instances run in UTC anyway. JSON lines carry the offset (…Z or +01:00).',
+    options: ['utc', 'local'],
+    env: 'BUCKETWRIGHT_LOG_TIMEZONE',
+    default: 'utc',
+  }),
   once: Flags.boolean({summary: 'One scan, then exit (for cron).', exclusive: ['print-systemd-unit']}),
   'print-systemd-unit': Flags.boolean({summary: 'Print a systemd unit that runs the daemon with these settings, and exit.'}),
   'state-file': Flags.string({summary: 'Keep counters in this file (written by `upload-daemon start`).', hidden: true}),

@@ -23,6 +23,7 @@ export interface SystemdUnitOptions {
   includeTemp: boolean
   pruneEmptyDirs?: boolean
   keep?: boolean
+  logTimezone?: 'utc' | 'local'
   user?: string
 }
 
@@ -46,6 +47,7 @@ export function systemdUnit(options: SystemdUnitOptions): string {
     ...(options.includeTemp ? ['BUCKETWRIGHT_INCLUDE_TEMP=true'] : []),
     ...(options.pruneEmptyDirs ? ['BUCKETWRIGHT_PRUNE_EMPTY_DIRS=true'] : []),
     ...(options.keep ? ['BUCKETWRIGHT_KEEP=true'] : []),
+    ...(options.logTimezone === 'local' ? ['BUCKETWRIGHT_LOG_TIMEZONE=local'] : []),
   ]
   const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`), ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`)].join('')
   return `# /etc/systemd/system/bucketwright-upload-daemon.service
