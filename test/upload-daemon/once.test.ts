@@ -321,6 +321,16 @@ describe('upload-daemon --once', () => {
     expect(run.stdout).toMatch(/^KillSignal=SIGTERM$/m)
   })
 
+  it('carries --keep, --prune-empty-dirs and --log-timezone local into the systemd unit, and none of them by default', async () => {
+    const plain = await runDaemon(['--print-systemd-unit', '-d', '/data/out/s3'])
+    expect(plain.stdout).not.toMatch(/BUCKETWRIGHT_KEEP|BUCKETWRIGHT_PRUNE_EMPTY_DIRS|BUCKETWRIGHT_LOG_TIMEZONE/)
+    const run = await runDaemon(['--print-systemd-unit', '-d', '/data/out/s3', '--keep', '--prune-empty-dirs', '--log-timezone', 'local'])
+    expect(run.exitCode).toBe(0)
+    expect(run.stdout).toMatch(/^Environment=BUCKETWRIGHT_KEEP=true$/m)
+    expect(run.stdout).toMatch(/^Environment=BUCKETWRIGHT_PRUNE_EMPTY_DIRS=true$/m)
+    expect(run.stdout).toMatch(/^Environment=BUCKETWRIGHT_LOG_TIMEZONE=local$/m)
+  })
+
   it('reads its settings from the environment the user specified (S3_ROOT_DIR, FILE_STABILITY_SECONDS)', async () => {
     const root = await makeRoot()
     const bucket = await createTestBucket('bw-daemon')
