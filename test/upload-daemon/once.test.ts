@@ -29,7 +29,7 @@ function seen(bucket: string, from: number): string[] {
 }
 
 describe('upload-daemon --once', () => {
-  it('uploads <root>/<bucket>/<key>, deletes verified files, removes emptied directories but never the bucket directory or the root', async () => {
+  it('uploads <root>/<bucket>/<key>, deletes verified files, and keeps the folders (see directories.test.ts)', async () => {
     const root = await makeRoot()
     const bucket = await createTestBucket('bw-daemon')
     await writeStable(path.join(root, bucket, 'a.txt'), 'alpha\n')
@@ -44,8 +44,9 @@ describe('upload-daemon --once', () => {
     expect((await objectBody(client, bucket, 'a.txt'))?.toString()).toBe('alpha\n')
     expect(await objectBody(client, bucket, 'deep/er/c d+é.bin')).toEqual(deepContent)
     expect(existsSync(path.join(root, bucket, 'a.txt'))).toBe(false)
-    expect(existsSync(path.join(root, bucket, '2026'))).toBe(false)
-    expect(existsSync(path.join(root, bucket, 'deep'))).toBe(false)
+    expect(existsSync(path.join(root, bucket, '2026', '11', 'b.json'))).toBe(false)
+    expect(existsSync(path.join(root, bucket, '2026', '11'))).toBe(true)
+    expect(existsSync(path.join(root, bucket, 'deep', 'er'))).toBe(true)
     expect(existsSync(path.join(root, bucket))).toBe(true)
     expect(existsSync(root)).toBe(true)
     expect(run.stderr).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] INFO Uploaded .*a\.txt → s3:\/\/bw-daemon-[0-9a-f]+\/a\.txt/m)
@@ -84,7 +85,7 @@ describe('upload-daemon --once', () => {
     expect(mapped.exitCode).toBe(0)
     expect((await objectBody(client, bucket, 'x/y.txt'))?.toString()).toBe('colony')
     expect(existsSync(path.join(root, 'distributed_colony'))).toBe(true)
-    expect(existsSync(path.join(root, 'distributed_colony', 'x'))).toBe(false)
+    expect(existsSync(path.join(root, 'distributed_colony', 'x', 'y.txt'))).toBe(false)
   })
 
   it('refuses a --bucket-map whose target is not a valid bucket name (usage error, exit 2)', async () => {
@@ -246,7 +247,7 @@ describe('upload-daemon --once', () => {
     }
     await runDaemon(['--once', '-d', root])
     for (const [name, content] of files) expect((await objectBody(client, bucket, name))?.toString()).toBe(content)
-    expect(existsSync(path.join(root, bucket, 'd0'))).toBe(false)
+    for (const [name] of files) expect(existsSync(path.join(root, bucket, name))).toBe(false)
   })
 
   it('a failing upload is logged as ERROR, the file is kept, and the next scan uploads it', async () => {
@@ -318,6 +319,16 @@ describe('upload-daemon --once', () => {
     expect(run.stdout).toMatch(/^RestartPreventExitStatus=2$/m)
     expect(run.stdout).toMatch(/^Environment=AWS_REGION=us-east-1$/m)
     expect(run.stdout).toMatch(/^KillSignal=SIGTERM$/m)
+  })
+
+  it('carries --keep, --prune-empty-dirs and --log-timezone local into the systemd unit, and none of them by default', async () => {
+    const plain = await runDaemon(['--print-systemd-unit', '-d', '/data/out/s3'])
+    expect(plain.stdout).not.toMatch(/BUCKETWRIGHT_KEEP|BUCKETWRIGHT_PRUNE_EMPTY_DIRS|BUCKETWRIGHT_LOG_TIMEZONE/)
+    const run = await runDaemon(['--print-systemd-unit', '-d', '/data/out/s3', '--keep', '--prune-empty-dirs', '--log-timezone', 'local'])
+    expect(run.exitCode).toBe(0)
+    expect(run.stdout).toMatch(/^Environment=BUCKETWRIGHT_KEEP=true$/m)
+    expect(run.stdout).toMatch(/^Environment=BUCKETWRIGHT_PRUNE_EMPTY_DIRS=true$/m)
+    expect(run.stdout).toMatch(/^Environment=BUCKETWRIGHT_LOG_TIMEZONE=local$/m)
   })
 
   it('reads its settings from the environment the user specified (S3_ROOT_DIR, FILE_STABILITY_SECONDS)', async () => {

@@ -11,6 +11,8 @@ export default class UploadDaemon extends BaseCommand<UploadDaemonCommandResult>
   static override summary = 'Ship files written under a local root to S3: <root>/<bucket>/<key>, deleted locally once verified.'
   static override description = `Scans --directory every --interval seconds. The first directory under the root is the bucket (--bucket-map for names that are not valid bucket names), the rest of the path is the key. A file is uploaded once it has been left alone for --stability seconds. It is deleted locally only when a byte-identical copy is proven to be in the bucket: before an upload, by a strong digest of the whole bytes (a full-object SHA-256/SHA-1, an MD5 ETag, a multipart ETag recomputed with the same parts — never size or CRC32 alone; otherwise it is uploaded again); after an upload, by the ETag of the bytes sent or, from a store that answers another form, by what the store attests, down to reading the object back.
 
+--keep ships and keeps the local files (a copy; files the bucket proves to hold are not uploaded again). Folders are never removed, unless --prune-empty-dirs: then those the daemon emptied by shipping (never the bucket folder or the root). Each object gets a Content-Type from its extension. Log times are UTC unless --log-timezone local.
+
 Runs in the foreground (systemd, EC2 user data), once (--once, for cron), or in the background with \`upload-daemon start|stop|status\`. SIGTERM finishes single uploads in flight, aborts multipart uploads, and deletes nothing unverified. Symbolic links are never followed; temporary names (dotfiles, *.tmp, *.part, *.partial, *.crdownload, *.swp, *.swx, *~, #*#) are left alone unless --include-temp; --exclude GLOB leaves out more.
 
 Bad input: two local files mapping to one key are both kept and neither shipped (ERROR naming both); a directory or file it may not read, a name that is not UTF-8, a missing bucket, a failed upload or delete are each an ERROR naming the path, and the rest is shipped; a file that vanishes or changes meanwhile is a WARN and is left. A foreground daemon keeps running through all of these.
@@ -29,10 +31,11 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
 
   async run(): Promise<UploadDaemonCommandResult> {
     const {flags} = await this.parse(UploadDaemon)
+    if (flags['log-timezone'] === 'local') this.logger = this.logger.inTimezone('local')
     const settings = await this.daemonSettings(flags)
     if (flags['print-systemd-unit']) {
       const {systemdUnit} = await import('../../plugins/core/upload-daemon/systemd.js')
-      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], user: process.env.USER})
+      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], pruneEmptyDirs: flags['prune-empty-dirs'], keep: flags.keep, logTimezone: flags['log-timezone'] as 'utc' | 'local', user: process.env.USER})
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }
@@ -48,6 +51,8 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
         stabilitySeconds: flags.stability,
         includeTemp: flags['include-temp'],
         exclude: flags.exclude,
+        pruneEmptyDirs: flags['prune-empty-dirs'],
+        keep: flags.keep,
         bucketMap: settings.bucketMapping,
         partSize: 8 * 1024 * 1024,
         singlePutLimit: flags['multipart-threshold'] * 1024 * 1024,

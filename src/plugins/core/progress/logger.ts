@@ -6,21 +6,36 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 /** `text`: `[YYYY-MM-DD HH:MM:SS] LEVEL message`; `json`: one JSON object a line. */
 export type LogFormat = 'text' | 'json'
 
+/** The zone of log times: UTC (the default) or the machine's local time (`--log-timezone local`). */
+export type LogTimezone = 'utc' | 'local'
+
 /** Options of {@link Logger}. */
 export interface LoggerOptions {
   format?: LogFormat
   /** Drop info and debug lines (warnings and errors still go out). */
   quiet?: boolean
   verbose?: boolean
+  /** The zone of the timestamps (default UTC). */
+  timezone?: LogTimezone
   /** Where lines go (default process.stderr); never stdout, which carries only data. */
   stream?: {write(line: string): unknown}
 }
 
 const LEVEL_ORDER: Record<LogLevel, number> = {debug: 10, info: 20, warn: 30, error: 40}
 
-/** Formats a date as `YYYY-MM-DD HH:MM:SS` in UTC. */
-export function logTimestamp(date = new Date()): string {
-  return date.toISOString().slice(0, 19).replace('T', ' ')
+/** Formats a date as `YYYY-MM-DD HH:MM:SS` in UTC, or in local time. */
+export function logTimestamp(date = new Date(), timezone: LogTimezone = 'utc'): string {
+  if (timezone === 'utc') return date.toISOString().slice(0, 19).replace('T', ' ')
+  const pad = (n: number) => String(n).padStart(2, '0')
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+}
+
+/** ISO 8601 with milliseconds: `…Z` in UTC, or the local time with its offset (`2026-12-04T02:35:07.120+05:45`). */
+export function logIsoTime(date = new Date(), timezone: LogTimezone = 'utc'): string {
+  if (timezone === 'utc') return date.toISOString()
+  const offset = -date.getTimezoneOffset()
+  const pad = (n: number) => String(Math.trunc(Math.abs(n))).padStart(2, '0')
+  return `${logTimestamp(date, 'local').replace(' ', 'T')}.${String(date.getMilliseconds()).padStart(3, '0')}${offset < 0 ? '-' : '+'}${pad(offset / 60)}:${pad(offset % 60)}`
 }
 
 /** Timestamped log lines on stderr: what cron logs and `journalctl` show. */
@@ -29,6 +44,14 @@ export class Logger {
 
   constructor(private readonly options: LoggerOptions = {}) {
     this.min = options.quiet ? LEVEL_ORDER.warn : options.verbose ? LEVEL_ORDER.debug : LEVEL_ORDER.info
+  }
+
+  /** The same logger with its times in another zone (`--log-timezone`). */
+  inTimezone(timezone: LogTimezone): Logger {
+    const logger = new Logger({...this.options, timezone})
+    // Node's process warnings follow (see logProcessWarnings).
+    if (warningLogger === this) warningLogger = logger
+    return logger
   }
 
   /** Whether lines are text or JSON. */
@@ -40,11 +63,11 @@ export class Logger {
     if (LEVEL_ORDER[level] < this.min) return
     const stream = this.options.stream ?? process.stderr
     if (this.options.format === 'json') {
-      stream.write(JSON.stringify({time: new Date().toISOString(), level, message, ...fields}) + '\n')
+      stream.write(JSON.stringify({time: logIsoTime(new Date(), this.options.timezone), level, message, ...fields}) + '\n')
     } else {
       // A key or value inside the message cannot colour the terminal or start a line that looks like a log line of
       // its own: control characters are escaped, and the lines of a multi-line message (a stack) are indented.
-      stream.write(`[${logTimestamp()}] ${level.toUpperCase()} ${printable(message, {keepNewlines: true}).replaceAll('\n', '\n    ')}\n`)
+      stream.write(`[${logTimestamp(new Date(), this.options.timezone)}] ${level.toUpperCase()} ${printable(message, {keepNewlines: true}).replaceAll('\n', '\n    ')}\n`)
     }
   }
 

@@ -24,6 +24,13 @@ export interface UploadDaemonOptions {
   includeTemp: boolean
   /** `--exclude` globs (see scan.ts). */
   exclude: string[]
+  /**
+   * `--prune-empty-dirs`: remove the directories the daemon itself emptied (it shipped and deleted their last file).
+   * Off by default: a writer that made its folder once must find it there for its next file.
+   */
+  pruneEmptyDirs?: boolean
+  /** `--keep`: ship and keep the local files (a copy, never a move). */
+  keep?: boolean
   /** Local bucket directory → real bucket name. */
   bucketMap: Record<string, string>
   partSize: number
@@ -50,6 +57,11 @@ export interface UploadCounters {
   changed: number
   /** Files that vanished between the scan and their upload (removed or renamed by someone else). */
   vanished: number
+  /**
+   * With `--keep`: files this daemon already shipped (or found in the bucket) and that are unchanged since (same
+   * size, mtime and inode): not read or compared again.
+   */
+  unchangedSinceShipped: number
   /** Files not yet stable in the last scan. */
   unstable: number
   /** Files skipped in the last scan because their bucket is missing, invalid or unreachable. */
@@ -110,11 +122,16 @@ function formatBytes(bytes: number): string {
  * aborted, nothing unverified is deleted). A failure never stops the scan; the file is retried on the next one.
  */
 export class UploadDaemon {
-  readonly counters: UploadCounters = {scans: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, deleteFailed: 0, changed: 0, vanished: 0, unstable: 0, bucketSkipped: 0, collisions: 0, scanErrors: 0, inFlight: 0}
+  readonly counters: UploadCounters = {scans: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, deleteFailed: 0, changed: 0, vanished: 0, unchangedSinceShipped: 0, unstable: 0, bucketSkipped: 0, collisions: 0, scanErrors: 0, inFlight: 0}
   private readonly shipper: Shipper
   private readonly storages = new Map<string, S3Storage>()
   private readonly startedAt = new Date()
   private readonly warned = new Set<string>()
+  /**
+   * With `--keep`: the files shipped or proven in the bucket, as they were then (size, mtime, inode), so that later
+   * scans of this run do not read and compare them again. Rebuilt each scan from the files still there.
+   */
+  private shipped = new Map<string, Pick<Candidate, 'size' | 'mtimeMs' | 'ino'>>()
   private phase: DaemonState['phase'] = 'starting'
   private lastScan?: DaemonState['lastScan']
   private lastError?: string
@@ -135,6 +152,7 @@ export class UploadDaemon {
       partsInFlight: new Semaphore(partsBudget),
       partsBudget,
       hasher,
+      keep: options.keep,
       endpoint: options.endpoint,
       region: options.region,
       profile: options.profile,
@@ -211,7 +229,7 @@ export class UploadDaemon {
     const started = Date.now()
     this.phase = 'scanning'
     this.counters.scans++
-    const summary: ScanSummary = {candidates: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, deleteFailed: 0, changed: 0, vanished: 0, unstable: 0, bucketSkipped: 0, collisions: 0, scanErrors: 0, durationMs: 0}
+    const summary: ScanSummary = {candidates: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, deleteFailed: 0, changed: 0, vanished: 0, unchangedSinceShipped: 0, unstable: 0, bucketSkipped: 0, collisions: 0, scanErrors: 0, durationMs: 0}
     const scan = await this.walk()
     summary.unstable = scan.skipped.unstable
     summary.scanErrors = scan.problems.length
@@ -225,7 +243,19 @@ export class UploadDaemon {
     }
     for (const problem of scan.problems) this.logger.error(problem.message, {file: problem.path, reason: problem.reason})
     if (summary.unstable > 0) this.logger.warn(`${summary.unstable} file(s) modified less than ${this.options.stabilitySeconds} s ago: left for the next scan.`)
-    const candidates = this.withoutCollisions(scan.candidates, scan.pending, summary)
+    let candidates = this.withoutCollisions(scan.candidates, scan.pending, summary)
+    const shippedBefore = this.shipped
+    this.shipped = new Map()
+    if (this.options.keep) {
+      candidates = candidates.filter((candidate) => {
+        const then = shippedBefore.get(candidate.path)
+        if (!then || then.size !== candidate.size || then.mtimeMs !== candidate.mtimeMs || then.ino !== candidate.ino) return true
+        this.shipped.set(candidate.path, then)
+        summary.unchangedSinceShipped++
+        return false
+      })
+      this.counters.unchangedSinceShipped = summary.unchangedSinceShipped
+    }
     summary.candidates = candidates.length
 
     const byBucket = new Map<string, Candidate[]>()
@@ -235,7 +265,8 @@ export class UploadDaemon {
       byBucket.set(candidate.bucketDir, list)
     }
     const pool = new Semaphore(this.options.concurrency)
-    const touchedDirectories = new Set<string>()
+    /** Directories this scan deleted a shipped file from: the only ones `--prune-empty-dirs` may remove. */
+    const emptiedFrom = new Set<string>()
     const shipping: Promise<void>[] = []
 
     const shipOne = async (bucket: string, candidate: Candidate, remote: RemoteObject | null | undefined) => {
@@ -245,7 +276,10 @@ export class UploadDaemon {
       try {
         const outcome = await this.shipper.ship({bucket, candidate, remote}, signal)
         this.record(summary, bucket, candidate, outcome)
-        if (outcome.status === 'uploaded' || outcome.status === 'already-there') touchedDirectories.add(path.dirname(candidate.path))
+        if (outcome.status === 'uploaded' || outcome.status === 'already-there') {
+          if (this.options.keep) this.shipped.set(candidate.path, {size: candidate.size, mtimeMs: candidate.mtimeMs, ino: candidate.ino})
+          else if (!outcome.deleteError) emptiedFrom.add(path.dirname(candidate.path))
+        }
       } catch (error) {
         summary.failed++
         this.counters.failed++
@@ -305,7 +339,7 @@ export class UploadDaemon {
       }),
     )
     await Promise.all(shipping)
-    await this.removeEmptyDirectories([...touchedDirectories, ...scan.emptyDirectories])
+    if (this.options.pruneEmptyDirs) await this.removeEmptiedDirectories([...emptiedFrom])
 
     summary.durationMs = Date.now() - started
     this.counters.unstable = summary.unstable
@@ -385,7 +419,7 @@ export class UploadDaemon {
 
   private record(summary: ScanSummary, bucket: string, candidate: Candidate, outcome: ShipOutcome): void {
     const target = `s3://${bucket}/${candidate.key}`
-    const deleted = outcome.deleteError ? `local file NOT deleted: ${outcome.deleteError.message}` : 'local file deleted'
+    const deleted = this.options.keep ? 'local file kept (--keep)' : outcome.deleteError ? `local file NOT deleted: ${outcome.deleteError.message}` : 'local file deleted'
     if (outcome.deleteError) {
       summary.deleteFailed++
       this.counters.deleteFailed++
@@ -406,7 +440,7 @@ export class UploadDaemon {
       case 'already-there': {
         summary.alreadyThere++
         this.counters.alreadyThere++
-        log(`${target} already holds the same content as ${candidate.path}; ${outcome.deleteError ? deleted : 'local file deleted without uploading'}.`, {file: candidate.path, bucket, key: candidate.key})
+        log(`${target} already holds the same content as ${candidate.path}; ${outcome.deleteError || this.options.keep ? deleted : 'local file deleted without uploading'}; not uploaded again.`, {file: candidate.path, bucket, key: candidate.key})
         break
       }
       case 'vanished': {
@@ -434,10 +468,12 @@ export class UploadDaemon {
   }
 
   /**
-   * Removes directories left empty, deepest first, up to but never including a bucket directory or the root. rmdir
-   * only ever removes an empty directory, so a file a writer just created there stops it.
+   * `--prune-empty-dirs`: removes the directories this scan emptied by deleting shipped files, deepest first, and
+   * each parent that removing them emptied in turn, up to but never including a bucket directory or the root. A
+   * directory found empty (made by the user, or emptied by someone else) is never in the list. rmdir only ever
+   * removes an empty directory, so a file or folder a writer just created there stops it.
    */
-  private async removeEmptyDirectories(directories: string[]): Promise<void> {
+  private async removeEmptiedDirectories(directories: string[]): Promise<void> {
     const root = this.options.root
     const ordered = [...new Set(directories)].sort((a, b) => b.length - a.length)
     for (let directory of ordered) {

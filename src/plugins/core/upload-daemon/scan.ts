@@ -1,5 +1,5 @@
 import {type Dirent, lstatSync, type Stats} from 'node:fs'
-import {lstat, readdir} from 'node:fs/promises'
+import {readdir} from 'node:fs/promises'
 import path from 'node:path'
 import {isUtf8} from 'node:buffer'
 import picomatch from 'picomatch'
@@ -44,8 +44,6 @@ export interface ScanResult {
   /** Paths skipped for a reason worth a warning (symlinks, special files, files directly under the root, vanished). */
   warnings: {path: string; reason: SkipReason}[]
   problems: ScanProblem[]
-  /** Directories below a bucket directory that were empty and untouched for the stability window. */
-  emptyDirectories: string[]
 }
 
 /** Options of {@link scanRoot}. */
@@ -157,7 +155,6 @@ export async function scanRoot(root: string, options: ScanOptions): Promise<Scan
     skipped: {unstable: 0, temporary: 0, excluded: 0, symlink: 0, 'not-a-file': 0, 'outside-bucket': 0, vanished: 0},
     warnings: [],
     problems: [],
-    emptyDirectories: [],
   }
   const skip = (file: string, reason: SkipReason, warn: boolean) => {
     result.skipped[reason]++
@@ -196,11 +193,6 @@ export async function scanRoot(root: string, options: ScanOptions): Promise<Scan
       // Removed between listing its parent and reading it (a writer cleaning up): simply gone.
       if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return skip(dir, 'vanished', true)
       problem(dir, 'unreadable', `Cannot list directory ${dir}: ${describe(error)}; nothing under it is uploaded. Let the daemon's user read it (chmod/chown), or leave it out with --exclude '${path.relative(root, dir).split(path.sep).join('/')}/**'.`)
-      return
-    }
-    if (entries.length === 0 && bucketDir !== undefined && keyPrefix !== '') {
-      const stats = await lstat(dir).catch(() => undefined)
-      if (stats && isStable(stats, options.stabilitySeconds, now)) result.emptyDirectories.push(dir)
       return
     }
     const subdirectories: Promise<void>[] = []

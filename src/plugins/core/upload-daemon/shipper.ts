@@ -8,6 +8,7 @@ import {etagParts, multipartEtag} from '../storage/s3/etag.js'
 import {FastPathError, type FastHead} from '../storage/s3/fast-s3.js'
 import type {S3Storage} from '../storage/s3/storage.js'
 import type {S3Transport} from '../storage/s3/transport.js'
+import {contentTypeFor} from './content-type.js'
 import {type BodyDigests, type HashWorker, sharedBuffer} from './hash-worker.js'
 import {compareContent, crc32Base64, digestBody, digestFile, type LocalDigests, type RemoteObject, wantedDigests, type WantedDigests} from './same-content.js'
 import type {Candidate} from './scan.js'
@@ -89,6 +90,8 @@ export interface ShipperOptions {
   partsBudget: number
   /** Hashes bodies above SYNC_READ_LIMIT off the JS thread. */
   hasher: HashWorker
+  /** `--keep`: never delete the local file (a copy, not a move). */
+  keep?: boolean
   endpoint?: string
   region?: string
   profile?: string
@@ -193,6 +196,7 @@ export class Shipper {
       return {...outcome, status: 'changed'}
     }
     if (!after.isFile() || !sameFile(after, before)) return {...outcome, status: 'changed'}
+    if (this.options.keep) return outcome
     try {
       unlinkSync(file)
     } catch (error) {
@@ -268,7 +272,7 @@ export class Shipper {
     try {
       stored = await this.options.storage(bucket).requests().send(
         this.context('PutObject', bucket, candidate.key),
-        (transport) => transport.put(bucket, candidate.key, body, md5.toString('base64'), {crc32: local.crc32}),
+        (transport) => transport.put(bucket, candidate.key, body, md5.toString('base64'), {crc32: local.crc32, contentType: contentTypeFor(candidate.key)}),
         async (error) => {
           if (tooLarge(error)) throw new TooLargeForOnePut()
           return undefined
@@ -313,7 +317,7 @@ export class Shipper {
     const requests = this.options.storage(bucket).requests()
     // Each request on the lean path, then through the SDK (see requests.ts); an abort stops at once.
     const call = <T>(operation: string, request: (transport: S3Transport) => Promise<T>): Promise<T> => requests.send(this.context(operation, bucket, candidate.key), request)
-    const uploadId = await call('CreateMultipartUpload', (transport) => transport.createMultipart(bucket, candidate.key, {}, signal))
+    const uploadId = await call('CreateMultipartUpload', (transport) => transport.createMultipart(bucket, candidate.key, {contentType: contentTypeFor(candidate.key)}, signal))
     if (!uploadId) throw new RemoteError(`S3 started no multipart upload for s3://${bucket}/${candidate.key} (no UploadId in its answer).`, {code: 'UPLOAD_FAILED'})
     const count = Math.ceil(before.size / partSize)
     const digests: Buffer[] = Array.from({length: count})

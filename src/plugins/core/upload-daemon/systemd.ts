@@ -21,6 +21,9 @@ export interface SystemdUnitOptions {
   bucketMap: string[]
   exclude: string[]
   includeTemp: boolean
+  pruneEmptyDirs?: boolean
+  keep?: boolean
+  logTimezone?: 'utc' | 'local'
   user?: string
 }
 
@@ -42,6 +45,9 @@ export function systemdUnit(options: SystemdUnitOptions): string {
     ...(options.profile ? [`AWS_PROFILE=${options.profile}`] : []),
     ...(options.endpoint ? [`BUCKETWRIGHT_ENDPOINT=${options.endpoint}`] : []),
     ...(options.includeTemp ? ['BUCKETWRIGHT_INCLUDE_TEMP=true'] : []),
+    ...(options.pruneEmptyDirs ? ['BUCKETWRIGHT_PRUNE_EMPTY_DIRS=true'] : []),
+    ...(options.keep ? ['BUCKETWRIGHT_KEEP=true'] : []),
+    ...(options.logTimezone === 'local' ? ['BUCKETWRIGHT_LOG_TIMEZONE=local'] : []),
   ]
   const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`), ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`)].join('')
   return `# /etc/systemd/system/bucketwright-upload-daemon.service
