@@ -52,7 +52,7 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
         partSize: 8 * 1024 * 1024,
         singlePutLimit: flags['multipart-threshold'] * 1024 * 1024,
         once: flags.once,
-        connection: this.storageOptions(),
+        connection: {...this.storageOptions(), objects: settings.objects},
         logger: this.logger,
         signal: controller.signal,
         stateFile: flags['state-file'],
@@ -71,10 +71,12 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
   private async daemonSettings(flags: CommandFlags<typeof UploadDaemon>) {
     const [{parseBucketMap}, {validateDaemonNumbers}] = await Promise.all([import('../../plugins/core/upload-daemon/daemon.js'), import('../../plugins/core/upload-daemon/service.js')])
     validateDaemonNumbers(flags)
+    const {parseObjectOptions} = await import('../../plugins/core/storage/object-options.js')
+    const objects = parseObjectOptions(flags)
     const {map, problems} = parseBucketMap(flags['bucket-map'])
     if (problems.length > 0) throw new UsageError(`Bad --bucket-map: ${problems.join('; ')}.`, {code: 'BAD_BUCKET_MAP', nextSteps: ['Write it as --bucket-map local_dir=real-bucket-name (lowercase letters, digits, dots, hyphens; 3-63 characters).']})
     const connection = this.storageOptions()
-    return {directory: flags.directory, interval: flags.interval, stability: flags.stability, region: flags.region!, profile: flags.profile, endpoint: connection.endpoint, concurrency: flags.concurrency, bucketMapping: map}
+    return {directory: flags.directory, interval: flags.interval, stability: flags.stability, region: flags.region!, profile: flags.profile, endpoint: connection.endpoint, concurrency: flags.concurrency, bucketMapping: map, objects}
   }
 
   private async removeOwnPidFile(pidFile: string): Promise<void> {

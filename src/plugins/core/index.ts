@@ -3,7 +3,8 @@
  * Import it as `bucketwright/core`.
  */
 export {BaseCommand, type CommandArgs, type CommandFlags} from './command/base-command.js'
-export {baseFlags, durationFlag, instantFlag, shardFlags, sizeFlag, sourceFlags, timeRangeFlags} from './command/flags.js'
+export {baseFlags, durationFlag, instantFlag, objectFlags, shardFlags, sizeFlag, sourceFlags, timeRangeFlags} from './command/flags.js'
+export {parseObjectOptions} from './storage/object-options.js'
 export {printable, shortened} from './command/printable.js'
 export {
   BucketwrightError,
@@ -23,7 +24,7 @@ export {type BucketwrightConfig, configPath, type JobSettings, loadConfig, saveC
 export {acquireRunLock, type RunLock} from './config/run-lock.js'
 export {Logger, type LogFormat, type LoggerOptions, type LogLevel, logTimestamp} from './progress/logger.js'
 export {progressMode, type ProgressMode, runTasks} from './progress/tasks.js'
-export type {Checksum, DeleteResult, ListManyOptions, ListOptions, ListProgress, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './storage/types.js'
+export type {Checksum, DeleteResult, ListManyOptions, ListOptions, ListProgress, ObjectInfo, ObjectOptions, ReadOptions, Storage, WriteOptions, WriteResult} from './storage/types.js'
 export {bucketNameProblem, checkBucketName, isValidBucketName, joinKey, type Location, parseLocation} from './storage/location.js'
 export {checkLocalDirectory, type LocationRole, openStorage, type OpenStorageOptions} from './storage/open.js'
 export {LocalStorage} from './storage/local.js'
