@@ -31,8 +31,8 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
     const {flags} = await this.parse(UploadDaemon)
     const settings = await this.daemonSettings(flags)
     if (flags['print-systemd-unit']) {
-      const {systemdUnit} = await import('../../plugins/core/upload-daemon/systemd.js')
-      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], user: process.env.USER})
+      const [{systemdUnit}, {objectOptionArgs}] = await Promise.all([import('../../plugins/core/upload-daemon/systemd.js'), import('../../plugins/core/storage/object-options.js')])
+      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], user: process.env.USER, objectArgs: objectOptionArgs(settings.objects)})
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }

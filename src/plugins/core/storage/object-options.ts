@@ -103,3 +103,15 @@ export function objectOptionFields(options: ObjectOptions | undefined): {Storage
     ACL: options.acl as never,
   }
 }
+
+/** The options as command-line arguments again (for a printed service unit that must run with the same ones). */
+export function objectOptionArgs(options: ObjectOptions | undefined): string[] {
+  if (!options) return []
+  const args: string[] = []
+  if (options.storageClass) args.push('--storage-class', options.storageClass)
+  if (options.sse) args.push('--sse', options.sse)
+  if (options.sseKmsKeyId) args.push('--sse-kms-key-id', options.sseKmsKeyId)
+  if (options.acl) args.push('--acl', options.acl)
+  for (const [key, value] of Object.entries(options.metadata ?? {})) args.push('--metadata', `${key}=${value}`)
+  return args
+}

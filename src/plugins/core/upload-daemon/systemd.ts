@@ -21,6 +21,8 @@ export interface SystemdUnitOptions {
   bucketMap: string[]
   exclude: string[]
   includeTemp: boolean
+  /** Object options as arguments (`--sse aws:kms`, …: see storage/object-options.ts objectOptionArgs). */
+  objectArgs?: string[]
   user?: string
 }
 
@@ -43,7 +45,7 @@ export function systemdUnit(options: SystemdUnitOptions): string {
     ...(options.endpoint ? [`BUCKETWRIGHT_ENDPOINT=${options.endpoint}`] : []),
     ...(options.includeTemp ? ['BUCKETWRIGHT_INCLUDE_TEMP=true'] : []),
   ]
-  const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`), ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`)].join('')
+  const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`), ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`), ...(options.objectArgs ?? []).map((arg) => ` ${systemdArgument(arg)}`)].join('')
   return `# /etc/systemd/system/bucketwright-upload-daemon.service
 # Install: sudo systemctl daemon-reload && sudo systemctl enable --now bucketwright-upload-daemon
 # Logs:    journalctl -u bucketwright-upload-daemon -f
