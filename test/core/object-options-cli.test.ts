@@ -1,7 +1,7 @@
 import {HeadObjectCommand} from '@aws-sdk/client-s3'
 import {createHash, randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
@@ -140,6 +140,28 @@ describe('object options end to end, one run per writer', {timeout: 120_000}, ()
     expect(existsSync(path.join(root, bucket, 'bad.bin'))).toBe(true)
     expect(run.exitCode).toBe(1)
     expect(run.result).toMatchObject({counters: {uploaded: 1}})
+  })
+
+  it('compact: defaults from the config file apply under the command line', async () => {
+    const bucket = await createTestBucket('bw-objopts')
+    const storage: Storage = await openStorage(`s3://${bucket}/set/`, {endpoint: s3Endpoint()})
+    const day = daysAgo(3)
+    try {
+      await Promise.all([0, 1].map((index) => putParquet(storage, `staging/${day}/batch_${index}.parquet`, index * 10, 10)))
+    } finally {
+      await storage.close()
+    }
+    const config = path.join(work, 'config.json')
+    await writeFile(config, JSON.stringify({commands: {compact: {sse: 'AES256', 'storage-class': 'GLACIER_IR', metadata: ['team=from-config']}}}))
+    // The command line's --storage-class wins over the file's; the rest comes from the file.
+    const run = await runInProcess(['compact', `s3://${bucket}/set/`, '--endpoint', proxy.endpoint, '--config', config, '--storage-class', 'ONEZONE_IA'])
+    expect(run.exitCode, run.stderr).toBe(0)
+    const made = proxy.requests.filter((r) => r.url.startsWith(`/${bucket}/`) && (isPut(r) || isCreate(r)))
+    expect(made.length).toBeGreaterThan(0)
+    for (const request of made) {
+      expect(request.all).toMatchObject({'x-amz-server-side-encryption': 'AES256', 'x-amz-storage-class': 'ONEZONE_IA', 'x-amz-meta-team': 'from-config'})
+      expect(request.all?.['x-amz-checksum-sha256']).toBeUndefined()
+    }
   })
 
   it('upload-daemon --print-systemd-unit: the unit runs the daemon with the same object options', async () => {
