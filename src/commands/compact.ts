@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand, durationFlag, ExitCode, resolveShard, shardFlags, sizeFlag} from '../plugins/core/index.js'
+import {BaseCommand, durationFlag, ExitCode, objectFlags, parseObjectOptions, resolveShard, shardFlags, sizeFlag} from '../plugins/core/index.js'
 import {checkTimeZone} from '../plugins/core/compact/age.js'
 import {resolveCompactOptions} from '../plugins/core/compact/options.js'
 import type {CompactResult} from '../plugins/core/compact/result.js'
@@ -31,6 +31,7 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage error, no
 
   static override flags = {
     ...shardFlags,
+    ...objectFlags,
     'min-age': durationFlag('d')({summary: 'Only partitions at least this old, from the start of their day (36h, 0; a bare number is days). Today\'s is never compacted.', default: 86_400_000, defaultHelp: async () => '1d', env: 'BUCKETWRIGHT_MIN_AGE'}),
     timezone: Flags.custom<string>({parse: async (input) => checkTimeZone(input)})({summary: 'Time zone that decides which day is today.', default: 'UTC', env: 'BUCKETWRIGHT_TIMEZONE'}),
     'min-files': Flags.integer({summary: 'Only partitions with at least this many files.', default: 2, min: 1, env: 'BUCKETWRIGHT_MIN_FILES'}),
@@ -53,7 +54,8 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage error, no
       strategy: flags.strategy,
       tool: {name: this.config.name, version: this.config.version},
     })
-    const storage = await this.openStorage(args.location, {role: 'input'})
+    // The merged files, manifests and moves are written here: with the run's object options.
+    const storage = await this.openStorage(args.location, {role: 'input', objects: parseObjectOptions(flags)})
     if (!options.dryRun) await this.lockJob(`compact ${storage.uri} shard ${options.shard.index}/${options.shard.count}`)
     const result = await runCompaction(storage, options, {mode: this.progress, logger: this.logger})
     if (result.partitions.some((partition) => partition.status === 'failed')) this.setOutcome(ExitCode.Failure)

@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 // Straight from the modules, not the core's index: convert's start-up is part of its benchmark, and the index loads
 // twice the modules (~20 ms).
 import {BaseCommand} from '../plugins/core/command/base-command.js'
-import {instantFlag, parseSourceOptions, shardFlags, sourceFlags} from '../plugins/core/command/flags.js'
+import {instantFlag, objectFlags, parseSourceOptions, shardFlags, sourceFlags} from '../plugins/core/command/flags.js'
 import {resolveShard} from '../plugins/core/command/shard.js'
 import {ExitCode} from '../plugins/core/errors/errors.js'
 import {checkKeyTemplate, defaultKeyTemplate, parseBucketList} from '../plugins/core/convert/buckets.js'
@@ -14,6 +14,7 @@ import {workerLoader} from '../plugins/core/convert/source-handle.js'
 import {formatConvertSummary} from '../plugins/core/convert/summary.js'
 import type {ConvertResult} from '../plugins/core/convert/types.js'
 import {timeRange} from '../plugins/core/sources/time-range.js'
+import {parseObjectOptions} from '../plugins/core/storage/object-options.js'
 
 export type {ConvertBucketResult, ConvertResult} from '../plugins/core/convert/types.js'
 
@@ -35,6 +36,7 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
   static override flags = {
     ...sourceFlags,
     ...shardFlags,
+    ...objectFlags,
     bucket: Flags.option({options: ['week', 'day', 'hour', 'month'] as const, default: 'week', summary: 'Time span of one output file (weeks are ISO weeks).'})(),
     'key-template': Flags.string({summary: 'Output key, with {YYYY} {WW} {MM} {DD} {HH} (default e.g. {YYYY}-W{WW}.jsonl.gz).'}),
     format: Flags.option({options: ['jsonl', 'parquet'] as const, default: 'jsonl', summary: 'Output format.'})(),
@@ -55,6 +57,7 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
 
   async run(): Promise<ConvertResult> {
     const {args, flags} = await this.parse(Convert)
+    const objects = parseObjectOptions(flags)
     const source = await this.dataSource(flags.source, flags['source-option'])
     const loader = workerLoader(this.config, await this.sources(), source.name, parseSourceOptions(flags['source-option']))
     // The encoder threads take ~150 ms to start: bin/run.js started them before oclif loaded, and they get the source
@@ -74,7 +77,7 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
       // The lock is taken while the storages open (opening writes nothing); whatever fails, the lock is settled
       // (and so released with the command) before the error goes on.
       const lock = flags['dry-run'] ? undefined : this.lockJob(`convert ${args.output} ${keyTemplate} shard ${shard.index}/${shard.count}`)
-      const [input, output] = await Promise.all([this.openStorage(args.source, {role: 'input'}), this.openStorage(args.output), lock]).catch(async (error: unknown) => {
+      const [input, output] = await Promise.all([this.openStorage(args.source, {role: 'input'}), this.openStorage(args.output, {objects}), lock]).catch(async (error: unknown) => {
         await lock?.catch(() => {})
         throw error
       })

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import os from 'node:os'
 
-import {BaseCommand, type DataSource, durationFlag, ExitCode, sourceFlags} from '../plugins/core/index.js'
+import {BaseCommand, type DataSource, durationFlag, ExitCode, objectFlags, type ObjectOptions, parseObjectOptions, sourceFlags, UsageError} from '../plugins/core/index.js'
 import {channelTables} from '../plugins/core/etl/columns.js'
 import {type EtlResult, runEtl} from '../plugins/core/etl/etl.js'
 import {type EtlSink, ParquetSink} from '../plugins/core/etl/parquet-sink.js'
@@ -29,6 +29,7 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage 
 
   static override flags = {
     ...sourceFlags,
+    ...objectFlags,
     to: Flags.string({summary: 'Destination: a location for Parquet (S3 or local), or a postgres:// URL.', required: true, env: 'BUCKETWRIGHT_ETL_TO'}),
     watch: Flags.boolean({summary: 'Keep polling for new segments until SIGTERM/SIGINT.'}),
     interval: duration({summary: 'Time between polls with --watch (30s, 5m).', default: 30_000, defaultHelp: async () => '30s'}),
@@ -43,9 +44,10 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage 
 
   async run(): Promise<EtlResult> {
     const {args, flags} = await this.parse(Etl)
+    const objects = parseObjectOptions(flags)
     const source = await this.dataSource(flags.source, flags['source-option'])
     const raw = await this.openStorage(args.location, {role: 'input'})
-    const sink = await this.openSink(flags.to, source, flags['pg-schema'], flags.concurrency)
+    const sink = await this.openSink(flags.to, source, flags['pg-schema'], flags.concurrency, objects)
     const stop = stopOnSignals()
     try {
       const result = await runEtl({
@@ -67,8 +69,12 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage 
     }
   }
 
-  private async openSink(to: string, source: DataSource, pgSchema: string, concurrency?: number): Promise<EtlSink> {
-    if (/^postgres(ql)?:\/\//.test(to)) return new PostgresSink({url: to, source: source.name, tables: channelTables(source), schema: pgSchema})
-    return new ParquetSink({output: await this.openStorage(to), source: source.name, toolVersion: this.config.version, tempRoot: os.tmpdir(), concurrency})
+  private async openSink(to: string, source: DataSource, pgSchema: string, concurrency?: number, objects?: ObjectOptions): Promise<EtlSink> {
+    if (/^postgres(ql)?:\/\//.test(to)) {
+      if (objects) throw new UsageError(`--storage-class, --sse, --sse-kms-key-id, --acl and --metadata describe S3 objects; --to ${to} is Postgres.`, {code: 'BAD_OBJECT_OPTION', nextSteps: ['Leave them out for a Postgres destination.']})
+      return new PostgresSink({url: to, source: source.name, tables: channelTables(source), schema: pgSchema})
+    }
+    // Only the Parquet outputs get the object options: the raw segments keep theirs as they move.
+    return new ParquetSink({output: await this.openStorage(to, {objects}), source: source.name, toolVersion: this.config.version, tempRoot: os.tmpdir(), concurrency})
   }
 }

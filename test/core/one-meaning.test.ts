@@ -130,7 +130,7 @@ describe('--from 2021-W45 end to end: generate, fetch and convert read the same 
     expect(onlyWeek.code, onlyWeek.stderr).toBe(0)
     expect(JSON.parse(onlyWeek.stdout)).toMatchObject({from: '2021-11-08T00:00:00.000Z', objects: 6})
 
-    const converted = await runCli(['convert', path.join(tmp, 'raw'), path.join(tmp, 'out'), '--source', 'bustimes', '--from', '2021-W45', '--to', '2021-11-09', '--bucket', 'day', '--workers', '0', '--json'])
+    const converted = await runCli(['convert', path.join(tmp, 'raw'), path.join(tmp, 'out'), '--source', 'bustimes', '--from', '2021-W45', '--to', '2021-11-09', '--bucket', 'day', '--threads', '0', '--json'])
     expect(converted.code, converted.stderr).toBe(0)
     const convert = JSON.parse(converted.stdout) as {from: string; buckets: {key: string; objects: number}[]}
     expect(convert.from).toBe('2021-11-08T00:00:00.000Z')
@@ -172,7 +172,7 @@ describe('config-file defaults for every command, through BaseCommand', () => {
   it('convert: a choice flag from commands.convert (bucket), overridden by the command line', async () => {
     const raw = path.join(tmp, 'convert-raw')
     expect((await runCli(['generate', raw, '--source', 'bustimes', '--from', '2021-11-08T10', '--to', '2021-11-08T11', '--rate', '4', '--json'])).code).toBe(0)
-    const config = await configFile('convert', {convert: {bucket: 'day', source: 'bustimes', workers: 0, 'dry-run': true}})
+    const config = await configFile('convert', {convert: {bucket: 'day', source: 'bustimes', threads: 0, 'dry-run': true}})
     const fromFile = await runCli(['convert', raw, path.join(tmp, 'convert-out'), '--config', config, '--json'])
     expect(fromFile.code, fromFile.stderr).toBe(0)
     expect(JSON.parse(fromFile.stdout)).toMatchObject({bucket: 'day', dryRun: true, buckets: [{key: '2021-11-08'}]})

@@ -28,6 +28,8 @@ export interface ProxiedRequest {
   authorization?: string
   /** Range and If-Match as sent (tests check resumed reads); body encoding, payload hash and Content-MD5 (writes). */
   headers?: {range?: string; 'if-match'?: string; 'content-encoding'?: string; 'x-amz-content-sha256'?: string; 'content-md5'?: string}
+  /** Every request header as sent (tests check the object options a write carries). */
+  all?: http.IncomingHttpHeaders
 }
 
 /**
@@ -57,7 +59,7 @@ export class FaultProxy {
     this.server = http.createServer((req, res) => {
       const n = this.requests.length + 1
       const fault = this.plan({method: req.method ?? 'GET', url: req.url ?? '/', n, authorization: req.headers.authorization})
-      this.requests.push({method: req.method ?? 'GET', url: req.url ?? '/', fault: fault.type, authorization: req.headers.authorization, headers: {range: req.headers.range, 'if-match': req.headers['if-match'], 'content-encoding': req.headers['content-encoding'], 'x-amz-content-sha256': req.headers['x-amz-content-sha256'] as string | undefined, 'content-md5': req.headers['content-md5'] as string | undefined}})
+      this.requests.push({method: req.method ?? 'GET', url: req.url ?? '/', fault: fault.type, authorization: req.headers.authorization, headers: {range: req.headers.range, 'if-match': req.headers['if-match'], 'content-encoding': req.headers['content-encoding'], 'x-amz-content-sha256': req.headers['x-amz-content-sha256'] as string | undefined, 'content-md5': req.headers['content-md5'] as string | undefined}, all: req.headers})
       const forward = () => {
         if (fault.type === 'reset') {
           req.socket.destroy()

@@ -6,11 +6,16 @@ import {runCli} from '../helpers/cli.js'
 import {s3Env, s3Servers} from '../helpers/s3.js'
 import {linkTinybusPlugin, removeTempDirs, tempDir} from '../verify/helpers.js'
 
-/** The MB figures of a summary line: `10.0 MB in, ~1.0 MB out` → {in: 10, out: 1}. */
+/** The byte figures of a summary line as shown (formatBytes: SI units): `1.5 MB in, ~147 KB out` → {in: 1.5e6, out: 147e3}. */
+const UNIT = {B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12} as const
 function megabytes(line: string): {in: number; out: number} {
-  const figure = (word: string) => Number(new RegExp(`~?([\\d.]+) MB ${word}`).exec(line)![1])
+  const figure = (word: string) => {
+    const [, value, unit] = new RegExp(`~?([\\d.]+) (B|KB|MB|GB|TB) ${word}`).exec(line)!
+    return Number(value) * UNIT[unit as keyof typeof UNIT]
+  }
   return {in: figure('in'), out: figure('out')}
 }
+const SIZE = String.raw`[\d.]+ (?:B|KB|MB|GB|TB)`
 const quarantinedIn = (line: string) => Number(/(\d+) quarantined/.exec(line)?.[1] ?? 0)
 
 describe('summaries: the numbers agree with each other and with what was there', () => {
@@ -40,11 +45,11 @@ describe('summaries: the numbers agree with each other and with what was there',
     expect(run.code, run.stderr).toBe(0)
     const [bucket] = bucketLines(run.stdout)
     const plan = totalLine(run.stdout, 'Plan')
-    expect(bucket).toMatch(/would write: 4 objects, [\d.]+ MB in, ~[\d.]+ MB out \(estimated\)$/)
+    expect(bucket).toMatch(new RegExp(`would write: 4 objects, ${SIZE} in, ~${SIZE} out \\(estimated\\)$`))
     // Records are not counted before converting: no "0 records" that reads as an empty bucket.
     expect(bucket).not.toMatch(/\b0 records/)
     expect(megabytes(bucket).out).toBeGreaterThan(0)
-    expect(plan).toMatch(/^Plan: 1 bucket \(1 to write\), 4 objects, [\d.]+ MB in, ~[\d.]+ MB out \(estimated\), [\d.]+ s$/)
+    expect(plan).toMatch(new RegExp(`^Plan: 1 bucket \\(1 to write\\), 4 objects, ${SIZE} in, ~${SIZE} out \\(estimated\\), [\\d.]+ s$`))
     expect(megabytes(plan)).toEqual(megabytes(bucket))
   })
 

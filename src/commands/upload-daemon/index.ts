@@ -34,8 +34,8 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
     if (flags['log-timezone'] === 'local') this.logger = this.logger.inTimezone('local')
     const settings = await this.daemonSettings(flags)
     if (flags['print-systemd-unit']) {
-      const {systemdUnit} = await import('../../plugins/core/upload-daemon/systemd.js')
-      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], pruneEmptyDirs: flags['prune-empty-dirs'], keep: flags.keep, logTimezone: flags['log-timezone'] as 'utc' | 'local', user: process.env.USER})
+      const [{systemdUnit}, {objectOptionArgs}] = await Promise.all([import('../../plugins/core/upload-daemon/systemd.js'), import('../../plugins/core/storage/object-options.js')])
+      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], pruneEmptyDirs: flags['prune-empty-dirs'], keep: flags.keep, logTimezone: flags['log-timezone'] as 'utc' | 'local', user: process.env.USER, objectArgs: objectOptionArgs(settings.objects)})
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }
@@ -57,7 +57,7 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
         partSize: 8 * 1024 * 1024,
         singlePutLimit: flags['multipart-threshold'] * 1024 * 1024,
         once: flags.once,
-        connection: this.storageOptions(),
+        connection: {...this.storageOptions(), objects: settings.objects},
         logger: this.logger,
         signal: controller.signal,
         stateFile: flags['state-file'],
@@ -76,10 +76,12 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
   private async daemonSettings(flags: CommandFlags<typeof UploadDaemon>) {
     const [{parseBucketMap}, {validateDaemonNumbers}] = await Promise.all([import('../../plugins/core/upload-daemon/daemon.js'), import('../../plugins/core/upload-daemon/service.js')])
     validateDaemonNumbers(flags)
+    const {parseObjectOptions} = await import('../../plugins/core/storage/object-options.js')
+    const objects = parseObjectOptions(flags)
     const {map, problems} = parseBucketMap(flags['bucket-map'])
     if (problems.length > 0) throw new UsageError(`Bad --bucket-map: ${problems.join('; ')}.`, {code: 'BAD_BUCKET_MAP', nextSteps: ['Write it as --bucket-map local_dir=real-bucket-name (lowercase letters, digits, dots, hyphens; 3-63 characters).']})
     const connection = this.storageOptions()
-    return {directory: flags.directory, interval: flags.interval, stability: flags.stability, region: flags.region!, profile: flags.profile, endpoint: connection.endpoint, concurrency: flags.concurrency, bucketMapping: map}
+    return {directory: flags.directory, interval: flags.interval, stability: flags.stability, region: flags.region!, profile: flags.profile, endpoint: connection.endpoint, concurrency: flags.concurrency, bucketMapping: map, objects}
   }
 
   private async removeOwnPidFile(pidFile: string): Promise<void> {

@@ -9,11 +9,12 @@
  */
 // commands
 export {BaseCommand, type CommandArgs, type CommandFlags} from './command/base-command.js'
-export {baseFlags, durationFlag, instantFlag, shardFlags, sizeFlag, sourceFlags, timeRangeFlags} from './command/flags.js'
+export {baseFlags, durationFlag, instantFlag, objectFlags, shardFlags, sizeFlag, sourceFlags, timeRangeFlags} from './command/flags.js'
 export {type CacheFlagValues, cacheFlags} from './command/cache-flags.js'
 export {parseUtcTime, timeRange} from './sources/time-range.js'
 export {type DurationUnit, formatBytes, parseDuration, parseSize} from './command/units.js'
 export {ownsUnit, resolveShard, type Shard} from './command/shard.js'
+export {parseObjectOptions} from './storage/object-options.js'
 export {printable, shortened} from './command/printable.js'
 export type {BucketwrightConfig, JobSettings, StorageSettings} from './config/config.js'
 // errors and exit codes
@@ -31,7 +32,7 @@ export {
 } from './errors/errors.js'
 export {exitCodeFor, toBucketwrightError} from './errors/normalise.js'
 // storage
-export type {Checksum, DeleteResult, ListManyOptions, ListOptions, ListProgress, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './storage/types.js'
+export type {Checksum, DeleteResult, ListManyOptions, ListOptions, ListProgress, ObjectInfo, ObjectOptions, ReadOptions, Storage, WriteOptions, WriteResult} from './storage/types.js'
 export {joinKey, type Location, parseLocation} from './storage/location.js'
 export {type LocationRole, openStorage, type OpenStorageOptions, registerStorageScheme, type StorageOpener} from './storage/open.js'
 export type {S3ConnectionOptions} from './storage/s3/s3-client.js'

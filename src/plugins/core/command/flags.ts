@@ -72,3 +72,16 @@ export function parseSourceOptions(options: string[] = []): Record<string, strin
   }
   return parsed
 }
+
+/**
+ * How the objects a writer puts in S3 are stored (convert, compact, etl, upload-daemon): one flag set, parsed by
+ * storage/object-options.ts parseObjectOptions into the ObjectOptions every write of the run sends. Config-file
+ * defaults apply as for any flag (`commands.<command>.storage-class`, …).
+ */
+export const objectFlags = {
+  'storage-class': Flags.string({summary: 'S3 storage class of written objects (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, …).', env: 'BUCKETWRIGHT_STORAGE_CLASS', helpGroup: 'S3 OBJECTS'}),
+  sse: Flags.string({summary: 'Server-side encryption of written objects: AES256 (SSE-S3) or aws:kms (SSE-KMS).', env: 'BUCKETWRIGHT_SSE', helpGroup: 'S3 OBJECTS'}),
+  'sse-kms-key-id': Flags.string({summary: 'KMS key (id, alias/name or ARN) for --sse aws:kms; default: the account\'s aws/s3 key.', env: 'BUCKETWRIGHT_SSE_KMS_KEY_ID', helpGroup: 'S3 OBJECTS'}),
+  acl: Flags.string({summary: 'Canned ACL of written objects, e.g. bucket-owner-full-control for another account\'s bucket.', env: 'BUCKETWRIGHT_ACL', helpGroup: 'S3 OBJECTS'}),
+  metadata: Flags.string({summary: 'User metadata of written objects, as key=value (repeatable): x-amz-meta-key.', multiple: true, helpGroup: 'S3 OBJECTS'}),
+}

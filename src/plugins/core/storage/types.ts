@@ -56,6 +56,24 @@ export interface WriteOptions {
   onProgress?: (bytes: number) => void
 }
 
+/**
+ * How S3 stores the objects a run writes (`--storage-class`, `--sse`, `--sse-kms-key-id`, `--acl`, `--metadata`):
+ * sent with every write — single PUT, multipart create, copy — on both request paths. Local disk ignores them.
+ * Parsed and checked by storage/object-options.ts.
+ */
+export interface ObjectOptions {
+  /** `x-amz-storage-class`, e.g. `STANDARD_IA`. */
+  storageClass?: string
+  /** `x-amz-server-side-encryption`: `AES256` (SSE-S3) or `aws:kms` (SSE-KMS). */
+  sse?: 'AES256' | 'aws:kms'
+  /** `x-amz-server-side-encryption-aws-kms-key-id` (only with `aws:kms`; without it the account's default key). */
+  sseKmsKeyId?: string
+  /** Canned ACL (`x-amz-acl`), e.g. `bucket-owner-full-control` for a bucket of another account. */
+  acl?: string
+  /** User metadata (`x-amz-meta-<key>`), keys lowercase; added to any a writer sets itself. */
+  metadata?: Record<string, string>
+}
+
 /** What a completed write stored; `md5` and `sha256` are of the bytes the caller passed in. */
 export interface WriteResult {
   key: string

@@ -1,5 +1,7 @@
 import {Flags} from '@oclif/core'
 
+import {objectFlags} from '../command/flags.js'
+
 /**
  * The daemon's own flags, named and with the environment variables the user's specification gives. `--region` and
  * `--profile` override the base flags of the same name: here they read `AWS_REGION` / `AWS_PROFILE` (the
@@ -7,6 +9,7 @@ import {Flags} from '@oclif/core'
  */
 export const uploadDaemonFlags = {
   help: Flags.help({char: 'h', summary: 'Show help.'}),
+  ...objectFlags,
   directory: Flags.string({char: 'd', summary: 'Root to watch: <root>/<bucket>/<key>; an existing folder (else exit 2).', env: 'S3_ROOT_DIR', default: 'output/s3'}),
   interval: Flags.integer({char: 'i', summary: 'Seconds between scans.', env: 'S3_UPLOAD_INTERVAL', default: 60, min: 1}),
   stability: Flags.integer({char: 's', summary: 'Seconds a file must be left unmodified before it is uploaded.', env: 'FILE_STABILITY_SECONDS', default: 2, min: 0}),

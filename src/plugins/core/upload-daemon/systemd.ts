@@ -24,6 +24,8 @@ export interface SystemdUnitOptions {
   pruneEmptyDirs?: boolean
   keep?: boolean
   logTimezone?: 'utc' | 'local'
+  /** Object options as arguments (`--sse aws:kms`, …: see storage/object-options.ts objectOptionArgs). */
+  objectArgs?: string[]
   user?: string
 }
 
@@ -49,7 +51,7 @@ export function systemdUnit(options: SystemdUnitOptions): string {
     ...(options.keep ? ['BUCKETWRIGHT_KEEP=true'] : []),
     ...(options.logTimezone === 'local' ? ['BUCKETWRIGHT_LOG_TIMEZONE=local'] : []),
   ]
-  const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`), ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`)].join('')
+  const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`), ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`), ...(options.objectArgs ?? []).map((arg) => ` ${systemdArgument(arg)}`)].join('')
   return `# /etc/systemd/system/bucketwright-upload-daemon.service
 # Install: sudo systemctl daemon-reload && sudo systemctl enable --now bucketwright-upload-daemon
 # Logs:    journalctl -u bucketwright-upload-daemon -f

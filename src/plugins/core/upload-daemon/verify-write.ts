@@ -41,8 +41,8 @@ export interface WriteCheck {
  */
 export async function verifyWrite(check: WriteCheck): Promise<VerifiedBy> {
   if (check.answer.etag === check.expectedEtag) return 'etag'
-  // S3 checked every request's Content-MD5; under KMS nothing else is on offer without reading the object back.
-  if (check.answer.serverSideEncryption?.startsWith('aws:kms')) return 'content-md5'
+  // Under SSE-KMS the ETag is no digest: the full-object SHA-256 the PUT asked the store to keep decides (see
+  // transport.ts putChecksum), else the object read back — never Content-MD5 alone, which says nothing of what was kept.
   let local = check.local
   const judge = async (stored: RemoteObject): Promise<Sameness> => {
     // A multipart ETag other than the one expected has no other layout to try: the parts sent are known.

@@ -3,6 +3,7 @@ import {createRequire} from 'node:module'
 
 import {FastS3, type FastS3Target, sdkTarget} from './fast-s3.js'
 import type {RequestStats} from '../requests.js'
+import type {ObjectOptions} from '../types.js'
 import type {SigningCredentials} from './sigv4.js'
 import {S3Requests} from './fallback.js'
 import {LeanTransport, SdkTransport} from './transport.js'
@@ -25,6 +26,8 @@ export interface S3ConnectionOptions {
   retryBaseMs?: number
   /** Sockets per host (default 64). */
   maxSockets?: number
+  /** How written objects are stored (storage class, encryption, ACL, metadata): sent with every write. */
+  objects?: ObjectOptions
 }
 
 /** Counters of one client's traffic, by operation; attempts include retries. */
@@ -133,7 +136,7 @@ export class S3Connection {
    * under the one fallback policy (requests.ts). Every storage of the connection shares them.
    */
   requests(): S3Requests {
-    this.sent ??= new S3Requests(() => (this.lean ??= new LeanTransport(new FastS3(this.leanTarget(), this.options.maxSockets ?? 64))), new SdkTransport(() => this.client()), this.stats)
+    this.sent ??= new S3Requests(() => (this.lean ??= new LeanTransport(new FastS3(this.leanTarget(), this.options.maxSockets ?? 64), this.options.objects)), new SdkTransport(() => this.client(), this.options.objects), this.stats)
     return this.sent
   }
 

@@ -4,6 +4,7 @@ import {Readable} from 'node:stream'
 import {createHash} from 'node:crypto'
 
 import {RemoteError} from '../../errors/errors.js'
+import {objectOptionFields} from '../object-options.js'
 import {etagVouchesFor, type SentBody} from './etag.js'
 import type {FastHead, FastListPage} from './fast-s3.js'
 import {listManyInOrder} from '../list-many.js'
@@ -203,13 +204,15 @@ export class S3Storage implements Storage {
   /**
    * Checks that the store kept exactly the bytes sent. An ETag that is the MD5 of the body, or the multipart ETag of
    * the parts as sent, says so (S3's forms; s3rver answers a multipart upload with the whole body's MD5). Under
-   * SSE-KMS the ETag is no MD5; Content-MD5 checked every request's bytes instead. Any other answer — another form
-   * or another value — proves nothing by itself, so the store is asked what it holds: its size, a full-object
-   * SHA-256 when it keeps one, else the bytes read back. Only an object proven to differ is removed and reported
+   * SSE-KMS the ETag is no MD5: a single PUT then asked the store to keep a full-object SHA-256 (transport.ts
+   * putChecksum), which a HEAD reads back; a multipart upload has none (S3 keeps SHA-256 only as a composite of the
+   * parts'), so its bytes are read back. Any other answer — another form or another value — proves nothing by
+   * itself, so the store is asked what it holds: its size, a full-object SHA-256 when it keeps one, else the bytes
+   * read back. Only an object proven to differ is removed and reported
    * corrupted; one that cannot be read back is reported unverified and left alone.
    */
   private async confirmWrite(key: string, stored: StoredWrite, sent: SentBody, signal?: AbortSignal): Promise<void> {
-    if (etagVouchesFor(stored.etag, sent) || stored.serverSideEncryption?.startsWith('aws:kms')) return
+    if (etagVouchesFor(stored.etag, sent)) return
     let held: {size: number; sha256?: string} | undefined
     try {
       const head = await this.head(key, {checksum: true, signal})
@@ -290,7 +293,10 @@ export class S3Storage implements Storage {
   async copy(fromKey: string, toKey: string, options: {signal?: AbortSignal} = {}): Promise<void> {
     const [{CopyObjectCommand}, client] = await this.sdk()
     const path = `${this.bucket}/${this.full(fromKey)}`.split('/')
-    const send = (source: string) => client.send(new CopyObjectCommand({Bucket: this.bucket, Key: this.full(toKey), CopySource: source}), {abortSignal: options.signal})
+    // The copy is a new object: storage class, encryption and ACL are the run's, not the source's (S3 would use the
+    // bucket's defaults); its metadata is the source's (S3's COPY directive), which this run's writes already carry.
+    const objects = objectOptionFields(this.connection.options.objects)
+    const send = (source: string) => client.send(new CopyObjectCommand({Bucket: this.bucket, Key: this.full(toKey), CopySource: source, ...objects}), {abortSignal: options.signal})
     const source = path.map(encodeURIComponent).join('/')
     // Some stores (s3rver) decode the copy source with decodeURI, which leaves `%3D`, `%26`, `%3A`… encoded, and
     // then find no such key: once more with those characters as they are (never `+ ? #`, which S3 would misread).

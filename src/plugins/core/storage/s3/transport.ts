@@ -1,5 +1,8 @@
 import type {S3Client} from '@aws-sdk/client-s3'
+import {createHash} from 'node:crypto'
 
+import {objectOptionFields, objectOptionHeaders} from '../object-options.js'
+import type {ObjectOptions} from '../types.js'
 import {cleanEtag} from './etag.js'
 import {type FastHead, type FastListPage, type FastPut, type FastS3, objectHeaders} from './fast-s3.js'
 
@@ -10,6 +13,24 @@ export interface ObjectAttributes {
   metadata?: Record<string, string>
   /** The body's CRC32 (base64, big-endian), for the store to check and keep (a single PUT only). */
   crc32?: string
+  /** The body's SHA-256 (base64) when already known; a single PUT under SSE-KMS sends it (see {@link putChecksum}). */
+  sha256?: string
+}
+
+/**
+ * The checksum a single PUT asks the store to check and keep. Under SSE-KMS the ETag is no MD5, so the write is
+ * verified, and later "same content" decided, by a full-object SHA-256 the store keeps (`x-amz-checksum-sha256`,
+ * read back by a HEAD in checksum mode); S3 takes one checksum a request, so the CRC32 then stays at home.
+ * Otherwise the CRC32 when the caller has one (transport integrity only: a CRC never decides sameness).
+ */
+export function putChecksum(body: Buffer, attributes: ObjectAttributes, objects: ObjectOptions | undefined): {crc32?: string; sha256?: string} {
+  if (objects?.sse === 'aws:kms') return {sha256: attributes.sha256 ?? createHash('sha256').update(body).digest('base64')}
+  return {crc32: attributes.crc32}
+}
+
+/** User metadata of a write: the writer's own, with the run's `--metadata` added (the writer's keys win). */
+function metadataOf(attributes: ObjectAttributes, objects: ObjectOptions | undefined): Record<string, string> | undefined {
+  return objects?.metadata ? {...objects.metadata, ...attributes.metadata} : attributes.metadata
 }
 
 /**
@@ -32,7 +53,15 @@ export interface S3Transport {
 
 /** The lean transport: {@link FastS3}'s keep-alive sockets and small signer. */
 export class LeanTransport implements S3Transport {
-  constructor(readonly fast: FastS3) {}
+  constructor(
+    readonly fast: FastS3,
+    /** The run's object options, sent with every PUT and multipart create. */
+    private readonly objects?: ObjectOptions,
+  ) {}
+
+  private headers(attributes: ObjectAttributes): Record<string, string> {
+    return {...objectHeaders({...attributes, metadata: metadataOf(attributes, this.objects)}), ...objectOptionHeaders(this.objects)}
+  }
 
   listPage(bucket: string, options: Parameters<S3Transport['listPage']>[1]): Promise<FastListPage> {
     return this.fast.listPage(bucket, options)
@@ -47,11 +76,14 @@ export class LeanTransport implements S3Transport {
   }
 
   put(bucket: string, key: string, body: Buffer, md5Base64: string, attributes: ObjectAttributes, signal?: AbortSignal): Promise<FastPut> {
-    return this.fast.put(bucket, key, body, md5Base64, attributes.crc32, objectHeaders(attributes), signal)
+    const {crc32, sha256} = putChecksum(body, attributes, this.objects)
+    const headers = this.headers(attributes)
+    if (sha256) headers['x-amz-checksum-sha256'] = sha256
+    return this.fast.put(bucket, key, body, md5Base64, crc32, headers, signal)
   }
 
   createMultipart(bucket: string, key: string, attributes: ObjectAttributes, signal?: AbortSignal): Promise<string> {
-    return this.fast.createMultipart(bucket, key, objectHeaders(attributes), signal)
+    return this.fast.createMultipart(bucket, key, this.headers(attributes), signal)
   }
 
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, md5Base64: string, signal?: AbortSignal): Promise<FastPut> {
@@ -75,7 +107,11 @@ const sdk = () => import('@aws-sdk/client-s3')
 
 /** The SDK transport: the AWS SDK's client (made, and the SDK loaded, on first use). */
 export class SdkTransport implements S3Transport {
-  constructor(private readonly client: () => Promise<S3Client>) {}
+  constructor(
+    private readonly client: () => Promise<S3Client>,
+    /** The run's object options, sent with every PUT and multipart create. */
+    private readonly objects?: ObjectOptions,
+  ) {}
 
   private both(): Promise<[typeof import('@aws-sdk/client-s3'), S3Client]> {
     return Promise.all([sdk(), this.client()])
@@ -125,8 +161,9 @@ export class SdkTransport implements S3Transport {
 
   async put(bucket: string, key: string, body: Buffer, md5Base64: string, attributes: ObjectAttributes, signal?: AbortSignal): Promise<FastPut> {
     const [{PutObjectCommand}, client] = await this.both()
+    const {crc32, sha256} = putChecksum(body, attributes, this.objects)
     const out = await client.send(
-      new PutObjectCommand({Bucket: bucket, Key: key, Body: body, ContentMD5: md5Base64, ChecksumCRC32: attributes.crc32, ContentType: attributes.contentType, ContentEncoding: attributes.contentEncoding, Metadata: attributes.metadata}),
+      new PutObjectCommand({Bucket: bucket, Key: key, Body: body, ContentMD5: md5Base64, ChecksumCRC32: crc32, ChecksumSHA256: sha256, ContentType: attributes.contentType, ContentEncoding: attributes.contentEncoding, Metadata: metadataOf(attributes, this.objects), ...objectOptionFields(this.objects)}),
       {abortSignal: signal},
     )
     return {etag: cleanEtag(out.ETag), serverSideEncryption: out.ServerSideEncryption}
@@ -134,7 +171,7 @@ export class SdkTransport implements S3Transport {
 
   async createMultipart(bucket: string, key: string, attributes: ObjectAttributes, signal?: AbortSignal): Promise<string> {
     const [{CreateMultipartUploadCommand}, client] = await this.both()
-    const out = await client.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: key, ContentType: attributes.contentType, ContentEncoding: attributes.contentEncoding, Metadata: attributes.metadata}), {abortSignal: signal})
+    const out = await client.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: key, ContentType: attributes.contentType, ContentEncoding: attributes.contentEncoding, Metadata: metadataOf(attributes, this.objects), ...objectOptionFields(this.objects)}), {abortSignal: signal})
     return out.UploadId ?? ''
   }
 

@@ -114,7 +114,7 @@ export class Upload extends EventEmitter<{progress: [UploadProgress]}> {
       const bytes = first.done ? Buffer.alloc(0) : first.value.body
       const md5Base64 = Buffer.from(sent.md5, 'hex').toString('base64')
       const {bucket, key, attributes = {}} = this.options
-      const stored = await this.options.requests.send(this.context('PutObject'), (transport) => transport.put(bucket, key, bytes, md5Base64, attributes, signal))
+      const stored = await this.options.requests.send(this.context('PutObject'), (transport) => transport.put(bucket, key, bytes, md5Base64, {...attributes, sha256: sent.sha256}, signal))
       this.emit('progress', {loaded: bytes.length, total: this.total ?? bytes.length, part: 1})
       return {...stored, sent, parts: 0}
     }
