@@ -44,6 +44,11 @@ describe('exitCodeFor', () => {
     expect(exitCodeFor(new Errors.CLIError('bad', {exit: 2}))).toBe(ExitCode.Usage)
     expect(exitCodeFor(new Errors.CLIError('odd', {exit: 42}))).toBe(ExitCode.Failure)
     expect(exitCodeFor(new Errors.ExitError(127))).toBe(ExitCode.Failure)
+    // A help flag (Flags.help with a char) ends parsing with an ExitError(0) whose message oclif prefixes with
+    // "Parsing --help": an exit asked for, not a parse failure.
+    const help = new Errors.ExitError(0)
+    help.message = `Parsing --help \n\t${help.message}`
+    expect(exitCodeFor(help)).toBe(ExitCode.Ok)
   })
 
   it('a real file-system error, a plain Error and thrown non-errors are failures (1), never success', async () => {

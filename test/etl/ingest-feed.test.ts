@@ -148,8 +148,14 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
     // Every frame the server sent is in a segment (ready or still active): then stop the ingest.
     const stored = () => {
       const active = path.join(root, 'raw/active/coinbase')
-      const activeLines = fs.existsSync(active) ? fs.readdirSync(active).reduce((n, name) => n + fs.readFileSync(path.join(active, name), 'utf8').split('\n').filter(Boolean).length, 0) : 0
-      return (fs.existsSync(path.join(root, 'raw/ready/coinbase')) ? readyLines(root).length : 0) + activeLines
+      try {
+        const activeLines = fs.existsSync(active) ? fs.readdirSync(active).reduce((n, name) => n + fs.readFileSync(path.join(active, name), 'utf8').split('\n').filter(Boolean).length, 0) : 0
+        return (fs.existsSync(path.join(root, 'raw/ready/coinbase')) ? readyLines(root).length : 0) + activeLines
+      } catch (error) {
+        // A segment made ready between the listing and the read: count again at the next poll.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return -1
+        throw error
+      }
     }
     await until('every frame sent to be stored', () => server.connections.length === 3 && sent.length === frames.length - 1 && stored() === frames.length - 1, 120_000)
     run.child.kill('SIGTERM')

@@ -44,7 +44,7 @@ describe('the example clinicaltrials plugin, as code', () => {
     const kit: SourceKit = await import('../../src/plugins/core/source-kit.js')
     // The kit a hook gets carries no CLI framework and no service: a plugin cannot reach into core's internals.
     expect(Object.keys(kit).sort()).toEqual(
-      ['DecodeError', 'RecordValidator', 'isLineDecoder', 'isSqlDecoder', 'maybeDecompress', 'namedSource', 'parseSegmentName', 'readAll', 'readLines', 'seededRandom', 'segmentHour', 'segmentKey', 'segmentLayout', 'segmentName', 'segmentPrefix', 'sniffCompression', 'sqlIdentifier', 'sqlList', 'sqlString'].sort(),
+      ['DecodeError', 'RecordValidator', 'isLineDecoder', 'isSqlDecoder', 'maybeDecompress', 'namedSource', 'parseSegmentName', 'readAll', 'readLines', 'seededRandom', 'segmentBaseName', 'segmentHour', 'segmentKey', 'segmentLayout', 'segmentName', 'segmentPrefix', 'sniffCompression', 'sqlIdentifier', 'sqlList', 'sqlString'].sort(),
     )
   })
 

@@ -13,11 +13,21 @@ import {fileSystemError} from './filesystem.js'
  */
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof BucketwrightError) return error.exitCode
+  // oclif's ExitError (code EEXIT) is an exit asked for: --help and --version end parsing with exit 0, and oclif
+  // prefixes the message with "Parsing --help", which must not read as a parse failure.
+  if (isExitRequest(error)) return exitOf(error)
   if (isOclifParseError(error)) return ExitCode.Usage
   // Only an Error's: a thrown plain object claiming `{oclif: {exit: 0}}` is not a success.
-  const exit = error instanceof Error ? (error as {oclif?: {exit?: unknown}}).oclif?.exit : undefined
-  if (typeof exit === 'number' && (Object.values(ExitCode) as number[]).includes(exit)) return exit as ExitCode
-  return ExitCode.Failure
+  return error instanceof Error ? exitOf(error) : ExitCode.Failure
+}
+
+function isExitRequest(error: unknown): error is Error {
+  return error instanceof Error && (error as {code?: unknown}).code === 'EEXIT'
+}
+
+function exitOf(error: Error): ExitCode {
+  const exit = (error as {oclif?: {exit?: unknown}}).oclif?.exit
+  return typeof exit === 'number' && (Object.values(ExitCode) as number[]).includes(exit) ? (exit as ExitCode) : ExitCode.Failure
 }
 
 function isOclifParseError(error: unknown): boolean {
