@@ -33,7 +33,7 @@ export {BodyDigest} from './storage/body-digest.js'
 // Everything a data source's decoding code needs, also importable on its own as `bucketwright/sources`.
 export * from './source-kit.js'
 export {type BrokenPlugin, type SourceListing, SourceRegistry, SOURCES_HOOK} from './sources/registry.js'
-export {inputsDigest, type ManifestInput, manifestKeyFor, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from './manifest/manifest.js'
+export {inputsDigest, type ManifestInput, isPendingMarker, manifestKeyFor, type OutputManifest, type PendingMarker, type QuarantineEntry, readManifest, readManifestOrPending, writeManifest} from './manifest/manifest.js'
 export {RecordValidator, type SchemaViolation} from './schema/validator.js'
 export {ownsUnit, resolveShard, type Shard, shardOf} from './command/shard.js'
 export {type DuckDB, type DuckDBOptions, openDuckDB} from './duckdb/duckdb.js'
