@@ -60,7 +60,7 @@ export type {CompactResult, OutputFileResult, PartitionResult, PartitionStatus, 
 export {parseUtcTime, timeRange} from './sources/time-range.js'
 export {type GenerateResult, type GenerateRunOptions, writeGenerated} from './generate/generate.js'
 export {CachedStorage, ReadCache, type ReadCacheOptions, type ReadCacheStats, withReadCache} from './storage/cache.js'
-export {type CacheFlagValues, cacheFlags, cacheSettings} from './command/cache-flags.js'
+export {type CacheFlagValues, cacheFlags, cacheSettings, optInCacheFlags, optInCacheValues} from './command/cache-flags.js'
 export {fetchRange, type FetchOptions, type FetchSummary} from './fetch/fetch.js'
 export type {BucketwrightCore, SourcesHookOptions} from './sources/registry.js'
 export {configFromAnswers, type CredentialMode, DEFAULT_JOBS, type InitAnswers, JOB_NAMES, JOB_SCHEDULES, type JobName} from './init/answers.js'

@@ -34,3 +34,20 @@ export function cacheSettings(flags: CacheFlagValues, defaultRoot: string): Read
     maxBytes: flags['cache-max-size'],
   }
 }
+
+/**
+ * The same cache, off unless `--cache-dir` names a directory, for commands that read raw objects once per run
+ * (convert, verify --raw): caching costs disk for every object read, and pays only when the same objects are read
+ * again (a rerun with other output options, verify after convert). No environment variable turns it on, so
+ * `BUCKETWRIGHT_OBJECT_CACHE_DIR` set for fetch does not fill the disk under a full-archive convert.
+ */
+export const optInCacheFlags = {
+  'cache-dir': Flags.string({summary: 'Read S3 objects through the object cache in this directory (off by default; see docs/fetch-and-cache.md).', helpGroup: 'CACHE'}),
+  'cache-ttl': cacheFlags['cache-ttl'],
+  'cache-max-size': cacheFlags['cache-max-size'],
+}
+
+/** {@link CacheFlagValues} from {@link optInCacheFlags}: the cache is on when `--cache-dir` is given. */
+export function optInCacheValues(flags: {'cache-dir'?: string; 'cache-ttl': number; 'cache-max-size': number}): CacheFlagValues {
+  return {cache: flags['cache-dir'] !== undefined, 'cache-dir': flags['cache-dir'], 'cache-ttl': flags['cache-ttl'], 'cache-max-size': flags['cache-max-size']}
+}
