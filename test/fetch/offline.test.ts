@@ -12,7 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {LocalStorage, openStorage, writeGenerated} from '../../src/plugins/core/index.js'
 import {wydotBsmSource} from '../../src/plugins/wydot-bsm/index.js'
 import {runCli} from '../helpers/cli.js'
-import {createTestBucket, s3Endpoint, s3Env, useS3Env} from '../helpers/s3.js'
+import {createTestBucket, s3Endpoint, s3Env, s3rverEndpoint, testS3Client, useS3Env} from '../helpers/s3.js'
 
 /** oclif wraps an error's lines at the terminal width (` ›   ` continuations): the text as one line. */
 const unwrapped = (text: string) => text.replaceAll(/\n › {3}/g, '')
@@ -47,19 +47,25 @@ describe('fetch --offline', {timeout: 120_000}, () => {
   const fetch = (dir: string, env: Record<string, string>, ...extra: string[]) =>
     runCli(['fetch', `s3://${bucket}/`, path.join(tmp, dir), '--source', 'wydot-bsm', '--from', '2019-03-01T10', '--to', '2019-03-01T12', '--cache-dir', path.join(tmp, 'cache'), ...extra], {env})
 
-  it('serves the cached listing and objects with the endpoint unreachable: the same bytes', async () => {
+  it('with the endpoint unreachable: stale-if-error (a WARN naming the age) and --offline serve the same bytes', async () => {
     const online = await fetch('online', s3Env())
     expect(online.code, online.stderr).toBe(0)
-    // The endpoint is down: without --offline the fetch fails (nothing is served silently)…
-    expect((await fetch('down', unreachable)).code).not.toBe(0)
-    // …with --offline it never tries, and gets everything from the cache.
+    // The endpoint is down: without --offline, stale-if-error serves the cache after the retries, with a WARN saying how old…
+    const down = await fetch('down', unreachable, '--json')
+    expect(down.code, down.stderr).toBe(0)
+    expect(JSON.parse(down.stdout)).toMatchObject({objects: 24, cache: {hits: 24, misses: 0}})
+    expect(unwrapped(down.stderr)).toMatch(/WARN Serving the cached copy of the listing of s3:\/\/[^ ]+\/wydot\/BSM\/2019\/03\/01\/10\/, \d+ s old, because the endpoint failed \(ENDPOINT_UNREACHABLE\)/)
+    // …with --offline it never tries (no WARN: nothing failed), and gets everything from the cache.
     const offline = await fetch('offline', unreachable, '--offline', '--json')
     expect(offline.code, offline.stderr).toBe(0)
     expect(JSON.parse(offline.stdout)).toMatchObject({objects: 24, cache: {hits: 24, misses: 0}})
+    expect(offline.stderr).not.toMatch(/WARN|ENDPOINT_UNREACHABLE/)
     const keys: string[] = []
     for await (const info of new LocalStorage(path.join(tmp, 'online')).list()) keys.push(info.key)
     expect(keys).toHaveLength(24)
-    for (const key of keys) expect((await readFile(path.join(tmp, 'offline', key))).equals(await readFile(path.join(tmp, 'online', key)))).toBe(true)
+    for (const key of keys) {
+      for (const dir of ['offline', 'down']) expect((await readFile(path.join(tmp, dir, key))).equals(await readFile(path.join(tmp, 'online', key)))).toBe(true)
+    }
   })
 
   it('a prefix never listed is an OFFLINE_MISS naming it', async () => {
@@ -84,5 +90,29 @@ describe('fetch --offline', {timeout: 120_000}, () => {
     const run = await fetch('nocache', unreachable, '--offline', '--no-cache')
     expect(run.code).toBe(2)
     expect(run.stderr).toMatch(/OFFLINE_WITHOUT_CACHE/)
+  })
+})
+
+describe('stale-if-error is never for a refusal (403)', {timeout: 120_000}, () => {
+  it('s3rver refusing the credentials: exit 1 with its own error, no cached copy served', async () => {
+    const endpoint = s3rverEndpoint()
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'bw-fetch-403-'))
+    try {
+      useS3Env(endpoint)
+      const bucket = await createTestBucket('bw-stale-403', testS3Client(endpoint))
+      const storage = await openStorage(`s3://${bucket}/`, {endpoint, region: 'us-east-1'})
+      await writeGenerated(wydotBsmSource(), storage, {range: {from: new Date('2019-03-01T10:00:00Z'), to: new Date('2019-03-01T11:00:00Z')}, seed: 7, rate: 600})
+      await storage.close()
+      const fetch = (dir: string, env: Record<string, string>) =>
+        runCli(['fetch', `s3://${bucket}/`, path.join(tmp, dir), '--source', 'wydot-bsm', '--from', '2019-03-01T10', '--to', '2019-03-01T11', '--cache-dir', path.join(tmp, 'cache')], {env})
+      expect((await fetch('online', s3Env(endpoint))).code).toBe(0)
+      const refused = await fetch('refused', {...s3Env(endpoint), AWS_ACCESS_KEY_ID: 'SOMEONE-ELSE', AWS_SECRET_ACCESS_KEY: 'not-the-key'})
+      expect(refused.code, refused.stderr).toBe(1)
+      expect(refused.stderr).toMatch(/BAD_CREDENTIALS|ACCESS_DENIED/)
+      expect(refused.stderr).not.toMatch(/Serving the cached copy/)
+    } finally {
+      useS3Env()
+      await rm(tmp, {recursive: true, force: true})
+    }
   })
 })

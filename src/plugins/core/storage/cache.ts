@@ -20,6 +20,8 @@ export interface ReadCacheOptions {
   maxBytes?: number
   /** Never contact the store: listings and objects come from the cache only (whatever their age); a miss is an error. */
   offline?: boolean
+  /** Where stale-if-error says what it served instead of failing (the command's logger, as a WARN). */
+  warn?: (message: string) => void
 }
 
 /** A listing of one prefix as the cache keeps it (`listings/<sha256>.json`), with when it was taken. */
@@ -291,10 +293,22 @@ export class CachedStorage implements Storage {
       return
     }
     const seen: ObjectInfo[] = []
-    for await (const info of this.inner.list(prefix, options)) {
-      this.remember(info)
-      seen.push(info)
-      yield info
+    try {
+      for await (const info of this.inner.list(prefix, options)) {
+        this.remember(info)
+        seen.push(info)
+        yield info
+      }
+    } catch (error) {
+      // Stale-if-error: only before anything was yielded (a half listing cannot be taken back).
+      const stale = seen.length === 0 && staleIfError(error) ? await this.cache.loadListing(this.uri, prefix) : undefined
+      if (!stale) throw error
+      this.warnStale(`the listing of ${this.uri}${prefix}`, stale.takenAt, error)
+      for (const info of stale.objects) {
+        this.remember(info)
+        yield info
+      }
+      return
     }
     // Kept for --offline only once complete (and only a whole listing: not one that started after a key).
     if (!options?.startAfter) await this.cache.saveListing(this.uri, prefix, seen)
@@ -308,11 +322,27 @@ export class CachedStorage implements Storage {
     // Results come per prefix in the order of `prefixes`: each prefix's listing is kept when the next one starts.
     const lists = prefixes.map(() => [] as ObjectInfo[])
     let at = 0
-    for await (const info of this.inner.listMany(prefixes, options)) {
-      while (at < prefixes.length - 1 && !info.key.startsWith(prefixes[at])) at++
-      this.remember(info)
-      lists[at].push(info)
-      yield info
+    let yielded = false
+    try {
+      for await (const info of this.inner.listMany(prefixes, options)) {
+        while (at < prefixes.length - 1 && !info.key.startsWith(prefixes[at])) at++
+        this.remember(info)
+        lists[at].push(info)
+        yielded = true
+        yield info
+      }
+    } catch (error) {
+      // Stale-if-error, when every prefix's listing is kept and nothing was yielded yet.
+      const stale = !yielded && staleIfError(error) ? await Promise.all(prefixes.map((prefix) => this.cache.loadListing(this.uri, prefix))) : []
+      if (stale.length === 0 || stale.some((listing) => !listing)) throw error
+      for (const [index, listing] of stale.entries()) {
+        this.warnStale(`the listing of ${this.uri}${prefixes[index]}`, listing!.takenAt, error)
+        for (const info of listing!.objects) {
+          this.remember(info)
+          yield info
+        }
+      }
+      return
     }
     if (!options?.startAfter) for (const [index, prefix] of prefixes.entries()) await this.cache.saveListing(this.uri, prefix, lists[index])
   }
@@ -358,6 +388,24 @@ export class CachedStorage implements Storage {
       return createReadStream(file, {start: options.range?.start, end: options.range?.end, signal: options.signal})
     }
     if (!known) return this.inner.read(key, options)
+    try {
+      return await this.readKnown(key, known, options)
+    } catch (error) {
+      const file = staleIfError(error) ? await this.cache.lookupAnyAge(this.uri, key, known.etag) : undefined
+      if (!file) throw error
+      this.warnStale(`${this.uri}${key}`, (await fs.stat(file)).mtime, error)
+      this.cache.stats.hits++
+      this.cache.stats.bytesFromCache += known.size
+      return createReadStream(file, {start: options.range?.start, end: options.range?.end, signal: options.signal})
+    }
+  }
+
+  private warnStale(what: string, takenAt: Date, error: unknown): void {
+    const code = (error as {code?: string}).code ?? 'error'
+    this.cache.options.warn?.(`Serving the cached copy of ${what}, ${ageOf(takenAt)} old, because the endpoint failed (${code}): ${(error as Error).message}`)
+  }
+
+  private async readKnown(key: string, known: {etag: string; size: number}, options: ReadOptions): Promise<Readable> {
     const {etag, size} = known
     // An object larger than the whole cache would only evict everything else: stream it directly.
     if (size > this.cache.maxBytes) return this.inner.read(key, options)
@@ -425,6 +473,24 @@ export class CachedStorage implements Storage {
   close(): Promise<void> {
     return this.inner.close()
   }
+}
+
+/**
+ * Stale-if-error: the failures after which a cached copy is served instead — the endpoint unreachable, throttling or
+ * 5xx after the retries. Never a 403 or 404 (the answer is real: the object is gone or not ours to read).
+ */
+function staleIfError(error: unknown): boolean {
+  const code = (error as {code?: string} | undefined)?.code
+  return code === 'ENDPOINT_UNREACHABLE' || code === 'THROTTLED' || code === 'REMOTE_FAILURE'
+}
+
+/** How old something taken at `takenAt` is, in words (for the stale-if-error WARN). */
+function ageOf(takenAt: Date): string {
+  const seconds = Math.max(0, Math.round((Date.now() - takenAt.getTime()) / 1000))
+  if (seconds < 120) return `${seconds} s`
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`
+  return `${Math.round(seconds / 86_400)} days`
 }
 
 function offlineMiss(uri: string, key: string, dir: string): UserError {
