@@ -4,6 +4,7 @@
  * run GETs). GETs are counted at a proxy in front of the loopback S3 server.
  */
 import fs from 'node:fs/promises'
+import net from 'node:net'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
@@ -70,5 +71,45 @@ describe.each(s3Servers())('convert and verify --raw through --cache-dir on $nam
     } finally {
       await proxy.stop()
     }
+  })
+})
+
+describe('convert --offline through --cache-dir', {timeout: 180_000}, () => {
+  it('with the input endpoint on a closed port: --offline and stale-if-error give the same records; nothing cached is OFFLINE_MISS', async () => {
+    const endpoint = s3Servers()[0].endpoint
+    const client = testS3Client(endpoint)
+    const bucket = await createTestBucket('bw-cache-offline', client)
+    await uploadDir(client, archive, bucket, 'raw/')
+    const cacheDir = path.join(work, `cache-${bucket}`)
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const {port} = server.address() as net.AddressInfo
+    await new Promise((resolve) => server.close(resolve))
+    const down = {...s3Env(endpoint), BUCKETWRIGHT_ENDPOINT: `http://127.0.0.1:${port}`}
+    const convert = (out: string, env: Record<string, string>, ...extra: string[]) =>
+      runCli(['convert', `s3://${bucket}/raw/`, path.join(work, `${bucket}-${out}`), '--source', 'bustimes', '--json', '--cache-dir', cacheDir, ...extra], {env})
+    const online = await convert('online', s3Env(endpoint))
+    expect(online.code, online.stderr).toBe(0)
+    const offline = await convert('offline', down, '--offline')
+    expect(offline.code, offline.stderr).toBe(0)
+    const stale = await convert('stale', down)
+    expect(stale.code, stale.stderr).toBe(0)
+    expect(stale.stderr).toMatch(/WARN Serving the cached copy/)
+    const records = (run: {stdout: string}) => (JSON.parse(run.stdout) as ConvertResult).buckets.map((entry) => [entry.key, entry.records])
+    expect(records(offline)).toEqual(records(online))
+    expect(records(stale)).toEqual(records(online))
+    for (const entry of (JSON.parse(online.stdout) as ConvertResult).buckets) {
+      const sha = async (out: string) => (JSON.parse(await fs.readFile(path.join(work, `${bucket}-${out}`, '_manifests', `${entry.output}.json`), 'utf8')) as OutputManifest).output.sha256
+      expect(await sha('offline')).toBe(await sha('online'))
+      expect(await sha('stale')).toBe(await sha('online'))
+    }
+    // An empty cache under --offline: the error names what is missing.
+    const miss = await runCli(['convert', `s3://${bucket}/raw/`, path.join(work, `${bucket}-miss`), '--source', 'bustimes', '--cache-dir', path.join(work, `empty-${bucket}`), '--offline'], {env: down})
+    expect(miss.code).toBe(1)
+    expect(miss.stderr).toMatch(/OFFLINE_MISS/)
+    // --offline without a cache to serve from: a usage error, nothing read.
+    const noCache = await runCli(['convert', `s3://${bucket}/raw/`, path.join(work, `${bucket}-none`), '--source', 'bustimes', '--offline'], {env: down})
+    expect(noCache.code).toBe(2)
+    expect(noCache.stderr).toMatch(/OFFLINE_WITHOUT_CACHE/)
   })
 })

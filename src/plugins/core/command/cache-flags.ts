@@ -31,7 +31,11 @@ export interface CacheFlagValues {
 /** Cache settings from the flags, or `undefined` with `--no-cache`. `defaultRoot` is oclif's cache dir. */
 export function cacheSettings(flags: CacheFlagValues, defaultRoot: string): ReadCacheOptions | undefined {
   if (!flags.cache && flags.offline) {
-    throw new UsageError('--offline serves only the cache, and --no-cache turns it off.', {code: 'OFFLINE_WITHOUT_CACHE', nextSteps: ['Drop --no-cache (or BUCKETWRIGHT_OBJECT_CACHE=false) to run --offline.']})
+    // (oclif's dependsOn would fire on --offline's default too: checked here.)
+    throw new UsageError('--offline serves only the cache, and the cache is off (--no-cache; or no --cache-dir, for commands where the cache is opt-in).', {
+      code: 'OFFLINE_WITHOUT_CACHE',
+      nextSteps: ['Pass --cache-dir DIR (convert, verify --raw), or drop --no-cache (fetch), to run --offline.'],
+    })
   }
   if (!flags.cache) return undefined
   return {
@@ -52,9 +56,10 @@ export const optInCacheFlags = {
   'cache-dir': Flags.string({summary: 'Read S3 objects through the object cache in this directory (off by default; see docs/fetch-and-cache.md).', helpGroup: 'CACHE'}),
   'cache-ttl': cacheFlags['cache-ttl'],
   'cache-max-size': cacheFlags['cache-max-size'],
+  offline: Flags.boolean({summary: 'With --cache-dir: never contact the input endpoint; raw listings and objects come from the cache only.', default: false, helpGroup: 'CACHE'}),
 }
 
 /** {@link CacheFlagValues} from {@link optInCacheFlags}: the cache is on when `--cache-dir` is given. */
-export function optInCacheValues(flags: {'cache-dir'?: string; 'cache-ttl': number; 'cache-max-size': number}): CacheFlagValues {
-  return {cache: flags['cache-dir'] !== undefined, 'cache-dir': flags['cache-dir'], 'cache-ttl': flags['cache-ttl'], 'cache-max-size': flags['cache-max-size']}
+export function optInCacheValues(flags: {'cache-dir'?: string; 'cache-ttl': number; 'cache-max-size': number; offline?: boolean}): CacheFlagValues {
+  return {cache: flags['cache-dir'] !== undefined, 'cache-dir': flags['cache-dir'], 'cache-ttl': flags['cache-ttl'], 'cache-max-size': flags['cache-max-size'], offline: flags.offline}
 }
