@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 // Straight from the modules, not the core's index: convert's start-up is part of its benchmark, and the index loads
 // twice the modules (~20 ms).
 import {BaseCommand} from '../plugins/core/command/base-command.js'
+import {optInCacheFlags, optInCacheValues} from '../plugins/core/command/cache-flags.js'
 import {instantFlag, objectFlags, parseSourceOptions, shardFlags, sourceFlags} from '../plugins/core/command/flags.js'
 import {resolveShard} from '../plugins/core/command/shard.js'
 import {ExitCode} from '../plugins/core/errors/errors.js'
@@ -37,6 +38,7 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
     ...sourceFlags,
     ...shardFlags,
     ...objectFlags,
+    ...optInCacheFlags,
     bucket: Flags.option({options: ['week', 'day', 'hour', 'month'] as const, default: 'week', summary: 'Time span of one output file (weeks are ISO weeks).'})(),
     'key-template': Flags.string({summary: 'Output key, with {YYYY} {WW} {MM} {DD} {HH} (default e.g. {YYYY}-W{WW}.jsonl.gz).'}),
     format: Flags.option({options: ['jsonl', 'parquet'] as const, default: 'jsonl', summary: 'Output format.'})(),
@@ -82,7 +84,7 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
         throw error
       })
       const result = await runConvert({
-        input,
+        input: this.withCache(input, optInCacheValues(flags)),
         output,
         source,
         loader,

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 
-import {BaseCommand, ExitCode, printable, sizeFlag, sourceFlags} from '../plugins/core/index.js'
+import {BaseCommand, ExitCode, optInCacheFlags, optInCacheValues, printable, sizeFlag, sourceFlags} from '../plugins/core/index.js'
 import {athenaDdl} from '../plugins/core/verify/athena.js'
 import {inventoryOutputs} from '../plugins/core/verify/outputs.js'
 import {renderReport} from '../plugins/core/verify/report-html.js'
@@ -53,6 +53,7 @@ not one SELECT).`
   static override flags = {
     ...sourceFlags,
     raw: Flags.string({summary: 'Location of the raw objects to compare record counts with.', helpGroup: 'COUNTS'}),
+    ...optInCacheFlags,
     sample: share(false)({summary: 'Share of buckets whose raw objects are re-read, e.g. 10% (chosen by hash of --seed and bucket).', default: 1, defaultHelp: async () => '100%', helpGroup: 'COUNTS'}),
     seed: Flags.string({summary: 'Seed of the bucket and record samples (same seed, same choice).', default: 'bucketwright', helpGroup: 'COUNTS'}),
     'schema-sample': share(true)({summary: 'Share of records checked against the source schema (0 turns the check off).', default: 1, defaultHelp: async () => '100%', helpGroup: 'CHECKS'}),
@@ -86,7 +87,7 @@ not one SELECT).`
       return result
     }
     const checks = await loadUserChecks(flags.check ?? [], flags['check-file'] ?? [])
-    const raw = flags.raw ? await this.openStorage(flags.raw, {role: 'input'}) : undefined
+    const raw = flags.raw ? this.withCache(await this.openStorage(flags.raw, {role: 'input'}), optInCacheValues(flags)) : undefined
     const result = await withProgress(this.progress, this.logger, `Verifying ${output.uri}`, (step) => verifyDataset({
       output,
       raw,

@@ -152,7 +152,8 @@ describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, 
     const afterKill = await listKeys(client, bucket, 'v2/')
     expect(afterKill).toContain('v2/2021-W44.jsonl.gz')
     expect(afterKill).not.toContain('v2/2021-W45.jsonl.gz')
-    expect(afterKill).not.toContain('v2/_manifests/2021-W45.jsonl.gz.json')
+    // No manifest for W45: at most the pending marker written before its output (not a manifest).
+    if (afterKill.includes('v2/_manifests/2021-W45.jsonl.gz.json')) expect(await readJsonObject(client, bucket, 'v2/_manifests/2021-W45.jsonl.gz.json')).toMatchObject({state: 'pending'})
 
     const rerun = (await runInProcess<ConvertResult>(['convert', `s3://${bucket}/data/`, `s3://${bucket}/v2/`, '--source', 'bustimes', '--json'])).result!
     expect(rerun.buckets.map((bucket) => [bucket.key, bucket.status])).toEqual([
@@ -234,7 +235,7 @@ describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, 
       ['2021-W45', 'write', 122],
     ])
     expect(plan.bytesIn).toBe(made.bytes)
-    expect(plan.requests).toMatchObject({get: 126, put: 4, estimated: true})
+    expect(plan.requests).toMatchObject({get: 126, put: 6, estimated: true}) // per bucket: the output, its pending marker, its manifest
     expect(plan.requests!.list).toBeGreaterThan(0)
     const r = plan.requests!
     expect(r.cost.total).toBeCloseTo((r.list + r.put) * 0.000005 + (r.get + r.head) * 0.0000004, 6)

@@ -10,7 +10,7 @@
 // commands
 export {BaseCommand, type CommandArgs, type CommandFlags} from './command/base-command.js'
 export {baseFlags, durationFlag, instantFlag, objectFlags, shardFlags, sizeFlag, sourceFlags, timeRangeFlags} from './command/flags.js'
-export {type CacheFlagValues, cacheFlags} from './command/cache-flags.js'
+export {type CacheFlagValues, cacheFlags, optInCacheFlags, optInCacheValues} from './command/cache-flags.js'
 export {parseUtcTime, timeRange} from './sources/time-range.js'
 export {type DurationUnit, formatBytes, parseDuration, parseSize} from './command/units.js'
 export {ownsUnit, resolveShard, type Shard} from './command/shard.js'

@@ -119,7 +119,7 @@ export abstract class BaseCommand<T> extends Command {
   protected withCache(storage: Storage, flags: CacheFlagValues): Storage {
     const settings = cacheSettings(flags, this.config.cacheDir)
     if (!settings) return storage
-    this.objectCache ??= new ReadCache(settings)
+    this.objectCache ??= new ReadCache({...settings, warn: (message) => this.logger.warn(message)})
     return withReadCache(storage, this.objectCache)
   }
 

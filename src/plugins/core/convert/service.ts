@@ -1,6 +1,7 @@
 import {ownsUnit, type Shard} from '../command/shard.js'
 import {UsageError, UserError} from '../errors/errors.js'
-import {inputsDigest, type OutputManifest, type QuarantineEntry, readManifest, writeManifest} from '../manifest/manifest.js'
+import {crashPoint} from '../compact/faults.js'
+import {clearPendingMarker, inputsDigest, isPendingMarker, type OutputManifest, type PendingMarker, type QuarantineEntry, readManifestOrPending, writeManifest, writePendingMarker} from '../manifest/manifest.js'
 import {locationOverlap} from '../storage/overlap.js'
 import {DryRunStorage} from '../storage/dry-run.js'
 import {requestCost, RequestTally} from '../storage/requests.js'
@@ -158,7 +159,7 @@ type Validation = NonNullable<ConvertResult['validation']>
  * there is one). Only finished buckets are read (or every one with --include-current): the current one is skipped.
  */
 class Manifests {
-  private readonly reads = new Map<string, Promise<OutputManifest | undefined>>()
+  private readonly reads = new Map<string, Promise<OutputManifest | PendingMarker | undefined>>()
 
   constructor(
     private readonly options: ConvertOptions,
@@ -169,7 +170,7 @@ class Manifests {
   readAll(buckets: TimeBucket[]): void {
     for (const bucket of buckets) {
       if (this.reads.has(bucket.key) || (bucket.to > this.now && !this.options.includeCurrent)) continue
-      const read = readManifest(this.options.output, bucket.outputKey).then((manifest) => {
+      const read = readManifestOrPending(this.options.output, bucket.outputKey).then((manifest) => {
         if (this.options.output.stats) {
           this.counter.head += 1
           if (manifest) this.counter.get += 1
@@ -181,8 +182,8 @@ class Manifests {
     }
   }
 
-  /** The bucket's manifest (read now if it was not yet); none for the current bucket, which is not converted. */
-  take(bucket: TimeBucket): Promise<OutputManifest | undefined> {
+  /** The bucket's manifest or pending marker (read now if it was not yet); none for the current bucket, which is not converted. */
+  take(bucket: TimeBucket): Promise<OutputManifest | PendingMarker | undefined> {
     this.readAll([bucket])
     const read = this.reads.get(bucket.key) ?? Promise.resolve(undefined)
     this.reads.delete(bucket.key)
@@ -208,8 +209,8 @@ interface RunState {
   now: Date
   counter: RequestTally
   pool?: EncoderPool
-  /** The bucket's manifest, being read (see {@link Manifests}). */
-  manifest: Promise<OutputManifest | undefined>
+  /** The bucket's manifest or pending marker, being read (see {@link Manifests}). */
+  manifest: Promise<OutputManifest | PendingMarker | undefined>
   badSoFar: () => number
   addBad: () => number
 }
@@ -225,7 +226,9 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   }
   const manifestInputs = inputs.map((input) => ({key: input.key, size: input.size, etag: input.etag}))
   const digest = inputsDigest(manifestInputs)
-  const manifest = await state.manifest
+  const read = await state.manifest
+  const pending = isPendingMarker(read)
+  const manifest = pending ? undefined : read
   if (manifest && manifest.inputsDigest === digest) {
     const existing = await options.output.head(bucket.outputKey)
     if (outputBilled) state.counter.head += 1
@@ -236,23 +239,35 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
     }
   }
   // An output without a manifest was made by another tool (the original bustimes converter): rebuilding it would
-  // GET the bucket's raw objects all over again, so it is left alone and reported unless asked.
-  const foreign = manifest ? undefined : await options.output.head(bucket.outputKey)
+  // GET the bucket's raw objects all over again, so it is left alone and reported unless asked. Unless it has our
+  // pending marker: then a run of ours wrote it and stopped before its manifest, and finishing the job rebuilds it.
+  const existing = manifest ? undefined : await options.output.head(bucket.outputKey)
   if (!manifest && outputBilled) state.counter.head += 1
+  const interrupted = pending && existing !== undefined
+  const foreign = interrupted ? undefined : existing
   if (foreign && !options.rebuildForeign) {
     options.progress?.skipped(bucket.key, `${bucket.outputKey} was made by another tool (no manifest): left alone (--rebuild-foreign rebuilds it; verify --adopt checks it and adopts it)`)
     const left = {...base, records: 0, bytesOut: foreign.size, reason: 'foreign' as const}
     return options.dryRun ? {...left, status: 'planned', action: 'skip'} : {...left, status: 'skipped'}
   }
-  const status = manifest || foreign ? 'rebuilt' : 'written'
+  const status = manifest || existing ? 'rebuilt' : 'written'
+  const why = interrupted ? {reason: 'interrupted' as const} : {}
   if (options.input.stats) state.counter.get += inputs.filter((input) => input.size > 0).length
   if (options.dryRun) {
     const estimate = Math.round(bytesIn * (options.format === 'parquet' ? ESTIMATED_RATIO.parquet : ESTIMATED_RATIO[options.compression]))
     if (outputBilled) {
       state.counter.upload(estimate)
-      state.counter.put += 1
+      state.counter.put += manifest ? 1 : 2 // the manifest, after a pending marker where there is no manifest yet
     }
-    return {...base, status: 'planned', action: status === 'written' ? 'write' : 'rebuild', records: manifest?.counts.records ?? 0, bytesOut: estimate}
+    return {...base, status: 'planned', action: status === 'written' ? 'write' : 'rebuild', ...why, records: manifest?.counts.records ?? 0, bytesOut: estimate}
+  }
+
+  // Marked as ours before a byte is written: a crash anywhere from here to the manifest leaves an output that the
+  // next run knows to rebuild, not one that looks made by another tool. (An old manifest does that already: its
+  // inputs differ, so the bucket is rebuilt.)
+  if (!manifest) {
+    await writePendingMarker(options.output, {manifestVersion: 1, state: 'pending', tool: {name: 'bucketwright', version: options.toolVersion}, command: 'convert', createdAt: new Date().toISOString(), output: {key: bucket.outputKey}})
+    if (outputBilled) state.counter.put += 1
   }
 
   const tally: BucketTally = {objectsDone: 0, records: 0, bytesIn: 0, jsonlBytes: 0, quarantined: [], recordsChecked: 0, recordsInvalid: 0, violations: []}
@@ -286,6 +301,11 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
       return out
     }
     written = options.progress ? await options.progress.bucket(bucket.key, work) : await work(() => {})
+  } catch (error) {
+    // The write is atomic: a failed one left the output as it was. Unless that output is an interrupted one of ours,
+    // it is none or another tool's, and the marker goes (else --rebuild-foreign's failure would make it look ours).
+    if (!manifest && !interrupted) await clearPendingMarker(options.output, bucket.outputKey).catch(() => undefined)
+    throw error
   } finally {
     controller.abort()
   }
@@ -305,11 +325,13 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
     quarantined: tally.quarantined,
     extra: options.validate ? {validation: {recordsChecked: tally.recordsChecked, recordsInvalid: tally.recordsInvalid, violations: tally.violations}} : undefined,
   }
+  crashPoint('convert-after-output')
   await writeManifest(options.output, manifest2)
   if (outputBilled) state.counter.put += 1
   return {
     ...base,
     status,
+    ...why,
     records: tally.records,
     bytesOut: written.size,
     quarantined: tally.quarantined,

@@ -24,7 +24,7 @@ export function formatConvertSummary(result: ConvertResult): string {
   for (const bucket of result.buckets) {
     const what = bucket.status === 'planned' ? `would ${bucket.action}` : bucket.status
     const bad = bucket.quarantined.length > 0 ? `, ${bucket.quarantined.length} quarantined` : ''
-    const why = bucket.reason === 'foreign' ? ' (made by another tool: no manifest)' : bucket.reason ? ` (${bucket.reason})` : ''
+    const why = bucket.reason === 'foreign' ? ' (made by another tool: no manifest)' : bucket.reason === 'interrupted' ? ' (an earlier run stopped before its manifest)' : bucket.reason ? ` (${bucket.reason})` : ''
     const records = estimated(bucket) && bucket.records === 0 ? '' : ` ${bucket.records} records,`
     const out = estimated(bucket) ? `~${formatBytes(bucket.bytesOut)} out (estimated)` : `${formatBytes(bucket.bytesOut)} out`
     lines.push(`${printable(bucket.output).padEnd(24)} ${what}${why}: ${bucket.objects} objects,${records} ${formatBytes(bucket.bytesIn)} in, ${out}${bad}`)

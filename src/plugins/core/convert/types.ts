@@ -22,9 +22,10 @@ export interface ConvertBucketResult {
   /**
    * Why a bucket was skipped: `up-to-date` (manifest matches the inputs), `current` (not finished yet) or `foreign`
    * (an output without a manifest is there, made by another tool such as the original converter: left alone unless
-   * `--rebuild-foreign`; `verify --adopt` adopts it).
+   * `--rebuild-foreign`; `verify --adopt` adopts it). Why a bucket was rebuilt: `interrupted` (its output has our
+   * pending marker and no manifest: an earlier run wrote it and stopped before the manifest).
    */
-  reason?: 'up-to-date' | 'current' | 'foreign'
+  reason?: 'up-to-date' | 'current' | 'foreign' | 'interrupted'
   objects: number
   records: number
   bytesIn: number

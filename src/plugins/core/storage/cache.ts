@@ -6,6 +6,7 @@ import {once} from 'node:events'
 import {type Readable, Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
+import {UserError} from '../errors/errors.js'
 import {makeDirectory} from './make-directory.js'
 import type {DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
 
@@ -17,6 +18,18 @@ export interface ReadCacheOptions {
   ttlMs?: number
   /** Cap on the bytes kept; least recently used entries are evicted beyond it. Default 2 GB (small instances have 8 GB disks). */
   maxBytes?: number
+  /** Never contact the store: listings and objects come from the cache only (whatever their age); a miss is an error. */
+  offline?: boolean
+  /** Where stale-if-error says what it served instead of failing (the command's logger, as a WARN). */
+  warn?: (message: string) => void
+}
+
+/** A listing of one prefix as the cache keeps it (`listings/<sha256>.json`), with when it was taken. */
+interface CachedListing {
+  uri: string
+  prefix: string
+  takenAt: string
+  objects: {key: string; size: number; etag?: string; lastModified: string}[]
 }
 
 /** Counters of one cache's use, for results and logs. */
@@ -192,6 +205,36 @@ export class ReadCache {
     await fs.rm(entry.file, {force: true})
   }
 
+  private listingPath(uri: string, prefix: string): string {
+    return path.join(this.options.dir, 'listings', `${createHash('sha256').update(uri).update('\0').update(prefix).digest('hex')}.json`)
+  }
+
+  /** Keeps the listing of a prefix (replacing the one before), for --offline. Written by atomic rename. */
+  async saveListing(uri: string, prefix: string, objects: ObjectInfo[]): Promise<void> {
+    const file = this.listingPath(uri, prefix)
+    await makeDirectory(path.dirname(file))
+    const listing: CachedListing = {uri, prefix, takenAt: new Date().toISOString(), objects: objects.map((info) => ({key: info.key, size: info.size, etag: info.etag, lastModified: info.lastModified.toISOString()}))}
+    const temp = `${file}.tmp-${randomBytes(6).toString('hex')}`
+    await fs.writeFile(temp, JSON.stringify(listing))
+    await fs.rename(temp, file)
+  }
+
+  /** The kept listing of a prefix, or `undefined` when none was taken (or it is unreadable). */
+  async loadListing(uri: string, prefix: string): Promise<{takenAt: Date; objects: ObjectInfo[]} | undefined> {
+    try {
+      const listing = JSON.parse(await fs.readFile(this.listingPath(uri, prefix), 'utf8')) as CachedListing
+      return {takenAt: new Date(listing.takenAt), objects: listing.objects.map((object) => ({...object, lastModified: new Date(object.lastModified)}))}
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The cached file of an object whatever its age (for --offline), or `undefined`. */
+  async lookupAnyAge(uri: string, key: string, etag: string): Promise<string | undefined> {
+    const file = this.pathOf(ReadCache.entryId(uri, key, etag))
+    return (await fs.stat(file).catch(() => undefined)) ? file : undefined
+  }
+
   /** Bytes currently held (as this process knows them). */
   async size(): Promise<number> {
     await this.entries()
@@ -215,8 +258,8 @@ const REMEMBERED_ETAGS = 200_000
  * A {@link Storage} whose reads are served from a {@link ReadCache}: the first read of an object (identified by
  * location, key and ETag) downloads it into the cache, later reads — in this run or the next — come from disk
  * with no GET. The ETag comes from the listing the read follows (remembered here) or, failing that, a HEAD.
- * Listings are never cached: they always show the store's current objects and ETags, so a changed object is
- * downloaded again and a deleted one is not served. Writes, copies, moves and deletes pass straight through.
+ * Listings are always taken afresh (so a changed object is downloaded again and a deleted one is not served) and
+ * kept per prefix, with when they were taken, for `--offline`, which contacts nothing and serves only the cache. Writes, copies, moves and deletes pass straight through.
  */
 export class CachedStorage implements Storage {
   readonly uri: string
@@ -244,21 +287,87 @@ export class CachedStorage implements Storage {
     if (this.etags.size > REMEMBERED_ETAGS) this.etags.delete(this.etags.keys().next().value!)
   }
 
-  async *list(prefix?: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
-    for await (const info of this.inner.list(prefix, options)) {
-      this.remember(info)
-      yield info
+  async *list(prefix = '', options?: ListOptions): AsyncIterable<ObjectInfo> {
+    if (this.cache.options.offline) {
+      yield* this.offlineListing(prefix)
+      return
     }
+    const seen: ObjectInfo[] = []
+    try {
+      for await (const info of this.inner.list(prefix, options)) {
+        this.remember(info)
+        seen.push(info)
+        yield info
+      }
+    } catch (error) {
+      // Stale-if-error: only before anything was yielded (a half listing cannot be taken back).
+      const stale = seen.length === 0 && staleIfError(error) ? await this.cache.loadListing(this.uri, prefix) : undefined
+      if (!stale) throw error
+      this.warnStale(`the listing of ${this.uri}${prefix}`, stale.takenAt, error)
+      for (const info of stale.objects) {
+        this.remember(info)
+        yield info
+      }
+      return
+    }
+    // Kept for --offline only once complete (and only a whole listing: not one that started after a key).
+    if (!options?.startAfter) await this.cache.saveListing(this.uri, prefix, seen)
   }
 
   async *listMany(prefixes: string[], options?: ListManyOptions): AsyncIterable<ObjectInfo> {
-    for await (const info of this.inner.listMany(prefixes, options)) {
+    if (this.cache.options.offline) {
+      for (const prefix of prefixes) yield* this.offlineListing(prefix)
+      return
+    }
+    // Results come per prefix in the order of `prefixes`: each prefix's listing is kept when the next one starts.
+    const lists = prefixes.map(() => [] as ObjectInfo[])
+    let at = 0
+    let yielded = false
+    try {
+      for await (const info of this.inner.listMany(prefixes, options)) {
+        while (at < prefixes.length - 1 && !info.key.startsWith(prefixes[at])) at++
+        this.remember(info)
+        lists[at].push(info)
+        yielded = true
+        yield info
+      }
+    } catch (error) {
+      // Stale-if-error, when every prefix's listing is kept and nothing was yielded yet.
+      const stale = !yielded && staleIfError(error) ? await Promise.all(prefixes.map((prefix) => this.cache.loadListing(this.uri, prefix))) : []
+      if (stale.length === 0 || stale.some((listing) => !listing)) throw error
+      for (const [index, listing] of stale.entries()) {
+        this.warnStale(`the listing of ${this.uri}${prefixes[index]}`, listing!.takenAt, error)
+        for (const info of listing!.objects) {
+          this.remember(info)
+          yield info
+        }
+      }
+      return
+    }
+    if (!options?.startAfter) for (const [index, prefix] of prefixes.entries()) await this.cache.saveListing(this.uri, prefix, lists[index])
+  }
+
+  /** A prefix's kept listing under --offline; none kept is an error naming the prefix. */
+  private async *offlineListing(prefix: string): AsyncIterable<ObjectInfo> {
+    const listing = await this.cache.loadListing(this.uri, prefix)
+    if (!listing) {
+      throw new UserError(`--offline: no listing of ${this.uri}${prefix} in the cache (${this.cache.options.dir}).`, {
+        code: 'OFFLINE_MISS',
+        nextSteps: ['Run the same command once without --offline while the endpoint is reachable: its listings and objects are kept in the cache.', 'Or pass the --cache-dir of the run that fetched them.'],
+      })
+    }
+    for (const info of listing.objects) {
       this.remember(info)
       yield info
     }
   }
 
   async head(key: string, options?: {checksum?: boolean; signal?: AbortSignal}): Promise<ObjectInfo | undefined> {
+    if (this.cache.options.offline) {
+      const known = this.etags.get(key)
+      if (!known) throw offlineMiss(this.uri, key, this.cache.options.dir)
+      return {key, size: known.size, etag: known.etag, lastModified: new Date(0)}
+    }
     const info = await this.inner.head(key, options)
     if (info) this.remember(info)
     else this.etags.delete(key)
@@ -271,7 +380,32 @@ export class CachedStorage implements Storage {
       const info = await this.head(key, {signal: options.signal})
       known = info?.etag ? {etag: info.etag, size: info.size} : undefined
     }
+    if (this.cache.options.offline) {
+      const file = known && (await this.cache.lookupAnyAge(this.uri, key, known.etag))
+      if (!known || !file) throw offlineMiss(this.uri, key, this.cache.options.dir)
+      this.cache.stats.hits++
+      this.cache.stats.bytesFromCache += known.size
+      return createReadStream(file, {start: options.range?.start, end: options.range?.end, signal: options.signal})
+    }
     if (!known) return this.inner.read(key, options)
+    try {
+      return await this.readKnown(key, known, options)
+    } catch (error) {
+      const file = staleIfError(error) ? await this.cache.lookupAnyAge(this.uri, key, known.etag) : undefined
+      if (!file) throw error
+      this.warnStale(`${this.uri}${key}`, (await fs.stat(file)).mtime, error)
+      this.cache.stats.hits++
+      this.cache.stats.bytesFromCache += known.size
+      return createReadStream(file, {start: options.range?.start, end: options.range?.end, signal: options.signal})
+    }
+  }
+
+  private warnStale(what: string, takenAt: Date, error: unknown): void {
+    const code = (error as {code?: string}).code ?? 'error'
+    this.cache.options.warn?.(`Serving the cached copy of ${what}, ${ageOf(takenAt)} old, because the endpoint failed (${code}): ${(error as Error).message}`)
+  }
+
+  private async readKnown(key: string, known: {etag: string; size: number}, options: ReadOptions): Promise<Readable> {
     const {etag, size} = known
     // An object larger than the whole cache would only evict everything else: stream it directly.
     if (size > this.cache.maxBytes) return this.inner.read(key, options)
@@ -339,6 +473,32 @@ export class CachedStorage implements Storage {
   close(): Promise<void> {
     return this.inner.close()
   }
+}
+
+/**
+ * Stale-if-error: the failures after which a cached copy is served instead — the endpoint unreachable, throttling or
+ * 5xx after the retries. Never a 403 or 404 (the answer is real: the object is gone or not ours to read).
+ */
+function staleIfError(error: unknown): boolean {
+  const code = (error as {code?: string} | undefined)?.code
+  return code === 'ENDPOINT_UNREACHABLE' || code === 'THROTTLED' || code === 'REMOTE_FAILURE'
+}
+
+/** How old something taken at `takenAt` is, in words (for the stale-if-error WARN). */
+function ageOf(takenAt: Date): string {
+  const seconds = Math.max(0, Math.round((Date.now() - takenAt.getTime()) / 1000))
+  if (seconds < 120) return `${seconds} s`
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`
+  return `${Math.round(seconds / 86_400)} days`
+}
+
+function offlineMiss(uri: string, key: string, dir: string): UserError {
+  return new UserError(`--offline: ${uri}${key} is not in the cache (${dir}).`, {
+    code: 'OFFLINE_MISS',
+    nextSteps: ['Run the same command once without --offline while the endpoint is reachable, so that the object is cached.', 'Or pass the --cache-dir of the run that fetched it.'],
+    details: {key},
+  })
 }
 
 /** Wraps remote storages in the cache; one whose objects are local files gains nothing from it and is returned as is. */

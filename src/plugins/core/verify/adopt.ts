@@ -25,10 +25,14 @@ export const ADOPTION_CHECKS = ['integrity', 'raw-counts', 'schema'] as const
 export async function adoptForeignOutputs(output: Storage, result: VerifyResult, findings: ReadOutput[], raw: {counted: Map<string, RawBucketCount>} | undefined, tool: {version: string}): Promise<AdoptionResult> {
   const adoption: AdoptionResult = {adopted: [], refused: []}
   const failed = result.checks.filter((check) => (ADOPTION_CHECKS as readonly string[]).includes(check.name) && check.status === 'fail').map((check) => check.name)
-  const foreign = findings.filter((finding) => !finding.file.manifest && !finding.file.manifestUnreadable)
+  // An interrupted output of our own convert is not another tool's: convert finishes it (rebuilds it) on its next run.
+  for (const finding of findings.filter((finding) => finding.file.interrupted)) {
+    adoption.refused.push({output: finding.file.key, reason: 'written by a convert run that stopped before its manifest, not by another tool: run convert again to finish it'})
+  }
+  const foreign = findings.filter((finding) => !finding.file.manifest && !finding.file.manifestUnreadable && !finding.file.interrupted)
   if (failed.length > 0) {
     adoption.failedChecks = failed
-    adoption.refused = foreign.map((finding) => ({output: finding.file.key, reason: `not adopted: check ${failed.join(', ')} failed`}))
+    adoption.refused.push(...foreign.map((finding) => ({output: finding.file.key, reason: `not adopted: check ${failed.join(', ')} failed`})))
     return adoption
   }
   for (const finding of foreign) {

@@ -175,7 +175,8 @@ function describeRuns(missing: Missing[], max = 5): string {
 function collectWarnings(read: ReadFindings, orphanWarnings: VerifyWarning[]): VerifyWarning[] {
   const warnings: VerifyWarning[] = []
   for (const {file} of read.findings) {
-    if (!file.manifest && !file.manifestUnreadable) warnings.push({code: 'NO_MANIFEST', key: file.key, message: `${file.key} has no manifest (_manifests/${file.key}.json): its record count and checksums were not checked`})
+    if (file.interrupted) warnings.push({code: 'NO_MANIFEST', key: file.key, message: `${file.key} has no manifest: a convert run wrote it and stopped before its manifest (_manifests/${file.key}.json is a pending marker); run convert again to finish it. Its record count and checksums were not checked`})
+    else if (!file.manifest && !file.manifestUnreadable) warnings.push({code: 'NO_MANIFEST', key: file.key, message: `${file.key} has no manifest (_manifests/${file.key}.json): its record count and checksums were not checked`})
   }
   for (const key of read.unbucketed) warnings.push({code: 'NOT_A_BUCKET', key, message: `${key} names no time bucket (such as 2024-W03 or 2024-01-15): not verified`})
   return [...warnings, ...orphanWarnings]

@@ -1,6 +1,6 @@
 import type {OutputCompression, OutputFormat} from '../convert/buckets.js'
 import {forEachLimit} from '../kit/concurrency.js'
-import {type OutputManifest, readManifest} from '../manifest/manifest.js'
+import {isPendingMarker, type OutputManifest, readManifestOrPending} from '../manifest/manifest.js'
 import type {Storage} from '../storage/types.js'
 import {type BucketKind, type BucketSpan, bucketOf, kindOfSpan, parseBucketKey} from './buckets.js'
 
@@ -19,6 +19,11 @@ export interface OutputFile {
   manifest?: OutputManifest
   /** Set when `_manifests/<key>.json` exists but is not a readable manifest. */
   manifestUnreadable?: boolean
+  /**
+   * Set when the output has no manifest but convert's pending marker (at `_manifests/<key>.json`): a convert run
+   * wrote it and stopped before its manifest. Ours, not made by another tool: the next convert run rebuilds it.
+   */
+  interrupted?: boolean
 }
 
 /** A manifest whose output file is gone: the bucket was converted once and its file deleted or lost since. */
@@ -85,20 +90,25 @@ export async function inventoryOutputs(storage: Storage, options: {concurrency?:
   await forEachLimit(dataFiles, options.concurrency ?? 16, async ({key, size}) => {
     const manifestKey = `_manifests/${key}.json`
     const hasManifest = manifestKeys.delete(manifestKey)
-    const manifest = hasManifest ? await readManifest(storage, key) : undefined
+    // A pending marker is no manifest: it only tells an interrupted output of ours from one made by another tool.
+    const read = hasManifest ? await readManifestOrPending(storage, key) : undefined
+    const interrupted = isPendingMarker(read) ? true : undefined
+    const manifest = isPendingMarker(read) ? undefined : read
     const parsed = parseBucketKey(key)
     const bucket = spanFromManifest(manifest) ?? parsed
     if (!bucket) {
       unbucketed.push(key)
       return
     }
-    const manifestUnreadable = hasManifest && !manifest ? true : undefined
-    files.push({key, size, ...formatOf(key)!, bucket: {kind: bucket.kind, label: bucket.label, start: bucket.start, end: bucket.end}, labelInKey: parsed?.match, manifest, manifestUnreadable})
+    const manifestUnreadable = hasManifest && !read ? true : undefined
+    files.push({key, size, ...formatOf(key)!, bucket: {kind: bucket.kind, label: bucket.label, start: bucket.start, end: bucket.end}, labelInKey: parsed?.match, manifest, manifestUnreadable, interrupted})
   })
   const orphanManifests: OrphanManifest[] = []
   for (const manifestKey of manifestKeys) {
     const outputKey = manifestKey.slice('_manifests/'.length, -'.json'.length)
-    const manifest = await readManifest(storage, outputKey)
+    const manifest = await readManifestOrPending(storage, outputKey)
+    // A marker without its output: a convert run stopped before writing it. Nothing was lost; convert writes it.
+    if (isPendingMarker(manifest)) continue
     orphanManifests.push({manifestKey, outputKey, manifest, bucket: spanFromManifest(manifest) ?? parseBucketKey(outputKey)})
   }
   files.sort((a, b) => a.bucket.start.getTime() - b.bucket.start.getTime() || (a.key < b.key ? -1 : 1))
