@@ -58,6 +58,15 @@ function canonical(value: unknown): string {
  * Python's own reading of every object of an archive — `ast.literal_eval` or `json.loads` by the cutoff rule, plus
  * snapshot_time from the key (test/sources/fixtures/literal_oracle.py) — as sorted canonical records.
  */
+/** Whether python3 runs here: the old converter (test/convert/fixtures/old_converter.py) needs it. */
+export const hasPython = spawnSync('python3', ['--version']).status === 0
+
+/** Writes `archive`'s weeks into `out` as the original bustimes converter did (compressed, no manifest). */
+export function oldConverterWeeks(archive: string, out: string, compression: 'gzip' | 'none' = 'gzip'): void {
+  const run = spawnSync('python3', [path.join(ROOT, 'test', 'convert', 'fixtures', 'old_converter.py'), archive, out, compression], {encoding: 'utf8'})
+  if (run.status !== 0) throw new Error(run.stderr)
+}
+
 export async function pythonReading(dir: string, keys: string[]): Promise<string[]> {
   const input = (await Promise.all(keys.map(async (key) => JSON.stringify({key, body: (await fs.readFile(path.join(dir, key))).toString('base64')})))).join('\n') + '\n'
   const oracle = path.join(ROOT, 'test', 'sources', 'fixtures', 'literal_oracle.py')

@@ -3,19 +3,17 @@
  * default — rebuilding them would GET every raw object again — and reported; `--rebuild-foreign` rebuilds them.
  */
 import {GetObjectCommand, HeadObjectCommand} from '@aws-sdk/client-s3'
-import {spawnSync} from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {ConvertResult} from '../../src/plugins/core/convert/types.js'
-import {ROOT, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
 import {createTestBucket, s3Env, s3Servers, testS3Client} from '../helpers/s3.js'
-import {listKeys, makeBustimesArchive, uploadDir} from './archive.js'
+import {hasPython, listKeys, makeBustimesArchive, oldConverterWeeks, uploadDir} from './archive.js'
 import {tempDir} from './helpers.js'
 
-const hasPython = spawnSync('python3', ['--version']).status === 0
 let work: string
 let archive: string
 /** The weeks as the original converter wrote them (gzip, no manifest). */
@@ -27,10 +25,7 @@ beforeAll(async () => {
   // 2021-W44 (from Sunday 22:00) and 2021-W45 (to Wednesday), across the repr→JSON cutoff.
   await makeBustimesArchive(archive, {count: 40, every: 7200})
   old = path.join(work, 'old')
-  if (hasPython) {
-    const run = spawnSync('python3', [path.join(ROOT, 'test', 'convert', 'fixtures', 'old_converter.py'), archive, old, 'gzip'], {encoding: 'utf8'})
-    if (run.status !== 0) throw new Error(run.stderr)
-  }
+  if (hasPython) oldConverterWeeks(archive, old)
 }, 120_000)
 
 afterAll(async () => {

@@ -3,7 +3,6 @@
  * records per bucket, gzip integrity, schema — and get a manifest, so later convert runs treat them as their own;
  * when a check fails, nothing is written and the exit code is 3.
  */
-import {spawnSync} from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import zlib from 'node:zlib'
@@ -12,11 +11,10 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {ConvertResult} from '../../src/plugins/core/convert/types.js'
 import type {OutputManifest} from '../../src/plugins/core/manifest/manifest.js'
 import type {VerifyResult} from '../../src/plugins/core/verify/result.js'
-import {makeBustimesArchive} from '../convert/archive.js'
+import {hasPython, makeBustimesArchive, oldConverterWeeks} from '../convert/archive.js'
 import {tempDir} from '../convert/helpers.js'
-import {ROOT, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
 
-const hasPython = spawnSync('python3', ['--version']).status === 0
 const WEEKS = ['2021-W44.jsonl.gz', '2021-W45.jsonl.gz']
 let work: string
 let archive: string
@@ -27,10 +25,7 @@ beforeAll(async () => {
   archive = path.join(work, 'archive')
   await makeBustimesArchive(archive, {count: 40, every: 7200})
   old = path.join(work, 'old')
-  if (hasPython) {
-    const run = spawnSync('python3', [path.join(ROOT, 'test', 'convert', 'fixtures', 'old_converter.py'), archive, old, 'gzip'], {encoding: 'utf8'})
-    if (run.status !== 0) throw new Error(run.stderr)
-  }
+  if (hasPython) oldConverterWeeks(archive, old)
 }, 120_000)
 
 afterAll(async () => {
