@@ -30,8 +30,7 @@ module.exports = {
     {
       name: 'plugins-reach-core-through-source-kit',
       severity: 'error',
-      comment:
-        'Every plugin beside core (a data source in src/plugins/<source>/, builtin-sources.ts) reaches core only through the source kit, as a third-party plugin must: core’s other modules are internal.',
+      comment: 'Every plugin beside core (a data source in src/plugins/<source>/, builtin-sources.ts) reaches core only through the source kit, as a third-party plugin must: core’s other modules are internal.',
       from: {path: '^src/plugins/', pathNot: '^src/plugins/core/'},
       to: {path: '^src/plugins/core/', pathNot: '^src/plugins/core/source-kit[.]ts$'},
     },

@@ -153,7 +153,12 @@ async function convertBench(server: ServerProcess, client: S3Client, work: strin
     work: {bytes: data.bytes, items: data.records, itemUnit: 'records'},
     contenders,
     pairs: [
-      ...('python' in reference ? ([['bucketwright → S3', 'reference → local'], ['bucketwright → local', 'reference → local']] as [string, string][]) : ([['bucketwright → S3', 'bucketwright → local']] as [string, string][])),
+      ...('python' in reference
+        ? ([
+            ['bucketwright → S3', 'reference → local'],
+            ['bucketwright → local', 'reference → local'],
+          ] as [string, string][])
+        : ([['bucketwright → S3', 'bucketwright → local']] as [string, string][])),
       ...(BASELINE_BIN ? ([['bucketwright → S3', 'baseline → S3']] as [string, string][]) : []),
     ],
     warmup: 1,

@@ -162,7 +162,12 @@ try {
     ],
     rounds: ROUNDS,
   })
-  console.log([machineLine(), `${formatResult(result)}\n  Python reference = ast.literal_eval (before the cutoff) or json.loads, then json.dumps of each vehicle, as reference_convert.py decodes\n  wall and CPU of one timed pass only, as each process measured it (Node after a warm-up pass); generate + toJsonLines: the generator's own bytes and records over the same span`].join('\n\n'))
+  console.log(
+    [
+      machineLine(),
+      `${formatResult(result)}\n  Python reference = ast.literal_eval (before the cutoff) or json.loads, then json.dumps of each vehicle, as reference_convert.py decodes\n  wall and CPU of one timed pass only, as each process measured it (Node after a warm-up pass); generate + toJsonLines: the generator's own bytes and records over the same span`,
+    ].join('\n\n'),
+  )
   saveResults('decode', result)
 } finally {
   if (scratch) rmSync(scratch, {recursive: true, force: true})

@@ -100,7 +100,13 @@ function parquetContenders(files: string[]): Contender[] {
         const failed = measured.value.find((result) => result.status !== 'done')
         if (failed) throw new Error(`etl failed: ${JSON.stringify(failed)}`)
         fs.rmSync(dir, {recursive: true, force: true})
-        return {...measured, items: expectParquetRows(this.name, measured.value.reduce((sum, result) => sum + Object.values(result.records).reduce((a, b) => a + b, 0), 0))}
+        return {
+          ...measured,
+          items: expectParquetRows(
+            this.name,
+            measured.value.reduce((sum, result) => sum + Object.values(result.records).reduce((a, b) => a + b, 0), 0),
+          ),
+        }
       },
     },
     {
@@ -114,9 +120,18 @@ function parquetContenders(files: string[]): Contender[] {
         const copy = (channel: string, select: string) => db.run(`COPY (${select}) TO '${path.join(dir, channel)}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (product_id, date), OVERWRITE_OR_IGNORE)`)
         const measured = await measureInProcess(async () => {
           await db.run(`CREATE TEMP TABLE frames AS SELECT channel, timestamp, sequence_num, unnest(events) AS e FROM read_json(${list}, format = 'newline_delimited')`)
-          await copy('level2', `SELECT *, CAST(event_time AS DATE) AS date FROM (SELECT e.product_id AS product_id, sequence_num AS sequence, e.type AS event_type, unnest(e.updates, recursive := true) FROM frames WHERE channel = 'l2_data')`)
-          await copy('ticker', `SELECT *, CAST(timestamp[1:10] AS DATE) AS date FROM (SELECT timestamp, sequence_num AS sequence, e.type AS event_type, unnest(e.tickers, recursive := true) FROM frames WHERE channel = 'ticker')`)
-          await copy('market_trades', `SELECT *, CAST("time" AS DATE) AS date FROM (SELECT sequence_num AS sequence, e.type AS event_type, unnest(e.trades, recursive := true) FROM frames WHERE channel = 'market_trades')`)
+          await copy(
+            'level2',
+            `SELECT *, CAST(event_time AS DATE) AS date FROM (SELECT e.product_id AS product_id, sequence_num AS sequence, e.type AS event_type, unnest(e.updates, recursive := true) FROM frames WHERE channel = 'l2_data')`,
+          )
+          await copy(
+            'ticker',
+            `SELECT *, CAST(timestamp[1:10] AS DATE) AS date FROM (SELECT timestamp, sequence_num AS sequence, e.type AS event_type, unnest(e.tickers, recursive := true) FROM frames WHERE channel = 'ticker')`,
+          )
+          await copy(
+            'market_trades',
+            `SELECT *, CAST("time" AS DATE) AS date FROM (SELECT sequence_num AS sequence, e.type AS event_type, unnest(e.trades, recursive := true) FROM frames WHERE channel = 'market_trades')`,
+          )
         })
         const [{rows}] = await db.query<{rows: bigint}>(`SELECT count(*)::BIGINT AS rows FROM read_parquet('${dir}/*/**/*.parquet')`)
         await db.close()
@@ -329,7 +344,9 @@ try {
   const sample = await core.decodeSegment(new core.LocalStorage(path.dirname(gen.files[0])), path.basename(gen.files[0]), source, tables, work)
   const recordsPerLine = sample.channels.reduce((sum, channel) => sum + channel.rows, 0) / sample.lines
   await core.discardStaged(sample)
-  report.push(`generated ${(gen.bytes / 1e6).toFixed(1)} MB, ${gen.files.length} segments, ${lines} frames (~${Math.round(lines * recordsPerLine)} records) in ${gen.seconds.toFixed(1)} s: the generator made ${Math.round((lines * recordsPerLine) / gen.seconds).toLocaleString('en-US')} records/s`)
+  report.push(
+    `generated ${(gen.bytes / 1e6).toFixed(1)} MB, ${gen.files.length} segments, ${lines} frames (~${Math.round(lines * recordsPerLine)} records) in ${gen.seconds.toFixed(1)} s: the generator made ${Math.round((lines * recordsPerLine) / gen.seconds).toLocaleString('en-US')} records/s`,
+  )
 
   if (ONLY !== 'postgres') {
     const result = await compare({title: 'etl → Parquet', work: {bytes: gen.bytes, itemUnit: 'rows'}, contenders: parquetContenders(gen.files), rounds: ROUNDS})

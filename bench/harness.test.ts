@@ -107,7 +107,17 @@ describe('compare', () => {
 
   it('labels only the pairs whose contenders are there (a peer that is not installed is left out)', async () => {
     const steady = (name: string, seconds: number): Contender => ({name, run: async () => ({seconds, cpuSeconds: 1})})
-    const result = await compare({title: 't', log: () => {}, work: {bytes: 1e6}, rounds: 1, contenders: [steady('ours', 1), steady('aws', 3)], pairs: [['ours', 'rclone'], ['ours', 'aws']]})
+    const result = await compare({
+      title: 't',
+      log: () => {},
+      work: {bytes: 1e6},
+      rounds: 1,
+      contenders: [steady('ours', 1), steady('aws', 3)],
+      pairs: [
+        ['ours', 'rclone'],
+        ['ours', 'aws'],
+      ],
+    })
     expect(result.pairs.map((pair) => pair.faster)).toEqual(['ours 3.00× faster than aws'])
   })
 

@@ -378,27 +378,29 @@ export async function compare(comparison: Comparison): Promise<ComparisonResult>
   const byName = new Map(summaries.map((summary) => [summary.name, summary]))
   // A pair naming a contender that is not there (a peer that is not installed) is left out.
   const wanted = comparison.pairs ?? contenders.slice(1).map((contender): [string, string] => [contenders[0].name, contender.name])
-  const pairs = wanted.filter(([ours, peer]) => byName.has(ours) && byName.has(peer)).map(([ours, peer]) => {
-    const a = byName.get(ours)!
-    const b = byName.get(peer)!
-    // Round by round: the two runs of a round sit side by side, so the machine's drift between rounds cancels out.
-    const perRound: string[] = []
-    const ratios: number[] = []
-    for (const run of a.runs) {
-      const other = b.runs.find((candidate) => candidate.round === run.round)
-      if (!other) continue
-      perRound.push(shortFaster({name: ours, rate: run.mbPerSecond}, {name: peer, rate: other.mbPerSecond}))
-      ratios.push(run.mbPerSecond / other.mbPerSecond)
-    }
-    return {
-      ours,
-      peer,
-      faster: fasterLabel({name: ours, rate: a.mbPerSecond}, {name: peer, rate: b.mbPerSecond}),
-      cpu: cpuLabel({name: ours, cpuPerMb: a.cpuPerMb}, {name: peer, cpuPerMb: b.cpuPerMb}),
-      perRound,
-      medianOfRounds: fasterLabel({name: ours, rate: median(ratios)}, {name: peer, rate: 1}),
-    }
-  })
+  const pairs = wanted
+    .filter(([ours, peer]) => byName.has(ours) && byName.has(peer))
+    .map(([ours, peer]) => {
+      const a = byName.get(ours)!
+      const b = byName.get(peer)!
+      // Round by round: the two runs of a round sit side by side, so the machine's drift between rounds cancels out.
+      const perRound: string[] = []
+      const ratios: number[] = []
+      for (const run of a.runs) {
+        const other = b.runs.find((candidate) => candidate.round === run.round)
+        if (!other) continue
+        perRound.push(shortFaster({name: ours, rate: run.mbPerSecond}, {name: peer, rate: other.mbPerSecond}))
+        ratios.push(run.mbPerSecond / other.mbPerSecond)
+      }
+      return {
+        ours,
+        peer,
+        faster: fasterLabel({name: ours, rate: a.mbPerSecond}, {name: peer, rate: b.mbPerSecond}),
+        cpu: cpuLabel({name: ours, cpuPerMb: a.cpuPerMb}, {name: peer, cpuPerMb: b.cpuPerMb}),
+        perRound,
+        medianOfRounds: fasterLabel({name: ours, rate: median(ratios)}, {name: peer, rate: 1}),
+      }
+    })
   return {title: comparison.title, work, rounds, contenders: summaries, pairs}
 }
 
@@ -441,7 +443,10 @@ export function formatResult(result: ComparisonResult): string {
 
 /** A line about the machine, for the head of a report: cores, load, how child CPU is counted. */
 export function machineLine(): string {
-  return `machine: ${os.availableParallelism()} cores, load ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}; Node ${process.version}; child CPU counted by ${defaultAccounting === 'time' ? '/usr/bin/time (rusage of the child and its children)' : '/proc/self/stat (reaped children)'}`
+  return `machine: ${os.availableParallelism()} cores, load ${os
+    .loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ')}; Node ${process.version}; child CPU counted by ${defaultAccounting === 'time' ? '/usr/bin/time (rusage of the child and its children)' : '/proc/self/stat (reaped children)'}`
 }
 
 /** Writes the results as JSON to BENCH_JSON when set, for tools that collect figures across runs. */

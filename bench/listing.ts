@@ -45,9 +45,11 @@ async function seed(endpoint: string, bucket: string, count: number): Promise<vo
       req.end('[]')
     })
   let next = 0
-  await Promise.all(Array.from({length: 32}, async () => {
-    while (next < count) await put(keyAt(next++))
-  }))
+  await Promise.all(
+    Array.from({length: 32}, async () => {
+      while (next < count) await put(keyAt(next++))
+    }),
+  )
   agent.destroy()
 }
 
@@ -142,7 +144,10 @@ export async function listingBench(fauxqs: ServerProcess, count: number, rounds:
   ]
   try {
     const only = process.env.LIST_SERVERS?.split(',')
-    for (const [name, server] of [['indexed', indexed], ['fauxqs', fauxqs]] as const) {
+    for (const [name, server] of [
+      ['indexed', indexed],
+      ['fauxqs', fauxqs],
+    ] as const) {
       if (only && !only.includes(name)) continue
       const bucket = await createBucket(benchS3Client(server.endpoint), `bw-bench-list-${name}`)
       log(`putting ${count} keys into ${name}`)

@@ -74,7 +74,14 @@ async function timed(who: string, command: string, args: string[], env: NodeJS.P
   const serverCpu = processCpuSeconds(server.pid)
   const out = await measureChild(command, args, {env})
   const serverCpuSeconds = processCpuSeconds(server.pid) - serverCpu
-  if (out.status !== 0) throw new Error(`${who} exited ${out.status ?? out.signal}: ${out.stderr.split('\n').filter((line) => !line.includes(' INFO ')).slice(-10).join('\n')}`)
+  if (out.status !== 0)
+    throw new Error(
+      `${who} exited ${out.status ?? out.signal}: ${out.stderr
+        .split('\n')
+        .filter((line) => !line.includes(' INFO '))
+        .slice(-10)
+        .join('\n')}`,
+    )
   return {...out, serverCpuSeconds}
 }
 
@@ -82,7 +89,10 @@ async function timed(who: string, command: string, args: string[], env: NodeJS.P
 function availablePeers(peerEnv: NodeJS.ProcessEnv | undefined): {present: Set<string>; absent: string[]} {
   const present = new Set<string>()
   const absent: string[] = []
-  for (const [name, binary, packageName] of [['rclone', RCLONE, 'rclone'], ['aws', AWS, 'awscli']]) {
+  for (const [name, binary, packageName] of [
+    ['rclone', RCLONE, 'rclone'],
+    ['aws', AWS, 'awscli'],
+  ]) {
     if (!TOOLS.includes(name)) continue
     if (!peerEnv) absent.push(`${name}: ${PEERS}/env.sh is not present`)
     else if (!existsSync(binary)) absent.push(`${name}: ${binary} is not installed (apt-get install -y ${packageName})`)

@@ -22,7 +22,11 @@ if (args.length === 0) {
   console.error('usage: node scripts/replay-feed.mjs FILE... [--port 8765] [--per-second 500]')
   process.exit(2)
 }
-const frames = args.flatMap((file) => readFileSync(file, 'utf8').split('\n').filter((line) => line.length > 0))
+const frames = args.flatMap((file) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0),
+)
 
 const server = new WebSocketServer({host: '127.0.0.1', port})
 server.on('listening', () => console.error(`replaying ${frames.length} frames on ws://127.0.0.1:${port} at ${perSecond}/s`))

@@ -32,13 +32,18 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage error, no
   static override flags = {
     ...shardFlags,
     ...objectFlags,
-    'min-age': durationFlag('d')({summary: 'Only partitions at least this old, from the start of their day (36h, 0; a bare number is days). Today\'s is never compacted.', default: 86_400_000, defaultHelp: async () => '1d', env: 'BUCKETWRIGHT_MIN_AGE'}),
+    'min-age': durationFlag('d')({
+      summary: "Only partitions at least this old, from the start of their day (36h, 0; a bare number is days). Today's is never compacted.",
+      default: 86_400_000,
+      defaultHelp: async () => '1d',
+      env: 'BUCKETWRIGHT_MIN_AGE',
+    }),
     timezone: Flags.custom<string>({parse: async (input) => checkTimeZone(input)})({summary: 'Time zone that decides which day is today.', default: 'UTC', env: 'BUCKETWRIGHT_TIMEZONE'}),
     'min-files': Flags.integer({summary: 'Only partitions with at least this many files.', default: 2, min: 1, env: 'BUCKETWRIGHT_MIN_FILES'}),
     pattern: Flags.string({summary: 'Partition folder template instead of staging/Hive detection, e.g. "events/{date}/" or "logs/{YYYY}/{MM}/{DD}/" (* = one segment).', env: 'BUCKETWRIGHT_PATTERN'}),
     'target-size': sizeFlag({summary: 'Size of each output file, about (128MB = 128×10⁶ bytes); a larger partition gives several.', default: 128e6, defaultHelp: async () => '128MB', env: 'BUCKETWRIGHT_TARGET_SIZE'}),
     'row-group-size': Flags.integer({summary: 'Rows per Parquet row group (default 122,880); files are cut between row groups.', min: 1, env: 'BUCKETWRIGHT_ROW_GROUP_SIZE'}),
-    'memory-limit': sizeFlag({summary: 'Memory of the run: DuckDB gets all but Node\'s share, and spills to disk beyond it.', default: 1e9, defaultHelp: async () => '1GB', env: 'BUCKETWRIGHT_MEMORY_LIMIT'}),
+    'memory-limit': sizeFlag({summary: "Memory of the run: DuckDB gets all but Node's share, and spills to disk beyond it.", default: 1e9, defaultHelp: async () => '1GB', env: 'BUCKETWRIGHT_MEMORY_LIMIT'}),
     'disk-budget': sizeFlag({summary: 'Local disk for S3 inputs being merged (4GB = 4×10⁹ bytes).', default: 4e9, defaultHelp: async () => '4GB', env: 'BUCKETWRIGHT_DISK_BUDGET'}),
     threads: Flags.integer({summary: 'DuckDB threads (default: all cores).', min: 1, env: 'BUCKETWRIGHT_THREADS'}),
     'dry-run': Flags.boolean({summary: 'Show partitions, files, bytes and the requests it would make; change nothing.', default: false}),
@@ -67,7 +72,12 @@ Exit codes: 0 done, 1 a partition failed (rerun continues it), 2 usage error, no
   private printSummary(result: CompactResult): void {
     for (const partition of result.partitions) this.log(describePartition(partition))
     const {totals} = result
-    this.log(`${result.dryRun ? 'Would compact' : 'Compacted'} ${totals.compacted} of ${totals.partitions} partition(s): ${totals.inputs} files, ${totals.rows} rows, ${totals.deleted} inputs deleted, ${totals.failed} failed.`)
-    if (result.requests) this.log(`Requests: ${result.requests.list} LIST, ${result.requests.get} GET, ${result.requests.head} HEAD, ${result.requests.put} PUT, ${result.requests.copy} COPY, ${result.requests.delete} DELETE (about $${result.requests.estimatedCostUsd}).`)
+    this.log(
+      `${result.dryRun ? 'Would compact' : 'Compacted'} ${totals.compacted} of ${totals.partitions} partition(s): ${totals.inputs} files, ${totals.rows} rows, ${totals.deleted} inputs deleted, ${totals.failed} failed.`,
+    )
+    if (result.requests)
+      this.log(
+        `Requests: ${result.requests.list} LIST, ${result.requests.get} GET, ${result.requests.head} HEAD, ${result.requests.put} PUT, ${result.requests.copy} COPY, ${result.requests.delete} DELETE (about $${result.requests.estimatedCostUsd}).`,
+      )
   }
 }

@@ -37,7 +37,8 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage 
     'pg-schema': Flags.string({summary: 'Postgres schema of the tables and the ledger.', default: 'public'}),
     concurrency: Flags.integer({
       summary: 'Segments claimed and in work at once.',
-      description: 'Parquet: segments are decoded and written by DuckDB side by side, its threads shared out among them (one each on a small machine); default: cores + 1, at most UV_THREADPOOL_SIZE − 1 (3 with the default pool). Postgres: segments decoded ahead of the one loading (default 2). A crash can leave this many segments in processing/ until --stale-after.',
+      description:
+        'Parquet: segments are decoded and written by DuckDB side by side, its threads shared out among them (one each on a small machine); default: cores + 1, at most UV_THREADPOOL_SIZE − 1 (3 with the default pool). Postgres: segments decoded ahead of the one loading (default 2). A crash can leave this many segments in processing/ until --stale-after.',
       min: 1,
     }),
   }
@@ -62,7 +63,10 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage 
       })
       if (result.totals.failed > 0) this.setOutcome(ExitCode.Failure)
       else if (result.totals.quarantined > 0) this.setOutcome(ExitCode.Quarantined)
-      if (!this.jsonEnabled()) this.log(`${result.totals.segments} segment(s), ${result.totals.records} records → ${result.target}${result.totals.quarantined ? `; ${result.totals.quarantined} line(s) quarantined` : ''}${result.totals.failed ? `; ${result.totals.failed} failed` : ''}`)
+      if (!this.jsonEnabled())
+        this.log(
+          `${result.totals.segments} segment(s), ${result.totals.records} records → ${result.target}${result.totals.quarantined ? `; ${result.totals.quarantined} line(s) quarantined` : ''}${result.totals.failed ? `; ${result.totals.failed} failed` : ''}`,
+        )
       return result
     } finally {
       stop.dispose()
@@ -71,7 +75,11 @@ Exit codes: 0 all loaded, 1 a segment failed (it stays in processing/), 2 usage 
 
   private async openSink(to: string, source: DataSource, pgSchema: string, concurrency?: number, objects?: ObjectOptions): Promise<EtlSink> {
     if (/^postgres(ql)?:\/\//.test(to)) {
-      if (objects) throw new UsageError(`--storage-class, --sse, --sse-kms-key-id, --acl and --metadata describe S3 objects; --to ${to} is Postgres.`, {code: 'BAD_OBJECT_OPTION', nextSteps: ['Leave them out for a Postgres destination.']})
+      if (objects)
+        throw new UsageError(`--storage-class, --sse, --sse-kms-key-id, --acl and --metadata describe S3 objects; --to ${to} is Postgres.`, {
+          code: 'BAD_OBJECT_OPTION',
+          nextSteps: ['Leave them out for a Postgres destination.'],
+        })
       return new PostgresSink({url: to, source: source.name, tables: channelTables(source), schema: pgSchema})
     }
     // Only the Parquet outputs get the object options: the raw segments keep theirs as they move.

@@ -63,7 +63,8 @@ Exit codes: 0 done, 1 failure (S3, the local disk: the error names the path; the
     const {args, flags} = await this.parse(Ingest)
     const source = await this.dataSource(flags.source, flags['source-option'])
     const live = flags.feed || flags.url !== undefined
-    if (!live && flags['subscribe-file']) throw new UsageError('--subscribe-file is for a live feed.', {code: 'SUBSCRIBE_WITHOUT_FEED', nextSteps: ['Add --url wss://… (or --feed for the source\'s own feed), or leave --subscribe-file out.']})
+    if (!live && flags['subscribe-file'])
+      throw new UsageError('--subscribe-file is for a live feed.', {code: 'SUBSCRIBE_WITHOUT_FEED', nextSteps: ["Add --url wss://… (or --feed for the source's own feed), or leave --subscribe-file out."]})
     const subscribe = flags['subscribe-file'] ? subscribeMessages(await readSubscribeFile(flags['subscribe-file']), flags['subscribe-file']) : undefined
     const settings = live ? feedSettings(source, flags.url, subscribe) : undefined
     const raw = await this.openStorage(args.location)
@@ -104,7 +105,8 @@ Exit codes: 0 done, 1 failure (S3, the local disk: the error names the path; the
       if (result.feed && result.feed.malformed > 0) this.setOutcome(ExitCode.Quarantined)
       if (!this.jsonEnabled()) {
         this.log(`${result.lines} lines in ${result.segments.length} segment(s) → ${raw.uri}raw/ready/${source.name}/`)
-        if (result.feed) this.log(`feed ${result.feed.url}: ${result.feed.frames} frames, ${result.feed.gaps} gap(s) (${result.feed.missing} missing), ${result.feed.malformed} malformed, ${result.feed.reconnects} reconnect(s)`)
+        if (result.feed)
+          this.log(`feed ${result.feed.url}: ${result.feed.frames} frames, ${result.feed.gaps} gap(s) (${result.feed.missing} missing), ${result.feed.malformed} malformed, ${result.feed.reconnects} reconnect(s)`)
       }
       return result
     } finally {

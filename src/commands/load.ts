@@ -25,7 +25,7 @@ Exit codes: 0 all loaded, 1 a file failed (nothing of it loaded; later files not
     ...sourceFlags,
     to: Flags.string({summary: 'The Postgres database: a postgres:// URL.', required: true, env: 'BUCKETWRIGHT_LOAD_TO'}),
     table: Flags.string({summary: 'Table to upsert into (created when missing); default: the --source name.'}),
-    key: Flags.string({summary: 'Record key, comma-separated: columns, or dotted paths into struct columns (default: the --source\'s record key).'}),
+    key: Flags.string({summary: "Record key, comma-separated: columns, or dotted paths into struct columns (default: the --source's record key)."}),
     normalize: Flags.boolean({summary: 'Struct fields as columns, lists as child tables <table>__<field> (default: jsonb columns).'}),
     'pg-schema': Flags.string({summary: 'Postgres schema of the tables and the ledger.', default: 'public'}),
   }
@@ -40,8 +40,17 @@ Exit codes: 0 all loaded, 1 a file failed (nothing of it loaded; later files not
       })
     }
     const source = flags.key && flags.table ? undefined : await this.dataSource(flags.source, flags['source-option'])
-    const key = flags.key ? flags.key.split(',').map((part) => part.trim()).filter(Boolean) : (source?.recordKey ?? [])
-    if (key.length === 0) throw new UsageError(`No record key: ${source ? `source "${source.name}" declares none` : 'pass --key'}.`, {code: 'NO_RECORD_KEY', nextSteps: ['Pass --key with the column(s) that identify a record, e.g. --key id or --key product_id,trade_id.']})
+    const key = flags.key
+      ? flags.key
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean)
+      : (source?.recordKey ?? [])
+    if (key.length === 0)
+      throw new UsageError(`No record key: ${source ? `source "${source.name}" declares none` : 'pass --key'}.`, {
+        code: 'NO_RECORD_KEY',
+        nextSteps: ['Pass --key with the column(s) that identify a record, e.g. --key id or --key product_id,trade_id.'],
+      })
     const table = flags.table ?? source!.name
     const staging = await this.openStorage(args.location, {role: 'input'})
     const stop = stopOnSignals()
@@ -52,7 +61,10 @@ Exit codes: 0 all loaded, 1 a file failed (nothing of it loaded; later files not
         this.logger.error(`${failed.error.message}${failed.error.nextSteps.map((step) => `\n  → ${step}`).join('')}`)
         this.setOutcome(ExitCode.Failure)
       }
-      if (!this.jsonEnabled()) this.log(`${result.totals.loaded} file(s) loaded (${result.totals.rows} rows), ${result.totals.alreadyLoaded} already loaded${result.totals.failed ? `, ${result.totals.failed} failed` : ''} → ${table} at ${result.target}`)
+      if (!this.jsonEnabled())
+        this.log(
+          `${result.totals.loaded} file(s) loaded (${result.totals.rows} rows), ${result.totals.alreadyLoaded} already loaded${result.totals.failed ? `, ${result.totals.failed} failed` : ''} → ${table} at ${result.target}`,
+        )
       return result
     } finally {
       stop.dispose()

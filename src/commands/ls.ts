@@ -13,11 +13,9 @@ export interface LsResult {
 
 export default class Ls extends BaseCommand<LsResult> {
   static override summary = 'List the objects under a location (S3 or local), in key order.'
-  static override description = 'A quick look at what a location holds, with the same storage settings every other command uses. A local LOCATION that does not exist, or is a file, is a usage error (exit 2), not an empty listing.'
-  static override examples = [
-    '<%= config.bin %> <%= command.id %> s3://bustimes-data/raw/ --prefix bustimes__2021-11-10 --limit 20',
-    '<%= config.bin %> <%= command.id %> ./out --json',
-  ]
+  static override description =
+    'A quick look at what a location holds, with the same storage settings every other command uses. A local LOCATION that does not exist, or is a file, is a usage error (exit 2), not an empty listing.'
+  static override examples = ['<%= config.bin %> <%= command.id %> s3://bustimes-data/raw/ --prefix bustimes__2021-11-10 --limit 20', '<%= config.bin %> <%= command.id %> ./out --json']
 
   static override args = {
     location: Args.string({description: 'S3 location (s3://bucket/prefix/) or local path.', required: true}),

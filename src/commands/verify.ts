@@ -63,7 +63,7 @@ not one SELECT).`
         if (!(value >= 0 && value < 1)) throw new Error(`"${input}" is not a fraction between 0 and 1 (e.g. 0.5: a bucket below half its neighbours' median).`)
         return value
       },
-    })({summary: 'A bucket below this fraction of its neighbours\' median is a sudden drop.', default: 0.5, helpGroup: 'CHECKS'}),
+    })({summary: "A bucket below this fraction of its neighbours' median is a sudden drop.", default: 0.5, helpGroup: 'CHECKS'}),
     'drop-window': Flags.integer({summary: 'Neighbours on each side a bucket is compared with.', default: 2, min: 1, helpGroup: 'CHECKS'}),
     check: Flags.string({summary: 'One SELECT over the view "records" that must return no rows (repeatable; a first line "-- name: x" names it).', multiple: true, multipleNonGreedy: true, helpGroup: 'CHECKS'}),
     'check-file': Flags.file({summary: 'File of such SELECTs separated by ";" ("-- name: x" before a query names it).', multiple: true, multipleNonGreedy: true, exists: true, helpGroup: 'CHECKS'}),
@@ -73,7 +73,11 @@ not one SELECT).`
     'scan-threads': Flags.integer({summary: 'Threads reading and validating JSONL outputs (default: the cores, at most 4; 0: the main thread).', min: 0, max: 64, helpGroup: 'RESOURCES'}),
     report: Flags.string({summary: 'Write an offline HTML report (charts, checks, schema findings) to this file.', helpGroup: 'OUTPUT'}),
     'all-buckets': Flags.boolean({summary: 'List every bucket in the table, not only those with problems.', helpGroup: 'OUTPUT'}),
-    adopt: Flags.boolean({summary: 'Adopt outputs made by another tool (no manifest): check them against every raw object of their buckets (records, integrity, schema) and write their manifests; nothing is written when a check fails.', dependsOn: ['raw'], helpGroup: 'COUNTS'}),
+    adopt: Flags.boolean({
+      summary: 'Adopt outputs made by another tool (no manifest): check them against every raw object of their buckets (records, integrity, schema) and write their manifests; nothing is written when a check fails.',
+      dependsOn: ['raw'],
+      helpGroup: 'COUNTS',
+    }),
     'athena-ddl': Flags.boolean({summary: 'Print the Athena CREATE EXTERNAL TABLE and count queries instead of verifying.', exclusive: ['raw', 'check', 'check-file', 'report'], helpGroup: 'OUTPUT'}),
   }
 
@@ -88,24 +92,26 @@ not one SELECT).`
     }
     const checks = await loadUserChecks(flags.check ?? [], flags['check-file'] ?? [])
     const raw = flags.raw ? this.withCache(await this.openStorage(flags.raw, {role: 'input'}), optInCacheValues(flags)) : undefined
-    const result = await withProgress(this.progress, this.logger, `Verifying ${output.uri}`, (step) => verifyDataset({
-      output,
-      raw,
-      source,
-      // Adopting vouches for every adopted bucket: all of them are re-read, not a sample.
-      rawShare: flags.adopt ? 1 : flags.sample,
-      schemaShare: flags['schema-sample'],
-      seed: flags.seed,
-      dropThreshold: flags['drop-threshold'],
-      dropWindow: flags['drop-window'],
-      checks,
-      memoryLimitBytes: flags['memory-limit'],
-      threads: flags.threads,
-      scanThreads: flags['scan-threads'],
-      diskBudgetBytes: flags['disk-budget'],
-      onProgress: step,
-      adopt: flags.adopt ? {version: this.config.version} : undefined,
-    }))
+    const result = await withProgress(this.progress, this.logger, `Verifying ${output.uri}`, (step) =>
+      verifyDataset({
+        output,
+        raw,
+        source,
+        // Adopting vouches for every adopted bucket: all of them are re-read, not a sample.
+        rawShare: flags.adopt ? 1 : flags.sample,
+        schemaShare: flags['schema-sample'],
+        seed: flags.seed,
+        dropThreshold: flags['drop-threshold'],
+        dropWindow: flags['drop-window'],
+        checks,
+        memoryLimitBytes: flags['memory-limit'],
+        threads: flags.threads,
+        scanThreads: flags['scan-threads'],
+        diskBudgetBytes: flags['disk-budget'],
+        onProgress: step,
+        adopt: flags.adopt ? {version: this.config.version} : undefined,
+      }),
+    )
     if (flags.report) {
       result.report = path.resolve(flags.report)
       await fs.writeFile(result.report, renderReport(result))
@@ -115,7 +121,12 @@ not one SELECT).`
     if (adoption) {
       for (const key of adoption.adopted) this.logger.info(printable(`Adopted ${key}: manifest written (made by another tool; checked against its raw objects)`))
       for (const refused of adoption.refused) this.logger.warn(printable(`Not adopted ${refused.output}: ${refused.reason}`))
-      if (!this.jsonEnabled()) this.log(adoption.failedChecks ? `Adopted nothing: check ${adoption.failedChecks.join(', ')} failed; no manifest was written.` : `Adopted ${adoption.adopted.length} output(s) made by another tool${adoption.refused.length > 0 ? `; ${adoption.refused.length} not adopted (see the log)` : ''}.`)
+      if (!this.jsonEnabled())
+        this.log(
+          adoption.failedChecks
+            ? `Adopted nothing: check ${adoption.failedChecks.join(', ')} failed; no manifest was written.`
+            : `Adopted ${adoption.adopted.length} output(s) made by another tool${adoption.refused.length > 0 ? `; ${adoption.refused.length} not adopted (see the log)` : ''}.`,
+        )
     }
     for (const check of result.checks.filter((candidate) => candidate.status === 'fail')) this.logger.error(printable(`Check ${check.name} failed: ${check.summary}`))
     if (result.warnings.length > 0) this.logger.warn(printable(`${result.warnings.length} warning(s), not checked: ${result.warnings[0]!.message}${result.warnings.length > 1 ? ', …' : ''}`))

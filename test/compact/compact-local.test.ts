@@ -37,11 +37,13 @@ async function stagingDay(day: string, count: number, rowsEach: number, firstId 
 /** Copies of the inputs before they are deleted, to compare the compacted rows with. */
 async function snapshot(keys: string[]): Promise<string[]> {
   const dir = await tempDir('bw-snapshot-')
-  return Promise.all(keys.map(async (key, index) => {
-    const file = path.join(dir, `${index}-${path.basename(key)}`)
-    await fs.copyFile(storage.pathOf(key), file)
-    return file
-  }))
+  return Promise.all(
+    keys.map(async (key, index) => {
+      const file = path.join(dir, `${index}-${path.basename(key)}`)
+      await fs.copyFile(storage.pathOf(key), file)
+      return file
+    }),
+  )
 }
 
 describe('compact on local disk', () => {
@@ -112,7 +114,7 @@ describe('compact on local disk', () => {
     expect(types.position).toMatch(/^STRUCT\(lat DOUBLE, lon DOUBLE, meta STRUCT\(speed (INTEGER|BIGINT), tags VARCHAR\[\]\)\)$/)
     expect(types.codes).toBe('INTEGER[]')
     // The JSON records' nested objects are structs in Parquet, not strings.
-    const [row] = (await (await import('./fixtures.js')).query<{lat: number; tag: string}>(`SELECT position.lat AS lat, position.meta.tags[2] AS tag FROM read_parquet('${output[0]}') WHERE id = 61`))
+    const [row] = await (await import('./fixtures.js')).query<{lat: number; tag: string}>(`SELECT position.lat AS lat, position.meta.tags[2] AS tag FROM read_parquet('${output[0]}') WHERE id = 61`)
     expect(row).toEqual({lat: 45.561, tag: 'b1'})
     expect(await rowDifference(before, output)).toBe(0)
 
@@ -196,7 +198,7 @@ describe('compact on local disk', () => {
     expect(crashed.code).not.toBe(0)
     const second = await runInProcess<CompactResult>(['compact', root, ...flags])
     expect(second.result!.partitions[0]).toMatchObject({status: 'compacted', recovered: 'finished', rows: 3100})
-    const now = (await keysOf(storage, 'compacted/'))
+    const now = await keysOf(storage, 'compacted/')
     expect(now).toEqual(second.result!.partitions[0].outputs.map((output) => output.key).sort())
     expect(await rowDifference([...before, ...late], files(now))).toBe(0)
     expect(await keysOf(storage, `staging/${day}/`)).toEqual([])

@@ -62,7 +62,7 @@ describe('compact on S3 (loopback server)', () => {
     expect(manifest.inputs).toEqual(partition.inputs)
   })
 
-  it('Hive partitions of NDJSON, JSONL.gz and drifting Parquet compact in place; today\'s partition is untouched', async () => {
+  it("Hive partitions of NDJSON, JSONL.gz and drifting Parquet compact in place; today's partition is untouched", async () => {
     const {uri, storage} = await dataset()
     const old = `level2/product_id=ETH-USD/date=${daysAgo(5)}/`
     const today = `level2/product_id=ETH-USD/date=${daysAgo(0)}/`

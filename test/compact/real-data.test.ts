@@ -36,11 +36,13 @@ describe('compact on records shaped like the real ones', () => {
       }
     }
     const snapshot = await tempDir('bw-real-snap-')
-    const copies = await Promise.all(originals.map(async (file) => {
-      const to = path.join(snapshot, path.basename(file))
-      await fs.copyFile(file, to)
-      return to
-    }))
+    const copies = await Promise.all(
+      originals.map(async (file) => {
+        const to = path.join(snapshot, path.basename(file))
+        await fs.copyFile(file, to)
+        return to
+      }),
+    )
     const run = await runInProcess<CompactResult>(['compact', root, '--json'])
     expect(run.result!.partitions[0]).toMatchObject({status: 'compacted', rows: 18, deleted: 9})
     const output = (await keysOf(storage, dir)).map((key) => storage.pathOf(key))
@@ -63,11 +65,13 @@ describe('compact on records shaped like the real ones', () => {
       segments.push(storage.pathOf(key))
     }
     const snapshot = await tempDir('bw-real-snap-')
-    const copies = await Promise.all(segments.map(async (file) => {
-      const to = path.join(snapshot, path.basename(file))
-      await fs.copyFile(file, to)
-      return to
-    }))
+    const copies = await Promise.all(
+      segments.map(async (file) => {
+        const to = path.join(snapshot, path.basename(file))
+        await fs.copyFile(file, to)
+        return to
+      }),
+    )
     const run = await runInProcess<CompactResult>(['compact', root, '--json'])
     const partition = run.result!.partitions.find((entry) => entry.partition === dir)!
     expect(partition).toMatchObject({status: 'compacted', rows: lines.length})

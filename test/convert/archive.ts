@@ -8,7 +8,6 @@ import {REPR_CUTOFF_TIME} from '../../src/plugins/bustimes/index.js'
 import {bustimesObject} from '../fixtures/generated.js'
 import {ROOT} from '../helpers/cli.js'
 
-
 /** What {@link makeBustimesArchive} wrote. */
 export interface BustimesArchive {
   /** Keys (relative paths) in time order. */
@@ -50,7 +49,11 @@ export async function makeBustimesArchive(dir: string, options: {start?: string;
 /** A record as canonical JSON (keys sorted at every level), so records compare by value. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
-  if (value !== null && typeof value === 'object') return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(',')}}`
+  if (value !== null && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`
   return JSON.stringify(value)
 }
 
@@ -85,7 +88,11 @@ export async function pythonReading(dir: string, keys: string[]): Promise<string
 export async function outputRecords(dir: string): Promise<string[]> {
   const records: string[] = []
   for (const file of (await fs.readdir(dir)).filter((name) => name.endsWith('.jsonl.gz'))) {
-    for (const line of zlib.gunzipSync(await fs.readFile(path.join(dir, file))).toString('utf8').split('\n')) if (line) records.push(canonical(JSON.parse(line)))
+    for (const line of zlib
+      .gunzipSync(await fs.readFile(path.join(dir, file)))
+      .toString('utf8')
+      .split('\n'))
+      if (line) records.push(canonical(JSON.parse(line)))
   }
   return records.sort()
 }
@@ -93,7 +100,10 @@ export async function outputRecords(dir: string): Promise<string[]> {
 /** Every file under a directory, as keys relative to it. */
 export async function filesUnder(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, {recursive: true, withFileTypes: true})
-  return entries.filter((entry) => entry.isFile()).map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/')).sort()
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
+    .sort()
 }
 
 /** Uploads a local directory's files to s3://bucket/prefix. */

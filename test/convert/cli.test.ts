@@ -137,7 +137,10 @@ describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, 
       const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
       const deadline = Date.now() + 60_000
       while (Date.now() < deadline) {
-        const done = await client.send(new HeadObjectCommand({Bucket: bucket, Key: 'v2/_manifests/2021-W44.jsonl.gz.json'})).then(() => true, () => false)
+        const done = await client.send(new HeadObjectCommand({Bucket: bucket, Key: 'v2/_manifests/2021-W44.jsonl.gz.json'})).then(
+          () => true,
+          () => false,
+        )
         if (done) break
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
@@ -244,7 +247,22 @@ describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, 
 
   it('Parquet by day to S3: DuckDB reads every record back', async () => {
     const bucket = await s3Archive()
-    const run = await runInProcess<ConvertResult>(['convert', `s3://${bucket}/data/`, `s3://${bucket}/daily/`, '--source', 'bustimes', '--bucket', 'day', '--format', 'parquet', '--from', '2021-11-09', '--to', '2021-11-10', '--json'])
+    const run = await runInProcess<ConvertResult>([
+      'convert',
+      `s3://${bucket}/data/`,
+      `s3://${bucket}/daily/`,
+      '--source',
+      'bustimes',
+      '--bucket',
+      'day',
+      '--format',
+      'parquet',
+      '--from',
+      '2021-11-09',
+      '--to',
+      '2021-11-10',
+      '--json',
+    ])
     expect(run.result!.buckets.map((bucket) => bucket.output)).toEqual(['2021-11-09.parquet'])
     const dir = path.join(work, 'parquet')
     await downloadOutputs(client, bucket, 'daily/', dir)

@@ -22,9 +22,7 @@ describe('encoder threads started early', () => {
       expect(pool.threadIds).toEqual(early)
       const time = Date.parse('2021-11-13T00:00:00Z')
       const results = await Promise.all(
-        [0, 1, 2].map((id) =>
-          pool.encode({id, objects: [{key: `events/2021-11-13/0${id}-00-00.ndjson`, size: 1, time, body: body([{id, speed: 1}])}], compression: 'none', level: 6, validate: false}),
-        ),
+        [0, 1, 2].map((id) => pool.encode({id, objects: [{key: `events/2021-11-13/0${id}-00-00.ndjson`, size: 1, time, body: body([{id, speed: 1}])}], compression: 'none', level: 6, validate: false})),
       )
       expect(results.map((result) => [result.records, JSON.parse(Buffer.from(result.data).toString('utf8')).id])).toEqual([
         [1, 0],
@@ -47,7 +45,13 @@ describe('encoder threads started early', () => {
     try {
       expect(pool.threadIds.some((id) => early.includes(id))).toBe(false)
       expect(takePrestarted(1)).toBeUndefined()
-      const result = await pool.encode({id: 0, objects: [{key: 'events/2021-11-13/00-00-00.ndjson', size: 1, time: Date.parse('2021-11-13T00:00:00Z'), body: body([{id: 7, speed: 1}])}], compression: 'gzip', level: 6, validate: false})
+      const result = await pool.encode({
+        id: 0,
+        objects: [{key: 'events/2021-11-13/00-00-00.ndjson', size: 1, time: Date.parse('2021-11-13T00:00:00Z'), body: body([{id: 7, speed: 1}])}],
+        compression: 'gzip',
+        level: 6,
+        validate: false,
+      })
       expect(result.records).toBe(1)
     } finally {
       await pool.close()

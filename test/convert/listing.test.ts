@@ -79,7 +79,14 @@ describe('convert listing: windows over one shared pool of prefix listings', () 
   it('lists a key once when a source’s prefixes overlap', async () => {
     const day = {from: new Date(START), to: new Date(START + 86_400_000)}
     const overlapping = {...bustimesSource, layout: {...bustimesSource.layout, prefixesFor: () => ['raw/bustimes__2021-11-01', 'raw/bustimes__2021-11-0', 'bustimes__2021-11-01']}}
-    const {keys} = await keysOf(listWindows(storage, overlapping, listingWindows('day', day, '{YYYY}-{MM}-{DD}', () => true), day))
+    const {keys} = await keysOf(
+      listWindows(
+        storage,
+        overlapping,
+        listingWindows('day', day, '{YYYY}-{MM}-{DD}', () => true),
+        day,
+      ),
+    )
     expect(keys).toEqual(inTimeOrder.filter((key) => timeOf(key) < day.to.getTime()))
   })
 
@@ -108,7 +115,13 @@ describe('convert listing: windows over one shared pool of prefix listings', () 
     proxy.latencyMs = 20
     const slow = await openStorage(`s3://${bucket}/`, {endpoint: proxy.endpoint})
     try {
-      for await (const {window} of listWindows(slow, bustimesSource, listingWindows('day', RANGE, '{YYYY}-{MM}-{DD}', () => true), RANGE, {prefixConcurrency: 1})) {
+      for await (const {window} of listWindows(
+        slow,
+        bustimesSource,
+        listingWindows('day', RANGE, '{YYYY}-{MM}-{DD}', () => true),
+        RANGE,
+        {prefixConcurrency: 1},
+      )) {
         expect(window.buckets[0].key).toBe('2021-11-01')
         break
       }
@@ -131,7 +144,13 @@ describe('convert listing: windows over one shared pool of prefix listings', () 
     try {
       const seen: string[] = []
       const run = async () => {
-        for await (const {window} of listWindows(failing, bustimesSource, listingWindows('week', RANGE, '{YYYY}-W{WW}', () => true), RANGE)) seen.push(window.buckets[0].key)
+        for await (const {window} of listWindows(
+          failing,
+          bustimesSource,
+          listingWindows('week', RANGE, '{YYYY}-W{WW}', () => true),
+          RANGE,
+        ))
+          seen.push(window.buckets[0].key)
       }
       await expect(run()).rejects.toBeInstanceOf(RemoteError)
       expect(seen).toEqual(['2021-W44'])

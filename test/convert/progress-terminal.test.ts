@@ -61,7 +61,17 @@ describe('convert progress: live with a rate and an ETA on a terminal, plain lin
   it('on a real terminal (tmux): the bucket line shows objects done, records/s and an ETA while it runs', async () => {
     const script = path.join(home, 'convert.sh')
     const exports = Object.entries(env).map(([key, value]) => (value === undefined ? `unset ${key}` : `export ${key}='${value}'`))
-    await writeFile(script, ['#!/bin/bash', ...exports, `'${process.execPath}' '${BIN}' ${args('tty-out').map((arg) => `'${arg}'`).join(' ')}`, 'echo "EXIT:$?"'].join('\n') + '\n')
+    await writeFile(
+      script,
+      [
+        '#!/bin/bash',
+        ...exports,
+        `'${process.execPath}' '${BIN}' ${args('tty-out')
+          .map((arg) => `'${arg}'`)
+          .join(' ')}`,
+        'echo "EXIT:$?"',
+      ].join('\n') + '\n',
+    )
     const terminal = new TmuxTerminal()
     try {
       await terminal.start(`bash '${script}'`)
@@ -81,6 +91,11 @@ describe('convert progress: live with a rate and an ETA on a terminal, plain lin
     expect(run.stderr).not.toContain('\u001b[')
     expect(run.stderr).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/)
     expect(run.stderr).toMatch(/^\S+ \[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\] 2024-01-02: written 24 objects, 24000 records/m)
-    expect(run.stderr.split('\n').filter(Boolean).every((line) => /^(\S+ )?\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\]/.test(line))).toBe(true)
+    expect(
+      run.stderr
+        .split('\n')
+        .filter(Boolean)
+        .every((line) => /^(\S+ )?\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\]/.test(line)),
+    ).toBe(true)
   })
 })

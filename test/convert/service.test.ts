@@ -140,7 +140,12 @@ describe('convert service: resume, quarantine, plan, formats', () => {
     await fs.writeFile(path.join(raw, 'events/2021-11-15/02-00-00.ndjson'), 'oops')
     await expect(runConvert({...base, maxBad: 1})).rejects.toMatchObject({code: 'TOO_MANY_BAD'})
     // No output and no marker (the failed write left nothing to rebuild); at most an empty _manifests/ folder.
-    await expect(fs.readdir(out, {recursive: true}).then((entries) => entries.filter((entry) => entry !== '_manifests'), () => [])).resolves.toEqual([])
+    await expect(
+      fs.readdir(out, {recursive: true}).then(
+        (entries) => entries.filter((entry) => entry !== '_manifests'),
+        () => [],
+      ),
+    ).resolves.toEqual([])
     const ok = await runConvert({...base, maxBad: 2})
     expect(ok.quarantined).toBe(2)
   })
@@ -222,7 +227,9 @@ describe('convert service: resume, quarantine, plan, formats', () => {
     const {openDuckDB} = await import('../../src/plugins/core/duckdb/duckdb.js')
     const db = await openDuckDB({threads: 1})
     try {
-      const [parquet] = await db.query<{n: number; ids: number; first: number}>(`SELECT count(*)::INTEGER AS n, count(DISTINCT id)::INTEGER AS ids, first(id)::INTEGER AS first FROM read_parquet('${path.join(out, '2021-W46.parquet')}')`)
+      const [parquet] = await db.query<{n: number; ids: number; first: number}>(
+        `SELECT count(*)::INTEGER AS n, count(DISTINCT id)::INTEGER AS ids, first(id)::INTEGER AS first FROM read_parquet('${path.join(out, '2021-W46.parquet')}')`,
+      )
       expect(parquet).toEqual({n: 1200, ids: 1200, first: 0})
       const [zstd] = await db.query<{n: number}>(`SELECT count(*)::INTEGER AS n FROM read_json('${path.join(out, '2021-W46.jsonl.zst')}', format = 'newline_delimited', compression = 'zstd')`)
       expect(zstd.n).toBe(1200)
@@ -312,7 +319,7 @@ describe('convert service: where to list', () => {
     expect(output.map((record) => record.id)).toEqual(Array.from({length: 1100}, (_, i) => i * 100))
   })
 
-  it('lists nothing more when the probe\'s first page held the whole archive', async () => {
+  it("lists nothing more when the probe's first page held the whole archive", async () => {
     const {raw, base} = await setup()
     await writeEvents(raw, '2021-11-06T22:00:00Z', 12, 6 * 60, 2)
     const listed: string[] = []

@@ -36,7 +36,10 @@ const backends: {name: string; open: () => Promise<Storage>}[] = [
 /** Every object of a storage with its bytes' digest: what "unchanged" means. */
 async function snapshot(storage: Storage): Promise<Record<string, string>> {
   const out: Record<string, string> = {}
-  for await (const info of storage.list()) out[info.key] = createHash('sha256').update(await storage.readBytes(info.key)).digest('hex')
+  for await (const info of storage.list())
+    out[info.key] = createHash('sha256')
+      .update(await storage.readBytes(info.key))
+      .digest('hex')
   return out
 }
 

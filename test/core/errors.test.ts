@@ -65,7 +65,18 @@ describe('actionable errors, produced for real', () => {
     expect(error.nextSteps.join('\n')).toMatch(/--profile/)
     expect(error.nextSteps.join('\n')).toMatch(/--anonymous/)
     // Without --json, the same error is a readable message with the next steps, not a stack trace.
-    const text = await runCli(['ls', `s3://${bucket}/`], {env: {HOME: home, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_CONFIG_FILE: path.join(home, 'x'), AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'y'), AWS_EC2_METADATA_DISABLED: 'true', BUCKETWRIGHT_ENDPOINT: s3Endpoint(), AWS_REGION: 'us-east-1'}})
+    const text = await runCli(['ls', `s3://${bucket}/`], {
+      env: {
+        HOME: home,
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+        AWS_CONFIG_FILE: path.join(home, 'x'),
+        AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'y'),
+        AWS_EC2_METADATA_DISABLED: 'true',
+        BUCKETWRIGHT_ENDPOINT: s3Endpoint(),
+        AWS_REGION: 'us-east-1',
+      },
+    })
     expect(text.code).toBe(1)
     expect(text.stdout).toBe('')
     expect(text.stderr).toMatch(/No AWS credentials found/)
@@ -90,7 +101,7 @@ describe('actionable errors, produced for real', () => {
     expect(error.message).toContain('"bw-no-such-bucket-here" does not exist')
   })
 
-  it('wrong region: names the bucket\'s region and the flag to pass', async () => {
+  it("wrong region: names the bucket's region and the flag to pass", async () => {
     proxy.plan = () => ({type: 'status', status: 301, code: 'PermanentRedirect', headers: {'x-amz-bucket-region': 'eu-west-1'}})
     const {run, error} = await lsError(`s3://${bucket}/`, s3Env(proxy.endpoint), ['--region', 'us-east-1'])
     expect(run.code).toBe(1)

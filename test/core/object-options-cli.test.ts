@@ -167,7 +167,7 @@ describe('object options end to end, one run per writer', {timeout: 120_000}, ()
   it('upload-daemon --print-systemd-unit: the unit runs the daemon with the same object options', async () => {
     const run = await runDaemon(['--print-systemd-unit', '-d', work, '--json', ...FLAGS, '--metadata', 'note=two words'])
     expect(run.exitCode).toBe(0)
-    const exec = ((run.result as {systemdUnit: string}).systemdUnit.split('\n').find((line) => line.startsWith('ExecStart=')) ?? '')
+    const exec = (run.result as {systemdUnit: string}).systemdUnit.split('\n').find((line) => line.startsWith('ExecStart=')) ?? ''
     expect(exec).toContain(' upload-daemon --storage-class STANDARD_IA --sse aws:kms --sse-kms-key-id alias/bw-e2e --acl bucket-owner-full-control --metadata team=data --metadata pipeline=e2e')
     // A value with a space stays one argument for systemd.
     expect(exec).toContain('"note=two words"')

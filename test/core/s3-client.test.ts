@@ -58,7 +58,19 @@ describe('the S3 client sends plain bodies that s3rver stores as sent', () => {
       const {UploadId} = await client.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: 'ours/multipart.bin'}))
       const one = await client.send(new UploadPartCommand({Bucket: bucket, Key: 'ours/multipart.bin', UploadId, PartNumber: 1, Body: Readable.from([part]), ContentLength: part.length}))
       const two = await client.send(new UploadPartCommand({Bucket: bucket, Key: 'ours/multipart.bin', UploadId, PartNumber: 2, Body: hello}))
-      await client.send(new CompleteMultipartUploadCommand({Bucket: bucket, Key: 'ours/multipart.bin', UploadId, MultipartUpload: {Parts: [{ETag: one.ETag, PartNumber: 1}, {ETag: two.ETag, PartNumber: 2}]}}))
+      await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: 'ours/multipart.bin',
+          UploadId,
+          MultipartUpload: {
+            Parts: [
+              {ETag: one.ETag, PartNumber: 1},
+              {ETag: two.ETag, PartNumber: 2},
+            ],
+          },
+        }),
+      )
       expect(proxy.count(bodyWrites)).toBe(5)
       expect(proxy.requests.filter(framed)).toEqual([])
       for (const key of ['ours/stream.txt', 'ours/stream-crc.txt', 'ours/buffer-crc.txt']) expect((await stored(key)).toString()).toBe('hello')
@@ -77,9 +89,12 @@ describe('the S3 client sends plain bodies that s3rver stores as sent', () => {
       await storage.write('lean.txt', 'small body')
       // Each body request fails once on the lean path, so the SDK (which marks its requests `x-id=`) sends it again.
       proxy.plan = (r) => (r.method === 'PUT' && !r.url.includes('x-id=') ? INTERNAL : {type: 'pass'})
-      await storage.write('sdk.bin', (async function* () {
-        for (let at = 0; at < big.length; at += 1_000_000) yield big.subarray(at, at + 1_000_000)
-      })())
+      await storage.write(
+        'sdk.bin',
+        (async function* () {
+          for (let at = 0; at < big.length; at += 1_000_000) yield big.subarray(at, at + 1_000_000)
+        })(),
+      )
       await storage.write('sdk.txt', Readable.from([Buffer.from('small body')]))
       const sdkWrites = proxy.requests.filter((r) => bodyWrites(r) && r.url.includes('x-id='))
       expect(sdkWrites.map((r) => new URL(r.url, 'http://x').searchParams.get('x-id')).sort()).toEqual(['PutObject', 'UploadPart', 'UploadPart', 'UploadPart'])

@@ -86,9 +86,7 @@ describe.each(s3Servers())('S3 retries over real HTTP through a fault-injecting 
     // The aborted upload is gone at the server: a part sent to it now is refused.
     const uploadId = new URL(aborts[0].url, 'http://x').searchParams.get('uploadId')!
     const {UploadPartCommand} = await import('@aws-sdk/client-s3')
-    const late = await (await (direct as S3Storage).client())
-      .send(new UploadPartCommand({Bucket: bucket, Key: 'retry/aborted.bin', UploadId: uploadId, PartNumber: 3, Body: Buffer.from('late')}))
-      .catch((e: Error) => e)
+    const late = await (await (direct as S3Storage).client()).send(new UploadPartCommand({Bucket: bucket, Key: 'retry/aborted.bin', UploadId: uploadId, PartNumber: 3, Body: Buffer.from('late')})).catch((e: Error) => e)
     expect((late as Error).name).toBe('NoSuchUpload')
     expect(await direct.head('retry/aborted.bin')).toBeUndefined()
   })
@@ -103,11 +101,20 @@ describe.each(s3Servers())('S3 retries over real HTTP through a fault-injecting 
     body.write('first part', 0)
     body.write('last part', body.length - 9)
     proxy.requests.length = 0
-    const large = await storage.write('lean/large.bin', (async function* () {
-      for (let at = 0; at < body.length; at += 1_000_000) yield body.subarray(at, at + 1_000_000)
-    })())
+    const large = await storage.write(
+      'lean/large.bin',
+      (async function* () {
+        for (let at = 0; at < body.length; at += 1_000_000) yield body.subarray(at, at + 1_000_000)
+      })(),
+    )
     expect(large).toMatchObject({size: body.length, parts: 3, md5: createHash('md5').update(body).digest('hex')})
-    expect(proxy.requests.map((r) => `${r.method} ${new URL(r.url, 'http://x').search.replace(/=[^&]*/g, '')}`).sort()).toEqual(['POST ?uploadId', 'POST ?uploads', 'PUT ?partNumber&uploadId', 'PUT ?partNumber&uploadId', 'PUT ?partNumber&uploadId'])
+    expect(proxy.requests.map((r) => `${r.method} ${new URL(r.url, 'http://x').search.replace(/=[^&]*/g, '')}`).sort()).toEqual([
+      'POST ?uploadId',
+      'POST ?uploads',
+      'PUT ?partNumber&uploadId',
+      'PUT ?partNumber&uploadId',
+      'PUT ?partNumber&uploadId',
+    ])
     const stats = (storage as S3Storage).stats
     const delta = (operation: string) => (stats.requests[operation] ?? 0) - (before[operation] ?? 0)
     expect([delta('PutObject'), delta('CreateMultipartUpload'), delta('UploadPart'), delta('CompleteMultipartUpload'), stats.retries - retries]).toEqual([1, 1, 3, 1, 0])
@@ -200,12 +207,12 @@ describe.each(s3Servers())('S3 retries over real HTTP through a fault-injecting 
   })
 
   it('lists on the lean path in one request a page, keys with XML-special and non-ASCII characters intact', async () => {
-    const keys = ['odd/a&b.json', 'odd/less<more>.json', "odd/quote\"'.json", 'odd/space here.json', 'odd/ünï©ødé-日本.json', 'odd/plus+sign.json']
+    const keys = ['odd/a&b.json', 'odd/less<more>.json', 'odd/quote"\'.json', 'odd/space here.json', 'odd/ünï©ødé-日本.json', 'odd/plus+sign.json']
     for (const key of keys) await direct.write(key, key)
     proxy.requests.length = 0
     const listed: string[] = []
     for await (const info of storage.list('odd/')) listed.push(info.key)
-    expect(listed).toEqual([...keys].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b)))))
+    expect(listed).toEqual([...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))))
     expect(proxy.count((r) => r.url.includes('list-type=2'))).toBe(1)
     const info = (await collect(storage.list('odd/a&b')))[0]
     expect(info).toMatchObject({key: 'odd/a&b.json', size: 'odd/a&b.json'.length})

@@ -59,7 +59,15 @@ describe('parseObjectOptions: every bad value is a usage error naming its flag',
   it('normalizes what S3 spells one way, keeps the rest as given, and sends nothing when no flag is set', () => {
     expect(parseObjectOptions({})).toBeUndefined()
     expect(parseObjectOptions({metadata: []})).toBeUndefined()
-    expect(parseObjectOptions({'storage-class': 'standard_ia', sse: 'AWS:KMS', 'sse-kms-key-id': ' arn:aws:kms:eu-west-1:111122223333:key/abc ', acl: 'Bucket-Owner-Full-Control', metadata: ['Team=data=eng', 'team=ops', 'empty=']})).toEqual({
+    expect(
+      parseObjectOptions({
+        'storage-class': 'standard_ia',
+        sse: 'AWS:KMS',
+        'sse-kms-key-id': ' arn:aws:kms:eu-west-1:111122223333:key/abc ',
+        acl: 'Bucket-Owner-Full-Control',
+        metadata: ['Team=data=eng', 'team=ops', 'empty='],
+      }),
+    ).toEqual({
       storageClass: 'STANDARD_IA',
       sse: 'aws:kms',
       sseKmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/abc',
@@ -211,7 +219,8 @@ describe.each(s3Servers())('object options on $name', ({endpoint}) => {
     let parts = 0
     proxy.plan = (r) => {
       if (isPart(r) && parts++ === 0) return {type: 'tamper', requestBody: flipOneByte}
-      if (isComplete(r) || r.method === 'HEAD') return {type: 'tamper', responseHeaders: {etag: `"${kmsEtag()}"`, 'x-amz-server-side-encryption': 'aws:kms'}, responseBody: (xml) => xml.replace(/<ETag>[^<]*<\/ETag>/, `<ETag>&quot;${kmsEtag()}-2&quot;</ETag>`)}
+      if (isComplete(r) || r.method === 'HEAD')
+        return {type: 'tamper', responseHeaders: {etag: `"${kmsEtag()}"`, 'x-amz-server-side-encryption': 'aws:kms'}, responseBody: (xml) => xml.replace(/<ETag>[^<]*<\/ETag>/, `<ETag>&quot;${kmsEtag()}-2&quot;</ETag>`)}
       return {type: 'pass'}
     }
     const error = await storage.write('kms/corrupt-big.bin', body).catch((e: unknown) => e)

@@ -62,11 +62,15 @@ describe.each(s3Servers())('Upload (one multipart upload for storage and daemon)
     const requests = connection.requests()
     return {
       send: (context, request, recover) =>
-        requests.send(context, async (transport) => {
-          const out = await request(transport)
-          if (context.operation === 'CreateMultipartUpload') uploadIds.push(out as string)
-          return out
-        }, recover),
+        requests.send(
+          context,
+          async (transport) => {
+            const out = await request(transport)
+            if (context.operation === 'CreateMultipartUpload') uploadIds.push(out as string)
+            return out
+          },
+          recover,
+        ),
       leanOnly: (context, request) => requests.leanOnly(context, request),
     } as Pick<S3Requests, 'send' | 'leanOnly'> as S3Requests
   }

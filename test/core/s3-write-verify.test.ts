@@ -22,7 +22,12 @@ function bodyOf(size: number, seed: number): Buffer {
 }
 
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex')
-const partMd5s = (body: Buffer) => Array.from({length: Math.ceil(body.length / PART)}, (_, i) => createHash('md5').update(body.subarray(i * PART, (i + 1) * PART)).digest())
+const partMd5s = (body: Buffer) =>
+  Array.from({length: Math.ceil(body.length / PART)}, (_, i) =>
+    createHash('md5')
+      .update(body.subarray(i * PART, (i + 1) * PART))
+      .digest(),
+  )
 
 /** Flips one byte in the middle of a request body: the store keeps bytes other than the client sent. */
 const flipOneByte = (body: Buffer) => {
@@ -162,7 +167,7 @@ describe.each(s3Servers())('write verification on $name', ({name, endpoint}) => 
     let completes = 0
     proxy.plan = (r) => {
       if (isComplete(r) && completes++ === 0) return {type: 'tamper', responseBody: (xml) => xml.replace(/<ETag>[^<]*<\/ETag>/, '<ETag>"x"</ETag>')}
-      if (r.method === 'GET' && !r.url.includes('list-type')) return gets++, {type: 'status', status: 500, code: 'InternalError'}
+      if (r.method === 'GET' && !r.url.includes('list-type')) return (gets++, {type: 'status', status: 500, code: 'InternalError'})
       return {type: 'pass'}
     }
     const error = await storage.write('mp/unreadable.bin', body).catch((e: unknown) => e)

@@ -73,7 +73,10 @@ describe('settings: config file < BUCKETWRIGHT_* environment < flags; credential
     const home = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-home-'))
     onTestFinished(() => fs.rm(home, {recursive: true, force: true}))
     await fs.mkdir(path.join(home, '.aws'))
-    await fs.writeFile(path.join(home, '.aws', 'credentials'), '[default]\naws_access_key_id = AKIADEFAULT0000000000\naws_secret_access_key = d\n\n[archive]\naws_access_key_id = AKIAARCHIVE000000000\naws_secret_access_key = s\n')
+    await fs.writeFile(
+      path.join(home, '.aws', 'credentials'),
+      '[default]\naws_access_key_id = AKIADEFAULT0000000000\naws_secret_access_key = d\n\n[archive]\naws_access_key_id = AKIAARCHIVE000000000\naws_secret_access_key = s\n',
+    )
     await fs.writeFile(path.join(home, '.aws', 'config'), '[profile archive]\nregion = eu-west-1\n')
     proxy.requests.length = 0
     const {AWS_ACCESS_KEY_ID: _a, AWS_SECRET_ACCESS_KEY: _b, AWS_REGION: _r, ...env} = s3Env(proxy.endpoint)
@@ -86,10 +89,9 @@ describe('settings: config file < BUCKETWRIGHT_* environment < flags; credential
     expect(proxy.requests[0].authorization).toContain('/eu-west-1/s3/aws4_request')
   })
 
-  it('discovers the bucket\'s region when none is given (follows S3\'s PermanentRedirect)', async () => {
+  it("discovers the bucket's region when none is given (follows S3's PermanentRedirect)", async () => {
     proxy.requests.length = 0
-    proxy.plan = (request) =>
-      request.authorization?.includes('/eu-west-1/') ? {type: 'pass'} : {type: 'status', status: 301, code: 'PermanentRedirect', headers: {'x-amz-bucket-region': 'eu-west-1'}}
+    proxy.plan = (request) => (request.authorization?.includes('/eu-west-1/') ? {type: 'pass'} : {type: 'status', status: 301, code: 'PermanentRedirect', headers: {'x-amz-bucket-region': 'eu-west-1'}})
     const {AWS_REGION: _r, ...env} = s3Env(proxy.endpoint)
     const run = await runCli(['ls', `s3://${bucket}/`, '--json'], {env: {...env, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_CONFIG_FILE: path.join(dir, 'none')}})
     proxy.plan = () => ({type: 'pass'})

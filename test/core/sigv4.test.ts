@@ -24,10 +24,19 @@ describe('S3RequestSigner', () => {
   const cases: {name: string; method: string; path: string; headers: Record<string, string>; query?: Record<string, string>}[] = [
     {name: 'plain PUT', method: 'PUT', path: '/bucket-a/p/d0/f0001.json', headers: {'content-length': '2000', 'content-md5': 'XrY7u+Ae7tCTyyK7j1rNww==', 'x-amz-checksum-crc32': 'NSRBwg=='}},
     {name: 'HEAD with checksum mode', method: 'HEAD', path: '/bucket-a/some%20key%281%29.txt', headers: {'x-amz-checksum-mode': 'ENABLED'}},
-    {name: 'UploadPart with a query string', method: 'PUT', path: '/b/big.bin', headers: {'content-length': '8388608', 'content-md5': 'IkwGXSbS2tIF7WS1mL/GRQ=='}, query: {uploadId: 'VXBsb2FkIElE/+=x y', partNumber: '12'}},
+    {
+      name: 'UploadPart with a query string',
+      method: 'PUT',
+      path: '/b/big.bin',
+      headers: {'content-length': '8388608', 'content-md5': 'IkwGXSbS2tIF7WS1mL/GRQ=='},
+      query: {uploadId: 'VXBsb2FkIElE/+=x y', partNumber: '12'},
+    },
     {name: 'unicode and reserved characters', method: 'PUT', path: '/b/%C3%A9t%C3%A9/a%2Bb%3Dc%26d%21.bin', headers: {'content-length': '0', 'content-md5': '1B2M2Y8AsgTpgAmY7PhCfg=='}},
   ]
-  for (const credentials of [{accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'}, {accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret', sessionToken: 'FwoGZXIvYXdzEJr//////////token=='}]) {
+  for (const credentials of [
+    {accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'},
+    {accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret', sessionToken: 'FwoGZXIvYXdzEJr//////////token=='},
+  ]) {
     for (const c of cases) {
       it(`matches the SDK signer: ${c.name}${credentials.sessionToken ? ' (session token)' : ''}`, async () => {
         const now = new Date('2026-11-22T01:02:03Z')

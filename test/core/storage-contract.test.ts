@@ -245,7 +245,7 @@ describe.each(backends)('storage contract: $name', ({name, open, inMemory}) => {
   })
 })
 
-describe.each(s3Servers())('S3 errors in the user\'s words on $name', ({name, endpoint}) => {
+describe.each(s3Servers())("S3 errors in the user's words on $name", ({name, endpoint}) => {
   // fauxqs takes any credentials; s3rver refuses an unknown access key (it does not check the signature's secret).
   it.runIf(name === 's3rver')('says the credentials were rejected, on reads, writes and listings', async () => {
     useS3Env(endpoint)

@@ -55,7 +55,16 @@ describe('coinbase source', () => {
     const tradeFrame = parsed.find((frame) => frame.channel === 'market_trades' && frame.events[0].type === 'update')
     const sent = tradeFrame.events[0].trades[0]
     const trade = records.find((record) => record.channel === 'market_trades' && record.trade_id === sent.trade_id && record.product_id === sent.product_id)
-    expect(trade).toMatchObject({feed: 'advanced_trade', product_id: sent.product_id, price: sent.price, size: sent.size, time: micros(sent.time), date: sent.time.slice(0, 10), sequence: tradeFrame.sequence_num, side: sent.side})
+    expect(trade).toMatchObject({
+      feed: 'advanced_trade',
+      product_id: sent.product_id,
+      price: sent.price,
+      size: sent.size,
+      time: micros(sent.time),
+      date: sent.time.slice(0, 10),
+      sequence: tradeFrame.sequence_num,
+      side: sent.side,
+    })
     // The frame time has nanoseconds with trailing zeros trimmed; records carry microseconds, fixed width.
     for (const record of records) expect(record.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/)
     const tickerFrame = parsed.find((frame) => frame.channel === 'ticker' && frame.events[0].type === 'update')
@@ -110,7 +119,11 @@ describe('coinbase source', () => {
       {type: 'subscribe', product_ids: ['BTC-USD', 'ETH-USD'], channel: 'candles'},
       {type: 'subscribe', product_ids: ['BTC-USD', 'ETH-USD'], channel: 'heartbeats'},
     ])
-    expect(source.configure!({products: 'SOL-USD'}).feed!.subscribeMessages().map((message) => JSON.parse(message).channel)).toEqual(['level2', 'ticker', 'market_trades', 'heartbeats'])
+    expect(
+      source.configure!({products: 'SOL-USD'})
+        .feed!.subscribeMessages()
+        .map((message) => JSON.parse(message).channel),
+    ).toEqual(['level2', 'ticker', 'market_trades', 'heartbeats'])
     expect(() => source.feed!.subscribeMessages()).toThrow(/products is missing/)
     expect(() => source.configure!({channels: 'x'})).toThrow(/channels=x: not a channel/)
     expect(() => source.configure!({products: 'btc usd'})).toThrow(/products=btc usd/)
@@ -124,7 +137,11 @@ describe('coinbase source', () => {
   it('refuses what it cannot keep exactly, naming the field', () => {
     const state = source.startObject({key: 'raw/ready/coinbase/segment_20260809T21_0.ndjson'})
     const bad = (line: string) => () => source.decodeLine(line, state, [])
-    expect(bad('{"channel":"market_trades","timestamp":"2026-08-09T21:05:48Z","sequence_num":1,"events":[{"type":"update","trades":[{"product_id":"BTC-USD","trade_id":"1","price":6.5e4,"size":"1e-3","time":"2026-08-09T21:05:48Z","side":"BUY"}]}]}')).toThrow(/size "1e-3" is not a decimal/)
+    expect(
+      bad(
+        '{"channel":"market_trades","timestamp":"2026-08-09T21:05:48Z","sequence_num":1,"events":[{"type":"update","trades":[{"product_id":"BTC-USD","trade_id":"1","price":6.5e4,"size":"1e-3","time":"2026-08-09T21:05:48Z","side":"BUY"}]}]}',
+      ),
+    ).toThrow(/size "1e-3" is not a decimal/)
     expect(bad('{"channel":"ticker","timestamp":"yesterday","sequence_num":1,"events":[]}')).toThrow(DecodeError)
     expect(bad('{"hello":1}')).toThrow(/neither a "channel"/)
     expect(bad('[1,2]')).toThrow(/not a JSON object/)

@@ -73,7 +73,10 @@ describe('etl survives a crash mid-segment and runs side by side with another et
     const tickerDir = path.join(root, 'processed/coinbase/ticker')
     const written = () => fs.existsSync(tickerDir) && (fs.readdirSync(tickerDir, {recursive: true}) as string[]).some((name) => path.basename(name) === 'part_segment_20260809T21_1.parquet')
     await killWhen(['etl', root, '--source', 'coinbase', '--to', root], written, mkdtemp())
-    expect(listDir(path.join(root, 'processed/coinbase/market_trades')).length > 0 && (fs.readdirSync(path.join(root, 'processed/coinbase/market_trades'), {recursive: true}) as string[]).some((name) => name.endsWith('part_segment_20260809T21_1.parquet'))).toBe(false)
+    expect(
+      listDir(path.join(root, 'processed/coinbase/market_trades')).length > 0 &&
+        (fs.readdirSync(path.join(root, 'processed/coinbase/market_trades'), {recursive: true}) as string[]).some((name) => name.endsWith('part_segment_20260809T21_1.parquet')),
+    ).toBe(false)
     // Segment 1 was in hand; segments 2 and 3 may have been claimed already (decoded while 1 is written).
     expect(listDir(processing)).toContain('segment_20260809T21_1.ndjson')
     expect(listDir(processing).every((name) => ['segment_20260809T21_1.ndjson', 'segment_20260809T21_2.ndjson', 'segment_20260809T21_3.ndjson'].includes(name))).toBe(true)
@@ -110,7 +113,7 @@ describe('etl survives a crash mid-segment and runs side by side with another et
   })
 
   describe.each(['local', 's3'] as const)('two etl processes on one %s ready/ prefix', (kind) => {
-    it('write every segment\'s rows exactly once to Parquet and to Postgres', async () => {
+    it("write every segment's rows exactly once to Parquet and to Postgres", async () => {
       const root = mkdtemp()
       let raw = root
       let env: Record<string, string> = {}
@@ -126,7 +129,11 @@ describe('etl survives a crash mid-segment and runs side by side with another et
       await putSegments(kind === 's3' ? {bucket} : {dir: root}, many)
       const parquet = await Promise.all([0, 1].map(() => runCli(['etl', raw, '--source', 'coinbase', '--to', raw, '--json'], {env})))
       for (const run of parquet) expect(run.code, run.stderr).toBe(0)
-      const done = parquet.flatMap((run) => JSON.parse(run.stdout).segments.filter((segment: {status: string}) => segment.status === 'done').map((segment: {segment: string}) => segment.segment))
+      const done = parquet.flatMap((run) =>
+        JSON.parse(run.stdout)
+          .segments.filter((segment: {status: string}) => segment.status === 'done')
+          .map((segment: {segment: string}) => segment.segment),
+      )
       expect(new Set(done)).toEqual(new Set(Object.keys(many)))
       const outDir = kind === 's3' ? mkdtemp() : root
       if (kind === 's3') {

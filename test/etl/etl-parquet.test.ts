@@ -72,22 +72,28 @@ describe.each(['local', 's3'] as const)('etl to Parquet on %s storage', {timeout
     const run = await runInProcess<EtlResult>(['etl', location, '--source', 'coinbase', '--to', location, '--json'])
     expect(run.exitCode).toBe(4)
     const result = run.result!
-    expect(result.segments.map((segment) => [segment.segment, segment.status])).toEqual(Object.keys(bodies).sort((a, b) => a.localeCompare(b)).map((name) => [name, 'done']))
+    expect(result.segments.map((segment) => [segment.segment, segment.status])).toEqual(
+      Object.keys(bodies)
+        .sort((a, b) => a.localeCompare(b))
+        .map((name) => [name, 'done']),
+    )
     expect(result.totals.quarantined).toBe(2)
     // Each output is named from its segment, so a reprocessed segment overwrites exactly its own files.
     for (const segment of result.segments) {
-      for (const output of segment.outputs!) expect(output.key).toMatch(new RegExp(`^processed/coinbase/${output.channel}/product_id=[A-Z]+-[A-Z]+/date=\\d{4}-\\d{2}-\\d{2}/part_${segment.segment.replace('.ndjson', '')}\\.parquet$`))
+      for (const output of segment.outputs!)
+        expect(output.key).toMatch(new RegExp(`^processed/coinbase/${output.channel}/product_id=[A-Z]+-[A-Z]+/date=\\d{4}-\\d{2}-\\d{2}/part_${segment.segment.replace('.ndjson', '')}\\.parquet$`))
     }
     const bad = result.segments.find((segment) => segment.quarantined > 0)!
     expect(bad.segment).toBe('segment_20210417T16_1.ndjson')
-    expect(bad.quarantine).toEqual([
-      expect.objectContaining({line: 5, reason: expect.stringMatching(/not JSON/)}),
-      expect.objectContaining({line: 10, reason: expect.stringMatching(/price .* not a decimal/)}),
-    ])
+    expect(bad.quarantine).toEqual([expect.objectContaining({line: 5, reason: expect.stringMatching(/not JSON/)}), expect.objectContaining({line: 10, reason: expect.stringMatching(/price .* not a decimal/)})])
     expect(await rawKeys('raw/ready/coinbase/')).toEqual([])
     expect(await rawKeys('raw/processing/coinbase/')).toEqual([])
     const dir = await outputs()
-    const quarantine = fs.readFileSync(path.join(dir, 'raw/quarantine/coinbase/segment_20210417T16_1.quarantine.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+    const quarantine = fs
+      .readFileSync(path.join(dir, 'raw/quarantine/coinbase/segment_20210417T16_1.quarantine.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
     expect(quarantine.map((entry) => [entry.segment, entry.line, entry.text])).toEqual([
       ['segment_20210417T16_1.ndjson', 5, BAD_JSON],
       ['segment_20210417T16_1.ndjson', 10, BAD_PRICE],

@@ -53,7 +53,9 @@ describe('etl to Postgres', {timeout: 180_000}, () => {
     expect(ledger.rows.map((row) => row.segment)).toEqual(Object.keys(bodies).sort())
     expect(ledger.rows.reduce((sum, row) => sum + Number(row.rows), 0)).toBe(Object.values(expected).reduce((a, b) => a + b, 0))
     // Prices are NUMERIC holding exactly what the feed sent, trailing zeros included.
-    const sent = advanced.flatMap((line) => JSON.parse(line).events.flatMap((event: {trades?: {product_id: string; trade_id: string; price: string; size: string; time: string}[]}) => event.trades ?? [])).find((entry) => entry.product_id === 'BTC-USD' && entry.trade_id === '1068572091')!
+    const sent = advanced
+      .flatMap((line) => JSON.parse(line).events.flatMap((event: {trades?: {product_id: string; trade_id: string; price: string; size: string; time: string}[]}) => event.trades ?? []))
+      .find((entry) => entry.product_id === 'BTC-USD' && entry.trade_id === '1068572091')!
     expect(sent).toBeDefined()
     const trade = await client.query("SELECT price::text, size::text, time FROM coinbase_market_trades WHERE product_id = 'BTC-USD' AND trade_id = '1068572091'")
     expect(trade.rows[0]).toMatchObject({price: sent.price, size: sent.size})
@@ -71,10 +73,20 @@ describe('etl to Postgres', {timeout: 180_000}, () => {
   })
 
   it('upserts: a changed trade updates its row instead of adding one', async () => {
-    const frame = {channel: 'market_trades', timestamp: '2026-08-09T22:00:00.5Z', sequence_num: 1, events: [{type: 'update', trades: [
-      {product_id: 'BTC-USD', trade_id: '1068572091', price: '65083.70', size: '0.02', time: '2026-08-09T21:05:48.167634Z', side: 'BUY'},
-      {product_id: 'BTC-USD', trade_id: '99', price: '1.5', size: '2', time: '2026-08-09T22:00:00.1Z', side: 'SELL'},
-    ]}]}
+    const frame = {
+      channel: 'market_trades',
+      timestamp: '2026-08-09T22:00:00.5Z',
+      sequence_num: 1,
+      events: [
+        {
+          type: 'update',
+          trades: [
+            {product_id: 'BTC-USD', trade_id: '1068572091', price: '65083.70', size: '0.02', time: '2026-08-09T21:05:48.167634Z', side: 'BUY'},
+            {product_id: 'BTC-USD', trade_id: '99', price: '1.5', size: '2', time: '2026-08-09T22:00:00.1Z', side: 'SELL'},
+          ],
+        },
+      ],
+    }
     await putSegments({dir: root}, {'segment_20260809T22_0.ndjson': JSON.stringify(frame) + '\n'})
     const run = await runInProcess<EtlResult>(['etl', root, '--source', 'coinbase', '--to', server.url, '--json'])
     expect(run.result!.segments[0]).toMatchObject({status: 'done', records: {market_trades: 2}})
@@ -84,7 +96,13 @@ describe('etl to Postgres', {timeout: 180_000}, () => {
   })
 
   it('a record twice in one segment: the later line wins', async () => {
-    const trade = (price: string) => JSON.stringify({channel: 'market_trades', timestamp: '2026-08-09T22:10:00.5Z', sequence_num: 5, events: [{type: 'update', trades: [{product_id: 'ETH-USD', trade_id: '555', price, size: '1', time: '2026-08-09T22:10:00.1Z', side: 'BUY'}]}]})
+    const trade = (price: string) =>
+      JSON.stringify({
+        channel: 'market_trades',
+        timestamp: '2026-08-09T22:10:00.5Z',
+        sequence_num: 5,
+        events: [{type: 'update', trades: [{product_id: 'ETH-USD', trade_id: '555', price, size: '1', time: '2026-08-09T22:10:00.1Z', side: 'BUY'}]}],
+      })
     await putSegments({dir: root}, {'segment_20260809T22_1.ndjson': [trade('1900.01'), trade('1900.02')].join('\n') + '\n'})
     const run = await runInProcess<EtlResult>(['etl', root, '--source', 'coinbase', '--to', server.url, '--json'])
     expect(run.result!.segments[0]).toMatchObject({status: 'done', records: {market_trades: 2}})

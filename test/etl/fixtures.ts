@@ -105,9 +105,7 @@ export async function parquetCounts(dir: string, keys: Record<string, string[]> 
         out[channel] = {rows: 0, distinct: 0}
         continue
       }
-      const [row] = await db.query<{rows: number; distinct: number}>(
-        `SELECT count(*)::INT AS rows, count(DISTINCT (${key.join(', ')}))::INT AS distinct FROM read_parquet('${glob}', hive_partitioning = true)`,
-      )
+      const [row] = await db.query<{rows: number; distinct: number}>(`SELECT count(*)::INT AS rows, count(DISTINCT (${key.join(', ')}))::INT AS distinct FROM read_parquet('${glob}', hive_partitioning = true)`)
       out[channel] = row
     }
     return out
@@ -139,11 +137,7 @@ export function replicatedAdvancedFrames(times: number, offset = 0): string[] {
   const out: string[] = []
   for (let copy = offset; copy < offset + times; copy++) {
     for (const line of lines) {
-      out.push(
-        line
-          .replace(/"sequence_num":(\d+)/, (_, n) => `"sequence_num":${Number(n) + copy * 100_000}`)
-          .replace(/"trade_id":"(\d+)"/g, (_, n) => `"trade_id":"${BigInt(n) + BigInt(copy) * 10_000_000n}"`),
-      )
+      out.push(line.replace(/"sequence_num":(\d+)/, (_, n) => `"sequence_num":${Number(n) + copy * 100_000}`).replace(/"trade_id":"(\d+)"/g, (_, n) => `"trade_id":"${BigInt(n) + BigInt(copy) * 10_000_000n}"`))
     }
   }
   return out

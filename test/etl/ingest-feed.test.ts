@@ -123,28 +123,48 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
     const third = frames.slice(600).map((frame, i) => renumber(frame, i))
     const MALFORMED = '{"channel":"ticker","timestamp":"2026-08-09T21:05:50Z","sequence_num":'
     const sent: string[] = []
-    const server = await feedServer(COINBASE_SUBSCRIBES, (connection, index) => {
-      void (async () => {
-        if (index === 0) {
-          const withGap = first.filter((_, i) => i !== 150)
-          await send(connection.socket, withGap.slice(0, 200))
-          connection.socket.send(MALFORMED)
-          await send(connection.socket, withGap.slice(200))
-          sent.push(...withGap)
-          await pinged(connection.socket)
-          connection.socket.terminate()
-        } else if (index === 1) {
-          await send(connection.socket, second)
-          sent.push(...second)
-          // Silent from here on: no frames, and no answer to the client's pings.
-        } else if (index === 2) {
-          await send(connection.socket, third)
-          sent.push(...third)
-        }
-      })()
-    }, {silentConnection: 1})
+    const server = await feedServer(
+      COINBASE_SUBSCRIBES,
+      (connection, index) => {
+        void (async () => {
+          if (index === 0) {
+            const withGap = first.filter((_, i) => i !== 150)
+            await send(connection.socket, withGap.slice(0, 200))
+            connection.socket.send(MALFORMED)
+            await send(connection.socket, withGap.slice(200))
+            sent.push(...withGap)
+            await pinged(connection.socket)
+            connection.socket.terminate()
+          } else if (index === 1) {
+            await send(connection.socket, second)
+            sent.push(...second)
+            // Silent from here on: no frames, and no answer to the client's pings.
+          } else if (index === 2) {
+            await send(connection.socket, third)
+            sent.push(...third)
+          }
+        })()
+      },
+      {silentConnection: 1},
+    )
     const root = mkdtemp()
-    const run = startIngest([root, ...SUBSCRIBE_COINBASE, '--url', server.url, '--rotate-size', '150KB', '--flush-every', '100ms', '--silence-timeout', '1s', '--reconnect-delay', '50ms', '--reconnect-max', '200ms', '--json'])
+    const run = startIngest([
+      root,
+      ...SUBSCRIBE_COINBASE,
+      '--url',
+      server.url,
+      '--rotate-size',
+      '150KB',
+      '--flush-every',
+      '100ms',
+      '--silence-timeout',
+      '1s',
+      '--reconnect-delay',
+      '50ms',
+      '--reconnect-max',
+      '200ms',
+      '--json',
+    ])
     // Every frame the server sent is in a segment (ready or still active): then stop the ingest.
     const stored = () => {
       const active = path.join(root, 'raw/active/coinbase')
@@ -256,7 +276,10 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
       let delivered: Promise<void> | undefined
       const server = await feedServer(COINBASE_SUBSCRIBES, (connection) => {
         delivered = (async () => {
-          await send(connection.socket, burst.filter((_, i) => i !== 100))
+          await send(
+            connection.socket,
+            burst.filter((_, i) => i !== 100),
+          )
           await pinged(connection.socket)
         })()
       })
@@ -279,7 +302,13 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
       const lines: string[] = []
       for (const key of segments) {
         expect(key).toMatch(/\.ndjson\.zst$/)
-        lines.push(...zlib.zstdDecompressSync(await body(key)).toString('utf8').split('\n').filter(Boolean))
+        lines.push(
+          ...zlib
+            .zstdDecompressSync(await body(key))
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean),
+        )
       }
       const expected = burst.filter((_, i) => i !== 100)
       expect(lines).toEqual(expected)
@@ -298,7 +327,10 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
 
   it('a generic feed: --url with the messages of --subscribe-file, frames stored as sent', async () => {
     const subscribeFile = path.join(mkdtemp(), 'subscribe.json')
-    const messages = [{op: 'subscribe', args: ['trades']}, {op: 'subscribe', args: ['quotes']}]
+    const messages = [
+      {op: 'subscribe', args: ['trades']},
+      {op: 'subscribe', args: ['quotes']},
+    ]
     fs.writeFileSync(subscribeFile, JSON.stringify(messages, null, 2))
     // A pretty-printed frame: newlines between JSON tokens become spaces, so it stays one line.
     const sentFrames = ['{"id":1,"price":1.10000000000000000001}', '{\n  "id": 2,\n  "price": 3\n}', '{"id":3}']
@@ -313,7 +345,11 @@ describe('ingest from a live feed', {timeout: 240_000}, () => {
     })
     const root = mkdtemp()
     const run = startIngest([root, '--source', 'ndjson', '--url', server.url, '--subscribe-file', subscribeFile, '--flush-every', '100ms', '--json'])
-    await until('the frames to be flushed', () => fs.existsSync(path.join(root, 'raw/active/ndjson')) && fs.readdirSync(path.join(root, 'raw/active/ndjson')).some((name) => fs.statSync(path.join(root, 'raw/active/ndjson', name)).size > 0), 60_000)
+    await until(
+      'the frames to be flushed',
+      () => fs.existsSync(path.join(root, 'raw/active/ndjson')) && fs.readdirSync(path.join(root, 'raw/active/ndjson')).some((name) => fs.statSync(path.join(root, 'raw/active/ndjson', name)).size > 0),
+      60_000,
+    )
     await until('the client to see the close', () => run.stderr().includes('reconnecting'), 60_000)
     run.child.kill('SIGINT')
     const out = await run.done

@@ -75,12 +75,20 @@ describe('ingest', {timeout: 180_000}, () => {
     child.stdin.write(lines.slice(0, 10).join('\n') + '\n')
     await until(() => files(ready).length === 1)
     expect(child.exitCode).toBe(null)
-    expect(fs.readFileSync(path.join(ready, files(ready)[0]), 'utf8').split('\n').filter(Boolean)).toEqual(lines.slice(0, 10))
+    expect(
+      fs
+        .readFileSync(path.join(ready, files(ready)[0]), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    ).toEqual(lines.slice(0, 10))
     child.stdin.end(lines.slice(10, 15).join('\n') + '\n')
     const out = await done
     expect(out.code, out.stderr).toBe(0)
     const result = JSON.parse(out.stdout) as IngestResult
-    expect(result.segments.map((segment) => [segment.lines, segment.reason])).toEqual([[10, 'age'], [5, 'end']])
+    expect(result.segments.map((segment) => [segment.lines, segment.reason])).toEqual([
+      [10, 'age'],
+      [5, 'end'],
+    ])
     expect(files(ready).length).toBe(2)
   })
 

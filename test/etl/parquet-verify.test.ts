@@ -30,7 +30,10 @@ describe('Parquet sink: outputs counted back before upload', {timeout: 120_000},
   }
 
   function parquetFiles(dir: string): string[] {
-    return fs.readdirSync(dir, {recursive: true, withFileTypes: true}).filter((entry) => entry.name.endsWith('.parquet')).map((entry) => path.join(entry.parentPath, entry.name))
+    return fs
+      .readdirSync(dir, {recursive: true, withFileTypes: true})
+      .filter((entry) => entry.name.endsWith('.parquet'))
+      .map((entry) => path.join(entry.parentPath, entry.name))
   }
 
   it('uploads every file with the footer row counts when they add up', async () => {

@@ -53,11 +53,30 @@ describe('DuckDB decoding of coinbase segments', {timeout: 180_000}, () => {
     const times = ['2026-08-09T22:00:00Z', '2026-08-09T22:00:00.5Z', '2026-08-09T22:00:00.1234567Z', '2026-08-09T22:00:00.999999999Z', '2026-08-09T23:59:59.000001Z']
     const volumes = ['1', '9999999999.99999999', '10000000000', '123456789012345678901234567890.12345678', '-0.00000001']
     const ratios = ['-0.90708802267909', '12.5', '-123456789012345678.123456789012345678', '0.000000000000000001', '']
-    return times.flatMap((time, i) => [
-      JSON.stringify({channel: 'ticker', timestamp: time, sequence_num: i, events: [{type: 'update', tickers: [{type: 'ticker', product_id: 'SOL-USD', price: '150.1', volume_24_h: volumes[i], price_percent_chg_24_h: ratios[i], low_24_h: '', best_bid: '150.09'}]}]}),
-      JSON.stringify({channel: 'l2_data', timestamp: time, sequence_num: 10 + i, events: [{type: 'update', product_id: 'SOL-USD', updates: [{side: 'bid', event_time: time, price_level: '150.1', new_quantity: /^-?\d{1,10}(\.|$)/.test(volumes[i]) ? volumes[i] : '0'}]}]}),
-      JSON.stringify({channel: 'market_trades', timestamp: time, sequence_num: 20 + i, events: [{type: 'update', trades: [{trade_id: String(100 + i), product_id: 'SOL-USD', price: '150.1', size: '0.5', side: 'BUY', time}]}]}),
-    ]).join('\n') + '\n'
+    return (
+      times
+        .flatMap((time, i) => [
+          JSON.stringify({
+            channel: 'ticker',
+            timestamp: time,
+            sequence_num: i,
+            events: [{type: 'update', tickers: [{type: 'ticker', product_id: 'SOL-USD', price: '150.1', volume_24_h: volumes[i], price_percent_chg_24_h: ratios[i], low_24_h: '', best_bid: '150.09'}]}],
+          }),
+          JSON.stringify({
+            channel: 'l2_data',
+            timestamp: time,
+            sequence_num: 10 + i,
+            events: [{type: 'update', product_id: 'SOL-USD', updates: [{side: 'bid', event_time: time, price_level: '150.1', new_quantity: /^-?\d{1,10}(\.|$)/.test(volumes[i]) ? volumes[i] : '0'}]}],
+          }),
+          JSON.stringify({
+            channel: 'market_trades',
+            timestamp: time,
+            sequence_num: 20 + i,
+            events: [{type: 'update', trades: [{trade_id: String(100 + i), product_id: 'SOL-USD', price: '150.1', size: '0.5', side: 'BUY', time}]}],
+          }),
+        ])
+        .join('\n') + '\n'
+    )
   }
 
   it.each([
@@ -71,8 +90,11 @@ describe('DuckDB decoding of coinbase segments', {timeout: 180_000}, () => {
     const db = await openDuckDB({threads: 1})
     try {
       for (const channel of ['ticker', 'level2', 'market_trades']) {
-        const read = (dir: string) => `SELECT * EXCLUDE (filename), regexp_extract(filename, '[^/]+$') AS file FROM read_parquet('${dir}/processed/coinbase/${channel}/**/*.parquet', hive_partitioning = true, filename = true)`
-        const [{a, b}] = await db.query<{a: number; b: number}>(`SELECT (SELECT count(*) FROM (${read(out.line)} EXCEPT ALL ${read(out.sql)}))::INT AS a, (SELECT count(*) FROM (${read(out.sql)} EXCEPT ALL ${read(out.line)}))::INT AS b`)
+        const read = (dir: string) =>
+          `SELECT * EXCLUDE (filename), regexp_extract(filename, '[^/]+$') AS file FROM read_parquet('${dir}/processed/coinbase/${channel}/**/*.parquet', hive_partitioning = true, filename = true)`
+        const [{a, b}] = await db.query<{a: number; b: number}>(
+          `SELECT (SELECT count(*) FROM (${read(out.line)} EXCEPT ALL ${read(out.sql)}))::INT AS a, (SELECT count(*) FROM (${read(out.sql)} EXCEPT ALL ${read(out.line)}))::INT AS b`,
+        )
         expect({channel, a, b}).toEqual({channel, a: 0, b: 0})
         const [{n}] = await db.query<{n: number}>(`SELECT count(*)::INT AS n FROM (${read(out.sql)})`)
         expect(n).toBe(lines.channels.find((staged) => staged.table.channel === channel)!.rows)

@@ -47,7 +47,21 @@ describe('fetch through the read-through cache', () => {
 
   const fetch = async (dir: string, ...extra: string[]) => {
     proxy.requests.length = 0
-    const run = await runInProcess<FetchJson>(['fetch', `s3://${bucket}/`, path.join(tmp, dir), '--source', 'wydot-bsm', '--from', '2019-03-01T10', '--to', '2019-03-01T12', '--cache-dir', path.join(tmp, 'cache'), '--json', ...extra])
+    const run = await runInProcess<FetchJson>([
+      'fetch',
+      `s3://${bucket}/`,
+      path.join(tmp, dir),
+      '--source',
+      'wydot-bsm',
+      '--from',
+      '2019-03-01T10',
+      '--to',
+      '2019-03-01T12',
+      '--cache-dir',
+      path.join(tmp, 'cache'),
+      '--json',
+      ...extra,
+    ])
     expect(run.exitCode, run.stdout + run.stderr).toBe(0)
     return run.result!
   }

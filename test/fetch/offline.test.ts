@@ -71,7 +71,9 @@ describe('fetch --offline', {timeout: 120_000}, () => {
   })
 
   it('a prefix never listed is an OFFLINE_MISS naming it', async () => {
-    const run = await runCli(['fetch', `s3://${bucket}/`, path.join(tmp, 'later'), '--source', 'wydot-bsm', '--from', '2019-03-01T12', '--to', '2019-03-01T13', '--cache-dir', path.join(tmp, 'cache'), '--offline'], {env: unreachable})
+    const run = await runCli(['fetch', `s3://${bucket}/`, path.join(tmp, 'later'), '--source', 'wydot-bsm', '--from', '2019-03-01T12', '--to', '2019-03-01T13', '--cache-dir', path.join(tmp, 'cache'), '--offline'], {
+      env: unreachable,
+    })
     expect(run.code).toBe(1)
     expect(run.stderr).toMatch(/OFFLINE_MISS/)
     expect(unwrapped(run.stderr)).toContain('wydot/BSM/2019/03/01/12/')

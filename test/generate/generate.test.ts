@@ -12,12 +12,19 @@ import {createTestBucket, testS3Client, useS3Env} from '../helpers/s3.js'
 
 async function files(dir: string): Promise<string[]> {
   const entries = await readdir(dir, {recursive: true, withFileTypes: true})
-  return entries.filter((entry) => entry.isFile()).map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name))).sort()
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort()
 }
 
 async function treeDigest(dir: string): Promise<string> {
   const hash = createHash('sha256')
-  for (const file of await files(dir)) hash.update(file).update('\0').update(await readFile(path.join(dir, file)))
+  for (const file of await files(dir))
+    hash
+      .update(file)
+      .update('\0')
+      .update(await readFile(path.join(dir, file)))
   return hash.digest('hex')
 }
 
@@ -75,7 +82,21 @@ describe('bucketwright generate', () => {
 
   it('writes to S3 with concurrent writes', async () => {
     const bucket = await createTestBucket('bw-generate')
-    const run = await runInProcess<{objects: number; bytes: number}>(['generate', `s3://${bucket}/synthetic/`, '--source', 'wydot-bsm', '--from', '2019-03-01T10', '--to', '2019-03-01T11', '--rate', '3000', '--concurrency', '4', '--json'])
+    const run = await runInProcess<{objects: number; bytes: number}>([
+      'generate',
+      `s3://${bucket}/synthetic/`,
+      '--source',
+      'wydot-bsm',
+      '--from',
+      '2019-03-01T10',
+      '--to',
+      '2019-03-01T11',
+      '--rate',
+      '3000',
+      '--concurrency',
+      '4',
+      '--json',
+    ])
     expect(run.exitCode).toBe(0)
     const listed = await testS3Client().send(new ListObjectsV2Command({Bucket: bucket, Prefix: 'synthetic/'}))
     expect(listed.Contents?.length).toBe(run.result!.objects)

@@ -59,7 +59,20 @@ export class FaultProxy {
     this.server = http.createServer((req, res) => {
       const n = this.requests.length + 1
       const fault = this.plan({method: req.method ?? 'GET', url: req.url ?? '/', n, authorization: req.headers.authorization})
-      this.requests.push({method: req.method ?? 'GET', url: req.url ?? '/', fault: fault.type, authorization: req.headers.authorization, headers: {range: req.headers.range, 'if-match': req.headers['if-match'], 'content-encoding': req.headers['content-encoding'], 'x-amz-content-sha256': req.headers['x-amz-content-sha256'] as string | undefined, 'content-md5': req.headers['content-md5'] as string | undefined}, all: req.headers})
+      this.requests.push({
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        fault: fault.type,
+        authorization: req.headers.authorization,
+        headers: {
+          range: req.headers.range,
+          'if-match': req.headers['if-match'],
+          'content-encoding': req.headers['content-encoding'],
+          'x-amz-content-sha256': req.headers['x-amz-content-sha256'] as string | undefined,
+          'content-md5': req.headers['content-md5'] as string | undefined,
+        },
+        all: req.headers,
+      })
       const forward = () => {
         if (fault.type === 'reset') {
           req.socket.destroy()
@@ -76,27 +89,24 @@ export class FaultProxy {
           void this.tamper(req, res, target, fault)
           return
         }
-        const upstream = http.request(
-          {host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent},
-          (response) => {
-            res.writeHead(response.statusCode ?? 502, response.headers)
-            if (fault.type === 'truncate') {
-              let sent = 0
-              response.on('data', (chunk: Buffer) => {
-                if (sent >= fault.afterBytes) return
-                const part = chunk.subarray(0, fault.afterBytes - sent)
-                sent += part.length
-                res.write(part)
-                if (sent >= fault.afterBytes) {
-                  response.destroy()
-                  res.socket?.destroy()
-                }
-              })
-              return
-            }
-            response.pipe(res)
-          },
-        )
+        const upstream = http.request({host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent: this.agent}, (response) => {
+          res.writeHead(response.statusCode ?? 502, response.headers)
+          if (fault.type === 'truncate') {
+            let sent = 0
+            response.on('data', (chunk: Buffer) => {
+              if (sent >= fault.afterBytes) return
+              const part = chunk.subarray(0, fault.afterBytes - sent)
+              sent += part.length
+              res.write(part)
+              if (sent >= fault.afterBytes) {
+                response.destroy()
+                res.socket?.destroy()
+              }
+            })
+            return
+          }
+          response.pipe(res)
+        })
         upstream.on('error', () => res.socket?.destroy())
         req.pipe(upstream)
       }

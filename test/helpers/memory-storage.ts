@@ -53,7 +53,11 @@ export class MemoryStorage implements Storage {
     const object = this.objects.get(this.prefix + key)
     if (!object) return undefined
     const info = this.info(key, object)
-    if (options.checksum) info.checksums = [{algorithm: 'SHA256', value: object.sha256, type: 'FULL_OBJECT'}, {algorithm: 'MD5', value: object.md5, type: 'FULL_OBJECT'}]
+    if (options.checksum)
+      info.checksums = [
+        {algorithm: 'SHA256', value: object.sha256, type: 'FULL_OBJECT'},
+        {algorithm: 'MD5', value: object.md5, type: 'FULL_OBJECT'},
+      ]
     return info
   }
 

@@ -39,8 +39,29 @@ describe('bucketwright init', () => {
   })
 
   const flagArgs = (configFile: string, bucketName = bucket) => [
-    'init', '--yes', '--storage', 's3', '--endpoint', s3Endpoint(), '--credentials', 'profile', '--profile', 'research', '--bucket', bucketName, '--prefix', 'raw/',
-    '--source', 'wydot-bsm', '--jobs', 'convert,verify,upload-daemon', '--upload-root', path.join(home, 'outbox'), '--config', configFile, '--json',
+    'init',
+    '--yes',
+    '--storage',
+    's3',
+    '--endpoint',
+    s3Endpoint(),
+    '--credentials',
+    'profile',
+    '--profile',
+    'research',
+    '--bucket',
+    bucketName,
+    '--prefix',
+    'raw/',
+    '--source',
+    'wydot-bsm',
+    '--jobs',
+    'convert,verify,upload-daemon',
+    '--upload-root',
+    path.join(home, 'outbox'),
+    '--config',
+    configFile,
+    '--json',
   ]
 
   it('lists profiles from the AWS config and credentials files, without SSO sessions', async () => {
@@ -67,12 +88,18 @@ describe('bucketwright init', () => {
     expect(result.checkedRegion).toBe('us-east-1')
     expect(result.cron).toHaveLength(3)
     // Absolute Node and bin (cron's PATH may have no Node), run in the folder init ran in (runCli's: the repository).
-    expect(result.cron[0]).toBe(`15 * * * * cd ${ROOT} && ${process.execPath} ${BIN} convert s3://${bucket}/raw/ s3://${bucket}/raw/converted/ --config ${configFile} >> ${path.join(home, 'cache', 'logs', 'convert.log')} 2>&1`)
+    expect(result.cron[0]).toBe(
+      `15 * * * * cd ${ROOT} && ${process.execPath} ${BIN} convert s3://${bucket}/raw/ s3://${bucket}/raw/converted/ --config ${configFile} >> ${path.join(home, 'cache', 'logs', 'convert.log')} 2>&1`,
+    )
     expect(result.systemd[0].content).toContain(`WorkingDirectory=${ROOT}\n`)
     expect(result.systemd[0].content).toContain(`ExecStart=${process.execPath} ${BIN} convert`)
     expect(result.cron[2]).toMatch(/^\* \* \* \* \* .* upload-daemon .* --once --config /)
     expect(result.systemd.map((unit: {name: string}) => unit.name)).toEqual([
-      'bucketwright-convert.service', 'bucketwright-convert.timer', 'bucketwright-verify.service', 'bucketwright-verify.timer', 'bucketwright-upload-daemon.service',
+      'bucketwright-convert.service',
+      'bucketwright-convert.timer',
+      'bucketwright-verify.service',
+      'bucketwright-verify.timer',
+      'bucketwright-upload-daemon.service',
     ])
     expect(result.systemd[1].content).toContain('OnCalendar=*-*-* *:15:00')
     expect(result.systemd[4].content).toMatch(/Type=simple[\s\S]*Restart=on-failure/)

@@ -16,7 +16,10 @@ import {createTestBucket, s3Env, s3Servers, testS3Client} from '../helpers/s3.js
 
 /** Real ClinicalTrials.gov v2 study records, vendored (MIT; see test/fixtures/README.md). */
 const TRIALS = path.join(ROOT, 'test', 'fixtures', 'clinicaltrials')
-const studies = fs.readdirSync(TRIALS).filter((name) => name.endsWith('.json')).map((name) => JSON.parse(fs.readFileSync(path.join(TRIALS, name), 'utf8')) as Study)
+const studies = fs
+  .readdirSync(TRIALS)
+  .filter((name) => name.endsWith('.json'))
+  .map((name) => JSON.parse(fs.readFileSync(path.join(TRIALS, name), 'utf8')) as Study)
 type Study = {protocolSection: {identificationModule: {nctId: string}; statusModule: {overallStatus: string}}} & Record<string, unknown>
 const NCT_KEY = 'protocolSection.identificationModule.nctId'
 const nctIds = studies.map((study) => study.protocolSection.identificationModule.nctId).sort()
@@ -65,7 +68,7 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     for (const dir of temp) fs.rmSync(dir, {recursive: true, force: true})
   })
 
-  it('ClinicalTrials: compact\'s Parquet loads on a nested key, a rerun adds nothing, a later file with a new field grows the table', async () => {
+  it("ClinicalTrials: compact's Parquet loads on a nested key, a rerun adds nothing, a later file with a new field grows the table", async () => {
     const root = mkdtemp()
     for (const study of studies) write(root, `staging/2024-06-10/${study.protocolSection.identificationModule.nctId}.json`, JSON.stringify(study))
     await compact(root)
@@ -75,7 +78,9 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     expect(first.code, first.stderr).toBe(0)
     // compact's manifests (_manifests/…) are not staging files: only the Parquet output is loaded.
     expect(first.result.files).toEqual([expect.objectContaining({file: 'compacted/2024-06-10.parquet', status: 'loaded', rows: 3, schemaVersion: 1})])
-    const loaded = await rows<{id: string; section: unknown; status: string}>(`SELECT "protocolSection__identificationModule__nctId" AS id, jsonb_strip_nulls("protocolSection") AS section, "protocolSection"->'statusModule'->>'overallStatus' AS status FROM studies ORDER BY 1`)
+    const loaded = await rows<{id: string; section: unknown; status: string}>(
+      `SELECT "protocolSection__identificationModule__nctId" AS id, jsonb_strip_nulls("protocolSection") AS section, "protocolSection"->'statusModule'->>'overallStatus' AS status FROM studies ORDER BY 1`,
+    )
     expect(loaded.map((row) => row.id)).toEqual(nctIds)
     // The nested study went to jsonb whole: every field of the original is there (Parquet's union of three studies
     // adds absent fields as nulls, stripped here).
@@ -99,7 +104,9 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
       expect.objectContaining({file: 'compacted/2024-06-10.parquet', status: 'already-loaded'}),
       expect.objectContaining({file: 'compacted/2024-06-11.parquet', status: 'loaded', rows: 2, added: ['studies.reviewBatch'], schemaVersion: 2}),
     ])
-    const grown = await rows<{id: string; batch: string | null; status: string}>(`SELECT "protocolSection__identificationModule__nctId" AS id, "reviewBatch"::text AS batch, "protocolSection"->'statusModule'->>'overallStatus' AS status FROM studies ORDER BY 1`)
+    const grown = await rows<{id: string; batch: string | null; status: string}>(
+      `SELECT "protocolSection__identificationModule__nctId" AS id, "reviewBatch"::text AS batch, "protocolSection"->'statusModule'->>'overallStatus' AS status FROM studies ORDER BY 1`,
+    )
     expect(grown.map((row) => row.id)).toEqual([...nctIds, 'NCT99999999'].sort())
     const updatedId = updated.protocolSection.identificationModule.nctId
     for (const row of grown) {
@@ -153,7 +160,10 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     write(root, 'a/2-broken.parquet', 'PAR1 this is no parquet file')
     const run = await load([root, '--table', 'brittle', '--key', 'id'])
     expect(run.code).toBe(1)
-    expect(run.result.files.map((file) => [file.file, file.status, file.rows])).toEqual([['a/1-empty.jsonl', 'loaded', 0], ['a/2-broken.parquet', 'failed', 0]])
+    expect(run.result.files.map((file) => [file.file, file.status, file.rows])).toEqual([
+      ['a/1-empty.jsonl', 'loaded', 0],
+      ['a/2-broken.parquet', 'failed', 0],
+    ])
     expect(run.result.files[1].error).toMatchObject({code: 'LOAD_READ_FAILED', message: expect.stringContaining('a/2-broken.parquet')})
     expect(await rows(`SELECT file, rows::int FROM bucketwright_load_ledger WHERE target_table = 'brittle'`)).toEqual([{file: 'a/1-empty.jsonl', rows: 0}])
   })
@@ -161,8 +171,28 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
   it('a type the column cannot hold stops at that file: exit 1, file, column and both types named, nothing of it loaded', async () => {
     const root = mkdtemp()
     // JSON Lines, gzip-compressed, then plain: the other staging format.
-    write(root, 'staging/2024-07-01/orders.jsonl.gz', zlib.gzipSync([{id: 1, qty: 5, note: 'a'}, {id: 2, qty: 6, note: 'b'}].map((row) => JSON.stringify(row)).join('\n') + '\n'))
-    write(root, 'staging/2024-07-02/orders.jsonl', [{id: 2, qty: 60, note: 'changed'}, {id: 3, qty: 'lots', note: 'c'}].map((row) => JSON.stringify(row)).join('\n') + '\n')
+    write(
+      root,
+      'staging/2024-07-01/orders.jsonl.gz',
+      zlib.gzipSync(
+        [
+          {id: 1, qty: 5, note: 'a'},
+          {id: 2, qty: 6, note: 'b'},
+        ]
+          .map((row) => JSON.stringify(row))
+          .join('\n') + '\n',
+      ),
+    )
+    write(
+      root,
+      'staging/2024-07-02/orders.jsonl',
+      [
+        {id: 2, qty: 60, note: 'changed'},
+        {id: 3, qty: 'lots', note: 'c'},
+      ]
+        .map((row) => JSON.stringify(row))
+        .join('\n') + '\n',
+    )
     write(root, 'staging/2024-07-03/orders.jsonl', JSON.stringify({id: 4, qty: 8, note: 'd'}) + '\n')
     const run = await load([root, '--table', 'orders', '--key', 'id'])
     expect(run.code).toBe(1)
@@ -179,7 +209,10 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     expect(error.nextSteps.join(' ')).toMatch(/ALTER TABLE "public"\."orders" ALTER COLUMN "qty" TYPE text/)
     expect(run.stderr).toContain('column "qty"')
     // Row 2 keeps the first file's values: the failed file's update was rolled back with the rest of it.
-    expect(await rows('SELECT id::int, qty::int, note FROM orders ORDER BY id')).toEqual([{id: 1, qty: 5, note: 'a'}, {id: 2, qty: 6, note: 'b'}])
+    expect(await rows('SELECT id::int, qty::int, note FROM orders ORDER BY id')).toEqual([
+      {id: 1, qty: 5, note: 'a'},
+      {id: 2, qty: 6, note: 'b'},
+    ])
     expect(await rows(`SELECT file FROM bucketwright_load_ledger WHERE target_table = 'orders'`)).toEqual([{file: 'staging/2024-07-01/orders.jsonl.gz'}])
 
     // The user widens the column as told; the rerun loads the two files left, and nothing twice.
@@ -195,7 +228,7 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     ])
   })
 
-  it('a narrower integer column is widened in the file\'s transaction; a NULL key stops the file', async () => {
+  it("a narrower integer column is widened in the file's transaction; a NULL key stops the file", async () => {
     const root = mkdtemp()
     await client.query('CREATE TABLE counters (id bigint PRIMARY KEY, hits integer)')
     write(root, 'a/1.jsonl', JSON.stringify({id: 1, hits: 2 ** 40}) + '\n')
@@ -210,7 +243,7 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     expect((await rows<{n: number}>('SELECT count(*)::int AS n FROM counters'))[0].n).toBe(1)
   })
 
-  it('--normalize: coinbase frames (compact\'s Hive output) → a parent table and an events child table kept in step', async () => {
+  it("--normalize: coinbase frames (compact's Hive output) → a parent table and an events child table kept in step", async () => {
     const root = mkdtemp()
     const lines = advancedTradeFrames()
     cut(lines, 3).forEach((body, i) => write(root, `coinbase/raw/date=2024-05-01/segment_${i}.ndjson`, body))
@@ -234,7 +267,10 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     write(root, 'coinbase/raw/date=2024-05-02/late.jsonl', JSON.stringify({...frame, events: [frame.events[0], {...frame.events[0], type: 'replayed'}]}) + '\n')
     const late = await load([root, '--table', 'frames', '--key', 'sequence_num', '--normalize'])
     expect(late.code, late.stderr).toBe(0)
-    expect(await eventsOf()).toEqual([{pos: 0, type: frame.events[0].type}, {pos: 1, type: 'replayed'}])
+    expect(await eventsOf()).toEqual([
+      {pos: 0, type: frame.events[0].type},
+      {pos: 1, type: 'replayed'},
+    ])
     expect((await rows<{n: number}>('SELECT count(*)::int AS n FROM frames__events'))[0].n).toBe(events - original.events.length + 2)
     expect((await rows<{date: string}>('SELECT date FROM frames WHERE sequence_num = $1', [sequence]))[0].date).toBe('2024-05-02')
     write(root, 'coinbase/raw/date=2024-05-03/later.jsonl', JSON.stringify({...frame, events: []}) + '\n')
@@ -258,7 +294,7 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     expect(await rows(`SELECT count(*)::int AS n, count(DISTINCT file)::int AS d FROM bucketwright_load_ledger WHERE target_table = 'race'`)).toEqual([{n: 6, d: 6}])
   })
 
-  it('two loaders race, one is SIGKILLed inside a file\'s transaction while the other waits on it; every row exactly once', async () => {
+  it("two loaders race, one is SIGKILLed inside a file's transaction while the other waits on it; every row exactly once", async () => {
     const root = mkdtemp()
     const lines = replicatedAdvancedFrames(3)
     cut(lines, 6).forEach((body, i) => write(root, `staging/2024-05-0${i + 1}/frames.jsonl`, body))
@@ -266,7 +302,10 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     const poll = async (sql: string) => {
       for (let i = 0; i < 1200; i++) {
         // Run alone, the ledger may not exist yet (42P01): not ready.
-        const n = await rows<{n: number}>(sql).then((found) => found[0].n, (error: {code?: string}) => (error.code === '42P01' ? 0 : Promise.reject(error)))
+        const n = await rows<{n: number}>(sql).then(
+          (found) => found[0].n,
+          (error: {code?: string}) => (error.code === '42P01' ? 0 : Promise.reject(error)),
+        )
         if (n > 0) return
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
@@ -307,7 +346,7 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
   })
 
   describe.each(s3Servers())('from an S3 staging location ($name)', ({name, endpoint}) => {
-    it('loads compact\'s output and JSON Lines through the spool, once', async () => {
+    it("loads compact's output and JSON Lines through the spool, once", async () => {
       const local = mkdtemp()
       for (const study of studies) write(local, `staging/2024-06-10/${study.protocolSection.identificationModule.nctId}.json`, JSON.stringify(study))
       await compact(local)

@@ -30,7 +30,15 @@ describe('summaries: the numbers agree with each other and with what was there',
     await fs.mkdir(path.join(raw, 'raw'), {recursive: true})
     // One day: big enough objects that every size shows in tenths of a MB, and one empty object to quarantine.
     for (let minute = 0; minute < 3; minute++) {
-      const vehicles = Array.from({length: 3000}, (_, id) => ({vehicleID: id, latitude: 45 + id / 1e4, longitude: -122, routeNumber: id % 50, signMessage: `route ${id % 50} via ${'Main Street '.repeat(2)}`, offRoute: false, time: Date.UTC(2024, 0, 2, 0, minute) + id}))
+      const vehicles = Array.from({length: 3000}, (_, id) => ({
+        vehicleID: id,
+        latitude: 45 + id / 1e4,
+        longitude: -122,
+        routeNumber: id % 50,
+        signMessage: `route ${id % 50} via ${'Main Street '.repeat(2)}`,
+        offRoute: false,
+        time: Date.UTC(2024, 0, 2, 0, minute) + id,
+      }))
       await fs.writeFile(path.join(raw, 'raw', `tinybus__2024-01-02__00-0${minute}-00.json`), JSON.stringify(vehicles))
     }
     await fs.writeFile(path.join(raw, 'raw', 'tinybus__2024-01-02__00-09-00.json'), '')

@@ -52,7 +52,10 @@ describe('the packed package', () => {
     const sources = await run(process.execPath, [bin, 'sources', '--json'], {cwd})
     const names = (JSON.parse(sources.stdout) as {sources: {name: string}[]}).sources.map((source) => source.name)
     expect(names).toEqual(expect.arrayContaining(['bustimes', 'json', 'ndjson', 'coinbase', 'wydot-bsm']))
-    const generated = await run(process.execPath, [bin, 'generate', path.join(work, 'raw'), '--source', 'bustimes', '--from', '2021-11-08T00', '--to', '2021-11-08T01', '--rate', '6', '--seed', '1', '--json'], {cwd, env: {...process.env, BUCKETWRIGHT_CONFIG_DIR: path.join(work, 'config'), BUCKETWRIGHT_CACHE_DIR: path.join(work, 'cache')}})
+    const generated = await run(process.execPath, [bin, 'generate', path.join(work, 'raw'), '--source', 'bustimes', '--from', '2021-11-08T00', '--to', '2021-11-08T01', '--rate', '6', '--seed', '1', '--json'], {
+      cwd,
+      env: {...process.env, BUCKETWRIGHT_CONFIG_DIR: path.join(work, 'config'), BUCKETWRIGHT_CACHE_DIR: path.join(work, 'cache')},
+    })
     expect(JSON.parse(generated.stdout)).toMatchObject({objects: 6})
     expect(existsSync(path.join(work, 'raw', 'raw'))).toBe(true)
   }, 120_000)

@@ -44,7 +44,28 @@ describe('the example clinicaltrials plugin, as code', () => {
     const kit: SourceKit = await import('../../src/plugins/core/source-kit.js')
     // The kit a hook gets carries no CLI framework and no service: a plugin cannot reach into core's internals.
     expect(Object.keys(kit).sort()).toEqual(
-      ['DecodeError', 'RecordValidator', 'isLineDecoder', 'isSqlDecoder', 'maybeDecompress', 'namedSource', 'parseSegmentName', 'readAll', 'readLines', 'seededRandom', 'segmentBaseName', 'segmentHour', 'segmentKey', 'segmentLayout', 'segmentName', 'segmentPrefix', 'sniffCompression', 'sqlIdentifier', 'sqlList', 'sqlString'].sort(),
+      [
+        'DecodeError',
+        'RecordValidator',
+        'isLineDecoder',
+        'isSqlDecoder',
+        'maybeDecompress',
+        'namedSource',
+        'parseSegmentName',
+        'readAll',
+        'readLines',
+        'seededRandom',
+        'segmentBaseName',
+        'segmentHour',
+        'segmentKey',
+        'segmentLayout',
+        'segmentName',
+        'segmentPrefix',
+        'sniffCompression',
+        'sqlIdentifier',
+        'sqlList',
+        'sqlString',
+      ].sort(),
     )
   })
 
@@ -68,9 +89,11 @@ describe('the example clinicaltrials plugin, as code', () => {
     for await (const record of source.decode(Readable.from([Buffer.from(page)]), {key: 'ctgov/2024/06/10/page-0001.json'})) fromPage.push(record)
     expect(fromPage).toHaveLength(3)
     const broken = source.decode(Readable.from([Buffer.from('{"studies": [')]), {key: 'ctgov/2024/06/10/page-0002.json'})
-    await expect((async () => {
-      for await (const _ of broken) void _
-    })()).rejects.toBeInstanceOf(core.DecodeError)
+    await expect(
+      (async () => {
+        for await (const _ of broken) void _
+      })(),
+    ).rejects.toBeInstanceOf(core.DecodeError)
   })
 })
 
@@ -106,9 +129,7 @@ describe('data-source plugins in a real CLI installation', () => {
     const run = await cli(['sources', '--json'])
     expect(run.code).toBe(0)
     const after = JSON.parse(run.stdout) as SourcesJson
-    expect(after.sources.find((source) => source.name === 'clinicaltrials')).toEqual(
-      expect.objectContaining({plugin: 'bucketwright-plugin-clinicaltrials', version: '0.1.0', builtIn: false}),
-    )
+    expect(after.sources.find((source) => source.name === 'clinicaltrials')).toEqual(expect.objectContaining({plugin: 'bucketwright-plugin-clinicaltrials', version: '0.1.0', builtIn: false}))
     expect(after.sources.find((source) => source.name === 'wydot-bsm')?.builtIn).toBe(true)
     expect(after.brokenPlugins).toEqual([])
   })
@@ -140,7 +161,10 @@ describe('data-source plugins in a real CLI installation', () => {
     const converted = await cli(['convert', raw, out, '--source', 'clinicaltrials', '--bucket', 'day', '--validate', '--json'])
     expect(converted.code, converted.stderr + converted.stdout).toBe(0)
     const result = JSON.parse(converted.stdout)
-    expect(result.buckets.map((bucket: {key: string; records: number}) => [bucket.key, bucket.records])).toEqual([['2024-06-10', 2], ['2024-06-11', 1]])
+    expect(result.buckets.map((bucket: {key: string; records: number}) => [bucket.key, bucket.records])).toEqual([
+      ['2024-06-10', 2],
+      ['2024-06-11', 1],
+    ])
     expect(result).toMatchObject({quarantined: 0, validation: {recordsChecked: 3, recordsInvalid: 0}})
     const verified = await cli(['verify', out, '--source', 'clinicaltrials', '--raw', raw, '--json'])
     expect(verified.code, verified.stdout).toBe(0)

@@ -127,7 +127,7 @@ describe.each(s3Servers())('commands end to end on $name', ({name, endpoint}) =>
     expect(await snapshot(storage)).toEqual(before)
   })
 
-  it('compact: the lake\'s partitions merged in place on S3, no row lost or doubled, read back; a rerun changes nothing', async () => {
+  it("compact: the lake's partitions merged in place on S3, no row lost or doubled, read back; a rerun changes nothing", async () => {
     expect(Object.keys(loaded).length).toBeGreaterThan(0)
     const partitionsBefore = new Map<string, number>()
     for (const key of await keysOf(storage, 'lake/processed/')) {

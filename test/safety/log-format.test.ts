@@ -103,7 +103,10 @@ describe('--log-format json on wrong input: the final error is one JSON line too
     {name: 'an output where no folder can be made', args: ['generate', '/proc/bw-no-such/out', '--source', 'bustimes', '--from', '2021-11-08', '--to', '2021-11-08T01'], code: 'CANNOT_CREATE_DIRECTORY', exit: 1},
   ])('$name → $code', async ({args, code, exit}) => {
     const filled = args.map((arg) => arg.replace('<T>', T))
-    for (const given of [{args: [...filled, '--log-format', 'json'], env: env()}, {args: filled, env: {...env(), BUCKETWRIGHT_LOG_FORMAT: 'json'}}]) {
+    for (const given of [
+      {args: [...filled, '--log-format', 'json'], env: env()},
+      {args: filled, env: {...env(), BUCKETWRIGHT_LOG_FORMAT: 'json'}},
+    ]) {
       const run = await runCli(given.args, {env: given.env})
       expect(run.code).toBe(exit)
       expect(run.stdout).toBe('')

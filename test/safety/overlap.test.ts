@@ -90,7 +90,12 @@ async function outputRecords(storage: Storage): Promise<string[]> {
   const lines: string[] = []
   for await (const info of storage.list('')) {
     if (!info.key.endsWith('.jsonl.gz') || isBookkeepingKey(info.key)) continue
-    lines.push(...gunzipSync(await storage.readBytes(info.key)).toString('utf8').split('\n').filter(Boolean))
+    lines.push(
+      ...gunzipSync(await storage.readBytes(info.key))
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean),
+    )
   }
   return lines.sort()
 }
@@ -109,7 +114,13 @@ async function putJsonRaw(storage: Storage): Promise<string[]> {
   const keys: string[] = []
   for (const day of ['10', '11', '12']) {
     for (const [n, key] of [`ev-2021-11-${day}T01.json`, `raw/ev-2021-11-${day}T02.json`].entries()) {
-      await storage.write(key, JSON.stringify([{day: Number(day), n, i: 0}, {day: Number(day), n, i: 1}]))
+      await storage.write(
+        key,
+        JSON.stringify([
+          {day: Number(day), n, i: 0},
+          {day: Number(day), n, i: 1},
+        ]),
+      )
       keys.push(key)
     }
   }
@@ -123,7 +134,14 @@ describe('the overlap rule: one place, however it is written', () => {
     await fs.symlink(path.join(root, 'in'), path.join(root, 'link'))
     const input = await openStorage(path.join(root, 'in'))
     const abs = path.join(root, 'in', 'out')
-    const spellings = [path.relative(process.cwd(), abs), path.relative(process.cwd(), abs) + '/', pathToFileURL(abs).href, path.join(root, 'link', 'out'), path.join(root, 'in', '.', 'x', '..', 'out'), path.join(root, 'link', 'not-yet', 'deeper')]
+    const spellings = [
+      path.relative(process.cwd(), abs),
+      path.relative(process.cwd(), abs) + '/',
+      pathToFileURL(abs).href,
+      path.join(root, 'link', 'out'),
+      path.join(root, 'in', '.', 'x', '..', 'out'),
+      path.join(root, 'link', 'not-yet', 'deeper'),
+    ]
     for (const spelling of spellings) {
       const overlap = await locationOverlap(input, await openStorage(spelling))
       expect(overlap.kind, spelling).toBe('output-inside-input')
@@ -272,7 +290,10 @@ describe('convert: every spelling of an output inside the input is one place', (
         // The earlier variants' folders lie in the input too, with outputs a json listing takes: they are left out
         // by their manifests (an earlier run's output folder), this run's own folder as the output location.
         expect([name, result!.objects, result!.quarantined]).toEqual([name, rawKeys.length, 0])
-        expect(result!.buckets.map((bucket) => bucket.status), name).toEqual(Array(3).fill(i === 0 ? 'written' : 'skipped'))
+        expect(
+          result!.buckets.map((bucket) => bucket.status),
+          name,
+        ).toEqual(Array(3).fill(i === 0 ? 'written' : 'skipped'))
         const manifest = JSON.parse(await fs.readFile(path.join(root, 'in', name === 'relative' ? 'rel' : path.basename(output.replace(/\/$/, '')), '_manifests', '2021-11-10.jsonl.gz.json'), 'utf8')) as OutputManifest
         expect(manifest.inputs.map((input) => input.key).sort(), name).toEqual(['ev-2021-11-10T01.json', 'raw/ev-2021-11-10T02.json'])
       }
@@ -314,7 +335,9 @@ describe.each(STORES)('compact in place, three times ($name)', {timeout: 60_000}
     expect(once.exitCode, JSON.stringify(once.error ?? once.result)).toBe(0)
     for (const day of days) {
       const manifestKey = `_manifests/staging/${day}/_compaction.json`
-      const [ours, once] = await Promise.all([storage.readBytes(manifestKey), reference.readBytes(manifestKey)].map(async (bytes) => JSON.parse((await bytes).toString('utf8')) as {checksum: unknown; inputs: {key: string}[]}))
+      const [ours, once] = await Promise.all(
+        [storage.readBytes(manifestKey), reference.readBytes(manifestKey)].map(async (bytes) => JSON.parse((await bytes).toString('utf8')) as {checksum: unknown; inputs: {key: string}[]}),
+      )
       expect(ours.checksum).toEqual(once.checksum)
       expect(ours.inputs.map((input) => input.key)).toEqual(once.inputs.map((input) => input.key))
     }
@@ -364,9 +387,7 @@ describe.each(STORES)('verify --raw beside the outputs ($name)', {timeout: 60_00
     expect((await run(store, ['convert', `${root}in`, `${root}in/out`, '--source', 'json', '--bucket', 'day', '--threads', '0'])).exitCode).toBe(0)
     const inside = await run<VerifyResult>(store, ['verify', `${root}in/out`, '--raw', `${root}in`, '--source', 'json', '--schema-sample', '0'])
     expect(inside.exitCode, inside.stderr).toBe(0)
-    expect(inside.result!.buckets.map((bucket) => [bucket.key, bucket.rawObjects, bucket.rawRecords, bucket.records])).toEqual(
-      ['2021-11-10', '2021-11-11', '2021-11-12'].map((day) => [day, 2, 4, 4]),
-    )
+    expect(inside.result!.buckets.map((bucket) => [bucket.key, bucket.rawObjects, bucket.rawRecords, bucket.records])).toEqual(['2021-11-10', '2021-11-11', '2021-11-12'].map((day) => [day, 2, 4, 4]))
 
     // ndjson raw objects in data/raw/, outputs beside them in data/: the raw .ndjson files are not outputs.
     const raw = await open(`${root}data/raw/`, store)

@@ -23,7 +23,19 @@ function systemdRead(word: string, exec = true): string {
 }
 
 describe('lines for systemd and cron carry any path exactly, and nothing more', () => {
-  const unit = systemdUnit({node: '/usr/bin/node', bin: '/opt/bw/bin/run.js', directory: HOSTILE, workingDirectory: '/srv', interval: 60, stability: 30, region: 'us-east-1', concurrency: 16, bucketMap: [`raw=${AWKWARD}`], exclude: ['*.tmp'], includeTemp: false})
+  const unit = systemdUnit({
+    node: '/usr/bin/node',
+    bin: '/opt/bw/bin/run.js',
+    directory: HOSTILE,
+    workingDirectory: '/srv',
+    interval: 60,
+    stability: 30,
+    region: 'us-east-1',
+    concurrency: 16,
+    bucketMap: [`raw=${AWKWARD}`],
+    exclude: ['*.tmp'],
+    includeTemp: false,
+  })
 
   it('a path with a line break cannot add a line or a setting to the upload-daemon unit', () => {
     const lines = unit.split('\n')
@@ -44,18 +56,33 @@ describe('lines for systemd and cron carry any path exactly, and nothing more', 
   })
 
   it('init units and timers quote job arguments the same way', () => {
-    const units = systemdUnits({jobs: {nightly: {command: 'convert', args: [AWKWARD, '/out'], schedule: '0 3 * * *'}}} as never, {node: '/usr/bin/node', bin: '/opt/bw/bin/run.js', configFile: '/etc/bw.json', workingDirectory: '/srv'})
+    const units = systemdUnits({jobs: {nightly: {command: 'convert', args: [AWKWARD, '/out'], schedule: '0 3 * * *'}}} as never, {
+      node: '/usr/bin/node',
+      bin: '/opt/bw/bin/run.js',
+      configFile: '/etc/bw.json',
+      workingDirectory: '/srv',
+    })
     const exec = /^ExecStart=(.*)$/m.exec(units[0].content)![1]
     expect(exec.match(/"(?:\\.|[^"\\])*"|\S+/g)!.map((word) => systemdRead(word))).toEqual(['/usr/bin/node', '/opt/bw/bin/run.js', 'convert', AWKWARD, '/out', '--config', '/etc/bw.json'])
   })
 
-  it('a cron line gives the program exactly its arguments, through cron\'s % rule and a real shell', () => {
+  it("a cron line gives the program exactly its arguments, through cron's % rule and a real shell", () => {
     // The "CLI" prints the arguments it got, as JSON.
     const bin = path.join(dir, 'print-args')
     writeFileSync(bin, `#!${process.execPath}\nprocess.stdout.write(JSON.stringify(process.argv.slice(2)))\n`)
     chmodSync(bin, 0o755)
-    const [line] = cronLines({jobs: {nightly: {command: 'convert', args: [AWKWARD, '/out'], schedule: '0 3 * * *'}}} as never, {node: process.execPath, bin, configFile: '/etc/bw.json', logDir: dir, workingDirectory: dir})
-    const command = line.split(' ').slice(5).join(' ').replace(/ >> .*$/, '')
+    const [line] = cronLines({jobs: {nightly: {command: 'convert', args: [AWKWARD, '/out'], schedule: '0 3 * * *'}}} as never, {
+      node: process.execPath,
+      bin,
+      configFile: '/etc/bw.json',
+      logDir: dir,
+      workingDirectory: dir,
+    })
+    const command = line
+      .split(' ')
+      .slice(5)
+      .join(' ')
+      .replace(/ >> .*$/, '')
     // What cron does before the shell sees the line: an unescaped % ends the command; \% is a literal %.
     expect(command).not.toMatch(/(^|[^\\])%/)
     const out = execFileSync('/bin/sh', ['-c', command.replaceAll('\\%', '%')], {encoding: 'utf8'})
@@ -78,10 +105,25 @@ describe('lines for systemd and cron carry any path exactly, and nothing more', 
 
     const [service] = systemdUnits({jobs: {nightly: {command: 'verify', args: ['/out'], schedule: '0 3 * * *'}}} as never, options)
     expect(service.content).toContain(`WorkingDirectory=${project}\n`)
-    const exec = /^ExecStart=(.*)$/m.exec(service.content)![1].match(/"(?:\\.|[^"\\])*"|\S+/g)!.map((word) => systemdRead(word))
+    const exec = /^ExecStart=(.*)$/m
+      .exec(service.content)![1]
+      .match(/"(?:\\.|[^"\\])*"|\S+/g)!
+      .map((word) => systemdRead(word))
     expect(exec).toEqual([process.execPath, bin, 'verify', '/out', '--config', path.join(project, 'bw.json')])
 
-    const daemon = systemdUnit({node: process.execPath, bin, directory: 'output/s3', workingDirectory: project, interval: 60, stability: 30, region: 'us-east-1', concurrency: 16, bucketMap: [], exclude: [], includeTemp: false})
+    const daemon = systemdUnit({
+      node: process.execPath,
+      bin,
+      directory: 'output/s3',
+      workingDirectory: project,
+      interval: 60,
+      stability: 30,
+      region: 'us-east-1',
+      concurrency: 16,
+      bucketMap: [],
+      exclude: [],
+      includeTemp: false,
+    })
     expect(daemon).toContain(`WorkingDirectory=${project}\n`)
     expect(daemon).toContain(`Environment="S3_ROOT_DIR=${path.join(project, 'output', 's3')}"`)
     expect(/^ExecStart=(.*)$/m.exec(daemon)![1]).toBe(`${systemdArgument(process.execPath)} ${systemdArgument(bin)} upload-daemon`)

@@ -51,7 +51,6 @@ function alive(pid: number): boolean {
   }
 }
 
-
 const started: ChildProcess[] = []
 const strays: number[] = []
 const temps: string[] = []

@@ -34,7 +34,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await Promise.all([server.stop(), s3rver.stop()])
     let processes: LeakedProcess[] = []
     let paths: string[] = []
-    for (const deadline = Date.now() + GRACE_MS; ; ) {
+    for (const deadline = Date.now() + GRACE_MS; ;) {
       ;[processes, paths] = await Promise.all([leakedProcesses({name: MARKER, value: runTemp}, runTemp), leftoverPaths(runTemp)])
       if ((processes.length === 0 && paths.length === 0) || Date.now() > deadline) break
       await new Promise((resolve) => setTimeout(resolve, 200))

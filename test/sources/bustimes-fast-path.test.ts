@@ -31,7 +31,24 @@ interface NumberText {
   number: string
 }
 
-const KEYS = ['lastLocID', 'newTrip', 'tripID', 'vehicleID', 'bearing', 'extraBlockID', 'signMessageLong', 'nextStopSeq', 'latitude', 'longitude', 'delay', 'garage', 'locationInScheduleDay', 'loadPercentage', 'time', 'x']
+const KEYS = [
+  'lastLocID',
+  'newTrip',
+  'tripID',
+  'vehicleID',
+  'bearing',
+  'extraBlockID',
+  'signMessageLong',
+  'nextStopSeq',
+  'latitude',
+  'longitude',
+  'delay',
+  'garage',
+  'locationInScheduleDay',
+  'loadPercentage',
+  'time',
+  'x',
+]
 const AWKWARD_KEYS = ["it's", 'say "hi"', 'tab\there', 'é中', '', 'snapshot_tim', 'snapshot_timex', 'back\\slash', 'Snapshot_time', '😀']
 const PLAIN = 'abcdefghijklmnopqrstuvwxyzABCXYZ0123456789 -/'
 const AWKWARD = [...PLAIN, "'", '"', '\\', '\n', '\t', '\r', '\u0007', '\u007f', 'é', '中', '😀', '\u2028', '\u0000']
@@ -167,9 +184,7 @@ function render(vehicles: Vehicle[], syntax: 'python' | 'json', random: Random, 
 
 /** JSON.parse keeping every number as its exact source text. */
 function parseLine(line: string): Record<string, unknown> {
-  return JSON.parse(line, (_key, value: unknown, context?: {source?: string}) =>
-    typeof value === 'number' ? {number: context?.source} : value,
-  ) as Record<string, unknown>
+  return JSON.parse(line, (_key, value: unknown, context?: {source?: string}) => (typeof value === 'number' ? {number: context?.source} : value)) as Record<string, unknown>
 }
 
 describe('bustimes fast path (flat vehicle dicts) against the general path and the values written', () => {

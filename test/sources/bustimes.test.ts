@@ -52,7 +52,10 @@ function lines(body: Uint8Array, key: string): SourceRecord[] {
   const {lines, records} = toJsonLines(body, key)
   const text = lines.toString('utf8')
   expect(text.endsWith('\n')).toBe(records > 0)
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as SourceRecord)
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as SourceRecord)
 }
 
 /** Python's strict comparison (int vs float, exact big ints) of two JSON texts, via the oracle's `check`. */
@@ -114,7 +117,7 @@ describe('bustimes decoding of a repr object and a real API response', () => {
     expect(validator.validate({...lines(repr, PRE)[0], latitude: 'north'})).toBe(false)
   })
 
-  it("accepts snapshot_time as the original converter wrote it (+00:00) and as earlier bucketwright did (Z), nothing else", async () => {
+  it('accepts snapshot_time as the original converter wrote it (+00:00) and as earlier bucketwright did (Z), nothing else', async () => {
     const validator = await RecordValidator.create(bustimesSource.schema!)
     const record = lines(repr, PRE)[0]
     expect(record.snapshot_time).toBe('2018-08-03T03:06:51+00:00')
@@ -168,10 +171,16 @@ describe('bustimes decoding of a repr object and a real API response', () => {
   })
 
   it('offers the JSON-lines fast path through the DataSource interface, equal to decode()', async () => {
-    for (const [body, key] of [[readFileSync(REPR_FILE), PRE], [readFileSync(ENVELOPE_FILE), POST]] as const) {
+    for (const [body, key] of [
+      [readFileSync(REPR_FILE), PRE],
+      [readFileSync(ENVELOPE_FILE), POST],
+    ] as const) {
       const fast = await bustimesSource.toJsonLines!(body, {key})
       const text = Buffer.from(fast.lines).toString('utf8')
-      const parsed = text.trimEnd().split('\n').map((line) => JSON.parse(line))
+      const parsed = text
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line))
       expect(fast.records).toBe(parsed.length)
       expect(parsed).toEqual(await decodeAll(body, key))
     }
@@ -238,7 +247,14 @@ describe('bustimes key layout', () => {
   it('reads UTC times from raw/ and root-level keys, and nothing else', () => {
     expect(layout.timeFromKey('raw/bustimes__2021-11-10__07-15-05.json')?.toISOString()).toBe('2021-11-10T07:15:05.000Z')
     expect(layout.timeFromKey('bustimes__2016-12-05__23-59-59.json')?.toISOString()).toBe('2016-12-05T23:59:59.000Z')
-    for (const key of ['raw/bustimes__2021-02-30__00-00-00.json', 'raw/bustimes__2021-11-10__24-00-00.json', 'raw/bustimes__2021-11-10__07-15-05.json.gz', 'other/bustimes__2021-11-10__07-15-05.json', 'raw/bustimes__2021-11-10.json', '_manifests/x.json']) {
+    for (const key of [
+      'raw/bustimes__2021-02-30__00-00-00.json',
+      'raw/bustimes__2021-11-10__24-00-00.json',
+      'raw/bustimes__2021-11-10__07-15-05.json.gz',
+      'other/bustimes__2021-11-10__07-15-05.json',
+      'raw/bustimes__2021-11-10.json',
+      '_manifests/x.json',
+    ]) {
       expect(layout.timeFromKey(key), key).toBeUndefined()
     }
   })
@@ -257,8 +273,14 @@ describe('bustimes key layout', () => {
     const prefixes = layout.prefixesFor(range)
     for (let t = range.from.getTime(); t < range.to.getTime(); t += 1_800_000) {
       const key = layout.keyFor!(new Date(t))
-      expect(prefixes.some((prefix) => key.startsWith(prefix)), key).toBe(true)
-      expect(prefixes.some((prefix) => key.slice('raw/'.length).startsWith(prefix)), key).toBe(true)
+      expect(
+        prefixes.some((prefix) => key.startsWith(prefix)),
+        key,
+      ).toBe(true)
+      expect(
+        prefixes.some((prefix) => key.slice('raw/'.length).startsWith(prefix)),
+        key,
+      ).toBe(true)
     }
   })
 
@@ -356,12 +378,19 @@ describe('bustimes synthetic archive', () => {
 describe.skipIf(!hasPython)('bustimes against Python on damaged bodies', () => {
   it('accepts exactly what Python reads (rule grammar, then the other), with equal records, and refuses the rest with a DecodeError', () => {
     const oracle = path.join(ROOT, 'test', 'sources', 'fixtures', 'literal_oracle.py')
-    const bases = spawnSync('python3', ['-c', [
-      'import ast, json, sys',
-      `v = ast.literal_eval(open(${JSON.stringify(REPR_FILE)}).read())[:4]`,
-      'repr2 = lambda x: ("u" + repr(x)) if isinstance(x, str) else ("[" + ", ".join(map(repr2, x)) + "]") if isinstance(x, list) else ("{" + ", ".join(repr2(k) + ": " + repr2(y) for k, y in x.items()) + "}") if isinstance(x, dict) else repr(x)',
-      'print(json.dumps([repr2(v), json.dumps(v), json.dumps({"resultSet": {"queryTime": 1, "vehicle": v}}, indent=1), repr2({"resultSet": {"queryTime": 1, "vehicle": v}})]))',
-    ].join('\n')], {encoding: 'utf8'})
+    const bases = spawnSync(
+      'python3',
+      [
+        '-c',
+        [
+          'import ast, json, sys',
+          `v = ast.literal_eval(open(${JSON.stringify(REPR_FILE)}).read())[:4]`,
+          'repr2 = lambda x: ("u" + repr(x)) if isinstance(x, str) else ("[" + ", ".join(map(repr2, x)) + "]") if isinstance(x, list) else ("{" + ", ".join(repr2(k) + ": " + repr2(y) for k, y in x.items()) + "}") if isinstance(x, dict) else repr(x)',
+          'print(json.dumps([repr2(v), json.dumps(v), json.dumps({"resultSet": {"queryTime": 1, "vehicle": v}}, indent=1), repr2({"resultSet": {"queryTime": 1, "vehicle": v}})]))',
+        ].join('\n'),
+      ],
+      {encoding: 'utf8'},
+    )
     expect(bases.status, bases.stderr).toBe(0)
     const random = seededRandom(42)
     const inserts = [...'\'",:[]{}() \n\\#0-.eTNu']
@@ -373,10 +402,13 @@ describe.skipIf(!hasPython)('bustimes against Python on damaged bodies', () => {
         const kind = Math.floor(random() * 4)
         const char = Buffer.from(inserts[Math.floor(random() * inserts.length)])
         const body =
-          kind === 0 ? bytes.subarray(0, at) :
-          kind === 1 ? Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1)]) :
-          kind === 2 ? Buffer.concat([bytes.subarray(0, at), char, bytes.subarray(at)]) :
-          Buffer.concat([bytes.subarray(0, at), char, bytes.subarray(at + 1)])
+          kind === 0
+            ? bytes.subarray(0, at)
+            : kind === 1
+              ? Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1)])
+              : kind === 2
+                ? Buffer.concat([bytes.subarray(0, at), char, bytes.subarray(at)])
+                : Buffer.concat([bytes.subarray(0, at), char, bytes.subarray(at + 1)])
         cases.push({key: random() < 0.5 ? PRE : POST, body})
       }
       cases.push({key: PRE, body: bytes}, {key: POST, body: bytes})
@@ -384,7 +416,10 @@ describe.skipIf(!hasPython)('bustimes against Python on damaged bodies', () => {
     const input = cases.map(({key, body}) => JSON.stringify({key, body: body.toString('base64')})).join('\n') + '\n'
     const run = spawnSync('python3', [oracle, 'bustimes'], {input, encoding: 'utf8', maxBuffer: 64 << 20})
     expect(run.status, run.stderr).toBe(0)
-    const expected = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as string | null)
+    const expected = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as string | null)
     expect(expected).toHaveLength(cases.length)
     const disagreements: string[] = []
     const toCheck: string[] = []

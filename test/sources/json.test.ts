@@ -33,7 +33,7 @@ describe('json source', () => {
     expect(await decode(jsonSource, zlib.zstdCompressSync('{"z": true}'))).toEqual([{z: true}])
   })
 
-  it('reads pretty-printed WYDOT BSM, TIM and SPaT records (the USDOT sandbox samples\' shapes, generated)', async () => {
+  it("reads pretty-printed WYDOT BSM, TIM and SPaT records (the USDOT sandbox samples' shapes, generated)", async () => {
     for (const [name, body] of Object.entries({bsm: await wydotBsmV6Pretty(), tim: wydotTimPretty(), spat: theaSpatPretty()})) {
       expect(body.split('\n').length, name).toBeGreaterThan(20)
       const records = await decode(jsonSource, body)

@@ -130,7 +130,10 @@ describe('a truncated Python-literal or JSON object', () => {
     }
     const run = spawnSync('python3', [ORACLE, 'bustimes'], {input: cases.map((entry) => JSON.stringify(entry)).join('\n') + '\n', encoding: 'utf8', maxBuffer: 256 << 20})
     expect(run.status, run.stderr).toBe(0)
-    const answers = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as string | null)
+    const answers = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as string | null)
     expect(answers).toHaveLength(cases.length)
     const disagreements: string[] = []
     const toCheck: string[] = []

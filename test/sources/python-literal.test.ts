@@ -93,7 +93,10 @@ describe('Python literal decoder', () => {
   it.skipIf(!hasPython)('agrees with Python (ast.literal_eval → json.dumps) on random values in random styles', () => {
     const generated = spawnSync('python3', [ORACLE, 'gen', '20261122', '1500'], {encoding: 'utf8', maxBuffer: 256 * 1024 * 1024})
     expect(generated.status, generated.stderr).toBe(0)
-    const cases = generated.stdout.trim().split('\n').map((line) => JSON.parse(line) as {src: string; expected: string | null; syntax?: LiteralSyntax})
+    const cases = generated.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as {src: string; expected: string | null; syntax?: LiteralSyntax})
     expect(cases.length).toBeGreaterThan(4000)
     const toCheck: string[] = []
     const failures: string[] = []

@@ -5,9 +5,11 @@ import {readLines} from '../../src/plugins/core/sources/codec.js'
 async function linesOf(chunks: (string | Buffer)[]): Promise<string[]> {
   const out: string[] = []
   let expected = 1
-  for await (const line of readLines((async function* () {
-    for (const chunk of chunks) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-  })())) {
+  for await (const line of readLines(
+    (async function* () {
+      for (const chunk of chunks) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    })(),
+  )) {
     expect(line.number).toBe(expected++)
     out.push(line.text)
   }

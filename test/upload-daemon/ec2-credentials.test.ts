@@ -96,7 +96,10 @@ describe('EC2 detection (IMDSv2)', () => {
       process.env.AWS_EC2_METADATA_DISABLED = 'true'
       expect((await detectEc2()).onEc2).toBe(false)
     } finally {
-      for (const [key, value] of [['AWS_EC2_METADATA_SERVICE_ENDPOINT', saved.endpoint], ['AWS_EC2_METADATA_DISABLED', saved.disabled]] as const) {
+      for (const [key, value] of [
+        ['AWS_EC2_METADATA_SERVICE_ENDPOINT', saved.endpoint],
+        ['AWS_EC2_METADATA_DISABLED', saved.disabled],
+      ] as const) {
         if (value === undefined) delete process.env[key]
         else process.env[key] = value
       }

@@ -27,7 +27,6 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL')
 })
 
-
 /** Starts `upload-daemon ARGS` in the foreground, as systemd would; stderr is collected. */
 function foreground(args: string[], env: Record<string, string | undefined> = {}): {child: ChildProcess; stderr: () => string; exited: Promise<number | null>} {
   const child = spawn(process.execPath, [BIN, 'upload-daemon', ...args], {env: {...process.env, ...daemonEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})

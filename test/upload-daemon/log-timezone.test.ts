@@ -41,7 +41,10 @@ describe('upload-daemon --log-timezone', () => {
 
     // JSON lines carry the zone: …Z by default, +05:45 in local time; both the same instant.
     const json = await run(['--log-format', 'json', '--log-timezone', 'local'])
-    const times = json.out.stderr.trim().split('\n').map((line) => (JSON.parse(line) as {time: string}).time)
+    const times = json.out.stderr
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as {time: string}).time)
     expect(times.length).toBeGreaterThan(2)
     for (const time of times) {
       expect(time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+05:45$/)

@@ -25,7 +25,10 @@ afterAll(async () => {
 
 /** Requests the proxy saw for one bucket since `from`, as "METHOD path". */
 function seen(bucket: string, from: number): string[] {
-  return proxy.requests.slice(from).filter((request) => request.url.startsWith(`/${bucket}`)).map((request) => `${request.method} ${request.url}`)
+  return proxy.requests
+    .slice(from)
+    .filter((request) => request.url.startsWith(`/${bucket}`))
+    .map((request) => `${request.method} ${request.url}`)
 }
 
 describe('upload-daemon --once', () => {
@@ -291,14 +294,31 @@ describe('upload-daemon --once', () => {
     const bucket = await createTestBucket('bw-daemon')
     await writeStable(path.join(root, bucket, 'j.txt'), 'json')
     const run = await runDaemon(['--once', '-d', root, '--log-format', 'json'])
-    const lines = run.stderr.trim().split('\n').map((line) => JSON.parse(line) as {level: string; message: string; key?: string})
+    const lines = run.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as {level: string; message: string; key?: string})
     expect(lines.find((line) => line.key === 'j.txt')).toMatchObject({level: 'info', message: expect.stringMatching(/^Uploaded /)})
   })
 
   it('-h prints the help, with the flags and environment variables of the specification', async () => {
     const run = await runCli(['upload-daemon', '-h'])
     expect(run.code).toBe(0)
-    for (const text of ['-i, --interval', 'S3_UPLOAD_INTERVAL', '-d, --directory', 'S3_ROOT_DIR', '-r, --region', 'AWS_REGION', '-p, --profile', 'AWS_PROFILE', '-s, --stability', 'FILE_STABILITY_SECONDS', 'default: eu-west-1', 'default: output/s3', '--exclude=GLOB']) {
+    for (const text of [
+      '-i, --interval',
+      'S3_UPLOAD_INTERVAL',
+      '-d, --directory',
+      'S3_ROOT_DIR',
+      '-r, --region',
+      'AWS_REGION',
+      '-p, --profile',
+      'AWS_PROFILE',
+      '-s, --stability',
+      'FILE_STABILITY_SECONDS',
+      'default: eu-west-1',
+      'default: output/s3',
+      '--exclude=GLOB',
+    ]) {
       expect(run.stdout).toContain(text)
     }
     // What it does with bad input, and its exit codes.

@@ -39,7 +39,12 @@ async function oldOutput(change?: (lines: string[]) => string[] | Buffer): Promi
   await fs.cp(old, out, {recursive: true})
   if (change) {
     const file = path.join(out, WEEKS[1])
-    const changed = change(zlib.gunzipSync(await fs.readFile(file)).toString('utf8').split('\n'))
+    const changed = change(
+      zlib
+        .gunzipSync(await fs.readFile(file))
+        .toString('utf8')
+        .split('\n'),
+    )
     await fs.writeFile(file, Buffer.isBuffer(changed) ? changed : zlib.gzipSync(changed.join('\n')))
   }
   return out

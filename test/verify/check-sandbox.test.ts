@@ -18,7 +18,9 @@ async function snapshot(root: string): Promise<Record<string, string>> {
   for (const entry of await fs.readdir(root, {recursive: true, withFileTypes: true})) {
     if (!entry.isFile()) continue
     const file = path.join(entry.parentPath, entry.name)
-    files[path.relative(root, file)] = createHash('sha256').update(await fs.readFile(file)).digest('hex')
+    files[path.relative(root, file)] = createHash('sha256')
+      .update(await fs.readFile(file))
+      .digest('hex')
   }
   return files
 }
@@ -108,13 +110,21 @@ describe('verify --check runs SQL that can read the outputs and nothing else', (
       '-- name: trailing-comment\nSELECT * FROM records WHERE time < 0 -- never\n',
       '-- name: with-cte\nWITH per_file AS (SELECT filename, count(*) AS n FROM records GROUP BY filename) SELECT * FROM per_file WHERE n = 0',
     ]
-    const checks = [...hostile.map(([name, query]) => `-- name: ${name}\n${query}`), "-- name: query-copy\nSELECT * FROM query('COPY (SELECT 1) TO ''" + sql(root) + "/q.csv''')", '-- name: getenv\nSELECT getenv(\'HOME\')', ...legitimate]
+    const checks = [
+      ...hostile.map(([name, query]) => `-- name: ${name}\n${query}`),
+      "-- name: query-copy\nSELECT * FROM query('COPY (SELECT 1) TO ''" + sql(root) + "/q.csv''')",
+      "-- name: getenv\nSELECT getenv('HOME')",
+      ...legitimate,
+    ]
     const run = await runWith(checks.join(';\n') + ';\n', ['--json'])
     expect(run.exitCode).toBe(3)
     const result = run.result!
     const sqlChecks = new Map(result.checks.filter((check) => check.name.startsWith('sql:')).map((check): [string, CheckResult] => [check.name.slice(4), check]))
     for (const [name] of hostile) {
-      expect(sqlChecks.get(name), name).toMatchObject({status: 'fail', summary: expect.stringMatching(/^the query failed: a check may read only the outputs being verified \(the view "records"\): Permission Error: Cannot access file/)})
+      expect(sqlChecks.get(name), name).toMatchObject({
+        status: 'fail',
+        summary: expect.stringMatching(/^the query failed: a check may read only the outputs being verified \(the view "records"\): Permission Error: Cannot access file/),
+      })
     }
     expect(sqlChecks.get('query-copy')).toMatchObject({status: 'fail', summary: expect.stringMatching(/^the query failed: .*single SELECT statement/)})
     expect(sqlChecks.get('getenv')).toMatchObject({status: 'fail', summary: expect.stringMatching(/^the query failed: Catalog Error: Scalar Function with name getenv does not exist/)})
@@ -155,10 +165,19 @@ describe.each(s3Servers())('verify --check on spooled S3 outputs ($name)', ({end
       const largest = Math.max(...(await Promise.all(['2024-W01', '2024-W02', '2024-W03'].map(async (week) => (await output.head(`${week}.jsonl.gz`))!.size))))
       // One output per batch: each batch's DuckDB may read that batch's spooled file only.
       const run = await runInProcess<VerifyResult>([
-        'verify', `s3://${bucket}/v2/`, '--source', 'tinybus', '--json', '--disk-budget', `${largest + 10}B`,
-        '--check', '-- name: legit\nSELECT * FROM records WHERE latitude NOT BETWEEN 45 AND 46',
-        '--check', '-- name: per-batch\nSELECT 1 WHERE (SELECT count(DISTINCT filename) FROM records) <> 1',
-        '--check', `-- name: outside\nSELECT content FROM read_text('${path.join(outside, 'secret.txt')}')`,
+        'verify',
+        `s3://${bucket}/v2/`,
+        '--source',
+        'tinybus',
+        '--json',
+        '--disk-budget',
+        `${largest + 10}B`,
+        '--check',
+        '-- name: legit\nSELECT * FROM records WHERE latitude NOT BETWEEN 45 AND 46',
+        '--check',
+        '-- name: per-batch\nSELECT 1 WHERE (SELECT count(DISTINCT filename) FROM records) <> 1',
+        '--check',
+        `-- name: outside\nSELECT content FROM read_text('${path.join(outside, 'secret.txt')}')`,
       ])
       expect(run.exitCode).toBe(3)
       const byName = Object.fromEntries(run.result!.checks.map((check) => [check.name, check]))

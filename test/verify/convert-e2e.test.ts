@@ -54,7 +54,11 @@ describe('verify of a real convert run (bustimes)', () => {
     expect(clean.result.schema.recordsChecked).toBe(clean.result.totals.records)
 
     const output = new LocalStorage(out)
-    const lines = zlib.gunzipSync(await output.readBytes('2021-W45.jsonl.gz')).toString('utf8').split('\n').filter(Boolean)
+    const lines = zlib
+      .gunzipSync(await output.readBytes('2021-W45.jsonl.gz'))
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
     await output.write('2021-W45.jsonl.gz', zlib.gzipSync(lines.slice(100).join('\n') + '\n'))
     const broken = await verify(out)
     expect(broken.exitCode).toBe(3)
@@ -76,7 +80,9 @@ describe('verify of a real convert run (bustimes)', () => {
     const broken = await verify(out)
     expect(broken.exitCode).toBe(3)
     expect(failing(broken.result)).toEqual(['missing-buckets'])
-    expect(broken.result.checks.find((check) => check.name === 'missing-buckets')!.details.missing).toEqual([{bucket: '2021-11-10', expectedKey: '2021-11-10.parquet', reason: expect.stringMatching(/^no output between 2021-11-09 and 2021-11-11, \d+ raw object\(s\)$/)}])
+    expect(broken.result.checks.find((check) => check.name === 'missing-buckets')!.details.missing).toEqual([
+      {bucket: '2021-11-10', expectedKey: '2021-11-10.parquet', reason: expect.stringMatching(/^no output between 2021-11-09 and 2021-11-11, \d+ raw object\(s\)$/)},
+    ])
   })
 
   it('expects no records from objects convert quarantined: counts still match the raw objects', async () => {

@@ -117,7 +117,11 @@ export async function writeOutput(output: Storage, key: string, lines: string[],
 
 /** The records (JSON lines) of an output. */
 export async function readOutputLines(output: Storage, key: string): Promise<string[]> {
-  return zlib.gunzipSync(await output.readBytes(key)).toString('utf8').split('\n').filter(Boolean)
+  return zlib
+    .gunzipSync(await output.readBytes(key))
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
 }
 
 /**

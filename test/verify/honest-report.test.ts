@@ -175,7 +175,11 @@ describe('verify reports what it found, no more and no less', () => {
       const stray = await verify([])
       expect(stray.exitCode).toBe(0)
       expect(stray.result!.warnings).toEqual([
-        {code: 'ORPHAN_MANIFEST', key: `_manifests/${dataset.weeks[0]}-old.jsonl.gz.json`, message: `${dataset.weeks[0]}-old.jsonl.gz: its manifest _manifests/${dataset.weeks[0]}-old.jsonl.gz.json exists but the output ${dataset.weeks[0]}-old.jsonl.gz is gone; bucket ${dataset.weeks[0]} has other outputs`},
+        {
+          code: 'ORPHAN_MANIFEST',
+          key: `_manifests/${dataset.weeks[0]}-old.jsonl.gz.json`,
+          message: `${dataset.weeks[0]}-old.jsonl.gz: its manifest _manifests/${dataset.weeks[0]}-old.jsonl.gz.json exists but the output ${dataset.weeks[0]}-old.jsonl.gz is gone; bucket ${dataset.weeks[0]} has other outputs`,
+        },
       ])
       await output.write('_manifests/lost.jsonl.gz.json', 'not a manifest')
       const lost = await verify([])

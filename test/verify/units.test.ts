@@ -75,7 +75,10 @@ describe('samples and check files', () => {
   })
 
   it('splits a checks file at semicolons outside quotes, named by "-- name:" lines', () => {
-    const checks = parseCheckFile("-- name: no-null-ids\nSELECT * FROM records WHERE vehicleID IS NULL;\n\n-- an ordinary comment\nSELECT * FROM records WHERE signMessage = 'a;b' -- trailing; comment\n;\nSELECT 1 WHERE false", 'checks.sql')
+    const checks = parseCheckFile(
+      "-- name: no-null-ids\nSELECT * FROM records WHERE vehicleID IS NULL;\n\n-- an ordinary comment\nSELECT * FROM records WHERE signMessage = 'a;b' -- trailing; comment\n;\nSELECT 1 WHERE false",
+      'checks.sql',
+    )
     expect(checks.map((check) => check.name)).toEqual(['no-null-ids', 'checks.sql#2', 'checks.sql#3'])
     expect(checks[1]!.sql).toBe("SELECT * FROM records WHERE signMessage = 'a;b' -- trailing; comment")
     expect(checks[2]!.sql).toBe('SELECT 1 WHERE false')

@@ -169,7 +169,7 @@ describe('verify (local)', () => {
     const week = dataset.weeks[4]!
     await rewriteOutput(output, dataset.outputKey(week), (lines) => lines.map((line, i) => (i === 7 ? JSON.stringify({...JSON.parse(line), latitude: 10.5}) : line)), {updateManifest: true})
     const file = path.join(root, 'checks.sql')
-    await fs.writeFile(file, "-- name: in-portland\nSELECT vehicleID, latitude FROM records WHERE latitude NOT BETWEEN 45 AND 46;\n-- name: has-records\nSELECT 1 WHERE (SELECT count(*) FROM records) = 0;\n")
+    await fs.writeFile(file, '-- name: in-portland\nSELECT vehicleID, latitude FROM records WHERE latitude NOT BETWEEN 45 AND 46;\n-- name: has-records\nSELECT 1 WHERE (SELECT count(*) FROM records) = 0;\n')
     const {result, exitCode} = await verify('--check', '-- name: lat-range\nSELECT * FROM records WHERE latitude < 40', '--check-file', file)
     expect(exitCode).toBe(3)
     expect(failing(result)).toEqual(['sql:lat-range', 'sql:in-portland'])
@@ -178,7 +178,7 @@ describe('verify (local)', () => {
     expect(check(result, 'sql:has-records').status).toBe('pass')
   })
 
-  it('reports a user check that does not run as failed, with DuckDB\'s message', async () => {
+  it("reports a user check that does not run as failed, with DuckDB's message", async () => {
     const {result, exitCode} = await verify('--check', 'SELECT * FROM records WHERE no_such_column = 1')
     expect(exitCode).toBe(3)
     expect(check(result, 'sql:check-1').summary).toMatch(/the query failed: .*no_such_column/)

@@ -77,9 +77,16 @@ describe('verify (S3, loopback server)', () => {
     expect(failing(result)).toEqual(['manifest-counts', 'raw-counts', 'duplicates'])
     expect(result.checks.find((check) => check.name === 'duplicates')!.details.scope).toBe('4 batches of outputs that fit the disk budget, one at a time')
     expect(result.checks.find((check) => check.name === 'duplicates')!.summary).toBe(`2 duplicate record(s) on vehicleID + snapshot_time in ${dataset.weeks[1]}.jsonl.gz`)
-    expect(result.buckets.find((entry) => entry.key === dataset.weeks[3])!.problems).toContain(`${dataset.weeks[3]}: ${dataset.recordsPerWeek.get(dataset.weeks[3]!)! - 10} records in the output, ${dataset.recordsPerWeek.get(dataset.weeks[3]!)} decoded from 6 raw objects`)
+    expect(result.buckets.find((entry) => entry.key === dataset.weeks[3])!.problems).toContain(
+      `${dataset.weeks[3]}: ${dataset.recordsPerWeek.get(dataset.weeks[3]!)! - 10} records in the output, ${dataset.recordsPerWeek.get(dataset.weeks[3]!)} decoded from 6 raw objects`,
+    )
     // Under --json only the failed checks are logged on stderr, not progress.
-    expect(stderr.trim().split('\n').every((line) => line.includes('ERROR Check'))).toBe(true)
+    expect(
+      stderr
+        .trim()
+        .split('\n')
+        .every((line) => line.includes('ERROR Check')),
+    ).toBe(true)
   })
 
   it('counts schema violations and fails a user SQL check on S3', async () => {

@@ -41,7 +41,11 @@ const metres = (a: Bsm, b: Bsm) => {
 
 describe('wydot-bsm generator: vehicles', () => {
   it(`has ${DEFAULT_VEHICLES} vehicles on the road by default, and N with vehicles=N, reporting in turn`, async () => {
-    for (const [options, count] of [[{}, DEFAULT_VEHICLES], [{vehicles: '7'}, 7], [{vehicles: '1'}, 1]] as const) {
+    for (const [options, count] of [
+      [{}, DEFAULT_VEHICLES],
+      [{vehicles: '7'}, 7],
+      [{vehicles: '1'}, 1],
+    ] as const) {
       const records = await generated(options, '2019-03-01T00:00:00Z', 2)
       expect(new Set(records.slice(0, count).map((record) => record.payload.data.coreData.id)).size).toBe(count)
       // Round robin: record count+1 is the first vehicle again (none has left the road in the first seconds).
@@ -114,14 +118,32 @@ describe('wydot-bsm generator: bounds', {timeout: 120_000}, () => {
     const [minLon, minLat, maxLon, maxLat] = [-106.5, 41, -105, 41.5] // around Laramie
     const records = await generated({bbox: `${minLon},${minLat},${maxLon},${maxLat}`, anomalies: '0.5'}, '2019-03-01T00:00:00Z', 10)
     expect(records.filter((record) => record.metadata.anomaly === 'position-jump').length).toBeGreaterThan(100)
-    const outside = records.filter(({payload: {data: {coreData: {position: p}}}}) => p.latitude < minLat || p.latitude > maxLat || p.longitude < minLon || p.longitude > maxLon)
+    const outside = records.filter(
+      ({
+        payload: {
+          data: {
+            coreData: {position: p},
+          },
+        },
+      }) => p.latitude < minLat || p.latitude > maxLat || p.longitude < minLon || p.longitude > maxLon,
+    )
     expect(outside.map((record) => record.payload.data.coreData.position).slice(0, 3)).toEqual([])
     // They drive the road across the box, not a corner of it: positions span most of its width.
     const longitudes = records.map((record) => record.payload.data.coreData.position.longitude)
     expect(Math.max(...longitudes) - Math.min(...longitudes)).toBeGreaterThan(1)
     // Without a bbox, Wyoming.
     const wyoming = await generated({anomalies: '0.5'}, '2019-03-01T00:00:00Z', 2)
-    expect(wyoming.every(({payload: {data: {coreData: {position: p}}}}) => p.latitude >= WYOMING.minLatitude && p.latitude <= WYOMING.maxLatitude && p.longitude >= WYOMING.minLongitude && p.longitude <= WYOMING.maxLongitude)).toBe(true)
+    expect(
+      wyoming.every(
+        ({
+          payload: {
+            data: {
+              coreData: {position: p},
+            },
+          },
+        }) => p.latitude >= WYOMING.minLatitude && p.latitude <= WYOMING.maxLatitude && p.longitude >= WYOMING.minLongitude && p.longitude <= WYOMING.maxLongitude,
+      ),
+    ).toBe(true)
   })
 
   it.each([

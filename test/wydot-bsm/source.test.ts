@@ -32,7 +32,7 @@ const SAMPLES: Record<string, () => Promise<string> | string> = {
 const sample = async (name: string) => Buffer.from(await SAMPLES[name]())
 const BSM_FILES = ['wydot-filtered-bsm-1502840971677.json', 'wydot-filtered-bsm-1511788035889.json', 'wydot-filtered-bsm-schemaVersion6.json']
 
-describe('wydot-bsm source: records in the sandbox samples\' shapes', () => {
+describe("wydot-bsm source: records in the sandbox samples' shapes", () => {
   it('decodes and validates schema v1, v3 and v6 records (compact one-liners and a pretty-printed file)', async () => {
     const validator = await RecordValidator.create(source.schema!)
     const versions: number[] = []
@@ -100,14 +100,7 @@ describe('wydot-bsm source: records in the sandbox samples\' shapes', () => {
 describe('wydot-bsm layout', () => {
   it('lists whole days as day prefixes and partial days hour by hour', () => {
     const prefixes = source.layout.prefixesFor({from: new Date('2018-05-06T21:30:00Z'), to: new Date('2018-05-08T02:00:00Z')})
-    expect(prefixes).toEqual([
-      'wydot/BSM/2018/05/06/21/',
-      'wydot/BSM/2018/05/06/22/',
-      'wydot/BSM/2018/05/06/23/',
-      'wydot/BSM/2018/05/07/',
-      'wydot/BSM/2018/05/08/00/',
-      'wydot/BSM/2018/05/08/01/',
-    ])
+    expect(prefixes).toEqual(['wydot/BSM/2018/05/06/21/', 'wydot/BSM/2018/05/06/22/', 'wydot/BSM/2018/05/06/23/', 'wydot/BSM/2018/05/07/', 'wydot/BSM/2018/05/08/00/', 'wydot/BSM/2018/05/08/01/'])
   })
 
   it('takes a prefix option for a location that already points at the BSM folder', () => {

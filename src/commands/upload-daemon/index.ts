@@ -35,7 +35,20 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
     const settings = await this.daemonSettings(flags)
     if (flags['print-systemd-unit']) {
       const [{systemdUnit}, {objectOptionArgs}] = await Promise.all([import('../../plugins/core/upload-daemon/systemd.js'), import('../../plugins/core/storage/object-options.js')])
-      const unit = systemdUnit({...settings, node: process.execPath, bin: path.join(this.config.root, 'bin', 'run.js'), workingDirectory: process.cwd(), bucketMap: flags['bucket-map'], exclude: flags.exclude, includeTemp: flags['include-temp'], pruneEmptyDirs: flags['prune-empty-dirs'], keep: flags.keep, logTimezone: flags['log-timezone'] as 'utc' | 'local', user: process.env.USER, objectArgs: objectOptionArgs(settings.objects)})
+      const unit = systemdUnit({
+        ...settings,
+        node: process.execPath,
+        bin: path.join(this.config.root, 'bin', 'run.js'),
+        workingDirectory: process.cwd(),
+        bucketMap: flags['bucket-map'],
+        exclude: flags.exclude,
+        includeTemp: flags['include-temp'],
+        pruneEmptyDirs: flags['prune-empty-dirs'],
+        keep: flags.keep,
+        logTimezone: flags['log-timezone'] as 'utc' | 'local',
+        user: process.env.USER,
+        objectArgs: objectOptionArgs(settings.objects),
+      })
       if (!this.jsonEnabled()) process.stdout.write(unit)
       return {systemdUnit: unit}
     }
@@ -79,9 +92,23 @@ Exit codes: 0 done (or stopped by SIGTERM); 1 with --once when files were left b
     const {parseObjectOptions} = await import('../../plugins/core/storage/object-options.js')
     const objects = parseObjectOptions(flags)
     const {map, problems} = parseBucketMap(flags['bucket-map'])
-    if (problems.length > 0) throw new UsageError(`Bad --bucket-map: ${problems.join('; ')}.`, {code: 'BAD_BUCKET_MAP', nextSteps: ['Write it as --bucket-map local_dir=real-bucket-name (lowercase letters, digits, dots, hyphens; 3-63 characters).']})
+    if (problems.length > 0)
+      throw new UsageError(`Bad --bucket-map: ${problems.join('; ')}.`, {
+        code: 'BAD_BUCKET_MAP',
+        nextSteps: ['Write it as --bucket-map local_dir=real-bucket-name (lowercase letters, digits, dots, hyphens; 3-63 characters).'],
+      })
     const connection = this.storageOptions()
-    return {directory: flags.directory, interval: flags.interval, stability: flags.stability, region: flags.region!, profile: flags.profile, endpoint: connection.endpoint, concurrency: flags.concurrency, bucketMapping: map, objects}
+    return {
+      directory: flags.directory,
+      interval: flags.interval,
+      stability: flags.stability,
+      region: flags.region!,
+      profile: flags.profile,
+      endpoint: connection.endpoint,
+      concurrency: flags.concurrency,
+      bucketMapping: map,
+      objects,
+    }
   }
 
   private async removeOwnPidFile(pidFile: string): Promise<void> {

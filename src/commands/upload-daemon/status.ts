@@ -28,9 +28,19 @@ export default class UploadDaemonStatus extends BaseCommand<StatusResult> {
     const c = status.state?.counters
     this.log(`running  PID ${status.pid}  uptime ${status.uptimeSeconds === undefined ? '?' : duration(status.uptimeSeconds)}  ${status.state?.phase ?? 'starting'}`)
     if (status.state) this.log(`root     ${printable(status.state.root)}`)
-    if (c) this.log(`counters scans ${c.scans}  uploaded ${c.uploaded} (${(c.uploadedBytes / 1e6).toFixed(1)} MB)  already there ${c.alreadyThere}  failed ${c.failed}  changed ${c.changed}  not yet stable ${c.unstable}  in flight ${c.inFlight}`)
+    if (c)
+      this.log(
+        `counters scans ${c.scans}  uploaded ${c.uploaded} (${(c.uploadedBytes / 1e6).toFixed(1)} MB)  already there ${c.alreadyThere}  failed ${c.failed}  changed ${c.changed}  not yet stable ${c.unstable}  in flight ${c.inFlight}`,
+      )
     // What the last scan left behind because of an error (absent from a state file of an older daemon).
-    const held = c && [['not deleted', c.deleteFailed], ['bucket skipped', c.bucketSkipped], ['key collisions', c.collisions], ['unreadable or unshippable', c.scanErrors]].filter(([, count]) => Number(count) > 0)
+    const held =
+      c &&
+      [
+        ['not deleted', c.deleteFailed],
+        ['bucket skipped', c.bucketSkipped],
+        ['key collisions', c.collisions],
+        ['unreadable or unshippable', c.scanErrors],
+      ].filter(([, count]) => Number(count) > 0)
     if (held && held.length > 0) this.log(`held     ${held.map(([what, count]) => `${what} ${count}`).join('  ')}`)
     if (status.state?.lastError) this.log(`last error  ${printable(status.state.lastError)}`)
     this.log(`log      ${status.logFile}`)

@@ -17,7 +17,9 @@ const NULLABLE_BIGINT = {type: ['integer', 'null'], 'x-sql-type': 'BIGINT'}
 const DATE = {type: 'string', format: 'date', 'x-sql-type': 'DATE'}
 
 function schema(title: string, properties: Record<string, Record<string, unknown>>): JsonSchema {
-  const required = Object.entries(properties).filter(([, p]) => !Array.isArray(p.type)).map(([name]) => name)
+  const required = Object.entries(properties)
+    .filter(([, p]) => !Array.isArray(p.type))
+    .map(([name]) => name)
   return {$schema: 'https://json-schema.org/draft/2020-12/schema', title, type: 'object', properties, required}
 }
 
@@ -31,9 +33,24 @@ export const CHANNELS: Channel[] = [
     // Advanced Trade sequence numbers restart with every connection; the frame time keeps reconnects apart.
     recordKey: ['product_id', 'sequence', 'time'],
     schema: schema('coinbase ticker', {
-      ...common, event_type: TEXT, price: DECIMAL, best_bid: NULLABLE_DECIMAL, best_ask: NULLABLE_DECIMAL, best_bid_quantity: NULLABLE_DECIMAL, best_ask_quantity: NULLABLE_DECIMAL,
-      volume_24_h: NULLABLE_VOLUME, low_24_h: NULLABLE_DECIMAL, high_24_h: NULLABLE_DECIMAL, low_52_w: NULLABLE_DECIMAL, high_52_w: NULLABLE_DECIMAL, price_percent_chg_24_h: decimal('ratio', true),
-      open_24_h: NULLABLE_DECIMAL, volume_30_d: NULLABLE_VOLUME, side: NULLABLE_TEXT, trade_id: NULLABLE_TEXT, last_size: NULLABLE_DECIMAL,
+      ...common,
+      event_type: TEXT,
+      price: DECIMAL,
+      best_bid: NULLABLE_DECIMAL,
+      best_ask: NULLABLE_DECIMAL,
+      best_bid_quantity: NULLABLE_DECIMAL,
+      best_ask_quantity: NULLABLE_DECIMAL,
+      volume_24_h: NULLABLE_VOLUME,
+      low_24_h: NULLABLE_DECIMAL,
+      high_24_h: NULLABLE_DECIMAL,
+      low_52_w: NULLABLE_DECIMAL,
+      high_52_w: NULLABLE_DECIMAL,
+      price_percent_chg_24_h: decimal('ratio', true),
+      open_24_h: NULLABLE_DECIMAL,
+      volume_30_d: NULLABLE_VOLUME,
+      side: NULLABLE_TEXT,
+      trade_id: NULLABLE_TEXT,
+      last_size: NULLABLE_DECIMAL,
     }),
   },
   {
@@ -49,8 +66,18 @@ export const CHANNELS: Channel[] = [
     // Coinbase numbers trades per product, so trade_id alone repeats across products.
     recordKey: ['product_id', 'trade_id'],
     schema: schema('coinbase market_trades', {
-      feed: common.feed, product_id: TEXT, trade_id: TEXT, time: TIME, date: DATE, sequence: BIGINT, event_type: TEXT, price: DECIMAL, size: DECIMAL, side: NULLABLE_TEXT,
-      maker_order_id: NULLABLE_TEXT, taker_order_id: NULLABLE_TEXT,
+      feed: common.feed,
+      product_id: TEXT,
+      trade_id: TEXT,
+      time: TIME,
+      date: DATE,
+      sequence: BIGINT,
+      event_type: TEXT,
+      price: DECIMAL,
+      size: DECIMAL,
+      side: NULLABLE_TEXT,
+      maker_order_id: NULLABLE_TEXT,
+      taker_order_id: NULLABLE_TEXT,
     }),
   },
 ]
@@ -69,7 +96,18 @@ export const EXTRA_CHANNELS: Channel[] = [
     description: 'Five-minute candles (kept with keep=candles); a candle is updated while it is open.',
     recordKey: ['product_id', 'start'],
     schema: schema('coinbase candles', {
-      feed: common.feed, product_id: TEXT, start: TIME, time: TIME, date: DATE, sequence: BIGINT, event_type: TEXT, open: DECIMAL, high: DECIMAL, low: DECIMAL, close: DECIMAL, volume: decimal('volume'),
+      feed: common.feed,
+      product_id: TEXT,
+      start: TIME,
+      time: TIME,
+      date: DATE,
+      sequence: BIGINT,
+      event_type: TEXT,
+      open: DECIMAL,
+      high: DECIMAL,
+      low: DECIMAL,
+      close: DECIMAL,
+      volume: decimal('volume'),
     }),
   },
 ]

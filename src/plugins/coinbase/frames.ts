@@ -123,13 +123,29 @@ function advancedTrade(frame: Json, state: FrameState, out: SourceRecord[]): voi
       case 'ticker_batch': {
         for (const t of list(event.tickers, 'events[].tickers') as Json[]) {
           out.push({
-            channel: 'ticker', feed: 'advanced_trade', product_id: text(t.product_id, 'product_id'), time: frameTime, date: frameTime.slice(0, 10), sequence, event_type: eventType,
-            price: decimal(t.price, 'price'), best_bid: decimal(t.best_bid, 'best_bid', true), best_ask: decimal(t.best_ask, 'best_ask', true),
-            best_bid_quantity: decimal(t.best_bid_quantity, 'best_bid_quantity', true), best_ask_quantity: decimal(t.best_ask_quantity, 'best_ask_quantity', true),
-            volume_24_h: decimal(t.volume_24_h, 'volume_24_h', true, 'volume'), low_24_h: decimal(t.low_24_h, 'low_24_h', true), high_24_h: decimal(t.high_24_h, 'high_24_h', true),
-            low_52_w: decimal(t.low_52_w, 'low_52_w', true), high_52_w: decimal(t.high_52_w, 'high_52_w', true),
+            channel: 'ticker',
+            feed: 'advanced_trade',
+            product_id: text(t.product_id, 'product_id'),
+            time: frameTime,
+            date: frameTime.slice(0, 10),
+            sequence,
+            event_type: eventType,
+            price: decimal(t.price, 'price'),
+            best_bid: decimal(t.best_bid, 'best_bid', true),
+            best_ask: decimal(t.best_ask, 'best_ask', true),
+            best_bid_quantity: decimal(t.best_bid_quantity, 'best_bid_quantity', true),
+            best_ask_quantity: decimal(t.best_ask_quantity, 'best_ask_quantity', true),
+            volume_24_h: decimal(t.volume_24_h, 'volume_24_h', true, 'volume'),
+            low_24_h: decimal(t.low_24_h, 'low_24_h', true),
+            high_24_h: decimal(t.high_24_h, 'high_24_h', true),
+            low_52_w: decimal(t.low_52_w, 'low_52_w', true),
+            high_52_w: decimal(t.high_52_w, 'high_52_w', true),
             price_percent_chg_24_h: decimal(t.price_percent_chg_24_h, 'price_percent_chg_24_h', true, 'ratio'),
-            open_24_h: null, volume_30_d: null, side: null, trade_id: null, last_size: null,
+            open_24_h: null,
+            volume_30_d: null,
+            side: null,
+            trade_id: null,
+            last_size: null,
           })
         }
         break
@@ -140,8 +156,16 @@ function advancedTrade(frame: Json, state: FrameState, out: SourceRecord[]): voi
         for (const u of list(event.updates, 'events[].updates') as Json[]) {
           const time = u.event_time === undefined ? frameTime : eventTime(u.event_time, 'event_time')
           out.push({
-            channel: 'level2', feed: 'advanced_trade', product_id: productId, time, date: time.slice(0, 10), sequence, event_type: eventType,
-            side: text(u.side, 'side'), price_level: decimal(u.price_level, 'price_level'), new_quantity: decimal(u.new_quantity, 'new_quantity'),
+            channel: 'level2',
+            feed: 'advanced_trade',
+            product_id: productId,
+            time,
+            date: time.slice(0, 10),
+            sequence,
+            event_type: eventType,
+            side: text(u.side, 'side'),
+            price_level: decimal(u.price_level, 'price_level'),
+            new_quantity: decimal(u.new_quantity, 'new_quantity'),
           })
         }
         break
@@ -150,15 +174,35 @@ function advancedTrade(frame: Json, state: FrameState, out: SourceRecord[]): voi
         for (const t of list(event.trades, 'events[].trades') as Json[]) {
           const time = eventTime(t.time, 'time')
           out.push({
-            channel: 'market_trades', feed: 'advanced_trade', product_id: text(t.product_id, 'product_id'), trade_id: text(t.trade_id, 'trade_id'), time, date: time.slice(0, 10),
-            sequence, event_type: eventType, price: decimal(t.price, 'price'), size: decimal(t.size, 'size'), side: text(t.side, 'side', true), maker_order_id: null, taker_order_id: null,
+            channel: 'market_trades',
+            feed: 'advanced_trade',
+            product_id: text(t.product_id, 'product_id'),
+            trade_id: text(t.trade_id, 'trade_id'),
+            time,
+            date: time.slice(0, 10),
+            sequence,
+            event_type: eventType,
+            price: decimal(t.price, 'price'),
+            size: decimal(t.size, 'size'),
+            side: text(t.side, 'side', true),
+            maker_order_id: null,
+            taker_order_id: null,
           })
         }
         break
       }
       case 'heartbeats': {
         if (!state.keep.has('heartbeats')) return
-        out.push({channel: 'heartbeats', feed: 'advanced_trade', product_id: null, time: frameTime, date: frameTime.slice(0, 10), sequence, heartbeat_counter: typeof event.heartbeat_counter === 'number' ? event.heartbeat_counter : null, current_time: text(event.current_time, 'current_time', true)})
+        out.push({
+          channel: 'heartbeats',
+          feed: 'advanced_trade',
+          product_id: null,
+          time: frameTime,
+          date: frameTime.slice(0, 10),
+          sequence,
+          heartbeat_counter: typeof event.heartbeat_counter === 'number' ? event.heartbeat_counter : null,
+          current_time: text(event.current_time, 'current_time', true),
+        })
         break
       }
       case 'candles': {
@@ -166,8 +210,19 @@ function advancedTrade(frame: Json, state: FrameState, out: SourceRecord[]): voi
         for (const c of list(event.candles, 'events[].candles') as Json[]) {
           const start = new Date(integer(c.start, 'start') * 1000).toISOString().replace(/Z$/, '000Z')
           out.push({
-            channel: 'candles', feed: 'advanced_trade', product_id: text(c.product_id, 'product_id'), start, time: frameTime, date: start.slice(0, 10), sequence, event_type: eventType,
-            open: decimal(c.open, 'open'), high: decimal(c.high, 'high'), low: decimal(c.low, 'low'), close: decimal(c.close, 'close'), volume: decimal(c.volume, 'volume', false, 'volume'),
+            channel: 'candles',
+            feed: 'advanced_trade',
+            product_id: text(c.product_id, 'product_id'),
+            start,
+            time: frameTime,
+            date: start.slice(0, 10),
+            sequence,
+            event_type: eventType,
+            open: decimal(c.open, 'open'),
+            high: decimal(c.high, 'high'),
+            low: decimal(c.low, 'low'),
+            close: decimal(c.close, 'close'),
+            volume: decimal(c.volume, 'volume', false, 'volume'),
           })
         }
         break
@@ -184,13 +239,29 @@ function exchange(frame: Json, state: FrameState, out: SourceRecord[]): void {
       const time = eventTime(frame.time, 'time')
       state.lastTime = time
       out.push({
-        channel: 'ticker', feed: 'exchange', product_id: text(frame.product_id, 'product_id'), time, date: time.slice(0, 10), sequence: integer(frame.sequence, 'sequence'), event_type: 'ticker',
-        price: decimal(frame.price, 'price'), best_bid: decimal(frame.best_bid, 'best_bid', true), best_ask: decimal(frame.best_ask, 'best_ask', true),
-        best_bid_quantity: decimal(frame.best_bid_size, 'best_bid_size', true), best_ask_quantity: decimal(frame.best_ask_size, 'best_ask_size', true),
-        volume_24_h: decimal(frame.volume_24h, 'volume_24h', true, 'volume'), low_24_h: decimal(frame.low_24h, 'low_24h', true), high_24_h: decimal(frame.high_24h, 'high_24h', true),
-        low_52_w: null, high_52_w: null, price_percent_chg_24_h: null,
-        open_24_h: decimal(frame.open_24h, 'open_24h', true), volume_30_d: decimal(frame.volume_30d, 'volume_30d', true, 'volume'), side: text(frame.side, 'side', true),
-        trade_id: frame.trade_id === undefined ? null : text(frame.trade_id, 'trade_id'), last_size: decimal(frame.last_size, 'last_size', true),
+        channel: 'ticker',
+        feed: 'exchange',
+        product_id: text(frame.product_id, 'product_id'),
+        time,
+        date: time.slice(0, 10),
+        sequence: integer(frame.sequence, 'sequence'),
+        event_type: 'ticker',
+        price: decimal(frame.price, 'price'),
+        best_bid: decimal(frame.best_bid, 'best_bid', true),
+        best_ask: decimal(frame.best_ask, 'best_ask', true),
+        best_bid_quantity: decimal(frame.best_bid_size, 'best_bid_size', true),
+        best_ask_quantity: decimal(frame.best_ask_size, 'best_ask_size', true),
+        volume_24_h: decimal(frame.volume_24h, 'volume_24h', true, 'volume'),
+        low_24_h: decimal(frame.low_24h, 'low_24h', true),
+        high_24_h: decimal(frame.high_24h, 'high_24h', true),
+        low_52_w: null,
+        high_52_w: null,
+        price_percent_chg_24_h: null,
+        open_24_h: decimal(frame.open_24h, 'open_24h', true),
+        volume_30_d: decimal(frame.volume_30d, 'volume_30d', true, 'volume'),
+        side: text(frame.side, 'side', true),
+        trade_id: frame.trade_id === undefined ? null : text(frame.trade_id, 'trade_id'),
+        last_size: decimal(frame.last_size, 'last_size', true),
       })
       return
     }
@@ -202,8 +273,16 @@ function exchange(frame: Json, state: FrameState, out: SourceRecord[]): void {
       for (const change of list(frame.changes, 'changes')) {
         const [side, price, size] = list(change, 'changes[]')
         out.push({
-          channel: 'level2', feed: 'exchange', product_id: productId, time, date: time.slice(0, 10), sequence, event_type: 'update',
-          side: side === 'buy' ? 'bid' : side === 'sell' ? 'offer' : text(side, 'changes[][0]'), price_level: decimal(price, 'changes[][1]'), new_quantity: decimal(size, 'changes[][2]'),
+          channel: 'level2',
+          feed: 'exchange',
+          product_id: productId,
+          time,
+          date: time.slice(0, 10),
+          sequence,
+          event_type: 'update',
+          side: side === 'buy' ? 'bid' : side === 'sell' ? 'offer' : text(side, 'changes[][0]'),
+          price_level: decimal(price, 'changes[][1]'),
+          new_quantity: decimal(size, 'changes[][2]'),
         })
       }
       return
@@ -213,10 +292,24 @@ function exchange(frame: Json, state: FrameState, out: SourceRecord[]): void {
       const time = state.lastTime ?? state.fallbackTime
       if (!time) throw new DecodeError('snapshot frame has no time and no earlier frame or segment time to take it from')
       const sequence = state.segmentBase + state.frames
-      for (const [field, side] of [['bids', 'bid'], ['asks', 'offer']] as const) {
+      for (const [field, side] of [
+        ['bids', 'bid'],
+        ['asks', 'offer'],
+      ] as const) {
         for (const level of list(frame[field], field)) {
           const [price, size] = list(level, `${field}[]`)
-          out.push({channel: 'level2', feed: 'exchange', product_id: productId, time, date: time.slice(0, 10), sequence, event_type: 'snapshot', side, price_level: decimal(price, `${field}[][0]`), new_quantity: decimal(size, `${field}[][1]`)})
+          out.push({
+            channel: 'level2',
+            feed: 'exchange',
+            product_id: productId,
+            time,
+            date: time.slice(0, 10),
+            sequence,
+            event_type: 'snapshot',
+            side,
+            price_level: decimal(price, `${field}[][0]`),
+            new_quantity: decimal(size, `${field}[][1]`),
+          })
         }
       }
       return
@@ -226,16 +319,35 @@ function exchange(frame: Json, state: FrameState, out: SourceRecord[]): void {
       const time = eventTime(frame.time, 'time')
       state.lastTime = time
       out.push({
-        channel: 'market_trades', feed: 'exchange', product_id: text(frame.product_id, 'product_id'), trade_id: text(frame.trade_id, 'trade_id'), time, date: time.slice(0, 10),
-        sequence: integer(frame.sequence, 'sequence'), event_type: frame.type, price: decimal(frame.price, 'price'), size: decimal(frame.size, 'size'), side: text(frame.side, 'side', true),
-        maker_order_id: text(frame.maker_order_id, 'maker_order_id', true), taker_order_id: text(frame.taker_order_id, 'taker_order_id', true),
+        channel: 'market_trades',
+        feed: 'exchange',
+        product_id: text(frame.product_id, 'product_id'),
+        trade_id: text(frame.trade_id, 'trade_id'),
+        time,
+        date: time.slice(0, 10),
+        sequence: integer(frame.sequence, 'sequence'),
+        event_type: frame.type,
+        price: decimal(frame.price, 'price'),
+        size: decimal(frame.size, 'size'),
+        side: text(frame.side, 'side', true),
+        maker_order_id: text(frame.maker_order_id, 'maker_order_id', true),
+        taker_order_id: text(frame.taker_order_id, 'taker_order_id', true),
       })
       return
     }
     case 'heartbeat': {
       if (!state.keep.has('heartbeats')) return
       const time = eventTime(frame.time, 'time')
-      out.push({channel: 'heartbeats', feed: 'exchange', product_id: text(frame.product_id, 'product_id', true), time, date: time.slice(0, 10), sequence: integer(frame.sequence, 'sequence'), heartbeat_counter: null, current_time: null})
+      out.push({
+        channel: 'heartbeats',
+        feed: 'exchange',
+        product_id: text(frame.product_id, 'product_id', true),
+        time,
+        date: time.slice(0, 10),
+        sequence: integer(frame.sequence, 'sequence'),
+        heartbeat_counter: null,
+        current_time: null,
+      })
       return
     }
     default:

@@ -33,7 +33,9 @@ function size(random: () => number, scale: number): string {
  */
 function timestamp(ms: number, nanos: number): string {
   const base = new Date(ms).toISOString().slice(0, 19)
-  const fraction = String((ms % 1000) * 1_000_000 + (nanos % 1_000_000)).padStart(9, '0').replace(/0+$/, '')
+  const fraction = String((ms % 1000) * 1_000_000 + (nanos % 1_000_000))
+    .padStart(9, '0')
+    .replace(/0+$/, '')
   return fraction ? `${base}.${fraction}Z` : `${base}Z`
 }
 
@@ -99,7 +101,9 @@ export async function* generateFrames(options: GenerateOptions): AsyncIterable<G
         const count = 1 + Math.floor(random() * 3)
         for (let t = 0; t < count; t++) {
           const side = random() < 0.5 ? 'BUY' : 'SELL'
-          trades.push(`{"product_id":"${product.id}","trade_id":"${product.nextTradeId++}","price":"${price(product.cents)}","size":"${size(random, 0.05)}","time":"${micros(Math.max(options.range.from.getTime(), ms - 60), Math.floor(random() * 1e6))}","side":"${side}"}`)
+          trades.push(
+            `{"product_id":"${product.id}","trade_id":"${product.nextTradeId++}","price":"${price(product.cents)}","size":"${size(random, 0.05)}","time":"${micros(Math.max(options.range.from.getTime(), ms - 60), Math.floor(random() * 1e6))}","side":"${side}"}`,
+          )
         }
         line = `{"channel":"market_trades","timestamp":"${ts}","sequence_num":${sequence},"events":[{"type":"update","trades":[${trades.join(',')}]}]}`
       } else {

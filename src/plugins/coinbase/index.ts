@@ -94,7 +94,11 @@ class CoinbaseSource implements DataSource, LineDecoder, SqlDecoder {
   configure(options: Record<string, string>): DataSource {
     const keep = new Set<ExtraChannel>()
     const feed: FeedOptions = {products: [], channels: DEFAULT_FEED_CHANNELS}
-    const list = (value: string) => value.split(',').map((part) => part.trim()).filter(Boolean)
+    const list = (value: string) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)
     for (const [key, value] of Object.entries(options)) {
       if (key === 'keep') {
         for (const name of list(value)) {

@@ -27,9 +27,7 @@ function decimal(value: string, kind: keyof typeof DECIMAL_KINDS, optional: bool
   const {pattern, sqlType} = DECIMAL_KINDS[kind]
   const matches = `coalesce(regexp_full_match(${value}, ${sqlString(pattern.source)}), false)`
   const input = optional ? `nullif(${value}, '')` : value
-  return optional
-    ? {value: castDecimal(input, sqlType), ok: `(${value} IS NULL OR ${value} = '' OR ${matches})`}
-    : {value: castDecimal(input, sqlType), ok: matches}
+  return optional ? {value: castDecimal(input, sqlType), ok: `(${value} IS NULL OR ${value} = '' OR ${matches})`} : {value: castDecimal(input, sqlType), ok: matches}
 }
 
 /**
@@ -54,10 +52,17 @@ export function advancedTradeSql(file: string, prefix: string): SqlDecoding {
   // Channels the frame decoder returns from before reading the frame time.
   const early = `channel IN ('subscriptions', 'status', 'user', 'futures_balance_summary')`
   const tickerDecimals = {
-    price: decimal('t.price', 'price', false), best_bid: decimal('t.best_bid', 'price', true), best_ask: decimal('t.best_ask', 'price', true),
-    best_bid_quantity: decimal('t.best_bid_quantity', 'price', true), best_ask_quantity: decimal('t.best_ask_quantity', 'price', true),
-    volume_24_h: decimal('t.volume_24_h', 'volume', true), low_24_h: decimal('t.low_24_h', 'price', true), high_24_h: decimal('t.high_24_h', 'price', true),
-    low_52_w: decimal('t.low_52_w', 'price', true), high_52_w: decimal('t.high_52_w', 'price', true), price_percent_chg_24_h: decimal('t.price_percent_chg_24_h', 'ratio', true),
+    price: decimal('t.price', 'price', false),
+    best_bid: decimal('t.best_bid', 'price', true),
+    best_ask: decimal('t.best_ask', 'price', true),
+    best_bid_quantity: decimal('t.best_bid_quantity', 'price', true),
+    best_ask_quantity: decimal('t.best_ask_quantity', 'price', true),
+    volume_24_h: decimal('t.volume_24_h', 'volume', true),
+    low_24_h: decimal('t.low_24_h', 'price', true),
+    high_24_h: decimal('t.high_24_h', 'price', true),
+    low_52_w: decimal('t.low_52_w', 'price', true),
+    high_52_w: decimal('t.high_52_w', 'price', true),
+    price_percent_chg_24_h: decimal('t.price_percent_chg_24_h', 'ratio', true),
   }
   const l2 = {price_level: decimal('u.price_level', 'price', false), new_quantity: decimal('u.new_quantity', 'price', false)}
   const trade = {price: decimal('t.price', 'price', false), size: decimal('t.size', 'price', false)}
@@ -83,7 +88,9 @@ export function advancedTradeSql(file: string, prefix: string): SqlDecoding {
     channels: {
       ticker: `SELECT 'advanced_trade' AS feed, t.product_id AS product_id, CAST(timestamp AS TIMESTAMPTZ) AS time, CAST(substr(timestamp, 1, 10) AS DATE) AS date,
           sequence_num AS sequence, coalesce(e.type, 'update') AS event_type,
-          ${Object.entries(tickerDecimals).map(([name, column]) => `${column.value} AS ${name}`).join(', ')},
+          ${Object.entries(tickerDecimals)
+            .map(([name, column]) => `${column.value} AS ${name}`)
+            .join(', ')},
           CAST(NULL AS DECIMAL(18,8)) AS open_24_h, CAST(NULL AS DECIMAL(38,8)) AS volume_30_d, CAST(NULL AS VARCHAR) AS side, CAST(NULL AS VARCHAR) AS trade_id, CAST(NULL AS DECIMAL(18,8)) AS last_size
         FROM (SELECT timestamp, sequence_num, e, unnest(e.tickers) AS t FROM ${events} WHERE channel IN ('ticker', 'ticker_batch') AND e IS NOT NULL)
         ${guard([text('t.product_id'), ...Object.values(tickerDecimals).map((column) => column.ok)])}`,

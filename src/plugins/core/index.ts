@@ -18,18 +18,7 @@ export {parseObjectOptions} from './storage/object-options.js'
 export {printable, shortened} from './command/printable.js'
 export type {BucketwrightConfig, JobSettings, StorageSettings} from './config/config.js'
 // errors and exit codes
-export {
-  BucketwrightError,
-  BugError,
-  type BucketwrightErrorOptions,
-  type ErrorCause,
-  type ErrorJson,
-  ExitCode,
-  RemoteError,
-  UsageError,
-  UserError,
-  VerificationError,
-} from './errors/errors.js'
+export {BucketwrightError, BugError, type BucketwrightErrorOptions, type ErrorCause, type ErrorJson, ExitCode, RemoteError, UsageError, UserError, VerificationError} from './errors/errors.js'
 export {exitCodeFor, toBucketwrightError} from './errors/normalise.js'
 // storage
 export type {Checksum, DeleteResult, ListManyOptions, ListOptions, ListProgress, ObjectInfo, ObjectOptions, ReadOptions, Storage, WriteOptions, WriteResult} from './storage/types.js'
@@ -42,18 +31,4 @@ export {Logger, type LogFormat, type LoggerOptions, type LogLevel} from './progr
 export {type ProgressMode, runTasks} from './progress/tasks.js'
 // data sources, as a command sees them (a plugin's runtime kit is `bucketwright/sources`)
 export {type BrokenPlugin, type SourceListing, SourceRegistry} from './sources/registry.js'
-export type {
-  Channel,
-  DataSource,
-  GeneratedObject,
-  GenerateOptions,
-  JsonLines,
-  JsonSchema,
-  RawLayout,
-  RawObjectRef,
-  SourceFactory,
-  SourceOrigin,
-  SourcePluginModule,
-  SourceRecord,
-  TimeRange,
-} from './source-kit.js'
+export type {Channel, DataSource, GeneratedObject, GenerateOptions, JsonLines, JsonSchema, RawLayout, RawObjectRef, SourceFactory, SourceOrigin, SourcePluginModule, SourceRecord, TimeRange} from './source-kit.js'

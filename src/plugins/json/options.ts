@@ -17,7 +17,7 @@ export interface JsonSourceOptions {
 /** The options, with the description `bucketwright sources` shows. */
 export const OPTION_DESCRIPTIONS: Record<string, string> = {
   timeField: "dotted path of each record's time (ISO 8601 string, or epoch seconds/ms/µs/ns by magnitude), e.g. ts or metadata.recordGeneratedAt",
-  keyTime: 'regex with named groups Y, M, D (and optional h, m, s) that reads an object\'s time from its key; default: the first ISO-like date in the key (2021-11-10, 2021/11/10/07, 20211110T071505)',
+  keyTime: "regex with named groups Y, M, D (and optional h, m, s) that reads an object's time from its key; default: the first ISO-like date in the key (2021-11-10, 2021/11/10/07, 20211110T071505)",
   keyTimeField: "add the key's time to every record under this field name (ISO 8601 UTC)",
   prefix: 'list only keys under this prefix',
   dayPrefix: 'list one prefix per day of the time range: a template with {YYYY}, {MM}, {DD}, e.g. raw/{YYYY}/{MM}/{DD}/',

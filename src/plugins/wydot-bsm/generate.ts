@@ -117,7 +117,11 @@ interface Vehicle {
   supplementalJson: string
 }
 
-const hex8 = (random: () => number) => Math.floor(random() * 4_294_967_296).toString(16).toUpperCase().padStart(8, '0')
+const hex8 = (random: () => number) =>
+  Math.floor(random() * 4_294_967_296)
+    .toString(16)
+    .toUpperCase()
+    .padStart(8, '0')
 const uuid = (random: () => number) => {
   const h = hex8(random) + hex8(random) + hex8(random) + hex8(random)
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`.toLowerCase()
@@ -482,7 +486,15 @@ export function generatorSettings(options: Record<string, string>): BsmGenerator
   if (options.bbox !== undefined) {
     const parts = options.bbox.split(',').map((part) => (part.trim() === '' ? Number.NaN : Number(part)))
     const [minLongitude, minLatitude, maxLongitude, maxLatitude] = parts
-    if (parts.length !== 4 || parts.some((part) => !Number.isFinite(part)) || !(minLongitude < maxLongitude && minLatitude < maxLatitude) || minLatitude < -90 || maxLatitude > 90 || minLongitude < -180 || maxLongitude > 180) {
+    if (
+      parts.length !== 4 ||
+      parts.some((part) => !Number.isFinite(part)) ||
+      !(minLongitude < maxLongitude && minLatitude < maxLatitude) ||
+      minLatitude < -90 ||
+      maxLatitude > 90 ||
+      minLongitude < -180 ||
+      maxLongitude > 180
+    ) {
       throw new Error(`bbox=${options.bbox} is not minLon,minLat,maxLon,maxLat in degrees (e.g. bbox=-106.5,41,-105,41.5 around Laramie)`)
     }
     const bounds = {minLatitude, maxLatitude, minLongitude, maxLongitude}

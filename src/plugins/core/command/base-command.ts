@@ -169,7 +169,13 @@ export abstract class BaseCommand<T> extends Command {
     } catch (error) {
       throw new UsageError(`Bad option for source "${chosen}": ${(error as Error).message}`, {
         code: 'BAD_SOURCE_OPTION',
-        nextSteps: [`Options of ${chosen}: ${Object.entries(source.options ?? {}).map(([key, text]) => `${key} (${text})`).join('; ') || 'none'}.`],
+        nextSteps: [
+          `Options of ${chosen}: ${
+            Object.entries(source.options ?? {})
+              .map(([key, text]) => `${key} (${text})`)
+              .join('; ') || 'none'
+          }.`,
+        ],
       })
     }
   }

@@ -12,9 +12,21 @@ import {durationFlag, sizeFlag} from './flags.js'
 export const cacheFlags = {
   cache: Flags.boolean({summary: 'Serve S3 object reads from the local cache (--no-cache: always GET).', default: true, allowNo: true, env: 'BUCKETWRIGHT_OBJECT_CACHE', helpGroup: 'CACHE'}),
   'cache-dir': Flags.string({summary: 'Directory of the object cache (default: objects/ in the bucketwright cache dir).', env: 'BUCKETWRIGHT_OBJECT_CACHE_DIR', helpGroup: 'CACHE'}),
-  'cache-ttl': durationFlag()({summary: 'Age after which a cached object is downloaded again (90s, 12h, 7d).', default: 7 * 86_400_000, defaultHelp: async () => '7d', env: 'BUCKETWRIGHT_OBJECT_CACHE_TTL', helpGroup: 'CACHE'}),
+  'cache-ttl': durationFlag()({
+    summary: 'Age after which a cached object is downloaded again (90s, 12h, 7d).',
+    default: 7 * 86_400_000,
+    defaultHelp: async () => '7d',
+    env: 'BUCKETWRIGHT_OBJECT_CACHE_TTL',
+    helpGroup: 'CACHE',
+  }),
   offline: Flags.boolean({summary: 'Never contact the endpoint: listings and objects come from the cache (whatever their age); anything not cached is an error.', default: false, helpGroup: 'CACHE'}),
-  'cache-max-size': sizeFlag({summary: 'Size cap of the cache; least recently used objects are evicted beyond it (500MB, 10GB).', default: 2e9, defaultHelp: async () => '2GB', env: 'BUCKETWRIGHT_OBJECT_CACHE_MAX_SIZE', helpGroup: 'CACHE'}),
+  'cache-max-size': sizeFlag({
+    summary: 'Size cap of the cache; least recently used objects are evicted beyond it (500MB, 10GB).',
+    default: 2e9,
+    defaultHelp: async () => '2GB',
+    env: 'BUCKETWRIGHT_OBJECT_CACHE_MAX_SIZE',
+    helpGroup: 'CACHE',
+  }),
 }
 
 /** The parsed values of {@link cacheFlags}. */

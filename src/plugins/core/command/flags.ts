@@ -43,7 +43,7 @@ export const baseFlags = {
 
 /** `--shard i/N`: this worker's share of the work units. Also from AWS Batch / Kubernetes indexes with `--shards N`. */
 export const shardFlags = {
-  shard: Flags.string({summary: 'This worker\'s share, as i/N (0-based): each work unit belongs to exactly one shard.', env: 'BUCKETWRIGHT_SHARD', helpGroup: 'SCALE-OUT'}),
+  shard: Flags.string({summary: "This worker's share, as i/N (0-based): each work unit belongs to exactly one shard.", env: 'BUCKETWRIGHT_SHARD', helpGroup: 'SCALE-OUT'}),
   shards: Flags.integer({summary: 'Number of shards; the index comes from AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX.', env: 'BUCKETWRIGHT_SHARDS', min: 1, helpGroup: 'SCALE-OUT', exclusive: ['shard']}),
 }
 
@@ -81,7 +81,7 @@ export function parseSourceOptions(options: string[] = []): Record<string, strin
 export const objectFlags = {
   'storage-class': Flags.string({summary: 'S3 storage class of written objects (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, …).', env: 'BUCKETWRIGHT_STORAGE_CLASS', helpGroup: 'S3 OBJECTS'}),
   sse: Flags.string({summary: 'Server-side encryption of written objects: AES256 (SSE-S3) or aws:kms (SSE-KMS).', env: 'BUCKETWRIGHT_SSE', helpGroup: 'S3 OBJECTS'}),
-  'sse-kms-key-id': Flags.string({summary: 'KMS key (id, alias/name or ARN) for --sse aws:kms; default: the account\'s aws/s3 key.', env: 'BUCKETWRIGHT_SSE_KMS_KEY_ID', helpGroup: 'S3 OBJECTS'}),
-  acl: Flags.string({summary: 'Canned ACL of written objects, e.g. bucket-owner-full-control for another account\'s bucket.', env: 'BUCKETWRIGHT_ACL', helpGroup: 'S3 OBJECTS'}),
+  'sse-kms-key-id': Flags.string({summary: "KMS key (id, alias/name or ARN) for --sse aws:kms; default: the account's aws/s3 key.", env: 'BUCKETWRIGHT_SSE_KMS_KEY_ID', helpGroup: 'S3 OBJECTS'}),
+  acl: Flags.string({summary: "Canned ACL of written objects, e.g. bucket-owner-full-control for another account's bucket.", env: 'BUCKETWRIGHT_ACL', helpGroup: 'S3 OBJECTS'}),
   metadata: Flags.string({summary: 'User metadata of written objects, as key=value (repeatable): x-amz-meta-key.', multiple: true, helpGroup: 'S3 OBJECTS'}),
 }

@@ -37,7 +37,7 @@ function badValue(kind: 'duration' | 'size', text: string, flag: string | undefi
 export function parseDuration(text: string, options: {flag?: string; defaultUnit?: DurationUnit} = {}): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$/i.exec(text)
   if (!match) throw badValue('duration', text, options.flag, '90s, 10m, 36h or 7d')
-  return Math.round(Number(match[1]) * DURATION_UNITS[((match[2] ?? options.defaultUnit ?? 's').toLowerCase()) as DurationUnit])
+  return Math.round(Number(match[1]) * DURATION_UNITS[(match[2] ?? options.defaultUnit ?? 's').toLowerCase() as DurationUnit])
 }
 
 /** Parses a size such as `100MB`, `64MiB`, `512m` or `1000` (bytes) into bytes. A usage error naming the flag otherwise. */

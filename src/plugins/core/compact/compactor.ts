@@ -65,7 +65,6 @@ async function sweepDeadRuns(): Promise<void> {
   }
 }
 
-
 /** Up to this many listed keys, discovery keeps the objects, and the first look at each partition needs no LIST. */
 const KEEP_LISTING = 200_000
 
@@ -286,7 +285,16 @@ export class Compactor {
       if (index === 0) columns = read.columns
       const difference = columnDifference(columns, read.columns)
       if (difference) throw this.verificationFailed(partition, `${keys[index]}: ${difference}`)
-      outputs.push({key: keys[index], pendingKey: inputKeys.has(keys[index]) ? pendingKeyFor(keys[index], digest) : undefined, size: read.size, md5: '', sha256: '', rows: read.checksum.rows, checksum: read.checksum, file})
+      outputs.push({
+        key: keys[index],
+        pendingKey: inputKeys.has(keys[index]) ? pendingKeyFor(keys[index], digest) : undefined,
+        size: read.size,
+        md5: '',
+        sha256: '',
+        rows: read.checksum.rows,
+        checksum: read.checksum,
+        file,
+      })
     }
     if (merged.footerRows !== undefined && merged.footerRows !== merged.inputs.rows) {
       throw this.verificationFailed(partition, `the inputs' Parquet footers declare ${merged.footerRows} rows, but ${merged.inputs.rows} were read`)
@@ -370,4 +378,3 @@ export class Compactor {
     if (this.workRoot) await fs.rm(await this.workRoot, {recursive: true, force: true})
   }
 }
-

@@ -133,7 +133,9 @@ export function parseBucketList(list: string, size: BucketSize, flag: string): {
     const bad = (why: string): never => {
       throw new UsageError(`--${flag} item ${index + 1} "${raw}" ${why}.`, {
         code: 'BAD_BUCKET_LIST',
-        nextSteps: [`Write each ${size} as in the output names, comma-separated: --${flag} ${example},${bucketKey(size, nextBucketStart(size, bucketStart(size, new Date(Date.UTC(2021, 10, 9, 13)))))} (the size is --bucket, ${size} now).`],
+        nextSteps: [
+          `Write each ${size} as in the output names, comma-separated: --${flag} ${example},${bucketKey(size, nextBucketStart(size, bucketStart(size, new Date(Date.UTC(2021, 10, 9, 13)))))} (the size is --bucket, ${size} now).`,
+        ],
         details: {flag, item: raw, bucket: size},
       })
     }

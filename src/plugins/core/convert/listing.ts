@@ -122,10 +122,12 @@ export function startProbe(storage: Storage, source: DataSource, now: Date, opti
     }),
   ).then(() => spans)
   const done = started.then(async () => {
-    await Promise.all(locations.map(async (location) => {
-      const span = spans.get(location)
-      if (span) spans.set(location, {from: span.from, to: lastDayInPage(location) ?? (await lastDayEnd(location, span.from.getTime()))})
-    }))
+    await Promise.all(
+      locations.map(async (location) => {
+        const span = spans.get(location)
+        if (span) spans.set(location, {from: span.from, to: lastDayInPage(location) ?? (await lastDayEnd(location, span.from.getTime()))})
+      }),
+    )
     return {spans, requests}
   })
 

@@ -100,11 +100,22 @@ function requestPlan(counter: RequestTally, estimated: boolean): RequestPlan {
 export function startEncoders(options: Pick<ConvertOptions, 'source' | 'loader' | 'threads'>): Encoders {
   const pool = EncoderPool.start(options.source, options.loader, encoderThreads(options.threads))
   pool.catch(() => {}) // awaited by the run; this only keeps an early failure from counting as unhandled
-  return {pool, close: () => pool.then((started) => started.close(), () => {})}
+  return {
+    pool,
+    close: () =>
+      pool.then(
+        (started) => started.close(),
+        () => {},
+      ),
+  }
 }
 
 /** Probes, lists and converts bucket after bucket, adding to `result`. */
-async function convertAll(options: ConvertOptions, result: ConvertResult, run: {now: Date; shard: Shard; counter: RequestTally; validation?: Validation; exclude: (key: string) => boolean; starting?: Promise<EncoderPool>}): Promise<void> {
+async function convertAll(
+  options: ConvertOptions,
+  result: ConvertResult,
+  run: {now: Date; shard: Shard; counter: RequestTally; validation?: Validation; exclude: (key: string) => boolean; starting?: Promise<EncoderPool>},
+): Promise<void> {
   const {now, shard, counter, validation, exclude} = run
   // Where the source's key locations have objects: the default range, and which day prefixes are worth listing.
   // Windows are listed as soon as the starts are known; the search for the end narrows the map while they are.
@@ -119,10 +130,20 @@ async function convertAll(options: ConvertOptions, result: ConvertResult, run: {
     const range = {from, to: until}
     const manifests = new Manifests(options, counter, now)
     const only = options.only && new Set(options.only)
-    const windows = firstReadAhead(listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key) && (!only || only.has(bucket.key))), (window) => manifests.readAll(window.buckets))
+    const windows = firstReadAhead(
+      listingWindows(options.bucket, range, options.keyTemplate, (bucket) => ownsUnit(shard, bucket.key) && (!only || only.has(bucket.key))),
+      (window) => manifests.readAll(window.buckets),
+    )
     const pool = await run.starting
     let bad = 0
-    for await (const listed of listWindows(options.input, options.source, windows, range, {signal: options.signal, spans, spansFinal: probe.done, known: probe.known, exclude, onKeys: (keys) => options.progress?.listing(keys)})) {
+    for await (const listed of listWindows(options.input, options.source, windows, range, {
+      signal: options.signal,
+      spans,
+      spansFinal: probe.done,
+      known: probe.known,
+      exclude,
+      onKeys: (keys) => options.progress?.listing(keys),
+    })) {
       if (probeFailure) throw probeFailure
       if (options.input.stats) counter.list += listed.requests
       // The window's manifests are read at once (an hour window has 24), then its buckets converted in order.
@@ -266,7 +287,14 @@ async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: Co
   // next run knows to rebuild, not one that looks made by another tool. (An old manifest does that already: its
   // inputs differ, so the bucket is rebuilt.)
   if (!manifest) {
-    await writePendingMarker(options.output, {manifestVersion: 1, state: 'pending', tool: {name: 'bucketwright', version: options.toolVersion}, command: 'convert', createdAt: new Date().toISOString(), output: {key: bucket.outputKey}})
+    await writePendingMarker(options.output, {
+      manifestVersion: 1,
+      state: 'pending',
+      tool: {name: 'bucketwright', version: options.toolVersion},
+      command: 'convert',
+      createdAt: new Date().toISOString(),
+      output: {key: bucket.outputKey},
+    })
     if (outputBilled) state.counter.put += 1
   }
 

@@ -54,7 +54,16 @@ export async function loadSource(loader: SourceLoader): Promise<DataSource> {
     // A hook is called without oclif's context; one that needs it falls back to loading the registry. A plugin's
     // hook gets the source kit, exactly as the registry hands it (plugins take DecodeError, readAll… from it);
     // bucketwright's own hook needs none.
-    const quiet = {config: undefined, debug() {}, log() {}, warn() {}, error(message: string) { throw new Error(message) }, exit() {}}
+    const quiet = {
+      config: undefined,
+      debug() {},
+      log() {},
+      warn() {},
+      error(message: string) {
+        throw new Error(message)
+      },
+      exit() {},
+    }
     const builtin = new URL('../../builtin-sources.js', import.meta.url).href
     try {
       for (const hook of loader.modules) {

@@ -46,18 +46,24 @@ export function formatConvertSummary(result: ConvertResult): string {
   if (result.dryRun) {
     const recordsKnown = !result.buckets.some((bucket) => estimated(bucket) && bucket.records === 0)
     const outEstimated = result.buckets.some(estimated)
-    lines.push(`Plan: ${plural(result.buckets.length, 'bucket')}${byStatus}, ${result.objects} objects,${recordsKnown ? ` ${sum((bucket) => bucket.records)} records,` : ''} ${formatBytes(result.bytesIn)} in, ${outEstimated ? '~' : ''}${formatBytes(sum((bucket) => bucket.bytesOut))} out${outEstimated ? ' (estimated)' : ''}${quarantined > 0 ? `, ${quarantined} quarantined` : ''}, ${result.seconds} s`)
+    lines.push(
+      `Plan: ${plural(result.buckets.length, 'bucket')}${byStatus}, ${result.objects} objects,${recordsKnown ? ` ${sum((bucket) => bucket.records)} records,` : ''} ${formatBytes(result.bytesIn)} in, ${outEstimated ? '~' : ''}${formatBytes(sum((bucket) => bucket.bytesOut))} out${outEstimated ? ' (estimated)' : ''}${quarantined > 0 ? `, ${quarantined} quarantined` : ''}, ${result.seconds} s`,
+    )
   } else {
     // result.quarantined counts this run's only (the exit code's); the sum includes what skipped buckets' manifests hold.
     const fresh = quarantined !== result.quarantined ? ` (${result.quarantined} this run)` : ''
-    lines.push(`Total: ${plural(result.buckets.length, 'bucket')}${byStatus}, ${result.objects} objects, ${sum((bucket) => bucket.records)} records, ${formatBytes(result.bytesIn)} in, ${formatBytes(sum((bucket) => bucket.bytesOut))} out, ${quarantined} quarantined${fresh}, ${result.seconds} s${rate}`)
+    lines.push(
+      `Total: ${plural(result.buckets.length, 'bucket')}${byStatus}, ${result.objects} objects, ${sum((bucket) => bucket.records)} records, ${formatBytes(result.bytesIn)} in, ${formatBytes(sum((bucket) => bucket.bytesOut))} out, ${quarantined} quarantined${fresh}, ${result.seconds} s${rate}`,
+    )
   }
   if (result.foreign > 0) {
     lines.push(`${plural(result.foreign, 'output')} made by another tool (no manifest) left alone: \`verify --adopt\` checks them against the raw objects and adopts them; --rebuild-foreign rebuilds them.`)
   }
   if (result.requests) {
     const r = result.requests
-    lines.push(`S3 requests${r.estimated ? ' (planned)' : ''}: ${r.list} LIST, ${r.get} GET, ${r.head} HEAD, ${r.put} PUT — $${r.cost.total.toFixed(4)} (LIST $${r.cost.list.toFixed(4)}, GET/HEAD $${r.cost.get.toFixed(4)}, PUT $${r.cost.put.toFixed(4)})`)
+    lines.push(
+      `S3 requests${r.estimated ? ' (planned)' : ''}: ${r.list} LIST, ${r.get} GET, ${r.head} HEAD, ${r.put} PUT — $${r.cost.total.toFixed(4)} (LIST $${r.cost.list.toFixed(4)}, GET/HEAD $${r.cost.get.toFixed(4)}, PUT $${r.cost.put.toFixed(4)})`,
+    )
   }
   if (result.validation) {
     lines.push(`Validation: ${result.validation.recordsInvalid} of ${result.validation.recordsChecked} records invalid`)

@@ -1,4 +1,3 @@
-
 import {BucketwrightError, BugError, ExitCode, UsageError} from './errors.js'
 import {fileSystemError} from './filesystem.js'
 

@@ -16,7 +16,17 @@ export interface ChannelTable {
   partitionBy: string[]
 }
 
-const PG_TYPES: Record<string, string> = {VARCHAR: 'text', BIGINT: 'bigint', INTEGER: 'integer', DOUBLE: 'double precision', BOOLEAN: 'boolean', DATE: 'date', TIMESTAMPTZ: 'timestamptz', TIMESTAMP: 'timestamp', JSON: 'jsonb'}
+const PG_TYPES: Record<string, string> = {
+  VARCHAR: 'text',
+  BIGINT: 'bigint',
+  INTEGER: 'integer',
+  DOUBLE: 'double precision',
+  BOOLEAN: 'boolean',
+  DATE: 'date',
+  TIMESTAMPTZ: 'timestamptz',
+  TIMESTAMP: 'timestamp',
+  JSON: 'jsonb',
+}
 
 function sqlTypeOf(property: Record<string, unknown>): string {
   if (typeof property['x-sql-type'] === 'string') return property['x-sql-type']
@@ -44,7 +54,7 @@ export function channelTables(source: DataSource): ChannelTable[] {
     if (!properties) {
       throw new UsageError(`Source "${source.name}" declares no schema for channel "${channel.name}"; etl needs one to type its columns.`, {
         code: 'NO_CHANNEL_SCHEMA',
-        nextSteps: ['Give the channel a JSON Schema with its properties (the source plugin\'s `channels[].schema`).'],
+        nextSteps: ["Give the channel a JSON Schema with its properties (the source plugin's `channels[].schema`)."],
       })
     }
     const columns = Object.entries(properties).map(([name, property]) => {

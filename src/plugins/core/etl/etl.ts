@@ -225,7 +225,11 @@ async function finishSegment(raw: Storage, decoded: DecodedSegment, options: Etl
   }
   const deleted = await raw.delete([decoded.key])
   if (deleted.errors.length > 0) throw new UserError(`Loaded ${decoded.segment} but could not delete it from processing/: ${deleted.errors[0].message}`, {code: 'ETL_DELETE_FAILED'})
-  logger?.info(`${decoded.segment}: ${decoded.lines} lines → ${Object.entries(result.records).map(([channel, rows]) => `${channel} ${rows}`).join(', ')}${loaded.alreadyLoaded ? ' (already loaded; nothing written)' : ''} → ${sink.target}`)
+  logger?.info(
+    `${decoded.segment}: ${decoded.lines} lines → ${Object.entries(result.records)
+      .map(([channel, rows]) => `${channel} ${rows}`)
+      .join(', ')}${loaded.alreadyLoaded ? ' (already loaded; nothing written)' : ''} → ${sink.target}`,
+  )
   return result
 }
 
@@ -267,10 +271,14 @@ export async function runEtl(options: EtlOptions & {watchIntervalMs?: number}): 
       if (options.watchIntervalMs === undefined || options.signal?.aborted) break
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, options.watchIntervalMs)
-        options.signal?.addEventListener('abort', () => {
-          clearTimeout(timer)
-          resolve()
-        }, {once: true})
+        options.signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer)
+            resolve()
+          },
+          {once: true},
+        )
       })
       if (options.signal?.aborted) break
     }

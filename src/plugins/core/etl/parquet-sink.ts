@@ -126,41 +126,48 @@ export class ParquetSink implements EtlSink {
       const counted = files.filter((file) => byFile.has(path.resolve(file)))
       const total = counted.reduce((sum, file) => sum + byFile.get(path.resolve(file))!, 0)
       if (total !== staged.rows || counted.length !== files.length) {
-        throw new VerificationError(`Parquet for ${decoded.segment}/${staged.table.channel} holds ${total} rows in ${counted.length} files, but ${staged.rows} records were decoded; nothing was uploaded and the segment stays in processing/.`, {
-          code: 'ETL_COUNT_MISMATCH',
-          nextSteps: ['Run etl again; if it repeats, report it with the segment.'],
-          details: {segment: decoded.segment, channel: staged.table.channel, expected: staged.rows, written: total},
-        })
+        throw new VerificationError(
+          `Parquet for ${decoded.segment}/${staged.table.channel} holds ${total} rows in ${counted.length} files, but ${staged.rows} records were decoded; nothing was uploaded and the segment stays in processing/.`,
+          {
+            code: 'ETL_COUNT_MISMATCH',
+            nextSteps: ['Run etl again; if it repeats, report it with the segment.'],
+            details: {segment: decoded.segment, channel: staged.table.channel, expected: staged.rows, written: total},
+          },
+        )
       }
     }
     // Nothing is uploaded unless every channel adds up (an upload that fails midway is redone, same names, on rerun).
     for (const {staged, outDir, files} of toUpload) {
-      const outputs = await pMap(files, async (file): Promise<ParquetOutput> => {
-        const relative = path.relative(outDir, file).split(path.sep)
-        const partitionDirs = relative.slice(0, -1).join('/')
-        // DuckDB numbers the files of a partition (part_<segment>0.parquet …); the first keeps the plain name.
-        const produced = relative.at(-1)!
-        const index = Number(produced.slice(`part_${base}`.length, -'.parquet'.length) || 0)
-        const name = index === 0 ? `part_${base}.parquet` : `part_${base}_${index}.parquet`
-        const key = `processed/${this.options.source}/${staged.table.channel}/${partitionDirs ? partitionDirs + '/' : ''}${name}`
-        const written = await this.options.output.write(key, createReadStream(file), {contentType: 'application/vnd.apache.parquet'})
-        const rows = byFile.get(path.resolve(file)) ?? 0
-        await writeManifest(this.options.output, {
-          manifestVersion: 1,
-          tool: {name: 'bucketwright', version: this.options.toolVersion},
-          command: 'etl',
-          source: this.options.source,
-          createdAt: new Date().toISOString(),
-          output: {key, size: written.size, md5: written.md5, sha256: written.sha256, etag: written.etag, format: 'parquet', compression: 'zstd'},
-          bucket: {key: partitionDirs},
-          inputs: [{key: decoded.key, size: decoded.size, etag: decoded.etag}],
-          inputsDigest: inputsDigest([{key: decoded.key, size: decoded.size, etag: decoded.etag}]),
-          counts: {objects: 1, records: rows, quarantined: decoded.quarantined.length},
-          quarantined: [],
-          extra: {channel: staged.table.channel, segment: decoded.segment},
-        })
-        return {key, channel: staged.table.channel, rows, size: written.size}
-      }, {concurrency: UPLOADS_IN_FLIGHT})
+      const outputs = await pMap(
+        files,
+        async (file): Promise<ParquetOutput> => {
+          const relative = path.relative(outDir, file).split(path.sep)
+          const partitionDirs = relative.slice(0, -1).join('/')
+          // DuckDB numbers the files of a partition (part_<segment>0.parquet …); the first keeps the plain name.
+          const produced = relative.at(-1)!
+          const index = Number(produced.slice(`part_${base}`.length, -'.parquet'.length) || 0)
+          const name = index === 0 ? `part_${base}.parquet` : `part_${base}_${index}.parquet`
+          const key = `processed/${this.options.source}/${staged.table.channel}/${partitionDirs ? partitionDirs + '/' : ''}${name}`
+          const written = await this.options.output.write(key, createReadStream(file), {contentType: 'application/vnd.apache.parquet'})
+          const rows = byFile.get(path.resolve(file)) ?? 0
+          await writeManifest(this.options.output, {
+            manifestVersion: 1,
+            tool: {name: 'bucketwright', version: this.options.toolVersion},
+            command: 'etl',
+            source: this.options.source,
+            createdAt: new Date().toISOString(),
+            output: {key, size: written.size, md5: written.md5, sha256: written.sha256, etag: written.etag, format: 'parquet', compression: 'zstd'},
+            bucket: {key: partitionDirs},
+            inputs: [{key: decoded.key, size: decoded.size, etag: decoded.etag}],
+            inputsDigest: inputsDigest([{key: decoded.key, size: decoded.size, etag: decoded.etag}]),
+            counts: {objects: 1, records: rows, quarantined: decoded.quarantined.length},
+            quarantined: [],
+            extra: {channel: staged.table.channel, segment: decoded.segment},
+          })
+          return {key, channel: staged.table.channel, rows, size: written.size}
+        },
+        {concurrency: UPLOADS_IN_FLIGHT},
+      )
       result.outputs!.push(...outputs)
     }
     return result
@@ -238,5 +245,8 @@ function copyTo(select: string, table: ChannelTable, outDir: string, base: strin
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, {recursive: true, withFileTypes: true})
-  return entries.filter((entry) => entry.isFile() && entry.name.endsWith('.parquet')).map((entry) => path.join(entry.parentPath, entry.name)).sort()
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.parquet'))
+    .map((entry) => path.join(entry.parentPath, entry.name))
+    .sort()
 }

@@ -91,7 +91,9 @@ export class PostgresSink implements EtlSink {
       await client.query('BEGIN')
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', ['bucketwright etl ddl'])
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(this.schema)}`)
-      await client.query(`CREATE TABLE IF NOT EXISTS ${quote(this.schema)}.${quote(LEDGER_TABLE)} (source text NOT NULL, segment text NOT NULL, etag text, rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, segment))`)
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${quote(this.schema)}.${quote(LEDGER_TABLE)} (source text NOT NULL, segment text NOT NULL, etag text, rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, segment))`,
+      )
       for (const table of this.options.tables) {
         if (table.recordKey.length === 0) throw new UserError(`Channel ${table.channel} has no record key, so it cannot be upserted.`, {code: 'NO_RECORD_KEY'})
         // Key columns of text compare bytewise (COLLATE "C"): locale-aware comparison made every index insert of the

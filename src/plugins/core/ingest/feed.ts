@@ -264,7 +264,11 @@ export function subscribeMessages(text: string, file: string): string[] {
   } catch {
     messages = text.split(/\r?\n/).filter((line) => line.trim().length > 0)
   }
-  if (messages.length === 0) throw new UsageError(`The subscribe file ${file} holds no message.`, {code: 'EMPTY_SUBSCRIBE_FILE', nextSteps: ['Write the message(s) the feed expects after connecting: one JSON value, a JSON array of them, or one per line.']})
+  if (messages.length === 0)
+    throw new UsageError(`The subscribe file ${file} holds no message.`, {
+      code: 'EMPTY_SUBSCRIBE_FILE',
+      nextSteps: ['Write the message(s) the feed expects after connecting: one JSON value, a JSON array of them, or one per line.'],
+    })
   return messages
 }
 
@@ -286,7 +290,14 @@ export function feedSettings(source: DataSource, url: string | undefined, subscr
   } catch (error) {
     throw new UsageError(`Cannot subscribe to the ${source.name} feed: ${(error as Error).message}`, {
       code: 'BAD_SOURCE_OPTION',
-      nextSteps: [`Options of ${source.name}: ${Object.entries(source.options ?? {}).map(([key, text]) => `${key} (${text})`).join('; ') || 'none'}.`, 'Or give the messages yourself with --subscribe-file FILE.'],
+      nextSteps: [
+        `Options of ${source.name}: ${
+          Object.entries(source.options ?? {})
+            .map(([key, text]) => `${key} (${text})`)
+            .join('; ') || 'none'
+        }.`,
+        'Or give the messages yourself with --subscribe-file FILE.',
+      ],
     })
   }
 }

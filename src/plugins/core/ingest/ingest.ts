@@ -186,7 +186,10 @@ class ActiveSegment {
   static async open(place: SegmentPlace, now = new Date()): Promise<ActiveSegment> {
     const hour = segmentHour(now)
     await makeDirectory(place.activeDir)
-    const local = (await fs.readdir(place.activeDir)).map((name) => parseSegmentName(name)).filter((parsed) => parsed && segmentHour(parsed.hour) === hour).map((parsed) => parsed!.n)
+    const local = (await fs.readdir(place.activeDir))
+      .map((name) => parseSegmentName(name))
+      .filter((parsed) => parsed && segmentHour(parsed.hour) === hour)
+      .map((parsed) => parsed!.n)
     let n = Math.max(now.getTime() % 3_600_000, ...local.map((x) => x + 1), ...(await place.usedNumbers(hour)).map((x) => x + 1))
     for (;;) {
       const name = segmentName(now, n)
@@ -343,14 +346,16 @@ export async function ingest(options: IngestOptions): Promise<IngestResult> {
     if (active && active.bytes >= options.rotateBytes) await rotate('size')
   }
   const tick = () => {
-    work = work.then(async () => {
-      // Age first: lines that arrive after a segment's time is up belong in the next one.
-      if (active && Date.now() - active.openedAt >= options.rotateAgeMs) await rotate('age')
-      else if (active && active.hour !== segmentHour(new Date())) await rotate('hour')
-      if (Date.now() - lastFlush >= flushEveryMs) await flush()
-    }).catch((error) => {
-      failure ??= error
-    })
+    work = work
+      .then(async () => {
+        // Age first: lines that arrive after a segment's time is up belong in the next one.
+        if (active && Date.now() - active.openedAt >= options.rotateAgeMs) await rotate('age')
+        else if (active && active.hour !== segmentHour(new Date())) await rotate('hour')
+        if (Date.now() - lastFlush >= flushEveryMs) await flush()
+      })
+      .catch((error) => {
+        failure ??= error
+      })
   }
   const timer = setInterval(tick, Math.max(50, Math.min(flushEveryMs, options.rotateAgeMs) / 4))
   const input = options.input as Readable

@@ -41,10 +41,7 @@ export interface InitOptions {
 }
 
 const checkerFor = (enabled: boolean) =>
-  enabled
-    ? (answers: InitAnswers) =>
-        checkBucket({bucket: answers.bucket!, region: answers.region, endpoint: answers.endpoint, profile: answers.profile, anonymous: answers.credentials === 'anonymous'})
-    : undefined
+  enabled ? (answers: InitAnswers) => checkBucket({bucket: answers.bucket!, region: answers.region, endpoint: answers.endpoint, profile: answers.profile, anonymous: answers.credentials === 'anonymous'}) : undefined
 
 /**
  * Sets a project up: the answers (asked, or from flags and defaults), the live bucket check, the config file, and

@@ -87,7 +87,13 @@ export async function askAnswers(given: GivenAnswers, context: WizardContext): P
   const storage =
     given.storage ??
     (await select<'s3' | 'local'>(
-      {message: 'Where is the raw data?', choices: [{name: 'S3 (AWS or an S3-compatible store)', value: 's3'}, {name: 'A local directory', value: 'local'}]},
+      {
+        message: 'Where is the raw data?',
+        choices: [
+          {name: 'S3 (AWS or an S3-compatible store)', value: 's3'},
+          {name: 'A local directory', value: 'local'},
+        ],
+      },
       io,
     ))
   const answers: InitAnswers = {storage, credentials: 'default', source: '', jobs: [], output: ''}
@@ -101,7 +107,8 @@ export async function askAnswers(given: GivenAnswers, context: WizardContext): P
         ((await input(
           {message: 'S3 endpoint URL (empty for AWS S3):', default: answers.endpoint ?? '', validate: (value) => value === '' || /^https?:\/\/[^\s/]+/.test(value) || 'Enter an http(s):// URL, or nothing for AWS.'},
           io,
-        )) || undefined)
+        )) ||
+          undefined)
       answers.credentials =
         credentialsOf(ask) ??
         (await select<CredentialMode>(
@@ -117,7 +124,8 @@ export async function askAnswers(given: GivenAnswers, context: WizardContext): P
           io,
         ))
       answers.profile = answers.credentials === 'profile' ? (ask.profile ?? (await askProfile(answers.profile, context))) : undefined
-      answers.bucket = ask.bucket ?? (await input({message: 'Bucket:', default: answers.bucket, validate: (value) => isValidBucketName(value) || 'Not a valid S3 bucket name (3–63 lowercase letters, digits, dots, hyphens).'}, io))
+      answers.bucket =
+        ask.bucket ?? (await input({message: 'Bucket:', default: answers.bucket, validate: (value) => isValidBucketName(value) || 'Not a valid S3 bucket name (3–63 lowercase letters, digits, dots, hyphens).'}, io))
       answers.prefix = ask.prefix ?? (await input({message: 'Prefix of the raw data in the bucket (empty for the bucket root):', default: answers.prefix ?? ''}, io))
       answers.region = ask.region ?? ((await input({message: 'Region (empty to discover it from the bucket):', default: answers.region ?? ''}, io)) || undefined)
       if (!context.check) break
@@ -144,9 +152,7 @@ export async function askAnswers(given: GivenAnswers, context: WizardContext): P
       },
       io,
     ))
-  answers.jobs =
-    given.jobs ??
-    (await checkbox<JobName>({message: 'Jobs to set up:', choices: JOB_NAMES.map((job) => ({name: job, value: job, checked: DEFAULT_JOBS.includes(job)}))}, io))
+  answers.jobs = given.jobs ?? (await checkbox<JobName>({message: 'Jobs to set up:', choices: JOB_NAMES.map((job) => ({name: job, value: job, checked: DEFAULT_JOBS.includes(job)}))}, io))
   answers.output = given.output ?? (needsOutput(answers.jobs) ? await input({message: 'Where should outputs go?', default: defaultOutput(answers)}, io) : defaultOutput(answers))
   if (answers.jobs.includes('upload-daemon')) {
     answers.uploadRoot = given.uploadRoot ?? (await input({message: 'Directory the upload daemon watches (first directory = bucket):', default: 'output/s3'}, io))

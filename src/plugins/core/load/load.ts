@@ -84,10 +84,13 @@ async function listStaging(storage: Storage): Promise<ObjectInfo[]> {
 
 /** Hive `name=value` folders of a key: columns a file gets when it lacks them. */
 function hiveColumns(key: string): [string, string][] {
-  return key.split('/').slice(0, -1).flatMap((part) => {
-    const at = part.indexOf('=')
-    return at > 0 ? [[part.slice(0, at), decodeURIComponent(part.slice(at + 1))] as [string, string]] : []
-  })
+  return key
+    .split('/')
+    .slice(0, -1)
+    .flatMap((part) => {
+      const at = part.indexOf('=')
+      return at > 0 ? [[part.slice(0, at), decodeURIComponent(part.slice(at + 1))] as [string, string]] : []
+    })
 }
 
 /** A file read by DuckDB, deduplicated on the key and written as CSV for COPY: the table's and each child's. */
@@ -143,7 +146,9 @@ async function stageFile(db: DuckDB, file: string, key: string, options: LoadOpt
     })
   }
   // One row per key, the file's last one winning (insertion order kept, so row_number() follows the file).
-  await db.run(`CREATE OR REPLACE TEMP TABLE f AS SELECT * EXCLUDE (_bw_row) FROM (SELECT *, row_number() OVER () AS _bw_row FROM ${source}) f QUALIFY row_number() OVER (PARTITION BY ${keyExprs.join(', ')} ORDER BY _bw_row DESC) = 1`)
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE f AS SELECT * EXCLUDE (_bw_row) FROM (SELECT *, row_number() OVER () AS _bw_row FROM ${source}) f QUALIFY row_number() OVER (PARTITION BY ${keyExprs.join(', ')} ORDER BY _bw_row DESC) = 1`,
+  )
   const dir = await fs.mkdtemp(path.join(tempRoot, 'bw-load-'))
   const csv = path.join(dir, 'table.csv')
   const copied = await db.connection.run(`COPY (SELECT ${selectList(plan.columns)} FROM f) TO ${sqlString(csv)} (FORMAT csv, HEADER false)`)
@@ -169,13 +174,19 @@ const selectList = (columns: PlannedColumn[]) => columns.map((column) => `${colu
 async function tableColumns(client: Client, qualified: string): Promise<Map<string, string> | undefined> {
   const exists = await client.query<{oid: string | null}>('SELECT to_regclass($1)::oid AS oid', [qualified])
   if (!exists.rows[0].oid) return undefined
-  const {rows} = await client.query<{name: string; type: string}>('SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum', [exists.rows[0].oid])
+  const {rows} = await client.query<{name: string; type: string}>(
+    'SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
+    [exists.rows[0].oid],
+  )
   return new Map(rows.map((row) => [row.name, row.type]))
 }
 
 /** The primary key's columns of a table. */
 async function primaryKey(client: Client, qualified: string): Promise<string[]> {
-  const {rows} = await client.query<{name: string}>(`SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`, [qualified])
+  const {rows} = await client.query<{name: string}>(
+    `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+    [qualified],
+  )
   return rows.map((row) => row.name)
 }
 
@@ -202,7 +213,7 @@ async function evolveTable(client: Client, schema: string, table: string, column
   if (tableKey.join('\0') !== key.join('\0')) {
     throw new UserError(`Table ${qualified} has the primary key (${tableKey.join(', ') || 'none'}), not the record key (${key.join(', ')}) that ${file} is loaded on; nothing of it was loaded.`, {
       code: 'LOAD_KEY_MISMATCH',
-      nextSteps: [`Load with --key ${tableKey.join(',') || '<the table\'s key>'}, or into another --table.`],
+      nextSteps: [`Load with --key ${tableKey.join(',') || "<the table's key>"}, or into another --table.`],
       details: {file, table: `${schema}.${table}`, tableKey, key},
     })
   }
@@ -231,14 +242,17 @@ async function evolveTable(client: Client, schema: string, table: string, column
     // JSON: DuckDB's type for a field whose values mix types (numbers and strings); text holds each one's text.
     const holdsBoth = column.pgType === 'jsonb' ? 'text' : column.pgType
     const fileType = column.fileType === column.pgType.toUpperCase() ? column.pgType : `${column.fileType} values (${column.pgType})`
-    throw new UserError(`${file}: column "${column.name}" of ${qualified} is ${type}, but this file has ${fileType.endsWith(')') ? fileType : `${fileType} values`}, which ${type} cannot hold without loss; nothing of ${file} was loaded.`, {
-      code: 'LOAD_TYPE_CONFLICT',
-      nextSteps: [
-        `If the column should hold these values, change its type first (ALTER TABLE ${qualified} ALTER COLUMN ${quote(column.name)} TYPE ${holdsBoth} USING ${quote(column.name)}::${holdsBoth}) and run load again.`,
-        `Otherwise fix ${file} upstream, or load it into another --table.`,
-      ],
-      details: {file, table: `${schema}.${table}`, column: column.name, tableType: type, fileType: column.fileType},
-    })
+    throw new UserError(
+      `${file}: column "${column.name}" of ${qualified} is ${type}, but this file has ${fileType.endsWith(')') ? fileType : `${fileType} values`}, which ${type} cannot hold without loss; nothing of ${file} was loaded.`,
+      {
+        code: 'LOAD_TYPE_CONFLICT',
+        nextSteps: [
+          `If the column should hold these values, change its type first (ALTER TABLE ${qualified} ALTER COLUMN ${quote(column.name)} TYPE ${holdsBoth} USING ${quote(column.name)}::${holdsBoth}) and run load again.`,
+          `Otherwise fix ${file} upstream, or load it into another --table.`,
+        ],
+        details: {file, table: `${schema}.${table}`, column: column.name, tableType: type, fileType: column.fileType},
+      },
+    )
   }
   return {created: false, added, widened, casts}
 }
@@ -311,7 +325,9 @@ async function connect(url: string, schema: string): Promise<Client> {
     await client.query('BEGIN')
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', ['bucketwright load ddl'])
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(schema)}`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${quote(schema)}.${quote(LOAD_LEDGER_TABLE)} (target_table text NOT NULL, file text NOT NULL, etag text NOT NULL, rows bigint NOT NULL, schema_version integer NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (target_table, file, etag))`)
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${quote(schema)}.${quote(LOAD_LEDGER_TABLE)} (target_table text NOT NULL, file text NOT NULL, etag text NOT NULL, rows bigint NOT NULL, schema_version integer NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (target_table, file, etag))`,
+    )
     await client.query('COMMIT')
   } catch (error) {
     await client.end().catch(() => {})
@@ -440,7 +456,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         }
       } catch (error) {
         // What DuckDB cannot read is the file's problem (truncated Parquet, a line that is not JSON), not a remote one.
-        const failure = error instanceof BucketwrightError ? error : new UserError(`${info.key}: cannot be read: ${(error as Error).message}; nothing of it was loaded.`, {code: 'LOAD_READ_FAILED', nextSteps: [`Check that ${info.key} is whole, valid Parquet or JSON Lines; replace or remove it and run load again.`], cause: error, details: {file: info.key}})
+        const failure =
+          error instanceof BucketwrightError
+            ? error
+            : new UserError(`${info.key}: cannot be read: ${(error as Error).message}; nothing of it was loaded.`, {
+                code: 'LOAD_READ_FAILED',
+                nextSteps: [`Check that ${info.key} is whole, valid Parquet or JSON Lines; replace or remove it and run load again.`],
+                cause: error,
+                details: {file: info.key},
+              })
         fileResult = {file: info.key, status: 'failed', rows: 0, error: {code: failure.code ?? 'ERROR', message: failure.message, nextSteps: failure.nextSteps}}
         result.files.push(fileResult)
         result.totals.failed++
@@ -454,7 +478,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (fileResult.status === 'loaded') {
         result.totals.loaded++
         result.totals.rows += fileResult.rows
-        logger?.info(`${info.key}: ${fileResult.rows} row(s) → ${options.table}${fileResult.added ? `; added ${fileResult.added.join(', ')}` : ''}${fileResult.widened ? `; widened ${fileResult.widened.join(', ')}` : ''}`)
+        logger?.info(
+          `${info.key}: ${fileResult.rows} row(s) → ${options.table}${fileResult.added ? `; added ${fileResult.added.join(', ')}` : ''}${fileResult.widened ? `; widened ${fileResult.widened.join(', ')}` : ''}`,
+        )
       } else {
         result.totals.alreadyLoaded++
         logger?.debug(`${info.key}: already loaded`)

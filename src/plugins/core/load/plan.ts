@@ -37,28 +37,89 @@ export interface FilePlan {
  * DuckDB type ids (DuckDBTypeId of @duckdb/node-api), named here so that the plan needs only the types, not the
  * heavy module, at load time.
  */
-const TYPE = {BOOLEAN: 1, TINYINT: 2, SMALLINT: 3, INTEGER: 4, BIGINT: 5, UTINYINT: 6, USMALLINT: 7, UINTEGER: 8, UBIGINT: 9, FLOAT: 10, DOUBLE: 11, TIMESTAMP: 12, DATE: 13, TIME: 14, INTERVAL: 15, HUGEINT: 16, VARCHAR: 17, BLOB: 18, DECIMAL: 19, TIMESTAMP_S: 20, TIMESTAMP_MS: 21, TIMESTAMP_NS: 22, LIST: 24, STRUCT: 25, MAP: 26, UUID: 27, UNION: 28, TIMESTAMP_TZ: 31, ARRAY: 33, UHUGEINT: 32} as const
+const TYPE = {
+  BOOLEAN: 1,
+  TINYINT: 2,
+  SMALLINT: 3,
+  INTEGER: 4,
+  BIGINT: 5,
+  UTINYINT: 6,
+  USMALLINT: 7,
+  UINTEGER: 8,
+  UBIGINT: 9,
+  FLOAT: 10,
+  DOUBLE: 11,
+  TIMESTAMP: 12,
+  DATE: 13,
+  TIME: 14,
+  INTERVAL: 15,
+  HUGEINT: 16,
+  VARCHAR: 17,
+  BLOB: 18,
+  DECIMAL: 19,
+  TIMESTAMP_S: 20,
+  TIMESTAMP_MS: 21,
+  TIMESTAMP_NS: 22,
+  LIST: 24,
+  STRUCT: 25,
+  MAP: 26,
+  UUID: 27,
+  UNION: 28,
+  TIMESTAMP_TZ: 31,
+  ARRAY: 33,
+  UHUGEINT: 32,
+} as const
 
 /** The Postgres type a DuckDB column goes to; nested values (struct, list, map) go to jsonb. */
 export function pgTypeOf(type: DuckDBType): string {
   if (type.alias === 'JSON') return 'jsonb'
   switch (type.typeId as number) {
-    case TYPE.BOOLEAN: return 'boolean'
-    case TYPE.TINYINT: case TYPE.SMALLINT: case TYPE.UTINYINT: return 'smallint'
-    case TYPE.INTEGER: case TYPE.USMALLINT: return 'integer'
-    case TYPE.BIGINT: case TYPE.UINTEGER: return 'bigint'
-    case TYPE.UBIGINT: case TYPE.HUGEINT: case TYPE.UHUGEINT: case TYPE.DECIMAL: return 'numeric'
-    case TYPE.FLOAT: return 'real'
-    case TYPE.DOUBLE: return 'double precision'
-    case TYPE.DATE: return 'date'
-    case TYPE.TIME: return 'time without time zone'
-    case TYPE.TIMESTAMP: case TYPE.TIMESTAMP_S: case TYPE.TIMESTAMP_MS: case TYPE.TIMESTAMP_NS: return 'timestamp without time zone'
-    case TYPE.TIMESTAMP_TZ: return 'timestamp with time zone'
-    case TYPE.INTERVAL: return 'interval'
-    case TYPE.UUID: return 'uuid'
-    case TYPE.BLOB: return 'bytea'
-    case TYPE.LIST: case TYPE.ARRAY: case TYPE.STRUCT: case TYPE.MAP: case TYPE.UNION: return 'jsonb'
-    default: return 'text'
+    case TYPE.BOOLEAN:
+      return 'boolean'
+    case TYPE.TINYINT:
+    case TYPE.SMALLINT:
+    case TYPE.UTINYINT:
+      return 'smallint'
+    case TYPE.INTEGER:
+    case TYPE.USMALLINT:
+      return 'integer'
+    case TYPE.BIGINT:
+    case TYPE.UINTEGER:
+      return 'bigint'
+    case TYPE.UBIGINT:
+    case TYPE.HUGEINT:
+    case TYPE.UHUGEINT:
+    case TYPE.DECIMAL:
+      return 'numeric'
+    case TYPE.FLOAT:
+      return 'real'
+    case TYPE.DOUBLE:
+      return 'double precision'
+    case TYPE.DATE:
+      return 'date'
+    case TYPE.TIME:
+      return 'time without time zone'
+    case TYPE.TIMESTAMP:
+    case TYPE.TIMESTAMP_S:
+    case TYPE.TIMESTAMP_MS:
+    case TYPE.TIMESTAMP_NS:
+      return 'timestamp without time zone'
+    case TYPE.TIMESTAMP_TZ:
+      return 'timestamp with time zone'
+    case TYPE.INTERVAL:
+      return 'interval'
+    case TYPE.UUID:
+      return 'uuid'
+    case TYPE.BLOB:
+      return 'bytea'
+    case TYPE.LIST:
+    case TYPE.ARRAY:
+    case TYPE.STRUCT:
+    case TYPE.MAP:
+    case TYPE.UNION:
+      return 'jsonb'
+    default:
+      return 'text'
   }
 }
 
@@ -151,9 +212,8 @@ export function planFile(table: string, columns: {name: string; type: DuckDBType
 
 function childPlan(table: string, list: string, type: DuckDBType, key: string[], parent: PlannedColumn[]): ChildPlan {
   const keyColumns = key.map((name) => parent.find((column) => column.name === name)!)
-  const parentKey: PlannedColumn = keyColumns.length === 1
-    ? {name: '_parent_key', pgType: keyColumns[0].pgType, fileType: keyColumns[0].fileType, expr: 'c._parent_key'}
-    : {name: '_parent_key', pgType: 'jsonb', fileType: 'JSON', expr: 'c._parent_key'}
+  const parentKey: PlannedColumn =
+    keyColumns.length === 1 ? {name: '_parent_key', pgType: keyColumns[0].pgType, fileType: keyColumns[0].fileType, expr: 'c._parent_key'} : {name: '_parent_key', pgType: 'jsonb', fileType: 'JSON', expr: 'c._parent_key'}
   const columns: PlannedColumn[] = [parentKey, {name: '_pos', pgType: 'integer', fileType: 'INTEGER', expr: 'c._pos'}]
   const element = (type as unknown as {valueType: DuckDBType}).valueType
   if (isStruct(element) && structEntries(element).length > 0) {

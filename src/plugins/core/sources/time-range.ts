@@ -80,4 +80,3 @@ export function timeRange(from: Date, to: Date, options: {toIsNow?: boolean} = {
   }
   return {from, to}
 }
-

@@ -506,4 +506,3 @@ export function withReadCache(storage: Storage, cache: ReadCache | undefined): S
   if (!cache || storage.localPath) return storage
   return new CachedStorage(storage, cache)
 }
-

@@ -4,10 +4,7 @@ import {BodyDigest} from './body-digest.js'
 import type {DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
 
 /** A change a dry run would have made. */
-export type PlannedChange =
-  | {operation: 'write'; key: string}
-  | {operation: 'delete'; key: string}
-  | {operation: 'copy' | 'move'; key: string; from: string}
+export type PlannedChange = {operation: 'write'; key: string} | {operation: 'delete'; key: string} | {operation: 'copy' | 'move'; key: string; from: string}
 
 /**
  * A {@link Storage} for `--dry-run`: reads and listings pass through to the store, writes, deletes, copies and moves

@@ -23,7 +23,6 @@ const HOST_TAG = createHash('sha1').update(os.hostname()).digest('hex').slice(0,
 /** Temp files of another host (shared disks) or of an older naming are removed only when this old. */
 const FOREIGN_TEMP_AGE_MS = 24 * 3_600_000
 
-
 /**
  * Removes what killed writers left in a folder: temp files whose process on this host is gone, and those of other
  * hosts or older versions once a day old. A live writer's temp file is never touched.
@@ -138,7 +137,10 @@ export class LocalStorage implements Storage {
       const digest = new BodyDigest()
       for await (const chunk of createReadStream(this.pathOf(key))) digest.update(chunk as Buffer)
       const {md5, sha256} = digest.finish()
-      info.checksums = [{algorithm: 'SHA256', value: sha256, type: 'FULL_OBJECT'}, {algorithm: 'MD5', value: md5, type: 'FULL_OBJECT'}]
+      info.checksums = [
+        {algorithm: 'SHA256', value: sha256, type: 'FULL_OBJECT'},
+        {algorithm: 'MD5', value: md5, type: 'FULL_OBJECT'},
+      ]
     }
     return info
   }

@@ -4,9 +4,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 import {UsageError} from '../errors/errors.js'
 
 /** A parsed location: an S3 bucket and prefix, or a local directory. */
-export type Location =
-  | {kind: 's3'; bucket: string; prefix: string; uri: string}
-  | {kind: 'local'; root: string; uri: string}
+export type Location = {kind: 's3'; bucket: string; prefix: string; uri: string} | {kind: 'local'; root: string; uri: string}
 
 /**
  * Parses `s3://bucket/prefix`, `file:///abs/path` or a plain path (relative to `cwd`). Prefixes of S3 locations and
@@ -81,5 +79,8 @@ export function isValidBucketName(name: string): boolean {
 
 /** Joins key parts with single slashes. */
 export function joinKey(...parts: string[]): string {
-  return parts.filter(Boolean).join('/').replace(/\/{2,}/g, '/')
+  return parts
+    .filter(Boolean)
+    .join('/')
+    .replace(/\/{2,}/g, '/')
 }

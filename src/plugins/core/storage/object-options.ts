@@ -57,8 +57,10 @@ function parseMetadata(pairs: string[]): Record<string, string> {
     if (eq <= 0) throw bad('--metadata', pair, 'is not key=value', ['Write it as --metadata key=value (repeat the flag for more).'])
     const key = pair.slice(0, eq)
     const value = pair.slice(eq + 1)
-    if (!TOKEN.test(key)) throw bad('--metadata', pair, `has a key (${JSON.stringify(key)}) that is not a valid HTTP header name`, ["Use letters, digits and - _ . ! # $ % & ' * + ^ ` | ~ in the key (no spaces, colons or slashes)."])
-    if (!HEADER_VALUE.test(value)) throw bad('--metadata', pair, 'has a value with characters an HTTP header cannot carry (control characters or non-ASCII)', ['Use printable ASCII in metadata values (encode anything else, e.g. as URL encoding).'])
+    if (!TOKEN.test(key))
+      throw bad('--metadata', pair, `has a key (${JSON.stringify(key)}) that is not a valid HTTP header name`, ["Use letters, digits and - _ . ! # $ % & ' * + ^ ` | ~ in the key (no spaces, colons or slashes)."])
+    if (!HEADER_VALUE.test(value))
+      throw bad('--metadata', pair, 'has a value with characters an HTTP header cannot carry (control characters or non-ASCII)', ['Use printable ASCII in metadata values (encode anything else, e.g. as URL encoding).'])
     metadata[key.toLowerCase()] = value
   }
   const size = Object.entries(metadata).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0)

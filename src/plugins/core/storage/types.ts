@@ -156,4 +156,3 @@ export interface Storage {
   /** Releases sockets and handles. */
   close(): Promise<void>
 }
-

@@ -160,7 +160,10 @@ export async function stopDaemon(options: {files: RunFiles; timeoutMs: number}):
     if (Date.now() - started > options.timeoutMs) {
       throw new RemoteError(`The upload daemon (PID ${pid}) is still finishing its uploads after ${Math.round(options.timeoutMs / 1000)} s.`, {
         code: 'STOP_TIMEOUT',
-        nextSteps: ['Wait and run `bucketwright upload-daemon stop` again, or give it longer with --timeout.', `Force it with \`kill -9 ${pid}\`: nothing is lost (unverified files are never deleted), uploads restart on the next start.`],
+        nextSteps: [
+          'Wait and run `bucketwright upload-daemon stop` again, or give it longer with --timeout.',
+          `Force it with \`kill -9 ${pid}\`: nothing is lost (unverified files are never deleted), uploads restart on the next start.`,
+        ],
         details: {pid},
       })
     }

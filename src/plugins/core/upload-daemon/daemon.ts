@@ -122,7 +122,22 @@ function formatBytes(bytes: number): string {
  * aborted, nothing unverified is deleted). A failure never stops the scan; the file is retried on the next one.
  */
 export class UploadDaemon {
-  readonly counters: UploadCounters = {scans: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, deleteFailed: 0, changed: 0, vanished: 0, unchangedSinceShipped: 0, unstable: 0, bucketSkipped: 0, collisions: 0, scanErrors: 0, inFlight: 0}
+  readonly counters: UploadCounters = {
+    scans: 0,
+    uploaded: 0,
+    uploadedBytes: 0,
+    alreadyThere: 0,
+    failed: 0,
+    deleteFailed: 0,
+    changed: 0,
+    vanished: 0,
+    unchangedSinceShipped: 0,
+    unstable: 0,
+    bucketSkipped: 0,
+    collisions: 0,
+    scanErrors: 0,
+    inFlight: 0,
+  }
   private readonly shipper: Shipper
   private readonly storages = new Map<string, S3Storage>()
   private readonly startedAt = new Date()
@@ -229,7 +244,22 @@ export class UploadDaemon {
     const started = Date.now()
     this.phase = 'scanning'
     this.counters.scans++
-    const summary: ScanSummary = {candidates: 0, uploaded: 0, uploadedBytes: 0, alreadyThere: 0, failed: 0, deleteFailed: 0, changed: 0, vanished: 0, unchangedSinceShipped: 0, unstable: 0, bucketSkipped: 0, collisions: 0, scanErrors: 0, durationMs: 0}
+    const summary: ScanSummary = {
+      candidates: 0,
+      uploaded: 0,
+      uploadedBytes: 0,
+      alreadyThere: 0,
+      failed: 0,
+      deleteFailed: 0,
+      changed: 0,
+      vanished: 0,
+      unchangedSinceShipped: 0,
+      unstable: 0,
+      bucketSkipped: 0,
+      collisions: 0,
+      scanErrors: 0,
+      durationMs: 0,
+    }
     const scan = await this.walk()
     summary.unstable = scan.skipped.unstable
     summary.scanErrors = scan.problems.length
@@ -300,7 +330,10 @@ export class UploadDaemon {
         const bucket = this.bucketFor(bucketDir)
         if (!bucket) {
           summary.bucketSkipped += candidates.length
-          this.logger.error(`Directory "${bucketDir}" is not a valid S3 bucket name; ${candidates.length} file(s) under it skipped. Map it to a real bucket: --bucket-map ${bucketDir}=<bucket>.`, {bucketDir, files: candidates.length})
+          this.logger.error(`Directory "${bucketDir}" is not a valid S3 bucket name; ${candidates.length} file(s) under it skipped. Map it to a real bucket: --bucket-map ${bucketDir}=<bucket>.`, {
+            bucketDir,
+            files: candidates.length,
+          })
           return
         }
         const problem = await this.checkBucket(bucket, signal)
@@ -325,7 +358,11 @@ export class UploadDaemon {
               group.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
               await listings.acquire()
               try {
-                known = await listKeyRange(this.storage(bucket), group.map((candidate) => candidate.key), signal)
+                known = await listKeyRange(
+                  this.storage(bucket),
+                  group.map((candidate) => candidate.key),
+                  signal,
+                )
               } catch (error) {
                 // Not fatal: every file then gets its own HEAD.
                 this.logger.debug(`Listing s3://${bucket}/${group[0].key}… failed (${(error as Error).message}); using HEAD per file.`)
@@ -411,7 +448,10 @@ export class UploadDaemon {
       if (files.length < 2) continue
       const paths = files.map((file) => file.path).sort()
       for (const file of paths) held.add(file)
-      this.logger.error(`${paths.length} local files map to ${target}: ${paths.join(' and ')}. None of them is uploaded or deleted. Rename all but one, or change --bucket-map so that each directory has its own bucket.`, {target, files: paths})
+      this.logger.error(
+        `${paths.length} local files map to ${target}: ${paths.join(' and ')}. None of them is uploaded or deleted. Rename all but one, or change --bucket-map so that each directory has its own bucket.`,
+        {target, files: paths},
+      )
     }
     summary.collisions = held.size
     return held.size === 0 ? candidates : candidates.filter((candidate) => !held.has(candidate.path))
@@ -433,14 +473,31 @@ export class UploadDaemon {
         summary.uploadedBytes += outcome.bytes
         this.counters.uploaded++
         this.counters.uploadedBytes += outcome.bytes
-        const how = outcome.verifiedBy === 'store-digest' ? 'verified by the digest the store reports' : outcome.verifiedBy === 'read-back' ? 'verified by reading it back' : outcome.verifiedBy === 'content-md5' ? 'verified by Content-MD5 (SSE-KMS)' : 'verified'
-        log(`Uploaded ${candidate.path} → ${target} (${formatBytes(outcome.bytes)}${outcome.method === 'multipart' ? ', multipart' : ''}, ${how}; ${deleted})`, {file: candidate.path, bucket, key: candidate.key, bytes: outcome.bytes, verifiedBy: outcome.verifiedBy})
+        const how =
+          outcome.verifiedBy === 'store-digest'
+            ? 'verified by the digest the store reports'
+            : outcome.verifiedBy === 'read-back'
+              ? 'verified by reading it back'
+              : outcome.verifiedBy === 'content-md5'
+                ? 'verified by Content-MD5 (SSE-KMS)'
+                : 'verified'
+        log(`Uploaded ${candidate.path} → ${target} (${formatBytes(outcome.bytes)}${outcome.method === 'multipart' ? ', multipart' : ''}, ${how}; ${deleted})`, {
+          file: candidate.path,
+          bucket,
+          key: candidate.key,
+          bytes: outcome.bytes,
+          verifiedBy: outcome.verifiedBy,
+        })
         break
       }
       case 'already-there': {
         summary.alreadyThere++
         this.counters.alreadyThere++
-        log(`${target} already holds the same content as ${candidate.path}; ${outcome.deleteError || this.options.keep ? deleted : 'local file deleted without uploading'}; not uploaded again.`, {file: candidate.path, bucket, key: candidate.key})
+        log(`${target} already holds the same content as ${candidate.path}; ${outcome.deleteError || this.options.keep ? deleted : 'local file deleted without uploading'}; not uploaded again.`, {
+          file: candidate.path,
+          bucket,
+          key: candidate.key,
+        })
         break
       }
       case 'vanished': {

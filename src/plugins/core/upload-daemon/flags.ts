@@ -31,7 +31,8 @@ export const uploadDaemonFlags = {
   concurrency: Flags.integer({summary: 'Files uploaded at once.', env: 'BUCKETWRIGHT_UPLOAD_CONCURRENCY', default: 64, min: 1, max: 1024}),
   'multipart-threshold': Flags.integer({
     summary: 'Files above this many MiB go up as multipart uploads (8 MiB parts); smaller ones in one PUT.',
-    description: 'One PUT is one request and, on most stores, less work than parts plus a completion; multipart lets a flaky link retry one part instead of the file. A store that refuses a large PUT (HTTP 413) gets multipart from then on.',
+    description:
+      'One PUT is one request and, on most stores, less work than parts plus a completion; multipart lets a flaky link retry one part instead of the file. A store that refuses a large PUT (HTTP 413) gets multipart from then on.',
     env: 'BUCKETWRIGHT_MULTIPART_THRESHOLD',
     default: 32,
     min: 1,
@@ -45,7 +46,7 @@ export const uploadDaemonFlags = {
   exclude: Flags.string({
     summary: 'Leave out files matching GLOB (repeatable), as rclone does; they stay where they are.',
     description:
-      'GLOB is matched against the path below the root (<bucket dir>/<key>): * and ? stay within one path segment, ** crosses them, [abc] and {a,b} work, and * matches dotfiles too. A GLOB starting with / is anchored at the root; any other matches at any depth (*.log is every .log file). A GLOB ending in /** (or /) leaves out a whole directory, which is then not even listed: --exclude \'scratch/**\'.',
+      "GLOB is matched against the path below the root (<bucket dir>/<key>): * and ? stay within one path segment, ** crosses them, [abc] and {a,b} work, and * matches dotfiles too. A GLOB starting with / is anchored at the root; any other matches at any depth (*.log is every .log file). A GLOB ending in /** (or /) leaves out a whole directory, which is then not even listed: --exclude 'scratch/**'.",
     multiple: true,
     default: [],
     helpValue: 'GLOB',
@@ -63,8 +64,9 @@ export const uploadDaemonFlags = {
     default: false,
   }),
   'log-timezone': Flags.string({
-    summary: 'Time zone of log timestamps: utc, or local (the machine\'s, as the original daemon logged).',
-    description: 'UTC by default: a text timestamp carries no zone, and in local time an hour repeats when summer time ends; UTC lines from machines in different zones sort together, and EC2 instances run in UTC anyway. JSON lines carry the offset (…Z or +01:00).',
+    summary: "Time zone of log timestamps: utc, or local (the machine's, as the original daemon logged).",
+    description:
+      'UTC by default: a text timestamp carries no zone, and in local time an hour repeats when summer time ends; UTC lines from machines in different zones sort together, and EC2 instances run in UTC anyway. JSON lines carry the offset (…Z or +01:00).',
     options: ['utc', 'local'],
     env: 'BUCKETWRIGHT_LOG_TIMEZONE',
     default: 'utc',

@@ -65,12 +65,7 @@ const MAX_KEY_BYTES = 1024
  * `*.partial` (Firefox, wget), `*.crdownload` (Chrome), `*.swp`/`*.swx` (vim), `*~` and `#*#` (Emacs).
  */
 export function isTemporaryName(name: string): boolean {
-  return (
-    name.startsWith('.') ||
-    name.endsWith('~') ||
-    (name.length > 1 && name.startsWith('#') && name.endsWith('#')) ||
-    /\.(?:tmp|part|partial|crdownload|swp|swx)$/.test(name)
-  )
+  return name.startsWith('.') || name.endsWith('~') || (name.length > 1 && name.startsWith('#') && name.endsWith('#')) || /\.(?:tmp|part|partial|crdownload|swp|swx)$/.test(name)
 }
 
 /** Decides, from `--exclude` globs, which files and directories a scan leaves out. */
@@ -192,7 +187,11 @@ export async function scanRoot(root: string, options: ScanOptions): Promise<Scan
       if (dir === root) throw error
       // Removed between listing its parent and reading it (a writer cleaning up): simply gone.
       if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return skip(dir, 'vanished', true)
-      problem(dir, 'unreadable', `Cannot list directory ${dir}: ${describe(error)}; nothing under it is uploaded. Let the daemon's user read it (chmod/chown), or leave it out with --exclude '${path.relative(root, dir).split(path.sep).join('/')}/**'.`)
+      problem(
+        dir,
+        'unreadable',
+        `Cannot list directory ${dir}: ${describe(error)}; nothing under it is uploaded. Let the daemon's user read it (chmod/chown), or leave it out with --exclude '${path.relative(root, dir).split(path.sep).join('/')}/**'.`,
+      )
       return
     }
     const subdirectories: Promise<void>[] = []
@@ -242,14 +241,19 @@ export async function scanRoot(root: string, options: ScanOptions): Promise<Scan
       }
       const key = keyPrefix + entry.name
       if (!stats.isFile()) skip(full, stats.isSymbolicLink() ? 'symlink' : 'not-a-file', true)
-      else if (Buffer.byteLength(key) > MAX_KEY_BYTES) problem(full, 'key-too-long', `${full}: its key is ${Buffer.byteLength(key)} bytes long, more than S3's ${MAX_KEY_BYTES}; it is left where it is. Move it to a shorter path, or leave it out with --exclude.`)
+      else if (Buffer.byteLength(key) > MAX_KEY_BYTES)
+        problem(full, 'key-too-long', `${full}: its key is ${Buffer.byteLength(key)} bytes long, more than S3's ${MAX_KEY_BYTES}; it is left where it is. Move it to a shorter path, or leave it out with --exclude.`)
       else if (!isStable(stats, options.stabilitySeconds, now)) {
         skip(full, 'unstable', false)
         result.pending.push({path: full, bucketDir, key})
       } else result.candidates.push({path: full, bucketDir, key, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino})
     }
     if (lookupFailed > 0) {
-      problem(dir, 'unreadable', `Cannot look at ${lookupFailed} file(s) in ${dir}: permission denied (the directory is readable but not searchable); they are left where they are. Let the daemon's user search it (chmod +x), or leave it out with --exclude '${path.relative(root, dir).split(path.sep).join('/')}/**'.`)
+      problem(
+        dir,
+        'unreadable',
+        `Cannot look at ${lookupFailed} file(s) in ${dir}: permission denied (the directory is readable but not searchable); they are left where they are. Let the daemon's user search it (chmod +x), or leave it out with --exclude '${path.relative(root, dir).split(path.sep).join('/')}/**'.`,
+      )
     }
     await Promise.all(subdirectories)
   }

@@ -72,10 +72,14 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
     if (credentialError) daemon.noteError(credentialError)
     logger.info(`Watching ${root} every ${options.intervalSeconds} s (stable after ${options.stabilitySeconds} s, ${options.concurrency} uploads at once)${options.once ? ', one scan' : ''}.`)
     if (options.signal.aborted) logger.info('Stopped before the first scan; nothing was shipped.')
-    options.signal.addEventListener('abort', () => {
-      logger.info('Stopping: single uploads in flight finish, multipart uploads are aborted; nothing unverified is deleted.')
-      daemon.stopping()
-    }, {once: true})
+    options.signal.addEventListener(
+      'abort',
+      () => {
+        logger.info('Stopping: single uploads in flight finish, multipart uploads are aborted; nothing unverified is deleted.')
+        daemon.stopping()
+      },
+      {once: true},
+    )
     options.onReady?.(daemon)
     const counters = await daemon.run(options.signal, options.once)
     return {root, mode: options.once ? 'once' : 'foreground', ec2, identity: check.identity, counters, unshippedByError: unshippedByError(counters)}
@@ -113,7 +117,11 @@ export async function resolveRoot(directory: string): Promise<string> {
     throw rootUnreadable(absolute, error as NodeJS.ErrnoException)
   }
   if (!stats.isDirectory()) {
-    throw new UsageError(`The root ${absolute} is a file, not a directory.`, {code: 'ROOT_NOT_A_DIRECTORY', nextSteps: [pointAt, 'The daemon watches a directory whose subdirectories are buckets: <root>/<bucket>/<key>.'], details: {root: absolute}})
+    throw new UsageError(`The root ${absolute} is a file, not a directory.`, {
+      code: 'ROOT_NOT_A_DIRECTORY',
+      nextSteps: [pointAt, 'The daemon watches a directory whose subdirectories are buckets: <root>/<bucket>/<key>.'],
+      details: {root: absolute},
+    })
   }
   try {
     await access(absolute, constants.R_OK | constants.X_OK)

@@ -204,11 +204,14 @@ export class Shipper {
       if (code === 'ENOENT') return outcome
       return {
         ...outcome,
-        deleteError: new UserError(`Cannot delete ${file} after its verified upload: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied (its directory is not writable)' : code === 'EROFS' ? 'the file system is read-only' : (error as Error).message}.`, {
-          code: 'DELETE_FAILED',
-          nextSteps: [`Let the daemon's user write to ${path.dirname(file)}; the next scan finds the copy in S3 and deletes the file then.`],
-          details: {file, errno: code},
-        }),
+        deleteError: new UserError(
+          `Cannot delete ${file} after its verified upload: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied (its directory is not writable)' : code === 'EROFS' ? 'the file system is read-only' : (error as Error).message}.`,
+          {
+            code: 'DELETE_FAILED',
+            nextSteps: [`Let the daemon's user write to ${path.dirname(file)}; the next scan finds the copy in S3 and deletes the file then.`],
+            details: {file, errno: code},
+          },
+        ),
       }
     }
     return outcome
@@ -268,17 +271,21 @@ export class Shipper {
     const {bucket, candidate} = target
     let stored: {etag?: string; serverSideEncryption?: string}
     // A body the store refuses as too large for one PUT (413) is not sent again: it goes up in parts instead.
-    const tooLarge = (error: unknown) => (error instanceof FastPathError && error.status === 413) || (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode === 413 || (error as Error).name === 'EntityTooLarge'
+    const tooLarge = (error: unknown) =>
+      (error instanceof FastPathError && error.status === 413) || (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode === 413 || (error as Error).name === 'EntityTooLarge'
     try {
-      stored = await this.options.storage(bucket).requests().send(
-        this.context('PutObject', bucket, candidate.key),
-        (transport) => transport.put(bucket, candidate.key, body, md5.toString('base64'), {crc32: local.crc32, contentType: contentTypeFor(candidate.key)}),
-        async (error) => {
-          if (tooLarge(error)) throw new TooLargeForOnePut()
-          return undefined
-        },
-        tooLarge,
-      )
+      stored = await this.options
+        .storage(bucket)
+        .requests()
+        .send(
+          this.context('PutObject', bucket, candidate.key),
+          (transport) => transport.put(bucket, candidate.key, body, md5.toString('base64'), {crc32: local.crc32, contentType: contentTypeFor(candidate.key)}),
+          async (error) => {
+            if (tooLarge(error)) throw new TooLargeForOnePut()
+            return undefined
+          },
+          tooLarge,
+        )
     } catch (error) {
       throw tooLarge(error) ? new TooLargeForOnePut() : error
     }
@@ -288,7 +295,15 @@ export class Shipper {
   }
 
   /** Checks what the store kept against the bytes sent (see {@link verifyWrite}). */
-  private verifyStored(bucket: string, key: string, answer: {etag?: string; serverSideEncryption?: string}, local: LocalDigests, expectedEtag: string, digest: (wanted: WantedDigests) => Promise<LocalDigests>, signal?: AbortSignal): Promise<VerifiedBy> {
+  private verifyStored(
+    bucket: string,
+    key: string,
+    answer: {etag?: string; serverSideEncryption?: string},
+    local: LocalDigests,
+    expectedEtag: string,
+    digest: (wanted: WantedDigests) => Promise<LocalDigests>,
+    signal?: AbortSignal,
+  ): Promise<VerifiedBy> {
     const {partSize} = this.options
     return verifyWrite({storage: this.options.storage(bucket), bucket, key, answer, size: local.size, expectedEtag, partSize, local, digest, signal})
   }
@@ -345,11 +360,14 @@ export class Shipper {
           // key is not replaced. Any other form is no digest: the whole object is verified after completion by what
           // the store attests (see verifyWrite), down to reading it back.
           if (etagParts(etag) === 0 && etag !== md5.toString('hex') && !out.serverSideEncryption?.startsWith('aws:kms')) {
-            throw new VerificationError(`Part ${index + 1} of s3://${bucket}/${candidate.key} was stored with ETag ${etag}, the MD5 of other bytes than the ${md5.toString('hex')} sent; the upload is aborted and the local file kept.`, {
-              code: 'UPLOAD_CORRUPTED',
-              nextSteps: ['It is uploaded again on the next scan. If this repeats, the S3-compatible server mishandles uploads (e.g. stores aws-chunked framing).'],
-              details: {bucket, key: candidate.key, part: index + 1, etag, expected: md5.toString('hex')},
-            })
+            throw new VerificationError(
+              `Part ${index + 1} of s3://${bucket}/${candidate.key} was stored with ETag ${etag}, the MD5 of other bytes than the ${md5.toString('hex')} sent; the upload is aborted and the local file kept.`,
+              {
+                code: 'UPLOAD_CORRUPTED',
+                nextSteps: ['It is uploaded again on the next scan. If this repeats, the S3-compatible server mishandles uploads (e.g. stores aws-chunked framing).'],
+                details: {bucket, key: candidate.key, part: index + 1, etag, expected: md5.toString('hex')},
+              },
+            )
           }
           etags[index] = etag ?? ''
         } finally {
@@ -367,12 +385,20 @@ export class Shipper {
       completed = true
       const expected = multipartEtag(digests)
       const local: LocalDigests = {size: before.size, multipart: new Map([[partSize, expected]])}
-      const verifiedBy = await this.verifyStored(bucket, candidate.key, {etag: done.etag, serverSideEncryption: done.serverSideEncryption}, local, expected, async (wanted) => {
-        // The store attests something else than the multipart ETag: read the file again for that digest.
-        const {digests: more, bytesRead} = await digestFile(handle, before.size, wanted)
-        if (bytesRead !== before.size) throw new FileChanged()
-        return more
-      }, signal)
+      const verifiedBy = await this.verifyStored(
+        bucket,
+        candidate.key,
+        {etag: done.etag, serverSideEncryption: done.serverSideEncryption},
+        local,
+        expected,
+        async (wanted) => {
+          // The store attests something else than the multipart ETag: read the file again for that digest.
+          const {digests: more, bytesRead} = await digestFile(handle, before.size, wanted)
+          if (bytesRead !== before.size) throw new FileChanged()
+          return more
+        },
+        signal,
+      )
       return {status: 'uploaded', bytes: before.size, method: 'multipart', verifiedBy}
     } catch (error) {
       // Never leave the parts behind: they cost storage and no reader can see them. (After completion there are no

@@ -29,7 +29,6 @@ export interface SystemdUnitOptions {
   user?: string
 }
 
-
 /**
  * A systemd unit running the daemon in the foreground: settings as environment, logs to the journal, restarts on
  * failure, and a stop timeout long enough for uploads in flight to finish (SIGTERM is the daemon's stop signal).
@@ -51,7 +50,11 @@ export function systemdUnit(options: SystemdUnitOptions): string {
     ...(options.keep ? ['BUCKETWRIGHT_KEEP=true'] : []),
     ...(options.logTimezone === 'local' ? ['BUCKETWRIGHT_LOG_TIMEZONE=local'] : []),
   ]
-  const extra = [...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`), ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`), ...(options.objectArgs ?? []).map((arg) => ` ${systemdArgument(arg)}`)].join('')
+  const extra = [
+    ...options.bucketMap.map((entry) => ` --bucket-map ${systemdArgument(entry)}`),
+    ...options.exclude.map((glob) => ` --exclude ${systemdArgument(glob)}`),
+    ...(options.objectArgs ?? []).map((arg) => ` ${systemdArgument(arg)}`),
+  ].join('')
   return `# /etc/systemd/system/bucketwright-upload-daemon.service
 # Install: sudo systemctl daemon-reload && sudo systemctl enable --now bucketwright-upload-daemon
 # Logs:    journalctl -u bucketwright-upload-daemon -f

@@ -15,7 +15,6 @@ interface ReadOutput {
 /** Checks an output made by another tool must pass before it is adopted: it is whole, it holds every raw record, its records fit the schema. */
 export const ADOPTION_CHECKS = ['integrity', 'raw-counts', 'schema'] as const
 
-
 /**
  * Adopts outputs made by another tool (no manifest; e.g. the original bustimes converter): after a verify run that
  * re-read every raw object of their buckets, writes each one's manifest as convert would have — the raw objects as

@@ -175,8 +175,14 @@ function describeRuns(missing: Missing[], max = 5): string {
 function collectWarnings(read: ReadFindings, orphanWarnings: VerifyWarning[]): VerifyWarning[] {
   const warnings: VerifyWarning[] = []
   for (const {file} of read.findings) {
-    if (file.interrupted) warnings.push({code: 'NO_MANIFEST', key: file.key, message: `${file.key} has no manifest: a convert run wrote it and stopped before its manifest (_manifests/${file.key}.json is a pending marker); run convert again to finish it. Its record count and checksums were not checked`})
-    else if (!file.manifest && !file.manifestUnreadable) warnings.push({code: 'NO_MANIFEST', key: file.key, message: `${file.key} has no manifest (_manifests/${file.key}.json): its record count and checksums were not checked`})
+    if (file.interrupted)
+      warnings.push({
+        code: 'NO_MANIFEST',
+        key: file.key,
+        message: `${file.key} has no manifest: a convert run wrote it and stopped before its manifest (_manifests/${file.key}.json is a pending marker); run convert again to finish it. Its record count and checksums were not checked`,
+      })
+    else if (!file.manifest && !file.manifestUnreadable)
+      warnings.push({code: 'NO_MANIFEST', key: file.key, message: `${file.key} has no manifest (_manifests/${file.key}.json): its record count and checksums were not checked`})
   }
   for (const key of read.unbucketed) warnings.push({code: 'NOT_A_BUCKET', key, message: `${key} names no time bucket (such as 2024-W03 or 2024-01-15): not verified`})
   return [...warnings, ...orphanWarnings]
@@ -226,10 +232,16 @@ function buildChecks(options: VerifyOptions, read: ReadFindings, table: BucketTa
   const badLines = findings.reduce((sum, finding) => sum + (finding.scan?.badLines ?? 0), 0)
   const rawProblems = (label: string) => table.entries.get(label)!.problems.filter((problem) => problem.startsWith(`${label}:`) && /raw/.test(problem))
   return [
-    checkOf('integrity', integrityFailures.length, `${findings.length} outputs read to the end`, `${integrityFailures.length} output(s) unreadable: ${firstFew(integrityFailures.map((finding) => `${finding.file.key} (${finding.error})`))}`, {
-      files: findings.length,
-      failed: integrityFailures.map((finding) => ({key: finding.file.key, error: finding.error, recordsBeforeError: finding.scan?.records})),
-    }),
+    checkOf(
+      'integrity',
+      integrityFailures.length,
+      `${findings.length} outputs read to the end`,
+      `${integrityFailures.length} output(s) unreadable: ${firstFew(integrityFailures.map((finding) => `${finding.file.key} (${finding.error})`))}`,
+      {
+        files: findings.length,
+        failed: integrityFailures.map((finding) => ({key: finding.file.key, error: finding.error, recordsBeforeError: finding.scan?.records})),
+      },
+    ),
     unmanifested.length === findings.length
       ? {name: 'manifest-counts', status: 'skip', summary: 'no manifests under _manifests/', details: {withoutManifest: unmanifested}}
       : checkOf('manifest-counts', manifestFailures.length, `${findings.length - unmanifested.length} outputs match their manifests`, firstFew(manifestFailures.flatMap(manifestProblems)), {
@@ -259,36 +271,71 @@ function buildChecks(options: VerifyOptions, read: ReadFindings, table: BucketTa
         noData: found.noData.map((entry) => entry.label),
       },
     ),
-    checkOf('drops', drops.length, `no bucket below ${Math.round(options.dropThreshold * 100)}% of its neighbours`, `${drops.length} sudden drop(s): ${firstFew(drops.map((drop) => `${drop.label} has ${drop.records} records vs a median of ${drop.neighbourMedian}`))}`, {
-      threshold: options.dropThreshold,
-      window: options.dropWindow,
-      drops,
-    }),
+    checkOf(
+      'drops',
+      drops.length,
+      `no bucket below ${Math.round(options.dropThreshold * 100)}% of its neighbours`,
+      `${drops.length} sudden drop(s): ${firstFew(drops.map((drop) => `${drop.label} has ${drop.records} records vs a median of ${drop.neighbourMedian}`))}`,
+      {
+        threshold: options.dropThreshold,
+        window: options.dropWindow,
+        drops,
+      },
+    ),
     recordKey.length === 0
       ? {name: 'duplicates', status: 'skip', summary: `source ${options.source.name} declares no record key`, details: {}}
       : duplicateRun.errors.length > 0
         ? {name: 'duplicates', status: 'fail', summary: `the duplicates query failed: ${oneLine(duplicateRun.errors[0]!.split('\n\n')[0]!)}`, details: {recordKey, scope, error: duplicateRun.errors[0]}}
-        : checkOf('duplicates', duplicateTotal, `no duplicates on ${recordKey.join(' + ')}`, `${duplicateTotal} duplicate record(s) on ${recordKey.join(' + ')} in ${firstFew(findings.filter((finding) => finding.duplicates > 0).map((finding) => finding.file.key), 5, ', ')}`, {
-            recordKey,
-            scope,
-            duplicates: duplicateTotal,
-            byOutput: Object.fromEntries(findings.filter((finding) => finding.duplicates > 0).map((finding) => [finding.file.key, finding.duplicates])),
-            examples: duplicateRun.examples.slice(0, 5),
-          }),
+        : checkOf(
+            'duplicates',
+            duplicateTotal,
+            `no duplicates on ${recordKey.join(' + ')}`,
+            `${duplicateTotal} duplicate record(s) on ${recordKey.join(' + ')} in ${firstFew(
+              findings.filter((finding) => finding.duplicates > 0).map((finding) => finding.file.key),
+              5,
+              ', ',
+            )}`,
+            {
+              recordKey,
+              scope,
+              duplicates: duplicateTotal,
+              byOutput: Object.fromEntries(findings.filter((finding) => finding.duplicates > 0).map((finding) => [finding.file.key, finding.duplicates])),
+              examples: duplicateRun.examples.slice(0, 5),
+            },
+          ),
     validator
-      ? checkOf('schema', schema.recordsInvalid + badLines, `${schema.recordsChecked} records valid against the ${options.source.name} schema`, `${schema.recordsInvalid} of ${schema.recordsChecked} records violate the schema: ${schema.violations.slice(0, 5).map((violation) => `${violation.path} ${violation.message} (${violation.count}×, e.g. ${JSON.stringify(violation.example.value)} at ${violation.example.where})`).join('; ')}`, {...schema, share: options.schemaShare})
+      ? checkOf(
+          'schema',
+          schema.recordsInvalid + badLines,
+          `${schema.recordsChecked} records valid against the ${options.source.name} schema`,
+          `${schema.recordsInvalid} of ${schema.recordsChecked} records violate the schema: ${schema.violations
+            .slice(0, 5)
+            .map((violation) => `${violation.path} ${violation.message} (${violation.count}×, e.g. ${JSON.stringify(violation.example.value)} at ${violation.example.where})`)
+            .join('; ')}`,
+          {...schema, share: options.schemaShare},
+        )
       : {name: 'schema', status: 'skip', summary: options.source.schema ? 'schema check turned off (--schema-sample 0)' : `source ${options.source.name} has no JSON Schema`, details: {}},
     ...[...read.userRuns].map(([name, run]): CheckResult => {
       const check = options.checks.find((candidate) => candidate.name === name)!
       // DuckDB's message, without the excerpt of the (wrapped) query it quotes after a blank line; whole in details.
       if (run.errors.length > 0) return {name: `sql:${name}`, status: 'fail', summary: `the query failed: ${oneLine(run.errors[0]!.split('\n\n')[0]!)}`, details: {sql: check.sql, error: run.errors[0]}}
-      return checkOf(`sql:${name}`, run.rows, 'returned no rows', `returned ${run.rows} row(s), e.g. ${shortened(JSON.stringify(run.examples[0]) ?? '', 200)}`, {sql: check.sql, scope, rows: run.rows, examples: run.examples})
+      return checkOf(`sql:${name}`, run.rows, 'returned no rows', `returned ${run.rows} row(s), e.g. ${shortened(JSON.stringify(run.examples[0]) ?? '', 200)}`, {
+        sql: check.sql,
+        scope,
+        rows: run.rows,
+        examples: run.examples,
+      })
     }),
   ]
 }
 
 /** A DuckDB message as one line (a summary is one line: a table cell, a log line); the whole is in `details`. */
-const oneLine = (message: string) => message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ')
+const oneLine = (message: string) =>
+  message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ')
 
 /**
  * Turns what was read into the result: one entry per bucket (missing ones included), the checks in their fixed
@@ -305,7 +352,10 @@ export function assembleResult(options: VerifyOptions, read: ReadFindings): Veri
   const rawFailures = compareRaw(present, read)
   // Drops are judged on the buckets read completely.
   const drops = findDrops(
-    table.ordered().filter((entry) => entry.status === 'ok' && entry.records !== undefined).map((entry) => ({label: entry.key, records: entry.records!})),
+    table
+      .ordered()
+      .filter((entry) => entry.status === 'ok' && entry.records !== undefined)
+      .map((entry) => ({label: entry.key, records: entry.records!})),
     {threshold: options.dropThreshold, window: options.dropWindow},
   )
   for (const drop of drops) table.entries.get(drop.label)!.problems.push(`${drop.label}: ${drop.records} records, ${Math.round(drop.ratio * 100)}% of its neighbours' median ${drop.neighbourMedian}`)

@@ -77,7 +77,16 @@ export function athenaDdl(source: DataSource, outputUri: string, files: OutputFi
   ].join('\n')
 
   const bucketExpression = `regexp_extract("$path", '([^/]+?)\\.(jsonl|ndjson)(\\.gz|\\.zst)?$', 1)`
-  const expected = files.filter((file) => file.manifest && file.format === 'jsonl').map((file) => `    ('${file.key.split('/').pop()!.replace(/\.(jsonl|ndjson)(\.gz|\.zst)?$/, '').replaceAll("'", "''")}', ${file.manifest!.counts.records})`)
+  const expected = files
+    .filter((file) => file.manifest && file.format === 'jsonl')
+    .map(
+      (file) =>
+        `    ('${file.key
+          .split('/')
+          .pop()!
+          .replace(/\.(jsonl|ndjson)(\.gz|\.zst)?$/, '')
+          .replaceAll("'", "''")}', ${file.manifest!.counts.records})`,
+    )
   const queries: AthenaDdlResult['queries'] = [
     {
       name: 'records-per-bucket',

@@ -27,7 +27,13 @@ export interface RawBucketCount {
  * found every 10,000 and, once listed, all of them (`done`). `exclude` leaves out keys that are not
  * raw objects (the outputs' when they lie under the raw location, manifests: storage/overlap.ts).
  */
-export async function listRawBuckets(storage: Storage, source: DataSource, kind: BucketKind, onProgress?: (keys: number, done: boolean) => void, exclude: (key: string) => boolean = () => false): Promise<Map<string, RawBucketListing>> {
+export async function listRawBuckets(
+  storage: Storage,
+  source: DataSource,
+  kind: BucketKind,
+  onProgress?: (keys: number, done: boolean) => void,
+  exclude: (key: string) => boolean = () => false,
+): Promise<Map<string, RawBucketListing>> {
   const buckets = new Map<string, RawBucketListing>()
   let keys = 0
   for await (const object of storage.listMany(source.layout.allPrefixes())) {

@@ -24,7 +24,12 @@ function chart(buckets: BucketResult[]): string {
     const records = bucket.records ?? 0
     // A missing bucket fills the height (hatched red); a bucket without data is a thin grey line at zero.
     const barHeight = bucket.status === 'missing' ? plot : bucket.status === 'no-data' ? 2 : Math.max(records > 0 ? 1 : 0, (records / max) * plot)
-    const tip = bucket.status === 'missing' ? `${bucket.key}: missing` : bucket.status === 'no-data' ? `${bucket.key}: no data (no output, no raw objects)` : `${bucket.key}: ${number(bucket.records)} records${bucket.problems.length ? ` — ${bucket.problems.join('; ')}` : ''}`
+    const tip =
+      bucket.status === 'missing'
+        ? `${bucket.key}: missing`
+        : bucket.status === 'no-data'
+          ? `${bucket.key}: no data (no output, no raw objects)`
+          : `${bucket.key}: ${number(bucket.records)} records${bucket.problems.length ? ` — ${bucket.problems.join('; ')}` : ''}`
     parts.push(
       `<rect class="bar ${bucket.status}" data-bucket="${escape(bucket.key)}" data-status="${bucket.status}" data-records="${bucket.records ?? ''}" x="${x + 1}" y="${top + plot - barHeight}" width="${Math.max(1, barWidth - 2)}" height="${barHeight}"${bucket.status === 'missing' ? ' fill="url(#missing)"' : ''}><title>${escape(tip)}</title></rect>`,
     )
@@ -40,7 +45,10 @@ ${parts.join('\n')}
 }
 
 function checksTable(checks: CheckResult[]): string {
-  const rows = checks.map((check) => `<tr class="check ${check.status}" data-check="${escape(check.name)}"><td class="status">${check.status.toUpperCase()}</td><td>${escape(check.name)}</td><td>${escape(check.summary)}${check.name.startsWith('sql:') ? `<pre>${escape((check.details as {sql?: string}).sql)}</pre>` : ''}</td></tr>`)
+  const rows = checks.map(
+    (check) =>
+      `<tr class="check ${check.status}" data-check="${escape(check.name)}"><td class="status">${check.status.toUpperCase()}</td><td>${escape(check.name)}</td><td>${escape(check.summary)}${check.name.startsWith('sql:') ? `<pre>${escape((check.details as {sql?: string}).sql)}</pre>` : ''}</td></tr>`,
+  )
   return `<table id="checks"><thead><tr><th>Status</th><th>Check</th><th>Result</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
 }
 
@@ -49,7 +57,10 @@ function schemaTable(result: VerifyResult): string {
   if (schema.recordsChecked === 0) return '<p>No records were checked against a schema.</p>'
   const head = `<p>${number(schema.recordsChecked)} records checked, ${number(schema.recordsInvalid)} invalid.</p>`
   if (schema.violations.length === 0) return head
-  const rows = schema.violations.map((violation) => `<tr><td><code>${escape(violation.path)}</code></td><td>${escape(violation.keyword)}</td><td>${escape(violation.message)}</td><td class="num">${number(violation.count)}</td><td><code>${escape(JSON.stringify(violation.example.value))}</code><br><small>${escape(violation.example.where)}</small></td></tr>`)
+  const rows = schema.violations.map(
+    (violation) =>
+      `<tr><td><code>${escape(violation.path)}</code></td><td>${escape(violation.keyword)}</td><td>${escape(violation.message)}</td><td class="num">${number(violation.count)}</td><td><code>${escape(JSON.stringify(violation.example.value))}</code><br><small>${escape(violation.example.where)}</small></td></tr>`,
+  )
   return `${head}<table id="schema"><thead><tr><th>Field</th><th>Rule</th><th>Message</th><th>Records</th><th>Example</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
 }
 
@@ -59,7 +70,10 @@ function warningsList(warnings: VerifyWarning[]): string {
 }
 
 function bucketTable(buckets: BucketResult[]): string {
-  const rows = buckets.map((bucket) => `<tr class="bucket ${bucket.status}"><td>${escape(bucket.key)}</td><td>${escape(bucket.output)}</td><td class="num">${number(bucket.records)}</td><td class="num">${number(bucket.manifestRecords)}</td><td class="num">${bucket.rawChecked ? number(bucket.rawRecords) : '—'}</td><td class="num">${number(bucket.duplicates)}</td><td>${bucket.status}</td><td>${bucket.problems.map(escape).join('<br>')}</td></tr>`)
+  const rows = buckets.map(
+    (bucket) =>
+      `<tr class="bucket ${bucket.status}"><td>${escape(bucket.key)}</td><td>${escape(bucket.output)}</td><td class="num">${number(bucket.records)}</td><td class="num">${number(bucket.manifestRecords)}</td><td class="num">${bucket.rawChecked ? number(bucket.rawRecords) : '—'}</td><td class="num">${number(bucket.duplicates)}</td><td>${bucket.status}</td><td>${bucket.problems.map(escape).join('<br>')}</td></tr>`,
+  )
   return `<table id="buckets"><thead><tr><th>Bucket</th><th>Output</th><th>Records</th><th>Manifest</th><th>Raw</th><th>Duplicates</th><th>Status</th><th>Problems</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
 }
 

@@ -160,7 +160,9 @@ export async function findDuplicates(db: SqlRunner, files: DuckFile[], recordKey
   }
   const keys = recordKey.map((field, i) => `CAST(to_json(${fieldSql(field)}) AS VARCHAR) AS ${sqlIdentifier(`k${i}`)}`).join(', ')
   const groupBy = recordKey.map((_, i) => sqlIdentifier(`k${i}`)).join(', ')
-  await db.run(`CREATE OR REPLACE TEMP TABLE bw_duplicates AS SELECT ${keys}, count(*) AS copies, min(filename) AS first_file, max(filename) AS last_file FROM ${source} WHERE ${notNull} AND hash(${fields}) IN (SELECT h FROM bw_repeated_hashes) GROUP BY ${groupBy} HAVING count(*) > 1`)
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE bw_duplicates AS SELECT ${keys}, count(*) AS copies, min(filename) AS first_file, max(filename) AS last_file FROM ${source} WHERE ${notNull} AND hash(${fields}) IN (SELECT h FROM bw_repeated_hashes) GROUP BY ${groupBy} HAVING count(*) > 1`,
+  )
   const perFile = await db.query<{first_file: string; extra: string | number}>('SELECT first_file, sum(copies - 1) AS extra FROM bw_duplicates GROUP BY first_file')
   const rows = await db.query(`SELECT * FROM bw_duplicates ORDER BY copies DESC, first_file LIMIT ${exampleLimit}`)
   await db.run('DROP TABLE bw_duplicates')
@@ -185,7 +187,9 @@ export async function runUserCheck(db: SqlRunner, check: UserCheck, exampleLimit
   try {
     // Rows as JSON, so examples keep their types (a BIGINT is a number, a VARCHAR of digits stays a string).
     // The line break ends a trailing "-- comment" of the check before the wrapper's closing parenthesis.
-    const rows = await db.querySelect<{bw_row: string; bw_rows: string | number}>(`SELECT CAST(to_json(bw_check) AS VARCHAR) AS bw_row, count(*) OVER () AS bw_rows FROM (${check.sql}\n) AS bw_check LIMIT ${exampleLimit}`)
+    const rows = await db.querySelect<{bw_row: string; bw_rows: string | number}>(
+      `SELECT CAST(to_json(bw_check) AS VARCHAR) AS bw_row, count(*) OVER () AS bw_rows FROM (${check.sql}\n) AS bw_check LIMIT ${exampleLimit}`,
+    )
     const total = rows.length > 0 ? Number(rows[0]!.bw_rows) : 0
     return {rows: total, examples: rows.map((row) => restoreTimestamps(JSON.parse(row.bw_row)) as Record<string, unknown>)}
   } catch (error) {
@@ -251,7 +255,10 @@ async function refuseAllButSelects(checks: UserCheck[]): Promise<void> {
       if (problem) {
         throw new UsageError(`Check "${check.name}" (${check.origin ?? '--check'}) is not a single SELECT query: ${problem}.`, {
           code: 'BAD_CHECK',
-          nextSteps: ['Write each check as one SELECT over the view "records" that returns the offending rows (none when the data is sound).', 'Checks only read the outputs being verified: they cannot read other files, write, attach databases, load extensions or change settings.'],
+          nextSteps: [
+            'Write each check as one SELECT over the view "records" that returns the offending rows (none when the data is sound).',
+            'Checks only read the outputs being verified: they cannot read other files, write, attach databases, load extensions or change settings.',
+          ],
           details: {check: check.name, origin: check.origin, sql: check.sql},
         })
       }

@@ -6,13 +6,24 @@ const number = (value: number | undefined) => (value === undefined ? '-' : value
 export const plural = (count: number, word: string) => `${number(count)} ${word}${count === 1 ? '' : 's'}`
 
 /** A failed query's error (DuckDB's, several lines): shown under the table, not in its cell. */
-const queryError = (check: VerifyResult['checks'][number]) => (check.status === 'fail' && typeof check.details.error === 'string' ? check.details.error.split('\n\n')[0]!.split('\n').filter((line) => line.trim() !== '') : undefined)
+const queryError = (check: VerifyResult['checks'][number]) =>
+  check.status === 'fail' && typeof check.details.error === 'string'
+    ? check.details.error
+        .split('\n\n')[0]!
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+    : undefined
 
 /** Rows as aligned columns; every cell printable (escaped before measuring, so the columns stay aligned). */
 function columns(rows: string[][]): string[] {
   const cells = rows.map((row) => row.map((cell) => printable(cell)))
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)))
-  return cells.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd())
+  return cells.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  )
 }
 
 /**
@@ -33,7 +44,14 @@ export function formatVerifyTable(result: VerifyResult, options: {allBuckets?: b
     lines.push(
       ...columns([
         ['BUCKET', 'STATUS', 'RECORDS', 'MANIFEST', 'RAW', 'OUTPUT'],
-        ...shown.map((bucket) => [bucket.key, bucket.status, number(bucket.records), number(bucket.manifestRecords), bucket.rawChecked ? number(bucket.rawRecords) : bucket.status === 'no-data' ? '0' : '-', bucket.output]),
+        ...shown.map((bucket) => [
+          bucket.key,
+          bucket.status,
+          number(bucket.records),
+          number(bucket.manifestRecords),
+          bucket.rawChecked ? number(bucket.rawRecords) : bucket.status === 'no-data' ? '0' : '-',
+          bucket.output,
+        ]),
       ]),
     )
     for (const bucket of shown) {
@@ -63,5 +81,7 @@ export function formatAthena(result: AthenaDdlResult): string {
   const notes = result.notes.map((note) => `-- ${note}`)
   const queries = result.queries.map((query) => `-- ${query.name}: ${query.description}\n${query.sql}`)
   // SQL to paste: line breaks are its own; any other control character is shown escaped.
-  return printable([`-- Athena table for ${printable(result.output)} (source ${printable(result.source)})`, ...notes, '', result.ddl, '', ...queries.flatMap((query) => [query, ''])].join('\n').trimEnd(), {keepNewlines: true})
+  return printable([`-- Athena table for ${printable(result.output)} (source ${printable(result.source)})`, ...notes, '', result.ddl, '', ...queries.flatMap((query) => [query, ''])].join('\n').trimEnd(), {
+    keepNewlines: true,
+  })
 }

@@ -16,7 +16,6 @@ import {type FileScan, type ScanOptions, scanJsonl} from './scan.js'
 import {ScanPool, type SchemaTally} from './scan-pool.js'
 import {countParquet, defineRecordsView, type DuckFile, type DuplicateFindings, findDuplicates, runUserCheck, type SqlRunner, sqlRunner, type UserCheckRun, validateParquet} from './sql-checks.js'
 
-
 export type {VerifyOptions} from './options.js'
 
 /**
@@ -102,7 +101,15 @@ interface SqlTotals {
 }
 
 /** Reads one batch of (local or spooled) outputs and runs the SQL checks over it, adding to `totals`. */
-async function checkBatch(batch: FileFindings[], paths: Map<FileFindings, string>, db: DuckDB, checksDb: SqlRunner, scan: {pool?: ScanPool; validator?: RecordValidator}, options: VerifyOptions, totals: SqlTotals): Promise<void> {
+async function checkBatch(
+  batch: FileFindings[],
+  paths: Map<FileFindings, string>,
+  db: DuckDB,
+  checksDb: SqlRunner,
+  scan: {pool?: ScanPool; validator?: RecordValidator},
+  options: VerifyOptions,
+  totals: SqlTotals,
+): Promise<void> {
   const progress = options.onProgress ?? (() => {})
   const {userRuns, duplicateExamples, duplicateErrors} = totals
   const reader = {db, ...scan}
@@ -234,7 +241,11 @@ async function compareWithRaw(options: VerifyOptions, files: OutputFile[], kind:
   const {excludesInput: exclude} = await locationOverlap(options.raw, options.output, {isOutput: (key) => outputKeys.has(key)})
   const listed = await listRawBuckets(options.raw, options.source, kind, (keys, done) => progress(done ? `Listed ${keys} raw objects` : `Listing raw objects: ${keys} so far`), exclude)
   const present = new Map(files.map((file) => [file.bucket.label, file.bucket]))
-  const chosen = chooseSample([...present.keys()].filter((label) => listed.has(label)), options.rawShare, options.seed)
+  const chosen = chooseSample(
+    [...present.keys()].filter((label) => listed.has(label)),
+    options.rawShare,
+    options.seed,
+  )
   const counted = new Map<string, RawBucketCount>()
   for (const label of [...chosen].sort()) {
     progress(`Re-reading the raw objects of ${label}`)

@@ -47,9 +47,10 @@ export async function checkCredentials(client: S3Client, options: {endpoint?: st
     return {ok: true, via: 'sts', identity: out.Arn}
   } catch (error) {
     const name = (error as Error).name
-    const message = /credential/i.test(name) || /credentials/i.test((error as Error).message)
-      ? `No usable AWS credentials${options.profile ? ` for profile "${options.profile}"` : ''}: ${(error as Error).message}`
-      : `AWS rejected the credentials (${name}) at STS GetCallerIdentity.`
+    const message =
+      /credential/i.test(name) || /credentials/i.test((error as Error).message)
+        ? `No usable AWS credentials${options.profile ? ` for profile "${options.profile}"` : ''}: ${(error as Error).message}`
+        : `AWS rejected the credentials (${name}) at STS GetCallerIdentity.`
     return {ok: false, via: 'sts', error: new UserError(message, {code: 'NO_CREDENTIALS', nextSteps: CREDENTIAL_STEPS, details: {profile: options.profile, region: options.region}, cause: error})}
   } finally {
     sts.destroy()

@@ -82,7 +82,6 @@ export class FastPathError extends Error {
   }
 }
 
-
 /**
  * The per-object hot paths — the upload daemon's PUT and HEAD of small files, convert's GET of small raw objects —
  * over keep-alive sockets, signed with SigV4 (the SDK's credentials, a lean signer: see sigv4.ts), without the SDK's
@@ -118,7 +117,15 @@ export class FastS3 {
     return this.signer
   }
 
-  private async request(method: 'GET' | 'PUT' | 'HEAD' | 'POST' | 'DELETE', bucket: string, key: string, headers: Record<string, string>, body?: Buffer, query?: Record<string, string>, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  private async request(
+    method: 'GET' | 'PUT' | 'HEAD' | 'POST' | 'DELETE',
+    bucket: string,
+    key: string,
+    headers: Record<string, string>,
+    body?: Buffer,
+    query?: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<http.IncomingMessage> {
     const [base, signer, credentials] = await Promise.all([this.base(bucket), this.signerFor(), this.target.credentials()])
     // A bucket-level request (key '') goes to the bucket itself: `/bucket` path-style, `/` virtual-hosted.
     const path = key === '' ? base.pathname || '/' : `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(uriEncode).join('/')}`

@@ -136,7 +136,11 @@ export class S3Connection {
    * under the one fallback policy (requests.ts). Every storage of the connection shares them.
    */
   requests(): S3Requests {
-    this.sent ??= new S3Requests(() => (this.lean ??= new LeanTransport(new FastS3(this.leanTarget(), this.options.maxSockets ?? 64), this.options.objects)), new SdkTransport(() => this.client(), this.options.objects), this.stats)
+    this.sent ??= new S3Requests(
+      () => (this.lean ??= new LeanTransport(new FastS3(this.leanTarget(), this.options.maxSockets ?? 64), this.options.objects)),
+      new SdkTransport(() => this.client(), this.options.objects),
+      this.stats,
+    )
     return this.sent
   }
 

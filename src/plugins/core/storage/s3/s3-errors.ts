@@ -65,7 +65,7 @@ export function translateS3Error(error: unknown, context: S3ErrorContext): Bucke
       cause: error,
     })
   }
-  if (name === 'AccessDenied' || name === 'Forbidden' || status === 403 && !/InvalidAccessKeyId|SignatureDoesNotMatch|ExpiredToken/.test(name)) {
+  if (name === 'AccessDenied' || name === 'Forbidden' || (status === 403 && !/InvalidAccessKeyId|SignatureDoesNotMatch|ExpiredToken/.test(name))) {
     const action = IAM_ACTION[context.operation] ?? `s3:${context.operation}`
     const resource = context.operation === 'ListObjectsV2' || context.operation === 'HeadBucket' ? `arn:aws:s3:::${context.bucket}` : `arn:aws:s3:::${context.bucket}/${context.key ?? '*'}`
     return new UserError(`Access denied: ${context.operation} on ${where}.`, {
@@ -92,7 +92,11 @@ export function translateS3Error(error: unknown, context: S3ErrorContext): Bucke
       code: 'NO_SUCH_BUCKET',
       // With an endpoint given, advising --endpoint would send the user to what they already did.
       nextSteps: context.endpoint
-        ? ['Check the bucket name in the location (s3://BUCKET/prefix/).', `List the buckets you can see there: \`aws s3 ls --endpoint-url ${context.endpoint}\`.`, `Check that ${context.endpoint} is the store that holds the bucket.`]
+        ? [
+            'Check the bucket name in the location (s3://BUCKET/prefix/).',
+            `List the buckets you can see there: \`aws s3 ls --endpoint-url ${context.endpoint}\`.`,
+            `Check that ${context.endpoint} is the store that holds the bucket.`,
+          ]
         : ['Check the bucket name in the location (s3://BUCKET/prefix/).', 'List the buckets you can see: `aws s3 ls`.', 'If it is on an S3-compatible store, pass --endpoint.'],
       details,
       cause: error,
@@ -102,13 +106,13 @@ export function translateS3Error(error: unknown, context: S3ErrorContext): Bucke
   if (name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || status === 301 || (status === 400 && bucketRegion)) {
     return new UserError(`Bucket "${context.bucket}" is not in region ${context.region ?? '(default)'}${bucketRegion ? `; it is in ${bucketRegion}` : ''}.`, {
       code: 'WRONG_REGION',
-      nextSteps: [bucketRegion ? `Pass --region ${bucketRegion}.` : 'Pass the bucket\'s region with --region.', 'Or leave --region unset: bucketwright then follows the bucket to its region.'],
+      nextSteps: [bucketRegion ? `Pass --region ${bucketRegion}.` : "Pass the bucket's region with --region.", 'Or leave --region unset: bucketwright then follows the bucket to its region.'],
       details: {...details, bucketRegion},
       cause: error,
     })
   }
   const code = networkCode(error)
-  if (code && code !== 'ECONNRESET' && code !== 'EPIPE' || name === 'TimeoutError') {
+  if ((code && code !== 'ECONNRESET' && code !== 'EPIPE') || name === 'TimeoutError') {
     return new RemoteError(`Cannot reach the S3 endpoint${context.endpoint ? ` ${context.endpoint}` : ''} (${code ?? name}) for ${context.operation} on ${where}.`, {
       code: 'ENDPOINT_UNREACHABLE',
       nextSteps: ['Check the network and the --endpoint URL (scheme, host and port).', 'If you are behind a proxy, set HTTPS_PROXY.', 'Run again; bucketwright resumes where it stopped.'],

@@ -231,13 +231,21 @@ export class S3Storage implements Storage {
     }
     if (held?.size === sent.size && held.sha256 === sent.sha256) return
     // The store kept other bytes than were sent (or none): remove them rather than leave a corrupt object under the name.
-    const removed = held !== undefined && (await this.delete([key]).then((result) => result.errors.length === 0, () => false))
+    const removed =
+      held !== undefined &&
+      (await this.delete([key]).then(
+        (result) => result.errors.length === 0,
+        () => false,
+      ))
     const found = held ? `${held.size} bytes with SHA-256 ${held.sha256}` : 'no object'
-    throw new RemoteError(`S3 stored different bytes than were sent for ${this.uri}${key}: it holds ${found}, not the ${sent.size} bytes with SHA-256 ${sent.sha256} sent (ETag ${stored.etag ?? '(none)'}, expected ${sent.multipartEtag ?? sent.md5})${removed ? '; the object was removed' : held ? '; the object could not be removed' : ''}.`, {
-      code: 'WRITE_CORRUPTED',
-      nextSteps: ['Run again. If it repeats, the S3-compatible server mishandles uploads (e.g. aws-chunked encoding).'],
-      details: {key: this.full(key), etag: stored.etag, expected: sent.multipartEtag ?? sent.md5, size: held?.size, sha256: held?.sha256, removed},
-    })
+    throw new RemoteError(
+      `S3 stored different bytes than were sent for ${this.uri}${key}: it holds ${found}, not the ${sent.size} bytes with SHA-256 ${sent.sha256} sent (ETag ${stored.etag ?? '(none)'}, expected ${sent.multipartEtag ?? sent.md5})${removed ? '; the object was removed' : held ? '; the object could not be removed' : ''}.`,
+      {
+        code: 'WRITE_CORRUPTED',
+        nextSteps: ['Run again. If it repeats, the S3-compatible server mishandles uploads (e.g. aws-chunked encoding).'],
+        details: {key: this.full(key), etag: stored.etag, expected: sent.multipartEtag ?? sent.md5, size: held?.size, sha256: held?.sha256, removed},
+      },
+    )
   }
 
   /** Size, hex MD5 and base64 SHA-256 of an object's bytes, read back. */
@@ -355,7 +363,13 @@ function fullSha256(info: ObjectInfo): string | undefined {
 function headInfo(key: string, head: FastHead): ObjectInfo {
   const checksums: Checksum[] = []
   const type = head.checksumType as Checksum['type']
-  for (const [algorithm, name] of [['CRC32', 'crc32'], ['CRC32C', 'crc32c'], ['CRC64NVME', 'crc64nvme'], ['SHA1', 'sha1'], ['SHA256', 'sha256']] as const) {
+  for (const [algorithm, name] of [
+    ['CRC32', 'crc32'],
+    ['CRC32C', 'crc32c'],
+    ['CRC64NVME', 'crc64nvme'],
+    ['SHA1', 'sha1'],
+    ['SHA256', 'sha256'],
+  ] as const) {
     if (head.checksums[name]) checksums.push({algorithm, value: head.checksums[name], type})
   }
   if (head.etag && /^[0-9a-f]{32}$/.test(head.etag)) checksums.push({algorithm: 'MD5', value: head.etag, type: 'FULL_OBJECT'})

@@ -163,7 +163,18 @@ export class SdkTransport implements S3Transport {
     const [{PutObjectCommand}, client] = await this.both()
     const {crc32, sha256} = putChecksum(body, attributes, this.objects)
     const out = await client.send(
-      new PutObjectCommand({Bucket: bucket, Key: key, Body: body, ContentMD5: md5Base64, ChecksumCRC32: crc32, ChecksumSHA256: sha256, ContentType: attributes.contentType, ContentEncoding: attributes.contentEncoding, Metadata: metadataOf(attributes, this.objects), ...objectOptionFields(this.objects)}),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentMD5: md5Base64,
+        ChecksumCRC32: crc32,
+        ChecksumSHA256: sha256,
+        ContentType: attributes.contentType,
+        ContentEncoding: attributes.contentEncoding,
+        Metadata: metadataOf(attributes, this.objects),
+        ...objectOptionFields(this.objects),
+      }),
       {abortSignal: signal},
     )
     return {etag: cleanEtag(out.ETag), serverSideEncryption: out.ServerSideEncryption}
@@ -171,7 +182,17 @@ export class SdkTransport implements S3Transport {
 
   async createMultipart(bucket: string, key: string, attributes: ObjectAttributes, signal?: AbortSignal): Promise<string> {
     const [{CreateMultipartUploadCommand}, client] = await this.both()
-    const out = await client.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: key, ContentType: attributes.contentType, ContentEncoding: attributes.contentEncoding, Metadata: metadataOf(attributes, this.objects), ...objectOptionFields(this.objects)}), {abortSignal: signal})
+    const out = await client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        ContentType: attributes.contentType,
+        ContentEncoding: attributes.contentEncoding,
+        Metadata: metadataOf(attributes, this.objects),
+        ...objectOptionFields(this.objects),
+      }),
+      {abortSignal: signal},
+    )
     return out.UploadId ?? ''
   }
 
@@ -183,10 +204,9 @@ export class SdkTransport implements S3Transport {
 
   async completeMultipart(bucket: string, key: string, uploadId: string, etags: string[], signal?: AbortSignal): Promise<FastPut> {
     const [{CompleteMultipartUploadCommand}, client] = await this.both()
-    const out = await client.send(
-      new CompleteMultipartUploadCommand({Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: {Parts: etags.map((etag, index) => ({ETag: `"${etag}"`, PartNumber: index + 1}))}}),
-      {abortSignal: signal},
-    )
+    const out = await client.send(new CompleteMultipartUploadCommand({Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: {Parts: etags.map((etag, index) => ({ETag: `"${etag}"`, PartNumber: index + 1}))}}), {
+      abortSignal: signal,
+    })
     return {etag: cleanEtag(out.ETag), serverSideEncryption: out.ServerSideEncryption}
   }
 

@@ -73,7 +73,11 @@ export class Upload extends EventEmitter<{progress: [UploadProgress]}> {
     const {partSize = 8 * MiB, queueSize = 4} = options
     const where = `s3://${options.bucket}/${options.key}`
     if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {
-      throw new UsageError(`The part size for ${where} must be a whole number of bytes from 5 MiB to 5 GiB (got ${partSize}).`, {code: 'BAD_PART_SIZE', nextSteps: ['Use a part size of at least 5 MiB (8 MiB is the default).'], details: {partSize}})
+      throw new UsageError(`The part size for ${where} must be a whole number of bytes from 5 MiB to 5 GiB (got ${partSize}).`, {
+        code: 'BAD_PART_SIZE',
+        nextSteps: ['Use a part size of at least 5 MiB (8 MiB is the default).'],
+        details: {partSize},
+      })
     }
     if (!Number.isSafeInteger(queueSize) || queueSize < 1) {
       throw new UsageError(`The number of parts in flight for ${where} must be a whole number of at least 1 (got ${queueSize}).`, {code: 'BAD_QUEUE_SIZE', details: {queueSize}})
@@ -249,7 +253,7 @@ async function* partsOf(source: AsyncIterable<Uint8Array | string> | Iterable<Ui
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     if (bytes.length === 0) continue
     onBytes(bytes)
-    for (let offset = 0; offset < bytes.length; ) {
+    for (let offset = 0; offset < bytes.length;) {
       if (held) {
         yield {body: held, last: false}
         held = undefined
