@@ -473,14 +473,7 @@ export class UploadDaemon {
         summary.uploadedBytes += outcome.bytes
         this.counters.uploaded++
         this.counters.uploadedBytes += outcome.bytes
-        const how =
-          outcome.verifiedBy === 'store-digest'
-            ? 'verified by the digest the store reports'
-            : outcome.verifiedBy === 'read-back'
-              ? 'verified by reading it back'
-              : outcome.verifiedBy === 'content-md5'
-                ? 'verified by Content-MD5 (SSE-KMS)'
-                : 'verified'
+        const how = outcome.verifiedBy === 'store-digest' ? 'verified by the digest the store reports' : outcome.verifiedBy === 'read-back' ? 'verified by reading it back' : 'verified'
         log(`Uploaded ${candidate.path} → ${target} (${formatBytes(outcome.bytes)}${outcome.method === 'multipart' ? ', multipart' : ''}, ${how}; ${deleted})`, {
           file: candidate.path,
           bucket,

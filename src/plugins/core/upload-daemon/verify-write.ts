@@ -4,12 +4,11 @@ import type {S3Storage} from '../storage/s3/storage.js'
 import {compareContent, DigestBuilder, type LocalDigests, type RemoteObject, type Sameness, wantedDigests, type WantedDigests} from './same-content.js'
 
 /**
- * How a write was verified: `etag` — the ETag S3 gives exactly these bytes; `content-md5` — under SSE-KMS, where the
- * ETag is no digest, the Content-MD5 the store checked on every request; `store-digest` — another digest of the
+ * How a write was verified: `etag` — the ETag S3 gives exactly these bytes; `store-digest` — another digest of the
  * whole object the store attests (a whole-object MD5 ETag for a multipart upload, a full-object checksum);
  * `read-back` — the object read back and hashed.
  */
-export type VerifiedBy = 'etag' | 'content-md5' | 'store-digest' | 'read-back'
+export type VerifiedBy = 'etag' | 'store-digest' | 'read-back'
 
 /** What {@link verifyWrite} needs to know about one write. */
 export interface WriteCheck {
