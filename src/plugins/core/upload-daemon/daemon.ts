@@ -10,7 +10,7 @@ import type {S3Connection} from '../storage/s3/s3-client.js'
 import {S3Storage} from '../storage/s3/storage.js'
 import type {HashWorker} from './hash-worker.js'
 import {LIST_THRESHOLD, listKeyRange} from './remote-index.js'
-import type {RemoteObject} from './same-content.js'
+import type {RemoteObject} from '../storage/s3/same-content.js'
 import {type Candidate, type Pending, scanRoot, type ScanResult} from './scan.js'
 import {Semaphore, type ShipOutcome, Shipper} from './shipper.js'
 
@@ -168,9 +168,6 @@ export class UploadDaemon {
       partsBudget,
       hasher,
       keep: options.keep,
-      endpoint: options.endpoint,
-      region: options.region,
-      profile: options.profile,
     })
   }
 
