@@ -232,7 +232,7 @@ export class Shipper {
   /**
    * A file above SYNC_READ_LIMIT: compared with the object there (read once for that, only when the sizes match),
    * then uploaded by S3Storage.upload reading it by position — one PUT up to the single-PUT limit, else parts — in
-   * buffers from the daemon's shared memory budget, hashed on the worker thread. Stopping the daemon aborts it.
+   * buffers from the daemon's shared memory budget, hashed on the worker thread.
    */
   private async shipLarge(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
     const opened = await openUnchanged(target)
@@ -259,7 +259,8 @@ export class Shipper {
       storage.upload(candidate.key, fileSource(handle, size), {
         ...this.uploadOptions(target),
         singlePutLimit,
-        signal,
+        // Stopping the daemon aborts a multipart upload (its parts removed); a single PUT in flight finishes.
+        signal: size > singlePutLimit ? signal : undefined,
         sha256: false,
         partDigest: async (bytes) => (await this.options.hasher.digest(bytes)).md5,
         lender: this.lender,
