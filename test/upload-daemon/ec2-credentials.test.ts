@@ -15,10 +15,16 @@ import {bucketKeys, daemonEnv, makeRoot, writeStable} from './helpers.js'
 
 describe('EC2 detection (IMDSv2)', () => {
   let imds: FakeImds
+  // The suite turns the real metadata service off (AWS_EC2_METADATA_DISABLED); these tests ask a loopback one.
+  const disabled = process.env.AWS_EC2_METADATA_DISABLED
   beforeAll(async () => {
+    delete process.env.AWS_EC2_METADATA_DISABLED
     imds = await new FakeImds('v2').start()
   })
-  afterAll(async () => imds.stop())
+  afterAll(async () => {
+    process.env.AWS_EC2_METADATA_DISABLED = disabled
+    await imds.stop()
+  })
 
   it('asks for a token first, then reads the instance id and region with it', async () => {
     const detected = await detectEc2({endpoint: imds.endpoint})
