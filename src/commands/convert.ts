@@ -16,6 +16,7 @@ import {formatConvertSummary} from '../plugins/core/convert/summary.js'
 import type {ConvertResult} from '../plugins/core/convert/types.js'
 import {timeRange} from '../plugins/core/sources/time-range.js'
 import {parseObjectOptions} from '../plugins/core/storage/object-options.js'
+import {parseRunningIn} from '../plugins/core/storage/transfer.js'
 
 export type {ConvertBucketResult, ConvertResult} from '../plugins/core/convert/types.js'
 
@@ -49,7 +50,14 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
     weeks: Flags.string({summary: 'Only these buckets, comma-separated, each of the --bucket size: 2021-W45,2021-W47 (days: 2021-11-09,2021-11-12).', exclusive: ['from', 'to']}),
     'include-current': Flags.boolean({summary: 'Also convert the current, unfinished bucket (it is rebuilt as objects arrive).'}),
     'rebuild-foreign': Flags.boolean({summary: 'Rebuild outputs that have no manifest (made by another tool, e.g. the original converter); by default they are left alone and reported.'}),
-    'dry-run': Flags.boolean({summary: 'Print the plan (buckets, objects, bytes, S3 requests and cost); write nothing.'}),
+    'dry-run': Flags.boolean({summary: 'Print the plan (buckets, objects, bytes, S3 requests, data transfer and their cost); write nothing.'}),
+    'running-in': Flags.string({
+      summary: "Where this run happens, for --dry-run's transfer cost: an AWS region (us-east-1, …), outside-aws, or auto.",
+      description:
+        'auto (the default) asks the EC2 instance metadata service (IMDSv2, 1 s at most; AWS_EC2_METADATA_DISABLED=true turns it off) and counts the run as outside AWS when nothing answers. Reading S3 from outside AWS is billed per GB, from another region at the cross-region rate, from the same region not at all.',
+      default: 'auto',
+      parse: async (value) => parseRunningIn(value),
+    }),
     validate: Flags.boolean({summary: "Check every record against the source's JSON Schema; violations are counted per field path."}),
     'max-bad': Flags.integer({summary: 'Fail when more than this many objects are quarantined (default: no limit).', min: 0}),
     // --workers is the original bustimes converter's name for parallel downloads (its default was 16 too).
@@ -100,6 +108,7 @@ Exit codes: 0 done, 1 failure (also: more bad objects than --max-bad; a local di
         includeCurrent: flags['include-current'],
         rebuildForeign: flags['rebuild-foreign'],
         dryRun: flags['dry-run'],
+        runningIn: flags['running-in'],
         validate: flags.validate,
         maxBad: flags['max-bad'],
         shard,

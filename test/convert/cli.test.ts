@@ -243,6 +243,20 @@ describe('convert over S3: resume, crash, shards, dry run', {timeout: 240_000}, 
     const r = plan.requests!
     expect(r.cost.total).toBeCloseTo((r.list + r.put) * 0.000005 + (r.get + r.head) * 0.0000004, 6)
     expect(await listKeys(client, bucket, 'v2/')).toEqual([])
+    // Each bucket's repr/JSON split, by the cutoff the old converter used (repr up to 2021-11-10 07:15:05).
+    const cutoff = Date.UTC(2021, 10, 10, 7, 15, 5)
+    const snapshot = (key: string) => {
+      const [, day, h, m, s] = /bustimes__(\d{4}-\d{2}-\d{2})__(\d{2})-(\d{2})-(\d{2})/.exec(key)!
+      return Date.parse(`${day}T${h}:${m}:${s}Z`)
+    }
+    const reprKeys = made.keys.filter((key) => snapshot(key) <= cutoff).length
+    expect(reprKeys).toBeGreaterThan(4)
+    expect(reprKeys).toBeLessThan(made.keys.length)
+    const [w44, w45] = plan.buckets
+    expect(w44.formats).toEqual({repr: {objects: 4, bytes: w44.bytesIn}})
+    expect(w45.formats!.repr.objects).toBe(reprKeys - 4)
+    expect(w45.formats!.JSON.objects).toBe(made.keys.length - reprKeys)
+    expect(w45.formats!.repr.bytes + w45.formats!.JSON.bytes).toBe(w45.bytesIn)
   })
 
   it('Parquet by day to S3: DuckDB reads every record back', async () => {

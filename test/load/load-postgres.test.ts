@@ -228,6 +228,52 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     ])
   })
 
+  it('a JSON Lines field null in every line of a file is no type: no false conflict, no guessed column, nulls overwrite', async () => {
+    const root = mkdtemp()
+    const lines = (rows: object[]) => rows.map((row) => JSON.stringify(row)).join('\n') + '\n'
+    // First file: "late" null everywhere (no type to read), "qty" integers.
+    write(
+      root,
+      'staging/2024-08-01/parts.jsonl',
+      lines([
+        {id: 1, qty: 5, late: null},
+        {id: 2, qty: 6, late: null},
+      ]),
+    )
+    // Second: "qty" null everywhere — an update of row 2 that clears it, and a new row — "late" still no values.
+    write(
+      root,
+      'staging/2024-08-02/parts.jsonl',
+      lines([
+        {id: 2, qty: null, late: null},
+        {id: 3, qty: null},
+      ]),
+    )
+    // Third: "late" has values at last, and "qty" is an integer again.
+    write(root, 'staging/2024-08-03/parts.jsonl', lines([{id: 4, qty: 9, late: 'yes'}]))
+    const run = await load([root, '--table', 'parts', '--key', 'id'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.result.files.map((file) => file.status)).toEqual(['loaded', 'loaded', 'loaded'])
+    const columns = await rows<{column_name: string; data_type: string}>(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'parts' ORDER BY ordinal_position`)
+    // "qty" kept the type its values gave it; "late" was made by the file that had values for it, with theirs.
+    expect(columns).toEqual([
+      {column_name: 'id', data_type: 'bigint'},
+      {column_name: 'qty', data_type: 'bigint'},
+      {column_name: 'late', data_type: 'text'},
+    ])
+    expect(await rows('SELECT id::int, qty::int, late FROM parts ORDER BY id')).toEqual([
+      {id: 1, qty: 5, late: null},
+      {id: 2, qty: null, late: null},
+      {id: 3, qty: null, late: null},
+      {id: 4, qty: 9, late: 'yes'},
+    ])
+    // The adversary's case the other way: values of a type the column cannot hold still conflict.
+    write(root, 'staging/2024-08-04/parts.jsonl', lines([{id: 5, qty: 'many', late: null}]))
+    const bad = await load([root, '--table', 'parts', '--key', 'id'])
+    expect(bad.code).toBe(1)
+    expect(bad.result.files.at(-1)!.error!.code).toBe('LOAD_TYPE_CONFLICT')
+  })
+
   it("a narrower integer column is widened in the file's transaction; a NULL key stops the file", async () => {
     const root = mkdtemp()
     await client.query('CREATE TABLE counters (id bigint PRIMARY KEY, hits integer)')

@@ -26,7 +26,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const runTemp = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'bw-test-run-')))
   // As /tmp itself: tests run processes as an unprivileged user, whose files and temp files live in here too.
   await fs.chmod(runTemp, 0o1777)
-  Object.assign(process.env, {TMPDIR: runTemp, TMP: runTemp, TEMP: runTemp, [MARKER]: runTemp})
+  // No test asks a real instance metadata service (169.254.169.254) where it runs: tests that detect EC2 pass a loopback one.
+  Object.assign(process.env, {TMPDIR: runTemp, TMP: runTemp, TEMP: runTemp, [MARKER]: runTemp, AWS_EC2_METADATA_DISABLED: 'true'})
   const [server, s3rver] = await Promise.all([startS3Server(), startS3rver()])
   project.provide('s3Endpoint', server.endpoint)
   project.provide('s3rverEndpoint', s3rver.endpoint)

@@ -1,63 +1,30 @@
-import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {mkdtemp, rm} from 'node:fs/promises'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
+import {mkdtemp, rm} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 
-import {detectEc2} from '../../src/plugins/core/upload-daemon/ec2.js'
+import {detectEc2} from '../../src/plugins/core/kit/ec2.js'
 import {runCli} from '../helpers/cli.js'
+import {closedPort, FakeImds} from '../helpers/imds.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Endpoint, testS3Client} from '../helpers/s3.js'
 import {bucketKeys, daemonEnv, makeRoot, writeStable} from './helpers.js'
 
-/** A fake EC2 instance metadata service on loopback that, like the real one in IMDSv2-only mode, wants a token. */
-class FakeImds {
-  readonly seen: string[] = []
-  server?: http.Server
-  token = randomBytes(8).toString('hex')
-  constructor(private readonly mode: 'v2' | 'v1-only') {}
-  get endpoint() {
-    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`
-  }
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      this.seen.push(`${req.method} ${req.url}`)
-      if (req.method === 'PUT' && req.url === '/latest/api/token') {
-        if (this.mode === 'v1-only' || !req.headers['x-aws-ec2-metadata-token-ttl-seconds']) return res.writeHead(403).end()
-        return res.writeHead(200).end(this.token)
-      }
-      if (req.headers['x-aws-ec2-metadata-token'] !== this.token) return res.writeHead(401).end()
-      if (req.url === '/latest/meta-data/instance-id') return res.writeHead(200).end('i-0123456789abcdef0')
-      if (req.url === '/latest/meta-data/placement/region') return res.writeHead(200).end('eu-west-1')
-      res.writeHead(404).end()
-    })
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
-    return this
-  }
-  async stop() {
-    this.server?.closeAllConnections()
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()))
-  }
-}
-
-/** A loopback port with nothing listening. */
-async function closedPort(): Promise<number> {
-  const server = http.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 describe('EC2 detection (IMDSv2)', () => {
   let imds: FakeImds
+  // The suite turns the real metadata service off (AWS_EC2_METADATA_DISABLED); these tests ask a loopback one.
+  const disabled = process.env.AWS_EC2_METADATA_DISABLED
   beforeAll(async () => {
+    delete process.env.AWS_EC2_METADATA_DISABLED
     imds = await new FakeImds('v2').start()
   })
-  afterAll(async () => imds.stop())
+  afterAll(async () => {
+    process.env.AWS_EC2_METADATA_DISABLED = disabled
+    await imds.stop()
+  })
 
   it('asks for a token first, then reads the instance id and region with it', async () => {
     const detected = await detectEc2({endpoint: imds.endpoint})

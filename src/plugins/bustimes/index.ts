@@ -2,9 +2,9 @@ import type {Readable} from 'node:stream'
 
 import {type DataSource, readAll, type RawObjectRef, type SourceRecord} from '../core/source-kit.js'
 import {generateBustimes} from './generate.js'
-import {bustimesLayout} from './layout.js'
+import {bustimesLayout, snapshotTimeOf} from './layout.js'
 import {vehicleSchema} from './schema.js'
-import {decodeVehicles, toJsonLines} from './vehicles.js'
+import {decodeVehicles, expectedSyntax, toJsonLines} from './vehicles.js'
 
 export {generateBustimes} from './generate.js'
 export {bustimesLayout, REPR_CUTOFF_KEY, REPR_CUTOFF_TIME, snapshotTimeOf} from './layout.js'
@@ -32,6 +32,11 @@ export const bustimesSource: DataSource = {
   /** The fast path: vehicles straight to JSON lines, without building records (see {@link toJsonLines}). */
   toJsonLines(body: Uint8Array, object: RawObjectRef) {
     return toJsonLines(body, object.key)
+  },
+
+  formatOf(key: string): string {
+    const snapshotTime = snapshotTimeOf(key)
+    return snapshotTime === undefined ? 'unknown' : expectedSyntax(snapshotTime) === 'python' ? 'repr' : 'JSON'
   },
 
   recordTime(record: SourceRecord): Date | undefined {

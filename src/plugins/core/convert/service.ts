@@ -4,7 +4,9 @@ import {crashPoint} from '../compact/faults.js'
 import {clearPendingMarker, inputsDigest, isPendingMarker, type OutputManifest, type PendingMarker, type QuarantineEntry, readManifestOrPending, writeManifest, writePendingMarker} from '../manifest/manifest.js'
 import {locationOverlap} from '../storage/overlap.js'
 import {DryRunStorage} from '../storage/dry-run.js'
+import {detectEc2} from '../kit/ec2.js'
 import {requestCost, RequestTally} from '../storage/requests.js'
+import {planTransfer, runLocation, type StoreLocation, type TransferPlan} from '../storage/transfer.js'
 import type {WriteResult} from '../storage/types.js'
 import {type BucketInput, type BucketTally, encodeBucket, mergeViolations} from './bucket-stream.js'
 import type {TimeBucket} from './buckets.js'
@@ -83,8 +85,41 @@ export async function runConvert(given: ConvertOptions): Promise<ConvertResult> 
   }
   // Requests are planned and priced where they are billed: on stores that count them (Storage.stats).
   result.requests = options.input.stats || options.output.stats ? requestPlan(counter, result.dryRun) : undefined
+  if (result.dryRun) result.transfer = await transferPlan(options, result)
   result.seconds = Math.round((Date.now() - started) / 10) / 100
   return result
+}
+
+/**
+ * A dry run's data transfer: the inputs of the buckets it would convert are read, their (estimated) outputs
+ * written, priced by where each store lives and where the run happens. Only over stores that bill transfer.
+ */
+async function transferPlan(options: ConvertOptions, result: ConvertResult): Promise<TransferPlan | undefined> {
+  if (!options.input.location && !options.output.location) return undefined
+  const [input, output] = await Promise.all([options.input.location?.() ?? LOCAL, options.output.location?.() ?? LOCAL])
+  const converted = result.buckets.filter((bucket) => bucket.action === 'write' || bucket.action === 'rebuild')
+  const sum = (of: (bucket: ConvertBucketResult) => number) => converted.reduce((total, bucket) => total + of(bucket), 0)
+  const run = await runLocation(options.runningIn, options.detectRunLocation ?? (() => detectEc2()))
+  return planTransfer(
+    [
+      {direction: 'read', store: options.input.uri, location: input, bytes: sum((bucket) => bucket.bytesIn)},
+      {direction: 'write', store: options.output.uri, location: output, bytes: sum((bucket) => bucket.bytesOut)},
+    ],
+    run,
+  )
+}
+
+const LOCAL: StoreLocation = {provider: 'local'}
+
+/** A bucket's objects and bytes by format. */
+function formatSplit(inputs: BucketInput[], formatOf: (key: string) => string): Record<string, {objects: number; bytes: number}> {
+  const split: Record<string, {objects: number; bytes: number}> = {}
+  for (const input of inputs) {
+    const entry = (split[formatOf(input.key)] ??= {objects: 0, bytes: 0})
+    entry.objects++
+    entry.bytes += input.size
+  }
+  return split
 }
 
 /** The requests of the run (planned ones in a dry run), priced. */
@@ -239,7 +274,14 @@ interface RunState {
 /** Decides what to do with one bucket (skip, write, rebuild) and does it. */
 async function convertOne(bucket: TimeBucket, inputs: BucketInput[], options: ConvertOptions, state: RunState): Promise<ConvertBucketResult> {
   const bytesIn = inputs.reduce((sum, input) => sum + input.size, 0)
-  const base = {key: bucket.key, output: bucket.outputKey, objects: inputs.length, bytesIn, quarantined: [] as QuarantineEntry[]}
+  const base = {
+    key: bucket.key,
+    output: bucket.outputKey,
+    objects: inputs.length,
+    bytesIn,
+    quarantined: [] as QuarantineEntry[],
+    ...(options.dryRun && options.source.formatOf ? {formats: formatSplit(inputs, options.source.formatOf.bind(options.source))} : {}),
+  }
   const outputBilled = options.output.stats !== undefined
   if (bucket.to > state.now && !options.includeCurrent) {
     options.progress?.skipped(bucket.key, `current ${options.bucket}, not finished until ${bucket.to.toISOString()} (--include-current converts it)`)

@@ -1,6 +1,7 @@
 import {printable} from '../command/printable.js'
 import {formatBytes} from '../command/units.js'
 import type {SchemaViolation} from '../schema/validator.js'
+import {describeRule} from '../storage/transfer.js'
 import type {ConvertResult} from './types.js'
 
 /** A schema violation's example as text: its (already shortened) JSON and where it was, printable. */
@@ -27,7 +28,12 @@ export function formatConvertSummary(result: ConvertResult): string {
     const why = bucket.reason === 'foreign' ? ' (made by another tool: no manifest)' : bucket.reason === 'interrupted' ? ' (an earlier run stopped before its manifest)' : bucket.reason ? ` (${bucket.reason})` : ''
     const records = estimated(bucket) && bucket.records === 0 ? '' : ` ${bucket.records} records,`
     const out = estimated(bucket) ? `~${formatBytes(bucket.bytesOut)} out (estimated)` : `${formatBytes(bucket.bytesOut)} out`
-    lines.push(`${printable(bucket.output).padEnd(24)} ${what}${why}: ${bucket.objects} objects,${records} ${formatBytes(bucket.bytesIn)} in, ${out}${bad}`)
+    const formats = bucket.formats
+      ? ` [${Object.entries(bucket.formats)
+          .map(([format, split]) => `${printable(format)}: ${split.objects} objects, ${formatBytes(split.bytes)}`)
+          .join('; ')}]`
+      : ''
+    lines.push(`${printable(bucket.output).padEnd(24)} ${what}${why}: ${bucket.objects} objects,${records} ${formatBytes(bucket.bytesIn)} in, ${out}${bad}${formats}`)
     for (const entry of bucket.quarantined.slice(0, 5)) lines.push(`    quarantined ${printable(entry.key)}: ${printable(entry.reason)}`)
   }
   if (result.buckets.length === 0) lines.push(`No objects of source ${printable(result.source)} under ${printable(result.input)}${result.from ? ` between ${result.from} and ${result.to}` : ''}.`)
@@ -64,6 +70,13 @@ export function formatConvertSummary(result: ConvertResult): string {
     lines.push(
       `S3 requests${r.estimated ? ' (planned)' : ''}: ${r.list} LIST, ${r.get} GET, ${r.head} HEAD, ${r.put} PUT — $${r.cost.total.toFixed(4)} (LIST $${r.cost.list.toFixed(4)}, GET/HEAD $${r.cost.get.toFixed(4)}, PUT $${r.cost.put.toFixed(4)})`,
     )
+  }
+  if (result.transfer) {
+    const t = result.transfer
+    lines.push(`Data transfer, running ${t.runningIn}: $${t.total.toFixed(4)}${t.partial ? ' and what a provider that is not AWS charges' : ''}`)
+    for (const leg of t.legs) {
+      lines.push(`    ${leg.direction} ${formatBytes(leg.bytes)} ${leg.direction === 'read' ? 'from' : 'to'} ${printable(leg.store)}: ${describeRule(leg)}${leg.cost === undefined ? '' : ` — $${leg.cost.toFixed(4)}`}`)
+    }
   }
   if (result.validation) {
     lines.push(`Validation: ${result.validation.recordsInvalid} of ${result.validation.recordsChecked} records invalid`)

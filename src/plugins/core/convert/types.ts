@@ -2,6 +2,7 @@ import type {Shard} from '../command/shard.js'
 import type {QuarantineEntry} from '../manifest/manifest.js'
 import type {SchemaViolation} from '../schema/validator.js'
 import type {DataSource} from '../sources/types.js'
+import type {TransferPlan} from '../storage/transfer.js'
 import type {Storage} from '../storage/types.js'
 import type {BucketSize, OutputCompression, OutputFormat} from './buckets.js'
 import type {EncoderPool} from './encoder-pool.js'
@@ -31,6 +32,11 @@ export interface ConvertBucketResult {
   bytesIn: number
   bytesOut: number
   quarantined: QuarantineEntry[]
+  /**
+   * `--dry-run`, for sources whose objects come in more than one format (bustimes: Python repr, then JSON): the
+   * bucket's objects and bytes by the format their key says ({@link DataSource.formatOf}).
+   */
+  formats?: Record<string, {objects: number; bytes: number}>
   /** `--validate`: records checked and found invalid, and violations per field path. */
   recordsChecked?: number
   recordsInvalid?: number
@@ -77,6 +83,8 @@ export interface ConvertResult {
   threads: number
   /** Requests and cost: incurred, or under `--dry-run` planned. */
   requests?: RequestPlan
+  /** `--dry-run` over a store that bills transfer (S3): the bytes the run would read and write, and their price. */
+  transfer?: TransferPlan
   validation?: {recordsChecked: number; recordsInvalid: number; violations: SchemaViolation[]}
 }
 
@@ -118,6 +126,13 @@ export interface ConvertOptions {
   /** Rebuild outputs that exist without a manifest (made by another tool); by default they are left alone. */
   rebuildForeign?: boolean
   dryRun?: boolean
+  /**
+   * Where the run happens, for a dry run's transfer cost: an AWS region, `outside-aws`, or `auto` (the default: ask
+   * the EC2 instance metadata service through {@link detectRunLocation}).
+   */
+  runningIn?: string
+  /** Asks the instance metadata service where this runs (default: IMDSv2, 1 s at most; tests pass a loopback one). */
+  detectRunLocation?: () => Promise<{onEc2: boolean; region?: string; reason?: string}>
   validate?: boolean
   maxBad?: number
   shard?: Shard

@@ -136,6 +136,7 @@ async function stageFile(db: DuckDB, file: string, key: string, options: LoadOpt
       details: {file: key, key: missing},
     })
   }
+  await markAllNull(db, source, plan.columns)
   const keyExprs = plan.key.map((name) => plan.columns.find((column) => column.name === name)!.expr)
   const nullKeys = await db.query<{n: number}>(`SELECT count(*)::INTEGER AS n FROM ${source} f WHERE ${keyExprs.map((expr) => `${expr} IS NULL`).join(' OR ')}`)
   if (nullKeys[0].n > 0) {
@@ -191,6 +192,17 @@ async function primaryKey(client: Client, qualified: string): Promise<string[]> 
 }
 
 /**
+ * Marks the JSON-typed columns whose every value is null ({@link PlannedColumn.allNull}): in JSON Lines, a field that
+ * is null in every line of a file has no type to read, and DuckDB calls it JSON — which is not the file saying so.
+ */
+async function markAllNull(db: DuckDB, source: string, columns: PlannedColumn[]): Promise<void> {
+  const guessed = columns.filter((column) => column.fileType === 'JSON')
+  if (guessed.length === 0) return
+  const [counts] = await db.query<Record<string, number>>(`SELECT ${guessed.map((column, i) => `count(${column.expr})::BIGINT AS c${i}`).join(', ')} FROM ${source} f`)
+  for (const [i, column] of guessed.entries()) if (Number(counts[`c${i}`]) === 0) column.allNull = true
+}
+
+/**
  * Brings a table in step with a file's columns, inside the file's transaction: creates it (the key as primary key),
  * adds a nullable column for each new field, widens a column whose values the file's would not fit (integer →
  * bigint, real → double precision…), and refuses a type that cannot be widened without loss. Returns what changed.
@@ -199,15 +211,21 @@ async function evolveTable(client: Client, schema: string, table: string, column
   const qualified = `${quote(schema)}.${quote(table)}`
   const existing = await tableColumns(client, qualified)
   const casts = new Map<string, string>()
+  // A column null in every row of the file, with no type of its own (see markAllNull): nulls into the table's column
+  // when it has one, else left out — the file says nothing about what type the column would have.
+  const omit = new Set<string>()
+  for (const column of columns) if (column.allNull && !key.includes(column.name) && !existing?.has(column.name)) omit.add(column.name)
   if (!existing) {
     // Text key columns compare bytewise (COLLATE "C"), as etl's tables: a locale-aware primary key made every
     // index insert of an upsert several times slower, and keys have no linguistic order to keep.
-    const definitions = columns.map((column) => {
-      const keyed = key.includes(column.name)
-      return `${quote(column.name)} ${column.pgType}${keyed && column.pgType === 'text' ? ' COLLATE "C"' : ''}${keyed ? ' NOT NULL' : ''}`
-    })
+    const definitions = columns
+      .filter((column) => !omit.has(column.name))
+      .map((column) => {
+        const keyed = key.includes(column.name)
+        return `${quote(column.name)} ${column.pgType}${keyed && column.pgType === 'text' ? ' COLLATE "C"' : ''}${keyed ? ' NOT NULL' : ''}`
+      })
     await client.query(`CREATE TABLE ${qualified} (${definitions.join(', ')}, PRIMARY KEY (${key.map(quote).join(', ')}))`)
-    return {created: true, added: [], widened: [], casts}
+    return {created: true, added: [], widened: [], casts, omit}
   }
   const tableKey = await primaryKey(client, qualified)
   if (tableKey.join('\0') !== key.join('\0')) {
@@ -220,7 +238,12 @@ async function evolveTable(client: Client, schema: string, table: string, column
   const added: string[] = []
   const widened: string[] = []
   for (const column of columns) {
+    if (omit.has(column.name)) continue
     const type = existing.get(column.name)
+    if (column.allNull && type !== undefined && !key.includes(column.name)) {
+      casts.set(column.name, `NULL::${type}`)
+      continue
+    }
     if (type === undefined) {
       await client.query(`ALTER TABLE ${qualified} ADD COLUMN ${quote(column.name)} ${column.pgType}`)
       added.push(`${table}.${column.name}`)
@@ -254,7 +277,7 @@ async function evolveTable(client: Client, schema: string, table: string, column
       },
     )
   }
-  return {created: false, added, widened, casts}
+  return {created: false, added, widened, casts, omit}
 }
 
 /** What {@link evolveTable} changed, and how the staged columns are inserted where they differ from the table. */
@@ -264,6 +287,8 @@ interface TableChange {
   widened: string[]
   /** Column → SQL expression over the staged column, where the table's type needs one (a value into jsonb). */
   casts: Map<string, string>
+  /** Columns of the file the table does not get (null in every row, and not in the table). */
+  omit: Set<string>
 }
 
 /**
@@ -271,10 +296,12 @@ interface TableChange {
  * file's types and `INSERT … ON CONFLICT (key) DO UPDATE` (`upsertKey`), or plain INSERT (child rows, whose parents'
  * old rows were deleted first).
  */
-async function insertStaged(client: Client, stage: string, target: string, columns: PlannedColumn[], csv: string, casts: Map<string, string>, upsertKey?: string[]): Promise<void> {
+async function insertStaged(client: Client, stage: string, target: string, staged: PlannedColumn[], csv: string, change: Pick<TableChange, 'casts' | 'omit'>, upsertKey?: string[]): Promise<void> {
   const {from} = await import('pg-copy-streams')
+  const {casts, omit} = change
+  const columns = staged.filter((column) => !omit.has(column.name))
   const names = columns.map((column) => quote(column.name))
-  if (casts.size === 0) {
+  if (casts.size === 0 && omit.size === 0) {
     // New keys, the usual case (the file's own duplicates were merged by DuckDB): COPY straight into the table inside
     // a savepoint. Only when the primary key refuses a row already there is it rolled back for the general way.
     await client.query('SAVEPOINT direct')
@@ -287,7 +314,7 @@ async function insertStaged(client: Client, stage: string, target: string, colum
       await client.query('ROLLBACK TO SAVEPOINT direct')
     }
   }
-  await client.query(`CREATE TEMPORARY TABLE ${stage} (${columns.map((column) => `${quote(column.name)} ${column.pgType}`).join(', ')}) ON COMMIT DROP`)
+  await client.query(`CREATE TEMPORARY TABLE ${stage} (${staged.map((column) => `${quote(column.name)} ${column.pgType}`).join(', ')}) ON COMMIT DROP`)
   await pipeline(createReadStream(csv), client.query(from(`COPY ${stage} FROM STDIN (FORMAT csv)`)))
   const values = columns.map((column) => casts.get(column.name) ?? quote(column.name))
   let conflict = ''
@@ -369,16 +396,16 @@ async function loadStaged(client: Client, staged: StagedFile, info: ObjectInfo, 
       changes.created ||= change.created
       changes.added.push(...change.added)
       changes.widened.push(...change.widened)
-      return change.casts
+      return change
     }
-    const casts = await evolve(options.table, plan.columns, plan.key)
-    const childCasts = []
-    for (const child of plan.children) childCasts.push(await evolve(child.table, child.columns, ['_parent_key', '_pos']))
+    const change = await evolve(options.table, plan.columns, plan.key)
+    const childChanges = []
+    for (const child of plan.children) childChanges.push(await evolve(child.table, child.columns, ['_parent_key', '_pos']))
     const {rows} = await client.query<{version: number}>(`SELECT coalesce(max(schema_version), 0)::int AS version FROM ${ledger} WHERE target_table = $1`, [options.table])
     const changed = changes.created || changes.added.length > 0 || changes.widened.length > 0
     const schemaVersion = rows[0].version === 0 ? 1 : rows[0].version + (changed ? 1 : 0)
 
-    await insertStaged(client, 'bw_load_stage', target, plan.columns, staged.csv, casts, plan.key)
+    await insertStaged(client, 'bw_load_stage', target, plan.columns, staged.csv, change, plan.key)
     const children: Record<string, number> = {}
     for (const [i, child] of plan.children.entries()) {
       const childTable = `${quote(schema)}.${quote(child.table)}`
@@ -388,7 +415,7 @@ async function loadStaged(client: Client, staged: StagedFile, info: ObjectInfo, 
         await pipeline(createReadStream(staged.parentKeys!), client.query(copyFrom('COPY bw_load_parent_keys FROM STDIN (FORMAT csv)')))
       }
       await client.query(`DELETE FROM ${childTable} c USING bw_load_parent_keys s WHERE c._parent_key = s._parent_key`)
-      await insertStaged(client, `bw_load_child_${i}`, childTable, child.columns, staged.children[i].csv, childCasts[i])
+      await insertStaged(client, `bw_load_child_${i}`, childTable, child.columns, staged.children[i].csv, childChanges[i])
       children[child.table] = staged.children[i].rows
     }
     await holdBeforeCommit(ordinal)

@@ -14,6 +14,11 @@ export interface PlannedColumn {
   fileType: string
   /** DuckDB expression over the file's row `f` (in a child table: over `c`, with the list element `c._e`). */
   expr: string
+  /**
+   * Every value of the column is null in this file, and its type only DuckDB's guess (JSON Lines: JSON): the file
+   * says nothing about the column's type, so it is never a type conflict and never creates or adds a column.
+   */
+  allNull?: boolean
 }
 
 /** A child table of `--normalize`: one row per element of a list column, keyed by the parent's key and position. */

@@ -84,6 +84,11 @@ export interface DataSource {
    */
   decode(body: Readable, object: RawObjectRef): AsyncIterable<SourceRecord>
   /**
+   * The format an object is in, from its key alone (bustimes: `repr` until the cutoff, `JSON` after), for sources
+   * whose objects come in more than one: a dry run shows each bucket's split, since formats decode at different costs.
+   */
+  formatOf?(key: string): string
+  /**
    * Optional fast path for commands that only serialise records (convert without `--validate`): one whole raw
    * object, as stored, straight to JSON lines — the records {@link decode} yields, one compact JSON object per line,
    * each ending in `\n`, numbers exact. Throws a {@link DecodeError} exactly where {@link decode} would.

@@ -280,6 +280,10 @@ export class CachedStorage implements Storage {
     return this.inner.atomicMove
   }
 
+  get location(): Storage['location'] {
+    return this.inner.location?.bind(this.inner)
+  }
+
   private remember(info: ObjectInfo): void {
     if (!info.etag) return
     this.etags.delete(info.key)

@@ -37,6 +37,10 @@ export class DryRunStorage implements Storage {
     return this.inner.atomicMove
   }
 
+  get location(): Storage['location'] {
+    return this.inner.location?.bind(this.inner)
+  }
+
   get localPath(): Storage['localPath'] {
     return this.inner.localPath?.bind(this.inner)
   }

@@ -1,6 +1,7 @@
 import type {Readable} from 'node:stream'
 
 import type {RequestStats} from './requests.js'
+import type {StoreLocation} from './transfer.js'
 
 /** A content checksum as S3 reports it (base64 for CRC/SHA, hex for MD5). */
 export interface Checksum {
@@ -122,6 +123,11 @@ export interface Storage {
    * the few writers that need a file's own operations (append, rename, folder cleanup) bypass decorators with it.
    */
   localPath?(key: string): string
+  /**
+   * Capability of a store reached over a network that bills transfer (S3): where its bytes live, for pricing a
+   * run's traffic (storage/transfer.ts). Absent where moving bytes costs nothing (local disk, memory).
+   */
+  location?(): Promise<StoreLocation>
   /** Capability: {@link move} is one atomic step (a rename): of two racing moves of a key, exactly one succeeds. */
   readonly atomicMove?: boolean
   /** Lists every object whose key starts with `prefix`, in key order. */

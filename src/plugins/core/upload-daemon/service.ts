@@ -7,7 +7,7 @@ import type {Logger} from '../progress/logger.js'
 import type {S3ConnectionOptions} from '../storage/s3/s3-client.js'
 import {checkCredentials, CREDENTIAL_STEPS} from '../storage/s3/credentials.js'
 import {unshippedByError, type UploadCounters, UploadDaemon, type UploadDaemonOptions} from './daemon.js'
-import {detectEc2, type Ec2Detection} from './ec2.js'
+import {detectEc2, type Ec2Detection} from '../kit/ec2.js'
 
 /** The `--json` result of `upload-daemon` (foreground or `--once`). */
 export interface UploadDaemonResult {

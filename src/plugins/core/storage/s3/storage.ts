@@ -14,6 +14,8 @@ import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
 import {type LocalDigests, remoteFromHead, type WantedDigests} from './same-content.js'
 import {type PartLender, Upload, type UploadBody} from './upload.js'
 import {checkWrite, type VerifiedBy, type WriteVerdict} from './write-check.js'
+import {locateBucket} from './bucket.js'
+import type {StoreLocation} from '../transfer.js'
 import type {S3Requests} from './fallback.js'
 import type {Checksum, DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from '../types.js'
 
@@ -69,6 +71,7 @@ const sdk = () => import('@aws-sdk/client-s3')
 export class S3Storage implements Storage {
   readonly uri: string
   private readonly partSize: number
+  private located?: Promise<StoreLocation>
 
   constructor(
     private readonly connection: S3Connection,
@@ -83,6 +86,17 @@ export class S3Storage implements Storage {
   /** Requests and retries so far, by operation (shared by every storage of the same connection). */
   get stats(): S3RequestStats {
     return this.connection.stats
+  }
+
+  /**
+   * Where the bucket lives, for transfer pricing: an AWS region (asked of the bucket, once), or a service that is not
+   * AWS — any endpoint outside amazonaws.com (MinIO, R2, a loopback server), named by its origin only.
+   */
+  location(): Promise<StoreLocation> {
+    const {endpoint} = this.connection.options
+    if (endpoint && !isAwsEndpoint(endpoint)) return Promise.resolve({provider: 'other', endpoint: safeOrigin(endpoint)})
+    this.located ??= locateBucket(this.bucket, this.connection.options).then((region) => ({provider: 'aws', region: region ?? this.connection.options.region ?? 'us-east-1'}))
+    return this.located
   }
 
   /** The SDK client (made, and the SDK loaded, on first use: listing, reading and writing usually need neither). */
@@ -427,4 +441,22 @@ function headInfo(key: string, head: FastHead): ObjectInfo {
   }
   if (head.etag && /^[0-9a-f]{32}$/.test(head.etag)) checksums.push({algorithm: 'MD5', value: head.etag, type: 'FULL_OBJECT'})
   return {key, size: head.size, lastModified: head.lastModified ?? new Date(0), etag: head.etag, checksums, metadata: head.metadata}
+}
+
+/** An endpoint of AWS itself (regional, FIPS, dual-stack, a VPC endpoint, China): its buckets are billed as AWS's. */
+export function isAwsEndpoint(endpoint: string): boolean {
+  try {
+    return /(^|\.)amazonaws\.com(\.cn)?$/.test(new URL(endpoint).hostname)
+  } catch {
+    return false
+  }
+}
+
+/** An endpoint's scheme, host and port — never a user or password written into the URL. */
+function safeOrigin(endpoint: string): string {
+  try {
+    return new URL(endpoint).origin
+  } catch {
+    return '(endpoint)'
+  }
 }
