@@ -5,7 +5,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {UsageError} from '../../src/plugins/core/errors/errors.js'
 import type {S3Requests} from '../../src/plugins/core/storage/s3/fallback.js'
 import {S3Connection} from '../../src/plugins/core/storage/s3/s3-client.js'
-import {Upload, type UploadProgress} from '../../src/plugins/core/storage/s3/upload.js'
+import {multipartEtag} from '../../src/plugins/core/storage/s3/etag.js'
+import {type PartLender, type RangeSource, SourceChanged, Upload, type UploadProgress} from '../../src/plugins/core/storage/s3/upload.js'
 import {createTestBucket, s3Servers, testS3Client, useS3Env} from '../helpers/s3.js'
 
 const MiB = 1024 * 1024
@@ -75,6 +76,84 @@ describe.each(s3Servers())('Upload (one multipart upload for storage and daemon)
     } as Pick<S3Requests, 'send' | 'leanOnly'> as S3Requests
   }
   const upload = (key: string, options: Partial<ConstructorParameters<typeof Upload>[0]> = {}) => new Upload({requests: recording(), bucket, key, body: Buffer.alloc(0), ...options})
+
+  /** A body read by position, as the upload daemon reads a file; `shrinkAt`: from there on it reads nothing. */
+  const sourceOf = (body: Buffer, shrinkAt = Infinity): RangeSource & {reads: number[]} => {
+    const reads: number[] = []
+    return {
+      size: body.length,
+      reads,
+      read: async (into, position) => {
+        reads.push(position)
+        if (position >= shrinkAt) return 0
+        const n = Math.min(into.length, body.length - position, shrinkAt - position)
+        body.copy(into, 0, position, position + n)
+        return n
+      },
+    }
+  }
+  /** A lender that counts: every buffer it lends must come back, and no more than `limit` are out at once. */
+  const countingLender = () => {
+    const out = new Set<Buffer>()
+    let most = 0
+    const lender: PartLender & {out: Set<Buffer>; most: () => number} = {
+      out,
+      most: () => most,
+      borrow: async (length) => {
+        const buffer = Buffer.allocUnsafe(length)
+        out.add(buffer)
+        most = Math.max(most, out.size)
+        return buffer
+      },
+      giveBack: (buffer) => void out.delete(buffer),
+    }
+    return lender
+  }
+
+  it('a body read by position goes up in parts read at their offsets, in lent buffers all given back; its multipart ETag is the one sent', async () => {
+    const body = bodyOf(3 * PART + 4321, 11)
+    const source = sourceOf(body)
+    const lender = countingLender()
+    const result = await upload('range/four-parts', {body: source, partSize: PART, queueSize: 2, lender}).done()
+    expect(result.parts).toBe(4)
+    const partMd5s = Array.from({length: 4}, (_, i) =>
+      createHash('md5')
+        .update(body.subarray(i * PART, (i + 1) * PART))
+        .digest(),
+    )
+    expect(result.sent).toMatchObject({size: body.length, multipartEtag: multipartEtag(partMd5s), partSize: PART})
+    // Parts were read by position, not as a stream: no whole-body digest is claimed.
+    expect(result.sent.md5).toBeUndefined()
+    expect(result.sent.sha256).toBeUndefined()
+    expect([...new Set(source.reads)].sort((a, b) => a - b)).toEqual([0, PART, 2 * PART, 3 * PART])
+    expect(lender.out.size).toBe(0)
+    expect(lender.most()).toBeLessThanOrEqual(3)
+    if (name === 'fauxqs') expect(result.etag).toBe(multipartEtag(partMd5s))
+    const stored = await client.send(new GetObjectCommand({Bucket: bucket, Key: 'range/four-parts'}))
+    expect(md5(Buffer.from(await stored.Body!.transformToByteArray()))).toBe(md5(body))
+  })
+
+  it('a body read by position that shrinks midway: SourceChanged, nothing completed under the key, every lent buffer given back', async () => {
+    const body = bodyOf(3 * PART, 12)
+    const lender = countingLender()
+    const error = await upload('range/shrinks', {body: sourceOf(body, 2 * PART + 10), partSize: PART, queueSize: 1, lender})
+      .done()
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SourceChanged)
+    expect(lender.out.size).toBe(0)
+    expect(await objectExists(client, bucket, 'range/shrinks')).toBe(false)
+  })
+
+  it("a body read by position up to the single-PUT limit goes up in one PUT, hashed by the caller's digest", async () => {
+    const body = bodyOf(PART + 17, 13)
+    let digested = 0
+    const partDigest = async (bytes: Buffer) => (digested++, createHash('md5').update(bytes).digest())
+    const result = await upload('range/one-put', {body: sourceOf(body), partSize: PART, singlePutLimit: 2 * PART, partDigest}).done()
+    expect(result.parts).toBe(0)
+    expect(digested).toBe(1)
+    expect(result.sent.md5).toBe(md5(body))
+    expect(result.etag).toBe(md5(body))
+  })
 
   it('refuses a part size under 5 MiB, a queue under 1 and a body of more than 10,000 parts, before any request', () => {
     const before = connection.stats.attempts

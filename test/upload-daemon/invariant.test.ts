@@ -3,7 +3,7 @@ import {appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readFileSyn
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {crc32Base64} from '../../src/plugins/core/upload-daemon/same-content.js'
+import {crc32Base64} from '../../src/plugins/core/storage/s3/same-content.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, credentialsFor, s3Servers} from '../helpers/s3.js'
 import {crc32Patch} from './collide.js'

@@ -6,7 +6,7 @@ import {mkdir, readFile, writeFile} from 'node:fs/promises'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {crc32Base64} from '../../src/plugins/core/upload-daemon/same-content.js'
+import {crc32Base64} from '../../src/plugins/core/storage/s3/same-content.js'
 import {runCli} from '../helpers/cli.js'
 import {FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, credentialsFor, s3Servers} from '../helpers/s3.js'

@@ -37,7 +37,6 @@ export interface EncodeBucketOptions {
   chunkBytes?: number
   chunkObjects?: number
   signal?: AbortSignal
-  onObjects?: (done: number) => void
   /** Called as each object has been read (before its chunk is encoded): progress finer than chunks. */
   onFetched?: (fetched: number) => void
   /** Called after each quarantined object with the running total; throw to stop the bucket. */
@@ -109,7 +108,6 @@ export async function* encodeBucket(inputs: BucketInput[], tally: BucketTally, o
   for await (const {result, count, bytes} of encoded) {
     absorb(tally, result, count, bytes)
     for (const entry of result.quarantined) options.onQuarantine?.(entry)
-    options.onObjects?.(tally.objectsDone)
     emitted++
     yield result.data
   }

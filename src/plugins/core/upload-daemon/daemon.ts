@@ -10,7 +10,7 @@ import type {S3Connection} from '../storage/s3/s3-client.js'
 import {S3Storage} from '../storage/s3/storage.js'
 import type {HashWorker} from './hash-worker.js'
 import {LIST_THRESHOLD, listKeyRange} from './remote-index.js'
-import type {RemoteObject} from './same-content.js'
+import type {RemoteObject} from '../storage/s3/same-content.js'
 import {type Candidate, type Pending, scanRoot, type ScanResult} from './scan.js'
 import {Semaphore, type ShipOutcome, Shipper} from './shipper.js'
 
@@ -168,9 +168,6 @@ export class UploadDaemon {
       partsBudget,
       hasher,
       keep: options.keep,
-      endpoint: options.endpoint,
-      region: options.region,
-      profile: options.profile,
     })
   }
 
@@ -473,14 +470,7 @@ export class UploadDaemon {
         summary.uploadedBytes += outcome.bytes
         this.counters.uploaded++
         this.counters.uploadedBytes += outcome.bytes
-        const how =
-          outcome.verifiedBy === 'store-digest'
-            ? 'verified by the digest the store reports'
-            : outcome.verifiedBy === 'read-back'
-              ? 'verified by reading it back'
-              : outcome.verifiedBy === 'content-md5'
-                ? 'verified by Content-MD5 (SSE-KMS)'
-                : 'verified'
+        const how = outcome.verifiedBy === 'store-digest' ? 'verified by the digest the store reports' : outcome.verifiedBy === 'read-back' ? 'verified by reading it back' : 'verified'
         log(`Uploaded ${candidate.path} → ${target} (${formatBytes(outcome.bytes)}${outcome.method === 'multipart' ? ', multipart' : ''}, ${how}; ${deleted})`, {
           file: candidate.path,
           bucket,

@@ -1,5 +1,5 @@
 import type {S3Storage} from '../storage/s3/storage.js'
-import type {RemoteObject} from './same-content.js'
+import type {RemoteObject} from '../storage/s3/same-content.js'
 
 /** Below this many files in one directory, a HEAD per file is as cheap as listing. */
 export const LIST_THRESHOLD = 8

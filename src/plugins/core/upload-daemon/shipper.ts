@@ -3,16 +3,14 @@ import {closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Sta
 import {type FileHandle, open} from 'node:fs/promises'
 import path from 'node:path'
 
-import {BucketwrightError, RemoteError, UserError, VerificationError} from '../errors/errors.js'
-import {etagParts, multipartEtag} from '../storage/s3/etag.js'
-import {FastPathError, type FastHead} from '../storage/s3/fast-s3.js'
-import type {S3Storage} from '../storage/s3/storage.js'
-import type {S3Transport} from '../storage/s3/transport.js'
+import {BucketwrightError, RemoteError, UserError} from '../errors/errors.js'
+import {compareContent, crc32Base64, digestBody, type LocalDigests, remoteFromHead, type RemoteObject, wantedDigests, type WantedDigests} from '../storage/s3/same-content.js'
+import type {S3Storage, S3UploadOptions} from '../storage/s3/storage.js'
+import type {VerifiedBy} from '../storage/s3/write-check.js'
 import {contentTypeFor} from './content-type.js'
-import {type BodyDigests, type HashWorker, sharedBuffer} from './hash-worker.js'
-import {compareContent, crc32Base64, digestBody, digestFile, type LocalDigests, type RemoteObject, wantedDigests, type WantedDigests} from './same-content.js'
+import {digestFile} from './file-digest.js'
+import {type HashWorker, sharedBuffer} from './hash-worker.js'
 import type {Candidate} from './scan.js'
-import {type VerifiedBy, verifyWrite} from './verify-write.js'
 
 /**
  * What happened to one file: `uploaded` (and verified), `already-there` (the bucket proved to hold these bytes),
@@ -55,9 +53,6 @@ export class Semaphore {
   }
 }
 
-/** The store refused a body this large in one PUT (HTTP 413); the file goes up as a multipart upload instead. */
-class TooLargeForOnePut extends Error {}
-
 /** The file changed (shrank) while it was read: kept, and shipped on a later scan once stable. */
 class FileChanged extends Error {}
 
@@ -92,9 +87,6 @@ export interface ShipperOptions {
   hasher: HashWorker
   /** `--keep`: never delete the local file (a copy, not a move). */
   keep?: boolean
-  endpoint?: string
-  region?: string
-  profile?: string
 }
 
 /** The bucket, key and local file one upload is about. */
@@ -121,64 +113,14 @@ export class Shipper {
     this.singlePutLimit = options.singlePutLimit
   }
 
-  private context(operation: string, bucket: string, key: string) {
-    return {operation, bucket, key, endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile}
-  }
-
   async ship(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
     const {size} = target.candidate
     try {
       if (size <= SYNC_READ_LIMIT && size <= this.singlePutLimit) return await this.shipSmall(target)
-      if (size <= this.singlePutLimit) {
-        const outcome = await this.shipWhole(target)
-        if (outcome) return outcome
-      }
       return await this.shipLarge(target, signal)
     } catch (error) {
-      if (error instanceof FileChanged) return {status: 'changed', bytes: 0}
+      if (error instanceof FileChanged || (error as Error).name === 'SourceChanged') return {status: 'changed', bytes: 0}
       throw error
-    }
-  }
-
-  /**
-   * One PUT of a file above SYNC_READ_LIMIT, read through the thread pool within the memory budget. `undefined`
-   * when the store refuses a body this large: the caller then uses a multipart upload (and so do later files).
-   */
-  private async shipWhole(target: ShipTarget): Promise<ShipOutcome | undefined> {
-    const units = Math.min(Math.ceil(target.candidate.size / this.options.partSize), this.options.partsBudget)
-    await this.options.partsInFlight.acquire(units)
-    try {
-      const opened = await openUnchanged(target)
-      if (!('handle' in opened)) return opened
-      const {handle, before} = opened
-      let body: Buffer
-      try {
-        body = sharedBuffer(before.size)
-        let filled = 0
-        while (filled < body.length) {
-          const {bytesRead} = await handle.read(body, filled, body.length - filled, filled)
-          if (bytesRead === 0) return {status: 'changed', bytes: 0}
-          filled += bytesRead
-        }
-      } finally {
-        await handle.close()
-      }
-      let outcome: ShipOutcome
-      try {
-        outcome = await this.shipSmallBody(target, body, await this.options.hasher.digest(body))
-      } catch (error) {
-        if (error instanceof TooLargeForOnePut) {
-          this.singlePutLimit = Math.min(this.singlePutLimit, body.length - 1)
-          return undefined
-        }
-        // A large PUT cut off (a store that closes the connection on a body it will not take, a flaky link): the
-        // multipart upload retries part by part.
-        if (error instanceof RemoteError) return undefined
-        throw error
-      }
-      return this.finish(target.candidate.path, before, outcome)
-    } finally {
-      this.options.partsInFlight.release(units)
     }
   }
 
@@ -249,66 +191,49 @@ export class Shipper {
 
   private async remoteOf(target: ShipTarget): Promise<RemoteObject | undefined> {
     if (target.remote !== undefined) return target.remote ?? undefined
-    return remoteOf(await this.options.storage(target.bucket).headObject(target.candidate.key, {checksum: true}))
+    return remoteFromHead(await this.options.storage(target.bucket).headObject(target.candidate.key, {checksum: true}))
   }
 
-  /** A small file whole in memory: one read, MD5 + CRC32, one HEAD at most, one PUT. */
+  /** What every upload of the daemon asks of S3Storage.upload: its object's Content-Type, and a corrupted object left alone. */
+  private uploadOptions(target: ShipTarget): S3UploadOptions {
+    return {contentType: contentTypeFor(target.candidate.key), singlePutLimit: this.singlePutLimit, keepCorrupted: true}
+  }
+
+  /**
+   * A small file whole in memory: one read, MD5 + CRC32, one HEAD at most, one PUT (in parts only when the store
+   * refuses it: see Upload). No shutdown signal: a single PUT in flight finishes.
+   */
   private async shipSmall(target: ShipTarget): Promise<ShipOutcome> {
     const read = this.readSmall(target.candidate)
     if ('status' in read) return read
     const {body, before} = read
-    return this.finish(target.candidate.path, before, await this.shipSmallBody(target, body))
-  }
-
-  private async shipSmallBody(target: ShipTarget, body: Buffer, digests?: BodyDigests): Promise<ShipOutcome> {
-    const md5 = digests?.md5 ?? createHash('md5').update(body).digest()
-    let local: LocalDigests = {size: body.length, md5: md5.toString('hex'), crc32: digests?.crc32 ?? crc32Base64(body)}
+    const md5 = createHash('md5').update(body).digest('hex')
+    const crc32 = crc32Base64(body)
     const remote = await this.remoteOf(target)
-    if (remote) {
-      local = digestBody(body, wantedDigests(remote, body.length, this.options.partSize), local)
-      if (compareContent(remote, local) === 'same') return {status: 'already-there', bytes: 0}
+    if (remote && compareContent(remote, digestBody(body, wantedDigests(remote, body.length, this.options.partSize), {size: body.length, md5, crc32})) === 'same') {
+      return this.finish(target.candidate.path, before, {status: 'already-there', bytes: 0})
     }
-    const {bucket, candidate} = target
-    let stored: {etag?: string; serverSideEncryption?: string}
-    // A body the store refuses as too large for one PUT (413) is not sent again: it goes up in parts instead.
-    const tooLarge = (error: unknown) =>
-      (error instanceof FastPathError && error.status === 413) || (error as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode === 413 || (error as Error).name === 'EntityTooLarge'
-    try {
-      stored = await this.options
-        .storage(bucket)
-        .requests()
-        .send(
-          this.context('PutObject', bucket, candidate.key),
-          (transport) => transport.put(bucket, candidate.key, body, md5.toString('base64'), {crc32: local.crc32, contentType: contentTypeFor(candidate.key)}),
-          async (error) => {
-            if (tooLarge(error)) throw new TooLargeForOnePut()
-            return undefined
-          },
-          tooLarge,
-        )
-    } catch (error) {
-      throw tooLarge(error) ? new TooLargeForOnePut() : error
-    }
-    // The ETag of exactly these bytes settles it (the common case, kept free of the general check's allocations).
-    const verifiedBy = stored.etag === local.md5 ? 'etag' : await this.verifyStored(bucket, candidate.key, stored, local, local.md5!, async (wanted) => digestBody(body, wanted, {size: body.length}))
-    return {status: 'uploaded', bytes: body.length, method: 'put', verifiedBy}
+    const done = await this.options.storage(target.bucket).upload(target.candidate.key, body, {
+      ...this.uploadOptions(target),
+      md5,
+      sha256: false,
+      crc32,
+      digest: async (wanted) => digestBody(body, wanted, {size: body.length}),
+    })
+    return this.finish(target.candidate.path, before, this.uploaded(done))
   }
 
-  /** Checks what the store kept against the bytes sent (see {@link verifyWrite}). */
-  private verifyStored(
-    bucket: string,
-    key: string,
-    answer: {etag?: string; serverSideEncryption?: string},
-    local: LocalDigests,
-    expectedEtag: string,
-    digest: (wanted: WantedDigests) => Promise<LocalDigests>,
-    signal?: AbortSignal,
-  ): Promise<VerifiedBy> {
-    const {partSize} = this.options
-    return verifyWrite({storage: this.options.storage(bucket), bucket, key, answer, size: local.size, expectedEtag, partSize, local, digest, signal})
+  /** The outcome of a verified upload (and a store that refused a PUT this large gets parts from now on). */
+  private uploaded(done: {sent: {size: number}; parts: number; putRefused?: boolean; verifiedBy: VerifiedBy}): ShipOutcome {
+    if (done.putRefused) this.singlePutLimit = Math.min(this.singlePutLimit, done.sent.size - 1)
+    return {status: 'uploaded', bytes: done.sent.size, method: done.parts > 0 ? 'multipart' : 'put', verifiedBy: done.verifiedBy}
   }
 
-  /** Multipart: parts read at their offsets, each with its MD5 (Content-MD5); the whole verified by verifyWrite. */
+  /**
+   * A file above SYNC_READ_LIMIT: compared with the object there (read once for that, only when the sizes match),
+   * then uploaded by S3Storage.upload reading it by position — one PUT up to the single-PUT limit, else parts — in
+   * buffers from the daemon's shared memory budget, hashed on the worker thread.
+   */
   private async shipLarge(target: ShipTarget, signal: AbortSignal): Promise<ShipOutcome> {
     const opened = await openUnchanged(target)
     if (!('handle' in opened)) return opened
@@ -321,93 +246,74 @@ export class Shipper {
   }
 
   private async uploadLarge(target: ShipTarget, handle: FileHandle, before: Stats, signal: AbortSignal): Promise<ShipOutcome> {
-    const {bucket, candidate} = target
+    const {candidate} = target
     const remote = await this.remoteOf(target)
-    if (remote && remote.size === before.size) {
-      const {digests, bytesRead} = await digestFile(handle, before.size, wantedDigests(remote, before.size, this.options.partSize))
-      if (bytesRead !== before.size) return {status: 'changed', bytes: 0}
+    const {size} = before
+    if (remote && remote.size === size) {
+      const {digests, bytesRead} = await digestFile(handle, size, wantedDigests(remote, size, this.options.partSize))
+      if (bytesRead !== size) return {status: 'changed', bytes: 0}
       if (compareContent(remote, digests) === 'same') return {status: 'already-there', bytes: 0}
     }
-    const {partSize, partsInFlight} = this.options
-    const requests = this.options.storage(bucket).requests()
-    // Each request on the lean path, then through the SDK (see requests.ts); an abort stops at once.
-    const call = <T>(operation: string, request: (transport: S3Transport) => Promise<T>): Promise<T> => requests.send(this.context(operation, bucket, candidate.key), request)
-    const uploadId = await call('CreateMultipartUpload', (transport) => transport.createMultipart(bucket, candidate.key, {contentType: contentTypeFor(candidate.key)}, signal))
-    if (!uploadId) throw new RemoteError(`S3 started no multipart upload for s3://${bucket}/${candidate.key} (no UploadId in its answer).`, {code: 'UPLOAD_FAILED'})
-    const count = Math.ceil(before.size / partSize)
-    const digests: Buffer[] = Array.from({length: count})
-    const etags: string[] = Array.from({length: count})
-    let completed = false
-    try {
-      const uploadPart = async (index: number) => {
-        await partsInFlight.acquire()
-        try {
-          if (signal.aborted) throw new Error('aborted')
-          const offset = index * partSize
-          const length = Math.min(partSize, before.size - offset)
-          const buffer = sharedBuffer(length)
-          let filled = 0
-          while (filled < length) {
-            const {bytesRead} = await handle.read(buffer, filled, length - filled, offset + filled)
-            if (bytesRead === 0) throw new FileChanged()
-            filled += bytesRead
-          }
-          const {md5} = await this.options.hasher.digest(buffer)
-          digests[index] = md5
-          const out = await call('UploadPart', (transport) => transport.uploadPart(bucket, candidate.key, uploadId, index + 1, buffer, md5.toString('base64'), signal))
-          const etag = out.etag
-          // A part ETag that is an MD5 of other bytes: abort before completing, so that an object already under the
-          // key is not replaced. Any other form is no digest: the whole object is verified after completion by what
-          // the store attests (see verifyWrite), down to reading it back.
-          if (etagParts(etag) === 0 && etag !== md5.toString('hex') && !out.serverSideEncryption?.startsWith('aws:kms')) {
-            throw new VerificationError(
-              `Part ${index + 1} of s3://${bucket}/${candidate.key} was stored with ETag ${etag}, the MD5 of other bytes than the ${md5.toString('hex')} sent; the upload is aborted and the local file kept.`,
-              {
-                code: 'UPLOAD_CORRUPTED',
-                nextSteps: ['It is uploaded again on the next scan. If this repeats, the S3-compatible server mishandles uploads (e.g. stores aws-chunked framing).'],
-                details: {bucket, key: candidate.key, part: index + 1, etag, expected: md5.toString('hex')},
-              },
-            )
-          }
-          etags[index] = etag ?? ''
-        } finally {
-          partsInFlight.release()
-        }
-      }
-      // Up to 4 parts of one file at once; the shared semaphore bounds the memory of all uploads together.
-      let next = 0
-      await Promise.all(
-        Array.from({length: Math.min(4, count)}, async () => {
-          while (next < count) await uploadPart(next++)
-        }),
-      )
-      const done = await call('CompleteMultipartUpload', (transport) => transport.completeMultipart(bucket, candidate.key, uploadId, etags, signal))
-      completed = true
-      const expected = multipartEtag(digests)
-      const local: LocalDigests = {size: before.size, multipart: new Map([[partSize, expected]])}
-      const verifiedBy = await this.verifyStored(
-        bucket,
-        candidate.key,
-        {etag: done.etag, serverSideEncryption: done.serverSideEncryption},
-        local,
-        expected,
-        async (wanted) => {
-          // The store attests something else than the multipart ETag: read the file again for that digest.
-          const {digests: more, bytesRead} = await digestFile(handle, before.size, wanted)
-          if (bytesRead !== before.size) throw new FileChanged()
-          return more
+    const storage = this.options.storage(target.bucket)
+    const upload = (singlePutLimit: number) =>
+      storage.upload(candidate.key, fileSource(handle, size), {
+        ...this.uploadOptions(target),
+        singlePutLimit,
+        // Stopping the daemon aborts a multipart upload (its parts removed); a single PUT in flight finishes.
+        signal: size > singlePutLimit ? signal : undefined,
+        sha256: false,
+        partDigest: async (bytes) => (await this.options.hasher.digest(bytes)).md5,
+        lender: this.lender,
+        // The store attests something else than the ETag expected: read the file again for that digest.
+        digest: async (wanted: WantedDigests): Promise<LocalDigests> => {
+          const {digests, bytesRead} = await digestFile(handle, size, wanted)
+          if (bytesRead !== size) throw new FileChanged()
+          return digests
         },
-        signal,
-      )
-      return {status: 'uploaded', bytes: before.size, method: 'multipart', verifiedBy}
+      })
+    try {
+      try {
+        return this.uploaded(await upload(this.singlePutLimit))
+      } catch (error) {
+        // A large PUT cut off (a store that closes the connection on a body it will not take, a flaky link): the
+        // multipart upload retries part by part.
+        if (size > this.singlePutLimit || !(error instanceof RemoteError) || error.code === 'WRITE_UNVERIFIED' || signal.aborted) throw error
+        return this.uploaded(await upload(0))
+      }
     } catch (error) {
-      // Never leave the parts behind: they cost storage and no reader can see them. (After completion there are no
-      // parts left, and the object stays: it is never deleted, whatever its verification found.)
-      if (!completed) await requests.send(this.context('AbortMultipartUpload', bucket, candidate.key), (transport) => transport.abortMultipart(bucket, candidate.key, uploadId)).catch(() => {})
       if (signal.aborted) return {status: 'aborted', bytes: 0}
-      throw error instanceof BucketwrightError || error instanceof FileChanged ? error : new RemoteError(`Upload of ${candidate.path} failed: ${(error as Error).message}`, {code: 'UPLOAD_FAILED', cause: error})
+      throw error instanceof BucketwrightError || error instanceof FileChanged || (error as Error).name === 'SourceChanged'
+        ? error
+        : new RemoteError(`Upload of ${candidate.path} failed: ${(error as Error).message}`, {code: 'UPLOAD_FAILED', cause: error})
     }
   }
+
+  /**
+   * Buffers for the bodies of files above SYNC_READ_LIMIT, from the memory budget shared by every upload (in units
+   * of the part size; a whole file in one PUT takes as many as it needs, up to the budget), in shared memory so the
+   * hash worker reads them without a copy.
+   */
+  private readonly lender = {
+    borrow: async (length: number): Promise<Buffer> => {
+      const units = Math.min(Math.max(1, Math.ceil(length / this.options.partSize)), this.options.partsBudget)
+      await this.options.partsInFlight.acquire(units)
+      const buffer = sharedBuffer(length)
+      this.borrowed.set(buffer, units)
+      return buffer
+    },
+    giveBack: (buffer: Buffer): void => {
+      const units = this.borrowed.get(buffer)
+      if (units === undefined) return
+      this.borrowed.delete(buffer)
+      this.options.partsInFlight.release(units)
+    },
+  }
+  private readonly borrowed = new WeakMap<Buffer, number>()
+}
+
+/** An open file as a body read by position (see Upload's RangeSource). */
+function fileSource(handle: FileHandle, size: number) {
+  return {size, read: async (into: Buffer, position: number) => (await handle.read(into, 0, into.length, position)).bytesRead}
 }
 
 /**
@@ -440,9 +346,4 @@ async function openUnchanged(target: ShipTarget): Promise<{handle: FileHandle; b
   }
   await handle.close()
   return {status: 'changed', bytes: 0}
-}
-
-/** What a HEAD says about the object, for the same-content rules; `undefined` when there is none. */
-function remoteOf(head: FastHead | undefined): RemoteObject | undefined {
-  return head && {size: head.size, etag: head.etag, checksums: head.checksums, checksumType: head.checksumType, serverSideEncryption: head.serverSideEncryption}
 }

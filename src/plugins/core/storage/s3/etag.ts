@@ -3,7 +3,7 @@ import {createHash, type Hash} from 'node:crypto'
 /**
  * S3's ETags, in one place: the multipart ETag (MD5 of the parts' binary MD5s, `-N`), its incremental form, reading
  * an ETag's shape, and whether a write's answer vouches for the bytes sent. Deciding whether a stored object holds
- * some local bytes is upload-daemon/same-content.ts's, on top of these.
+ * some local bytes is same-content.ts's, on top of these; whether a write kept what was sent, write-check.ts's.
  */
 
 /** The ETag S3 gives a multipart upload: the MD5 of the parts' binary MD5s, then `-` and the number of parts. */
@@ -55,12 +55,14 @@ export function etagParts(etag: string | undefined): number | undefined {
 /** What a client knows of the bytes it sent in one write, to hold the store's answer against. */
 export interface SentBody {
   size: number
-  /** Hex MD5 of the whole body. */
-  md5: string
-  /** Base64 SHA-256 of the whole body. */
-  sha256: string
+  /** Hex MD5 of the whole body (always for a single PUT; a multipart upload of a body read by position has none). */
+  md5?: string
+  /** Base64 SHA-256 of the whole body, when it was computed (see UploadOptions.sha256). */
+  sha256?: string
   /** The multipart ETag of the parts as sent; absent for a single PUT. */
   multipartEtag?: string
+  /** The part size of a multipart upload. */
+  partSize?: number
 }
 
 /**

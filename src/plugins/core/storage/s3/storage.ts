@@ -3,15 +3,17 @@ import {Readable} from 'node:stream'
 
 import {createHash} from 'node:crypto'
 
-import {RemoteError} from '../../errors/errors.js'
+import {type BucketwrightError, RemoteError, VerificationError} from '../../errors/errors.js'
 import {objectOptionFields} from '../object-options.js'
-import {etagVouchesFor, type SentBody} from './etag.js'
+import type {SentBody} from './etag.js'
 import type {FastHead, FastListPage} from './fast-s3.js'
 import {listManyInOrder} from '../list-many.js'
 import {DEFAULT_PART_SIZE} from '../requests.js'
 import type {S3Connection, S3RequestStats} from './s3-client.js'
 import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
-import {Upload} from './upload.js'
+import {type LocalDigests, remoteFromHead, type WantedDigests} from './same-content.js'
+import {type PartLender, Upload, type UploadBody} from './upload.js'
+import {checkWrite, type VerifiedBy, type WriteVerdict} from './write-check.js'
 import {locateBucket} from './bucket.js'
 import type {StoreLocation} from '../transfer.js'
 import type {S3Requests} from './fallback.js'
@@ -28,6 +30,39 @@ export interface S3StorageOptions {
   endpoint?: string
   region?: string
   profile?: string
+}
+
+/** Options of {@link S3Storage.upload}: a write's, with how the body is read, hashed and checked. */
+export interface S3UploadOptions extends WriteOptions {
+  /** Bodies up to this many bytes go up in one PUT (default: the part size); a 413 to one sends it in parts. */
+  singlePutLimit?: number
+  /** The body's CRC32 (base64), for the store to check on a single PUT. */
+  crc32?: string
+  /** The whole body's hex MD5, when already known. */
+  md5?: string
+  /** Compute the whole body's SHA-256 as it goes past (default true). */
+  sha256?: boolean
+  /** The binary MD5 of a part (or single PUT body), e.g. on a worker thread. */
+  partDigest?: (bytes: Buffer) => Promise<Buffer>
+  /** Buffers for the parts of a body read by position. */
+  lender?: PartLender
+  /** More digests of the bytes sent, for the write check (e.g. by reading the file again). */
+  digest?: (wanted: WantedDigests) => Promise<LocalDigests>
+  /** An object proven to hold other bytes is left as it is and reported `UPLOAD_CORRUPTED` (default: removed, `WRITE_CORRUPTED`). */
+  keepCorrupted?: boolean
+}
+
+/** What {@link S3Storage.upload} sent, how the store answered, and how the write was verified. */
+export interface S3UploadResult {
+  key: string
+  etag?: string
+  serverSideEncryption?: string
+  sent: SentBody
+  /** Parts of a multipart upload; 0 for a single PUT. */
+  parts: number
+  /** The store refused the body in one PUT as too large (413); it went up in parts. */
+  putRefused?: boolean
+  verifiedBy: VerifiedBy
 }
 
 const sdk = () => import('@aws-sdk/client-s3')
@@ -191,59 +226,77 @@ export class S3Storage implements Storage {
   }
 
   /**
-   * Writes a body: one PUT when it fits in a part, else a multipart upload with `queueSize` parts in flight. Each
-   * request goes on the lean path and, when that fails, again through the SDK (retries, error translation). Every
-   * PUT and part carries its Content-MD5, and the write is checked against the bytes sent (see
-   * {@link confirmWrite}): an object the store kept other bytes of is removed, one it kept exactly never is. A
-   * multipart upload that fails is aborted, leaving no parts behind.
+   * Writes a body: one PUT when it fits in a part, else a multipart upload with `queueSize` parts in flight (see
+   * {@link upload}). An object the store kept other bytes of is removed (`WRITE_CORRUPTED`), one it kept exactly
+   * never is.
    */
   async write(key: string, body: Readable | AsyncIterable<Uint8Array> | Uint8Array | string, options: WriteOptions = {}): Promise<WriteResult> {
+    const {sent, parts, etag} = await this.upload(key, body, options)
+    return {key, size: sent.size, etag, md5: sent.md5!, sha256: sent.sha256!, parts}
+  }
+
+  /**
+   * Uploads a body through the one {@link Upload} and checks what the store kept against the bytes sent (the one
+   * write check, write-check.ts). Each request goes on the lean path and, when that fails, again through the SDK
+   * (retries, error translation). Every PUT and part carries its Content-MD5; a multipart upload that fails or is
+   * aborted is aborted at the store, leaving no parts behind. An object proven to hold other bytes is removed and
+   * reported `WRITE_CORRUPTED` — or, with `keepCorrupted`, left as it is and reported `UPLOAD_CORRUPTED` (the upload
+   * daemon, which never deletes an object: the one there may be an older good copy the write never replaced).
+   */
+  async upload(key: string, body: UploadBody, options: S3UploadOptions = {}): Promise<S3UploadResult> {
     const upload = new Upload({
       requests: this.connection.requests(),
       bucket: this.bucket,
       key: this.full(key),
       body,
       partSize: this.partSize,
+      singlePutLimit: options.singlePutLimit,
       queueSize: this.options.queueSize,
-      attributes: {contentType: options.contentType, contentEncoding: options.contentEncoding, metadata: options.metadata},
+      attributes: {contentType: options.contentType, contentEncoding: options.contentEncoding, metadata: options.metadata, crc32: options.crc32},
       signal: options.signal,
       context: {endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile},
+      md5: options.md5,
+      sha256: options.sha256,
+      partDigest: options.partDigest,
+      lender: options.lender,
     })
     if (options.onProgress) upload.on('progress', ({loaded}) => options.onProgress!(loaded))
-    const {sent, parts, ...stored} = await upload.done()
-    await this.confirmWrite(key, stored, sent, options.signal)
-    return {key, size: sent.size, etag: stored.etag, md5: sent.md5, sha256: sent.sha256, parts}
-  }
-
-  /**
-   * Checks that the store kept exactly the bytes sent. An ETag that is the MD5 of the body, or the multipart ETag of
-   * the parts as sent, says so (S3's forms; s3rver answers a multipart upload with the whole body's MD5). Under
-   * SSE-KMS the ETag is no MD5: a single PUT then asked the store to keep a full-object SHA-256 (transport.ts
-   * putChecksum), which a HEAD reads back; a multipart upload has none (S3 keeps SHA-256 only as a composite of the
-   * parts'), so its bytes are read back. Any other answer — another form or another value — proves nothing by
-   * itself, so the store is asked what it holds: its size, a full-object SHA-256 when it keeps one, else the bytes
-   * read back. Only an object proven to differ is removed and reported
-   * corrupted; one that cannot be read back is reported unverified and left alone.
-   */
-  private async confirmWrite(key: string, stored: StoredWrite, sent: SentBody, signal?: AbortSignal): Promise<void> {
-    if (etagVouchesFor(stored.etag, sent)) return
-    let held: {size: number; sha256?: string} | undefined
-    try {
-      const head = await this.head(key, {checksum: true, signal})
-      if (head) {
-        const sha256 = fullSha256(head)
-        held = head.size !== sent.size || sha256 ? {size: head.size, sha256} : await this.digestOf(key, signal)
-      }
-    } catch (error) {
-      if ((error as Error).name === 'AbortError') throw error
-      throw new RemoteError(`S3 answered the write of ${this.uri}${key} with ETag ${stored.etag ?? '(none)'}, which does not vouch for the bytes sent, and the object could not be read back to check them.`, {
-        code: 'WRITE_UNVERIFIED',
-        nextSteps: ['Run again. The object was left as it is: it may be complete.'],
-        details: {key: this.full(key), etag: stored.etag, md5: sent.md5},
+    const {sent, parts, putRefused, ...stored} = await upload.done().catch((error: unknown) => {
+      // A part the store kept other bytes of (its ETag says so): aborted before completion, so nothing under the key
+      // changed. A writer that removes corrupted objects reports it as such a write.
+      if (options.keepCorrupted || !(error instanceof VerificationError) || error.code !== 'UPLOAD_CORRUPTED') throw error
+      throw new RemoteError(`${error.message} Nothing was completed under the key.`, {
+        code: 'WRITE_CORRUPTED',
+        nextSteps: error.nextSteps,
+        details: {...error.details, completed: false, removed: false},
         cause: error,
       })
+    })
+    const verdict = await checkWrite({
+      bucket: this.bucket,
+      key: this.full(key),
+      answer: stored,
+      sent,
+      partSize: sent.partSize ?? this.partSize,
+      digest: options.digest,
+      head: async () => remoteFromHead(await this.headObject(key, {checksum: true, signal: options.signal})),
+      read: () => this.read(key, {signal: options.signal}),
+    })
+    if (!verdict.same) throw await this.corrupted(key, stored, sent, verdict, options.keepCorrupted ?? false)
+    return {key, etag: stored.etag, serverSideEncryption: stored.serverSideEncryption, sent, parts, putRefused, verifiedBy: verdict.verifiedBy}
+  }
+
+  /** The error for a write the store kept other bytes of; the object removed first unless `keep`. */
+  private async corrupted(key: string, stored: StoredWrite, sent: SentBody, verdict: Extract<WriteVerdict, {same: false}>, keep: boolean): Promise<BucketwrightError> {
+    const {held, how} = verdict
+    const expected = sent.multipartEtag ?? sent.md5
+    if (keep) {
+      return new VerificationError(`${this.uri}${key} does not hold the bytes sent (${how}); the object was left as it is.`, {
+        code: 'UPLOAD_CORRUPTED',
+        nextSteps: ['Run again. If this repeats, the S3-compatible server mishandles uploads (e.g. stores aws-chunked framing).'],
+        details: {bucket: this.bucket, key: this.full(key), etag: stored.etag, expected, stored: held},
+      })
     }
-    if (held?.size === sent.size && held.sha256 === sent.sha256) return
     // The store kept other bytes than were sent (or none): remove them rather than leave a corrupt object under the name.
     const removed =
       held !== undefined &&
@@ -251,13 +304,13 @@ export class S3Storage implements Storage {
         (result) => result.errors.length === 0,
         () => false,
       ))
-    const found = held ? `${held.size} bytes with SHA-256 ${held.sha256}` : 'no object'
-    throw new RemoteError(
-      `S3 stored different bytes than were sent for ${this.uri}${key}: it holds ${found}, not the ${sent.size} bytes with SHA-256 ${sent.sha256} sent (ETag ${stored.etag ?? '(none)'}, expected ${sent.multipartEtag ?? sent.md5})${removed ? '; the object was removed' : held ? '; the object could not be removed' : ''}.`,
+    const found = held ? `${held.size} bytes${held.sha256 ? ` with SHA-256 ${held.sha256}` : held.md5 ? ` with MD5 ${held.md5}` : ''}` : 'no object'
+    return new RemoteError(
+      `S3 stored different bytes than were sent for ${this.uri}${key} (${how}): it holds ${found}, not the ${sent.size} bytes sent${sent.sha256 ? ` with SHA-256 ${sent.sha256}` : ''} (ETag ${stored.etag ?? '(none)'}, expected ${expected})${removed ? '; the object was removed' : held ? '; the object could not be removed' : ''}.`,
       {
         code: 'WRITE_CORRUPTED',
         nextSteps: ['Run again. If it repeats, the S3-compatible server mishandles uploads (e.g. aws-chunked encoding).'],
-        details: {key: this.full(key), etag: stored.etag, expected: sent.multipartEtag ?? sent.md5, size: held?.size, sha256: held?.sha256, removed},
+        details: {key: this.full(key), etag: stored.etag, expected, size: held?.size, sha256: held?.sha256, removed},
       },
     )
   }

@@ -1,8 +1,8 @@
 import {createHash, type Hash} from 'node:crypto'
-import type {FileHandle} from 'node:fs/promises'
 import {crc32} from 'node:zlib'
 
-import {etagParts, MultipartEtag} from '../storage/s3/etag.js'
+import {etagParts, MultipartEtag} from './etag.js'
+import type {FastHead} from './fast-s3.js'
 
 /** What the store says about an object (from a listing, a HEAD, or the answer to a write). */
 export interface RemoteObject {
@@ -166,27 +166,16 @@ export function digestBody(body: Uint8Array, wanted: WantedDigests, known: Local
   return {...known, md5: known.md5 ?? computed.md5, sha256: known.sha256 ?? computed.sha256, sha1: known.sha1 ?? computed.sha1, multipart: computed.multipart}
 }
 
-/**
- * Reads an open file once and computes the digests `wanted`. Returns them and the bytes read (fewer than `size`:
- * the file shrank meanwhile).
- */
-export async function digestFile(handle: FileHandle, size: number, wanted: WantedDigests): Promise<{digests: LocalDigests; bytesRead: number}> {
-  const builder = new DigestBuilder(wanted)
-  const buffer = Buffer.allocUnsafe(Math.min(Math.max(size, 1), 4 * MIB))
-  let position = 0
-  for (;;) {
-    const {bytesRead} = await handle.read(buffer, 0, buffer.length, position)
-    if (bytesRead === 0) break
-    builder.update(buffer.subarray(0, bytesRead))
-    position += bytesRead
-  }
-  return {digests: builder.digests(), bytesRead: position}
+/** What a HEAD (either transport's) says about the object, for the same-content rules; `undefined` when there is none. */
+export function remoteFromHead(head: FastHead | undefined): RemoteObject | undefined {
+  return head && {size: head.size, etag: head.etag, checksums: head.checksums, checksumType: head.checksumType, serverSideEncryption: head.serverSideEncryption}
 }
 
-/**
- * Reads an open file once and computes what is needed to compare it with `remote`. Returns the digests and the
- * bytes read.
- */
-export async function digestForComparison(handle: FileHandle, size: number, remote: RemoteObject, preferredPartSize: number): Promise<{digests: LocalDigests; bytesRead: number}> {
-  return digestFile(handle, size, wantedDigests(remote, size, preferredPartSize))
+/** What an SDK HeadObject answer says about the object. */
+export function remoteFromSdk(out: {ContentLength?: number; ETag?: string; ChecksumCRC32?: string; ChecksumSHA1?: string; ChecksumSHA256?: string; ChecksumType?: string; ServerSideEncryption?: string}): RemoteObject {
+  const checksums: Record<string, string> = {}
+  if (out.ChecksumCRC32) checksums.crc32 = out.ChecksumCRC32
+  if (out.ChecksumSHA1) checksums.sha1 = out.ChecksumSHA1
+  if (out.ChecksumSHA256) checksums.sha256 = out.ChecksumSHA256
+  return {size: out.ContentLength ?? 0, etag: out.ETag?.replaceAll('"', ''), checksums, checksumType: out.ChecksumType, serverSideEncryption: out.ServerSideEncryption}
 }
