@@ -8,13 +8,14 @@
  * settings (preserve_insertion_order false, zstd) beside it, for what those settings alone are worth.
  * MB = bytes of the input Parquet files.
  *
- * Env: ROUNDS (5), BENCH_FILES (2000), BENCH_ROWS_PER_FILE (500), BENCH_MEMORY_LIMIT (512MB), BENCH_DIR (OS temp).
+ * Env: ROUNDS (5), BENCH_FILES (2000), BENCH_ROWS_PER_FILE (500), BENCH_MEMORY_LIMIT (512MB), BENCH_DIR (OS temp),
+ *      BASELINE (another checkout, built: its compact runs as a fourth contender, for before/after figures).
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {benchRounds, BIN, compare, type Contender, formatResult, loadBuilt, log, machineLine, measureChild, ROOT, saveResults} from './harness.js'
+import {BASELINE_BIN, benchRounds, BIN, compare, type Contender, formatResult, loadBuilt, log, machineLine, measureChild, ROOT, saveResults} from './harness.js'
 
 const ROUNDS = benchRounds()
 const FILES = Number(process.env.BENCH_FILES ?? 2000)
@@ -54,15 +55,15 @@ const expectRows = (who: string, rows: number) => {
   if (rows !== FILES * ROWS) throw new Error(`${who} wrote ${rows} rows, the partition holds ${FILES * ROWS}`)
 }
 
-const bucketwright: Contender = {
-  name: 'bucketwright compact',
+const compactWith = (name: string, bin: string): Contender => ({
+  name,
   async run(round) {
-    const dataset = path.join(base, `bw-${round}`)
+    const dataset = path.join(base, `${name.replaceAll(' ', '-')}-${round}`)
     fs.rmSync(dataset, {recursive: true, force: true})
     const partition = path.join(dataset, 'staging', day)
     fs.mkdirSync(partition, {recursive: true})
     for (const name of fs.readdirSync(source)) if (name.endsWith('.parquet')) fs.linkSync(path.join(source, name), path.join(partition, name))
-    const out = await measureChild(process.execPath, [BIN, 'compact', dataset, '--memory-limit', LIMIT, '--json'])
+    const out = await measureChild(process.execPath, [bin, 'compact', dataset, '--memory-limit', LIMIT, '--json'])
     if (out.status !== 0) throw new Error(`compact exited ${out.status}: ${out.stderr.slice(-2000)}`)
     const [entry] = (JSON.parse(out.stdout) as {partitions: {status: string; rows: number}[]}).partitions
     if (entry.status !== 'compacted') throw new Error(`compact: ${JSON.stringify(entry).slice(0, 500)}`)
@@ -70,7 +71,8 @@ const bucketwright: Contender = {
     fs.rmSync(dataset, {recursive: true, force: true})
     return out
   },
-}
+})
+const bucketwright = compactWith('bucketwright compact', BIN)
 
 const bare = (name: string, tuned: boolean): Contender => ({
   name,
@@ -90,7 +92,7 @@ const bytes = fs.readdirSync(source).reduce((sum, name) => sum + (name.endsWith(
 const result = await compare({
   title: `compact: ${FILES} Parquet files into one, --memory-limit ${LIMIT}`,
   work: {bytes, items: FILES * ROWS, itemUnit: 'rows'},
-  contenders: [bucketwright, bare('DuckDB COPY', false), bare('DuckDB COPY, tuned', true)],
+  contenders: [bucketwright, bare('DuckDB COPY', false), bare('DuckDB COPY, tuned', true), ...(BASELINE_BIN ? [compactWith('baseline', BASELINE_BIN)] : [])],
   rounds: ROUNDS,
 })
 const limitMb = limitBytes(LIMIT) / 1024 ** 2

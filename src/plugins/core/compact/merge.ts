@@ -199,28 +199,45 @@ export async function mergeToParquet(db: DuckDB, sources: MergeSource[], outDir:
   const rowGroups = options.rowGroupSize ? `, ROW_GROUP_SIZE ${Math.floor(options.rowGroupSize)}` : ''
   const copyOptions = `FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES ${Math.max(1, Math.floor(options.targetSizeBytes))}, FILENAME_PATTERN 'part_{i}'${rowGroups}`
   let inputs: RowChecksum
+  // The footers' row count (all-Parquet inputs), read on a second connection while the merge runs: thousands of
+  // small files opened once more, overlapping the scan instead of following it.
+  const footer = sources.every((item) => item.format === 'parquet') ? footerRows(db, sources) : Promise.resolve(undefined)
+  footer.catch(() => {}) // awaited below; this only keeps a failure during the merge from counting as unhandled
   options.onStage?.('merging')
-  if (options.strategy === 'single-pass') {
-    const tap = await rowTap(db)
-    tap.reset()
-    await db.run(`COPY (SELECT * FROM ${source} WHERE ${TAP}(${ROW_HASH})) TO ${sqlString(outDir)} (${copyOptions})`)
-    inputs = tap.checksum
-  } else {
-    await db.run(`COPY (SELECT * FROM ${source}) TO ${sqlString(outDir)} (${copyOptions})`)
-    options.onStage?.('checksumming inputs')
-    inputs = await checksumOf(db, source)
+  try {
+    if (options.strategy === 'single-pass') {
+      const tap = await rowTap(db)
+      tap.reset()
+      await db.run(`COPY (SELECT * FROM ${source} WHERE ${TAP}(${ROW_HASH})) TO ${sqlString(outDir)} (${copyOptions})`)
+      inputs = tap.checksum
+    } else {
+      await db.run(`COPY (SELECT * FROM ${source}) TO ${sqlString(outDir)} (${copyOptions})`)
+      options.onStage?.('checksumming inputs')
+      inputs = await checksumOf(db, source)
+    }
+  } catch (error) {
+    await footer.catch(() => {}) // its connection closed before the caller closes the database
+    throw error
   }
-  let footerRows: number | undefined
-  if (sources.every((item) => item.format === 'parquet')) {
-    const [row] = await db.query<{rows: number | string | null}>(`SELECT sum(num_rows)::BIGINT AS rows FROM parquet_file_metadata(${sqlList(sources.map((item) => item.path))})`)
-    footerRows = Number(row.rows ?? 0)
-  }
+  const declared = await footer
   const names = await fs.readdir(outDir).catch(() => [] as string[])
   const files = names
     .filter((name) => /^part_\d+\.parquet$/.test(name))
     .sort((a, b) => Number(a.slice(5, -8)) - Number(b.slice(5, -8)))
     .map((name) => path.join(outDir, name))
-  return {inputs, footerRows, files}
+  return {inputs, footerRows: declared, files}
+}
+
+/** Rows the Parquet files' footers declare, on a connection of its own (so it can run beside another query). */
+async function footerRows(db: DuckDB, sources: MergeSource[]): Promise<number> {
+  const connection = await db.instance.connect()
+  try {
+    const reader = await connection.runAndReadAll(`SELECT sum(num_rows)::BIGINT AS rows FROM parquet_file_metadata(${sqlList(sources.map((item) => item.path))})`)
+    const [row] = reader.getRowObjectsJson() as {rows: number | string | null}[]
+    return Number(row.rows ?? 0)
+  } finally {
+    connection.closeSync()
+  }
 }
 
 /** A difference between two files' columns, or `undefined` when they agree. */
