@@ -4,6 +4,7 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {openStorage, RemoteError, type Storage} from '../../src/plugins/core/index.js'
 import {multipartEtag} from '../../src/plugins/core/storage/s3/etag.js'
 import type {S3Storage} from '../../src/plugins/core/storage/s3/storage.js'
+import {checkWrite, etagVouches} from '../../src/plugins/core/storage/s3/write-check.js'
 import {type Fault, FaultProxy} from '../helpers/fault-proxy.js'
 import {createTestBucket, s3Servers, testS3Client, useS3Env} from '../helpers/s3.js'
 
@@ -188,5 +189,39 @@ describe.each(s3Servers())('write verification on $name', ({name, endpoint}) => 
     expect((error as RemoteError).code).toBe('WRITE_UNVERIFIED')
     proxy.plan = () => ({type: 'pass'})
     expect((await direct.readBytes('mp/unreadable.bin')).equals(body)).toBe(true)
+  })
+})
+
+// The ETag rule S3Storage.upload takes before building a check (the daemon's small files go by thousands): only the
+// ETag of exactly the bytes sent vouches. A body read by position in parts has no whole MD5, and a store may answer
+// without an ETag: nothing must then pass for the same on "undefined equals undefined".
+describe('the ETag rule of the write check', () => {
+  const body = Buffer.from('the bytes sent')
+  const single = {size: body.length, md5: md5(body)}
+  const parts = {size: 2 * PART, multipartEtag: multipartEtag([Buffer.alloc(16, 1), Buffer.alloc(16, 2)]), partSize: PART}
+
+  it('vouches for the MD5 of a single PUT and the multipart ETag of the parts sent, and nothing else', () => {
+    expect(etagVouches({etag: md5(body)}, single)).toBe(true)
+    expect(etagVouches({etag: parts.multipartEtag}, parts)).toBe(true)
+    expect(etagVouches({etag: md5(Buffer.from('other bytes'))}, single)).toBe(false)
+    expect(etagVouches({etag: multipartEtag([Buffer.alloc(16, 1), Buffer.alloc(16, 3)])}, parts)).toBe(false)
+    expect(etagVouches({etag: md5(body)}, parts)).toBe(false)
+    expect(etagVouches({}, parts)).toBe(false)
+    expect(etagVouches({}, single)).toBe(false)
+    expect(etagVouches({}, {size: 0})).toBe(false)
+  })
+
+  it('leaves an answer without a vouching ETag to the rest of the check, which looks at the object', async () => {
+    let heads = 0
+    const check = {bucket: 'b', key: 'k', sent: single, partSize: PART, read: () => Promise.reject(new Error('unreadable'))}
+    const head = async () => {
+      heads++
+      return undefined
+    }
+    expect(await checkWrite({...check, answer: {}, head})).toEqual({same: false, how: 'it is not there after the write'})
+    expect(await checkWrite({...check, answer: {etag: md5(Buffer.from('other bytes'))}, head})).toEqual({same: false, how: 'it is not there after the write'})
+    expect(heads).toBe(2)
+    expect(await checkWrite({...check, answer: {etag: md5(body)}, head})).toEqual({same: true, verifiedBy: 'etag'})
+    expect(heads).toBe(2)
   })
 })

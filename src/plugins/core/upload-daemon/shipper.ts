@@ -214,7 +214,9 @@ export class Shipper {
       return this.finish(target.candidate.path, before, {status: 'already-there', bytes: 0})
     }
     const done = await this.options.storage(target.bucket).upload(target.candidate.key, body, {
-      ...this.uploadOptions(target),
+      contentType: contentTypeFor(target.candidate.key),
+      singlePutLimit: this.singlePutLimit,
+      keepCorrupted: true,
       md5,
       sha256: false,
       crc32,

@@ -12,8 +12,8 @@ import {DEFAULT_PART_SIZE} from '../requests.js'
 import type {S3Connection, S3RequestStats} from './s3-client.js'
 import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
 import {type LocalDigests, remoteFromHead, type WantedDigests} from './same-content.js'
-import {type PartLender, Upload, type UploadBody} from './upload.js'
-import {checkWrite, type VerifiedBy, type WriteVerdict} from './write-check.js'
+import {type PartLender, Upload, type UploadBody, type UploadResult} from './upload.js'
+import {checkWrite, ETAG_VERDICT, etagVouches, type VerifiedBy, type WriteVerdict} from './write-check.js'
 import {locateBucket} from './bucket.js'
 import type {StoreLocation} from '../transfer.js'
 import type {S3Requests} from './fallback.js'
@@ -72,6 +72,8 @@ export class S3Storage implements Storage {
   readonly uri: string
   private readonly partSize: number
   private located?: Promise<StoreLocation>
+  /** Where the bucket is, for errors in the user's words: the same object for every upload. */
+  private readonly errorContext: Omit<S3ErrorContext, 'operation' | 'bucket' | 'key'>
 
   constructor(
     private readonly connection: S3Connection,
@@ -81,6 +83,7 @@ export class S3Storage implements Storage {
   ) {
     this.uri = `s3://${bucket}/${prefix}`
     this.partSize = options.partSize ?? DEFAULT_PART_SIZE
+    this.errorContext = {endpoint: options.endpoint, region: options.region, profile: options.profile}
   }
 
   /** Requests and retries so far, by operation (shared by every storage of the same connection). */
@@ -244,24 +247,28 @@ export class S3Storage implements Storage {
    * daemon, which never deletes an object: the one there may be an older good copy the write never replaced).
    */
   async upload(key: string, body: UploadBody, options: S3UploadOptions = {}): Promise<S3UploadResult> {
+    const whole = this.full(key)
     const upload = new Upload({
       requests: this.connection.requests(),
       bucket: this.bucket,
-      key: this.full(key),
+      key: whole,
       body,
       partSize: this.partSize,
       singlePutLimit: options.singlePutLimit,
       queueSize: this.options.queueSize,
       attributes: {contentType: options.contentType, contentEncoding: options.contentEncoding, metadata: options.metadata, crc32: options.crc32},
       signal: options.signal,
-      context: {endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile},
+      context: this.errorContext,
       md5: options.md5,
       sha256: options.sha256,
       partDigest: options.partDigest,
       lender: options.lender,
     })
     if (options.onProgress) upload.on('progress', ({loaded}) => options.onProgress!(loaded))
-    const {sent, parts, putRefused, ...stored} = await upload.done().catch((error: unknown) => {
+    let result: UploadResult
+    try {
+      result = await upload.done()
+    } catch (error) {
       // A part the store kept other bytes of (its ETag says so): aborted before completion, so nothing under the key
       // changed. A writer that removes corrupted objects reports it as such a write.
       if (options.keepCorrupted || !(error instanceof VerificationError) || error.code !== 'UPLOAD_CORRUPTED') throw error
@@ -271,19 +278,24 @@ export class S3Storage implements Storage {
         details: {...error.details, completed: false, removed: false},
         cause: error,
       })
-    })
-    const verdict = await checkWrite({
-      bucket: this.bucket,
-      key: this.full(key),
-      answer: stored,
-      sent,
-      partSize: sent.partSize ?? this.partSize,
-      digest: options.digest,
-      head: async () => remoteFromHead(await this.headObject(key, {checksum: true, signal: options.signal})),
-      read: () => this.read(key, {signal: options.signal}),
-    })
+    }
+    const {sent, parts, putRefused, etag, serverSideEncryption} = result
+    const stored: StoredWrite = {etag, serverSideEncryption}
+    // The ETag of exactly these bytes settles it (the common case: no check to build, no promise to wait for).
+    const verdict = etagVouches(stored, sent)
+      ? ETAG_VERDICT
+      : await checkWrite({
+          bucket: this.bucket,
+          key: whole,
+          answer: stored,
+          sent,
+          partSize: sent.partSize ?? this.partSize,
+          digest: options.digest,
+          head: async () => remoteFromHead(await this.headObject(key, {checksum: true, signal: options.signal})),
+          read: () => this.read(key, {signal: options.signal}),
+        })
     if (!verdict.same) throw await this.corrupted(key, stored, sent, verdict, options.keepCorrupted ?? false)
-    return {key, etag: stored.etag, serverSideEncryption: stored.serverSideEncryption, sent, parts, putRefused, verifiedBy: verdict.verifiedBy}
+    return {key, etag, serverSideEncryption, sent, parts, putRefused, verifiedBy: verdict.verifiedBy}
   }
 
   /** The error for a write the store kept other bytes of; the object removed first unless `keep`. */

@@ -196,7 +196,8 @@ export class Upload extends EventEmitter<{progress: [UploadProgress]}> {
   }
 
   private context(operation: string): S3ErrorContext {
-    return {...this.options.context, operation, bucket: this.options.bucket, key: this.options.key}
+    const {context, bucket, key} = this.options
+    return {operation, bucket, key, endpoint: context?.endpoint, region: context?.region, profile: context?.profile}
   }
 
   private async run(): Promise<UploadResult> {
@@ -204,21 +205,21 @@ export class Upload extends EventEmitter<{progress: [UploadProgress]}> {
     signal?.throwIfAborted()
     if (isRangeSource(body)) return this.fromSource(body)
     const digest = new WholeDigest(this.options.md5 === undefined, this.options.sha256 ?? true)
-    const whole = typeof body === 'string' || body instanceof Uint8Array ? asBuffer(body) : undefined
-    const pool = new PartBuffers(this.partSize)
-    const onBytes = (bytes: Uint8Array) => digest.update(bytes)
     const finish = (partMd5s?: Buffer[]): SentBody => {
       const {md5 = this.options.md5, sha256} = digest.finish()
-      return {size: digest.size, md5, sha256, multipartEtag: partMd5s && multipartEtag(partMd5s), partSize: partMd5s && this.partSize}
+      return partMd5s ? {size: digest.size, md5, sha256, multipartEtag: multipartEtag(partMd5s), partSize: this.partSize} : {size: digest.size, md5, sha256}
     }
-    if (whole) {
-      onBytes(whole)
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      const whole = asBuffer(body)
+      digest.update(whole)
       if (whole.length <= this.singlePutLimit) return this.putOrParts(whole, finish)
       // Parts of bytes in hand are views of them: nothing is copied.
       const [first, ...rest] = slices(whole, this.partSize)
       return this.multipart(first, rest.values(), finish)
     }
     // A stream is cut into parts (one of a single part, small enough, still goes up in one PUT).
+    const pool = new PartBuffers(this.partSize)
+    const onBytes = (bytes: Uint8Array) => digest.update(bytes)
     const parts = partsOf(body as AsyncIterable<Uint8Array | string>, pool, onBytes)
     const first = await parts.next()
     if (first.done || (first.value.last && first.value.body.length <= this.singlePutLimit)) {
@@ -291,20 +292,22 @@ export class Upload extends EventEmitter<{progress: [UploadProgress]}> {
   private async putOrParts(bytes: Buffer, finish: (partMd5s?: Buffer[]) => SentBody): Promise<UploadResult> {
     const {bucket, key, attributes = {}, signal} = this.options
     const sent = finish()
-    const md5 = sent.md5 ?? (await this.md5Of(bytes)).toString('hex')
+    sent.md5 ??= (await this.md5Of(bytes)).toString('hex')
+    const md5 = sent.md5
     const md5Base64 = Buffer.from(md5, 'hex').toString('base64')
+    const putAttributes = sent.sha256 === undefined ? attributes : {...attributes, sha256: sent.sha256}
     let stored: {etag?: string; serverSideEncryption?: string}
     try {
       // A 413 on the lean path is the store's answer, not a fault: not sent again through the SDK.
-      stored = await this.options.requests.send(this.context('PutObject'), (transport) => transport.put(bucket, key, bytes, md5Base64, {...attributes, sha256: sent.sha256}, signal), undefined, refusedAsTooLarge)
+      stored = await this.options.requests.send(this.context('PutObject'), (transport) => transport.put(bucket, key, bytes, md5Base64, putAttributes, signal), undefined, refusedAsTooLarge)
     } catch (error) {
       if (!refusedAsTooLarge(error) && !refusedAsTooLarge((error as {cause?: unknown}).cause)) throw error
       const [first, ...rest] = slices(bytes, this.partSize)
       const result = await this.multipart(first, rest.values(), (partMd5s) => ({...sent, md5, multipartEtag: multipartEtag(partMd5s), partSize: this.partSize}))
       return {...result, putRefused: true}
     }
-    this.emit('progress', {loaded: bytes.length, total: this.total ?? bytes.length, part: 1})
-    return {...stored, sent: {...sent, md5}, parts: 0}
+    if (this.listenerCount('progress') > 0) this.emit('progress', {loaded: bytes.length, total: this.total ?? bytes.length, part: 1})
+    return {etag: stored.etag, serverSideEncryption: stored.serverSideEncryption, sent, parts: 0}
   }
 
   /**

@@ -41,6 +41,19 @@ export interface WriteCheck {
 }
 
 /**
+ * Whether the store's answer is the ETag S3 gives exactly the bytes sent (their MD5 for one PUT, the multipart ETag
+ * of the parts sent): the common case, which settles a write at no cost. {@link checkWrite}'s first rule, on its own
+ * so that a writer can take it before building a check (no closures, no promise per write: small files go by
+ * thousands).
+ */
+export function etagVouches(answer: {etag?: string}, sent: SentBody): boolean {
+  return answer.etag !== undefined && (answer.etag === sent.md5 || answer.etag === sent.multipartEtag)
+}
+
+/** The verdict of a write its ETag vouches for (one object for every such write). */
+export const ETAG_VERDICT: WriteVerdict = Object.freeze({same: true, verifiedBy: 'etag'})
+
+/**
  * The one place that decides whether a write left exactly the bytes sent under the key — S3Storage's writes and the
  * upload daemon's alike; what to do about a difference (remove the object, keep the local file) is the caller's. The
  * ETag S3 gives these bytes settles it at no cost. Any other answer proves nothing by itself (s3rver gives a
@@ -52,7 +65,7 @@ export interface WriteCheck {
  */
 export async function checkWrite(check: WriteCheck): Promise<WriteVerdict> {
   const {sent} = check
-  if (check.answer.etag !== undefined && (check.answer.etag === sent.md5 || check.answer.etag === sent.multipartEtag)) return {same: true, verifiedBy: 'etag'}
+  if (etagVouches(check.answer, sent)) return ETAG_VERDICT
   let local: LocalDigests = {size: sent.size, md5: sent.md5, sha256: sent.sha256, multipart: sent.multipartEtag ? new Map([[sent.partSize ?? check.partSize, sent.multipartEtag]]) : undefined}
   const more = async (wanted: WantedDigests) => {
     const missing: WantedDigests = {md5: wanted.md5 && !local.md5, sha256: wanted.sha256 && !local.sha256, sha1: wanted.sha1 && !local.sha1, partSizes: wanted.partSizes.filter((size) => !local.multipart?.has(size))}
