@@ -43,6 +43,9 @@ async function sweepTemps(dir: string): Promise<void> {
 }
 
 /** Local-disk storage: keys are paths under `root`; writes go to a temp file in the same directory, then rename. */
+/** What a listing does with a walk's entry, told by its key alone. */
+type Judgement = 'take' | 'skip' | 'stop'
+
 export class LocalStorage implements Storage {
   readonly uri: string
   /** A move is a rename. */
@@ -76,16 +79,21 @@ export class LocalStorage implements Storage {
   }
 
   async *list(prefix = '', options: ListOptions = {}): AsyncIterable<ObjectInfo> {
-    // Start the walk at the deepest directory the prefix names, then filter by the rest of the prefix.
+    // Start the walk at the deepest directory the prefix names; entries outside the prefix or not after startAfter
+    // are passed over by name, before their stat (a probe lists one key after a day, not a stat of every file).
     const slash = prefix.lastIndexOf('/')
     const dirKey = slash === -1 ? '' : prefix.slice(0, slash + 1)
-    for await (const info of this.walk(dirKey)) {
+    const {startAfter} = options
+    const judge = (key: string, directory: boolean): Judgement => {
+      const start = directory ? key + '/' : key
+      if (!start.startsWith(prefix) && !(directory && prefix.startsWith(start))) return start > prefix ? 'stop' : 'skip'
+      // Every key under a folder starts with its path: all of them sort before startAfter when the path does and
+      // startAfter does not continue it.
+      if (startAfter !== undefined && (directory ? start < startAfter && !startAfter.startsWith(start) : key <= startAfter)) return 'skip'
+      return 'take'
+    }
+    for await (const info of this.walk(dirKey, judge)) {
       options.signal?.throwIfAborted()
-      if (!info.key.startsWith(prefix)) {
-        if (info.key > prefix) return
-        continue
-      }
-      if (options.startAfter !== undefined && info.key <= options.startAfter) continue
       yield info
     }
   }
@@ -94,13 +102,16 @@ export class LocalStorage implements Storage {
     return listManyInOrder(this, prefixes, options)
   }
 
-  /** Depth-first walk in S3 key order: a directory sorts as its name followed by '/'. */
-  private async *walk(dirKey: string): AsyncIterable<ObjectInfo> {
+  /**
+   * Depth-first walk in S3 key order: a directory sorts as its name followed by '/'. `judge` passes over entries by
+   * name (no stat) and ends the walk at the first one past what is wanted.
+   */
+  private async *walk(dirKey: string, judge: (key: string, directory: boolean) => Judgement): AsyncGenerator<ObjectInfo, 'stop' | undefined> {
     let entries
     try {
       entries = await fs.readdir(this.pathOf(dirKey), {withFileTypes: true})
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined
       throw error
     }
     const named = entries
@@ -109,13 +120,17 @@ export class LocalStorage implements Storage {
       .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
     for (const {entry} of named) {
       const key = dirKey + entry.name
+      const judgement = judge(key, entry.isDirectory())
+      if (judgement === 'stop') return 'stop'
+      if (judgement === 'skip') continue
       if (entry.isDirectory()) {
-        yield* this.walk(key + '/')
+        if ((yield* this.walk(key + '/', judge)) === 'stop') return 'stop'
       } else {
         const info = await this.head(key)
         if (info) yield info
       }
     }
+    return undefined
   }
 
   async head(key: string, options: {checksum?: boolean} = {}): Promise<ObjectInfo | undefined> {
