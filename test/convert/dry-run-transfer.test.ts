@@ -13,7 +13,7 @@ import type {Storage} from '../../src/plugins/core/storage/types.js'
 import {runCli} from '../helpers/cli.js'
 import {closedPort, FakeImds} from '../helpers/imds.js'
 import {createTestBucket, s3Endpoint, s3Env, useS3Env} from '../helpers/s3.js'
-import {linesSource, tempDir, writeEvents} from './helpers.js'
+import {tempDir, weeklyOptions, writeEvents} from './helpers.js'
 
 const GB = 2 ** 30
 const dirs: string[] = []
@@ -49,8 +49,8 @@ async function s3Input(): Promise<{input: Storage; base: Omit<ConvertOptions, 'o
     bytes += body.length
     await input.write(key, body)
   }
-  const {source, loader} = await linesSource()
-  const base = {input, source, loader, bucket: 'week', format: 'jsonl', compression: 'gzip', keyTemplate: '{YYYY}-W{WW}.jsonl.gz', toolVersion: 'test', threads: 1, dryRun: true} as const
+  // Each run names its output.
+  const {output: _none, ...base} = await weeklyOptions(input, input, {threads: 1, dryRun: true})
   return {input, base, bytes}
 }
 
@@ -150,20 +150,7 @@ describe('convert --dry-run: data transfer, priced by where the bucket lives and
     const root = await tempDir('bw-transfer-local-')
     dirs.push(root)
     await writeEvents(path.join(root, 'raw'), '2021-11-13T00:00:00Z', 4, 360, 2)
-    const {source, loader} = await linesSource()
-    const result = await runConvert({
-      input: new LocalStorage(path.join(root, 'raw')),
-      output: new LocalStorage(path.join(root, 'out')),
-      source,
-      loader,
-      bucket: 'week',
-      format: 'jsonl',
-      compression: 'gzip',
-      keyTemplate: '{YYYY}-W{WW}.jsonl.gz',
-      toolVersion: 'test',
-      threads: 1,
-      dryRun: true,
-    })
+    const result = await runConvert(await weeklyOptions(new LocalStorage(path.join(root, 'raw')), new LocalStorage(path.join(root, 'out')), {threads: 1, dryRun: true}))
     expect(result.transfer).toBeUndefined()
   })
 })

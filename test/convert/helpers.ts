@@ -6,6 +6,8 @@ import zlib from 'node:zlib'
 
 import type {DataSource} from '../../src/plugins/core/index.js'
 import type {SourceLoader} from '../../src/plugins/core/convert/source-handle.js'
+import type {ConvertOptions} from '../../src/plugins/core/convert/types.js'
+import type {Storage} from '../../src/plugins/core/storage/types.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 export const LINES_SOURCE_URL = pathToFileURL(path.join(here, 'fixtures', 'lines-source.mjs')).href
@@ -14,6 +16,12 @@ export const LINES_SOURCE_URL = pathToFileURL(path.join(here, 'fixtures', 'lines
 export async function linesSource(): Promise<{source: DataSource; loader: SourceLoader}> {
   const module = (await import(LINES_SOURCE_URL)) as {linesSource: DataSource}
   return {source: module.linesSource, loader: {kind: 'module', url: LINES_SOURCE_URL, name: 'test-lines'}}
+}
+
+/** Options of a weekly gzip JSONL convert of the test source from `input` to `output` (its defaults, `more` on top). */
+export async function weeklyOptions(input: Storage, output: Storage, more: Partial<ConvertOptions> = {}): Promise<ConvertOptions> {
+  const {source, loader} = await linesSource()
+  return {input, output, source, loader, bucket: 'week', format: 'jsonl', compression: 'gzip', keyTemplate: '{YYYY}-W{WW}.jsonl.gz', toolVersion: 'test', threads: 2, ...more}
 }
 
 /** A fresh temp directory, removed by the caller. */

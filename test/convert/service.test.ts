@@ -5,8 +5,7 @@ import {afterAll, describe, expect, it} from 'vitest'
 
 import {LocalStorage} from '../../src/plugins/core/storage/local.js'
 import {runConvert} from '../../src/plugins/core/convert/service.js'
-import type {ConvertOptions} from '../../src/plugins/core/convert/types.js'
-import {linesSource, readJsonl, tempDir, writeEvents} from './helpers.js'
+import {readJsonl, tempDir, weeklyOptions, writeEvents} from './helpers.js'
 
 const dirs: string[] = []
 afterAll(async () => Promise.all(dirs.map((dir) => fs.rm(dir, {recursive: true, force: true}))))
@@ -16,19 +15,7 @@ async function setup() {
   dirs.push(root)
   const raw = path.join(root, 'raw')
   const out = path.join(root, 'out')
-  const {source, loader} = await linesSource()
-  const base: ConvertOptions = {
-    input: new LocalStorage(raw),
-    output: new LocalStorage(out),
-    source,
-    loader,
-    bucket: 'week',
-    format: 'jsonl',
-    compression: 'gzip',
-    keyTemplate: '{YYYY}-W{WW}.jsonl.gz',
-    toolVersion: 'test',
-    threads: 2,
-  }
+  const base = await weeklyOptions(new LocalStorage(raw), new LocalStorage(out))
   return {root, raw, out, base}
 }
 

@@ -1,14 +1,15 @@
-import {GetObjectCommand, ListObjectsV2Command, type S3Client} from '@aws-sdk/client-s3'
+import {GetObjectCommand, ListObjectsV2Command, S3Client} from '@aws-sdk/client-s3'
 import {type ChildProcess, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {chmodSync, lchownSync, lstatSync, readdirSync} from 'node:fs'
 import {mkdir, mkdtemp, rm, utimes, writeFile} from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import {onTestFinished} from 'vitest'
+import {afterAll, beforeAll, onTestFinished} from 'vitest'
 
 import {BIN, runInProcess} from '../helpers/cli.js'
-import {s3Env} from '../helpers/s3.js'
+import {FaultProxy} from '../helpers/fault-proxy.js'
+import {credentialsFor, s3Env} from '../helpers/s3.js'
 
 /** Folders made by {@link makeRoot} outside a test (removed by {@link removeRoots}). */
 const leftover: string[] = []
@@ -166,4 +167,23 @@ export async function spawnDaemon(args: string[], env: Record<string, string>): 
     // Outside a test: the caller stops it.
   }
   return {child, stdout: () => stdout, stderr: () => stderr, exited}
+}
+
+/**
+ * For one describe block: a client of the store (no checksums it was not asked for, as the daemon's peers) and a
+ * fault proxy in front of it, started before the block's tests and stopped after them.
+ */
+export function storeBehindProxy(endpoint: string): {client: S3Client; proxy: FaultProxy} {
+  const store = {
+    client: new S3Client({endpoint, region: 'us-east-1', forcePathStyle: true, credentials: credentialsFor(endpoint), requestChecksumCalculation: 'WHEN_REQUIRED'}),
+    proxy: new FaultProxy(endpoint),
+  }
+  beforeAll(async () => {
+    await store.proxy.start()
+  })
+  afterAll(async () => {
+    await store.proxy.stop()
+    store.client.destroy()
+  })
+  return store
 }

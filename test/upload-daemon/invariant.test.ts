@@ -1,13 +1,12 @@
-import {PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {PutObjectCommand} from '@aws-sdk/client-s3'
 import {appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {crc32Base64} from '../../src/plugins/core/storage/s3/same-content.js'
-import {FaultProxy} from '../helpers/fault-proxy.js'
-import {createTestBucket, credentialsFor, s3Servers} from '../helpers/s3.js'
+import {createTestBucket, s3Servers} from '../helpers/s3.js'
 import {crc32Patch} from './collide.js'
-import {AS_ROOT, bucketKeys, daemonEnv, handOver, makeRoot, objectBody, sha256, spawnDaemon} from './helpers.js'
+import {AS_ROOT, bucketKeys, daemonEnv, handOver, makeRoot, objectBody, sha256, spawnDaemon, storeBehindProxy} from './helpers.js'
 
 /**
  * The upload daemon's promise, checked on random trees: a local file disappears only when a byte-identical copy is
@@ -71,14 +70,7 @@ const TEMP_NAMES = ['a.partial', 'b.crdownload', 'c.swp', 'd.swx', '#e#', '.~loc
 const EXCLUDES = ['*.skip', 'private/**']
 
 describe.each(s3Servers())('upload-daemon invariant on $name', ({endpoint}) => {
-  const client = new S3Client({endpoint, region: 'us-east-1', forcePathStyle: true, credentials: credentialsFor(endpoint), requestChecksumCalculation: 'WHEN_REQUIRED'})
-  let proxy: FaultProxy
-  beforeAll(async () => {
-    proxy = await new FaultProxy(endpoint).start()
-  })
-  afterAll(async () => {
-    await proxy.stop()
-  })
+  const {client, proxy} = storeBehindProxy(endpoint)
 
   it.each(SEEDS)(
     'seed %i: every file that disappears is byte-identical in the bucket; nothing else is uploaded',

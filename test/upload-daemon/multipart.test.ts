@@ -1,29 +1,21 @@
-import {ListMultipartUploadsCommand, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {ListMultipartUploadsCommand, PutObjectCommand} from '@aws-sdk/client-s3'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
-import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it} from 'vitest'
 
-import {FaultProxy, type ProxiedRequest} from '../helpers/fault-proxy.js'
-import {createTestBucket, credentialsFor, s3Servers} from '../helpers/s3.js'
+import type {ProxiedRequest} from '../helpers/fault-proxy.js'
+import {createTestBucket, s3Servers} from '../helpers/s3.js'
 import {until} from '../helpers/wait.js'
-import {bucketKeys, daemonEnv, handOver, makeRoot, objectBody, runDaemon, sha256, spawnDaemon, writeStable} from './helpers.js'
+import {bucketKeys, daemonEnv, handOver, makeRoot, objectBody, runDaemon, sha256, spawnDaemon, storeBehindProxy, writeStable} from './helpers.js'
 
 const MIB = 1024 * 1024
 
 /** The daemon's uploads go through S3Storage's one Upload and one write check: stopped, lied to, refused — on both stores. */
 describe.each(s3Servers())('upload-daemon multipart and write check on $name', ({name, endpoint}) => {
   const env = daemonEnv(endpoint)
-  const client = new S3Client({endpoint, region: 'us-east-1', forcePathStyle: true, credentials: credentialsFor(endpoint), requestChecksumCalculation: 'WHEN_REQUIRED'})
-  let proxy: FaultProxy
-  beforeAll(async () => {
-    proxy = await new FaultProxy(endpoint).start()
-  })
-  afterAll(async () => {
-    await proxy.stop()
-    client.destroy()
-  })
+  const {client, proxy} = storeBehindProxy(endpoint)
   afterEach(() => {
     proxy.plan = () => ({type: 'pass'})
     proxy.latencyMs = 0
@@ -37,6 +29,15 @@ describe.each(s3Servers())('upload-daemon multipart and write check on $name', (
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as {level: string; message: string; code?: string; verifiedBy?: string})
     return {...run, lines}
+  }
+
+  /** A scan that found the store holding other bytes than it sent: exit 1, one failure, UPLOAD_CORRUPTED saying `why`. */
+  const expectCorrupted = (run: Awaited<ReturnType<typeof once>>, why: RegExp) => {
+    expect(run.exitCode).toBe(1)
+    expect(run.result).toMatchObject({counters: {uploaded: 0, failed: 1}})
+    const error = run.lines.find((line) => line.level === 'error')
+    expect(error?.code).toBe('UPLOAD_CORRUPTED')
+    expect(error?.message).toMatch(why)
   }
   /** The requests the proxy saw for one key of the bucket, since `from`. */
   const requestsFor = (bucket: string, key: string, from: number): ProxiedRequest[] => proxy.requests.slice(from).filter((request) => request.url.split('?')[0] === `/${bucket}/${key}`)
@@ -101,11 +102,8 @@ describe.each(s3Servers())('upload-daemon multipart and write check on $name', (
           }
         : {type: 'pass'}
     const run = await once(root)
-    expect(run.exitCode).toBe(1)
-    expect(run.result).toMatchObject({counters: {uploaded: 0, failed: 1}, unshippedByError: 1})
-    const error = run.lines.find((line) => line.level === 'error')
-    expect(error?.code).toBe('UPLOAD_CORRUPTED')
-    expect(error?.message).toMatch(/one\.bin .*does not hold the bytes sent/)
+    expectCorrupted(run, /one\.bin .*does not hold the bytes sent/)
+    expect(run.result).toMatchObject({unshippedByError: 1})
     expect(sha256(await readFile(file))).toBe(sha256(body))
     // The daemon never deletes an object: the corrupt one stays for the next scan to replace.
     expect((await objectBody(client, bucket, 'one.bin'))?.equals(body)).toBe(false)
@@ -138,11 +136,7 @@ describe.each(s3Servers())('upload-daemon multipart and write check on $name', (
         : {type: 'pass'}
     const from = proxy.requests.length
     const run = await once(root, ['--multipart-threshold', '8'])
-    expect(run.exitCode).toBe(1)
-    expect(run.result).toMatchObject({counters: {uploaded: 0, failed: 1}})
-    const error = run.lines.find((line) => line.level === 'error')
-    expect(error?.code).toBe('UPLOAD_CORRUPTED')
-    expect(error?.message).toMatch(/Part 2 of .*big\.bin .*the MD5 of other bytes/)
+    expectCorrupted(run, /Part 2 of .*big\.bin .*the MD5 of other bytes/)
     const seen = requestsFor(bucket, 'big.bin', from)
     expect(seen.filter(isComplete)).toEqual([])
     // Once on S3; s3rver refuses it (NotImplemented), so the SDK sends it again.
@@ -167,11 +161,7 @@ describe.each(s3Servers())('upload-daemon multipart and write check on $name', (
       return {type: 'pass'}
     }
     const run = await once(root, ['--multipart-threshold', '8'])
-    expect(run.exitCode).toBe(1)
-    expect(run.result).toMatchObject({counters: {uploaded: 0, failed: 1}})
-    const error = run.lines.find((line) => line.level === 'error')
-    expect(error?.code).toBe('UPLOAD_CORRUPTED')
-    expect(error?.message).toMatch(/big\.bin .*does not hold the bytes sent \(read back: /)
+    expectCorrupted(run, /big\.bin .*does not hold the bytes sent \(read back: /)
     expect(proxy.requests.some((request) => request.method === 'GET' && request.url.split('?')[0] === `/${bucket}/big.bin`)).toBe(true)
     expect(sha256(await readFile(file))).toBe(sha256(big))
   })
