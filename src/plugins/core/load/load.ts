@@ -136,14 +136,19 @@ async function stageFile(db: DuckDB, file: string, key: string, options: LoadOpt
       details: {file: key, key: missing},
     })
   }
-  await markAllNull(db, source, plan.columns)
   const keyExprs = plan.key.map((name) => plan.columns.find((column) => column.name === name)!.expr)
-  const nullKeys = await db.query<{n: number}>(`SELECT count(*)::INTEGER AS n FROM ${source} f WHERE ${keyExprs.map((expr) => `${expr} IS NULL`).join(' OR ')}`)
-  if (nullKeys[0].n > 0) {
-    throw new UserError(`${key}: ${nullKeys[0].n} row(s) have no value in the record key (${options.key.join(', ')}); nothing of this file was loaded.`, {
+  // One pass over the file: rows without a key, and the values of each column whose type is only DuckDB's guess.
+  const guessed = plan.columns.filter((column) => column.fileType === 'JSON')
+  const [counts] = await db.query<Record<string, number>>(
+    `SELECT count(*) FILTER (WHERE ${keyExprs.map((expr) => `${expr} IS NULL`).join(' OR ')})::INTEGER AS n${guessed.map((column, i) => `, count(${column.expr})::BIGINT AS c${i}`).join('')} FROM ${source} f`,
+  )
+  markAllNull(guessed, counts)
+  const keyless = Number(counts.n)
+  if (keyless > 0) {
+    throw new UserError(`${key}: ${keyless} row(s) have no value in the record key (${options.key.join(', ')}); nothing of this file was loaded.`, {
       code: 'LOAD_NULL_KEY',
       nextSteps: ['Fix the rows upstream, or choose a --key that every row has.'],
-      details: {file: key, rows: nullKeys[0].n},
+      details: {file: key, rows: keyless},
     })
   }
   // One row per key, the file's last one winning (insertion order kept, so row_number() follows the file).
@@ -194,11 +199,9 @@ async function primaryKey(client: Client, qualified: string): Promise<string[]> 
 /**
  * Marks the JSON-typed columns whose every value is null ({@link PlannedColumn.allNull}): in JSON Lines, a field that
  * is null in every line of a file has no type to read, and DuckDB calls it JSON — which is not the file saying so.
+ * `counts` holds `c<i>`, the non-null values of `guessed[i]`.
  */
-async function markAllNull(db: DuckDB, source: string, columns: PlannedColumn[]): Promise<void> {
-  const guessed = columns.filter((column) => column.fileType === 'JSON')
-  if (guessed.length === 0) return
-  const [counts] = await db.query<Record<string, number>>(`SELECT ${guessed.map((column, i) => `count(${column.expr})::BIGINT AS c${i}`).join(', ')} FROM ${source} f`)
+function markAllNull(guessed: PlannedColumn[], counts: Record<string, number>): void {
   for (const [i, column] of guessed.entries()) if (Number(counts[`c${i}`]) === 0) column.allNull = true
 }
 
