@@ -3,6 +3,8 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 
+import {willEndWithCommand} from '../kit/process-end.js'
+
 /** Options of {@link openDuckDB}. */
 export interface DuckDBOptions {
   /** DuckDB's memory limit, e.g. `1GB` (default 512MB): large inputs spill to `tempDir` instead of exhausting RAM. */
@@ -39,8 +41,15 @@ export function sqlList(paths: string[]): string {
   return `[${paths.map(sqlString).join(', ')}]`
 }
 
+/**
+ * Closed instances whose memory is left to the process's exit (see {@link willEndWithCommand}); the next open frees
+ * them first, so no more instances hold memory at once than when each close freed its own.
+ */
+const leftToExit: DuckDBInstance[] = []
+
 /** Opens DuckDB (loaded lazily: it is heavy) with a memory limit and its own spill directory. */
 export async function openDuckDB(options: DuckDBOptions = {}): Promise<DuckDB> {
+  for (const instance of leftToExit.splice(0)) instance.closeSync()
   const {DuckDBInstance} = await import('@duckdb/node-api')
   const ownTemp = options.tempDir === undefined
   const tempDir = options.tempDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'bw-duckdb-')))
@@ -63,7 +72,8 @@ export async function openDuckDB(options: DuckDBOptions = {}): Promise<DuckDB> {
     },
     async close() {
       connection.closeSync()
-      instance.closeSync()
+      if (willEndWithCommand()) leftToExit.push(instance)
+      else instance.closeSync()
       if (ownTemp) await fs.rm(tempDir, {recursive: true, force: true})
     },
   }

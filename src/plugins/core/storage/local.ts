@@ -8,6 +8,7 @@ import {pipeline} from 'node:stream/promises'
 import {pathToFileURL} from 'node:url'
 
 import {isProcessAlive} from '../config/run-lock.js'
+import {forEachLimit} from '../kit/concurrency.js'
 import {UserError} from '../errors/errors.js'
 import {BodyDigest} from './body-digest.js'
 import type {DeleteResult, ListManyOptions, ListOptions, ObjectInfo, ReadOptions, Storage, WriteOptions, WriteResult} from './types.js'
@@ -19,6 +20,12 @@ export const LOCAL_TEMP_MARK = '.bw-tmp-'
 
 /** This host, in temp names: a writer's process id means something only on the host that wrote it. */
 const HOST_TAG = createHash('sha1').update(os.hostname()).digest('hex').slice(0, 8)
+
+/** Stats a listing runs ahead of what it has yielded. */
+const STAT_AHEAD = 32
+
+/** Deletions in flight at once. */
+const DELETE_CONCURRENCY = 32
 
 /** Temp files of another host (shared disks) or of an older naming are removed only when this old. */
 const FOREIGN_TEMP_AGE_MS = 24 * 3_600_000
@@ -118,19 +125,39 @@ export class LocalStorage implements Storage {
       .filter((entry) => !entry.name.startsWith(LOCAL_TEMP_MARK) && (entry.isDirectory() || entry.isFile()))
       .map((entry) => ({entry, sortKey: entry.isDirectory() ? entry.name + '/' : entry.name}))
       .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0))
-    for (const {entry} of named) {
-      const key = dirKey + entry.name
-      const judgement = judge(key, entry.isDirectory())
-      if (judgement === 'stop') return 'stop'
-      if (judgement === 'skip') continue
-      if (entry.isDirectory()) {
-        if ((yield* this.walk(key + '/', judge)) === 'stop') return 'stop'
-      } else {
-        const info = await this.head(key)
+    // The files' stats run ahead of what is yielded, up to STAT_AHEAD at once (one at a time, each a trip through
+    // libuv's thread pool, 2,000 files took ~0.15 s a listing); they are yielded in order all the same.
+    const ahead: Promise<ObjectInfo | undefined>[] = []
+    const drain = async function* (until: number) {
+      while (ahead.length > until) {
+        const info = await ahead.shift()!
         if (info) yield info
       }
     }
-    return undefined
+    let stopped = false
+    try {
+      for (const {entry} of named) {
+        const key = dirKey + entry.name
+        const judgement = judge(key, entry.isDirectory())
+        if (judgement === 'stop') {
+          stopped = true
+          break
+        }
+        if (judgement === 'skip') continue
+        if (entry.isDirectory()) {
+          yield* drain(0)
+          if ((yield* this.walk(key + '/', judge)) === 'stop') return 'stop'
+        } else {
+          ahead.push(this.head(key))
+          yield* drain(STAT_AHEAD - 1)
+        }
+      }
+      yield* drain(0)
+    } finally {
+      // A consumer that stops early (or a failed stat) leaves stats in flight: settle them, unobserved failures included.
+      await Promise.allSettled(ahead)
+    }
+    return stopped ? 'stop' : undefined
   }
 
   async head(key: string, options: {checksum?: boolean} = {}): Promise<ObjectInfo | undefined> {
@@ -225,14 +252,18 @@ export class LocalStorage implements Storage {
 
   async delete(keys: Iterable<string> | AsyncIterable<string>): Promise<DeleteResult> {
     const result: DeleteResult = {deleted: [], errors: []}
-    for await (const key of keys) {
+    // unlink, not fs.rm (an lstat first, then the unlink), several at once: compact deletes thousands of inputs.
+    // A key already gone counts as deleted (as S3's DeleteObjects says); a folder is an error, as before.
+    await forEachLimit(keys, DELETE_CONCURRENCY, async (key) => {
       try {
-        await fs.rm(this.pathOf(key), {force: true})
+        await fs.unlink(this.pathOf(key)).catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+        })
         result.deleted.push(key)
       } catch (error) {
         result.errors.push({key, code: (error as NodeJS.ErrnoException).code ?? 'ERROR', message: (error as Error).message})
       }
-    }
+    })
     return result
   }
 
