@@ -4,10 +4,13 @@
  * S3 server: one uncounted warm-up run of each, then interleaved rounds; bucketwright writing to S3, and to local disk
  * as the reference does. Each at its own defaults: the reference with its 16 download threads, bucketwright with its
  * own (one encoder thread per core). Then peak RSS of a FLAT_SMALL- vs a FLAT_BIG-object week; then listing
- * LIST_KEYS keys through a 30 ms-latency proxy (listing.ts).
- * The reference needs /usr/bin/python3 with boto3 (apt-get install -y python3-boto3); without it, or without
- * ../shared/bench, bucketwright runs alone and the report says so.
- *   ROUNDS=5 OBJECTS=200 FLAT_SMALL=500 FLAT_BIG=4000 LIST_KEYS=50000 PARTS=convert,memory,listing npm run bench:convert
+ * LIST_KEYS keys through a 30 ms-latency proxy (listing.ts). Part `local`: local folder → local folder, both tools,
+ * for each size in LOCAL_OBJECTS (issue 20's targets: ≥ 18× the reference at 1,000 objects, ≥ 10× at 240), on an
+ * archive half before and half after the 2021-11-10 cutoff (half Python-repr objects, half JSON).
+ * The reference needs /usr/bin/python3 with boto3 (apt-get install -y python3-boto3) to read from S3, python3 alone
+ * for `local`; without it, or without ../shared/bench, bucketwright runs alone and the report says so.
+ *   ROUNDS=5 OBJECTS=200 LOCAL_OBJECTS=1000,240 FLAT_SMALL=500 FLAT_BIG=4000 LIST_KEYS=50000
+ *   PARTS=convert,local,memory,listing npm run bench:convert
  */
 import {type S3Client} from '@aws-sdk/client-s3'
 import {execFile} from 'node:child_process'
@@ -41,8 +44,9 @@ const OBJECTS = env('OBJECTS', 200)
 const FLAT_SMALL = env('FLAT_SMALL', 500)
 const FLAT_BIG = env('FLAT_BIG', 4000)
 const LIST_KEYS = env('LIST_KEYS', 50_000)
-/** Parts to run: `convert,memory,listing` (default all). */
-const PARTS = new Set((process.env.PARTS ?? 'convert,memory,listing').split(','))
+const LOCAL_OBJECTS = (process.env.LOCAL_OBJECTS ?? '1000,240').split(',').map(Number)
+/** Parts to run: `convert,local,memory,listing` (default all). */
+const PARTS = new Set((process.env.PARTS ?? 'convert,local,memory,listing').split(','))
 const REFERENCE = path.join(SHARED_BENCH, 'reference_convert.py')
 
 /** The original converter, when this machine has it and a Python with boto3 to run it from S3; else why not. */
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
   const results: unknown[] = []
   try {
     if (PARTS.has('convert')) report.push(await convertBench(server, client, work, results))
+    if (PARTS.has('local')) for (const objects of LOCAL_OBJECTS) report.push(await localBench(objects, work, results))
     if (PARTS.has('memory')) report.push(await memoryBench(server, client, work))
     if (PARTS.has('listing')) report.push(await listingBench(server, LIST_KEYS, ROUNDS))
   } finally {
@@ -174,6 +179,67 @@ async function convertBench(server: ServerProcess, client: S3Client, work: strin
   } else {
     lines.push(`  the original Python converter did not run: ${reference.absent}; bucketwright ran alone (S3 and local disk compared with each other)`)
   }
+  return lines.join('\n')
+}
+
+/** An archive of `objects` objects ten minutes apart, half of them before the 2021-11-10 cutoff (repr), half after. */
+function halfAndHalf(objects: number) {
+  const cutoff = Date.parse('2021-11-10T00:00:00Z')
+  return {start: new Date(cutoff - Math.floor(objects / 2) * 600_000).toISOString(), count: objects, everySeconds: 600}
+}
+
+/** Local folder → local folder against the original converter reading the same folder (python3 alone, no boto3). */
+async function localBench(objects: number, work: string, results: unknown[]): Promise<string> {
+  const archive = path.join(work, `local-archive-${objects}`)
+  log(`generating a ${objects}-object bustimes archive, half before the 2021-11-10 cutoff`)
+  const data = await writeBustimesArchive(archive, halfAndHalf(objects))
+  const python = existsSync(REFERENCE) ? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3') : undefined
+  const expectRecords = (who: string, records: number) => {
+    if (records !== data.records) throw new Error(`${who} wrote ${records} records, the archive holds ${data.records}`)
+  }
+  const ours = `bucketwright local → local (${objects})`
+  const theirs = `reference local → local (${objects})`
+  const contenders: Contender[] = [
+    {
+      name: ours,
+      async run(round) {
+        const out = await measureChild(process.execPath, [BIN, 'convert', archive, path.join(work, `bwl-${objects}-${round}`), '--source', 'bustimes', '--json'])
+        if (out.status !== 0) throw new Error(`convert exited ${out.status}: ${out.stderr.slice(-2000)}`)
+        expectRecords(this.name, (JSON.parse(out.stdout) as {records: number}).records)
+        return out
+      },
+    },
+  ]
+  if (python) {
+    contenders.push({
+      name: theirs,
+      async run(round) {
+        const dir = path.join(work, `refl-${objects}-${round}`)
+        const out = await measureChild(python, [REFERENCE, archive, dir])
+        if (out.status !== 0) throw new Error(`reference_convert.py exited ${out.status}: ${out.stderr.slice(-2000)}`)
+        expectRecords(this.name, await countRecords(dir))
+        return out
+      },
+    })
+  }
+  const result = await compare({
+    title: `convert ${data.objects} bustimes objects (${Math.floor(objects / 2)} repr, ${Math.ceil(objects / 2)} JSON) local folder → local folder`,
+    work: {bytes: data.bytes, items: data.records, itemUnit: 'records'},
+    contenders,
+    pairs: python ? [[ours, theirs]] : [],
+    warmup: 1,
+    rounds: ROUNDS,
+  })
+  results.push(result)
+  const lines = [formatResult(result)]
+  if (python) {
+    lines.push(`  target (issue 20): bucketwright ≥ ${objects >= 1000 ? 18 : 10}× faster than the reference at ${objects >= 1000 ? '1,000' : '240'} objects`)
+    const same = await compareWeeks(path.join(work, `refl-${objects}-0`), path.join(work, `bwl-${objects}-0`))
+    lines.push(`  outputs of round 1 equal to the reference's (compare_weeks.py): ${same.equal} (${same.differing} differing records)`)
+  } else {
+    lines.push(`  the original Python converter did not run: ${REFERENCE} is not present`)
+  }
+  await fs.rm(archive, {recursive: true, force: true})
   return lines.join('\n')
 }
 
