@@ -126,7 +126,9 @@ async function rowTap(db: DuckDB): Promise<RowTap> {
         const hashes = input.getColumnVector(0) as unknown as {items: BigUint64Array}
         created.add(hashes.items)
         const flags = output as unknown as {setItem(index: number, value: boolean): void; flush(): void}
-        for (let index = 0; index < input.rowCount; index++) flags.setItem(index, true)
+        // rowCount is a call into the native binding: read once, not once a row.
+        const rows = input.rowCount
+        for (let index = 0; index < rows; index++) flags.setItem(index, true)
         flags.flush()
       },
     }),
