@@ -150,21 +150,26 @@ export class PostgresSink implements EtlSink {
    * savepoint: the primary key refuses any record already there (or twice in the segment), and then — only then —
    * the savepoint is rolled back and the rows go the general way: COPY into a temporary table and
    * `INSERT … ON CONFLICT (key) DO UPDATE`, the segment's last line winning among its own duplicates. Either way the
-   * table ends as an upsert of the segment; the fast way saves the second pass over every row.
+   * table ends as an upsert of the segment; the fast way saves the second pass over every row. A segment whose first
+   * or last record the table holds already ({@link holdsEdgeKey}) goes the general way at once: a straight COPY
+   * refused at its last row would have written every row before it for nothing (one refused at its first row, a
+   * batch of up to 1,000).
    */
   private async loadChannel(client: Client, staged: StagedChannel): Promise<void> {
     const {from} = await import('pg-copy-streams')
     const table = staged.table
     const target = this.tableName(table.channel)
     const names = table.columns.map((column) => quote(column.name))
-    await client.query('SAVEPOINT direct')
-    try {
-      await pipeline(createReadStream(staged.file), client.query(from(`COPY ${target} (${names.join(', ')}) FROM STDIN (FORMAT csv)`)))
-      await client.query('RELEASE SAVEPOINT direct')
-      return
-    } catch (error) {
-      if ((error as {code?: string}).code !== '23505') throw error
-      await client.query('ROLLBACK TO SAVEPOINT direct')
+    if (!(await this.holdsEdgeKey(client, staged, target))) {
+      await client.query('SAVEPOINT direct')
+      try {
+        await pipeline(createReadStream(staged.file), client.query(from(`COPY ${target} (${names.join(', ')}) FROM STDIN (FORMAT csv)`)))
+        await client.query('RELEASE SAVEPOINT direct')
+        return
+      } catch (error) {
+        if ((error as {code?: string}).code !== '23505') throw error
+        await client.query('ROLLBACK TO SAVEPOINT direct')
+      }
     }
     const stage = quote(`bw_stage_${table.channel}`)
     await client.query(`CREATE TEMPORARY TABLE ${stage} (${table.columns.map((column) => `${quote(column.name)} ${column.pgType}`).join(', ')}) ON COMMIT DROP`)
@@ -183,6 +188,22 @@ export class PostgresSink implements EtlSink {
       await client.query(`INSERT INTO ${target} (${names.join(', ')}) SELECT DISTINCT ON (${key}) ${names.join(', ')} FROM ${stage} ORDER BY ${key}, ctid DESC ${onConflict}`)
     }
     await client.query(`DROP TABLE ${stage}`)
+  }
+
+  /**
+   * Whether the table holds the key of the channel's first or last record (two primary-key lookups): overlaps with
+   * the table come as runs at a segment's ends — the tail of the segment before it, the head of the one after it, or
+   * the whole segment again under another name.
+   */
+  private async holdsEdgeKey(client: Client, staged: StagedChannel, target: string): Promise<boolean> {
+    if (!staged.edgeKeys) return false
+    const table = staged.table
+    const types = table.recordKey.map((name) => table.columns.find((column) => column.name === name)!.pgType)
+    const params: (string | null)[] = []
+    const held = (key: (string | null)[]) => `EXISTS (SELECT FROM ${target} WHERE ${table.recordKey.map((name, i) => `${quote(name)} = $${params.push(key[i])}::${types[i]}`).join(' AND ')})`
+    const [first, last] = staged.edgeKeys
+    const {rows} = await client.query<{held: boolean}>(`SELECT ${held(first)} OR ${held(last)} AS held`, params)
+    return rows[0].held
   }
 
   async close(): Promise<void> {
