@@ -159,6 +159,46 @@ describe('etl to Postgres', {timeout: 180_000}, () => {
     await client.query(`DROP SCHEMA ${schema} CASCADE`)
   })
 
+  it('records delivered again unchanged (another segment name) are left as they are, no new row version; a changed one is updated', async () => {
+    const schema = 'same_again'
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-etl-pg-same-'))
+    const trades = (prices: string[]) =>
+      JSON.stringify({
+        channel: 'market_trades',
+        timestamp: '2026-08-10T02:00:00.5Z',
+        sequence_num: 9,
+        events: [{type: 'update', trades: prices.map((price, i) => ({product_id: 'ADA-USD', trade_id: String(500 + i), price, size: '1', time: '2026-08-10T02:00:00.1Z', side: 'BUY'}))}],
+      }) + '\n'
+    const prices = Array.from({length: 20}, (_, i) => `0.${100 + i}`)
+    // The second delivery: the same records, but trade 507's price sent with another scale (equal as a number).
+    const again = prices.map((price, i) => (i === 7 ? `${price}0` : price))
+    const segments = {'segment_20260810T02_0.ndjson': trades(prices), 'segment_20260810T02_0-replay.ndjson': trades(again)}
+    await putSegments({dir}, segments)
+    const source = coinbaseSource()
+    const tables = channelTables(source)
+    const sink = new PostgresSink({url: server.url, source: 'coinbase', tables, schema})
+    const table = `${schema}.coinbase_market_trades`
+    const versions = async () => Object.fromEntries((await client.query(`SELECT trade_id, xmin::text AS x, price::text FROM ${table}`)).rows.map((row) => [row.trade_id, `${row.x} ${row.price}`]))
+    try {
+      const seen: Record<string, string>[] = []
+      for (const name of Object.keys(segments)) {
+        const decoded = await decodeSegment(new LocalStorage(dir), `raw/ready/coinbase/${name}`, source, tables, os.tmpdir())
+        expect((await sink.load(decoded)).rows.market_trades).toBe(20)
+        await discardStaged(decoded)
+        seen.push(await versions())
+      }
+      const [before, after] = seen
+      expect(Object.keys(after).length).toBe(20)
+      const changed = Object.keys(after).filter((id) => after[id] !== before[id])
+      expect(changed).toEqual(['507'])
+      expect(after['507']).toMatch(/ 0\.1070$/)
+    } finally {
+      await sink.close()
+      fs.rmSync(dir, {recursive: true, force: true})
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    }
+  })
+
   it('two loaders of one segment at once: the ledger and the advisory lock let exactly one load it', async () => {
     const name = 'segment_20210417T17_0.ndjson'
     // Real frames moved an hour on and with other trade ids, so they are new records.

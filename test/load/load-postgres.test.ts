@@ -274,6 +274,33 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     expect(bad.result.files.at(-1)!.error!.code).toBe('LOAD_TYPE_CONFLICT')
   })
 
+  it('a file replaced and loaded again rewrites only its changed rows: the unchanged ones keep their row version', async () => {
+    const root = mkdtemp()
+    const lines = (rows: object[]) => rows.map((row) => JSON.stringify(row)).join('\n') + '\n'
+    const items = (name2: string, price3: string) => [
+      {id: 1, name: 'one', price: '1.50', tags: {a: 1}},
+      {id: 2, name: name2, price: '2.50', tags: null},
+      {id: 3, name: 'three', price: price3, tags: {b: [1, 2]}},
+      {id: 4, name: 'four', price: '4.50', tags: {c: 'x'}},
+    ]
+    write(root, 'staging/2024-09-01/items.jsonl', lines(items('two', '3.50')))
+    expect((await load([root, '--table', 'items', '--key', 'id'])).code).toBe(0)
+    const versions = async () => rows<{id: number; x: string; name: string; price: string}>('SELECT id::int, xmin::text AS x, name, price FROM items ORDER BY id')
+    const before = await versions()
+    // compact's day file with late rows merged in, say: row 2's name changed, row 3's price written "3.5".
+    write(root, 'staging/2024-09-01/items.jsonl', lines(items('two, again', '3.5')))
+    const again = await load([root, '--table', 'items', '--key', 'id'])
+    expect(again.result.files.map((file) => file.status)).toEqual(['loaded'])
+    const after = await versions()
+    expect(after.map((row, i) => row.x !== before[i].x)).toEqual([false, true, true, false])
+    expect(after.map((row) => [row.name, row.price])).toEqual([
+      ['one', '1.50'],
+      ['two, again', '2.50'],
+      ['three', '3.5'],
+      ['four', '4.50'],
+    ])
+  })
+
   it("a narrower integer column is widened in the file's transaction; a NULL key stops the file", async () => {
     const root = mkdtemp()
     await client.query('CREATE TABLE counters (id bigint PRIMARY KEY, hits integer)')

@@ -323,9 +323,12 @@ async function insertStaged(client: Client, stage: string, target: string, stage
   let conflict = ''
   if (upsertKey) {
     const updates = columns.filter((column) => !upsertKey.includes(column.name)).map((column) => `${quote(column.name)} = EXCLUDED.${quote(column.name)}`)
-    conflict = `ON CONFLICT (${upsertKey.map(quote).join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`
+    // A row the table holds already, byte for byte (`*=`), is left as it is: a file loaded again (compact's day file
+    // with late rows merged in) rewrites only the rows that changed. A column the file lacks is NULL in EXCLUDED, so a
+    // row with a value there is updated as before (its other columns set, that one kept).
+    conflict = `ON CONFLICT (${upsertKey.map(quote).join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')} WHERE NOT (bw_old.* *= EXCLUDED.*)` : 'DO NOTHING'}`
   }
-  await client.query(`INSERT INTO ${target} (${names.join(', ')}) SELECT ${values.join(', ')} FROM ${stage} ${conflict}`)
+  await client.query(`INSERT INTO ${target} AS bw_old (${names.join(', ')}) SELECT ${values.join(', ')} FROM ${stage} ${conflict}`)
 }
 
 /**
