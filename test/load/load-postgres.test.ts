@@ -367,6 +367,45 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     expect(await rows(`SELECT count(*)::int AS n, count(DISTINCT file)::int AS d FROM bucketwright_load_ledger WHERE target_table = 'race'`)).toEqual([{n: 6, d: 6}])
   })
 
+  it("the next file is staged by DuckDB while Postgres loads the one before: held in file 1's transaction, file 2's rows are staged", async () => {
+    const root = mkdtemp()
+    const lines = replicatedAdvancedFrames(2)
+    const bodies = cut(lines, 3)
+    bodies.forEach((body, i) => write(root, `staging/2024-05-0${i + 1}/frames.jsonl`, body))
+    const expected = bodies.slice(0, 2).map((body) => framesByKey(body.trim().split('\n')).size)
+    const tmp = mkdtemp()
+    const args = [root, '--table', 'ahead', '--key', 'sequence_num', '--to', server.url]
+    const held = spawn(process.execPath, [BIN, 'load', ...args], {cwd: ROOT, env: {...process.env, TMPDIR: tmp, BUCKETWRIGHT_TEST_HOLD_AT: 'before-commit:1'}, stdio: 'ignore'})
+    const died = new Promise((resolve) => held.on('exit', resolve))
+    /** Rows of each staged CSV in the loader's temp folder. */
+    const stagedRows = () =>
+      fs
+        .readdirSync(tmp)
+        .filter((name) => name.startsWith('bw-load-') && fs.existsSync(path.join(tmp, name, 'table.csv')))
+        .map(
+          (name) =>
+            fs
+              .readFileSync(path.join(tmp, name, 'table.csv'), 'utf8')
+              .split('\n')
+              .filter(Boolean).length,
+        )
+        .sort((a, b) => a - b)
+    try {
+      let inTransaction = 0
+      let staged: number[] = []
+      for (let i = 0; i < 400 && !(inTransaction > 0 && staged.length === 2 && staged.join() === [...expected].sort((a, b) => a - b).join()); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        inTransaction = (await rows<{n: number}>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'bucketwright load' AND state = 'idle in transaction'`))[0].n
+        staged = stagedRows()
+      }
+      expect(inTransaction).toBe(1)
+      expect(staged).toEqual([...expected].sort((a, b) => a - b))
+    } finally {
+      held.kill('SIGKILL')
+      await died
+    }
+  })
+
   it("two loaders race, one is SIGKILLed inside a file's transaction while the other waits on it; every row exactly once", async () => {
     const root = mkdtemp()
     const lines = replicatedAdvancedFrames(3)
