@@ -110,6 +110,95 @@ describe('etl to Postgres', {timeout: 180_000}, () => {
     expect(rows.rows).toEqual([{price: '1900.02'}])
   })
 
+  it('a segment overlapping the table at its first or last record goes the general way at once: no straight COPY written and refused', async () => {
+    // Its own schema, so the loader's backend is the only writer of the table whose counts are read.
+    const schema = 'edge_probe'
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-etl-pg-edge-'))
+    const trades = (entries: [id: string, price: string][]) =>
+      JSON.stringify({
+        channel: 'market_trades',
+        timestamp: '2026-08-10T01:00:00.5Z',
+        sequence_num: 7,
+        events: [{type: 'update', trades: entries.map(([id, price]) => ({product_id: 'SOL-USD', trade_id: id, price, size: '1', time: '2026-08-10T01:00:00.1Z', side: 'BUY'}))}],
+      }) + '\n'
+    const ids = (from: number, n: number) => Array.from({length: n}, (_, i) => String(from + i))
+    const first = ids(1000, 50)
+    const segments = {
+      'segment_20260810T01_0.ndjson': trades(first.map((id) => [id, '10.5'])),
+      // The head overlaps (the tail of the segment before it) …
+      'segment_20260810T01_1.ndjson': trades([[first[0], '11.5'], ...ids(2000, 30).map((id): [string, string] => [id, '10.5'])]),
+      // … and the tail (a later segment loaded first): a straight COPY would write all 41 rows before the key refused one.
+      'segment_20260810T01_2.ndjson': trades([...ids(3000, 40).map((id): [string, string] => [id, '10.5']), [first.at(-1)!, '12.5']]),
+    }
+    await putSegments({dir}, segments)
+    const source = coinbaseSource()
+    const tables = channelTables(source)
+    const sink = new PostgresSink({url: server.url, source: 'coinbase', tables, schema})
+    try {
+      for (const name of Object.keys(segments)) {
+        const decoded = await decodeSegment(new LocalStorage(dir), `raw/ready/coinbase/${name}`, source, tables, os.tmpdir())
+        expect(await sink.load(decoded)).toEqual({rows: {ticker: 0, level2: 0, market_trades: 1 + (name.endsWith('0.ndjson') ? 49 : name.endsWith('1.ndjson') ? 30 : 40)}})
+        await discardStaged(decoded)
+      }
+    } finally {
+      await sink.close()
+      fs.rmSync(dir, {recursive: true, force: true})
+    }
+    const table = `${schema}.coinbase_market_trades`
+    const prices = await client.query(`SELECT trade_id, price::text FROM ${table} WHERE trade_id IN ($1, $2, $3)`, [first[0], first[1], first.at(-1)])
+    expect(Object.fromEntries(prices.rows.map((row) => [row.trade_id, row.price]))).toEqual({[first[0]]: '11.5', [first[1]]: '10.5', [first.at(-1)!]: '12.5'})
+    expect((await client.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(120)
+    // Rows written count whether or not their (sub)transaction commits: 120 new rows and 2 updates, nothing written
+    // and rolled back. The loader's counts reach the statistics when its backend ends, so they are awaited.
+    let counts: {ins: number; upd: number} | undefined
+    for (let tries = 0; tries < 100 && !(counts && counts.upd >= 2); tries++) {
+      if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+      counts = (await client.query(`SELECT n_tup_ins::int AS ins, n_tup_upd::int AS upd FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'coinbase_market_trades'`, [schema])).rows[0]
+    }
+    expect(counts).toEqual({ins: 120, upd: 2})
+    await client.query(`DROP SCHEMA ${schema} CASCADE`)
+  })
+
+  it('records delivered again unchanged (another segment name) are left as they are, no new row version; a changed one is updated', async () => {
+    const schema = 'same_again'
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-etl-pg-same-'))
+    const trades = (prices: string[]) =>
+      JSON.stringify({
+        channel: 'market_trades',
+        timestamp: '2026-08-10T02:00:00.5Z',
+        sequence_num: 9,
+        events: [{type: 'update', trades: prices.map((price, i) => ({product_id: 'ADA-USD', trade_id: String(500 + i), price, size: '1', time: '2026-08-10T02:00:00.1Z', side: 'BUY'}))}],
+      }) + '\n'
+    const prices = Array.from({length: 20}, (_, i) => `0.${100 + i}`)
+    // The second delivery: the same records, but trade 507's price sent with another scale (equal as a number).
+    const again = prices.map((price, i) => (i === 7 ? `${price}0` : price))
+    const segments = {'segment_20260810T02_0.ndjson': trades(prices), 'segment_20260810T02_0-replay.ndjson': trades(again)}
+    await putSegments({dir}, segments)
+    const source = coinbaseSource()
+    const tables = channelTables(source)
+    const sink = new PostgresSink({url: server.url, source: 'coinbase', tables, schema})
+    const table = `${schema}.coinbase_market_trades`
+    const versions = async () => Object.fromEntries((await client.query(`SELECT trade_id, xmin::text AS x, price::text FROM ${table}`)).rows.map((row) => [row.trade_id, `${row.x} ${row.price}`]))
+    try {
+      const seen: Record<string, string>[] = []
+      for (const name of Object.keys(segments)) {
+        const decoded = await decodeSegment(new LocalStorage(dir), `raw/ready/coinbase/${name}`, source, tables, os.tmpdir())
+        expect((await sink.load(decoded)).rows.market_trades).toBe(20)
+        await discardStaged(decoded)
+        seen.push(await versions())
+      }
+      const [before, after] = seen
+      expect(Object.keys(after).length).toBe(20)
+      const changed = Object.keys(after).filter((id) => after[id] !== before[id])
+      expect(changed).toEqual(['507'])
+      expect(after['507']).toMatch(/ 0\.1070$/)
+    } finally {
+      await sink.close()
+      fs.rmSync(dir, {recursive: true, force: true})
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    }
+  })
+
   it('two loaders of one segment at once: the ledger and the advisory lock let exactly one load it', async () => {
     const name = 'segment_20210417T17_0.ndjson'
     // Real frames moved an hour on and with other trade ids, so they are new records.

@@ -274,6 +274,33 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     expect(bad.result.files.at(-1)!.error!.code).toBe('LOAD_TYPE_CONFLICT')
   })
 
+  it('a file replaced and loaded again rewrites only its changed rows: the unchanged ones keep their row version', async () => {
+    const root = mkdtemp()
+    const lines = (rows: object[]) => rows.map((row) => JSON.stringify(row)).join('\n') + '\n'
+    const items = (name2: string, price3: string) => [
+      {id: 1, name: 'one', price: '1.50', tags: {a: 1}},
+      {id: 2, name: name2, price: '2.50', tags: null},
+      {id: 3, name: 'three', price: price3, tags: {b: [1, 2]}},
+      {id: 4, name: 'four', price: '4.50', tags: {c: 'x'}},
+    ]
+    write(root, 'staging/2024-09-01/items.jsonl', lines(items('two', '3.50')))
+    expect((await load([root, '--table', 'items', '--key', 'id'])).code).toBe(0)
+    const versions = async () => rows<{id: number; x: string; name: string; price: string}>('SELECT id::int, xmin::text AS x, name, price FROM items ORDER BY id')
+    const before = await versions()
+    // compact's day file with late rows merged in, say: row 2's name changed, row 3's price written "3.5".
+    write(root, 'staging/2024-09-01/items.jsonl', lines(items('two, again', '3.5')))
+    const again = await load([root, '--table', 'items', '--key', 'id'])
+    expect(again.result.files.map((file) => file.status)).toEqual(['loaded'])
+    const after = await versions()
+    expect(after.map((row, i) => row.x !== before[i].x)).toEqual([false, true, true, false])
+    expect(after.map((row) => [row.name, row.price])).toEqual([
+      ['one', '1.50'],
+      ['two, again', '2.50'],
+      ['three', '3.5'],
+      ['four', '4.50'],
+    ])
+  })
+
   it("a narrower integer column is widened in the file's transaction; a NULL key stops the file", async () => {
     const root = mkdtemp()
     await client.query('CREATE TABLE counters (id bigint PRIMARY KEY, hits integer)')
@@ -338,6 +365,45 @@ describe('load: staging Parquet and JSON Lines → Postgres, each file exactly o
     const expected = framesByKey(lines).size
     expect(await rows(`SELECT count(*)::int AS n, count(DISTINCT sequence_num)::int AS d FROM race`)).toEqual([{n: expected, d: expected}])
     expect(await rows(`SELECT count(*)::int AS n, count(DISTINCT file)::int AS d FROM bucketwright_load_ledger WHERE target_table = 'race'`)).toEqual([{n: 6, d: 6}])
+  })
+
+  it("the next file is staged by DuckDB while Postgres loads the one before: held in file 1's transaction, file 2's rows are staged", async () => {
+    const root = mkdtemp()
+    const lines = replicatedAdvancedFrames(2)
+    const bodies = cut(lines, 3)
+    bodies.forEach((body, i) => write(root, `staging/2024-05-0${i + 1}/frames.jsonl`, body))
+    const expected = bodies.slice(0, 2).map((body) => framesByKey(body.trim().split('\n')).size)
+    const tmp = mkdtemp()
+    const args = [root, '--table', 'ahead', '--key', 'sequence_num', '--to', server.url]
+    const held = spawn(process.execPath, [BIN, 'load', ...args], {cwd: ROOT, env: {...process.env, TMPDIR: tmp, BUCKETWRIGHT_TEST_HOLD_AT: 'before-commit:1'}, stdio: 'ignore'})
+    const died = new Promise((resolve) => held.on('exit', resolve))
+    /** Rows of each staged CSV in the loader's temp folder. */
+    const stagedRows = () =>
+      fs
+        .readdirSync(tmp)
+        .filter((name) => name.startsWith('bw-load-') && fs.existsSync(path.join(tmp, name, 'table.csv')))
+        .map(
+          (name) =>
+            fs
+              .readFileSync(path.join(tmp, name, 'table.csv'), 'utf8')
+              .split('\n')
+              .filter(Boolean).length,
+        )
+        .sort((a, b) => a - b)
+    try {
+      let inTransaction = 0
+      let staged: number[] = []
+      for (let i = 0; i < 400 && !(inTransaction > 0 && staged.length === 2 && staged.join() === [...expected].sort((a, b) => a - b).join()); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        inTransaction = (await rows<{n: number}>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'bucketwright load' AND state = 'idle in transaction'`))[0].n
+        staged = stagedRows()
+      }
+      expect(inTransaction).toBe(1)
+      expect(staged).toEqual([...expected].sort((a, b) => a - b))
+    } finally {
+      held.kill('SIGKILL')
+      await died
+    }
   })
 
   it("two loaders race, one is SIGKILLed inside a file's transaction while the other waits on it; every row exactly once", async () => {

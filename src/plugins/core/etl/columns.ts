@@ -70,10 +70,16 @@ export function channelTables(source: DataSource): ChannelTable[] {
   })
 }
 
+/** A value as the text COPY reads for it (objects as JSON), or null. */
+export function fieldText(value: unknown): string | null {
+  if (value === null || value === undefined) return null
+  return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value)
+}
+
 /** A CSV field (RFC 4180): empty and unquoted for null, quoted when it holds a comma, quote or line break. */
 export function csvField(value: unknown): string {
-  if (value === null || value === undefined) return ''
-  const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value)
+  const text = fieldText(value)
+  if (text === null) return ''
   if (text === '') return '""'
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)

@@ -5,7 +5,7 @@ import {DecodeError} from '../sources/decode-error.js'
 import {maybeDecompress, readLines} from '../sources/codec.js'
 import type {DataSource, RawObjectRef, SourceRecord} from '../sources/types.js'
 import type {Storage} from '../storage/types.js'
-import {type ChannelTable, csvRowWriter} from './columns.js'
+import {type ChannelTable, csvRowWriter, fieldText} from './columns.js'
 import {isLineDecoder} from './line-decoder.js'
 
 /** A line of a segment that could not be decoded, set aside with where it was and why. */
@@ -24,6 +24,11 @@ export interface StagedChannel {
   /** Hive-partitioned Parquet of the rows, when DuckDB decoded the segment itself (Parquet sink). */
   parquetDir?: string
   rows: number
+  /**
+   * The record key (as text, in `table.recordKey` order) of the channel's first and last records, when staged as CSV:
+   * the Postgres sink probes them to tell a segment that overlaps the table from one of new records.
+   */
+  edgeKeys?: [first: (string | null)[], last: (string | null)[]]
 }
 
 /** A segment decoded into per-channel CSV files in a temp directory (removed by {@link discardStaged}). */
@@ -48,6 +53,8 @@ class ChannelWriter {
   rows = 0
   private buffer = ''
   private handle?: fs.FileHandle
+  private first?: SourceRecord
+  private last?: SourceRecord
   readonly write: (record: SourceRecord) => string
 
   constructor(
@@ -60,6 +67,8 @@ class ChannelWriter {
   /** Buffers a record; returns a promise only when the buffer was written out (awaiting every record is costly). */
   add(record: SourceRecord): Promise<void> | undefined {
     this.buffer += this.write(record)
+    this.first ??= record
+    this.last = record
     this.rows++
     return this.buffer.length >= FLUSH_CHARS ? this.flush() : undefined
   }
@@ -73,6 +82,13 @@ class ChannelWriter {
   async close(): Promise<void> {
     await this.flush()
     await this.handle?.close()
+  }
+
+  /** The key of the first and last records (see {@link StagedChannel.edgeKeys}). */
+  edgeKeys(): StagedChannel['edgeKeys'] {
+    if (!this.first || !this.last) return undefined
+    const keyOf = (record: SourceRecord) => this.table.recordKey.map((name) => fieldText(record[name]))
+    return [keyOf(this.first), keyOf(this.last)]
   }
 }
 
@@ -124,7 +140,7 @@ export async function decodeSegment(storage: Storage, key: string, source: DataS
     }
     for (const writer of writers.values()) {
       await writer.close()
-      result.channels.push({table: writer.table, file: writer.file, rows: writer.rows})
+      result.channels.push({table: writer.table, file: writer.file, rows: writer.rows, edgeKeys: writer.edgeKeys()})
     }
     return result
   } catch (error) {

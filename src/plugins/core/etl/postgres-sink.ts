@@ -150,39 +150,62 @@ export class PostgresSink implements EtlSink {
    * savepoint: the primary key refuses any record already there (or twice in the segment), and then — only then —
    * the savepoint is rolled back and the rows go the general way: COPY into a temporary table and
    * `INSERT … ON CONFLICT (key) DO UPDATE`, the segment's last line winning among its own duplicates. Either way the
-   * table ends as an upsert of the segment; the fast way saves the second pass over every row.
+   * table ends as an upsert of the segment; the fast way saves the second pass over every row. A segment whose first
+   * or last record the table holds already ({@link holdsEdgeKey}) goes the general way at once: a straight COPY
+   * refused at its last row would have written every row before it for nothing (one refused at its first row, a
+   * batch of up to 1,000).
    */
   private async loadChannel(client: Client, staged: StagedChannel): Promise<void> {
     const {from} = await import('pg-copy-streams')
     const table = staged.table
     const target = this.tableName(table.channel)
     const names = table.columns.map((column) => quote(column.name))
-    await client.query('SAVEPOINT direct')
-    try {
-      await pipeline(createReadStream(staged.file), client.query(from(`COPY ${target} (${names.join(', ')}) FROM STDIN (FORMAT csv)`)))
-      await client.query('RELEASE SAVEPOINT direct')
-      return
-    } catch (error) {
-      if ((error as {code?: string}).code !== '23505') throw error
-      await client.query('ROLLBACK TO SAVEPOINT direct')
+    if (!(await this.holdsEdgeKey(client, staged, target))) {
+      await client.query('SAVEPOINT direct')
+      try {
+        await pipeline(createReadStream(staged.file), client.query(from(`COPY ${target} (${names.join(', ')}) FROM STDIN (FORMAT csv)`)))
+        await client.query('RELEASE SAVEPOINT direct')
+        return
+      } catch (error) {
+        if ((error as {code?: string}).code !== '23505') throw error
+        await client.query('ROLLBACK TO SAVEPOINT direct')
+      }
     }
     const stage = quote(`bw_stage_${table.channel}`)
     await client.query(`CREATE TEMPORARY TABLE ${stage} (${table.columns.map((column) => `${quote(column.name)} ${column.pgType}`).join(', ')}) ON COMMIT DROP`)
     await pipeline(createReadStream(staged.file), client.query(from(`COPY ${stage} FROM STDIN (FORMAT csv)`)))
     const key = table.recordKey.map(quote).join(', ')
     const updates = table.columns.filter((column) => !table.recordKey.includes(column.name)).map((column) => `${quote(column.name)} = EXCLUDED.${quote(column.name)}`)
-    const onConflict = `ON CONFLICT (${key}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`
+    // A record the table holds already, byte for byte (`*=`: numeric scale and JSON text included), is left as it
+    // is: no new row version, no index entry, next to no WAL — a segment delivered again costs little.
+    const onConflict = `ON CONFLICT (${key}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')} WHERE NOT (bw_old.* *= EXCLUDED.*)` : 'DO NOTHING'}`
     await client.query('SAVEPOINT upsert')
     try {
-      await client.query(`INSERT INTO ${target} (${names.join(', ')}) SELECT ${names.join(', ')} FROM ${stage} ${onConflict}`)
+      await client.query(`INSERT INTO ${target} AS bw_old (${names.join(', ')}) SELECT ${names.join(', ')} FROM ${stage} ${onConflict}`)
     } catch (error) {
       // A key twice in one segment (a trade in a snapshot and again in an update): the later line wins. A fresh
       // temporary table filled by one COPY keeps the file's order in its ctid.
       if ((error as {code?: string}).code !== '21000') throw error
       await client.query('ROLLBACK TO SAVEPOINT upsert')
-      await client.query(`INSERT INTO ${target} (${names.join(', ')}) SELECT DISTINCT ON (${key}) ${names.join(', ')} FROM ${stage} ORDER BY ${key}, ctid DESC ${onConflict}`)
+      await client.query(`INSERT INTO ${target} AS bw_old (${names.join(', ')}) SELECT DISTINCT ON (${key}) ${names.join(', ')} FROM ${stage} ORDER BY ${key}, ctid DESC ${onConflict}`)
     }
     await client.query(`DROP TABLE ${stage}`)
+  }
+
+  /**
+   * Whether the table holds the key of the channel's first or last record (two primary-key lookups): overlaps with
+   * the table come as runs at a segment's ends — the tail of the segment before it, the head of the one after it, or
+   * the whole segment again under another name.
+   */
+  private async holdsEdgeKey(client: Client, staged: StagedChannel, target: string): Promise<boolean> {
+    if (!staged.edgeKeys) return false
+    const table = staged.table
+    const types = table.recordKey.map((name) => table.columns.find((column) => column.name === name)!.pgType)
+    const params: (string | null)[] = []
+    const held = (key: (string | null)[]) => `EXISTS (SELECT FROM ${target} WHERE ${table.recordKey.map((name, i) => `${quote(name)} = $${params.push(key[i])}::${types[i]}`).join(' AND ')})`
+    const [first, last] = staged.edgeKeys
+    const {rows} = await client.query<{held: boolean}>(`SELECT ${held(first)} OR ${held(last)} AS held`, params)
+    return rows[0].held
   }
 
   async close(): Promise<void> {

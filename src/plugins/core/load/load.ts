@@ -323,9 +323,12 @@ async function insertStaged(client: Client, stage: string, target: string, stage
   let conflict = ''
   if (upsertKey) {
     const updates = columns.filter((column) => !upsertKey.includes(column.name)).map((column) => `${quote(column.name)} = EXCLUDED.${quote(column.name)}`)
-    conflict = `ON CONFLICT (${upsertKey.map(quote).join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`
+    // A row the table holds already, byte for byte (`*=`), is left as it is: a file loaded again (compact's day file
+    // with late rows merged in) rewrites only the rows that changed. A column the file lacks is NULL in EXCLUDED, so a
+    // row with a value there is updated as before (its other columns set, that one kept).
+    conflict = `ON CONFLICT (${upsertKey.map(quote).join(', ')}) ${updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')} WHERE NOT (bw_old.* *= EXCLUDED.*)` : 'DO NOTHING'}`
   }
-  await client.query(`INSERT INTO ${target} (${names.join(', ')}) SELECT ${values.join(', ')} FROM ${stage} ${conflict}`)
+  await client.query(`INSERT INTO ${target} AS bw_old (${names.join(', ')}) SELECT ${values.join(', ')} FROM ${stage} ${conflict}`)
 }
 
 /**
@@ -463,28 +466,65 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const spool = new Spool(staging, {budgetBytes: options.diskBudget, tempRoot})
   let db: DuckDB | undefined
   let ordinal = 0
+  /**
+   * A file made ready: the ledger check (on the connection, never while a file's transaction uses it), then — when
+   * not loaded — the file spooled, staged by DuckDB and released from the spool, in the background. Never rejects:
+   * an error belongs to that file and is thrown when its turn comes.
+   */
+  const ready = async (info: ObjectInfo): Promise<{identity: string; already?: boolean; staging?: Promise<StagedFile | {error: unknown}>; error?: unknown}> => {
+    const identity = info.etag ?? `${info.size}-${info.lastModified.getTime()}`
+    try {
+      // A file already in the ledger is not read at all: a rerun over a loaded staging area costs one query a file.
+      if (await alreadyLoaded(client, options, info.key, identity)) return {identity, already: true}
+    } catch (error) {
+      return {identity, error}
+    }
+    const staging = (async () => {
+      const local = await spool.path(info.key, info.size)
+      try {
+        return await stageFile(db!, local, info.key, options, tempRoot)
+      } finally {
+        await spool.release(local)
+      }
+    })().catch((error: unknown) => ({error}))
+    return {identity, staging}
+  }
+  /** Waits for a file made ready ahead and removes what it staged (a run that stops before loading it). */
+  const discard = async (pending: Awaited<ReturnType<typeof ready>> | undefined) => {
+    const staged = await pending?.staging
+    if (staged && 'dir' in staged && staged.dir) await fs.rm(staged.dir, {recursive: true, force: true})
+  }
+  let next: Awaited<ReturnType<typeof ready>> | undefined
   try {
     db = await openDuckDB({memoryLimit: options.memoryLimit ?? '512MB', threads: 2})
     await db.run(`SET preserve_insertion_order = true; SET TimeZone = 'UTC'`)
+    if (files.length > 0) next = await ready(files[0])
     for (const [index, info] of files.entries()) {
+      const current = next!
+      next = undefined
       if (options.signal?.aborted) {
+        await discard(current)
         for (const rest of files.slice(index)) result.files.push({file: rest.key, status: 'not-reached', rows: 0})
         break
       }
-      const identity = info.etag ?? `${info.size}-${info.lastModified.getTime()}`
-      let local: string | undefined
       let staged: StagedFile | undefined
       let fileResult: LoadFileResult
       try {
-        // A file already in the ledger is not read at all: a rerun over a loaded staging area costs one query a file.
-        if (await alreadyLoaded(client, options, info.key, identity)) {
+        if (current.error) throw current.error
+        if (current.already) {
           fileResult = {file: info.key, status: 'already-loaded', rows: 0}
         } else {
-          local = await spool.path(info.key, info.size)
-          staged = await stageFile(db, local, info.key, options, tempRoot)
-          fileResult = await loadStaged(client, staged, info, identity, options, ++ordinal)
+          const outcome = await current.staging!
+          if ('error' in outcome) throw outcome.error
+          staged = outcome
+          // DuckDB (in this process) stages the next file while Postgres loads this one, so the two work at once
+          // rather than in turn. Its ledger check goes first, before this file's transaction takes the connection.
+          if (index + 1 < files.length) next = await ready(files[index + 1])
+          fileResult = await loadStaged(client, staged, info, current.identity, options, ++ordinal)
         }
       } catch (error) {
+        await discard(next)
+        next = undefined
         // What DuckDB cannot read is the file's problem (truncated Parquet, a line that is not JSON), not a remote one.
         const failure =
           error instanceof BucketwrightError
@@ -502,9 +542,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         for (const rest of files.slice(index + 1)) result.files.push({file: rest.key, status: 'not-reached', rows: 0})
         throw failure
       } finally {
-        if (local) await spool.release(local)
         if (staged?.dir) await fs.rm(staged.dir, {recursive: true, force: true})
       }
+      if (!next && index + 1 < files.length) next = await ready(files[index + 1])
       if (fileResult.status === 'loaded') {
         result.totals.loaded++
         result.totals.rows += fileResult.rows
@@ -522,6 +562,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     // A failed file is reported in the result (the command exits 1); anything else stops the command.
     if (!(error instanceof BucketwrightError) || result.totals.failed === 0) throw error
   } finally {
+    await discard(next).catch(() => {})
     await db?.close()
     await spool.close()
     await client.end().catch(() => {})
