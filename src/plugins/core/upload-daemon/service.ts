@@ -42,6 +42,16 @@ export interface RunUploadDaemonOptions extends Omit<UploadDaemonOptions, 'root'
  * instructions; EC2 logs and keeps going, since an instance role may be attached later), then scans until stopped.
  */
 export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<UploadDaemonResult> {
+  // A line per file shipped: written a turn of the event loop at a time, all of them before this returns or throws.
+  const lines = options.logger.buffered()
+  try {
+    return await runWith({...options, logger: lines.logger})
+  } finally {
+    lines.close()
+  }
+}
+
+async function runWith(options: RunUploadDaemonOptions): Promise<UploadDaemonResult> {
   const {logger} = options
   const root = await resolveRoot(options.directory)
   const ec2 = await detectEc2()
