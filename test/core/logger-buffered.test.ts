@@ -18,7 +18,12 @@ describe('Logger.buffered: the lines of one turn of the event loop in one write'
     expect(writes).toEqual([])
     await new Promise((resolve) => setImmediate(resolve))
     expect(writes).toHaveLength(1)
-    expect(writes[0].split('\n').slice(0, -1).map((line) => line.replace(/^\[[^\]]+\] /, ''))).toEqual(['INFO first', 'WARN second', 'ERROR third'])
+    expect(
+      writes[0]
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => line.replace(/^\[[^\]]+\] /, '')),
+    ).toEqual(['INFO first', 'WARN second', 'ERROR third'])
     logger.info('fourth')
     close()
     expect(writes).toHaveLength(2)
@@ -35,7 +40,11 @@ describe('Logger.buffered: the lines of one turn of the event loop in one write'
     for (let i = 0; i < 2000; i++) logger.info(`line ${i}`, {i})
     expect(writes.length).toBeGreaterThan(0)
     close()
-    const lines = writes.join('').trim().split('\n').map((line) => JSON.parse(line) as {i: number})
+    const lines = writes
+      .join('')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as {i: number})
     expect(lines.map((line) => line.i)).toEqual(Array.from({length: 2000}, (_, i) => i))
   })
 

@@ -69,7 +69,7 @@ export class Logger {
       logger,
       close: () => {
         lines.close()
-        if (warningLogger === logger) warningLogger = this
+        handWarnings(logger, this)
       },
     }
   }
@@ -109,6 +109,11 @@ export class Logger {
 }
 
 let warningLogger: Logger | undefined
+
+/** Node's process warnings go to `to` from now on, if they went to `from`. */
+function handWarnings(from: Logger, to: Logger): void {
+  if (warningLogger === from) warningLogger = to
+}
 
 /** Up to this much text is held before it is written at once (a burst of lines in one turn of the event loop). */
 const HELD_LIMIT = 64 * 1024
