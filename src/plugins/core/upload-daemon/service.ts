@@ -62,7 +62,7 @@ async function runWith(options: RunUploadDaemonOptions): Promise<UploadDaemonRes
   const connection = new S3Connection({...options.connection, maxSockets: Math.max(options.concurrency, 16)})
   const hasher = new HashWorker()
   try {
-    const check = await checkCredentials(await connection.client(), {endpoint: options.connection.endpoint, region: options.region, profile: options.profile, signal: options.signal})
+    const check = await checkCredentials(connection, {endpoint: options.connection.endpoint, region: options.region, profile: options.profile, signal: options.signal})
     let credentialError: string | undefined
     // Stopped during the check: nothing was shipped and nothing is wrong; the run below ends before its first scan.
     if (!check.ok && !options.signal.aborted) {

@@ -263,6 +263,17 @@ export class FastS3 {
     return parseListPage(await text(response))
   }
 
+  /**
+   * A request whose answer is yes (200) or a reason: ListBuckets of one (bucket `''`, query `max-buckets=1`), whether
+   * the credentials are accepted; HeadBucket, whether the bucket is there for them. Anything but a 200 is a
+   * {@link FastPathError}: the caller asks again through the SDK, which explains it in its words.
+   */
+  async accepts(method: 'GET' | 'HEAD', bucket: string, query?: Record<string, string>, signal?: AbortSignal): Promise<void> {
+    const response = await this.request(method, bucket, '', {}, undefined, query, signal)
+    if (response.statusCode !== 200) return FastS3.fail(method, response)
+    response.resume()
+  }
+
   /** HEAD, with checksum mode unless `checksum` is false; `undefined` when there is no such key. */
   async head(bucket: string, key: string, options: {checksum?: boolean; signal?: AbortSignal} = {}): Promise<FastHead | undefined> {
     const response = await this.request('HEAD', bucket, key, options.checksum === false ? {} : {'x-amz-checksum-mode': 'ENABLED'}, undefined, undefined, options.signal)
