@@ -60,7 +60,7 @@ module.exports = {
       name: 'upload-daemon-through-storage',
       severity: 'error',
       comment:
-        'The upload daemon writes through S3Storage (its one Upload and its one write check) on a shared connection; it reaches S3 only through the storage, the connection, the bucket and credentials checks, ETags and the same-content rules — never a transport (fast-s3, sigv4, transport, fallback) or the Upload itself, whose requests and retries are the storage’s.',
+        'The upload daemon writes through S3Storage (its one Upload and its one write check) on a shared connection; it reaches S3 only through the storage, the connection, the bucket and credentials checks, ETags and the same-content rules — never a transport (fast-s3, raw-http, sigv4, transport, fallback) or the Upload itself, whose requests and retries are the storage’s.',
       from: {path: '^src/plugins/core/upload-daemon/'},
       to: {path: '^src/plugins/core/storage/s3/', pathNot: '^src/plugins/core/storage/s3/(storage|s3-client|bucket|credentials|etag|same-content|write-check)[.]ts$'},
     },

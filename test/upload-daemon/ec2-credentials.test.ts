@@ -146,3 +146,33 @@ describe('credential check at start (spawned CLI)', () => {
     expect(await bucketKeys(testS3Client(), bucket)).toEqual(['shipped.txt'])
   })
 })
+
+describe('the checks at start on the lean path (spawned CLI)', () => {
+  let proxy: FaultProxy
+  beforeAll(async () => {
+    proxy = await new FaultProxy(s3Endpoint()).start()
+  })
+  afterAll(async () => {
+    await proxy.stop()
+  })
+
+  it('with credentials the endpoint accepts and a bucket that is there, no request goes through the SDK; a missing bucket still gets its explanation', async () => {
+    const root = await makeRoot()
+    const bucket = await createTestBucket('bw-lean')
+    await writeStable(path.join(root, bucket, 'a', 'shipped.txt'), 'shipped')
+    await writeStable(path.join(root, 'bw-lean-no-such-bucket', 'kept.txt'), 'kept')
+    proxy.requests.length = 0
+    const run = await runCli(['upload-daemon', '--once', '-d', root, '--endpoint', proxy.endpoint], {env: daemonEnv()})
+    // The missing bucket is an error of the run (exit 1), explained in the SDK's words after the lean HeadBucket's 404.
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/ERROR Bucket "bw-lean-no-such-bucket" does not exist/)
+    expect(await bucketKeys(testS3Client(), bucket)).toEqual(['a/shipped.txt'])
+    const bySdk = (request: {all?: http.IncomingHttpHeaders}) => /aws-sdk/i.test(String(request.all?.['user-agent'] ?? ''))
+    const line = (request: {method: string; url: string}) => `${request.method} ${request.url.split('?')[0].replace(/(.)\/$/, '$1')}`
+    // ListBuckets (GET /) and HeadBucket of the bucket that is there, then the upload: all lean.
+    expect(proxy.requests.filter((request) => !bySdk(request)).map(line)).toEqual(expect.arrayContaining(['GET /', `HEAD /${bucket}`, `PUT /${bucket}/a/shipped.txt`]))
+    // Only the missing bucket went on to the SDK, which says why.
+    expect(proxy.requests.filter(bySdk).map(line)).toEqual(expect.arrayContaining(['HEAD /bw-lean-no-such-bucket']))
+    expect(proxy.requests.filter(bySdk).every((request) => request.url.startsWith('/bw-lean-no-such-bucket'))).toBe(true)
+  })
+})

@@ -54,6 +54,26 @@ export class Logger {
     return logger
   }
 
+  /**
+   * The same logger with its lines held and written together once per turn of the event loop, for a run that logs
+   * a line per file by thousands a second (the upload daemon): each write to stderr — a pipe, a file, the journal's
+   * socket — is a system call on the JS thread, and one a line cost the daemon a tenth of its time on small files.
+   * Lines keep their order and their times (taken when logged); `close()` writes what is held and must end the run
+   * (the process's exit writes it too, should the run not get there).
+   */
+  buffered(): {logger: Logger; close: () => void} {
+    const lines = new HeldLines(this.options.stream ?? process.stderr)
+    const logger = new Logger({...this.options, stream: lines})
+    if (warningLogger === this) warningLogger = logger
+    return {
+      logger,
+      close: () => {
+        lines.close()
+        handWarnings(logger, this)
+      },
+    }
+  }
+
   /** Whether lines are text or JSON. */
   get format(): LogFormat {
     return this.options.format ?? 'text'
@@ -89,6 +109,49 @@ export class Logger {
 }
 
 let warningLogger: Logger | undefined
+
+/** Node's process warnings go to `to` from now on, if they went to `from`. */
+function handWarnings(from: Logger, to: Logger): void {
+  if (warningLogger === from) warningLogger = to
+}
+
+/** Up to this much text is held before it is written at once (a burst of lines in one turn of the event loop). */
+const HELD_LIMIT = 64 * 1024
+
+/** Lines held for one write at the end of the event loop's turn (see {@link Logger.buffered}). */
+class HeldLines {
+  private held = ''
+  private scheduled = false
+  private readonly atExit = () => this.flush()
+
+  constructor(private readonly stream: {write(line: string): unknown}) {
+    process.on('exit', this.atExit)
+  }
+
+  write(line: string): void {
+    this.held += line
+    if (this.held.length >= HELD_LIMIT) this.flush()
+    else if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => {
+        this.scheduled = false
+        this.flush()
+      })
+    }
+  }
+
+  flush(): void {
+    if (this.held === '') return
+    const text = this.held
+    this.held = ''
+    this.stream.write(text)
+  }
+
+  close(): void {
+    this.flush()
+    process.off('exit', this.atExit)
+  }
+}
 
 /**
  * Node's process warnings (deprecations, listener leaks) as warn lines of `logger` (the latest one given) until the

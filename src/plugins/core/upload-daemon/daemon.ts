@@ -511,7 +511,7 @@ export class UploadDaemon {
 
   /** HeadBucket once per bucket per scan: a missing or forbidden bucket is one ERROR, not one per file. */
   private async checkBucket(bucket: string, signal: AbortSignal): Promise<BucketwrightError | undefined> {
-    return headBucket(await this.connection.client(), bucket, {endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile}, signal)
+    return headBucket(this.connection, bucket, {endpoint: this.options.endpoint, region: this.options.region, profile: this.options.profile}, signal)
   }
 
   /**

@@ -42,6 +42,16 @@ export interface RunUploadDaemonOptions extends Omit<UploadDaemonOptions, 'root'
  * instructions; EC2 logs and keeps going, since an instance role may be attached later), then scans until stopped.
  */
 export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<UploadDaemonResult> {
+  // A line per file shipped: written a turn of the event loop at a time, all of them before this returns or throws.
+  const lines = options.logger.buffered()
+  try {
+    return await runWith({...options, logger: lines.logger})
+  } finally {
+    lines.close()
+  }
+}
+
+async function runWith(options: RunUploadDaemonOptions): Promise<UploadDaemonResult> {
   const {logger} = options
   const root = await resolveRoot(options.directory)
   const ec2 = await detectEc2()
@@ -52,7 +62,7 @@ export async function runUploadDaemon(options: RunUploadDaemonOptions): Promise<
   const connection = new S3Connection({...options.connection, maxSockets: Math.max(options.concurrency, 16)})
   const hasher = new HashWorker()
   try {
-    const check = await checkCredentials(await connection.client(), {endpoint: options.connection.endpoint, region: options.region, profile: options.profile, signal: options.signal})
+    const check = await checkCredentials(connection, {endpoint: options.connection.endpoint, region: options.region, profile: options.profile, signal: options.signal})
     let credentialError: string | undefined
     // Stopped during the check: nothing was shipped and nothing is wrong; the run below ends before its first scan.
     if (!check.ok && !options.signal.aborted) {

@@ -1,7 +1,5 @@
-import type {S3Client} from '@aws-sdk/client-s3'
-
 import type {BucketwrightError} from '../../errors/errors.js'
-import {createS3Client, type S3ConnectionOptions} from './s3-client.js'
+import {createS3Client, type S3Connection, type S3ConnectionOptions} from './s3-client.js'
 import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
 
 /** Requests about a bucket as a whole (not its objects): whether it answers, and where it lives. */
@@ -10,8 +8,10 @@ import {type S3ErrorContext, translateS3Error} from './s3-errors.js'
  * HeadBucket: `undefined` when the bucket exists and the credentials may use it, else the reason in the user's words
  * (no such bucket, access denied, endpoint unreachable…).
  */
-export async function headBucket(client: S3Client, bucket: string, context: Omit<S3ErrorContext, 'operation' | 'bucket'>, signal?: AbortSignal): Promise<BucketwrightError | undefined> {
-  const {HeadBucketCommand} = await import('@aws-sdk/client-s3')
+export async function headBucket(connection: S3Connection, bucket: string, context: Omit<S3ErrorContext, 'operation' | 'bucket'>, signal?: AbortSignal): Promise<BucketwrightError | undefined> {
+  // A yes on the lean path is the same yes; anything else is asked again through the SDK, which explains it.
+  if (await connection.leanAccepts(bucket, signal)) return undefined
+  const [{HeadBucketCommand}, client] = await Promise.all([import('@aws-sdk/client-s3'), connection.client()])
   try {
     await client.send(new HeadBucketCommand({Bucket: bucket}), {abortSignal: signal})
     return undefined

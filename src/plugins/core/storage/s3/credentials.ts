@@ -1,6 +1,5 @@
-import type {S3Client} from '@aws-sdk/client-s3'
-
 import {type BucketwrightError, UserError} from '../../errors/errors.js'
+import type {S3Connection} from './s3-client.js'
 import {translateS3Error} from './s3-errors.js'
 
 /** Who the credentials belong to, when they could be checked. */
@@ -25,12 +24,14 @@ export const CREDENTIAL_STEPS = [
  * (MinIO and other S3-compatible stores have no STS) a ListBuckets. An AccessDenied on ListBuckets still proves the
  * credentials were accepted.
  */
-export async function checkCredentials(client: S3Client, options: {endpoint?: string; region: string; profile?: string; timeoutMs?: number; signal?: AbortSignal}): Promise<CredentialCheck> {
+export async function checkCredentials(connection: S3Connection, options: {endpoint?: string; region: string; profile?: string; timeoutMs?: number; signal?: AbortSignal}): Promise<CredentialCheck> {
   // A SIGTERM while the check waits on an unreachable endpoint stops it at once, not after the retries.
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 15_000)
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout
   if (options.endpoint) {
-    const {ListBucketsCommand} = await import('@aws-sdk/client-s3')
+    // A yes on the lean path is the same yes; anything else is asked again through the SDK, which explains it.
+    if (await connection.leanAccepts(undefined, signal)) return {ok: true, via: 's3'}
+    const [{ListBucketsCommand}, client] = await Promise.all([import('@aws-sdk/client-s3'), connection.client()])
     try {
       await client.send(new ListBucketsCommand({MaxBuckets: 1}), {abortSignal: signal})
       return {ok: true, via: 's3'}
@@ -40,7 +41,7 @@ export async function checkCredentials(client: S3Client, options: {endpoint?: st
       return {ok: false, via: 's3', error: withSteps(translated, options.profile)}
     }
   }
-  const {STSClient, GetCallerIdentityCommand} = await import('@aws-sdk/client-sts')
+  const [{STSClient, GetCallerIdentityCommand}, client] = await Promise.all([import('@aws-sdk/client-sts'), connection.client()])
   const sts = new STSClient({region: options.region, credentials: client.config.credentials, maxAttempts: 2})
   try {
     const out = await sts.send(new GetCallerIdentityCommand({}), {abortSignal: signal})

@@ -3,7 +3,10 @@ import type http from 'node:http'
 import type https from 'node:https'
 import {createRequire} from 'node:module'
 
+import {FastPathError, RawHttp, type RawResponse} from './raw-http.js'
 import {canonicalQuery, S3RequestSigner, type SigningCredentials, uriEncode} from './sigv4.js'
+
+export {FastPathError} from './raw-http.js'
 
 // Required, not imported: an ESM import of node:http builds its module namespace by reading every export, and its
 // lazy WebSocket/MessageEvent exports then load Node's internal undici (~40 ms of start-up), which nothing here uses.
@@ -68,21 +71,6 @@ export interface FastPut {
 }
 
 /**
- * A request the lean path could not complete (non-2xx status, network error). The caller retries it through the
- * AWS SDK, which has the backoff, the redirects and the error translation; the lean path never retries itself.
- */
-export class FastPathError extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-    readonly code?: string,
-  ) {
-    super(message)
-    this.name = 'FastPathError'
-  }
-}
-
-/**
  * The per-object hot paths — the upload daemon's PUT and HEAD of small files, convert's GET of small raw objects —
  * over keep-alive sockets, signed with SigV4 (the SDK's credentials, a lean signer: see sigv4.ts), without the SDK's
  * middleware stack, which costs about 1 ms of the JS thread per request and caps one process near 950 requests/s.
@@ -92,6 +80,8 @@ export class FastS3 {
   private readonly bases = new Map<string, Promise<URL>>()
   private readonly httpAgent: http.Agent
   private readonly httpsAgent: https.Agent
+  /** PUTs (whole bodies and parts) go out on connections of their own, without node:http (see raw-http.ts). */
+  private readonly raw: RawHttp
   private readonly target: FastS3Target
   private signer?: Promise<S3RequestSigner>
 
@@ -100,6 +90,7 @@ export class FastS3 {
     this.target = 'config' in target ? sdkTarget(target) : target
     this.httpAgent = new HttpAgent({keepAlive: true, maxSockets})
     this.httpsAgent = new HttpsAgent({keepAlive: true, maxSockets})
+    this.raw = new RawHttp(maxSockets)
   }
 
   /** The endpoint URL of a bucket, resolved once. */
@@ -145,6 +136,21 @@ export class FastS3 {
     })
   }
 
+  /** A request on {@link RawHttp}, signed as {@link request} signs it; the answer read whole. */
+  private async exchange(method: 'PUT', bucket: string, key: string, headers: Record<string, string>, body: Buffer, query?: Record<string, string>, signal?: AbortSignal): Promise<RawResponse> {
+    const [base, signer, credentials] = await Promise.all([this.base(bucket), this.signerFor(), this.target.credentials()])
+    const path = `${base.pathname.replace(/\/$/, '')}/${key.split('/').map(uriEncode).join('/')}`
+    const signed = credentials.accessKeyId ? signer.sign({method, host: base.host, path, headers, query}, credentials) : {...headers, host: base.host}
+    const search = canonicalQuery(query)
+    return this.raw.request(base, method, search ? `${path}?${search}` : path, signed, body, signal)
+  }
+
+  /** The error for an answer of {@link exchange} that is not a success. */
+  private static failed(method: string, response: RawResponse): FastPathError {
+    const code = /<Code>([^<]+)<\/Code>/.exec(response.body.toString('utf8', 0, 4096))?.[1]
+    return new FastPathError(`${method} answered ${response.status}${code ? ` ${code}` : ''}`, response.status, code)
+  }
+
   private static async fail(method: string, response: http.IncomingMessage): Promise<never> {
     let text = ''
     for await (const chunk of response) if (text.length < 4096) text += chunk
@@ -159,10 +165,9 @@ export class FastS3 {
   async put(bucket: string, key: string, body: Buffer, md5Base64: string, crc32Base64?: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<FastPut> {
     const sent: Record<string, string> = {...headers, 'content-length': String(body.length), 'content-md5': md5Base64}
     if (crc32Base64) sent['x-amz-checksum-crc32'] = crc32Base64
-    const response = await this.request('PUT', bucket, key, sent, body, undefined, signal)
-    if (response.statusCode !== 200) return FastS3.fail('PUT', response)
-    response.resume()
-    return {etag: header(response, 'etag')?.replaceAll('"', ''), serverSideEncryption: header(response, 'x-amz-server-side-encryption')}
+    const response = await this.exchange('PUT', bucket, key, sent, body, undefined, signal)
+    if (response.status !== 200) throw FastS3.failed('PUT', response)
+    return {etag: response.headers.etag?.replaceAll('"', ''), serverSideEncryption: response.headers['x-amz-server-side-encryption']}
   }
 
   /** Starts a multipart upload (`POST ?uploads`); returns its upload id. */
@@ -202,10 +207,9 @@ export class FastS3 {
    * signature (`UNSIGNED-PAYLOAD`; Content-MD5 guards the bytes) and no `Expect: 100-continue` round trip.
    */
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer, md5Base64: string, signal?: AbortSignal): Promise<FastPut> {
-    const response = await this.request('PUT', bucket, key, {'content-length': String(body.length), 'content-md5': md5Base64}, body, {partNumber: String(partNumber), uploadId}, signal)
-    if (response.statusCode !== 200) return FastS3.fail('UploadPart', response)
-    response.resume()
-    return {etag: header(response, 'etag')?.replaceAll('"', ''), serverSideEncryption: header(response, 'x-amz-server-side-encryption')}
+    const response = await this.exchange('PUT', bucket, key, {'content-length': String(body.length), 'content-md5': md5Base64}, body, {partNumber: String(partNumber), uploadId}, signal)
+    if (response.status !== 200) throw FastS3.failed('UploadPart', response)
+    return {etag: response.headers.etag?.replaceAll('"', ''), serverSideEncryption: response.headers['x-amz-server-side-encryption']}
   }
 
   /**
@@ -259,6 +263,17 @@ export class FastS3 {
     return parseListPage(await text(response))
   }
 
+  /**
+   * A request whose answer is yes (200) or a reason: ListBuckets of one (bucket `''`, query `max-buckets=1`), whether
+   * the credentials are accepted; HeadBucket, whether the bucket is there for them. Anything but a 200 is a
+   * {@link FastPathError}: the caller asks again through the SDK, which explains it in its words.
+   */
+  async accepts(method: 'GET' | 'HEAD', bucket: string, query?: Record<string, string>, signal?: AbortSignal): Promise<void> {
+    const response = await this.request(method, bucket, '', {}, undefined, query, signal)
+    if (response.statusCode !== 200) return FastS3.fail(method, response)
+    response.resume()
+  }
+
   /** HEAD, with checksum mode unless `checksum` is false; `undefined` when there is no such key. */
   async head(bucket: string, key: string, options: {checksum?: boolean; signal?: AbortSignal} = {}): Promise<FastHead | undefined> {
     const response = await this.request('HEAD', bucket, key, options.checksum === false ? {} : {'x-amz-checksum-mode': 'ENABLED'}, undefined, undefined, options.signal)
@@ -286,6 +301,7 @@ export class FastS3 {
   }
 
   close(): void {
+    this.raw.close()
     this.httpAgent.destroy()
     this.httpsAgent.destroy()
   }

@@ -126,6 +126,7 @@ export class S3Connection {
   private sdkClient?: Promise<S3Client>
   private made?: S3Client
   private target?: Promise<FastS3Target>
+  private quick?: Promise<FastS3Target | undefined>
   private lean?: LeanTransport
   private sent?: S3Requests
 
@@ -136,12 +137,35 @@ export class S3Connection {
    * under the one fallback policy (requests.ts). Every storage of the connection shares them.
    */
   requests(): S3Requests {
-    this.sent ??= new S3Requests(
-      () => (this.lean ??= new LeanTransport(new FastS3(this.leanTarget(), this.options.maxSockets ?? 64), this.options.objects)),
-      new SdkTransport(() => this.client(), this.options.objects),
-      this.stats,
-    )
+    this.sent ??= new S3Requests(() => this.leanTransport(), new SdkTransport(() => this.client(), this.options.objects), this.stats)
     return this.sent
+  }
+
+  private leanTransport(): LeanTransport {
+    this.lean ??= new LeanTransport(new FastS3(this.leanTarget(), this.options.maxSockets ?? 64), this.options.objects)
+    return this.lean
+  }
+
+  /**
+   * Whether the store says yes on the lean path, where that path needs no SDK (see {@link quickTarget}): to
+   * ListBuckets of one (no `bucket`: the credentials are accepted) or to HeadBucket (the bucket is there for them).
+   * `false` when it could not tell — no quick target, a refusal, a network error: the caller asks through the SDK,
+   * which explains a refusal in its words. A daemon shipping to a MinIO or loopback store so never loads the SDK.
+   */
+  async leanAccepts(bucket: string | undefined, signal?: AbortSignal): Promise<boolean> {
+    if (!(await this.quickTarget())) return false
+    const {fast} = this.leanTransport()
+    try {
+      await (bucket === undefined ? fast.accepts('GET', '', {'max-buckets': '1'}, signal) : fast.accepts('HEAD', bucket, undefined, signal))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private quickTarget(): Promise<FastS3Target | undefined> {
+    this.quick ??= quickTarget(this.options)
+    return this.quick
   }
 
   /** The SDK client, made on first use. */
@@ -153,7 +177,7 @@ export class S3Connection {
   /** Where and as whom lean requests go: resolved without the SDK when possible, else as the SDK client resolves it. */
   leanTarget(): FastS3Target {
     const resolve = () => {
-      this.target ??= quickTarget(this.options).then(async (quick) => quick ?? sdkTarget(await this.client()))
+      this.target ??= this.quickTarget().then(async (quick) => quick ?? sdkTarget(await this.client()))
       return this.target
     }
     return {
