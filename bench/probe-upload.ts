@@ -3,8 +3,8 @@
  *   MODE=count (default) — requests per file on the wire, by kind, and connections, for the daemon and rclone, through
  *                          a recording proxy (slower than direct: only the counts mean anything);
  *   MODE=prof            — one daemon run with `node --cpu-prof` (NODE_EXTRA overrides the flags), profiles under
- *                          /tmp/upfast2/prof;
- *   MODE=ab              — interleaved runs of builds (BINS=checkout,checkout; default this one and /work/wt/upbase):
+ *                          .bench/probe-upload/prof;
+ *   MODE=ab              — interleaved runs of builds (BINS=checkout,checkout; default this checkout and BASELINE):
  *                          medians of wall, CPU (user+sys) and the server's CPU.
  * Env: SET (small|large), SMALL_FILES (5000), CONCURRENCY (64), ROUNDS (6, ab).
  */
@@ -14,7 +14,7 @@ import path from 'node:path'
 
 import {FaultProxy} from '../test/helpers/fault-proxy.js'
 import {filesUnder, writeUploadSets} from './data.js'
-import {BIN, measureChild, processCpuSeconds} from './harness.js'
+import {BIN, measureChild, processCpuSeconds, ROOT} from './harness.js'
 import {benchS3Client, createBucket, emptyBucket, s3Env, startS3Server} from './servers.js'
 
 const MODE = process.env.MODE ?? 'count'
@@ -103,7 +103,8 @@ try {
     await viaProxy('rclone', rcloneRun)
   } else if (MODE === 'ab') {
     // Interleaved A/B of daemon builds (BINS=a,b: checkouts), each run's CPU (user+sys) and wall; medians.
-    const bins = (process.env.BINS ?? `${path.resolve('.')},/work/wt/upbase`).split(',')
+    const bins = (process.env.BINS ?? [ROOT, process.env.BASELINE].filter(Boolean).join(',')).split(',').map((bin) => path.resolve(bin))
+    if (bins.length < 2) throw new Error('MODE=ab needs two builds: BASELINE=<a built checkout>, or BINS=a,b')
     const stats = new Map<string, {wall: number[]; cpu: number[]; server: number[]}>(bins.map((b) => [b, {wall: [], cpu: [], server: []}]))
     const bucket = await createBucket(client, 'probe-ab')
     for (let round = 0; round < Number(process.env.ROUNDS ?? 6); round++) {
@@ -135,7 +136,7 @@ try {
   } else {
     const bucket = await createBucket(client, 'probe-prof')
     for (let i = 0; i < Number(process.env.RUNS ?? 1); i++) {
-      await daemonRun(server.endpoint, bucket, (process.env.NODE_EXTRA ?? '--cpu-prof --cpu-prof-dir=/tmp/upfast2/prof').split(' ').filter(Boolean))
+      await daemonRun(server.endpoint, bucket, (process.env.NODE_EXTRA ?? `--cpu-prof --cpu-prof-dir=${path.join(ROOT, '.bench', 'probe-upload', 'prof')}`).split(' ').filter(Boolean))
       await emptyBucket(client, bucket)
     }
   }
