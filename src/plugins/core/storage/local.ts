@@ -148,7 +148,11 @@ export class LocalStorage implements Storage {
           yield* drain(0)
           if ((yield* this.walk(key + '/', judge)) === 'stop') return 'stop'
         } else {
-          ahead.push(this.head(key))
+          const stat = this.head(key)
+          // Observed now, thrown when its turn comes: a failure of a stat still waiting behind others would otherwise
+          // be an unhandled rejection (and end the process) before it is awaited.
+          stat.catch(() => {})
+          ahead.push(stat)
           yield* drain(STAT_AHEAD - 1)
         }
       }
